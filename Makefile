@@ -1,0 +1,145 @@
+# joulebench — one Makefile for the engine, probes, runner, reports and tests.
+#
+#   make            build ./joulebench (installs missing packages first)
+#   make run        build and run the default benchmark, then render its report
+#   make test       build and run every cmocka test and the CLI table
+#   make asan       the same tests under AddressSanitizer + UBSan
+#   make bench      speed benchmarks (engine, kernels, sampler overhead)
+#   make format     clang-format every source file
+#   make clean      remove everything built
+#
+# Overridable: CC, ARCH (default native; e.g. ARCH=x86-64-v2), OPT, EXTRA_CFLAGS.
+
+CC      ?= gcc
+ARCH    ?= native
+OPT     ?= -O2
+BUILD   ?= build
+VERSION := 0.1.0
+
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+
+MACHINE := $(shell $(CC) -dumpmachine 2>/dev/null)
+ifneq ($(filter x86_64% i686%,$(MACHINE)),)
+MARCH := -march=$(ARCH)
+else ifneq ($(filter aarch64% arm%,$(MACHINE)),)
+MARCH := $(if $(filter native,$(ARCH)),-mcpu=native,-march=$(ARCH))
+else
+MARCH :=
+endif
+
+PKG_CONFIG ?= pkg-config
+have_pc = $(shell $(PKG_CONFIG) --exists $(1) 2>/dev/null && echo yes)
+# A compile-and-link probe for libraries without a .pc file.
+have_lib = $(shell printf '#include <stdarg.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <setjmp.h>\n#include <$(1)>\nint main(void){return 0;}\n' | \
+             $(CC) -x c - -o /dev/null $(2) >/dev/null 2>&1 && echo yes)
+
+ifeq ($(call have_pc,libcjson),yes)
+CJSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcjson)
+CJSON_LIBS   := $(shell $(PKG_CONFIG) --libs libcjson)
+else
+CJSON_LIBS   := -lcjson
+endif
+
+HAVE_PAPI := $(call have_lib,papi.h,-lpapi)
+HAVE_PFM  := $(call have_lib,perfmon/pfmlib_perf_event.h,-lpfm)
+HAVE_CMOCKA := $(call have_lib,cmocka.h,-lcmocka)
+
+WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Werror
+DEFS := -D_GNU_SOURCE
+OPTLIBS :=
+ifeq ($(HAVE_PAPI),yes)
+DEFS    += -DJB_HAVE_PAPI=1
+OPTLIBS += -lpapi
+endif
+ifeq ($(HAVE_PFM),yes)
+DEFS    += -DJB_HAVE_PFM=1
+OPTLIBS += -lpfm
+endif
+
+CFLAGS_ALL = -std=c11 $(OPT) $(MARCH) -g $(WARN) $(DEFS) $(CJSON_CFLAGS) -I. -pthread -MMD -MP $(EXTRA_CFLAGS)
+LDLIBS_ALL = $(OPTLIBS) $(CJSON_LIBS) -ldl -lm -pthread $(EXTRA_LDFLAGS)
+
+SUBSYS    := engine power bench reports
+LIB_SRC    = $(filter-out bench/main.c,$(wildcard $(s)/*.c))
+$(foreach s,$(SUBSYS),$(eval SRC_$(s) := $(LIB_SRC)))
+OBJ_of     = $(patsubst %.c,$(BUILD)/%.o,$(1))
+LIBS      := $(foreach s,$(SUBSYS),$(BUILD)/lib$(s).a)
+TEST_SRC  := $(wildcard tests/test_*.c)
+TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+TEST_HELPER_SRC := $(wildcard tests/helpers/*.c)
+
+.PHONY: all deps build run test test-build asan bench format clean help FORCE
+.DEFAULT_GOAL := all
+
+all: deps
+	@$(MAKE) --no-print-directory build
+
+# Install what is missing (quietly does nothing when all is present), then re-read this
+# Makefile in a sub-make so the library probes see the new packages.
+deps:
+	@scripts/install-deps.sh --check >/dev/null 2>&1 || scripts/install-deps.sh
+
+BIN ?= joulebench
+build: $(BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+define lib_rule
+$(BUILD)/lib$(1).a: $(call OBJ_of,$(SRC_$(1)))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach s,$(SUBSYS),$(eval $(call lib_rule,$(s))))
+
+LINK_LIBS = -Wl,--start-group $(LIBS) -Wl,--end-group $(LDLIBS_ALL)
+
+$(BIN): $(BUILD)/bench/main.o $(BUILD)/buildinfo.o $(LIBS)
+	$(CC) $(CFLAGS_ALL) -o $@ $(BUILD)/bench/main.o $(BUILD)/buildinfo.o $(LINK_LIBS)
+
+# Version, commit and build flags for `joulebench --version`; rewritten only when they change.
+$(BUILD)/buildinfo.c: FORCE
+	@mkdir -p $(BUILD)
+	@scripts/buildinfo.sh "$(CC)" "$(OPT) $(MARCH) $(EXTRA_CFLAGS)" "$(HAVE_PAPI)" "$(HAVE_PFM)" >$@.tmp
+	@cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
+$(BUILD)/buildinfo.o: $(BUILD)/buildinfo.c
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+FORCE:
+
+$(BUILD)/tests/%: tests/%.c $(LIBS) $(TEST_HELPER_SRC) tests/helpers/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(TEST_HELPER_SRC) $(LINK_LIBS) -lcmocka
+
+test-build: $(BIN) $(TEST_BINS)
+
+# make test: install what is missing, build, run every test binary and the CLI table.
+test: deps
+	@$(MAKE) --no-print-directory test-build
+	@scripts/run-tests.sh $(BUILD)/tests
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/joulebench OPT="-O1" \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" test-build
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  JOULEBENCH_BIN=build-asan/joulebench scripts/run-tests.sh build-asan/tests
+
+run: all
+	@scripts/make-run.sh
+
+bench: all
+	@scripts/bench.sh
+
+format:
+	clang-format -i $(wildcard */*.c */*.h tests/*.c tests/helpers/*.[ch])
+
+clean:
+	rm -rf build build-asan build-arm build-fuzz joulebench
+
+help:
+	@sed -n '1,12p' Makefile
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,11 @@
+/*
+ * bench/commands.h — every subcommand's entry point. Each is `int cmd_x(int argc, char **argv)`
+ * with argv[0] the command name; see bench/cli.h for the contract. Add the declaration here and
+ * one row to bench_cmds[] in bench/main.c.
+ */
+#ifndef JB_BENCH_COMMANDS_H
+#define JB_BENCH_COMMANDS_H
+
+int cmd_version(int argc, char **argv);
+
+#endif

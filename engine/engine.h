@@ -1,0 +1,146 @@
+/*
+ * engine/engine.h — the reference Llama inference engine: what the rest of joulebench may use.
+ *
+ * A model comes from a GGUF file or is synthesised from a named shape ("synth:SHAPE:TYPE"); a
+ * context holds the KV cache, activations and the thread pool for one sequence. Prefill takes
+ * the prompt as one batch; decode takes one token at a time. Nothing here knows about power
+ * probes or the benchmark runner.
+ *
+ * Errors: functions return 0 / negative errno (or NULL) and write a message naming the file,
+ * field or value into the caller's `err` buffer.
+ */
+#ifndef JB_ENGINE_H
+#define JB_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Tensor types, numbered as ggml/GGUF number them. */
+enum eng_type {
+	ENG_TYPE_F32 = 0,
+	ENG_TYPE_F16 = 1,
+	ENG_TYPE_Q4_0 = 2,
+	ENG_TYPE_Q8_0 = 8,
+};
+
+/* "f32", "f16", "q4_0", "q8_0", or NULL for a type the engine does not support. */
+const char *eng_type_name(int type);
+/* Parses a name as above (case-insensitive); returns 0 or -EINVAL. */
+int eng_type_parse(const char *name, enum eng_type *out);
+
+/* Model hyper-parameters (llama.* keys in GGUF). */
+struct eng_config {
+	int dim;            /* embedding_length */
+	int hidden_dim;     /* feed_forward_length */
+	int n_layers;       /* block_count */
+	int n_heads;        /* attention.head_count */
+	int n_kv_heads;     /* attention.head_count_kv */
+	int vocab_size;     /* rows of token_embd */
+	int seq_len;        /* context_length */
+	int head_dim;       /* dim / n_heads */
+	int rope_dim;       /* rope.dimension_count (defaults to head_dim) */
+	float rope_theta;   /* rope.freq_base (default 10000) */
+	float norm_eps;     /* attention.layer_norm_rms_epsilon (default 1e-5) */
+};
+
+struct eng_model;
+struct eng_ctx;
+
+struct eng_open_opts {
+	/* For "synth:" specs: seed of the deterministic weights (0 = default). */
+	uint64_t seed;
+	/* Optional vocabulary GGUF (tokenizer only) attached to synthetic models. */
+	const char *vocab_path;
+};
+
+/*
+ * Opens a model. `spec` is a GGUF path or "synth:SHAPE:TYPE" (SHAPE from configs/models/,
+ * TYPE f32|f16|q8_0|q4_0). `opts` may be NULL. On success *out owns the mapping or the
+ * synthesised weights until eng_model_close().
+ */
+int eng_model_open(const char *spec, const struct eng_open_opts *opts, struct eng_model **out,
+		   char *err, size_t errlen);
+void eng_model_close(struct eng_model *m);
+
+const struct eng_config *eng_model_config(const struct eng_model *m);
+
+/* What a result file records about a model. */
+struct eng_model_desc {
+	char arch[32];          /* "llama" */
+	char name[128];         /* general.name, or the shape name for synthetic models */
+	char shape[64];         /* configs/models shape name, "" if not from a shape */
+	char path[1024];        /* file path, "" for in-memory synthetic models */
+	int wtype;              /* dominant weight type (enum eng_type) */
+	bool synthetic;
+	uint64_t n_params;      /* all parameters, embeddings included */
+	uint64_t file_bytes;    /* 0 for in-memory models */
+	uint64_t weight_bytes;  /* bytes of all weight tensors as stored */
+	uint64_t decode_bytes_per_token; /* weight bytes one decode step reads (bandwidth bound) */
+};
+void eng_model_describe(const struct eng_model *m, struct eng_model_desc *d);
+
+/* ---- running ---------------------------------------------------------------------------- */
+
+struct eng_ctx_opts {
+	int n_threads;   /* >= 1 */
+	int n_ctx;       /* KV cache length in tokens; 0 = the model's seq_len */
+	int kv_type;     /* ENG_TYPE_F32 (default) or ENG_TYPE_F16 */
+};
+
+/* A context owns a persistent thread pool, activations and the KV cache. */
+struct eng_ctx *eng_ctx_new(struct eng_model *m, const struct eng_ctx_opts *o, char *err,
+			    size_t errlen);
+void eng_ctx_free(struct eng_ctx *c);
+/* Forgets the sequence (position back to 0); keeps buffers and threads. */
+void eng_ctx_reset(struct eng_ctx *c);
+/* Number of tokens in the KV cache. */
+int eng_ctx_pos(const struct eng_ctx *c);
+
+/*
+ * Runs n tokens as one batch starting at the current position. If `logits` is not NULL it
+ * receives vocab_size floats for the last token; if `all_logits` is not NULL it receives
+ * n * vocab_size floats (teacher-forced logits for every position). Returns 0 or -errno
+ * (-ENOSPC when the context is full, with a message in the context's last error).
+ */
+int eng_prefill(struct eng_ctx *c, const int32_t *tokens, int n, float *logits, float *all_logits);
+/* One token at the current position; logits (vocab_size floats) may not be NULL. */
+int eng_decode(struct eng_ctx *c, int32_t token, float *logits);
+const char *eng_ctx_error(const struct eng_ctx *c);
+
+/* ---- tokenizer ---------------------------------------------------------------------------- */
+
+/* True when the model carries a vocabulary. */
+bool eng_has_vocab(const struct eng_model *m);
+int32_t eng_token_bos(const struct eng_model *m);  /* -1 if none */
+int32_t eng_token_eos(const struct eng_model *m);  /* -1 if none */
+/*
+ * Encodes UTF-8 text. Writes at most max tokens; returns the number of tokens the text needs
+ * (which may exceed max: call again with a larger buffer) or -errno with a message in err.
+ */
+int eng_tokenize(const struct eng_model *m, const char *text, bool add_bos, int32_t *out, int max,
+		 char *err, size_t errlen);
+/* The text of a token as it should be printed after `prev` (leading-space and byte tokens
+ * handled); returns the number of bytes written to buf (NUL-terminated). */
+int eng_token_to_piece(const struct eng_model *m, int32_t prev, int32_t tok, char *buf, size_t len);
+
+/* ---- sampler ------------------------------------------------------------------------------ */
+
+struct eng_sampler_opts {
+	float temp;      /* 0 = greedy */
+	int top_k;       /* 0 = off */
+	float top_p;     /* 1 = off */
+	uint64_t seed;
+};
+struct eng_sampler;
+struct eng_sampler *eng_sampler_new(const struct eng_sampler_opts *o, int n_vocab);
+void eng_sampler_free(struct eng_sampler *s);
+/* Picks the next token; may reorder/modify `logits`. */
+int32_t eng_sample(struct eng_sampler *s, float *logits);
+
+/* ---- machine ------------------------------------------------------------------------------ */
+
+/* Which SIMD kernels this CPU runs ("avx2+fma", "neon", "ref"). */
+const char *eng_simd_name(void);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * engine/kernels.h — private to engine/: the compute kernels and the thread pool.
+ *
+ * Every kernel has a plain-C `_ref` twin (same arguments) that the tests hold the fast version
+ * to. Fast versions are chosen at run time by CPUID (AVX2+FMA+F16C on x86-64) or at compile time
+ * (__ARM_NEON), through a table indexed by tensor type.
+ */
+#ifndef JB_ENGINE_KERNELS_H
+#define JB_ENGINE_KERNELS_H
+
+#include "engine/model.h"
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- quantized blocks, ggml's exact layouts ---- */
+#define ENG_QK4_0 32
+#define ENG_QK8_0 32
+typedef uint16_t eng_f16; /* IEEE half, bits */
+struct eng_block_q4_0 {
+	eng_f16 d;                  /* scale */
+	uint8_t qs[ENG_QK4_0 / 2];  /* nibbles: low = element j, high = element j+16; value-8 */
+};
+struct eng_block_q8_0 {
+	eng_f16 d;                  /* scale */
+	int8_t qs[ENG_QK8_0];
+};
+static_assert(sizeof(struct eng_block_q4_0) == 18, "q4_0 block is 18 bytes");
+static_assert(sizeof(struct eng_block_q8_0) == 34, "q8_0 block is 34 bytes");
+
+float eng_f16_to_f32(eng_f16 h);
+eng_f16 eng_f32_to_f16(float f);
+
+/* Bytes of one row of n elements of `type` (n a multiple of 32 for quantized types); 0 if the
+ * type is unsupported or n is not a multiple of its block size. */
+size_t eng_row_bytes(int type, int64_t n);
+
+/* Quantize / dequantize n elements (n a multiple of 32 for quantized types). */
+void eng_quantize_row(int type, const float *x, void *dst, int64_t n);
+void eng_dequantize_row(int type, const void *src, float *y, int64_t n);
+
+/* ---- thread pool: threads live for the whole context; work splits rows by (ith, nth) ---- */
+struct eng_pool;
+struct eng_pool *eng_pool_new(int n_threads);
+void eng_pool_free(struct eng_pool *p);
+int eng_pool_threads(const struct eng_pool *p);
+/* Runs fn(arg, ith, nth) on every thread (the caller is thread 0) and waits for all. */
+void eng_pool_run(struct eng_pool *p, void (*fn)(void *arg, int ith, int nth), void *arg);
+
+/*
+ * y[t][r] = sum_c W[r][c] * x[t][c] for t < n_tok (x: n_tok rows of w->cols floats, y: n_tok
+ * rows of w->rows floats). Quantized weights quantize x to Q8_0 and use integer dot products.
+ * Split across the pool by rows. n_tok == 1 is the decode matrix-vector case.
+ */
+void eng_matmul(struct eng_pool *p, const struct eng_mat *w, const float *x, int n_tok, float *y);
+void eng_matmul_ref(const struct eng_mat *w, const float *x, int n_tok, float *y);
+
+/* o = x / rms(x) * weight (n elements); o may equal x. */
+void eng_rmsnorm(float *o, const float *x, const float *weight, int n, float eps);
+void eng_rmsnorm_ref(float *o, const float *x, const float *weight, int n, float eps);
+/* In-place softmax over n values. */
+void eng_softmax(float *x, int n);
+void eng_softmax_ref(float *x, int n);
+/* Llama ("normal", adjacent pairs) RoPE on n_heads vectors of head_dim at position pos; only the
+ * first rope_dim dimensions of each head rotate. */
+void eng_rope(float *v, int n_heads, int head_dim, int rope_dim, int pos, float theta);
+void eng_rope_ref(float *v, int n_heads, int head_dim, int rope_dim, int pos, float theta);
+/* a[i] = silu(a[i]) * b[i] */
+void eng_swiglu(float *a, const float *b, int n);
+void eng_swiglu_ref(float *a, const float *b, int n);
+/* Dot product of two float vectors. */
+float eng_dot_f32(const float *a, const float *b, int n);
+float eng_dot_f32_ref(const float *a, const float *b, int n);
+/* y += a * x */
+void eng_axpy_f32(float *y, float a, const float *x, int n);
+void eng_axpy_f32_ref(float *y, float a, const float *x, int n);
+
+/* "avx2+fma", "neon" or "ref"; eng_simd_name() in engine.h returns the same. Setting the
+ * environment variable JOULEBENCH_SIMD=ref forces the reference kernels. */
+const char *eng_kernels_impl(void);
+
+#endif

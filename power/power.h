@@ -1,0 +1,129 @@
+/*
+ * power/power.h — energy probes, the sampling thread and hardware counters.
+ *
+ * Backends (powercap, perf_event power PMU, MSR, PAPI, NVML, battery/hwmon, estimate) sit behind
+ * one interface. pwr_open() discovers every backend, keeps the domains that are available and
+ * selected, and records for every backend or domain that is not why not, in words a user can act
+ * on. A sampler thread then reads the chosen domains at an interval and keeps every sample with
+ * its CLOCK_MONOTONIC timestamp, so callers can integrate any window [t0, t1].
+ *
+ * Energy is kept as raw counter values and differenced modulo each counter's range; overlapping
+ * domains (package ⊇ core + uncore; psys broadest; dram separate) are never summed. Nothing here
+ * knows about the engine or the runner. Functions return 0 / negative errno and leave a message
+ * in the caller's `err` buffer.
+ */
+#ifndef JB_POWER_H
+#define JB_POWER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* CLOCK_MONOTONIC in nanoseconds: the one clock of samples, phases and latencies. */
+int64_t pwr_now_ns(void);
+
+enum pwr_kind {
+	PWR_MEASURED = 0,
+	PWR_ESTIMATED = 1,
+};
+
+struct pwr_opts {
+	const char *sysfs_root;   /* NULL: $JOULEBENCH_SYSFS_ROOT or "/" (sysfs at ROOT/sys) */
+	const char *dev_root;     /* NULL: "/" (MSR at ROOT/dev/cpu/N/msr) */
+	const char *const *probes; /* NULL-terminated "backend" or "backend:domain"; NULL = auto */
+	int interval_ms;          /* sampler interval; 0 = 100 */
+	const char *hardware_db;  /* configs/hardware JSON for the estimate model; NULL = default */
+};
+
+/* One energy domain that can be sampled. */
+struct pwr_domain_desc {
+	char id[96];          /* "backend:domain", e.g. "powercap:package-0", unique in a set */
+	char backend[24];     /* "powercap", "perf", "msr", "papi", "nvml", "battery", "hwmon", "estimate" */
+	char domain[64];      /* "package-0", "core", "dram", "psys", "gpu0", "BAT0", ... */
+	char covers[160];     /* what it covers, in words ("CPU package 0: cores, caches, uncore") */
+	enum pwr_kind kind;
+	char model[160];      /* for estimates: the model and its inputs; "" when measured */
+	double range_j;       /* counter range before wrap, 0 if it does not wrap / not a counter */
+	double resolution_j;  /* smallest step, 0 if unknown */
+};
+
+/* A backend or domain that could not be used, and why. */
+struct pwr_unavailable {
+	char what[96];        /* "powercap", "msr", "nvml:gpu0", ... */
+	char reason[256];     /* "no RAPL in this VM: /sys/class/powercap has no intel-rapl zones" */
+};
+
+struct pwr_set;
+
+int pwr_open(const struct pwr_opts *o, struct pwr_set **out, char *err, size_t errlen);
+void pwr_close(struct pwr_set *s);
+
+int pwr_n_domains(const struct pwr_set *s);
+const struct pwr_domain_desc *pwr_domain(const struct pwr_set *s, int i);
+/* The domain reports should use for "energy of this run": the broadest measured one that does
+ * not double count (psys > package > ...), else the estimate; -1 if none. */
+int pwr_primary_domain(const struct pwr_set *s);
+int pwr_n_unavailable(const struct pwr_set *s);
+const struct pwr_unavailable *pwr_unavailable(const struct pwr_set *s, int i);
+
+/* Sampler thread: start takes a first sample of every domain immediately. */
+int pwr_sampler_start(struct pwr_set *s, char *err, size_t errlen);
+/* Takes a last sample and joins the thread. Safe to call twice. */
+void pwr_sampler_stop(struct pwr_set *s);
+/* Forces one sample now (e.g. at a phase boundary); safe while the sampler runs. */
+void pwr_sample_now(struct pwr_set *s);
+
+struct pwr_sample {
+	int64_t t_ns;
+	double energy_j;  /* cumulative since the first sample, wraps already unfolded */
+};
+
+/* Every sample of domain i so far (a snapshot the caller frees with free()). Returns count. */
+size_t pwr_samples(struct pwr_set *s, int i, struct pwr_sample **out);
+
+struct pwr_energy {
+	double energy_j;      /* energy in [t0, t1], interpolated linearly at the window edges */
+	double avg_power_w;
+	int n_samples;        /* samples inside the window */
+	bool wrap_suspect;    /* a gap long enough that a whole wrap could have been missed */
+	bool valid;           /* false: no samples cover the window (reason in `reason`) */
+	char reason[128];
+};
+int pwr_energy_window(struct pwr_set *s, int i, int64_t t0_ns, int64_t t1_ns, struct pwr_energy *e);
+
+/* Sampler cost: CPU time spent reading probes per sample, in ns (mean so far), and the count. */
+double pwr_sampler_cpu_ns_per_sample(const struct pwr_set *s);
+uint64_t pwr_sampler_count(const struct pwr_set *s);
+
+/* ---- hardware counters ------------------------------------------------------------------- */
+
+#define PWR_MAX_COUNTERS 8
+
+struct pwr_counter_value {
+	char name[64];        /* "instructions", "cycles", "INST_RETIRED:ANY", ... */
+	bool valid;
+	double value;         /* scaled for multiplexing */
+	double enabled_ratio; /* time_running / time_enabled; < 1 means multiplexed */
+};
+
+struct pwr_counter_read {
+	int n;
+	struct pwr_counter_value v[PWR_MAX_COUNTERS];
+};
+
+struct pwr_counters;
+/*
+ * Opens counters for the calling process (all its threads). `events` NULL = the defaults:
+ * instructions, cycles, LLC misses, branch misses (PAPI presets if available, else perf_event
+ * via libpfm4). Returns 0, or -errno with the reason in err (e.g. "no hardware counters in this
+ * VM: perf_event_open(cycles) returned ENOENT").
+ */
+int pwr_counters_open(const char *const *events, int n_events, struct pwr_counters **out, char *err,
+		      size_t errlen);
+void pwr_counters_close(struct pwr_counters *c);
+/* Read the running totals; callers difference two reads for a region. */
+int pwr_counters_read(struct pwr_counters *c, struct pwr_counter_read *r);
+/* Which layer supplies them: "papi", "perf_event". */
+const char *pwr_counters_source(const struct pwr_counters *c);
+
+#endif

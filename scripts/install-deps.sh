@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Installs the packaged libraries and tools joulebench builds and tests with.
+#
+#   scripts/install-deps.sh            install what is missing (core set)
+#   scripts/install-deps.sh --check    exit 0 if the core set is present, 1 otherwise; installs nothing
+#   scripts/install-deps.sh --arm      also the aarch64 cross compiler and qemu-user (make test-arm)
+#   scripts/install-deps.sh --fuzz     also clang for libFuzzer (make fuzz)
+#
+# Core: cJSON (required), cmocka (tests), PAPI and libpfm4 (optional at build time), gnuplot
+# (plots), pkg-config, valgrind (instruction counts). Uses apt on Debian/Ubuntu and dnf on Fedora,
+# through sudo only when not root.
+set -euo pipefail
+
+mode=install
+extras=()
+for a in "$@"; do
+	case "$a" in
+	--check) mode=check ;;
+	--arm) extras+=(arm) ;;
+	--fuzz) extras+=(fuzz) ;;
+	-h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+	*) echo "install-deps.sh: unknown option '$a' (try --help)" >&2; exit 2 ;;
+	esac
+done
+
+cc=${CC:-cc}
+probe() { # probe HEADER LIB: can we compile and link against it?
+	printf '#include <stdarg.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <setjmp.h>\n#include <%s>\nint main(void){return 0;}\n' "$1" |
+		"$cc" -x c - -o /dev/null $2 >/dev/null 2>&1
+}
+
+missing=()
+probe cjson/cJSON.h -lcjson || missing+=(cjson)
+probe cmocka.h -lcmocka || missing+=(cmocka)
+probe papi.h -lpapi || missing+=(papi)
+probe perfmon/pfmlib_perf_event.h -lpfm || missing+=(pfm)
+command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkgconfig)
+command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
+for e in "${extras[@]}"; do
+	case $e in
+	arm)
+		command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(armcc)
+		command -v qemu-aarch64 >/dev/null 2>&1 || missing+=(qemu)
+		;;
+	fuzz) command -v clang >/dev/null 2>&1 || missing+=(clang) ;;
+	esac
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ $mode = check ]; then
+	echo "missing: ${missing[*]}"
+	exit 1
+fi
+
+declare -A apt=([cjson]=libcjson-dev [cmocka]=libcmocka-dev [papi]=libpapi-dev [pfm]=libpfm4-dev
+	[gnuplot]=gnuplot-nox [pkgconfig]=pkg-config [valgrind]=valgrind
+	[armcc]="gcc-aarch64-linux-gnu libc6-dev-arm64-cross" [qemu]=qemu-user [clang]=clang)
+declare -A dnf=([cjson]=cjson-devel [cmocka]=libcmocka-devel [papi]=papi-devel [pfm]=libpfm-devel
+	[gnuplot]=gnuplot [pkgconfig]=pkgconf-pkg-config [valgrind]=valgrind
+	[armcc]="gcc-aarch64-linux-gnu sysroot-aarch64-fc-glibc" [qemu]=qemu-user [clang]=clang)
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		sudo=(sudo)
+	else
+		echo "install-deps.sh: not root and no sudo; install these yourself: ${missing[*]}" >&2
+		exit 1
+	fi
+fi
+
+pkgs=()
+if command -v apt-get >/dev/null 2>&1; then
+	for m in "${missing[@]}"; do pkgs+=(${apt[$m]}); done
+	echo "install-deps.sh: installing with apt-get: ${pkgs[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	"${sudo[@]}" apt-get update -qq
+	"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >&2
+elif command -v dnf >/dev/null 2>&1; then
+	for m in "${missing[@]}"; do pkgs+=(${dnf[$m]}); done
+	echo "install-deps.sh: installing with dnf: ${pkgs[*]}" >&2
+	"${sudo[@]}" dnf install -y "${pkgs[@]}" >&2
+else
+	cat >&2 <<MSG
+install-deps.sh: no apt-get or dnf here. Install these with your package manager, then run make again:
+  cJSON (headers + library), cmocka, PAPI, libpfm4, gnuplot, pkg-config, valgrind
+  missing now: ${missing[*]}
+MSG
+	exit 1
+fi
