@@ -1,7 +1,7 @@
 /*
  * bench/bench.h — the benchmark runner and its statistics.
  *
- * The runner turns a workload (configs/workloads/*.json plus command-line overrides) into runs
+ * The runner turns a workload (configs/workloads/NAME.json plus command-line overrides) into runs
  * of the engine while the power sampler records, and writes one result JSON per run (schema in
  * reports/SCHEMA.md). The statistics below are shared with reports/ (compare, regress).
  */
@@ -38,7 +38,8 @@ void bench_bootstrap_ci(const double *x, int n, double (*stat)(const double *, i
 void bench_summarize(const double *x, int n, uint64_t seed, struct bench_stat *s);
 /* Relative standard deviation in percent (sd / mean * 100); 0 when n < 2 or mean == 0. */
 double bench_rsd_pct(const double *x, int n);
-/* The stop rule: true when n >= min_n and the RSD is below max_rsd_pct. */
+/* The stop rule: true when n >= min_n, n >= 2 (one value says nothing about spread) and the
+ * RSD is strictly below max_rsd_pct. */
 bool bench_stop_rule_met(const double *x, int n, int min_n, double max_rsd_pct);
 
 /* Deterministic 64-bit generator (splitmix64 seeding a xoshiro-style state) for resampling. */
