@@ -143,4 +143,67 @@ int32_t eng_sample(struct eng_sampler *s, float *logits);
 /* Which SIMD kernels this CPU runs ("avx2+fma", "neon", "ref"). */
 const char *eng_simd_name(void);
 
+/* ---- kernel microbenchmarks (engine/kbench.c) ---------------------------------------------- */
+
+/*
+ * `joulebench kernels` times each hot kernel alone at the real sizes of a model shape. The kernels
+ * stay private to the engine: these functions list the cases of a shape, prepare a case's buffers
+ * with deterministic data, run ONE call of the fast (SIMD, threaded) version or of its plain-C
+ * `_ref` twin (single-threaded), and say how many bytes and operations one call moves.
+ */
+enum eng_kbench_op {
+	ENG_KB_MATMUL,    /* y = W x for n_tok rows of x; n_tok == 1 is the decode matrix-vector case */
+	ENG_KB_QUANTIZE,  /* n_tok activation rows of `cols` floats -> Q8_0 blocks */
+	ENG_KB_RMSNORM,   /* o = x / rms(x) * w over cols (= dim) elements */
+	ENG_KB_ROPE,      /* the query heads of one token at position kv_len */
+	ENG_KB_SOFTMAX,   /* in place over cols (= kv_len) attention scores */
+	ENG_KB_SWIGLU,    /* a = silu(a) * b over cols (= hidden_dim) elements */
+	ENG_KB_ATTENTION, /* one token's grouped-query attention over kv_len cached positions */
+};
+
+struct eng_kbench_case {
+	char name[64];      /* unique in a list: "matvec.q4_0.ffn_up", "rmsnorm.f32", ... */
+	char op[16];        /* "matvec" "matmul" "quantize" "rmsnorm" "rope" "softmax" "swiglu" "attention" */
+	char tensors[96];   /* matmuls: the weight tensors of this size ("ffn_gate,ffn_up"); "" else */
+	enum eng_kbench_op kind;
+	int type;           /* matmuls: the weight type; quantize: ENG_TYPE_Q8_0; else ENG_TYPE_F32 */
+	int64_t rows;       /* matmuls: rows of W; attention/rope: n_heads; else 1 */
+	int64_t cols;       /* matmuls: cols of W; vector ops: elements per row */
+	int n_tok;          /* rows of activations per call */
+	int kv_len;         /* attention: cached positions; rope: the position */
+	int n_heads, n_kv_heads, head_dim, rope_dim;
+	bool has_ref;       /* false when the kernel has no separate `_ref` twin */
+	double bytes_per_call; /* compulsory traffic: every input read once, every output written once */
+	double flops_per_call; /* arithmetic operations (a multiply-add counts 2); model in SCHEMA.md */
+};
+
+struct eng_kbench_spec {
+	const int *types;   /* weight types (enum eng_type) of the matmul cases */
+	int n_types;
+	int n_tok;          /* batch of the matrix-matrix cases (>= 2) */
+	int kv_len;         /* attention/softmax length, 1..cfg->seq_len */
+};
+
+/*
+ * Lists the cases for a shape: matvec and matmul per weight type for each distinct weight size
+ * (attn_q/attn_output, attn_k/attn_v, ffn_gate/ffn_up, ffn_down, output), then quantize, rmsnorm,
+ * rope, softmax, swiglu and attention. *out is malloc'd (the caller frees it); returns the count
+ * or -EINVAL with a message naming the bad value.
+ */
+int eng_kbench_cases(const struct eng_config *cfg, const struct eng_kbench_spec *s,
+		     struct eng_kbench_case **out, char *err, size_t errlen);
+
+struct eng_kbench;
+/* Allocates the case's buffers (a copy of *c is kept), fills them from `seed` and starts a pool of
+ * n_threads for the fast version. Returns 0 or -errno (-ENOMEM names the bytes). */
+int eng_kbench_prepare(const struct eng_kbench_case *c, int n_threads, uint64_t seed,
+		       struct eng_kbench **out, char *err, size_t errlen);
+/* One call: the fast version, or with `ref` the single-threaded `_ref` twin (the fast one again
+ * when the case has no twin). Inputs stay valid for any number of calls. */
+void eng_kbench_run(struct eng_kbench *k, bool ref);
+/* Copies the case's output as floats (quantize: dequantized) into dst (at most max); returns the
+ * number of output values. For tests holding the fast version to the reference. */
+size_t eng_kbench_output(const struct eng_kbench *k, float *dst, size_t max);
+void eng_kbench_free(struct eng_kbench *k);
+
 #endif
