@@ -1,0 +1,407 @@
+/*
+ * engine/forward.c — the Llama forward pass: a context (RunState of activation buffers, KV cache,
+ * thread pool), prefill of a whole prompt as one batch, and single-token decode.
+ *
+ * Per layer, for a batch of n tokens at positions pos..pos+n-1 (x holds their residual streams):
+ *
+ *     xb  = rmsnorm(x) * attn_norm
+ *     q, k, v = Wq xb, Wk xb, Wv xb                 (one matrix-matrix product each)
+ *     q, k = rope(q, k)                             (adjacent pairs, first rope_dim dims)
+ *     K[pos..], V[pos..] = k, v                     (KV cache, F32 or F16)
+ *     att = softmax(q K^T / sqrt(head_dim)) V       (grouped-query, causal; heads across threads)
+ *     x  += Wo att
+ *     xb  = rmsnorm(x) * ffn_norm
+ *     x  += W_down (silu(W_gate xb) * W_up xb)
+ *
+ * then logits = W_out rmsnorm(x) * output_norm — for the last token only unless every position's
+ * logits are asked for. Buffers are sized once, for a batch of up to ENG_BATCH_MAX tokens; longer
+ * prompts run as several batches. Nothing is allocated per token.
+ */
+#include "engine/engine.h"
+#include "engine/kernels.h"
+#include "engine/model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Largest batch one pass through the layers takes; longer prompts are split. */
+#define ENG_BATCH_MAX 512
+
+/* Activation buffers for a batch of up to n_batch tokens (row t of each holds token t). */
+struct run_state {
+	float *x;      /* (n_batch, dim) residual stream */
+	float *xb;     /* (n_batch, dim) normed input of a sub-layer, then its output */
+	float *q;      /* (n_batch, q_dim) */
+	float *k;      /* (n_batch, kv_dim) */
+	float *v;      /* (n_batch, kv_dim) */
+	float *att;    /* (n_batch, q_dim) attention output, before Wo */
+	float *hb;     /* (n_batch, hidden_dim) gate, then silu(gate) * up */
+	float *hb2;    /* (n_batch, hidden_dim) up */
+	float *scores; /* (n_threads, n_ctx) attention scores, one row per thread */
+	float *kvrow;  /* (n_threads, 2 * head_dim) F16 cache rows widened to F32 */
+};
+
+struct eng_ctx {
+	struct eng_model *m;
+	struct eng_config cfg;
+	struct eng_pool *pool;
+	int n_threads;
+	int n_ctx;   /* KV cache length */
+	int n_batch; /* rows of the run_state buffers */
+	int kv_type; /* ENG_TYPE_F32 or ENG_TYPE_F16 */
+	int q_dim;   /* n_heads * head_dim */
+	int kv_dim;  /* n_kv_heads * head_dim */
+	int pos;     /* tokens in the cache */
+	struct run_state s;
+	/* KV cache: (n_layers, n_ctx, kv_dim) elements of kv_type each */
+	void *key_cache;
+	void *value_cache;
+	char err[256];
+};
+
+static void ctx_error(struct eng_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ctx_error(struct eng_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof c->err, fmt, ap);
+	va_end(ap);
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Checks that the model's sizes fit together; returns 0 or -EINVAL with a message. */
+static int check_config(const struct eng_config *p, char *err, size_t errlen)
+{
+	if (p->dim <= 0 || p->hidden_dim <= 0 || p->n_layers <= 0 || p->n_heads <= 0 ||
+	    p->n_kv_heads <= 0 || p->vocab_size <= 0 || p->head_dim <= 0) {
+		set_err(err, errlen, "model has a zero or negative size (dim %d, hidden %d, layers %d, "
+			"heads %d, kv heads %d, vocab %d, head_dim %d)", p->dim, p->hidden_dim,
+			p->n_layers, p->n_heads, p->n_kv_heads, p->vocab_size, p->head_dim);
+		return -EINVAL;
+	}
+	if (p->n_heads % p->n_kv_heads) {
+		set_err(err, errlen, "attention.head_count %d is not a multiple of head_count_kv %d",
+			p->n_heads, p->n_kv_heads);
+		return -EINVAL;
+	}
+	if (p->rope_dim < 0 || p->rope_dim > p->head_dim || p->rope_dim % 2) {
+		set_err(err, errlen, "rope.dimension_count %d must be even and at most head_dim %d",
+			p->rope_dim, p->head_dim);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+struct eng_ctx *eng_ctx_new(struct eng_model *m, const struct eng_ctx_opts *o, char *err,
+			    size_t errlen)
+{
+	struct eng_ctx *c = NULL;
+	const struct eng_config *p;
+	size_t kv_elems, kv_size;
+	int nb;
+
+	if (!m || !o) {
+		set_err(err, errlen, "no model or options");
+		return NULL;
+	}
+	p = &m->cfg;
+	if (check_config(p, err, errlen))
+		return NULL;
+	if (o->n_threads < 1 || o->n_threads > 512) {
+		set_err(err, errlen, "thread count %d is outside 1..512", o->n_threads);
+		return NULL;
+	}
+	if (o->n_ctx < 0) {
+		set_err(err, errlen, "context length %d is negative", o->n_ctx);
+		return NULL;
+	}
+	if (o->kv_type != ENG_TYPE_F32 && o->kv_type != ENG_TYPE_F16) {
+		set_err(err, errlen, "KV cache type %d is not supported (f32 or f16)", o->kv_type);
+		return NULL;
+	}
+	c = calloc(1, sizeof *c);
+	if (!c) {
+		set_err(err, errlen, "out of memory for a context");
+		return NULL;
+	}
+	c->m = m;
+	c->cfg = *p;
+	c->n_threads = o->n_threads;
+	c->n_ctx = o->n_ctx ? o->n_ctx : p->seq_len;
+	if (c->n_ctx <= 0) {
+		set_err(err, errlen, "model has no context_length and no context length was given");
+		goto fail;
+	}
+	c->kv_type = o->kv_type;
+	c->q_dim = p->n_heads * p->head_dim;
+	c->kv_dim = p->n_kv_heads * p->head_dim;
+	c->n_batch = nb = c->n_ctx < ENG_BATCH_MAX ? c->n_ctx : ENG_BATCH_MAX;
+
+	c->s.x = malloc((size_t)nb * p->dim * sizeof *c->s.x);
+	c->s.xb = malloc((size_t)nb * p->dim * sizeof *c->s.xb);
+	c->s.q = malloc((size_t)nb * c->q_dim * sizeof *c->s.q);
+	c->s.k = malloc((size_t)nb * c->kv_dim * sizeof *c->s.k);
+	c->s.v = malloc((size_t)nb * c->kv_dim * sizeof *c->s.v);
+	c->s.att = malloc((size_t)nb * c->q_dim * sizeof *c->s.att);
+	c->s.hb = malloc((size_t)nb * p->hidden_dim * sizeof *c->s.hb);
+	c->s.hb2 = malloc((size_t)nb * p->hidden_dim * sizeof *c->s.hb2);
+	c->s.scores = malloc((size_t)c->n_threads * c->n_ctx * sizeof *c->s.scores);
+	c->s.kvrow = malloc((size_t)c->n_threads * 2 * p->head_dim * sizeof *c->s.kvrow);
+	kv_elems = (size_t)p->n_layers * c->n_ctx * c->kv_dim;
+	kv_size = c->kv_type == ENG_TYPE_F16 ? sizeof(eng_f16) : sizeof(float);
+	/* Untouched cache pages stay unmapped: RSS grows with the sequence, not with n_ctx. */
+	c->key_cache = calloc(kv_elems, kv_size);
+	c->value_cache = calloc(kv_elems, kv_size);
+	if (!c->s.x || !c->s.xb || !c->s.q || !c->s.k || !c->s.v || !c->s.att || !c->s.hb ||
+	    !c->s.hb2 || !c->s.scores || !c->s.kvrow || !c->key_cache || !c->value_cache) {
+		set_err(err, errlen, "out of memory for a context of %d tokens (KV cache %.1f MiB)",
+			c->n_ctx, 2.0 * (double)kv_elems * kv_size / 1048576.0);
+		goto fail;
+	}
+	c->pool = eng_pool_new(c->n_threads);
+	if (!c->pool) {
+		set_err(err, errlen, "cannot start %d threads", c->n_threads);
+		goto fail;
+	}
+	return c;
+fail:
+	eng_ctx_free(c);
+	return NULL;
+}
+
+void eng_ctx_free(struct eng_ctx *c)
+{
+	if (!c)
+		return;
+	if (c->pool)
+		eng_pool_free(c->pool);
+	free(c->s.x);
+	free(c->s.xb);
+	free(c->s.q);
+	free(c->s.k);
+	free(c->s.v);
+	free(c->s.att);
+	free(c->s.hb);
+	free(c->s.hb2);
+	free(c->s.scores);
+	free(c->s.kvrow);
+	free(c->key_cache);
+	free(c->value_cache);
+	free(c);
+}
+
+void eng_ctx_reset(struct eng_ctx *c)
+{
+	c->pos = 0;
+	c->err[0] = '\0';
+}
+
+int eng_ctx_pos(const struct eng_ctx *c)
+{
+	return c->pos;
+}
+
+const char *eng_ctx_error(const struct eng_ctx *c)
+{
+	return c->err;
+}
+
+/* ---- KV cache ---------------------------------------------------------------------------- */
+
+/* Element offset of position `pos` of layer `l` in either cache. */
+static size_t kv_offset(const struct eng_ctx *c, int l, int pos)
+{
+	return ((size_t)l * c->n_ctx + pos) * c->kv_dim;
+}
+
+/* Stores n rows of k and v (kv_dim floats each) at positions pos.. of layer l. */
+static void kv_store(struct eng_ctx *c, int l, int pos, const float *k, const float *v, int n)
+{
+	size_t off = kv_offset(c, l, pos), len = (size_t)n * c->kv_dim;
+
+	if (c->kv_type == ENG_TYPE_F32) {
+		memcpy((float *)c->key_cache + off, k, len * sizeof(float));
+		memcpy((float *)c->value_cache + off, v, len * sizeof(float));
+		return;
+	}
+	eng_quantize_row(ENG_TYPE_F16, k, (eng_f16 *)c->key_cache + off, (int64_t)len);
+	eng_quantize_row(ENG_TYPE_F16, v, (eng_f16 *)c->value_cache + off, (int64_t)len);
+}
+
+/* Row of one kv head at one position as F32: a pointer into an F32 cache, or `tmp` filled from
+ * an F16 cache. */
+static const float *kv_row(const struct eng_ctx *c, const void *cache, size_t off, float *tmp)
+{
+	if (c->kv_type == ENG_TYPE_F32)
+		return (const float *)cache + off;
+	eng_dequantize_row(ENG_TYPE_F16, (const eng_f16 *)cache + off, tmp, c->cfg.head_dim);
+	return tmp;
+}
+
+/* ---- attention --------------------------------------------------------------------------- */
+
+struct attn_job {
+	struct eng_ctx *c;
+	int layer;
+	int pos; /* position of the batch's first token */
+	int n;   /* tokens in the batch */
+};
+
+/*
+ * Grouped-query causal attention for every (token, head) pair of the batch; thread ith of nth
+ * takes pairs ith, ith+nth, ... so that the longer rows of later tokens spread evenly. The batch's
+ * keys and values are already in the cache, so token t sees positions 0..pos+t.
+ */
+static void attn_worker(void *arg, int ith, int nth)
+{
+	const struct attn_job *j = arg;
+	struct eng_ctx *c = j->c;
+	const struct eng_config *p = &c->cfg;
+	const int hd = p->head_dim, group = p->n_heads / p->n_kv_heads;
+	const float scale = 1.0f / sqrtf((float)hd);
+	float *scores = c->s.scores + (size_t)ith * c->n_ctx;
+	float *tmp = c->s.kvrow + (size_t)ith * 2 * hd;
+
+	for (int it = ith; it < j->n * p->n_heads; it += nth) {
+		const int t = it / p->n_heads, h = it % p->n_heads, kvh = h / group;
+		const int n_seen = j->pos + t + 1;
+		const float *q = c->s.q + (size_t)t * c->q_dim + (size_t)h * hd;
+		float *out = c->s.att + (size_t)t * c->q_dim + (size_t)h * hd;
+		size_t off = kv_offset(c, j->layer, 0) + (size_t)kvh * hd;
+
+		for (int s = 0; s < n_seen; s++, off += c->kv_dim)
+			scores[s] = eng_dot_f32(q, kv_row(c, c->key_cache, off, tmp), hd) * scale;
+		eng_softmax(scores, n_seen);
+		memset(out, 0, (size_t)hd * sizeof *out);
+		off = kv_offset(c, j->layer, 0) + (size_t)kvh * hd;
+		for (int s = 0; s < n_seen; s++, off += c->kv_dim)
+			eng_axpy_f32(out, scores[s], kv_row(c, c->value_cache, off, tmp + hd), hd);
+	}
+}
+
+/* ---- the forward pass -------------------------------------------------------------------- */
+
+/* Runs tokens[0..n) (n <= n_batch) at positions c->pos.. through every layer, leaving the final
+ * residual streams in s.x. */
+static void forward_batch(struct eng_ctx *c, const int32_t *tokens, int n)
+{
+	const struct eng_config *p = &c->cfg;
+	const struct eng_weights *w = &c->m->w;
+	struct run_state *s = &c->s;
+	const int dim = p->dim;
+
+	for (int t = 0; t < n; t++) {
+		const char *row = (const char *)w->token_embd.data +
+				  (size_t)tokens[t] * w->token_embd.row_bytes;
+		eng_dequantize_row(w->token_embd.type, row, s->x + (size_t)t * dim, dim);
+	}
+
+	for (int l = 0; l < p->n_layers; l++) {
+		const struct eng_layer *L = &w->layers[l];
+		struct attn_job job = { c, l, c->pos, n };
+
+		/* attention */
+		for (int t = 0; t < n; t++)
+			eng_rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm, dim,
+				    p->norm_eps);
+		eng_matmul(c->pool, &L->wq, s->xb, n, s->q);
+		eng_matmul(c->pool, &L->wk, s->xb, n, s->k);
+		eng_matmul(c->pool, &L->wv, s->xb, n, s->v);
+		for (int t = 0; t < n; t++) {
+			eng_rope(s->q + (size_t)t * c->q_dim, p->n_heads, p->head_dim, p->rope_dim,
+				 c->pos + t, p->rope_theta);
+			eng_rope(s->k + (size_t)t * c->kv_dim, p->n_kv_heads, p->head_dim, p->rope_dim,
+				 c->pos + t, p->rope_theta);
+		}
+		kv_store(c, l, c->pos, s->k, s->v, n);
+		eng_pool_run(c->pool, attn_worker, &job);
+		eng_matmul(c->pool, &L->wo, s->att, n, s->xb);
+		eng_axpy_f32(s->x, 1.0f, s->xb, n * dim);
+
+		/* feed-forward */
+		for (int t = 0; t < n; t++)
+			eng_rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->ffn_norm, dim,
+				    p->norm_eps);
+		eng_matmul(c->pool, &L->w_gate, s->xb, n, s->hb);
+		eng_matmul(c->pool, &L->w_up, s->xb, n, s->hb2);
+		eng_swiglu(s->hb, s->hb2, n * p->hidden_dim);
+		eng_matmul(c->pool, &L->w_down, s->hb, n, s->xb);
+		eng_axpy_f32(s->x, 1.0f, s->xb, n * dim);
+	}
+}
+
+/* Final norm of rows [t0, t0+n) of s.x and their logits into out (n * vocab_size floats). */
+static void logits_rows(struct eng_ctx *c, int t0, int n, float *out)
+{
+	const struct eng_config *p = &c->cfg;
+	float *xb = c->s.xb + (size_t)t0 * p->dim;
+
+	for (int t = 0; t < n; t++)
+		eng_rmsnorm(xb + (size_t)t * p->dim, c->s.x + (size_t)(t0 + t) * p->dim,
+			    c->m->w.output_norm, p->dim, p->norm_eps);
+	eng_matmul(c->pool, &c->m->w.output, xb, n, out);
+}
+
+int eng_prefill(struct eng_ctx *c, const int32_t *tokens, int n, float *logits, float *all_logits)
+{
+	const int vocab = c->cfg.vocab_size;
+
+	if (n <= 0 || !tokens) {
+		ctx_error(c, "no tokens to run");
+		return -EINVAL;
+	}
+	if (n > c->n_ctx - c->pos) {
+		ctx_error(c, "context full: %d tokens at position %d exceed the context of %d", n,
+			  c->pos, c->n_ctx);
+		return -ENOSPC;
+	}
+	for (int i = 0; i < n; i++)
+		if (tokens[i] < 0 || tokens[i] >= vocab) {
+			ctx_error(c, "token %d at index %d is outside the vocabulary (0..%d)", tokens[i],
+				  i, vocab - 1);
+			return -EINVAL;
+		}
+	for (int done = 0; done < n;) {
+		int nb = n - done < c->n_batch ? n - done : c->n_batch;
+		bool last = done + nb == n;
+
+		forward_batch(c, tokens + done, nb);
+		c->pos += nb;
+		if (all_logits)
+			logits_rows(c, 0, nb, all_logits + (size_t)done * vocab);
+		if (logits && last) {
+			if (all_logits)
+				memcpy(logits, all_logits + (size_t)(n - 1) * vocab,
+				       (size_t)vocab * sizeof *logits);
+			else
+				logits_rows(c, nb - 1, 1, logits);
+		}
+		done += nb;
+	}
+	return 0;
+}
+
+int eng_decode(struct eng_ctx *c, int32_t token, float *logits)
+{
+	if (!logits) {
+		ctx_error(c, "decode needs a logits buffer");
+		return -EINVAL;
+	}
+	return eng_prefill(c, &token, 1, logits, NULL);
+}
