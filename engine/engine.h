@@ -96,6 +96,9 @@ void eng_ctx_free(struct eng_ctx *c);
 void eng_ctx_reset(struct eng_ctx *c);
 /* Number of tokens in the KV cache. */
 int eng_ctx_pos(const struct eng_ctx *c);
+/* Tokens the KV cache holds (n_ctx) and its size in bytes (keys and values, every layer). */
+int eng_ctx_len(const struct eng_ctx *c);
+size_t eng_ctx_kv_bytes(const struct eng_ctx *c);
 
 /*
  * Runs n tokens as one batch starting at the current position. If `logits` is not NULL it

@@ -217,6 +217,18 @@ int eng_ctx_pos(const struct eng_ctx *c)
 	return c->pos;
 }
 
+int eng_ctx_len(const struct eng_ctx *c)
+{
+	return c->n_ctx;
+}
+
+size_t eng_ctx_kv_bytes(const struct eng_ctx *c)
+{
+	size_t elem = c->kv_type == ENG_TYPE_F16 ? sizeof(eng_f16) : sizeof(float);
+
+	return 2 * (size_t)c->cfg.n_layers * c->n_ctx * c->kv_dim * elem;
+}
+
 const char *eng_ctx_error(const struct eng_ctx *c)
 {
 	return c->err;
