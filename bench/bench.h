@@ -51,4 +51,15 @@ uint64_t bench_rng_next(struct bench_rng *r);
 /* Uniform integer in [0, n). */
 uint64_t bench_rng_below(struct bench_rng *r, uint64_t n);
 
+/* ---- machine ----------------------------------------------------------------------------- */
+
+struct cJSON;
+/*
+ * The `machine` object of a result (reports/SCHEMA.md): CPU model and vendor, sockets, cores,
+ * threads, cpufreq limits and governor, boost state, memory, kernel, OS, hypervisor, SIMD flags.
+ * Files are read under sysfs_root (NULL: $JOULEBENCH_SYSFS_ROOT or "/"); what cannot be read is
+ * null with `<field>_reason`. The caller owns the returned tree (NULL only when out of memory).
+ */
+struct cJSON *bench_machine_json(const char *sysfs_root);
+
 #endif
