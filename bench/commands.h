@@ -7,5 +7,7 @@
 #define JB_BENCH_COMMANDS_H
 
 int cmd_version(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
 
 #endif
