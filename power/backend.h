@@ -12,6 +12,8 @@
 
 #include "power/power.h"
 
+#include <sys/types.h>
+
 /* How a domain's raw reading is to be interpreted. */
 enum pwr_value_kind {
 	PWR_VALUE_COUNTER = 0, /* monotonically increasing energy counter, wraps at range_raw */
@@ -39,6 +41,7 @@ struct pwr_discover {
 	void (*unavailable)(struct pwr_discover *d, const char *what, const char *fmt, ...)
 		__attribute__((format(printf, 3, 4)));
 	void *set;               /* the pwr_set being built (opaque to backends) */
+	const struct pwr_opts *opts; /* the caller's options (estimate overrides); never NULL */
 };
 
 struct pwr_backend {
@@ -51,7 +54,29 @@ struct pwr_backend {
 	int (*read)(struct pwr_dom *dom, uint64_t *raw);
 	/* Frees dom->priv. May be NULL. */
 	void (*close)(struct pwr_dom *dom);
+	/* Optional: writes into buf why read() failed with `err` (-errno), in words a user can act
+	 * on. NULL: the sampler writes "<id>: read failed: <errno text>". */
+	void (*explain)(struct pwr_dom *dom, int err, char *buf, size_t len);
 };
+
+/* Backends owned by the probe core (powercap.c, estimate.c). */
+extern const struct pwr_backend pwr_backend_powercap;
+extern const struct pwr_backend pwr_backend_estimate;
+
+/*
+ * Test hook: the file access of the powercap backend, so tests can inject permission errors
+ * (tests run as root, where chmod 000 does not deny reads) and serialise reads with a fake
+ * writer. open returns an fd or -errno; pread returns bytes or -errno. NULL restores the real
+ * system calls.
+ */
+struct pwr_powercap_io {
+	int (*open)(const char *path);
+	ssize_t (*pread)(int fd, void *buf, size_t n, off_t off);
+};
+void pwr_powercap_set_io(const struct pwr_powercap_io *io);
+
+/* snprintf for messages and paths: cuts what does not fit (never overflows, never warns). */
+void pwr_strf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Joins "<root>/<rel>" into buf (root "" or "/" gives "/<rel>"). Returns buf. */
 char *pwr_path(char *buf, size_t len, const char *root, const char *rel);
@@ -59,8 +84,34 @@ char *pwr_path(char *buf, size_t len, const char *root, const char *rel);
 /*
  * Unfolds counter readings: given the previous and current raw values of a counter with range
  * `range` (0 = 2^64), returns the increase assuming at most one wrap. The sampler keeps reads
- * closer together than one wrap period; pwr_wrap_period_s() says how close that must be.
+ * closer together than one wrap period (see sampler.c).
  */
 uint64_t pwr_counter_delta(uint64_t prev, uint64_t cur, uint64_t range);
+
+/* ---- hardware probe backends (perf_power.c, msr.c, papi_energy.c, nvml.c, battery.c, hwmon.c) */
+
+extern const struct pwr_backend pwr_backend_perf;
+extern const struct pwr_backend pwr_backend_msr;
+extern const struct pwr_backend pwr_backend_papi;
+extern const struct pwr_backend pwr_backend_nvml;
+extern const struct pwr_backend pwr_backend_battery;
+extern const struct pwr_backend pwr_backend_hwmon;
+
+/*
+ * Test hooks: the raw-access layer of the perf and MSR backends, so tests drive them with fake
+ * counter values on machines without the hardware. NULL restores the real system calls.
+ * perf_open gets a perf_event_attr (as void *) and a CPU, and returns an fd or -errno.
+ */
+struct pwr_perf_ops {
+	int (*perf_open)(void *attr, int cpu);
+	ssize_t (*read)(int fd, void *buf, size_t n);
+	int (*close)(int fd);
+};
+void pwr_perf_set_ops(const struct pwr_perf_ops *ops);
+typedef ssize_t (*pwr_pread_fn)(int fd, void *buf, size_t n, off_t off);
+void pwr_msr_set_pread(pwr_pread_fn fn);
+/* open(path, flags) for /dev/cpu/N/msr, returning an fd or -1 with errno (tests fake EACCES). */
+typedef int (*pwr_open_fn)(const char *path, int flags);
+void pwr_msr_set_open(pwr_open_fn fn);
 
 #endif

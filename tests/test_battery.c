@@ -1,0 +1,181 @@
+/*
+ * tests/test_battery.c — the battery backend against fake power_supply trees: a laptop that
+ * discharges (power_now, and voltage x current), one that charges, a peripheral's battery, a
+ * battery plugged in mid-run, and an empty root.
+ */
+#include "power/internal.h"
+#include "helpers/testutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FIX "tests/fixtures/sysfs/"
+
+static struct pwr_set *open_battery(const char *root)
+{
+	const struct pwr_backend *list[] = { &pwr_backend_battery };
+	struct pwr_opts o = { .sysfs_root = root };
+	struct pwr_set *s = NULL;
+	char err[256] = "";
+	int rc = pwr_open_backends(&o, list, 1, &s, err, sizeof err);
+
+	if (rc)
+		fail_msg("pwr_open_backends(%s): %d %s", root, rc, err);
+	return s;
+}
+
+static int find_dom(struct pwr_set *s, const char *id)
+{
+	for (int i = 0; i < pwr_n_domains(s); i++)
+		if (!strcmp(pwr_domain(s, i)->id, id))
+			return i;
+	return -1;
+}
+
+static const char *find_reason(struct pwr_set *s, const char *what)
+{
+	for (int i = 0; i < pwr_n_unavailable(s); i++)
+		if (!strcmp(pwr_unavailable(s, i)->what, what))
+			return pwr_unavailable(s, i)->reason;
+	return NULL;
+}
+
+/* Writes ROOT/REL, creating parent directories. */
+static void put(const char *root, const char *rel, const char *text)
+{
+	char path[1024];
+
+	snprintf(path, sizeof path, "%s/%s", root, rel);
+	for (char *p = path + strlen(root) + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(path, 0755);
+			*p = '/';
+		}
+	assert_int_equal(tu_write_file(path, text, strlen(text)), 0);
+}
+
+static void test_discharging_power_now(void **state)
+{
+	(void)state;
+	struct pwr_set *s = open_battery(FIX "laptop-discharging");
+	int i = find_dom(s, "battery:BAT0");
+	uint64_t raw = 0;
+
+	assert_true(i >= 0);
+	struct pwr_dom *d = s->doms[i];
+	assert_int_equal(d->value_kind, PWR_VALUE_POWER);
+	assert_int_equal(d->backend->read(d, &raw), 0);
+	assert_int_equal(raw, 11250000);
+	assert_true(raw * d->watts_per_unit > 11.24 && raw * d->watts_per_unit < 11.26);
+	assert_non_null(strstr(d->desc.covers, "whole system"));
+	/* the peripheral (scope Device) battery is not a domain */
+	assert_int_equal(find_dom(s, "battery:hidpp_battery_0"), -1);
+
+	/* energy_now becomes a counter of energy drawn: up when energy_now goes down */
+	i = find_dom(s, "battery:BAT0-energy");
+	assert_true(i >= 0);
+	d = s->doms[i];
+	assert_int_equal(d->value_kind, PWR_VALUE_COUNTER);
+	assert_int_equal(d->backend->read(d, &raw), 0);
+	assert_int_equal(raw, (1ull << 48) - 41230000);
+	assert_true(d->joules_per_unit > 3.5999e-3 && d->joules_per_unit < 3.6001e-3);
+	assert_non_null(strstr(d->desc.covers, "coarse"));
+	/* a laptop battery is the primary whole-system domain when there is no psys */
+	assert_int_equal(pwr_primary_domain(s), find_dom(s, "battery:BAT0"));
+	pwr_close(s);
+}
+
+static void test_charging_is_unavailable(void **state)
+{
+	(void)state;
+	struct pwr_set *s = open_battery(FIX "laptop-charging");
+	const char *why = find_reason(s, "battery:BAT0");
+
+	assert_int_equal(pwr_n_domains(s), 0);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "on AC power: battery power is only meaningful while "
+				    "discharging; unplug to measure"));
+	assert_non_null(strstr(why, "Charging"));
+	pwr_close(s);
+}
+
+static void test_voltage_current_and_unplug_midrun(void **state)
+{
+	(void)state;
+	char *root = tu_mkdtemp();
+	struct pwr_set *s;
+	uint64_t raw = 0;
+	char why[256] = "";
+
+	put(root, "sys/class/power_supply/BAT1/type", "Battery\n");
+	put(root, "sys/class/power_supply/BAT1/status", "Discharging\n");
+	put(root, "sys/class/power_supply/BAT1/voltage_now", "11400000\n");  /* 11.4 V */
+	put(root, "sys/class/power_supply/BAT1/current_now", "-1500000\n");  /* 1.5 A, signed */
+	s = open_battery(root);
+	int i = find_dom(s, "battery:BAT1");
+	assert_true(i >= 0);
+	assert_int_equal(find_dom(s, "battery:BAT1-energy"), -1); /* no energy_now here */
+	struct pwr_dom *d = s->doms[i];
+	assert_int_equal(d->backend->read(d, &raw), 0);
+	double w = (double)raw * d->watts_per_unit;
+	assert_true(w > 17.099 && w < 17.101);
+
+	/* plugged in: the next read fails and says why, never a stale or zero figure */
+	put(root, "sys/class/power_supply/BAT1/status", "Charging\n");
+	raw = 12345;
+	int rc = d->backend->read(d, &raw);
+	assert_int_equal(rc, -ENODATA);
+	assert_int_equal(raw, 12345);
+	assert_non_null(d->backend->explain);
+	d->backend->explain(d, rc, why, sizeof why);
+	assert_non_null(strstr(why, "unplug to measure"));
+
+	/* the battery vanishes (removed): an error, not a number */
+	put(root, "sys/class/power_supply/BAT1/status", "Discharging\n");
+	char path[1024];
+	snprintf(path, sizeof path, "%s/sys/class/power_supply/BAT1/voltage_now", root);
+	unlink(path);
+	assert_int_equal(d->backend->read(d, &raw), -ENOENT);
+	pwr_close(s);
+	tu_rmtree(root);
+	free(root);
+}
+
+static void test_empty_root(void **state)
+{
+	(void)state;
+	char *root = tu_mkdtemp();
+	struct pwr_set *s = open_battery(root);
+	const char *why = find_reason(s, "battery");
+
+	assert_int_equal(pwr_n_domains(s), 0);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "sys/class/power_supply missing"));
+	pwr_close(s);
+
+	/* a desktop: power supplies exist, but no battery */
+	put(root, "sys/class/power_supply/AC/type", "Mains\n");
+	s = open_battery(root);
+	why = find_reason(s, "battery");
+	assert_non_null(why);
+	assert_non_null(strstr(why, "no system battery"));
+	pwr_close(s);
+	tu_rmtree(root);
+	free(root);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_discharging_power_now),
+		cmocka_unit_test(test_charging_is_unavailable),
+		cmocka_unit_test(test_voltage_current_and_unplug_midrun),
+		cmocka_unit_test(test_empty_root),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,194 @@
+/*
+ * tests/test_hwmon.c — the hwmon backend against fake /sys/class/hwmon trees: amd_energy energy
+ * counters (and one advancing), power*_average sensors preferred over power*_input, labels,
+ * an unreadable sensor, and an empty root.
+ */
+#include "power/internal.h"
+#include "helpers/testutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FIX "tests/fixtures/sysfs/"
+
+static struct pwr_set *open_hwmon(const char *root)
+{
+	const struct pwr_backend *list[] = { &pwr_backend_hwmon };
+	struct pwr_opts o = { .sysfs_root = root };
+	struct pwr_set *s = NULL;
+	char err[256] = "";
+	int rc = pwr_open_backends(&o, list, 1, &s, err, sizeof err);
+
+	if (rc)
+		fail_msg("pwr_open_backends(%s): %d %s", root, rc, err);
+	return s;
+}
+
+static int find_dom(struct pwr_set *s, const char *id)
+{
+	for (int i = 0; i < pwr_n_domains(s); i++)
+		if (!strcmp(pwr_domain(s, i)->id, id))
+			return i;
+	return -1;
+}
+
+static const char *find_reason(struct pwr_set *s, const char *prefix)
+{
+	for (int i = 0; i < pwr_n_unavailable(s); i++)
+		if (!strncmp(pwr_unavailable(s, i)->what, prefix, strlen(prefix)))
+			return pwr_unavailable(s, i)->reason;
+	return NULL;
+}
+
+static void put(const char *root, const char *rel, const char *text)
+{
+	char path[1024];
+
+	snprintf(path, sizeof path, "%s/%s", root, rel);
+	for (char *p = path + strlen(root) + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(path, 0755);
+			*p = '/';
+		}
+	assert_int_equal(tu_write_file(path, text, strlen(text)), 0);
+}
+
+static void test_amd_energy_counters(void **state)
+{
+	(void)state;
+	struct pwr_set *s = open_hwmon(FIX "hwmon-amd-energy");
+	uint64_t raw = 0;
+
+	/* three energy sensors, none from k10temp (temperature only) */
+	assert_int_equal(pwr_n_domains(s), 3);
+	int sock = find_dom(s, "hwmon:amd_energy-Esocket0");
+	int core = find_dom(s, "hwmon:amd_energy-Ecore001");
+	assert_true(sock >= 0);
+	assert_true(core >= 0);
+	struct pwr_dom *d = s->doms[sock];
+	assert_int_equal(d->value_kind, PWR_VALUE_COUNTER);
+	assert_int_equal(d->range_raw, 0);
+	assert_true(d->joules_per_unit == 1e-6);
+	assert_non_null(strstr(d->desc.covers, "socket 0"));
+	assert_non_null(strstr(s->doms[core]->desc.covers, "part of its socket"));
+	assert_int_equal(d->backend->read(d, &raw), 0);
+	assert_int_equal(raw, 98765432101ull);
+	pwr_close(s);
+}
+
+static void test_energy_counter_advances(void **state)
+{
+	(void)state;
+	char *root = tu_mkdtemp();
+	uint64_t a = 0, b = 0;
+
+	put(root, "sys/class/hwmon/hwmon4/name", "amd_energy\n");
+	put(root, "sys/class/hwmon/hwmon4/energy1_input", "5000000\n");
+	put(root, "sys/class/hwmon/hwmon4/energy1_label", "Esocket0\n");
+	struct pwr_set *s = open_hwmon(root);
+	int i = find_dom(s, "hwmon:amd_energy-Esocket0");
+	assert_true(i >= 0);
+	struct pwr_dom *d = s->doms[i];
+	assert_int_equal(d->backend->read(d, &a), 0);
+	/* 2.5 J later (e.g. 25 W for 100 ms) */
+	put(root, "sys/class/hwmon/hwmon4/energy1_input", "7500000\n");
+	assert_int_equal(d->backend->read(d, &b), 0);
+	double j = (double)pwr_counter_delta(a, b, d->range_raw) * d->joules_per_unit;
+	assert_true(j > 2.4999 && j < 2.5001);
+	/* garbage in the file is an error, not a number */
+	put(root, "sys/class/hwmon/hwmon4/energy1_input", "n/a\n");
+	assert_int_equal(d->backend->read(d, &b), -EINVAL);
+	pwr_close(s);
+	tu_rmtree(root);
+	free(root);
+}
+
+static void test_power_average_preferred(void **state)
+{
+	(void)state;
+	struct pwr_set *s = open_hwmon(FIX "hwmon-power-average");
+	uint64_t raw = 0;
+
+	assert_int_equal(pwr_n_domains(s), 2);
+	int meter = find_dom(s, "hwmon:power_meter-power1");
+	int gpu = find_dom(s, "hwmon:amdgpu-PPT");
+	assert_true(meter >= 0);
+	assert_true(gpu >= 0);
+	struct pwr_dom *d = s->doms[gpu];
+	assert_int_equal(d->value_kind, PWR_VALUE_POWER);
+	assert_int_equal(d->backend->read(d, &raw), 0);
+	assert_int_equal(raw, 15000000); /* power1_average, not power1_input's 16 W */
+	assert_true(raw * d->watts_per_unit > 14.99 && raw * d->watts_per_unit < 15.01);
+	d = s->doms[meter];
+	assert_int_equal(d->backend->read(d, &raw), 0);
+	assert_int_equal(raw, 87500000);
+	pwr_close(s);
+}
+
+static void test_unreadable_sensor(void **state)
+{
+	(void)state;
+	char *root = tu_mkdtemp();
+	char path[1024];
+
+	if (geteuid() == 0) {
+		/* root reads mode-000 files anyway; use a directory in place of the file instead */
+		put(root, "sys/class/hwmon/hwmon0/name", "amd_energy\n");
+		put(root, "sys/class/hwmon/hwmon0/energy1_input/x", "1\n");
+	} else {
+		put(root, "sys/class/hwmon/hwmon0/name", "amd_energy\n");
+		put(root, "sys/class/hwmon/hwmon0/energy1_input", "1\n");
+		snprintf(path, sizeof path, "%s/sys/class/hwmon/hwmon0/energy1_input", root);
+		chmod(path, 0);
+	}
+	struct pwr_set *s = open_hwmon(root);
+	assert_int_equal(pwr_n_domains(s), 0);
+	const char *why = find_reason(s, "hwmon:amd_energy-energy1_input");
+	assert_non_null(why);
+	assert_non_null(strstr(why, "energy1_input"));
+	pwr_close(s);
+	tu_rmtree(root);
+	free(root);
+}
+
+static void test_empty_root(void **state)
+{
+	(void)state;
+	char *root = tu_mkdtemp();
+	struct pwr_set *s = open_hwmon(root);
+	const char *why = find_reason(s, "hwmon");
+
+	assert_int_equal(pwr_n_domains(s), 0);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "sys/class/hwmon missing"));
+	assert_non_null(strstr(why, "modprobe"));
+	pwr_close(s);
+
+	/* sensors, but none that measure power or energy */
+	put(root, "sys/class/hwmon/hwmon0/name", "k10temp\n");
+	put(root, "sys/class/hwmon/hwmon0/temp1_input", "40000\n");
+	s = open_hwmon(root);
+	why = find_reason(s, "hwmon");
+	assert_non_null(why);
+	assert_non_null(strstr(why, "none with power"));
+	pwr_close(s);
+	tu_rmtree(root);
+	free(root);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_amd_energy_counters),
+		cmocka_unit_test(test_energy_counter_advances),
+		cmocka_unit_test(test_power_average_preferred),
+		cmocka_unit_test(test_unreadable_sensor),
+		cmocka_unit_test(test_empty_root),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
