@@ -1,0 +1,447 @@
+/*
+ * reports/result_read.c — loads a result file (reports/SCHEMA.md) and validates what the
+ * reports rely on: the schema version, the kind, required objects and the types of the summary
+ * fields. Everything else stays reachable through r->json.
+ */
+#include "reports/rpt_json.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Line and column of a parse error position, for "FILE:LINE:COL" messages. */
+static void position_of(const char *text, const char *at, int *line, int *col)
+{
+	*line = 1;
+	*col = 1;
+	for (const char *p = text; p < at && *p; p++) {
+		if (*p == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
+static int need_object(const cJSON *root, const char *name, const char *file, char *err,
+		       size_t errlen)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, name);
+
+	if (!cJSON_IsObject(it)) {
+		snprintf(err, errlen, "%s: field '%s' %s", file, name,
+			 it ? "must be an object" : "is missing");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int read_pair(const cJSON *sum, const char *name, struct rpt_stat *gross,
+		     struct rpt_stat *net, const char *file, const char *ctx, char *err,
+		     size_t errlen)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(sum, name);
+	char sub[160];
+	int rc;
+
+	memset(gross, 0, sizeof *gross);
+	memset(net, 0, sizeof *net);
+	if (!it || cJSON_IsNull(it)) {
+		char key[96], reason[RPT_REASON_LEN];
+
+		snprintf(key, sizeof key, "%s_reason", name);
+		rj_str(sum, key, reason, sizeof reason);
+		if (!reason[0])
+			snprintf(reason, sizeof reason, "%s not recorded", name);
+		snprintf(gross->reason, sizeof gross->reason, "%s", reason);
+		snprintf(net->reason, sizeof net->reason, "%s", reason);
+		return 0;
+	}
+	if (!cJSON_IsObject(it)) {
+		snprintf(err, errlen, "%s: field '%s.%s' must be {gross, net} or null", file, ctx,
+			 name);
+		return -EINVAL;
+	}
+	snprintf(sub, sizeof sub, "%s.%s", ctx, name);
+	rc = rj_stat(it, "gross", gross, file, sub, err, errlen);
+	if (!rc)
+		rc = rj_stat(it, "net", net, file, sub, err, errlen);
+	return rc;
+}
+
+static int read_config(const cJSON *c, int i, const struct rpt_result *r, struct rpt_config *cfg,
+		       char *err, size_t errlen)
+{
+	const char *file = r->path;
+	const cJSON *reps = cJSON_GetObjectItemCaseSensitive(c, "reps");
+	const cJSON *sum = cJSON_GetObjectItemCaseSensitive(c, "summary");
+	const cJSON *model = cJSON_GetObjectItemCaseSensitive(c, "model");
+	const cJSON *itl;
+	char ctx[64];
+	double v;
+	int rc;
+
+	snprintf(ctx, sizeof ctx, "configs[%d]", i);
+	if (!cJSON_IsObject(c)) {
+		snprintf(err, errlen, "%s: field '%s' must be an object", file, ctx);
+		return -EINVAL;
+	}
+	if (!rj_num(c, "threads", &v) || v < 1) {
+		snprintf(err, errlen, "%s: field '%s.threads' must be a positive number", file, ctx);
+		return -EINVAL;
+	}
+	cfg->threads = (int)v;
+	rj_str(c, "type", cfg->type, sizeof cfg->type);
+	if (!cfg->type[0]) {
+		snprintf(err, errlen, "%s: field '%s.type' must be a string", file, ctx);
+		return -EINVAL;
+	}
+	if (reps && !cJSON_IsArray(reps)) {
+		snprintf(err, errlen, "%s: field '%s.reps' must be an array", file, ctx);
+		return -EINVAL;
+	}
+	cfg->n_reps = cJSON_GetArraySize(reps);
+	cfg->prompt_tokens = r->prompt_tokens;
+	cfg->gen_tokens = r->gen_tokens;
+	if (cfg->n_reps > 0) {
+		const cJSON *r0 = cJSON_GetArrayItem(reps, 0);
+
+		if (rj_num(r0, "prompt_tokens", &v))
+			cfg->prompt_tokens = (int)v;
+		if (rj_num(r0, "gen_tokens", &v))
+			cfg->gen_tokens = (int)v;
+	}
+	rj_rnum(cJSON_IsObject(model) ? model : cJSON_GetObjectItemCaseSensitive(
+							 (const cJSON *)r->json, "model"),
+		"weight_bytes", &cfg->weight_bytes);
+	rj_rnum(cJSON_IsObject(model) ? model : cJSON_GetObjectItemCaseSensitive(
+							 (const cJSON *)r->json, "model"),
+		"decode_bytes_per_token", &cfg->decode_bytes_per_token);
+	if (sum && !cJSON_IsNull(sum) && !cJSON_IsObject(sum)) {
+		snprintf(err, errlen, "%s: field '%s.summary' must be an object or null", file, ctx);
+		return -EINVAL;
+	}
+	if (!cJSON_IsObject(sum)) {
+		const char *why = "no summary (no repetition finished)";
+		char reason[RPT_REASON_LEN];
+
+		rj_str(c, "summary_reason", reason, sizeof reason);
+		if (reason[0])
+			why = reason;
+		struct rpt_stat *all[] = { &cfg->prefill_tok_s,	    &cfg->decode_tok_s,
+					   &cfg->ttft_ms,	    &cfg->prefill_jpt_gross,
+					   &cfg->prefill_jpt_net,   &cfg->decode_jpt_gross,
+					   &cfg->decode_jpt_net,    &cfg->tokens_per_j,
+					   &cfg->avg_power_w,	    &cfg->wh_per_query };
+		for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+			snprintf(all[k]->reason, sizeof all[k]->reason, "%s", why);
+		struct rpt_num *nums[] = { &cfg->itl_p50_ms, &cfg->itl_p90_ms, &cfg->itl_p99_ms };
+		for (size_t k = 0; k < 3; k++)
+			snprintf(nums[k]->reason, sizeof nums[k]->reason, "%s", why);
+		snprintf(cfg->energy_reason, sizeof cfg->energy_reason, "%s", why);
+		return 0;
+	}
+	snprintf(ctx, sizeof ctx, "configs[%d].summary", i);
+	if ((rc = rj_stat(sum, "prefill_tok_s", &cfg->prefill_tok_s, file, ctx, err, errlen)) ||
+	    (rc = rj_stat(sum, "decode_tok_s", &cfg->decode_tok_s, file, ctx, err, errlen)) ||
+	    (rc = rj_stat(sum, "ttft_ms", &cfg->ttft_ms, file, ctx, err, errlen)) ||
+	    (rc = rj_stat(sum, "tokens_per_j", &cfg->tokens_per_j, file, ctx, err, errlen)) ||
+	    (rc = rj_stat(sum, "avg_power_w", &cfg->avg_power_w, file, ctx, err, errlen)) ||
+	    (rc = rj_stat(sum, "wh_per_query", &cfg->wh_per_query, file, ctx, err, errlen)) ||
+	    (rc = read_pair(sum, "prefill_j_per_token", &cfg->prefill_jpt_gross,
+			    &cfg->prefill_jpt_net, file, ctx, err, errlen)) ||
+	    (rc = read_pair(sum, "decode_j_per_token", &cfg->decode_jpt_gross,
+			    &cfg->decode_jpt_net, file, ctx, err, errlen)))
+		return rc;
+	itl = cJSON_GetObjectItemCaseSensitive(sum, "itl_ms");
+	if (itl && !cJSON_IsNull(itl) && !cJSON_IsObject(itl)) {
+		snprintf(err, errlen, "%s: field '%s.itl_ms' must be {p50, p90, p99} or null", file,
+			 ctx);
+		return -EINVAL;
+	}
+	if (cJSON_IsObject(itl)) {
+		rj_rnum(itl, "p50", &cfg->itl_p50_ms);
+		rj_rnum(itl, "p90", &cfg->itl_p90_ms);
+		rj_rnum(itl, "p99", &cfg->itl_p99_ms);
+	} else {
+		rj_rnum(sum, "itl_ms", &cfg->itl_p50_ms);
+		cfg->itl_p90_ms = cfg->itl_p50_ms;
+		cfg->itl_p99_ms = cfg->itl_p50_ms;
+	}
+	rj_str(sum, "energy_source", cfg->energy_source, sizeof cfg->energy_source);
+	rj_str(sum, "energy_kind", cfg->energy_kind, sizeof cfg->energy_kind);
+	if (cfg->energy_source[0] && strcmp(cfg->energy_kind, "measured") &&
+	    strcmp(cfg->energy_kind, "estimated")) {
+		snprintf(err, errlen,
+			 "%s: field '%s.energy_kind' must be \"measured\" or \"estimated\" when "
+			 "energy_source is set",
+			 file, ctx);
+		return -EINVAL;
+	}
+	if (!cfg->energy_source[0]) {
+		rj_str(sum, "energy_source_reason", cfg->energy_reason, sizeof cfg->energy_reason);
+		if (!cfg->energy_reason[0])
+			snprintf(cfg->energy_reason, sizeof cfg->energy_reason, "%s",
+				 r->primary_reason[0] ? r->primary_reason
+						      : "no energy source recorded");
+	}
+	return 0;
+}
+
+static int read_run(struct rpt_result *r, const cJSON *root, char *err, size_t errlen)
+{
+	const cJSON *complete = cJSON_GetObjectItemCaseSensitive(root, "complete");
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "machine");
+	const cJSON *w = cJSON_GetObjectItemCaseSensitive(root, "workload");
+	const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+	const cJSON *srcs = cJSON_GetObjectItemCaseSensitive(root, "energy_sources");
+	const cJSON *cfgs = cJSON_GetObjectItemCaseSensitive(root, "configs");
+	const cJSON *it;
+	double v;
+	int rc, i = 0;
+
+	if (!cJSON_IsBool(complete)) {
+		snprintf(err, errlen, "%s: field 'complete' %s", r->path,
+			 complete ? "must be true or false" : "is missing");
+		return -EINVAL;
+	}
+	r->complete = cJSON_IsTrue(complete);
+	rj_str(root, "incomplete_reason", r->incomplete_reason, sizeof r->incomplete_reason);
+	if (!r->complete && !r->incomplete_reason[0])
+		snprintf(r->incomplete_reason, sizeof r->incomplete_reason, "no reason recorded");
+	if ((rc = need_object(root, "workload", r->path, err, errlen)) ||
+	    (rc = need_object(root, "model", r->path, err, errlen)))
+		return rc;
+	rj_str(w, "name", r->workload, sizeof r->workload);
+	if (rj_num(w, "prompt_tokens", &v))
+		r->prompt_tokens = (int)v;
+	if (rj_num(w, "gen_tokens", &v))
+		r->gen_tokens = (int)v;
+	if (rj_num(w, "reps", &v))
+		r->reps = (int)v;
+	rj_str(model, "name", r->model_name, sizeof r->model_name);
+	rj_str(model, "spec", r->model_spec, sizeof r->model_spec);
+	rj_str(model, "arch", r->model_arch, sizeof r->model_arch);
+	r->model_synthetic = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "synthetic"));
+	rj_rnum(model, "n_params", &r->n_params);
+	if (r->n_params.ok && r->n_params.v <= 0) {
+		snprintf(err, errlen, "%s: field 'model.n_params' must be positive", r->path);
+		return -EINVAL;
+	}
+	rj_str(root, "primary_source", r->primary_source, sizeof r->primary_source);
+	rj_str(root, "primary_source_reason", r->primary_reason, sizeof r->primary_reason);
+	if (srcs && !cJSON_IsArray(srcs)) {
+		snprintf(err, errlen, "%s: field 'energy_sources' must be an array", r->path);
+		return -EINVAL;
+	}
+	r->n_sources = cJSON_GetArraySize(srcs);
+	if (r->n_sources > 0) {
+		r->sources = calloc((size_t)r->n_sources, sizeof *r->sources);
+		if (!r->sources)
+			return -ENOMEM;
+	}
+	cJSON_ArrayForEach(it, srcs)
+	{
+		struct rpt_source *s = &r->sources[i++];
+
+		rj_str(it, "id", s->id, sizeof s->id);
+		rj_str(it, "backend", s->backend, sizeof s->backend);
+		rj_str(it, "domain", s->domain, sizeof s->domain);
+		rj_str(it, "covers", s->covers, sizeof s->covers);
+		rj_str(it, "kind", s->kind, sizeof s->kind);
+		rj_str(it, "model", s->model, sizeof s->model);
+		if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, "model")) &&
+		    cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(it, "model"))) {
+			char *txt = cJSON_PrintUnformatted(
+				cJSON_GetObjectItemCaseSensitive(it, "model"));
+
+			if (txt)
+				snprintf(s->model, sizeof s->model, "%s", txt);
+			free(txt);
+		}
+		if (!s->id[0]) {
+			snprintf(err, errlen, "%s: field 'energy_sources[%d].id' must be a string",
+				 r->path, i - 1);
+			return -EINVAL;
+		}
+	}
+	if (!cJSON_IsArray(cfgs)) {
+		snprintf(err, errlen, "%s: field 'configs' %s", r->path,
+			 cfgs ? "must be an array" : "is missing");
+		return -EINVAL;
+	}
+	(void)m;
+	r->n_configs = cJSON_GetArraySize(cfgs);
+	if (r->n_configs > 0) {
+		r->configs = calloc((size_t)r->n_configs, sizeof *r->configs);
+		if (!r->configs)
+			return -ENOMEM;
+	}
+	i = 0;
+	cJSON_ArrayForEach(it, cfgs)
+	{
+		rc = read_config(it, i, r, &r->configs[i], err, errlen);
+		if (rc)
+			return rc;
+		i++;
+	}
+	return 0;
+}
+
+static int read_kernels(struct rpt_result *r, const cJSON *root, char *err, size_t errlen)
+{
+	const cJSON *k = cJSON_GetObjectItemCaseSensitive(root, "kernels");
+	const cJSON *bw = cJSON_GetObjectItemCaseSensitive(root, "membw");
+	const cJSON *it;
+
+	if (!cJSON_IsArray(k)) {
+		snprintf(err, errlen, "%s: field 'kernels' %s", r->path,
+			 k ? "must be an array" : "is missing");
+		return -EINVAL;
+	}
+	r->n_kernels = cJSON_GetArraySize(k);
+	r->complete = true;
+	snprintf(r->membw_gbs.reason, sizeof r->membw_gbs.reason, "membw not recorded");
+	cJSON_ArrayForEach(it, bw)
+	{
+		if (cJSON_IsNumber(it) && (!r->membw_gbs.ok || it->valuedouble > r->membw_gbs.v)) {
+			r->membw_gbs.ok = true;
+			r->membw_gbs.v = it->valuedouble;
+		}
+	}
+	return 0;
+}
+
+int rpt_result_load(const char *path, struct rpt_result **out, char *err, size_t errlen)
+{
+	struct rpt_result *r = NULL;
+	cJSON *root = NULL;
+	const cJSON *m;
+	char *text = NULL;
+	const char *end = NULL;
+	double v;
+	int rc = 0;
+
+	*out = NULL;
+	text = rj_slurp(path, NULL);
+	if (!text) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		goto out;
+	}
+	root = cJSON_ParseWithOpts(text, &end, 1);
+	if (!root) {
+		int line, col;
+
+		end = cJSON_GetErrorPtr();
+		position_of(text, end ? end : text, &line, &col);
+		snprintf(err, errlen, "%s:%d:%d: not valid JSON", path, line, col);
+		rc = -EINVAL;
+		goto out;
+	}
+	if (!cJSON_IsObject(root)) {
+		snprintf(err, errlen, "%s: a result file must hold a JSON object", path);
+		rc = -EINVAL;
+		goto out;
+	}
+	r = calloc(1, sizeof *r);
+	if (!r) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	snprintf(r->path, sizeof r->path, "%s", path);
+	r->json = root;
+	root = NULL;
+	if (!rj_num(r->json, "schema_version", &v) || v != (int)v) {
+		snprintf(err, errlen, "%s: field 'schema_version' %s", path,
+			 cJSON_GetObjectItemCaseSensitive(r->json, "schema_version")
+				 ? "must be an integer"
+				 : "is missing (not a joulebench result?)");
+		rc = -EINVAL;
+		goto out;
+	}
+	r->schema_version = (int)v;
+	if (r->schema_version != RPT_SCHEMA_VERSION) {
+		snprintf(err, errlen,
+			 "%s: schema_version %d is not supported (this joulebench reads version %d%s)",
+			 path, r->schema_version, RPT_SCHEMA_VERSION,
+			 r->schema_version > RPT_SCHEMA_VERSION ? "; upgrade joulebench" : "");
+		rc = -EINVAL;
+		goto out;
+	}
+	rj_str(r->json, "kind", r->kind, sizeof r->kind);
+	if (strcmp(r->kind, "run") && strcmp(r->kind, "kernels")) {
+		snprintf(err, errlen, "%s: field 'kind' must be \"run\" or \"kernels\" (got %s%s%s)",
+			 path, r->kind[0] ? "\"" : "", r->kind[0] ? r->kind : "nothing",
+			 r->kind[0] ? "\"" : "");
+		rc = -EINVAL;
+		goto out;
+	}
+	if ((rc = need_object(r->json, "machine", path, err, errlen)))
+		goto out;
+	rj_str(r->json, "created_utc", r->created_utc, sizeof r->created_utc);
+	m = cJSON_GetObjectItemCaseSensitive(r->json, "joulebench");
+	rj_str(m, "version", r->jb_version, sizeof r->jb_version);
+	rj_str(m, "commit", r->jb_commit, sizeof r->jb_commit);
+	rj_str(m, "simd", r->jb_simd, sizeof r->jb_simd);
+	m = cJSON_GetObjectItemCaseSensitive(r->json, "machine");
+	rj_str(m, "hostname", r->hostname, sizeof r->hostname);
+	rj_str(m, "cpu_model", r->cpu_model, sizeof r->cpu_model);
+	rj_str(m, "os", r->os, sizeof r->os);
+	rj_str(m, "kernel", r->kernel, sizeof r->kernel);
+	rj_str(m, "virtualized", r->virtualized, sizeof r->virtualized);
+	if (rj_num(m, "cores", &v))
+		r->cores = (int)v;
+	if (rj_num(m, "threads", &v))
+		r->threads = (int)v;
+	rj_rnum(m, "mem_bytes", &r->mem_bytes);
+	rj_rnum(m, "freq_max_mhz", &r->freq_max_mhz);
+	if (!strcmp(r->kind, "run"))
+		rc = read_run(r, r->json, err, errlen);
+	else
+		rc = read_kernels(r, r->json, err, errlen);
+out:
+	if (rc) {
+		rpt_result_free(r);
+		r = NULL;
+	}
+	cJSON_Delete(root);
+	free(text);
+	*out = r;
+	return rc;
+}
+
+void rpt_result_free(struct rpt_result *r)
+{
+	if (!r)
+		return;
+	cJSON_Delete(r->json);
+	free(r->sources);
+	free(r->configs);
+	free(r);
+}
+
+const struct rpt_config *rpt_headline_config(const struct rpt_result *r)
+{
+	const struct rpt_config *best = NULL;
+
+	for (int i = 0; i < r->n_configs; i++) {
+		const struct rpt_config *c = &r->configs[i];
+
+		if (!best || (c->decode_tok_s.ok &&
+			      (!best->decode_tok_s.ok || c->decode_tok_s.median > best->decode_tok_s.median)))
+			best = c;
+	}
+	return best;
+}
+
+const struct rpt_source *rpt_find_source(const struct rpt_result *r, const char *id)
+{
+	for (int i = 0; i < r->n_sources; i++)
+		if (!strcmp(r->sources[i].id, id))
+			return &r->sources[i];
+	return NULL;
+}
