@@ -30,7 +30,7 @@ struct gen_opts {
 	long threads;
 	long n_ctx; /* 0 = the model's context length */
 	enum eng_type kv_type;
-	bool json, ignore_eos;
+	bool json, ignore_eos, warmup;
 };
 
 /* What one run measured. */
@@ -62,6 +62,8 @@ static void usage(FILE *f)
 		"  -c, --ctx N            KV cache length in tokens (default: the model's context)\n"
 		"      --kv-type TYPE     KV cache f32 (default) or f16\n"
 		"      --ignore-eos       keep generating after an end-of-sequence token\n"
+		"      --warmup           one untimed pass first (faults in a mapped file, starts the\n"
+		"                         threads), as llama-bench does\n"
 		"      --json             print one JSON object with the measurements on stdout instead\n"
 		"                         of the text (keys: load_s, prefill_tok_s, decode_tok_s,\n"
 		"                         decode_bytes_per_token, peak_rss_bytes, ...)\n"
@@ -96,7 +98,8 @@ static uint64_t peak_rss_bytes(void)
 
 static int parse_args(int argc, char **argv, struct gen_opts *o)
 {
-	enum { OPT_TEMP = 256, OPT_TOPK, OPT_TOPP, OPT_KV, OPT_PTOK, OPT_JSON, OPT_IGNORE_EOS };
+	enum { OPT_TEMP = 256, OPT_TOPK, OPT_TOPP, OPT_KV, OPT_PTOK, OPT_JSON, OPT_IGNORE_EOS,
+	       OPT_WARMUP };
 	static const struct option longopts[] = {
 		{ "model", required_argument, NULL, 'm' },
 		{ "prompt", required_argument, NULL, 'p' },
@@ -111,6 +114,7 @@ static int parse_args(int argc, char **argv, struct gen_opts *o)
 		{ "prompt-tokens", required_argument, NULL, OPT_PTOK },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "ignore-eos", no_argument, NULL, OPT_IGNORE_EOS },
+		{ "warmup", no_argument, NULL, OPT_WARMUP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -179,6 +183,9 @@ static int parse_args(int argc, char **argv, struct gen_opts *o)
 			break;
 		case OPT_IGNORE_EOS:
 			o->ignore_eos = true;
+			break;
+		case OPT_WARMUP:
+			o->warmup = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -396,6 +403,17 @@ int cmd_generate(int argc, char **argv)
 	if (!smp || !logits) {
 		rc = bench_fail(CMD, "out of memory for the sampler");
 		goto out;
+	}
+
+	if (o.warmup) {
+		int nw = n < 8 ? n : 8;
+
+		if (eng_prefill(c, tok, nw, logits, NULL) ||
+		    (nw < r.n_ctx && eng_decode(c, tok[0], logits))) {
+			rc = bench_fail(CMD, "warm-up pass failed: %s", eng_ctx_error(c));
+			goto out;
+		}
+		eng_ctx_reset(c);
 	}
 
 	/* the prompt as the model sees it (BOS is not printed) */
