@@ -33,6 +33,12 @@ struct pwr_opts {
 	const char *const *probes; /* NULL-terminated "backend" or "backend:domain"; NULL = auto */
 	int interval_ms;          /* sampler interval; 0 = 100 */
 	const char *hardware_db;  /* configs/hardware JSON for the estimate model; NULL = default */
+	/* Estimate model overrides (0 = from the hardware table): the CPU's TDP in watts, its idle
+	 * power in watts, and its number of hardware threads. With tdp_w set, a CPU missing from the
+	 * table can still be estimated. */
+	double tdp_w;
+	double idle_w;
+	int cpu_threads;
 };
 
 /* One energy domain that can be sampled. */
@@ -42,9 +48,10 @@ struct pwr_domain_desc {
 	char domain[64];      /* "package-0", "core", "dram", "psys", "gpu0", "BAT0", ... */
 	char covers[160];     /* what it covers, in words ("CPU package 0: cores, caches, uncore") */
 	enum pwr_kind kind;
-	char model[160];      /* for estimates: the model and its inputs; "" when measured */
+	char model[320];      /* for estimates: the model and its inputs; "" when measured */
 	double range_j;       /* counter range before wrap, 0 if it does not wrap / not a counter */
 	double resolution_j;  /* smallest step, 0 if unknown */
+	char unit[32];        /* what a raw reading counts: "uJ counter", "uW power", ... */
 };
 
 /* A backend or domain that could not be used, and why. */
@@ -63,6 +70,8 @@ const struct pwr_domain_desc *pwr_domain(const struct pwr_set *s, int i);
 /* The domain reports should use for "energy of this run": the broadest measured one that does
  * not double count (psys > package > ...), else the estimate; -1 if none. */
 int pwr_primary_domain(const struct pwr_set *s);
+/* Why pwr_primary_domain() chose what it chose, or why there is none (never NULL). */
+const char *pwr_primary_why(const struct pwr_set *s);
 int pwr_n_unavailable(const struct pwr_set *s);
 const struct pwr_unavailable *pwr_unavailable(const struct pwr_set *s, int i);
 
@@ -76,10 +85,13 @@ void pwr_sample_now(struct pwr_set *s);
 struct pwr_sample {
 	int64_t t_ns;
 	double energy_j;  /* cumulative since the first sample, wraps already unfolded */
+	uint64_t raw;     /* the backend's raw reading (counter units, or power units) */
 };
 
 /* Every sample of domain i so far (a snapshot the caller frees with free()). Returns count. */
 size_t pwr_samples(struct pwr_set *s, int i, struct pwr_sample **out);
+/* Whether domain i still reads; false after a read failed, with the reason (never NULL). */
+bool pwr_domain_valid(struct pwr_set *s, int i, char *reason, size_t len);
 
 struct pwr_energy {
 	double energy_j;      /* energy in [t0, t1], interpolated linearly at the window edges */
@@ -94,6 +106,12 @@ int pwr_energy_window(struct pwr_set *s, int i, int64_t t0_ns, int64_t t1_ns, st
 /* Sampler cost: CPU time spent reading probes per sample, in ns (mean so far), and the count. */
 double pwr_sampler_cpu_ns_per_sample(const struct pwr_set *s);
 uint64_t pwr_sampler_count(const struct pwr_set *s);
+/* The interval the sampler was configured with, in ms. */
+int pwr_sampler_interval_ms(const struct pwr_set *s);
+
+/* Every backend compiled in, in registry order (for `joulebench probes`). NULL past the end. */
+const char *pwr_backend_name(int i);
+const char *pwr_backend_summary(int i);
 
 /* ---- hardware counters ------------------------------------------------------------------- */
 

@@ -1,0 +1,502 @@
+/*
+ * power/estimate.c — the `estimate` backend: a labelled CPU power model for machines where
+ * nothing can be measured (VMs, containers, CI). See estimate.h for the model.
+ *
+ * The CPU is looked up by name in a table: the user's file (opts->hardware_db or
+ * $JOULEBENCH_HARDWARE_DB) first, then configs/hardware/NAME.json (in the working directory, else
+ * next to the executable). Every estimate domain has kind PWR_ESTIMATED and a `model` text that
+ * states the formula and its inputs. The domain reads as a counter of estimated microjoules
+ * since pwr_open, so the sampler treats it like any other counter.
+ */
+#include "power/backend.h"
+#include "power/estimate.h"
+
+#include <cJSON.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_TABLE_BYTES (4 << 20)
+
+static char *slurp(const char *path, size_t max, int *err)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t n = 0;
+
+	*err = 0;
+	if (!f) {
+		*err = -errno;
+		return NULL;
+	}
+	buf = malloc(max + 1);
+	if (!buf) {
+		*err = -ENOMEM;
+		fclose(f);
+		return NULL;
+	}
+	n = fread(buf, 1, max + 1, f);
+	if (ferror(f) || n > max) {
+		*err = ferror(f) ? -EIO : -EFBIG;
+		free(buf);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+static int json_str(const cJSON *o, const char *key, char *dst, size_t len, bool required, const char *path,
+		    int row, char *err, size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	dst[0] = '\0';
+	if (!v && !required)
+		return 0;
+	if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) >= len) {
+		pwr_strf(err, errlen, "%s: cpus[%d].%s must be a non-empty string of at most %zu characters", path,
+			 row, key, len - 1);
+		return -EINVAL;
+	}
+	pwr_strf(dst, len, "%s", v->valuestring);
+	return 0;
+}
+
+static int json_num(const cJSON *o, const char *key, double min, double max, double *dst, bool required,
+		    const char *path, int row, char *err, size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	*dst = 0;
+	if (!v && !required)
+		return 0;
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= min && v->valuedouble <= max)) {
+		pwr_strf(err, errlen, "%s: cpus[%d].%s must be a number in [%g, %g]", path, row, key, min, max);
+		return -EINVAL;
+	}
+	*dst = v->valuedouble;
+	return 0;
+}
+
+int pwr_hwdb_load(const char *path, struct pwr_cpu_entry **v, int *n, char *err, size_t errlen)
+{
+	cJSON *root = NULL;
+	const cJSON *cpus, *row, *frac;
+	const char *end = NULL;
+	char *text;
+	double idle_fraction = 0;
+	int rc = 0, k = 0, ferr;
+
+	text = slurp(path, MAX_TABLE_BYTES, &ferr);
+	if (!text) {
+		pwr_strf(err, errlen, "%s: %s", path, ferr == -EFBIG ? "larger than 4 MiB" : strerror(-ferr));
+		return ferr;
+	}
+	root = cJSON_ParseWithOpts(text, &end, 1);
+	if (!root) {
+		pwr_strf(err, errlen, "%s: invalid JSON at byte %td", path, end ? end - text : (ptrdiff_t)0);
+		rc = -EINVAL;
+		goto out;
+	}
+	frac = cJSON_GetObjectItemCaseSensitive(root, "idle_fraction");
+	if (frac) {
+		if (!cJSON_IsNumber(frac) || !(frac->valuedouble > 0 && frac->valuedouble < 1)) {
+			pwr_strf(err, errlen, "%s: idle_fraction must be a number in (0, 1)", path);
+			rc = -EINVAL;
+			goto out;
+		}
+		idle_fraction = frac->valuedouble;
+	}
+	cpus = cJSON_GetObjectItemCaseSensitive(root, "cpus");
+	if (!cJSON_IsArray(cpus)) {
+		pwr_strf(err, errlen, "%s: expected an object with a \"cpus\" array", path);
+		rc = -EINVAL;
+		goto out;
+	}
+	cJSON_ArrayForEach(row, cpus)
+	{
+		struct pwr_cpu_entry e, *nv;
+		double cores = 0, threads = 0;
+
+		memset(&e, 0, sizeof e);
+		if (!cJSON_IsObject(row)) {
+			pwr_strf(err, errlen, "%s: cpus[%d] must be an object", path, k);
+			rc = -EINVAL;
+			goto out;
+		}
+		if ((rc = json_str(row, "match", e.match, sizeof e.match, true, path, k, err, errlen)) ||
+		    (rc = json_str(row, "name", e.name, sizeof e.name, false, path, k, err, errlen)) ||
+		    (rc = json_str(row, "source", e.source, sizeof e.source, false, path, k, err, errlen)) ||
+		    (rc = json_num(row, "tdp_w", 0.1, 5000, &e.tdp_w, true, path, k, err, errlen)) ||
+		    (rc = json_num(row, "idle_w", 0, 5000, &e.idle_w, false, path, k, err, errlen)) ||
+		    (rc = json_num(row, "cores", 1, 4096, &cores, false, path, k, err, errlen)) ||
+		    (rc = json_num(row, "threads", 1, 8192, &threads, true, path, k, err, errlen)))
+			goto out;
+		if (e.idle_w >= e.tdp_w) {
+			pwr_strf(err, errlen, "%s: cpus[%d].idle_w (%g) must be below tdp_w (%g)", path, k, e.idle_w,
+				 e.tdp_w);
+			rc = -EINVAL;
+			goto out;
+		}
+		if (!e.name[0])
+			pwr_strf(e.name, sizeof e.name, "%s", e.match);
+		e.cores = (int)cores;
+		e.threads = (int)threads;
+		e.idle_fraction = idle_fraction;
+		pwr_strf(e.file, sizeof e.file, "%s", path);
+		nv = realloc(*v, (size_t)(*n + 1) * sizeof *nv);
+		if (!nv) {
+			rc = -ENOMEM;
+			pwr_strf(err, errlen, "out of memory");
+			goto out;
+		}
+		*v = nv;
+		(*v)[(*n)++] = e;
+		k++;
+	}
+out:
+	cJSON_Delete(root);
+	free(text);
+	return rc;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int pwr_hwdb_load_dir(const char *dir, struct pwr_cpu_entry **v, int *n, char *err, size_t errlen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char *names[256];
+	int nn = 0, rc = 0;
+
+	if (!d) {
+		pwr_strf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	while ((e = readdir(d)) && nn < 256) {
+		size_t l = strlen(e->d_name);
+
+		if (l > 5 && !strcmp(e->d_name + l - 5, ".json") && e->d_name[0] != '.')
+			names[nn++] = strdup(e->d_name);
+	}
+	closedir(d);
+	qsort(names, (size_t)nn, sizeof names[0], name_cmp);
+	for (int k = 0; k < nn; k++) {
+		char path[PATH_MAX];
+
+		if (!names[k]) {
+			rc = -ENOMEM;
+			continue;
+		}
+		pwr_strf(path, sizeof path, "%s/%s", dir, names[k]);
+		if (rc == 0)
+			rc = pwr_hwdb_load(path, v, n, err, errlen);
+		free(names[k]);
+	}
+	return rc;
+}
+
+/* Case-insensitive search for `needle` in `hay` as a whole word (no alphanumeric neighbour). */
+static bool word_match(const char *hay, const char *needle)
+{
+	size_t nl = strlen(needle);
+
+	if (!nl)
+		return false;
+	for (const char *p = hay; *p; p++) {
+		if (p > hay && isalnum((unsigned char)p[-1]))
+			continue;
+		if (strncasecmp(p, needle, nl))
+			continue;
+		if (!isalnum((unsigned char)p[nl]))
+			return true;
+	}
+	return false;
+}
+
+int pwr_hwdb_match(const struct pwr_cpu_entry *v, int n, const char *cpu_name)
+{
+	int best = -1;
+	size_t best_len = 0;
+
+	if (!cpu_name || !*cpu_name)
+		return -1;
+	for (int k = 0; k < n; k++) {
+		size_t l = strlen(v[k].match);
+
+		if (l > best_len && word_match(cpu_name, v[k].match)) {
+			best = k;
+			best_len = l;
+		}
+	}
+	return best;
+}
+
+int pwr_estimate_build(const char *cpu_name, const struct pwr_cpu_entry *row, const struct pwr_opts *o,
+		       int online_cpus, struct pwr_estimate_model *m, char *err, size_t errlen)
+{
+	char idle_note[96], tdp_note[200];
+	double frac;
+
+	memset(m, 0, sizeof *m);
+	if (o->tdp_w < 0 || o->idle_w < 0 || o->cpu_threads < 0) {
+		pwr_strf(err, errlen, "estimate overrides must not be negative");
+		return -EINVAL;
+	}
+	if (!row && o->tdp_w <= 0) {
+		pwr_strf(err, errlen, "CPU '%s' is not in configs/hardware; pass --tdp-w or add it",
+			 cpu_name && *cpu_name ? cpu_name : "unknown");
+		return -ENOENT;
+	}
+	m->online_cpus = online_cpus > 0 ? online_cpus : 1;
+	m->tdp_w = o->tdp_w > 0 ? o->tdp_w : row->tdp_w;
+	m->threads = o->cpu_threads > 0 ? o->cpu_threads : row ? row->threads : m->online_cpus;
+	frac = row && row->idle_fraction > 0 ? row->idle_fraction : PWR_DEFAULT_IDLE_FRACTION;
+	if (o->idle_w > 0) {
+		m->idle_w = o->idle_w;
+		pwr_strf(idle_note, sizeof idle_note, "idle %.3g W given", m->idle_w);
+	} else if (row && row->idle_w > 0 && o->tdp_w <= 0) {
+		m->idle_w = row->idle_w;
+		pwr_strf(idle_note, sizeof idle_note, "idle %.3g W from the table", m->idle_w);
+	} else {
+		m->idle_w = frac * m->tdp_w;
+		pwr_strf(idle_note, sizeof idle_note, "idle assumed %.0f%% of TDP", frac * 100);
+	}
+	if (m->idle_w >= m->tdp_w) {
+		pwr_strf(err, errlen, "idle power %.3g W must be below the TDP %.3g W", m->idle_w, m->tdp_w);
+		return -EINVAL;
+	}
+	m->per_cpu_w = (m->tdp_w - m->idle_w) / m->threads;
+	m->idle_share = m->online_cpus >= m->threads ? 1.0 : (double)m->online_cpus / m->threads;
+	if (o->tdp_w > 0)
+		pwr_strf(tdp_note, sizeof tdp_note, "TDP %.4g W given for '%s'", m->tdp_w,
+			 cpu_name && *cpu_name ? cpu_name : "unknown CPU");
+	else
+		pwr_strf(tdp_note, sizeof tdp_note, "TDP %.4g W of %s (%s)", m->tdp_w, row->name, row->file);
+	pwr_strf(m->text, sizeof m->text,
+		 "E = %.4g W idle x %.3g share x elapsed + %.4g W per busy CPU x process CPU time; %s, %d "
+		 "threads, %s, %d of %d CPUs online",
+		 m->idle_w, m->idle_share, m->per_cpu_w, tdp_note, m->threads, idle_note, m->online_cpus, m->threads);
+	return 0;
+}
+
+double pwr_estimate_energy_j(const struct pwr_estimate_model *m, double elapsed_s, double cpu_s)
+{
+	return m->idle_w * m->idle_share * elapsed_s + m->per_cpu_w * cpu_s;
+}
+
+static void rstrip(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+}
+
+void pwr_estimate_cpu_name(const char *root, char *name, size_t len, char *alt, size_t alt_len)
+{
+	char path[PATH_MAX], line[512];
+	FILE *f;
+
+	name[0] = '\0';
+	alt[0] = '\0';
+	pwr_path(path, sizeof path, root, "proc/cpuinfo");
+	f = fopen(path, "r");
+	if (f) {
+		while (fgets(line, sizeof line, f)) {
+			char *colon = strchr(line, ':'), *val;
+
+			if (!colon)
+				continue;
+			val = colon + 1;
+			while (*val == ' ' || *val == '\t')
+				val++;
+			*colon = '\0';
+			rstrip(line);
+			rstrip(val);
+			if (!name[0] && !strcmp(line, "model name"))
+				pwr_strf(name, len, "%s", val);
+			else if (!alt[0] && !strcmp(line, "Model"))
+				pwr_strf(alt, alt_len, "%s", val);
+		}
+		fclose(f);
+	}
+	if (!alt[0]) {
+		int ferr;
+		char *dt;
+
+		pwr_path(path, sizeof path, root, "proc/device-tree/model");
+		dt = slurp(path, 256, &ferr);
+		if (dt) {
+			pwr_strf(alt, alt_len, "%s", dt); /* device-tree strings end in NUL */
+			rstrip(alt);
+			free(dt);
+		}
+	}
+	if (!name[0] && alt[0])
+		pwr_strf(name, len, "%s", alt);
+}
+
+/* ---- the backend --------------------------------------------------------------------------- */
+
+struct estimate_priv {
+	struct pwr_estimate_model m;
+	int64_t t0_ns, cpu0_ns;
+	uint64_t last;
+};
+
+static int64_t process_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+		return -1;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* configs/hardware in the working directory, else next to the executable. */
+static void default_db_dir(char *buf, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n;
+	DIR *d = opendir("configs/hardware");
+
+	pwr_strf(buf, len, "configs/hardware");
+	if (d) {
+		closedir(d);
+		return;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		char *slash;
+
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			pwr_strf(buf, len, "%.*s/configs/hardware", (int)(len - 20), exe);
+		}
+	}
+}
+
+static int estimate_discover(struct pwr_discover *d)
+{
+	const struct pwr_opts *o = d->opts;
+	struct pwr_cpu_entry *rows = NULL;
+	struct pwr_estimate_model m;
+	struct estimate_priv *p;
+	struct pwr_dom dom, *stored;
+	char name[160], alt[160], err[320], dir[PATH_MAX];
+	const char *user_db = d->hardware_db;
+	int n_rows = 0, n_user = 0, row = -1, rc;
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (!user_db || !*user_db)
+		user_db = getenv("JOULEBENCH_HARDWARE_DB");
+	pwr_estimate_cpu_name(d->sysfs_root, name, sizeof name, alt, sizeof alt);
+	if (user_db && *user_db) {
+		rc = pwr_hwdb_load(user_db, &rows, &n_rows, err, sizeof err);
+		if (rc < 0) {
+			d->unavailable(d, "estimate", "cannot use the hardware table %s", err);
+			free(rows);
+			return rc == -ENOMEM ? rc : 0;
+		}
+		n_user = n_rows;
+	}
+	default_db_dir(dir, sizeof dir);
+	rc = pwr_hwdb_load_dir(dir, &rows, &n_rows, err, sizeof err);
+	if (rc < 0 && rc != -ENOENT) {
+		d->unavailable(d, "estimate", "cannot use the hardware table %s", err);
+		free(rows);
+		return rc == -ENOMEM ? rc : 0;
+	}
+	/* The user's rows win over the shipped ones. */
+	row = pwr_hwdb_match(rows, n_user, name);
+	if (row < 0 && alt[0])
+		row = pwr_hwdb_match(rows, n_user, alt);
+	if (row < 0) {
+		row = pwr_hwdb_match(rows + n_user, n_rows - n_user, name);
+		if (row < 0 && alt[0])
+			row = pwr_hwdb_match(rows + n_user, n_rows - n_user, alt);
+		if (row >= 0)
+			row += n_user;
+	}
+	rc = pwr_estimate_build(name, row >= 0 ? &rows[row] : NULL, o, online > 0 ? (int)online : 1, &m, err,
+				sizeof err);
+	free(rows);
+	if (rc < 0) {
+		d->unavailable(d, "estimate", "%s", err);
+		return 0;
+	}
+	p = calloc(1, sizeof *p);
+	if (!p)
+		return -ENOMEM;
+	p->m = m;
+	p->t0_ns = pwr_now_ns();
+	p->cpu0_ns = process_cpu_ns();
+	memset(&dom, 0, sizeof dom);
+	pwr_strf(dom.desc.backend, sizeof dom.desc.backend, "estimate");
+	pwr_strf(dom.desc.domain, sizeof dom.desc.domain, "cpu");
+	pwr_strf(dom.desc.covers, sizeof dom.desc.covers,
+		 "model of this process's CPU package power (idle share + busy CPU time); not a measurement");
+	pwr_strf(dom.desc.model, sizeof dom.desc.model, "%s", m.text);
+	pwr_strf(dom.desc.unit, sizeof dom.desc.unit, "uJ (estimated)");
+	dom.desc.kind = PWR_ESTIMATED;
+	dom.desc.resolution_j = 1e-6;
+	dom.value_kind = PWR_VALUE_COUNTER;
+	dom.range_raw = 0;
+	dom.joules_per_unit = 1e-6;
+	dom.backend = &pwr_backend_estimate;
+	dom.priv = p;
+	stored = d->add(d, &dom);
+	if (!stored) {
+		free(p);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int estimate_read(struct pwr_dom *dom, uint64_t *raw)
+{
+	struct estimate_priv *p = dom->priv;
+	int64_t cpu = process_cpu_ns();
+	double e_uj;
+	uint64_t v;
+
+	if (cpu < 0 || p->cpu0_ns < 0)
+		return -ENOTSUP;
+	e_uj = pwr_estimate_energy_j(&p->m, (double)(pwr_now_ns() - p->t0_ns) / 1e9, (double)(cpu - p->cpu0_ns) / 1e9) *
+	       1e6;
+	v = e_uj > 0 ? (uint64_t)llround(e_uj) : 0;
+	if (v < p->last)
+		v = p->last; /* never run backwards on rounding */
+	p->last = v;
+	*raw = v;
+	return 0;
+}
+
+static void estimate_close(struct pwr_dom *dom)
+{
+	free(dom->priv);
+	dom->priv = NULL;
+}
+
+const struct pwr_backend pwr_backend_estimate = {
+	.name = "estimate",
+	.summary = "labelled model from the CPU's TDP and this process's CPU time (configs/hardware)",
+	.discover = estimate_discover,
+	.read = estimate_read,
+	.close = estimate_close,
+};
