@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Tensor types, numbered as ggml/GGUF number them. */
 enum eng_type {
@@ -52,6 +53,10 @@ struct eng_open_opts {
 	uint64_t seed;
 	/* Optional vocabulary GGUF (tokenizer only) attached to synthetic models. */
 	const char *vocab_path;
+	/* GGUF files: load only the configuration and vocabulary, no tensors (a vocabulary-only
+	 * file such as ggml-vocab-llama-spm.gguf opens this way). Such a model cannot run:
+	 * m->w.layers is NULL. */
+	bool vocab_only;
 };
 
 /*
@@ -79,6 +84,35 @@ struct eng_model_desc {
 	uint64_t decode_bytes_per_token; /* weight bytes one decode step reads (bandwidth bound) */
 };
 void eng_model_describe(const struct eng_model *m, struct eng_model_desc *d);
+
+/* ---- model files: shapes, synthetic models, import, inspection ----------------------------- */
+
+/* A named model shape, configs/models/NAME.json (looked up relative to the working directory,
+ * then to the executable's directory). */
+struct eng_shape {
+	char name[64];
+	char title[128];      /* "Llama 2 7B" */
+	char source[512];     /* where the dimensions come from */
+	struct eng_config cfg;
+	bool tied;            /* output shares token_embd */
+};
+/* Returns 0 or -errno (unknown shape, bad JSON) with a message naming the file and field. */
+int eng_shape_load(const char *name, struct eng_shape *out, char *err, size_t errlen);
+/* Every shape in configs/models, sorted by name; *out is malloc'd (free()). Returns the count or
+ * -errno. */
+int eng_shape_list(struct eng_shape **out, char *err, size_t errlen);
+
+/* Writes a deterministic synthetic model of a shape as a GGUF file llama.cpp can load, with the
+ * vocabulary of vocab_path (a GGUF, may be NULL: generated placeholder). Weights are generated
+ * and quantized row by row (no full-precision copy of the model). */
+int eng_synth_write(const char *shape, int type, uint64_t seed, const char *vocab_path,
+		    const char *out_path, char *err, size_t errlen);
+/* Converts a llama2.c checkpoint (.bin, version 0) and its tokenizer.bin into an F32 GGUF. */
+int eng_llama2c_import(const char *ckpt, const char *tokenizer, const char *out_path, char *err,
+		       size_t errlen);
+/* Prints a GGUF file's header, metadata (arrays abbreviated), tensors (name, type, shape,
+ * bytes), total size and parameter count to `out`. */
+int eng_gguf_info(const char *path, FILE *out, char *err, size_t errlen);
 
 /* ---- running ---------------------------------------------------------------------------- */
 

@@ -1,0 +1,555 @@
+/*
+ * engine/loader.c — GGUF file -> struct eng_model (engine/model.h), and the model descriptor.
+ *
+ * Weights point straight into the read-only mapping. Norm vectors stored as anything but an
+ * aligned F32 are converted to F32 into memory the model owns. A missing output.weight means the
+ * output matrix is tied to token_embd. Q/K rows are used as stored: GGUF llama files hold them in
+ * the "normal" adjacent-pair RoPE layout (see gguf.h).
+ */
+#include "engine/gguf.h"
+#include "engine/kernels.h"
+#include "engine/loader.h"
+#include "engine/tokenizer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- types ---- */
+
+static const struct {
+	int type;
+	const char *name;
+} type_names[] = {
+	{ ENG_TYPE_F32, "f32" },
+	{ ENG_TYPE_F16, "f16" },
+	{ ENG_TYPE_Q8_0, "q8_0" },
+	{ ENG_TYPE_Q4_0, "q4_0" },
+};
+
+const char *eng_type_name(int type)
+{
+	for (size_t i = 0; i < sizeof type_names / sizeof type_names[0]; i++)
+		if (type_names[i].type == type)
+			return type_names[i].name;
+	return NULL;
+}
+
+int eng_type_parse(const char *name, enum eng_type *out)
+{
+	for (size_t i = 0; i < sizeof type_names / sizeof type_names[0]; i++)
+		if (name && !strcasecmp(name, type_names[i].name)) {
+			*out = (enum eng_type)type_names[i].type;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static bool type_supported(uint32_t t)
+{
+	return t == ENG_TYPE_F32 || t == ENG_TYPE_F16 || t == ENG_TYPE_Q8_0 || t == ENG_TYPE_Q4_0;
+}
+
+uint32_t eng_file_type(int type)
+{
+	/* llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7 */
+	switch (type) {
+	case ENG_TYPE_F16: return 1;
+	case ENG_TYPE_Q4_0: return 2;
+	case ENG_TYPE_Q8_0: return 7;
+	default: return 0;
+	}
+}
+
+/* ---- configuration ---- */
+
+int eng_config_check(const struct eng_config *c, const char *what, char *err, size_t errlen)
+{
+#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -EINVAL; } while (0)
+	if (c->dim < 1 || c->dim > 65536)
+		BAD("%s: embedding_length %d out of range (1..65536)", what, c->dim);
+	if (c->hidden_dim < 1 || c->hidden_dim > 1 << 20)
+		BAD("%s: feed_forward_length %d out of range", what, c->hidden_dim);
+	if (c->n_layers < 1 || c->n_layers > 1024)
+		BAD("%s: block_count %d out of range (1..1024)", what, c->n_layers);
+	if (c->n_heads < 1 || c->n_heads > c->dim || c->dim % c->n_heads)
+		BAD("%s: head_count %d does not divide embedding_length %d", what, c->n_heads, c->dim);
+	if (c->n_kv_heads < 1 || c->n_kv_heads > c->n_heads || c->n_heads % c->n_kv_heads)
+		BAD("%s: head_count_kv %d does not divide head_count %d", what, c->n_kv_heads, c->n_heads);
+	if (c->head_dim % 2)
+		BAD("%s: head dimension %d is odd (RoPE rotates pairs)", what, c->head_dim);
+	if (c->rope_dim < 2 || c->rope_dim > c->head_dim || c->rope_dim % 2)
+		BAD("%s: rope.dimension_count %d must be even and at most the head dimension %d", what,
+		    c->rope_dim, c->head_dim);
+	if (c->vocab_size < 1 || c->vocab_size > 1 << 24)
+		BAD("%s: vocabulary size %d out of range", what, c->vocab_size);
+	if (c->seq_len < 1 || c->seq_len > 1 << 22)
+		BAD("%s: context_length %d out of range (1..%d)", what, c->seq_len, 1 << 22);
+	if (!(c->rope_theta > 0) || !(c->norm_eps > 0) || c->norm_eps > 1)
+		BAD("%s: rope.freq_base %g / layer_norm_rms_epsilon %g out of range", what, c->rope_theta,
+		    c->norm_eps);
+	return 0;
+#undef BAD
+}
+
+static int get_dim(const struct gguf_file *f, const char *key, int64_t dflt, int *out, char *err,
+		   size_t errlen)
+{
+	int64_t v;
+	int rc = gguf_get_int(f, key, &v);
+
+	if (rc == -ENOENT && dflt >= 0) {
+		*out = (int)dflt;
+		return 0;
+	}
+	if (rc == -ENOENT) {
+		snprintf(err, errlen, "%s: metadata key %s is missing", f->path, key);
+		return -EINVAL;
+	}
+	if (rc || v < 1 || v > INT32_MAX) {
+		snprintf(err, errlen, "%s: metadata %s is not a positive integer", f->path, key);
+		return -EINVAL;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static int read_config(const struct gguf_file *f, struct eng_config *c, char *err, size_t errlen)
+{
+	double v;
+	int rc;
+
+	memset(c, 0, sizeof *c);
+	if ((rc = get_dim(f, "llama.embedding_length", -1, &c->dim, err, errlen)) ||
+	    (rc = get_dim(f, "llama.feed_forward_length", -1, &c->hidden_dim, err, errlen)) ||
+	    (rc = get_dim(f, "llama.block_count", -1, &c->n_layers, err, errlen)) ||
+	    (rc = get_dim(f, "llama.attention.head_count", -1, &c->n_heads, err, errlen)) ||
+	    (rc = get_dim(f, "llama.attention.head_count_kv", c->n_heads, &c->n_kv_heads, err, errlen)) ||
+	    (rc = get_dim(f, "llama.context_length", -1, &c->seq_len, err, errlen)))
+		return rc;
+	c->head_dim = c->dim % c->n_heads ? 0 : c->dim / c->n_heads;
+	if ((rc = get_dim(f, "llama.rope.dimension_count", c->head_dim > 0 ? c->head_dim : 1, &c->rope_dim,
+			  err, errlen)))
+		return rc;
+	c->rope_theta = 10000.0f;
+	c->norm_eps = 1e-5f;
+	if (!gguf_get_float(f, "llama.rope.freq_base", &v))
+		c->rope_theta = (float)v;
+	if (!gguf_get_float(f, "llama.attention.layer_norm_rms_epsilon", &v))
+		c->norm_eps = (float)v;
+	return 0;
+}
+
+/* ---- tensors ---- */
+
+struct load {
+	struct gguf_file *f;
+	char *err;
+	size_t errlen;
+	float *norm_buf; /* converted norms */
+	size_t norm_used;
+};
+
+static int get_tensor(struct load *L, const char *name, int64_t ne0, int64_t ne1,
+		      const struct gguf_tensor **out)
+{
+	const struct gguf_tensor *t = gguf_find_tensor(L->f, name);
+	size_t align;
+
+	if (!t) {
+		snprintf(L->err, L->errlen, "%s: tensor %s is missing", L->f->path, name);
+		return -EINVAL;
+	}
+	if (t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != 1 || t->ne[3] != 1) {
+		snprintf(L->err, L->errlen, "%s: tensor %s has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]",
+			 L->f->path, name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
+			 (long long)t->ne[3], (long long)ne0, (long long)ne1);
+		return -EINVAL;
+	}
+	if (!type_supported(t->type)) {
+		snprintf(L->err, L->errlen, "%s: %s is %s; supported: F32 F16 Q8_0 Q4_0", L->f->path, name,
+			 gguf_type_name(t->type));
+		return -EINVAL;
+	}
+	align = t->type == ENG_TYPE_F32 ? 4 : 2;
+	if ((uintptr_t)t->data % align) {
+		snprintf(L->err, L->errlen, "%s: tensor %s data (offset %llu) is not %zu-byte aligned",
+			 L->f->path, name, (unsigned long long)(L->f->data_offset + t->offset), align);
+		return -EINVAL;
+	}
+	*out = t;
+	return 0;
+}
+
+static int get_mat(struct load *L, const char *name, int64_t rows, int64_t cols, struct eng_mat *m)
+{
+	const struct gguf_tensor *t;
+	int rc = get_tensor(L, name, cols, rows, &t);
+
+	if (rc)
+		return rc;
+	m->data = t->data;
+	m->type = (int)t->type;
+	m->rows = rows;
+	m->cols = cols;
+	m->row_bytes = (size_t)gguf_row_bytes(t->type, cols);
+	return 0;
+}
+
+static int get_norm(struct load *L, const char *name, int n, const float **out)
+{
+	const struct gguf_tensor *t = gguf_find_tensor(L->f, name);
+	float *dst;
+	int rc;
+
+	/* A norm is a vector: accept [n] (stored as [n, 1]). */
+	if ((rc = get_tensor(L, name, n, 1, &t)))
+		return rc;
+	if (t->type == ENG_TYPE_F32) {
+		*out = t->data;
+		return 0;
+	}
+	dst = L->norm_buf + L->norm_used;
+	L->norm_used += (size_t)n;
+	eng_dequantize_row((int)t->type, t->data, dst, n);
+	*out = dst;
+	return 0;
+}
+
+static int load_weights(struct load *L, struct eng_model *m)
+{
+	const struct eng_config *c = &m->cfg;
+	const int64_t dim = c->dim, q_dim = (int64_t)c->n_heads * c->head_dim,
+		      kv_dim = (int64_t)c->n_kv_heads * c->head_dim, hid = c->hidden_dim;
+	char name[96];
+	int rc;
+
+	m->w.layers = calloc((size_t)c->n_layers, sizeof *m->w.layers);
+	L->norm_buf = malloc(((size_t)2 * c->n_layers + 1) * (size_t)dim * sizeof(float));
+	if (!m->w.layers || !L->norm_buf) {
+		snprintf(L->err, L->errlen, "%s: out of memory", L->f->path);
+		return -ENOMEM;
+	}
+	m->owned = L->norm_buf;
+	if ((rc = get_mat(L, "token_embd.weight", c->vocab_size, dim, &m->w.token_embd)) ||
+	    (rc = get_norm(L, "output_norm.weight", c->dim, &m->w.output_norm)))
+		return rc;
+	if (gguf_find_tensor(L->f, "output.weight")) {
+		if ((rc = get_mat(L, "output.weight", c->vocab_size, dim, &m->w.output)))
+			return rc;
+	} else {
+		m->w.output = m->w.token_embd; /* tied */
+	}
+	for (int l = 0; l < c->n_layers; l++) {
+		struct eng_layer *y = &m->w.layers[l];
+
+#define MAT(field, suffix, rows, cols)                                                             \
+	snprintf(name, sizeof name, "blk.%d.%s.weight", l, suffix);                                \
+	if ((rc = get_mat(L, name, rows, cols, &y->field)))                                        \
+		return rc;
+#define NORM(field, suffix)                                                                        \
+	snprintf(name, sizeof name, "blk.%d.%s.weight", l, suffix);                                \
+	if ((rc = get_norm(L, name, c->dim, &y->field)))                                           \
+		return rc;
+		NORM(attn_norm, "attn_norm")
+		MAT(wq, "attn_q", q_dim, dim)
+		MAT(wk, "attn_k", kv_dim, dim)
+		MAT(wv, "attn_v", kv_dim, dim)
+		MAT(wo, "attn_output", dim, q_dim)
+		NORM(ffn_norm, "ffn_norm")
+		MAT(w_gate, "ffn_gate", hid, dim)
+		MAT(w_up, "ffn_up", hid, dim)
+		MAT(w_down, "ffn_down", dim, hid)
+#undef MAT
+#undef NORM
+	}
+	return 0;
+}
+
+static uint64_t mat_bytes(const struct eng_mat *m)
+{
+	return (uint64_t)m->row_bytes * (uint64_t)m->rows;
+}
+
+void eng_model_fill_sizes(struct eng_model *m)
+{
+	const struct eng_config *c = &m->cfg;
+	const struct eng_weights *w = &m->w;
+	bool tied = w->output.data == w->token_embd.data;
+	uint64_t by_type[64] = { 0 };
+	uint64_t params, layer_bytes = 0, norm_bytes = 4ull * (uint64_t)c->dim;
+	struct eng_model_desc *d = &m->desc;
+
+	if (!w->layers)
+		return;
+	params = (uint64_t)w->token_embd.rows * (uint64_t)w->token_embd.cols + (uint64_t)c->dim;
+	if (!tied)
+		params += (uint64_t)w->output.rows * (uint64_t)w->output.cols;
+	for (int l = 0; l < c->n_layers; l++) {
+		const struct eng_mat *mats[] = { &w->layers[l].wq, &w->layers[l].wk, &w->layers[l].wv,
+						 &w->layers[l].wo, &w->layers[l].w_gate, &w->layers[l].w_up,
+						 &w->layers[l].w_down };
+
+		params += 2ull * (uint64_t)c->dim;
+		norm_bytes += 8ull * (uint64_t)c->dim;
+		for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
+			params += (uint64_t)mats[i]->rows * (uint64_t)mats[i]->cols;
+			layer_bytes += mat_bytes(mats[i]);
+			by_type[mats[i]->type & 63] += mat_bytes(mats[i]);
+		}
+	}
+	by_type[w->output.type & 63] += mat_bytes(&w->output);
+	d->n_params = params;
+	/* Norms are counted as F32, the form the engine reads them in. */
+	d->weight_bytes = layer_bytes + norm_bytes + mat_bytes(&w->token_embd) + (tied ? 0 : mat_bytes(&w->output));
+	/* One decode step reads every layer matrix and norm, the output matrix, and one row of
+	 * token_embd (which is the output matrix itself when tied). */
+	d->decode_bytes_per_token = layer_bytes + norm_bytes + mat_bytes(&w->output) +
+				    (tied ? 0 : w->token_embd.row_bytes);
+	d->wtype = 0;
+	for (int t = 0; t < 64; t++)
+		if (by_type[t] > by_type[d->wtype])
+			d->wtype = t;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+static int open_gguf(const char *path, const struct eng_open_opts *opts, struct eng_model **out,
+		     char *err, size_t errlen)
+{
+	struct eng_model *m = calloc(1, sizeof *m);
+	struct load L = { .err = err, .errlen = errlen };
+	char arch[64] = "";
+	int64_t seed;
+	int rc;
+
+	if (!m) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	if ((rc = gguf_open(path, &m->gguf, err, errlen)))
+		goto fail;
+	L.f = m->gguf;
+	if ((rc = eng_vocab_from_gguf(m->gguf, &m->owned_vocab, err, errlen)))
+		goto fail;
+	m->vocab = m->owned_vocab;
+	snprintf(m->desc.path, sizeof m->desc.path, "%s", path);
+	m->desc.file_bytes = m->gguf->size;
+	if (gguf_get_str(m->gguf, "general.name", m->desc.name, sizeof m->desc.name))
+		snprintf(m->desc.name, sizeof m->desc.name, "%s", base_name(path));
+	if (!gguf_get_str(m->gguf, "joulebench.shape", m->desc.shape, sizeof m->desc.shape))
+		m->desc.synthetic = !gguf_get_int(m->gguf, "joulebench.seed", &seed);
+	rc = gguf_get_str(m->gguf, "general.architecture", arch, sizeof arch);
+	if (opts && opts->vocab_only) {
+		snprintf(m->desc.arch, sizeof m->desc.arch, "%s", arch);
+		if (!m->vocab) {
+			snprintf(err, errlen, "%s: the file has no vocabulary (tokenizer.ggml.tokens)", path);
+			rc = -EINVAL;
+			goto fail;
+		}
+		m->cfg.vocab_size = eng_vocab_size(m->vocab);
+		*out = m;
+		return 0;
+	}
+	if (rc) {
+		snprintf(err, errlen, "%s: general.architecture is missing", path);
+		rc = -EINVAL;
+		goto fail;
+	}
+	if (strcmp(arch, "llama")) {
+		snprintf(err, errlen, "%s: architecture '%s' is not supported (only llama)", path, arch);
+		rc = -EINVAL;
+		goto fail;
+	}
+	snprintf(m->desc.arch, sizeof m->desc.arch, "llama");
+	if ((rc = read_config(m->gguf, &m->cfg, err, errlen)))
+		goto fail;
+	{
+		const struct gguf_tensor *te = gguf_find_tensor(m->gguf, "token_embd.weight");
+
+		if (!te) {
+			snprintf(err, errlen, "%s: tensor token_embd.weight is missing", path);
+			rc = -EINVAL;
+			goto fail;
+		}
+		m->cfg.vocab_size = te->ne[1] > 0 && te->ne[1] <= INT32_MAX ? (int)te->ne[1] : 0;
+	}
+	if ((rc = eng_config_check(&m->cfg, path, err, errlen)))
+		goto fail;
+	if (m->vocab && eng_vocab_size(m->vocab) > m->cfg.vocab_size) {
+		snprintf(err, errlen, "%s: the vocabulary has %d tokens but token_embd.weight only %d rows",
+			 path, eng_vocab_size(m->vocab), m->cfg.vocab_size);
+		rc = -EINVAL;
+		goto fail;
+	}
+	if ((rc = load_weights(&L, m)))
+		goto fail;
+	eng_model_fill_sizes(m);
+	*out = m;
+	return 0;
+fail:
+	eng_model_close(m);
+	return rc;
+}
+
+int eng_model_open(const char *spec, const struct eng_open_opts *opts, struct eng_model **out,
+		   char *err, size_t errlen)
+{
+	*out = NULL;
+	if (!spec || !*spec) {
+		snprintf(err, errlen, "no model given");
+		return -EINVAL;
+	}
+	if (!strncmp(spec, "synth:", 6))
+		return eng_synth_open(spec + 6, opts, out, err, errlen);
+	return open_gguf(spec, opts, out, err, errlen);
+}
+
+void eng_model_close(struct eng_model *m)
+{
+	if (!m)
+		return;
+	free(m->w.layers);
+	free(m->owned);
+	eng_vocab_free(m->owned_vocab);
+	gguf_close(m->gguf);
+	free(m);
+}
+
+const struct eng_config *eng_model_config(const struct eng_model *m)
+{
+	return &m->cfg;
+}
+
+void eng_model_describe(const struct eng_model *m, struct eng_model_desc *d)
+{
+	*d = m->desc;
+}
+
+/* ---- model info ---- */
+
+static void print_value(FILE *out, uint32_t type, const uint8_t *p)
+{
+	int64_t i;
+	double f;
+
+	switch (type) {
+	case GGUF_VT_F32: {
+		float x;
+
+		memcpy(&x, p, 4);
+		fprintf(out, "%g", x);
+		break;
+	}
+	case GGUF_VT_F64:
+		memcpy(&f, p, 8);
+		fprintf(out, "%g", f);
+		break;
+	case GGUF_VT_BOOL: fprintf(out, "%s", *p ? "true" : "false"); break;
+	case GGUF_VT_STRING: {
+		uint64_t n;
+
+		memcpy(&n, p, 8);
+		fprintf(out, "\"");
+		for (uint64_t k = 0; k < n && k < 120; k++) {
+			uint8_t ch = p[8 + k];
+
+			if (ch < 0x20 || ch == '"' || ch == '\\')
+				fprintf(out, "\\x%02x", ch);
+			else
+				fputc(ch, out);
+		}
+		fprintf(out, "\"%s", n > 120 ? "..." : "");
+		break;
+	}
+	default: {
+		uint64_t u;
+
+		if (type == GGUF_VT_U64) {
+			memcpy(&u, p, 8);
+			fprintf(out, "%llu", (unsigned long long)u);
+		} else {
+			struct gguf_kv kv = { .arr_type = type, .val = p };
+
+			i = gguf_arr_int(&kv, 0);
+			fprintf(out, "%lld", (long long)i);
+		}
+	}
+	}
+}
+
+int eng_gguf_info(const char *path, FILE *out, char *err, size_t errlen)
+{
+	struct gguf_file *f = NULL;
+	uint64_t params = 0, bytes = 0, by_type_bytes[64] = { 0 }, by_type_n[64] = { 0 };
+	int rc = gguf_open(path, &f, err, errlen);
+
+	if (rc)
+		return rc;
+	fprintf(out, "file:      %s\n", path);
+	fprintf(out, "size:      %llu bytes (%.2f MiB)\n", (unsigned long long)f->size, f->size / 1048576.0);
+	fprintf(out, "gguf:      version %u, alignment %llu, data at byte %llu\n", f->version,
+		(unsigned long long)f->alignment, (unsigned long long)f->data_offset);
+	fprintf(out, "\nmetadata (%llu keys):\n", (unsigned long long)f->n_kv);
+	for (uint64_t i = 0; i < f->n_kv; i++) {
+		const struct gguf_kv *kv = &f->kv[i];
+
+		fprintf(out, "  %-44.*s ", (int)(kv->key.len > 200 ? 200 : kv->key.len), kv->key.p);
+		if (kv->type == GGUF_VT_ARRAY) {
+			uint64_t pos = 0;
+
+			fprintf(out, "[%s x %llu]", gguf_vtype_name(kv->arr_type), (unsigned long long)kv->arr_n);
+			for (uint64_t k = 0; k < kv->arr_n && k < 4; k++) {
+				fprintf(out, k ? ", " : " ");
+				if (kv->arr_type == GGUF_VT_STRING) {
+					uint64_t at = pos;
+
+					gguf_arr_next_str(kv, &pos);
+					print_value(out, GGUF_VT_STRING, kv->val + at);
+				} else {
+					print_value(out, kv->arr_type, kv->val + k * gguf_vtype_size(kv->arr_type));
+				}
+			}
+			fprintf(out, "%s\n", kv->arr_n > 4 ? ", ..." : "");
+		} else {
+			fprintf(out, "%-6s ", gguf_vtype_name(kv->type));
+			print_value(out, kv->type, kv->val);
+			fputc('\n', out);
+		}
+	}
+	fprintf(out, "\ntensors (%llu):\n", (unsigned long long)f->n_tensors);
+	for (uint64_t i = 0; i < f->n_tensors; i++) {
+		const struct gguf_tensor *t = &f->tensors[i];
+		char shape[96];
+		int k = 0;
+		uint64_t n = 1;
+
+		for (uint32_t d = 0; d < t->n_dims; d++) {
+			k += snprintf(shape + k, sizeof shape - (size_t)k, "%s%lld", d ? ", " : "",
+				      (long long)t->ne[d]);
+			n *= (uint64_t)t->ne[d];
+		}
+		params += n;
+		bytes += t->nbytes;
+		by_type_bytes[t->type & 63] += t->nbytes;
+		by_type_n[t->type & 63]++;
+		fprintf(out, "  %-28s %-6s [%s] %llu bytes\n", t->name, gguf_type_name(t->type), shape,
+			(unsigned long long)t->nbytes);
+	}
+	fprintf(out, "\ntypes:    ");
+	for (uint32_t t = 0; t < 64; t++)
+		if (by_type_n[t])
+			fprintf(out, " %s %llu tensors %.2f MiB;", gguf_type_name(t), (unsigned long long)by_type_n[t],
+				by_type_bytes[t] / 1048576.0);
+	fprintf(out, "\nparameters: %llu (%.3f B)\n", (unsigned long long)params, params / 1e9);
+	fprintf(out, "tensor data: %llu bytes (%.2f MiB)\n", (unsigned long long)bytes, bytes / 1048576.0);
+	gguf_close(f);
+	return 0;
+}
