@@ -11,5 +11,6 @@ int cmd_generate(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_regress(int argc, char **argv);
 int cmd_cloud(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 #endif

@@ -225,6 +225,9 @@ enum rpt_format { RPT_FMT_TERM, RPT_FMT_MD, RPT_FMT_CSV };
  * geometric-mean summary. Fails (-EINVAL) when the results mix schema versions or kinds. */
 int rpt_compare(FILE *f, struct rpt_result *const *rs, int n, enum rpt_format fmt, char *err,
 		size_t errlen);
+/* The same with every configuration of every result as a row (a thread or type sweep). */
+int rpt_compare_rows(FILE *f, struct rpt_result *const *rs, int n, bool all_configs,
+		     enum rpt_format fmt, char *err, size_t errlen);
 
 /* ---- plots and reports --------------------------------------------------------------- */
 
