@@ -12,5 +12,7 @@ int cmd_logits(int argc, char **argv);
 int cmd_regress(int argc, char **argv);
 int cmd_cloud(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_model(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 
 #endif

@@ -14,6 +14,10 @@ const struct bench_cmd bench_cmds[] = {
 	{ "regress", "CI gate: compare two results, exit 1 on a significant regression", cmd_regress },
 	{ "cloud", "local vs cloud-equivalent energy, carbon and water for a result", cmd_cloud },
 	{ "compare", "one table across results: speed, latency, energy, ratios vs the first", cmd_compare },
+	{ "generate", "run a model on a prompt: text as it comes, then load time and tokens/s", cmd_generate },
+	{ "logits", "teacher-forced logits of a token file as float32, for cross-engine checks", cmd_logits },
+	{ "model", "synthesise, inspect or import model files; list model shapes", cmd_model },
+	{ "tokenize", "print the token ids of a text (works on vocabulary-only GGUF files)", cmd_tokenize },
 	{ NULL, NULL, NULL },
 };
 

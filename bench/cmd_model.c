@@ -1,0 +1,177 @@
+/*
+ * bench/cmd_model.c — `joulebench model`: synthesise a model of a named shape into a GGUF file,
+ * inspect a GGUF file, import a llama2.c checkpoint, list the shapes.
+ */
+#include "bench/cli.h"
+#include "bench/commands.h"
+#include "engine/engine.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CMD "model"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: joulebench model synth --shape NAME --type TYPE -o FILE.gguf [--seed S] [--vocab VOCAB.gguf]\n"
+		"       joulebench model info FILE.gguf\n"
+		"       joulebench model import-llama2c CHECKPOINT.bin TOKENIZER.bin -o FILE.gguf\n"
+		"       joulebench model shapes\n\n"
+		"  synth           writes a deterministic synthetic model of a shape from configs/models\n"
+		"                  (TYPE f32, f16, q8_0 or q4_0) as a GGUF file llama.cpp can load. With\n"
+		"                  --vocab it carries that file's vocabulary (e.g. the Llama 2\n"
+		"                  SentencePiece ggml-vocab-llama-spm.gguf), otherwise a generated\n"
+		"                  placeholder of the shape's size. Same shape, type and seed: same file.\n"
+		"  info            header, metadata, tensors (type, shape, bytes), size, parameter count\n"
+		"  import-llama2c  converts a llama2.c checkpoint (version 0 .bin) and its tokenizer.bin\n"
+		"                  (or tok512.bin) into an F32 GGUF file\n"
+		"  shapes          lists the named shapes with their dimensions and sources\n\n"
+		"Models are also used directly as MODEL arguments: a GGUF path, or synth:SHAPE:TYPE to\n"
+		"build the synthetic model in memory.\n");
+}
+
+static int do_synth(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "shape", required_argument, NULL, 'S' }, { "type", required_argument, NULL, 'T' },
+		{ "output", required_argument, NULL, 'o' }, { "seed", required_argument, NULL, 's' },
+		{ "vocab", required_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *shape = NULL, *type_s = NULL, *out = NULL, *vocab = NULL;
+	enum eng_type type;
+	long seed = 0;
+	char err[1024];
+	struct timespec t0, t1;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:s:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'S': shape = optarg; break;
+		case 'T': type_s = optarg; break;
+		case 'o': out = optarg; break;
+		case 'v': vocab = optarg; break;
+		case 's':
+			if (bench_parse_long(optarg, 0, (long)((1ull << 62) - 1), &seed))
+				return bench_usage_error(CMD, "--seed '%s' is not a non-negative integer", optarg);
+			break;
+		case 'h': usage(stdout); return 0;
+		default: return bench_bad_option(CMD, argv, optind - 1);
+		}
+	}
+	if (optind < argc)
+		return bench_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+	if (!shape)
+		return bench_usage_error(CMD, "synth needs --shape NAME ('joulebench model shapes' lists them)");
+	if (!type_s)
+		return bench_usage_error(CMD, "synth needs --type f32|f16|q8_0|q4_0");
+	if (eng_type_parse(type_s, &type))
+		return bench_usage_error(CMD, "unsupported type '%s'; supported: f32 f16 q8_0 q4_0", type_s);
+	if (!out)
+		return bench_usage_error(CMD, "synth needs -o FILE.gguf");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (eng_synth_write(shape, type, (uint64_t)seed, vocab, out, err, sizeof err))
+		return bench_usage_error(CMD, "%s", err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	fprintf(stderr, "wrote %s (shape %s, %s) in %.1f s\n", out, shape, eng_type_name(type),
+		(double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
+	return 0;
+}
+
+static int do_info(int argc, char **argv)
+{
+	char err[1024];
+
+	if (argc < 2)
+		return bench_usage_error(CMD, "info needs a GGUF file");
+	if (argc > 2)
+		return bench_usage_error(CMD, "unexpected argument '%s'", argv[2]);
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (eng_gguf_info(argv[1], stdout, err, sizeof err))
+		return bench_usage_error(CMD, "%s", err);
+	return 0;
+}
+
+static int do_import(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *out = NULL;
+	char err[1024];
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: return bench_bad_option(CMD, argv, optind - 1);
+		}
+	}
+	if (argc - optind != 2)
+		return bench_usage_error(CMD, "import-llama2c needs CHECKPOINT.bin TOKENIZER.bin -o FILE.gguf");
+	if (!out)
+		return bench_usage_error(CMD, "import-llama2c needs -o FILE.gguf");
+	if (eng_llama2c_import(argv[optind], argv[optind + 1], out, err, sizeof err))
+		return bench_usage_error(CMD, "%s", err);
+	fprintf(stderr, "wrote %s\n", out);
+	return 0;
+}
+
+static int do_shapes(int argc, char **argv)
+{
+	struct eng_shape *s = NULL;
+	char err[1024];
+	int n;
+
+	if (argc > 1)
+		return bench_usage_error(CMD, "unexpected argument '%s'", argv[1]);
+	n = eng_shape_list(&s, err, sizeof err);
+	if (n < 0)
+		return bench_fail(CMD, "%s", err);
+	printf("%-16s %6s %6s %6s %6s %4s %7s %8s %5s  %s\n", "shape", "dim", "hidden", "layers", "heads",
+	       "kv", "vocab", "context", "tied", "title");
+	for (int i = 0; i < n; i++) {
+		const struct eng_config *c = &s[i].cfg;
+
+		printf("%-16s %6d %6d %6d %6d %4d %7d %8d %5s  %s\n", s[i].name, c->dim, c->hidden_dim,
+		       c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len, s[i].tied ? "yes" : "no",
+		       s[i].title);
+	}
+	printf("\nsources:\n");
+	for (int i = 0; i < n; i++)
+		printf("  %s: %s\n", s[i].name, s[i].source);
+	free(s);
+	return 0;
+}
+
+int cmd_model(int argc, char **argv)
+{
+	if (argc < 2)
+		return bench_usage_error(CMD, "missing subcommand (synth, info, import-llama2c, shapes)");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "synth"))
+		return do_synth(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "info"))
+		return do_info(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "import-llama2c"))
+		return do_import(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "shapes"))
+		return do_shapes(argc - 1, argv + 1);
+	return bench_usage_error(CMD, "unknown subcommand '%s' (synth, info, import-llama2c, shapes)", argv[1]);
+}
