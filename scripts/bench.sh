@@ -3,3 +3,92 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./joulebench --version
+
+# ---- engine: end-to-end prefill (pp64) and decode (tg32) on the bench-1b shape ----------------
+#
+# Each row runs `joulebench generate` on synth:bench-1b:TYPE (dim 2048, 16 layers, 32 heads,
+# 8 kv heads, ffn 5632, vocab 32000) with a 64-token prompt and 32 generated tokens, BENCH_REPS
+# times (default 3), and prints the median tokens/s with the min..max of the runs, next to
+# llama.cpp's llama-bench figures measured on this machine (Feb 2025 build, same shape). The
+# bandwidth bound is (read bandwidth from `joulebench membw` at that thread count) / (weight
+# bytes one decode step reads); peak RSS is held against weights + KV cache + 10%.
+# BENCH_TYPES / BENCH_REPS narrow or widen the run, e.g. BENCH_TYPES="q4_0 q8_0" BENCH_REPS=5.
+
+reps=${BENCH_REPS:-3}
+types=${BENCH_TYPES:-"q4_0 q8_0 f16 f32"}
+
+# llama.cpp on this machine: "type threads" -> tg32, pp64 ("-" = not measured)
+llama_tg() {
+	case "$1 $2" in
+	"q4_0 2") echo 52.3 ;; "q8_0 2") echo 29.1 ;; "f16 2") echo 19.8 ;; "f32 2") echo 11.0 ;;
+	"q4_0 1") echo 27.3 ;; "q8_0 1") echo 16.1 ;; *) echo - ;;
+	esac
+}
+llama_pp() {
+	case "$1 $2" in
+	"q4_0 2") echo 101 ;; "q8_0 2") echo 88.6 ;; *) echo - ;;
+	esac
+}
+
+# The value of a numeric key in a flat JSON object (as cJSON prints it); "null" when absent.
+json_num() {
+	local v
+	v=$(printf '%s' "$2" | sed -n "s/.*\"$1\":\([-0-9.eE+]*\).*/\1/p")
+	echo "${v:-null}"
+}
+
+median() { sort -g | awk '{v[NR]=$1} END{if(NR==0){print "null"} else if(NR%2){print v[(NR+1)/2]} else {print (v[NR/2]+v[NR/2+1])/2}}'; }
+minmax() { sort -g | awk 'NR==1{lo=$1} {hi=$1} END{printf "%s..%s", lo, hi}'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="null" || b=="-" || b=="null" || b==0) print "-"; else printf "%.0f%%", 100*a/b }'; }
+
+# Memory read bandwidth (GB/s) at N threads from `joulebench membw`, or "null" when unavailable.
+declare -A membw_cache
+membw_gbs() {
+	local n=$1 out v
+	if [ -n "${membw_cache[$n]:-}" ]; then echo "${membw_cache[$n]}"; return; fi
+	v=null
+	if out=$(./joulebench membw -t "$n" --json 2>/dev/null); then
+		v=$(json_num read_gb_s "$out")
+	fi
+	membw_cache[$n]=$v
+	echo "$v"
+}
+
+echo
+echo "== engine: bench-1b, pp64 + tg32, $reps runs each (median, min..max) =="
+echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); the machine may be shared: numbers are noisy"
+printf '%-5s %3s | %-20s %8s %5s | %-20s %8s %5s | %10s %9s %8s %6s | %9s %9s\n' \
+	type thr "pp64 tok/s" llama.cpp "%" "tg32 tok/s" llama.cpp "%" "MB/token" "GB/s" "bound" "%bound" \
+	"RSS MiB" "limit MiB"
+for cfg in "q4_0 2" "q8_0 2" "f16 2" "f32 2" "q4_0 1" "q8_0 1"; do
+	set -- $cfg
+	type=$1 thr=$2
+	case " $types " in *" $type "*) ;; *) continue ;; esac
+	pps=() tgs=() json=
+	for ((r = 0; r < reps; r++)); do
+		if ! json=$(./joulebench generate -m "synth:bench-1b:$type" --prompt-tokens 64 -n 32 \
+			--ignore-eos --temp 0 --ctx 96 -t "$thr" --warmup --json 2>/tmp/jb-bench-err.$$); then
+			echo "$type $thr: generate failed:" >&2
+			cat /tmp/jb-bench-err.$$ >&2
+			continue 2
+		fi
+		pps+=("$(json_num prefill_tok_s "$json")")
+		tgs+=("$(json_num decode_tok_s "$json")")
+	done
+	rm -f /tmp/jb-bench-err.$$
+	pp=$(printf '%s\n' "${pps[@]}" | median) tg=$(printf '%s\n' "${tgs[@]}" | median)
+	bpt=$(json_num decode_bytes_per_token "$json")
+	wb=$(json_num weight_bytes "$json") fb=$(json_num file_bytes "$json")
+	kv=$(json_num kv_cache_bytes "$json") rss=$(json_num peak_rss_bytes "$json")
+	bw=$(membw_gbs "$thr")
+	bound=$(awk -v bw="$bw" -v b="$bpt" 'BEGIN{ if (bw=="null" || b=="null" || b==0) print "null"; else printf "%.1f", bw*1e9/b }')
+	limit=$(awk -v f="$fb" -v w="$wb" -v k="$kv" 'BEGIN{ s = (f>0 ? f : w); printf "%.0f", (s+k)*1.1/1048576 }')
+	printf '%-5s %3s | %6.1f %-13s %8s %5s | %6.1f %-13s %8s %5s | %10.1f %9s %8s %6s | %9.0f %9s\n' \
+		"$type" "$thr" "$pp" "($(printf '%s\n' "${pps[@]}" | minmax))" "$(llama_pp "$type" "$thr")" \
+		"$(pct "$pp" "$(llama_pp "$type" "$thr")")" \
+		"$tg" "($(printf '%s\n' "${tgs[@]}" | minmax))" "$(llama_tg "$type" "$thr")" \
+		"$(pct "$tg" "$(llama_tg "$type" "$thr")")" \
+		"$(awk -v b="$bpt" 'BEGIN{printf "%.1f", b/1e6}')" "$bw" "$bound" "$(pct "$tg" "$bound")" \
+		"$(awk -v r="$rss" 'BEGIN{printf "%.0f", r/1048576}')" "$limit"
+done
+echo "(% = ours / llama.cpp; bound = membw / bytes per token; limit = weights (in memory) or file + KV cache + 10%)"
