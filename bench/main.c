@@ -18,8 +18,6 @@ const struct bench_cmd bench_cmds[] = {
 	{ "logits", "teacher-forced logits of a token file as float32, for cross-engine checks", cmd_logits },
 	{ "model", "synthesise, inspect or import model files; list model shapes", cmd_model },
 	{ "tokenize", "print the token ids of a text (works on vocabulary-only GGUF files)", cmd_tokenize },
-	{ "generate", "run a model on a prompt: text as it comes, then load time and tokens/s", cmd_generate },
-	{ "logits", "teacher-forced logits of a token file as float32, for cross-engine checks", cmd_logits },
 	{ NULL, NULL, NULL },
 };
 
