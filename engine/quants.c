@@ -12,7 +12,7 @@
  * with the top mantissa bits kept — the same results as the F16C instructions, which are used for
  * whole rows when the CPU has them.
  */
-#include "engine/kernels.h"
+#include "engine/kernels_impl.h"
 
 #include <math.h>
 #include <string.h>
@@ -135,10 +135,8 @@ static int have_f16c(void)
 {
 	static int cached = -1;
 
-	if (cached < 0) {
-		__builtin_cpu_init();
-		cached = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
-	}
+	if (cached < 0)
+		cached = eng_x86_has_f16c();
 	return cached;
 }
 #endif

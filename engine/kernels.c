@@ -1,0 +1,248 @@
+/*
+ * engine/kernels.c — kernel dispatch: which implementation runs (chosen once, by CPUID on x86-64
+ * and at compile time on ARM; JOULEBENCH_SIMD=ref forces the reference), and eng_matmul, which
+ * prepares the activations once per call and splits the weight rows over the thread pool.
+ *
+ * Work split: the rows are cut into chunks (a multiple of 16 rows, so two threads never write
+ * the same 64-byte line of y); thread ith starts with chunk ith and then takes the next free
+ * chunk from a shared counter, so a thread that was preempted (the machine is shared) does not
+ * hold everyone up.
+ */
+#include "engine/kernels_impl.h"
+
+#include <pthread.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct eng_kernel_set *g_active;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+#if defined(__x86_64__) || defined(__i386__)
+/* F16C is CPUID.1:ECX bit 29 (clang's __builtin_cpu_supports has no name for it); AVX/AVX2
+ * support checks by __builtin_cpu_supports include the OS saving the YMM state. */
+int eng_x86_has_f16c(void)
+{
+	unsigned a, b, c, d;
+
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx") || !__get_cpuid(1, &a, &b, &c, &d))
+		return 0;
+	return (c >> 29) & 1;
+}
+
+int eng_x86_has_avx2_fma_f16c(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && eng_x86_has_f16c();
+}
+#endif
+
+static const struct eng_kernel_set *best_simd(void)
+{
+#if defined(__x86_64__)
+	if (eng_x86_has_avx2_fma_f16c())
+		return &eng_kset_avx2;
+#elif defined(__ARM_NEON)
+	return &eng_kset_neon;
+#endif
+	return NULL;
+}
+
+static void choose_kernels(void)
+{
+	const char *env = getenv("JOULEBENCH_SIMD");
+	const struct eng_kernel_set *simd = best_simd();
+
+	g_active = (env && !strcmp(env, "ref")) || !simd ? &eng_kset_ref : simd;
+}
+
+const struct eng_kernel_set *eng_kernels_active(void)
+{
+	pthread_once(&g_once, choose_kernels);
+	return g_active;
+}
+
+const struct eng_kernel_set *eng_kernels_by_name(const char *name)
+{
+	const struct eng_kernel_set *simd = best_simd();
+
+	if (!strcmp(name, eng_kset_ref.name))
+		return &eng_kset_ref;
+	return simd && !strcmp(name, simd->name) ? simd : NULL;
+}
+
+const char *eng_kernels_impl(void)
+{
+	return eng_kernels_active()->name;
+}
+
+const char *eng_simd_name(void)
+{
+	return eng_kernels_impl();
+}
+
+/* ---- matmul ---- */
+
+static int act_is_q8(int type)
+{
+	return type == ENG_TYPE_Q4_0 || type == ENG_TYPE_Q8_0;
+}
+
+struct mm_job {
+	eng_mm_fn fn;
+	const struct eng_mat *w;
+	struct eng_act a;
+	float *y;
+	int64_t chunk_rows;
+	int64_t n_chunks;
+	atomic_llong next;
+};
+
+static void mm_worker(void *arg, int ith, int nth)
+{
+	struct mm_job *j = arg;
+	int64_t ch = ith;
+
+	(void)nth;
+	while (ch < j->n_chunks) {
+		int64_t r0 = ch * j->chunk_rows;
+		int64_t r1 = r0 + j->chunk_rows < j->w->rows ? r0 + j->chunk_rows : j->w->rows;
+
+		j->fn(j->w, &j->a, j->y, r0, r1);
+		ch = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+	}
+}
+
+struct qact_job {
+	eng_qact_fn fn;
+	const float *x;
+	struct eng_act *a;
+	int8_t *qs;
+	float *d, *c;
+};
+
+/* Activation quantization for a batch: tokens split over the threads. */
+static void qact_worker(void *arg, int ith, int nth)
+{
+	struct qact_job *j = arg;
+
+	for (int t = ith; t < j->a->n_tok; t += nth)
+		j->fn(j->x + (int64_t)t * j->a->cols, j->a->cols, j->qs + (int64_t)t * j->a->cols,
+		      j->d + (int64_t)t * j->a->nb, j->c + (int64_t)t * j->a->nb);
+}
+
+static void run_rows(const struct eng_kernel_set *ks, struct eng_pool *p, const struct eng_mat *w,
+		     const struct eng_act *a, float *y)
+{
+	int nth = eng_pool_threads(p);
+	struct mm_job job = { .fn = ks->mm[w->type], .w = w, .a = *a, .y = y };
+	/* ~8 chunks per thread, each a multiple of 16 rows */
+	int64_t per = w->rows / ((int64_t)nth * 8);
+
+	job.chunk_rows = per < 16 ? 16 : (per + 15) / 16 * 16;
+	job.n_chunks = (w->rows + job.chunk_rows - 1) / job.chunk_rows;
+	atomic_init(&job.next, nth);
+	if (nth == 1 || job.n_chunks == 1) {
+		job.fn(w, a, y, 0, w->rows);
+		return;
+	}
+	eng_pool_run(p, mm_worker, &job);
+}
+
+void eng_matmul_with(const struct eng_kernel_set *ks, struct eng_pool *p, const struct eng_mat *w,
+		     const float *x, int n_tok, float *y)
+{
+	struct eng_act a = { .x = x, .cols = w->cols, .nb = w->cols / ENG_QK8_0, .n_tok = n_tok };
+	size_t qs_bytes, need;
+	char *buf, *owned = NULL;
+
+	assert(w->type >= 0 && w->type < ENG_KTYPE_SLOTS && ks->mm[w->type]);
+	if (n_tok <= 0 || w->rows <= 0)
+		return;
+	if (!act_is_q8(w->type)) {
+		run_rows(ks, p, w, &a, y);
+		return;
+	}
+	assert(w->cols % ENG_QK8_0 == 0);
+	qs_bytes = ((size_t)n_tok * (size_t)w->cols + 63) & ~(size_t)63;
+	need = qs_bytes + 2 * (size_t)n_tok * (size_t)a.nb * sizeof(float);
+	buf = eng_pool_scratch(p, need);
+	if (!buf)
+		buf = owned = aligned_alloc(64, (need + 63) & ~(size_t)63);
+	if (!buf) {
+		/* out of memory for the whole batch: one token at a time, on the stack when small */
+		_Alignas(64) char small[40 * 1024];
+
+		if (n_tok > 1) {
+			for (int t = 0; t < n_tok; t++)
+				eng_matmul_with(ks, p, w, x + (int64_t)t * w->cols, 1,
+						y + (int64_t)t * w->rows);
+			return;
+		}
+		assert(need <= sizeof small && "matmul: out of memory for activations");
+		buf = small;
+		a.qs = (int8_t *)buf;
+		a.d = (float *)(buf + qs_bytes);
+		a.c = a.d + a.nb;
+		ks->quantize_act(x, w->cols, (int8_t *)a.qs, (float *)a.d, (float *)a.c);
+		run_rows(ks, p, w, &a, y);
+		return;
+	}
+	a.qs = (int8_t *)buf;
+	a.d = (float *)(buf + qs_bytes);
+	a.c = a.d + (size_t)n_tok * (size_t)a.nb;
+	if (n_tok >= 4 && eng_pool_threads(p) > 1) {
+		struct qact_job qj = { .fn = ks->quantize_act, .x = x, .a = &a, .qs = (int8_t *)a.qs,
+				       .d = (float *)a.d, .c = (float *)a.c };
+
+		eng_pool_run(p, qact_worker, &qj);
+	} else {
+		for (int t = 0; t < n_tok; t++)
+			ks->quantize_act(x + (int64_t)t * w->cols, w->cols,
+					 (int8_t *)a.qs + (int64_t)t * w->cols,
+					 (float *)a.d + (int64_t)t * a.nb, (float *)a.c + (int64_t)t * a.nb);
+	}
+	run_rows(ks, p, w, &a, y);
+	free(owned);
+}
+
+void eng_matmul(struct eng_pool *p, const struct eng_mat *w, const float *x, int n_tok, float *y)
+{
+	eng_matmul_with(eng_kernels_active(), p, w, x, n_tok, y);
+}
+
+/* ---- vector kernels: the active set ---- */
+
+void eng_rmsnorm(float *o, const float *x, const float *weight, int n, float eps)
+{
+	eng_kernels_active()->rmsnorm(o, x, weight, n, eps);
+}
+
+void eng_softmax(float *x, int n)
+{
+	eng_kernels_active()->softmax(x, n);
+}
+
+void eng_rope(float *v, int n_heads, int head_dim, int rope_dim, int pos, float theta)
+{
+	eng_kernels_active()->rope(v, n_heads, head_dim, rope_dim, pos, theta);
+}
+
+void eng_swiglu(float *a, const float *b, int n)
+{
+	eng_kernels_active()->swiglu(a, b, n);
+}
+
+float eng_dot_f32(const float *a, const float *b, int n)
+{
+	return eng_kernels_active()->dot_f32(a, b, n);
+}
+
+void eng_axpy_f32(float *y, float a, const float *x, int n)
+{
+	eng_kernels_active()->axpy_f32(y, a, x, n);
+}

@@ -1,0 +1,89 @@
+/*
+ * engine/kernels_impl.h — private to the kernel files (kernels*.c, threads.c): the table of one
+ * kernel implementation (ref, avx2, neon) and the activation layout the matmul kernels share.
+ *
+ * eng_matmul (kernels.c) prepares the activations once per call — as floats for F32/F16 weights,
+ * quantized to Q8_0 for Q8_0/Q4_0 weights — and hands row ranges to the implementation's
+ * matmul kernel for the weight type, on every thread of the pool.
+ */
+#ifndef JB_ENGINE_KERNELS_IMPL_H
+#define JB_ENGINE_KERNELS_IMPL_H
+
+#include "engine/kernels.h"
+
+/* Table slots: tensor types are small integers (enum eng_type), the table is indexed by them. */
+#define ENG_KTYPE_SLOTS (ENG_TYPE_Q8_0 + 1)
+
+/*
+ * The activations of one matmul: n_tok rows of `cols`.
+ *   x:  the float rows (F32/F16 weights read these), x[t * cols + c].
+ *   qs: Q8_0 quants of x (Q8_0/Q4_0 weights), qs[t * cols + c], 32-byte aligned rows.
+ *   d:  the scale of each block of 32, already rounded through f16 as Q8_0 stores it,
+ *       d[t * nb + b] (nb = cols / 32).
+ *   c:  8 * d * (sum of the block's 32 quants), the offset term that lets Q4_0 kernels multiply
+ *       the unsigned nibbles (0..15) directly: sum (q4 - 8) q8 = sum q4 q8 - 8 sum q8.
+ */
+struct eng_act {
+	const float *x;
+	const int8_t *qs;
+	const float *d;
+	const float *c;
+	int64_t cols;
+	int64_t nb;
+	int n_tok;
+};
+
+/* y[t * rows + r] for rows r0 <= r < r1 and every token. */
+typedef void (*eng_mm_fn)(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0,
+			  int64_t r1);
+/* Quantizes one row of n floats (n % 32 == 0) to Q8_0: quants, f16-rounded scales, offsets. The
+ * result must be bit-identical across implementations (the tests compare them). */
+typedef void (*eng_qact_fn)(const float *x, int64_t n, int8_t *qs, float *d, float *c);
+
+struct eng_kernel_set {
+	const char *name;
+	eng_mm_fn mm[ENG_KTYPE_SLOTS]; /* indexed by weight type; NULL = not a weight type */
+	eng_qact_fn quantize_act;
+	void (*rmsnorm)(float *o, const float *x, const float *weight, int n, float eps);
+	void (*softmax)(float *x, int n);
+	void (*rope)(float *v, int n_heads, int head_dim, int rope_dim, int pos, float theta);
+	void (*swiglu)(float *a, const float *b, int n);
+	float (*dot_f32)(const float *a, const float *b, int n);
+	void (*axpy_f32)(float *y, float a, const float *x, int n);
+};
+
+extern const struct eng_kernel_set eng_kset_ref;
+#if defined(__x86_64__)
+extern const struct eng_kernel_set eng_kset_avx2;
+#endif
+#if defined(__ARM_NEON)
+extern const struct eng_kernel_set eng_kset_neon;
+#endif
+
+/* The set eng_matmul and friends use (chosen once: CPUID, then JOULEBENCH_SIMD=ref). */
+const struct eng_kernel_set *eng_kernels_active(void);
+/* A set by name ("ref", "avx2+fma", "neon") if this build and CPU can run it, else NULL. For
+ * tests that compare every available set with the reference. */
+const struct eng_kernel_set *eng_kernels_by_name(const char *name);
+
+#if defined(__x86_64__) || defined(__i386__)
+/* CPUID: 1 when the CPU (and OS) can run the AVX2+FMA+F16C kernels / F16C conversions. */
+int eng_x86_has_avx2_fma_f16c(void);
+int eng_x86_has_f16c(void);
+#endif
+
+/* The reference activation quantizer (shared by every set's tail handling). */
+void eng_quantize_act_ref(const float *x, int64_t n, int8_t *qs, float *d, float *c);
+
+/*
+ * Runs a matmul with an explicit kernel set on the pool (p may be NULL: the caller's thread
+ * only). eng_matmul is this with the active set; tests use it to hold each set to the reference.
+ */
+void eng_matmul_with(const struct eng_kernel_set *ks, struct eng_pool *p, const struct eng_mat *w,
+		     const float *x, int n_tok, float *y);
+
+/* A 64-byte aligned scratch buffer owned by the pool, valid until the next call (only the thread
+ * that dispatches may use it); NULL when it cannot grow to `bytes`. */
+void *eng_pool_scratch(struct eng_pool *p, size_t bytes);
+
+#endif
