@@ -113,5 +113,12 @@ void pwr_msr_set_pread(pwr_pread_fn fn);
 /* open(path, flags) for /dev/cpu/N/msr, returning an fd or -1 with errno (tests fake EACCES). */
 typedef int (*pwr_open_fn)(const char *path, int flags);
 void pwr_msr_set_open(pwr_open_fn fn);
+/* counters.c: perf_open(attr, -1) counts the calling thread and its future threads. Replacing
+ * the ops also skips PAPI, so tests exercise the perf_event layer with fake counts. */
+void pwr_counters_set_ops(const struct pwr_perf_ops *ops);
+/* counters.c: encodes an event name ("instructions", "INST_RETIRED:ANY") into the struct
+ * perf_event_attr at attr (type and config fields), via libpfm4 for non-generic names.
+ * 0, or -EINVAL (unknown name) / -ENOSYS (no libpfm4) with the reason in err. */
+int pwr_counters_encode(const char *name, void *attr, char *err, size_t errlen);
 
 #endif
