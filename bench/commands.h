@@ -14,5 +14,6 @@ int cmd_cloud(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_claims(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ const struct bench_cmd bench_cmds[] = {
 	{ "logits", "teacher-forced logits of a token file as float32, for cross-engine checks", cmd_logits },
 	{ "model", "synthesise, inspect or import model files; list model shapes", cmd_model },
 	{ "tokenize", "print the token ids of a text (works on vocabulary-only GGUF files)", cmd_tokenize },
+	{ "claims", "check popular local-vs-cloud energy claims against your results", cmd_claims },
 	{ NULL, NULL, NULL },
 };
 

@@ -117,6 +117,7 @@ int rpt_cloud_profile_load(const char *path, struct rpt_cloud_profile *p, char *
 	rj_str(root, "title", p->title, sizeof p->title);
 	rj_str(root, "boundary", p->boundary, sizeof p->boundary);
 	p->same_model = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "same_model"));
+	p->superseded = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "superseded"));
 	consts = cJSON_GetObjectItemCaseSensitive(root, "constants");
 	if (!cJSON_IsObject(consts)) {
 		snprintf(err, errlen, "%s: field 'constants' must be an object", path);

@@ -133,6 +133,7 @@ struct rpt_cloud_profile {
 	char title[160];
 	char boundary[200]; /* what the figure covers */
 	bool same_model;    /* estimates the user's model size (false: a frontier service) */
+	bool superseded;    /* a historical figure shown for reference, not used in verdicts */
 	int n_consts;
 	struct rpt_const consts[RPT_MAX_CONSTS];
 };
@@ -206,8 +207,8 @@ struct rpt_claim {
 	const char *id;    /* short id, e.g. "laptop-7b-watts" */
 	const char *claim; /* the statement as popularly made */
 	enum rpt_verdict verdict;
-	bool estimated; /* the local energy behind the verdict is estimated, not measured */
-	char evidence[1200]; /* the numbers behind the verdict, and what to run when not testable */
+	bool estimated; /* some local energy behind the verdict is estimated, not measured */
+	char evidence[6000]; /* the numbers behind the verdict, and what to run when not testable */
 };
 
 #define RPT_N_CLAIMS 3

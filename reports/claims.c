@@ -1,0 +1,340 @@
+/*
+ * reports/claims.c — popular statements about local vs cloud LLM energy, checked against the
+ * user's own results and the cited cloud profiles. Each verdict comes with the numbers behind it;
+ * a claim the results cannot decide says what to run. A verdict resting on estimated (not
+ * measured) local energy is flagged as such.
+ *
+ * Decision rule everywhere: a 95% CI (or low–high range) entirely inside the claimed range →
+ * supported; entirely outside → contradicted; straddling an edge → not testable with these
+ * results (the numbers are shown).
+ */
+#include "reports/rpt_json.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CLAIM_7B_LOW  6e9 /* "7B class": 6–9 B parameters (Llama-2-7B … Llama-3-8B) */
+#define CLAIM_7B_HIGH 9e9
+#define CHAT_MIN_PARAMS 1e9 /* below this a model is not a chatbot-scale LLM */
+#define RUN_CLAIM_7B "run `joulebench run configs/workloads/claim-7b.json` (llama-2-7b shape, Q4_0)"
+
+const char *rpt_verdict_name(enum rpt_verdict v)
+{
+	switch (v) {
+	case RPT_SUPPORTED:
+		return "supported";
+	case RPT_CONTRADICTED:
+		return "contradicted";
+	default:
+		return "not testable with these results";
+	}
+}
+
+static void addf(struct rpt_claim *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void addf(struct rpt_claim *c, const char *fmt, ...)
+{
+	size_t n = strlen(c->evidence);
+	va_list ap;
+
+	if (n + 1 >= sizeof c->evidence)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(c->evidence + n, sizeof c->evidence - n, fmt, ap);
+	va_end(ap);
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+static bool quantized(const char *type)
+{
+	return !strcmp(type, "q4_0") || !strcmp(type, "q8_0");
+}
+
+/* Where a CI [lo, hi] lies relative to [a, b]: +1 inside, -1 outside, 0 straddling. */
+static int placement(double lo, double hi, double a, double b)
+{
+	if (lo >= a && hi <= b)
+		return 1;
+	if (hi < a || lo > b)
+		return -1;
+	return 0;
+}
+
+static void source_note(struct rpt_claim *c, const struct rpt_result *r, const struct rpt_config *k)
+{
+	const struct rpt_source *s = rpt_find_source(r, k->energy_source);
+
+	if (!strcmp(k->energy_kind, "estimated")) {
+		c->estimated = true;
+		addf(c, "ESTIMATED by '%s'%s%s%s", k->energy_source, s && s->model[0] ? " (" : "",
+		     s && s->model[0] ? s->model : "", s && s->model[0] ? ")" : "");
+	} else {
+		addf(c, "measured by '%s'%s%s%s", k->energy_source, s && s->covers[0] ? ", covers " : "",
+		     s && s->covers[0] ? s->covers : "", "");
+	}
+}
+
+/* 1. "A quantized 7B model on a laptop draws 20–50 W." */
+static void claim_laptop_watts(struct rpt_result *const *rs, int n, struct rpt_claim *c)
+{
+	int tested = 0, inside = 0, outside = 0;
+
+	c->id = "laptop-7b-watts";
+	c->claim = "A quantized 7B model on a laptop draws 20-50 W";
+	for (int i = 0; i < n; i++) {
+		const struct rpt_result *r = rs[i];
+		const struct rpt_config *best = NULL;
+
+		if (strcmp(r->kind, "run") || !r->n_params.ok || r->n_params.v < CLAIM_7B_LOW ||
+		    r->n_params.v >= CLAIM_7B_HIGH)
+			continue;
+		for (int k = 0; k < r->n_configs; k++) {
+			const struct rpt_config *x = &r->configs[k];
+
+			if (quantized(x->type) && x->avg_power_w.ok && x->energy_source[0] &&
+			    (!best || (x->decode_tok_s.ok && best->decode_tok_s.ok &&
+				       x->decode_tok_s.median > best->decode_tok_s.median)))
+				best = x;
+		}
+		if (!best) {
+			addf(c, "%s: %.3g B params but no quantized configuration with an average power "
+				"figure.\n",
+			     base_name(r->path), r->n_params.v / 1e9);
+			continue;
+		}
+		const struct rpt_stat *w = &best->avg_power_w;
+		int p = placement(w->ci_low, w->ci_high, 20, 50);
+
+		tested++;
+		inside += p == 1;
+		outside += p == -1;
+		addf(c, "%s: %s, %.3g B params, %s, %d threads: average power %.1f W (95%% CI %.1f-%.1f), ",
+		     base_name(r->path), r->model_name[0] ? r->model_name : r->model_spec,
+		     r->n_params.v / 1e9, best->type, best->threads, w->median, w->ci_low, w->ci_high);
+		source_note(c, r, best);
+		addf(c, "; %s the 20-50 W range.%s%s%s%s\n",
+		     p == 1 ? "inside" : p == -1 ? "outside" : "straddles an edge of",
+		     r->virtualized[0] ? " Machine is a virtual machine (" : "",
+		     r->virtualized[0] ? r->virtualized : "", r->virtualized[0] ? ")." : "",
+		     r->complete ? "" : " Run INCOMPLETE.");
+	}
+	if (tested == 0) {
+		c->verdict = RPT_NOT_TESTABLE;
+		addf(c, "No result ran a quantized (Q4_0/Q8_0) model of 6-9 B parameters with an energy "
+			"source. To test it, %s on a laptop with a power probe (RAPL psys or battery).\n",
+		     RUN_CLAIM_7B);
+		return;
+	}
+	c->verdict = inside == tested ? RPT_SUPPORTED : outside > 0 ? RPT_CONTRADICTED
+								    : RPT_NOT_TESTABLE;
+	addf(c, "Result files do not record the form factor: this checks the power drawn by the "
+		"machine that ran, whatever it is. Package-only domains exclude display, memory and "
+		"board power.\n");
+}
+
+/* Local gross Wh for a response of `answer` tokens to the result's prompt. */
+static struct rpt_range local_response(const struct rj_local *l, int answer)
+{
+	return rj_local_query_wh(l, l->cfg->prompt_tokens, answer);
+}
+
+/* 2. "A cloud chatbot query uses 10–100× the energy of a local response." */
+static void claim_cloud_multiple(struct rpt_result *const *rs, int n,
+				 const struct rpt_cloud_profile *ps, int np, struct rpt_claim *c)
+{
+	int tested = 0, inside = 0, outside = 0;
+
+	c->id = "cloud-query-10-100x";
+	c->claim = "A cloud chatbot query uses 10-100x the energy of a local response";
+	for (int i = 0; i < n; i++) {
+		struct rj_local l;
+		const struct rpt_result *r = rs[i];
+
+		if (strcmp(r->kind, "run"))
+			continue;
+		rj_local(r, &l);
+		if (!l.ok) {
+			addf(c, "%s: no local energy (%s).\n", base_name(r->path), l.reason);
+			continue;
+		}
+		if (!r->n_params.ok || r->n_params.v < CHAT_MIN_PARAMS) {
+			if (r->n_params.ok)
+				addf(c, "%s: model has %.3g parameters; a chatbot-like local response "
+					"needs a model of at least 1 B parameters.\n",
+				     base_name(r->path), r->n_params.v);
+			else
+				addf(c, "%s: the model's parameter count is not recorded (%s).\n",
+				     base_name(r->path), r->n_params.reason);
+			continue;
+		}
+		for (int k = 0; k < np; k++) {
+			const struct rpt_cloud_profile *p = &ps[k];
+			struct rpt_cloud_estimate e;
+			struct rpt_cloud_query q = { 0 };
+			char why[RPT_ERR_LEN];
+			const struct rpt_const *tq = rpt_cloud_const(p, "tokens_per_query");
+
+			if (p->method != RPT_CLOUD_PER_PROMPT || !tq ||
+			    rpt_cloud_estimate(p, &q, &e, why, sizeof why))
+				continue;
+			struct rpt_range mid = local_response(&l, (int)tq->def);
+			struct rpt_range shortest = local_response(&l, (int)tq->low);
+			struct rpt_range longest = local_response(&l, (int)tq->high);
+			double ratio = e.wh_per_query.v / mid.v;
+			double lo = e.wh_per_query.low / longest.high;
+			double hi = e.wh_per_query.high / shortest.low;
+
+			addf(c, "%s vs %s: cloud %.3g Wh/query (%.3g-%.3g) / local %.3g Wh for a "
+				"%d-token answer = %.2fx (range %.2f-%.2fx over %d-%d tokens and the "
+				"local CI)%s\n",
+			     base_name(r->path), p->name, e.wh_per_query.v, e.wh_per_query.low,
+			     e.wh_per_query.high, mid.v, (int)tq->def, ratio, lo, hi, (int)tq->low,
+			     (int)tq->high,
+			     p->superseded ? " [superseded 2023 figure, shown for reference only]" : "");
+			if (p->superseded)
+				continue;
+			tested++;
+			if (ratio >= 10 && ratio <= 100)
+				inside++;
+			else
+				outside++;
+		}
+		addf(c, "%s: local energy ", base_name(r->path));
+		source_note(c, r, l.cfg);
+		addf(c, "; local J/token %.3g (95%% CI %.3g-%.3g), gross, %d threads %s.%s\n", l.jpt.v,
+		     l.jpt.low, l.jpt.high, l.cfg->threads, l.cfg->type,
+		     r->complete ? "" : " Run INCOMPLETE.");
+	}
+	if (tested == 0) {
+		c->verdict = RPT_NOT_TESTABLE;
+		addf(c, "Needs a result with energy figures for a model of at least 1 B parameters; %s.\n",
+		     RUN_CLAIM_7B);
+		return;
+	}
+	c->verdict = inside == tested ? RPT_SUPPORTED : outside == tested ? RPT_CONTRADICTED
+									  : RPT_NOT_TESTABLE;
+	addf(c, "Verdict uses the central ratio for each current published figure (%d of %d inside "
+		"10-100x). Published figures are for frontier services, not the local model.\n",
+	     inside, tested);
+}
+
+/* 3. "Local inference uses less energy per token than the cloud for the same model." */
+static void claim_same_model(struct rpt_result *const *rs, int n,
+			     const struct rpt_cloud_profile *ps, int np, struct rpt_claim *c)
+{
+	int tested = 0, less = 0, more = 0;
+
+	c->id = "local-less-per-token";
+	c->claim = "Local inference uses less energy per token than the cloud for the same model";
+	for (int i = 0; i < n; i++) {
+		struct rj_local l;
+		const struct rpt_result *r = rs[i];
+
+		if (strcmp(r->kind, "run"))
+			continue;
+		rj_local(r, &l);
+		if (!l.ok) {
+			addf(c, "%s: no local energy (%s).\n", base_name(r->path), l.reason);
+			continue;
+		}
+		if (!r->n_params.ok || r->n_params.v < CHAT_MIN_PARAMS) {
+			if (r->n_params.ok)
+				addf(c, "%s: model has %.3g parameters; data-centre serving models "
+					"describe LLMs of 1 B parameters and more (below that the estimate is "
+					"dominated by fixed per-token overheads).\n",
+				     base_name(r->path), r->n_params.v);
+			else
+				addf(c, "%s: the model's parameter count is not recorded (%s).\n",
+				     base_name(r->path), r->n_params.reason);
+			continue;
+		}
+		addf(c, "%s: local %.3g J/token (95%% CI %.3g-%.3g) gross", base_name(r->path),
+		     l.jpt.v, l.jpt.low, l.jpt.high);
+		if (l.cfg->decode_jpt_net.ok)
+			addf(c, ", %.3g net of idle", l.cfg->decode_jpt_net.median);
+		addf(c, ", %d threads %s, ", l.cfg->threads, l.cfg->type);
+		source_note(c, r, l.cfg);
+		addf(c, "%s.\n", r->complete ? "" : "; run INCOMPLETE");
+		for (int k = 0; k < np; k++) {
+			const struct rpt_cloud_profile *p = &ps[k];
+			struct rpt_cloud_estimate e;
+			struct rpt_cloud_query q = { .n_params = r->n_params.v,
+						     .prompt_tokens = l.cfg->prompt_tokens,
+						     .gen_tokens = l.cfg->gen_tokens };
+			char why[RPT_ERR_LEN];
+
+			if (!p->same_model || rpt_cloud_estimate(p, &q, &e, why, sizeof why))
+				continue;
+			int side = l.jpt.high < e.j_per_token.low    ? -1
+				   : l.jpt.low > e.j_per_token.high ? 1
+								    : 0;
+
+			tested++;
+			less += side == -1;
+			more += side == 1;
+			addf(c, "  vs %s (same %.3g B model in a data centre): %.3g J/token (%.3g-%.3g); "
+				"local/cloud = %.2fx → local uses %s\n",
+			     p->name, r->n_params.v / 1e9, e.j_per_token.v, e.j_per_token.low,
+			     e.j_per_token.high, l.jpt.v / e.j_per_token.v,
+			     side == -1 ? "less" : side == 1 ? "more" : "about the same (ranges overlap)");
+		}
+	}
+	if (tested == 0) {
+		c->verdict = RPT_NOT_TESTABLE;
+		addf(c, "Needs a result with energy figures and a model of at least 1 B parameters; %s.\n",
+		     RUN_CLAIM_7B);
+		return;
+	}
+	c->verdict = less == tested ? RPT_SUPPORTED : more == tested ? RPT_CONTRADICTED
+								      : RPT_NOT_TESTABLE;
+}
+
+int rpt_claims_check(struct rpt_result *const *rs, int n, const char *cloud_dir,
+		     struct rpt_claim out[RPT_N_CLAIMS], char *err, size_t errlen)
+{
+	struct rpt_cloud_profile *ps = NULL;
+	int np = rpt_cloud_profiles_load(cloud_dir ? cloud_dir : "configs/cloud", &ps, err, errlen);
+
+	if (np < 0)
+		return np;
+	memset(out, 0, RPT_N_CLAIMS * sizeof *out);
+	claim_laptop_watts(rs, n, &out[0]);
+	claim_cloud_multiple(rs, n, ps, np, &out[1]);
+	claim_same_model(rs, n, ps, np, &out[2]);
+	free(ps);
+	return 0;
+}
+
+void rpt_claims_print(FILE *f, const struct rpt_claim *c, int n, bool md)
+{
+	for (int i = 0; i < n; i++) {
+		const char *flag = c[i].estimated ? " (rests partly or wholly on ESTIMATED local energy, "
+						   "not measured)"
+						 : "";
+
+		if (md)
+			fprintf(f, "### \"%s\"\n\n**Verdict: %s**%s\n\n", c[i].claim,
+				rpt_verdict_name(c[i].verdict), flag);
+		else
+			fprintf(f, "Claim: \"%s\"\nVerdict: %s%s\n", c[i].claim,
+				rpt_verdict_name(c[i].verdict), flag);
+		/* evidence, one line per item */
+		const char *p = c[i].evidence;
+
+		while (*p) {
+			const char *e = strchr(p, '\n');
+			int len = e ? (int)(e - p) : (int)strlen(p);
+
+			fprintf(f, md ? "- %.*s\n" : "  %.*s\n", len, p);
+			p += len + (e ? 1 : 0);
+		}
+		fputc('\n', f);
+	}
+}
