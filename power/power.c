@@ -23,6 +23,7 @@ static const struct pwr_backend *const pwr_registry[] = {
 	&pwr_backend_msr,
 	&pwr_backend_battery,
 	&pwr_backend_hwmon,
+	&pwr_backend_nvml,
 	&pwr_backend_estimate,
 };
 #define N_REGISTRY ((int)(sizeof pwr_registry / sizeof pwr_registry[0]))
