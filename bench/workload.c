@@ -259,7 +259,7 @@ static int get_stop_rule(struct perr *e, const cJSON *v, struct bench_workload *
 
 static const char *const known_fields =
 	"name, description, model, vocab, prompt_tokens, prompt, gen_tokens, threads, types, reps, "
-	"warmup, cooldown_s, idle_s, interval_ms, probes, seed, stop_rule";
+	"warmup, cooldown_s, idle_s, interval_ms, probes, seed, tdp_w, stop_rule";
 
 static int parse_field(struct perr *e, const cJSON *it, struct bench_workload *w)
 {
@@ -317,6 +317,13 @@ static int parse_field(struct perr *e, const cJSON *it, struct bench_workload *w
 	}
 	if (!strcmp(k, "stop_rule"))
 		return get_stop_rule(e, it, w);
+	if (!strcmp(k, "tdp_w")) {
+		if (cJSON_IsNull(it)) {
+			w->tdp_w = 0;
+			return 0;
+		}
+		return get_num(e, it, path, 0, 10000, true, &w->tdp_w);
+	}
 	return bad(e, path, NULL, "unknown field (known: %s)", known_fields);
 }
 
@@ -523,6 +530,10 @@ cJSON *bench_workload_json(const struct bench_workload *w)
 		cJSON_AddNullToObject(o, "probes");
 	}
 	cJSON_AddNumberToObject(o, "seed", (double)w->seed);
+	if (w->tdp_w > 0)
+		cJSON_AddNumberToObject(o, "tdp_w", w->tdp_w);
+	else
+		cJSON_AddNullToObject(o, "tdp_w");
 	if (w->stop_rule) {
 		cJSON *s = cJSON_CreateObject();
 

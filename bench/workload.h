@@ -38,6 +38,8 @@ struct bench_workload {
 	int n_probes;             /* 0 = automatic */
 	char probes[BENCH_MAX_PROBES][96];
 	uint64_t seed;
+	double tdp_w;             /* CPU TDP for the estimate probe when the CPU is not in
+				   * configs/hardware; 0 = from the table */
 	bool stop_rule;           /* add reps until RSD(decode tok/s) < stop_rsd_pct or max_reps */
 	double stop_rsd_pct;
 	int max_reps;

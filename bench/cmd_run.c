@@ -1,0 +1,377 @@
+/*
+ * bench/cmd_run.c — `joulebench run`: a workload file and/or flags → one run → DIR/result.json,
+ * DIR/summary.csv and a short table on stdout.
+ */
+#include "bench/cli.h"
+#include "bench/commands.h"
+#include "bench/runner.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+	"Usage: joulebench run [WORKLOAD.json | NAME] [OPTIONS]\n"
+	"\n"
+	"Runs a benchmark workload while the power probes sample, and writes DIR/result.json (every\n"
+	"raw sample and latency, summaries with 95% bootstrap intervals; reports/SCHEMA.md) and\n"
+	"DIR/summary.csv. NAME is a file in configs/workloads/ (default, chat, summarize,\n"
+	"sweep-threads, sweep-quant, claim-7b). Options override the workload's fields:\n"
+	"\n"
+	"  --model M              GGUF path or synth:SHAPE:TYPE (e.g. synth:bench-1b:q4_0)\n"
+	"  --vocab PATH           vocabulary GGUF for a synthetic model (needed by --prompt)\n"
+	"  --prompt-tokens LIST   prompt length(s) in tokens, comma list (a sweep); ids from --seed\n"
+	"  --prompt TEXT          prompt text (tokenized with the model's vocabulary)\n"
+	"  --gen-tokens N         tokens generated per repetition (>= 2)\n"
+	"  -t, --threads LIST     thread counts, comma list (a sweep)\n"
+	"  --type LIST            weight types f32,f16,q8_0,q4_0 (a sweep; synthetic models)\n"
+	"  --reps N               repetitions per configuration (the minimum with a stop rule)\n"
+	"  --warmup N             warm-up runs per configuration, not counted\n"
+	"  --cooldown-seconds S   pause after each configuration\n"
+	"  --idle-seconds S       idle power measurement before and after (0 = none: no net figures)\n"
+	"  --interval-ms N        power sampling interval\n"
+	"  --probe LIST           probes to use: backend or backend:domain, comma list (default auto)\n"
+	"  --seed S               seed of prompt ids, synthetic weights and the bootstrap\n"
+	"  --sysfs-root DIR       read sysfs/procfs under DIR (fake trees for testing)\n"
+	"  --tdp-w W              CPU TDP for the estimate probe when the CPU is not in\n"
+	"                         configs/hardware (figures are then marked estimated)\n"
+	"  --stop-rsd PCT         add repetitions until the RSD of decode tok/s < PCT (default 3.5)\n"
+	"  --max-reps N           the most repetitions the stop rule may run (default 20)\n"
+	"  -q, --quiet            no progress line or warnings on stderr\n"
+	"  -o, --output DIR       output directory (default results/<UTC time>-<host>/)\n"
+	"\n"
+	"Ctrl-C (SIGINT) or SIGTERM stops at the next token and writes what was measured, marked\n"
+	"\"complete\": false. Exit status: 0 complete, 1 failed or interrupted, 2 usage or input error.\n";
+
+enum {
+	OPT_MODEL = 256,
+	OPT_VOCAB,
+	OPT_PROMPT_TOKENS,
+	OPT_PROMPT,
+	OPT_GEN,
+	OPT_TYPE,
+	OPT_REPS,
+	OPT_WARMUP,
+	OPT_COOLDOWN,
+	OPT_IDLE,
+	OPT_INTERVAL,
+	OPT_PROBE,
+	OPT_SEED,
+	OPT_SYSFS,
+	OPT_STOP_RSD,
+	OPT_MAX_REPS,
+	OPT_TDP,
+};
+
+static const struct option long_opts[] = {
+	{ "model", required_argument, NULL, OPT_MODEL },
+	{ "vocab", required_argument, NULL, OPT_VOCAB },
+	{ "prompt-tokens", required_argument, NULL, OPT_PROMPT_TOKENS },
+	{ "prompt", required_argument, NULL, OPT_PROMPT },
+	{ "gen-tokens", required_argument, NULL, OPT_GEN },
+	{ "threads", required_argument, NULL, 't' },
+	{ "type", required_argument, NULL, OPT_TYPE },
+	{ "reps", required_argument, NULL, OPT_REPS },
+	{ "warmup", required_argument, NULL, OPT_WARMUP },
+	{ "cooldown-seconds", required_argument, NULL, OPT_COOLDOWN },
+	{ "idle-seconds", required_argument, NULL, OPT_IDLE },
+	{ "interval-ms", required_argument, NULL, OPT_INTERVAL },
+	{ "probe", required_argument, NULL, OPT_PROBE },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "sysfs-root", required_argument, NULL, OPT_SYSFS },
+	{ "stop-rsd", required_argument, NULL, OPT_STOP_RSD },
+	{ "max-reps", required_argument, NULL, OPT_MAX_REPS },
+	{ "tdp-w", required_argument, NULL, OPT_TDP },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Flag values, applied over the workload file once it is read. */
+struct overrides {
+	const char *model, *vocab, *prompt, *prompt_tokens, *threads, *types, *probes, *sysfs_root;
+	long gen, reps, warmup, interval, max_reps;
+	unsigned long long seed;
+	double cooldown, idle, stop_rsd, tdp;
+	bool has_tdp, has_gen, has_reps, has_warmup, has_interval, has_max_reps, has_seed, has_cooldown,
+		has_idle, has_stop_rsd;
+};
+
+static int parse_types(const char *s, struct bench_workload *w)
+{
+	char buf[256], *save = NULL, *tok;
+	int n = 0;
+
+	if (!*s || strlen(s) >= sizeof buf || s[strlen(s) - 1] == ',' || strstr(s, ",,") || s[0] == ',')
+		return -EINVAL;
+	snprintf(buf, sizeof buf, "%s", s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		enum eng_type t;
+
+		if (n >= BENCH_MAX_LIST || eng_type_parse(tok, &t) < 0)
+			return -EINVAL;
+		w->types[n++] = t;
+	}
+	w->n_types = n;
+	return 0;
+}
+
+static int parse_probes(const char *s, struct bench_workload *w)
+{
+	char buf[1024], *save = NULL, *tok;
+	int n = 0;
+
+	if (!*s || strlen(s) >= sizeof buf || s[strlen(s) - 1] == ',' || strstr(s, ",,") || s[0] == ',')
+		return -EINVAL;
+	snprintf(buf, sizeof buf, "%s", s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (n >= BENCH_MAX_PROBES || strlen(tok) >= sizeof w->probes[0])
+			return -EINVAL;
+		snprintf(w->probes[n++], sizeof w->probes[0], "%s", tok);
+	}
+	w->n_probes = n;
+	return 0;
+}
+
+static int apply(const struct overrides *ov, struct bench_workload *w)
+{
+	long list[BENCH_MAX_LIST];
+	int n;
+
+	if (ov->model)
+		snprintf(w->model, sizeof w->model, "%s", ov->model);
+	if (ov->vocab)
+		snprintf(w->vocab, sizeof w->vocab, "%s", ov->vocab);
+	if (ov->prompt) {
+		if (bench_workload_set_prompt(w, ov->prompt) < 0)
+			return bench_fail("run", "out of memory");
+		w->n_prompt_tokens = 0;
+	}
+	if (ov->prompt_tokens) {
+		n = bench_parse_long_list(ov->prompt_tokens, 1, 1 << 20, list, BENCH_MAX_LIST);
+		if (n < 1)
+			return bench_usage_error("run", "--prompt-tokens: expected positive integers "
+							"separated by commas, got '%s'",
+						 ov->prompt_tokens);
+		for (int i = 0; i < n; i++)
+			w->prompt_tokens[i] = (int)list[i];
+		w->n_prompt_tokens = n;
+		bench_workload_set_prompt(w, NULL);
+	}
+	if (ov->threads) {
+		n = bench_parse_long_list(ov->threads, 1, 1024, list, BENCH_MAX_LIST);
+		if (n < 1)
+			return bench_usage_error("run", "--threads: expected thread counts from 1 to 1024 "
+							"separated by commas, got '%s'",
+						 ov->threads);
+		for (int i = 0; i < n; i++)
+			w->threads[i] = (int)list[i];
+		w->n_threads = n;
+	}
+	if (ov->types && parse_types(ov->types, w) < 0)
+		return bench_usage_error("run", "--type: expected f32, f16, q8_0 or q4_0 separated by "
+						"commas, got '%s'",
+					 ov->types);
+	if (ov->probes && parse_probes(ov->probes, w) < 0)
+		return bench_usage_error("run", "--probe: expected backend or backend:domain names "
+						"separated by commas, got '%s'",
+					 ov->probes);
+	if (ov->has_gen)
+		w->gen_tokens = (int)ov->gen;
+	if (ov->has_reps)
+		w->reps = (int)ov->reps;
+	if (ov->has_warmup)
+		w->warmup = (int)ov->warmup;
+	if (ov->has_interval)
+		w->interval_ms = (int)ov->interval;
+	if (ov->has_seed)
+		w->seed = ov->seed;
+	if (ov->has_cooldown)
+		w->cooldown_s = ov->cooldown;
+	if (ov->has_idle)
+		w->idle_s = ov->idle;
+	if (ov->has_tdp)
+		w->tdp_w = ov->tdp;
+	if (ov->has_stop_rsd) {
+		w->stop_rule = true;
+		w->stop_rsd_pct = ov->stop_rsd;
+	}
+	if (ov->has_max_reps) {
+		w->stop_rule = true;
+		w->max_reps = (int)ov->max_reps;
+	}
+	return 0;
+}
+
+static void default_dir(char *out, size_t len)
+{
+	char host[128] = "host", stamp[32];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	if (gethostname(host, sizeof host) != 0)
+		snprintf(host, sizeof host, "%s", "host");
+	host[sizeof host - 1] = '\0';
+	for (char *p = host; *p; p++)
+		if (*p == '/' || *p == ' ')
+			*p = '_';
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(out, len, "results/%s-%s", stamp, host);
+}
+
+#define NUM_OPT(flag, field, has, lo, hi)                                                          \
+	do {                                                                                       \
+		if (bench_parse_long(optarg, lo, hi, &ov.field) < 0)                               \
+			return bench_usage_error("run", "%s: expected an integer from %ld to %ld, got '%s'", \
+						 flag, (long)(lo), (long)(hi), optarg);            \
+		ov.has = true;                                                                     \
+	} while (0)
+
+int cmd_run(int argc, char **argv)
+{
+	struct overrides ov;
+	struct bench_workload w;
+	struct bench_run_opts ro;
+	struct bench_run *run = NULL;
+	const char *outdir = NULL, *wl_arg = NULL;
+	char path[1200], dir[1200], err[1024] = "";
+	bool quiet = false;
+	int c, rc;
+
+	memset(&ov, 0, sizeof ov);
+	bench_workload_init(&w);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+t:qo:h", long_opts, NULL)) != -1) {
+		double d;
+
+		switch (c) {
+		case OPT_MODEL: ov.model = optarg; break;
+		case OPT_VOCAB: ov.vocab = optarg; break;
+		case OPT_PROMPT:
+			if (!*optarg)
+				return bench_usage_error("run", "--prompt: expected a non-empty text");
+			ov.prompt = optarg;
+			ov.prompt_tokens = NULL;
+			break;
+		case OPT_PROMPT_TOKENS: ov.prompt_tokens = optarg; ov.prompt = NULL; break;
+		case 't': ov.threads = optarg; break;
+		case OPT_TYPE: ov.types = optarg; break;
+		case OPT_PROBE: ov.probes = optarg; break;
+		case OPT_SYSFS: ov.sysfs_root = optarg; break;
+		case OPT_GEN: NUM_OPT("--gen-tokens", gen, has_gen, 2, 1 << 20); break;
+		case OPT_REPS: NUM_OPT("--reps", reps, has_reps, 1, 100000); break;
+		case OPT_WARMUP: NUM_OPT("--warmup", warmup, has_warmup, 0, 100000); break;
+		case OPT_INTERVAL: NUM_OPT("--interval-ms", interval, has_interval, 1, 60000); break;
+		case OPT_MAX_REPS: NUM_OPT("--max-reps", max_reps, has_max_reps, 1, 100000); break;
+		case OPT_SEED: {
+			char *end = NULL;
+
+			errno = 0;
+			ov.seed = strtoull(optarg, &end, 10);
+			if (!*optarg || *end || errno || optarg[0] == '-')
+				return bench_usage_error("run", "--seed: expected a non-negative integer, got '%s'",
+							 optarg);
+			ov.has_seed = true;
+			break;
+		}
+		case OPT_COOLDOWN:
+		case OPT_IDLE:
+			if (bench_parse_double(optarg, 0, 86400, &d) < 0)
+				return bench_usage_error("run", "%s: expected seconds from 0 to 86400, got '%s'",
+							 c == OPT_IDLE ? "--idle-seconds" : "--cooldown-seconds",
+							 optarg);
+			if (c == OPT_IDLE) {
+				ov.idle = d;
+				ov.has_idle = true;
+			} else {
+				ov.cooldown = d;
+				ov.has_cooldown = true;
+			}
+			break;
+		case OPT_STOP_RSD:
+			if (bench_parse_double(optarg, 0, 100, &d) < 0 || d <= 0)
+				return bench_usage_error("run", "--stop-rsd: expected a percentage above 0 and "
+								"at most 100, got '%s'",
+							 optarg);
+			ov.stop_rsd = d;
+			ov.has_stop_rsd = true;
+			break;
+		case OPT_TDP:
+			if (bench_parse_double(optarg, 0, 10000, &d) < 0 || d <= 0)
+				return bench_usage_error("run", "--tdp-w: expected watts above 0, got '%s'", optarg);
+			ov.tdp = d;
+			ov.has_tdp = true;
+			break;
+		case 'q': quiet = true; break;
+		case 'o': outdir = optarg; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		default: return bench_bad_option("run", argv, optind - 1);
+		}
+	}
+	if (optind < argc)
+		wl_arg = argv[optind++];
+	if (optind < argc)
+		return bench_usage_error("run", "unexpected argument '%s'", argv[optind]);
+	if (!wl_arg && !ov.model)
+		return bench_usage_error("run", "nothing to run: name a workload (e.g. 'default') or pass "
+						"--model");
+	if (wl_arg) {
+		bench_workload_path(wl_arg, path, sizeof path);
+		rc = bench_workload_load(path, &w, err, sizeof err);
+		if (rc < 0) {
+			bench_workload_free(&w);
+			return bench_usage_error("run", "%s", err);
+		}
+	}
+	rc = apply(&ov, &w);
+	if (rc) {
+		bench_workload_free(&w);
+		return rc;
+	}
+	if (bench_workload_check(&w, err, sizeof err) < 0) {
+		bench_workload_free(&w);
+		return bench_usage_error("run", "%s", err);
+	}
+	if (outdir)
+		snprintf(dir, sizeof dir, "%s", outdir);
+	else
+		default_dir(dir, sizeof dir);
+
+	memset(&ro, 0, sizeof ro);
+	ro.w = &w;
+	ro.sysfs_root = ov.sysfs_root;
+	ro.build = &bench_build;
+	ro.progress = !quiet && isatty(STDERR_FILENO);
+	ro.log = quiet ? NULL : stderr;
+	bench_stop_clear();
+	bench_signals_install();
+	rc = bench_run(&ro, &run, err, sizeof err);
+	if (rc < 0) {
+		bench_workload_free(&w);
+		/* a model or probe that cannot be opened is an input error */
+		return rc == -EINVAL || rc == -ENOENT ? bench_usage_error("run", "%s", err)
+						      : bench_fail("run", "%s", err);
+	}
+	rc = bench_result_write(run, dir, err, sizeof err);
+	if (rc < 0) {
+		bench_print_table(run, stdout);
+		bench_run_free(run);
+		bench_workload_free(&w);
+		return bench_fail("run", "%s", err);
+	}
+	bench_print_table(run, stdout);
+	printf("result: %s/result.json\nsummary: %s/summary.csv\n", dir, dir);
+	rc = 0;
+	if (!run->complete)
+		rc = bench_fail("run", "incomplete run (%s); what was measured is in %s/result.json",
+				run->incomplete_reason, dir);
+	bench_run_free(run);
+	bench_workload_free(&w);
+	return rc;
+}
