@@ -10,6 +10,7 @@ int cmd_version(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_regress(int argc, char **argv);
+int cmd_kernels(int argc, char **argv);
 int cmd_cloud(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_model(int argc, char **argv);

@@ -106,10 +106,17 @@ int eng_kbench_cases(const struct eng_config *cfg, const struct eng_kbench_spec 
 
 	q_dim = cfg->n_heads * cfg->head_dim;
 	kv_dim = cfg->n_kv_heads * cfg->head_dim;
-	mats[n_mats++] = (struct kb_mat){ "attn_q", q_dim == cfg->dim ? "attn_q,attn_output" : "attn_q", q_dim, cfg->dim };
+	/* One case per distinct size; tensors of the same size share it (stories15m: q = k = v = o). */
+	if (q_dim == cfg->dim && kv_dim == q_dim)
+		mats[n_mats++] = (struct kb_mat){ "attn_q", "attn_q,attn_k,attn_v,attn_output", q_dim, cfg->dim };
+	else if (q_dim == cfg->dim)
+		mats[n_mats++] = (struct kb_mat){ "attn_q", "attn_q,attn_output", q_dim, cfg->dim };
+	else
+		mats[n_mats++] = (struct kb_mat){ "attn_q", "attn_q", q_dim, cfg->dim };
 	if (q_dim != cfg->dim)
 		mats[n_mats++] = (struct kb_mat){ "attn_output", "attn_output", cfg->dim, q_dim };
-	mats[n_mats++] = (struct kb_mat){ "attn_k", "attn_k,attn_v", kv_dim, cfg->dim };
+	if (kv_dim != q_dim || q_dim != cfg->dim)
+		mats[n_mats++] = (struct kb_mat){ "attn_k", "attn_k,attn_v", kv_dim, cfg->dim };
 	mats[n_mats++] = (struct kb_mat){ "ffn_up", "ffn_gate,ffn_up", cfg->hidden_dim, cfg->dim };
 	mats[n_mats++] = (struct kb_mat){ "ffn_down", "ffn_down", cfg->dim, cfg->hidden_dim };
 	mats[n_mats++] = (struct kb_mat){ "output", "output", cfg->vocab_size, cfg->dim };
