@@ -40,6 +40,7 @@ struct pwr_set {
 	int n_unav, cap_unav;
 	int primary;
 	char primary_why[256];
+	const struct pwr_backend *discovering; /* the backend whose discover() is running */
 	int interval_ms;
 
 	pthread_mutex_t lock;        /* guards series, counters and the sampler flags */

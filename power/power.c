@@ -48,9 +48,9 @@ char *pwr_path(char *buf, size_t len, const char *root, const char *rel)
 	while (n > 1 && root[n - 1] == '/')
 		n--;
 	if (n == 1 && root[0] == '/')
-		snprintf(buf, len, "/%s", rel);
+		pwr_strf(buf, len, "/%s", rel);
 	else
-		snprintf(buf, len, "%.*s/%s", (int)n, root, rel);
+		pwr_strf(buf, len, "%.*s/%s", (int)n, root, rel);
 	return buf;
 }
 
@@ -113,18 +113,18 @@ static void describe_unit(struct pwr_dom *d)
 		return;
 	if (d->value_kind == PWR_VALUE_POWER) {
 		if (d->watts_per_unit == 1e-6)
-			snprintf(dd->unit, sizeof dd->unit, "uW power");
+			pwr_strf(dd->unit, sizeof dd->unit, "uW power");
 		else if (d->watts_per_unit == 1e-3)
-			snprintf(dd->unit, sizeof dd->unit, "mW power");
+			pwr_strf(dd->unit, sizeof dd->unit, "mW power");
 		else
-			snprintf(dd->unit, sizeof dd->unit, "%.3g W power", d->watts_per_unit);
+			pwr_strf(dd->unit, sizeof dd->unit, "%.3g W power", d->watts_per_unit);
 	} else {
 		if (d->joules_per_unit == 1e-6)
-			snprintf(dd->unit, sizeof dd->unit, "uJ counter");
+			pwr_strf(dd->unit, sizeof dd->unit, "uJ counter");
 		else if (d->joules_per_unit == 1e-3)
-			snprintf(dd->unit, sizeof dd->unit, "mJ counter");
+			pwr_strf(dd->unit, sizeof dd->unit, "mJ counter");
 		else
-			snprintf(dd->unit, sizeof dd->unit, "%.4g J counter", d->joules_per_unit);
+			pwr_strf(dd->unit, sizeof dd->unit, "%.4g J counter", d->joules_per_unit);
 	}
 }
 
@@ -146,10 +146,12 @@ static struct pwr_dom *set_add(struct pwr_discover *dc, const struct pwr_dom *do
 	if (!d)
 		return NULL;
 	*d = *dom;
+	if (!d->backend)
+		d->backend = s->discovering;
 	if (!d->desc.backend[0] && d->backend)
-		snprintf(d->desc.backend, sizeof d->desc.backend, "%s", d->backend->name);
+		pwr_strf(d->desc.backend, sizeof d->desc.backend, "%s", d->backend->name);
 	if (!d->desc.id[0])
-		snprintf(d->desc.id, sizeof d->desc.id, "%s:%s", d->desc.backend, d->desc.domain);
+		pwr_strf(d->desc.id, sizeof d->desc.id, "%s:%s", d->desc.backend, d->desc.domain);
 	if (d->value_kind == PWR_VALUE_COUNTER && d->range_raw && d->desc.range_j == 0)
 		d->desc.range_j = (double)d->range_raw * d->joules_per_unit;
 	describe_unit(d);
@@ -171,7 +173,7 @@ static void set_unavailable_v(struct pwr_set *s, const char *what, const char *f
 		s->cap_unav = cap;
 	}
 	u = &s->unav[s->n_unav++];
-	snprintf(u->what, sizeof u->what, "%s", what);
+	pwr_strf(u->what, sizeof u->what, "%s", what);
 	vsnprintf(u->reason, sizeof u->reason, fmt, ap);
 }
 
@@ -243,7 +245,7 @@ static int parse_probes(const char *const *probes, const struct pwr_backend *con
 		}
 		memcpy(sel[k].backend, p, bl);
 		if (colon)
-			snprintf(sel[k].domain, sizeof sel[k].domain, "%s", colon + 1);
+			pwr_strf(sel[k].domain, sizeof sel[k].domain, "%s", colon + 1);
 		for (int b = 0; b < n_list; b++) {
 			if (!strcmp(list[b]->name, sel[k].backend))
 				known = true;
@@ -355,11 +357,11 @@ static int add_package_sums(struct pwr_set *s)
 		if (parts.n_parts < 2)
 			continue;
 		memset(&sum, 0, sizeof sum);
-		snprintf(sum.desc.backend, sizeof sum.desc.backend, "%s", first->desc.backend);
-		snprintf(sum.desc.domain, sizeof sum.desc.domain, "packages");
-		snprintf(sum.desc.covers, sizeof sum.desc.covers,
+		pwr_strf(sum.desc.backend, sizeof sum.desc.backend, "%s", first->desc.backend);
+		pwr_strf(sum.desc.domain, sizeof sum.desc.domain, "packages");
+		pwr_strf(sum.desc.covers, sizeof sum.desc.covers,
 			 "every CPU socket: %s (disjoint sockets, nothing counted twice; no DRAM)", list);
-		snprintf(sum.desc.unit, sizeof sum.desc.unit, "J (sum of parts)");
+		pwr_strf(sum.desc.unit, sizeof sum.desc.unit, "J (sum of parts)");
 		sum.desc.kind = PWR_MEASURED;
 		sum.desc.resolution_j = first->desc.resolution_j;
 		sum.value_kind = PWR_VALUE_COUNTER;
@@ -417,22 +419,22 @@ static void choose_primary(struct pwr_set *s)
 		s->primary = best;
 		switch (best_rank) {
 		case 0:
-			snprintf(s->primary_why, sizeof s->primary_why,
+			pwr_strf(s->primary_why, sizeof s->primary_why,
 				 "%s: psys, the broadest measured domain (whole platform, includes the packages)",
 				 d->desc.id);
 			break;
 		case 1:
-			snprintf(s->primary_why, sizeof s->primary_why,
+			pwr_strf(s->primary_why, sizeof s->primary_why,
 				 "%s: whole-system power from the battery (no psys domain)", d->desc.id);
 			break;
 		case 2:
-			snprintf(s->primary_why, sizeof s->primary_why,
+			pwr_strf(s->primary_why, sizeof s->primary_why,
 				 "%s: sum of %d disjoint CPU packages (no psys domain; core, uncore and dram are "
 				 "never added)",
 				 d->desc.id, n_pkgs);
 			break;
 		default:
-			snprintf(s->primary_why, sizeof s->primary_why,
+			pwr_strf(s->primary_why, sizeof s->primary_why,
 				 "%s: the CPU package (no psys domain; excludes DRAM and the rest of the system)",
 				 d->desc.id);
 		}
@@ -441,7 +443,7 @@ static void choose_primary(struct pwr_set *s)
 	for (int i = 0; i < s->n_doms; i++) {
 		if (s->doms[i]->desc.kind == PWR_ESTIMATED) {
 			s->primary = i;
-			snprintf(s->primary_why, sizeof s->primary_why,
+			pwr_strf(s->primary_why, sizeof s->primary_why,
 				 "%s: nothing could be measured here, so the figure is a model estimate, not a "
 				 "measurement",
 				 s->doms[i]->desc.id);
@@ -451,12 +453,12 @@ static void choose_primary(struct pwr_set *s)
 	s->primary = -1;
 	for (int u = 0; u < s->n_unav; u++) {
 		if (!strncmp(s->unav[u].what, "estimate", 8)) {
-			snprintf(s->primary_why, sizeof s->primary_why,
+			pwr_strf(s->primary_why, sizeof s->primary_why,
 				 "nothing could be measured and there is no estimate: %.190s", s->unav[u].reason);
 			return;
 		}
 	}
-	snprintf(s->primary_why, sizeof s->primary_why,
+	pwr_strf(s->primary_why, sizeof s->primary_why,
 		 "no probe measures the whole CPU package or system (see the unavailable list)");
 }
 
@@ -506,7 +508,9 @@ int pwr_open_backends(const struct pwr_opts *o, const struct pwr_backend *const 
 
 		if (!backend_selected(sel, n_sel, list[b]->name))
 			continue;
+		s->discovering = list[b];
 		rc = list[b]->discover(&dc);
+		s->discovering = NULL;
 		if (rc < 0) {
 			set_err(err, errlen, "probe backend '%s' failed: %s", list[b]->name, strerror(-rc));
 			goto fail;
@@ -545,7 +549,7 @@ int pwr_open_backends(const struct pwr_opts *o, const struct pwr_backend *const 
 				}
 				if (!found[0]) {
 					/* found nothing for this request; the full list may exist */
-					snprintf(found, sizeof found, "none");
+					pwr_strf(found, sizeof found, "none");
 				}
 				set_err(err, errlen, "probe '%s': %s has no domain '%s' (found: %s)", o->probes[k],
 					list[b]->name, sel[k].domain, found);
