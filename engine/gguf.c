@@ -143,9 +143,9 @@ static int rd_str(struct cursor *c, struct gguf_str *s)
 	if (rd_u64(c, &len))
 		return -EINVAL;
 	if (len > c->size - c->pos)
-		return fail(c, "string length %llu at byte %llu runs past the end of the file (%llu bytes) while reading %s",
-			    (unsigned long long)len, (unsigned long long)(c->pos - 8),
-			    (unsigned long long)c->size, c->what);
+		return fail(c, "truncated at byte %llu while reading %s: string length %llu at byte %llu runs past the end of the file",
+			    (unsigned long long)c->size, c->what, (unsigned long long)len,
+			    (unsigned long long)(c->pos - 8));
 	s->p = (const char *)c->p + c->pos;
 	s->len = len;
 	c->pos += len;
@@ -189,8 +189,8 @@ static int rd_value(struct cursor *c, struct gguf_kv *kv)
 		uint64_t start = c->pos;
 
 		if (kv->arr_n > (c->size - c->pos) / 8)
-			return fail(c, "%s claims %llu strings, more than the %llu bytes left can hold",
-				    c->what, (unsigned long long)kv->arr_n,
+			return fail(c, "truncated at byte %llu while reading %s: it claims %llu strings, more than the %llu bytes left can hold",
+				    (unsigned long long)c->size, c->what, (unsigned long long)kv->arr_n,
 				    (unsigned long long)(c->size - c->pos));
 		for (uint64_t i = 0; i < kv->arr_n; i++) {
 			struct gguf_str s;
@@ -292,19 +292,34 @@ static int check_unique(struct cursor *c, struct gguf_file *f)
 	return rc;
 }
 
+/* Doubles a zero-initialised array. */
+static int grow(void **arr, uint64_t *cap, size_t elem)
+{
+	uint64_t n = *cap ? 2 * *cap : 16;
+	void *p;
+
+	if (n > SIZE_MAX / elem || !(p = realloc(*arr, (size_t)n * elem)))
+		return -ENOMEM;
+	memset((char *)p + *cap * elem, 0, (size_t)(n - *cap) * elem);
+	*arr = p;
+	*cap = n;
+	return 0;
+}
+
 static int parse_kvs(struct cursor *c, struct gguf_file *f)
 {
-	/* Smallest possible entry: 8-byte key length, 4-byte type, 1-byte value. */
-	if (f->n_kv > (c->size - c->pos) / 13)
-		return fail(c, "metadata count %llu is impossible for a file of %llu bytes",
-			    (unsigned long long)f->n_kv, (unsigned long long)c->size);
-	f->kv = calloc(f->n_kv ? f->n_kv : 1, sizeof *f->kv);
-	if (!f->kv)
-		return fail(c, "out of memory for %llu metadata entries", (unsigned long long)f->n_kv);
-	for (uint64_t i = 0; i < f->n_kv; i++) {
-		struct gguf_kv *kv = &f->kv[i];
+	/* The array grows as entries parse, so a lying count costs no memory up front. */
+	uint64_t cap = 0;
 
-		what(c, "the key of metadata entry %llu", (unsigned long long)i);
+	for (uint64_t i = 0; i < f->n_kv; i++) {
+		struct gguf_kv *kv;
+
+		if (i == cap && grow((void **)&f->kv, &cap, sizeof *f->kv))
+			return fail(c, "out of memory for %llu metadata entries", (unsigned long long)i);
+		kv = &f->kv[i];
+
+		what(c, "the key of metadata entry %llu of %llu", (unsigned long long)i,
+		     (unsigned long long)f->n_kv);
 		if (rd_str(c, &kv->key))
 			return -EINVAL;
 		what(c, "the type of metadata entry %llu (%.*s)", (unsigned long long)i,
@@ -330,25 +345,27 @@ static int parse_kvs(struct cursor *c, struct gguf_file *f)
 	return 0;
 }
 
-static int parse_tensors(struct cursor *c, struct gguf_file *f)
+/* On failure *cap_out says how many entries of f->tensors exist (for gguf_close). */
+static int parse_tensors(struct cursor *c, struct gguf_file *f, uint64_t *cap_out)
 {
-	/* Smallest possible tensor info: 8 + 4 + 4 + 8 bytes. */
-	if (f->n_tensors > (c->size - c->pos) / 24)
-		return fail(c, "tensor count %llu is impossible for a file of %llu bytes",
-			    (unsigned long long)f->n_tensors, (unsigned long long)c->size);
-	f->tensors = calloc(f->n_tensors ? f->n_tensors : 1, sizeof *f->tensors);
-	if (!f->tensors)
-		return fail(c, "out of memory for %llu tensors", (unsigned long long)f->n_tensors);
+	uint64_t *cap = cap_out;
+
+	*cap = 0;
 	for (uint64_t i = 0; i < f->n_tensors; i++) {
-		struct gguf_tensor *t = &f->tensors[i];
+		struct gguf_tensor *t;
 		struct gguf_str name;
 		uint64_t n_el = 1, row;
 
-		what(c, "the name of tensor info %llu", (unsigned long long)i);
+		if (i == *cap && grow((void **)&f->tensors, cap, sizeof *f->tensors))
+			return fail(c, "out of memory for %llu tensors", (unsigned long long)i);
+		t = &f->tensors[i];
+		what(c, "the name of tensor info %llu of %llu", (unsigned long long)i,
+		     (unsigned long long)f->n_tensors);
 		if (rd_str(c, &name))
 			return -EINVAL;
 		if (name.len == 0 || name.len > 255 || memchr(name.p, '\0', name.len))
-			return fail(c, "tensor info %llu has an invalid name (length %llu)", (unsigned long long)i,
+			return fail(c, "tensor info %llu of %llu has an invalid name (length %llu)",
+				    (unsigned long long)i, (unsigned long long)f->n_tensors,
 				    (unsigned long long)name.len);
 		t->name = strndup(name.p, name.len);
 		if (!t->name)
@@ -397,6 +414,7 @@ int gguf_parse(const void *buf, size_t size, const char *name, struct gguf_file 
 	struct cursor c = { .p = buf, .size = size, .name = name, .err = err, .errlen = errlen };
 	struct gguf_file *f = NULL;
 	char magic[4];
+	uint64_t t_cap = 0;
 	int rc = -EINVAL;
 
 	*out = NULL;
@@ -432,8 +450,13 @@ int gguf_parse(const void *buf, size_t size, const char *name, struct gguf_file 
 	what(&c, "the metadata count");
 	if (rd_u64(&c, &f->n_kv))
 		goto out;
-	if (parse_kvs(&c, f) || parse_tensors(&c, f))
+	if (parse_kvs(&c, f))
 		goto out;
+	if (parse_tensors(&c, f, &t_cap)) {
+		if (f->n_tensors > t_cap)
+			f->n_tensors = t_cap; /* only these exist, for gguf_close() */
+		goto out;
+	}
 
 	/* The data section starts at the next multiple of the alignment. A file without tensors may
 	 * end before that padding. */
