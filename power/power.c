@@ -21,6 +21,7 @@ static const struct pwr_backend *const pwr_registry[] = {
 	&pwr_backend_powercap,
 	&pwr_backend_perf,
 	&pwr_backend_msr,
+	&pwr_backend_papi,
 	&pwr_backend_battery,
 	&pwr_backend_hwmon,
 	&pwr_backend_nvml,
