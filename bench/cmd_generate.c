@@ -37,7 +37,7 @@ struct gen_opts {
 struct gen_result {
 	double load_s, prefill_s, decode_s;
 	int n_prompt, n_decoded;
-	const char *stop; /* "length", "eos", "context" */
+	const char *stop; /* "length" (-n reached), "eos", "context" (-n cut to fit the context) */
 	size_t kv_bytes;
 	int n_ctx;
 	char *text; /* generated text (prompt included) for --json; malloc'd */
@@ -384,6 +384,7 @@ int cmd_generate(int argc, char **argv)
 			fprintf(stderr, "joulebench generate: the context of %d tokens leaves room for %d "
 					"generated tokens, not %ld\n", n_ctx, n_ctx - n, o.n_predict);
 			o.n_predict = n_ctx - n;
+			r.stop = "context";
 		}
 		c = eng_ctx_new(m, &co, err, sizeof err);
 		if (!c) {
@@ -451,8 +452,6 @@ int cmd_generate(int argc, char **argv)
 		r.n_decoded++;
 	}
 	r.decode_s = now_s() - t0;
-	if (!strcmp(r.stop, "length") && eng_ctx_pos(c) >= r.n_ctx)
-		r.stop = "context";
 
 	if (o.json) {
 		print_json(&o, m, &r);
