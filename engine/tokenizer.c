@@ -665,7 +665,7 @@ int eng_vocab_decode(const struct eng_vocab *v, int32_t prev, int32_t tok, char 
 	}
 	for (size_t i = 0; i < n && k + 1 < len;) {
 		if (n - i >= 3 && !memcmp(p + i, SPACE_ESC, 3)) {
-			if (!(k == 0 && prev >= 0 && prev == v->bos))
+			if (!(i == 0 && prev >= 0 && prev == v->bos))
 				buf[k++] = ' ';
 			i += 3;
 		} else {
