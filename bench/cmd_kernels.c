@@ -510,9 +510,17 @@ static cJSON *stat_json(const struct bench_stat *s)
 	return o;
 }
 
+/* Measured read bandwidth: of the fast versions' thread count and of one thread (the twins). */
+struct membw {
+	double fast_gbs, ref_gbs; /* 0 when not measured */
+	char reason[300];
+};
+
 static void add_kernel_json(cJSON *arr, const struct kcase *k, const struct kresult *r, bool ref,
-			    const struct kopts *o, double membw_gbs, const char *membw_reason)
+			    const struct kopts *o, const struct membw *bwm)
 {
+	const double membw_gbs = ref ? bwm->ref_gbs : bwm->fast_gbs;
+	const char *membw_reason = bwm->reason;
 	const struct eng_kbench_case *c = &k->c;
 	cJSON *e = cJSON_CreateObject(), *s;
 
@@ -594,7 +602,7 @@ static void add_kernel_json(cJSON *arr, const struct kcase *k, const struct kres
 }
 
 static cJSON *result_json(const struct kcase *cs, int n, const struct kopts *o, const struct eng_shape *sh,
-			  double membw_gbs, const char *membw_reason, const char *created)
+			  const struct membw *bwm, const char *created)
 {
 	cJSON *root = cJSON_CreateObject(), *j, *arr, *m;
 
@@ -624,23 +632,25 @@ static cJSON *result_json(const struct kcase *cs, int n, const struct kopts *o, 
 	cJSON_AddNumberToObject(root, "batch", o->batch);
 	cJSON_AddNumberToObject(root, "seed", (double)o->seed);
 	cJSON_AddNumberToObject(root, "min_sample_ms", o->min_sample_ms);
-	if (membw_gbs > 0) {
+	if (bwm->fast_gbs > 0) {
 		cJSON *bw = cJSON_AddObjectToObject(root, "membw");
 		char key[16];
 
+		if (bw && bwm->ref_gbs > 0 && o->threads != 1)
+			cJSON_AddNumberToObject(bw, "1", bwm->ref_gbs);
 		snprintf(key, sizeof key, "%d", o->threads);
 		if (bw)
-			cJSON_AddNumberToObject(bw, key, membw_gbs);
+			cJSON_AddNumberToObject(bw, key, bwm->fast_gbs);
 	} else {
-		null_reason(root, "membw", membw_reason);
+		null_reason(root, "membw", bwm->reason);
 	}
 	cJSON_AddStringToObject(root, "count_mode", o->count_instr ? "callgrind" : "none");
 	arr = cJSON_AddArrayToObject(root, "kernels");
 	for (int i = 0; arr && i < n; i++) {
 		if (cs[i].simd.ran || cs[i].simd.instr_ok)
-			add_kernel_json(arr, &cs[i], &cs[i].simd, false, o, membw_gbs, membw_reason);
+			add_kernel_json(arr, &cs[i], &cs[i].simd, false, o, bwm);
 		if (cs[i].ref.ran || cs[i].ref.instr_ok)
-			add_kernel_json(arr, &cs[i], &cs[i].ref, true, o, membw_gbs, membw_reason);
+			add_kernel_json(arr, &cs[i], &cs[i].ref, true, o, bwm);
 	}
 	return root;
 }
@@ -766,8 +776,8 @@ int cmd_kernels(int argc, char **argv)
 	struct eng_shape sh;
 	struct eng_kbench_spec spec;
 	struct measure_env env = { .primary = -1 };
-	char err[512] = "", membw_reason[200], created[40];
-	double membw_gbs = 0;
+	char err[512] = "", created[40];
+	struct membw bwm = { 0 };
 	int n_all, n = 0, c, rc = 0;
 	long v;
 	bool reps_given = false;
@@ -924,8 +934,7 @@ int cmd_kernels(int argc, char **argv)
 
 	gmtime_r(&now, &tm);
 	strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	snprintf(membw_reason, sizeof membw_reason,
-		 "no memory-bandwidth measurement in this build of the engine");
+	snprintf(bwm.reason, sizeof bwm.reason, "not measured (--reps 0)");
 
 	if (o.reps > 0) {
 		/* Counters and energy: used when this machine has them, otherwise null + why. */
@@ -961,6 +970,17 @@ int cmd_kernels(int argc, char **argv)
 			}
 		}
 
+		/* The bandwidth bound: a streaming read far larger than the caches. */
+		bwm.fast_gbs = eng_membw_read_gbs(o.threads, ENG_MEMBW_DEFAULT_BYTES, err, sizeof err);
+		if (bwm.fast_gbs > 0 && o.threads != 1 && o.ref_reps > 0)
+			bwm.ref_gbs = eng_membw_read_gbs(1, ENG_MEMBW_DEFAULT_BYTES, err, sizeof err);
+		else if (o.threads == 1)
+			bwm.ref_gbs = bwm.fast_gbs;
+		if (bwm.fast_gbs <= 0) {
+			bwm.fast_gbs = bwm.ref_gbs = 0;
+			snprintf(bwm.reason, sizeof bwm.reason, "memory bandwidth could not be measured: %s", err);
+		}
+		err[0] = '\0';
 		for (int i = 0; i < n; i++) {
 			struct eng_kbench *k = NULL;
 
@@ -1014,7 +1034,7 @@ int cmd_kernels(int argc, char **argv)
 	}
 
 	{
-		cJSON *root = result_json(cs, n, &o, &sh, membw_gbs, membw_reason, created);
+		cJSON *root = result_json(cs, n, &o, &sh, &bwm, created);
 		char *text = root ? cJSON_Print(root) : NULL;
 
 		cJSON_Delete(root);
@@ -1034,7 +1054,7 @@ int cmd_kernels(int argc, char **argv)
 		if (o.json)
 			printf("%s\n", text);
 		else
-			print_table(stdout, cs, n, membw_gbs);
+			print_table(stdout, cs, n, bwm.fast_gbs);
 		free(text);
 	}
 	if (!o.json) {
@@ -1043,7 +1063,11 @@ int cmd_kernels(int argc, char **argv)
 		if (o.reps > 0)
 			printf("energy: %s\n", env.primary >= 0 ? "per call from the primary measured domain"
 								 : env.energy_reason);
-		printf("membw: %s\n", membw_gbs > 0 ? "measured" : membw_reason);
+		if (bwm.fast_gbs > 0)
+			printf("membw: %.2f GB/s read with %d thread(s) (the %%bw column's bound)\n", bwm.fast_gbs,
+			       o.threads);
+		else
+			printf("membw: %s\n", bwm.reason);
 		printf("simd: %s, threads %d (the _ref twins run on 1 thread)\n", eng_simd_name(), o.threads);
 	}
 out:

@@ -1,0 +1,324 @@
+/*
+ * tests/test_kbench.c — kernel microbenchmarks: the case list at a shape's real sizes with its
+ * traffic/operation model, deterministic inputs, every fast kernel against its `_ref` twin through
+ * the benchmark harness, inputs that stay valid over many calls, and the end-to-end check that
+ * `joulebench regress` on callgrind instruction counts catches a deliberately slowed kernel build
+ * (-DJB_KERNEL_SLOWDOWN) and does not flag an unchanged one.
+ */
+#include "helpers/testutil.h"
+
+#include "engine/engine.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct eng_kbench_case *find_case(const struct eng_kbench_case *v, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(v[i].name, name))
+			return &v[i];
+	fail_msg("no kernel case %s", name);
+	return NULL;
+}
+
+/* bench-1b: dim 2048, 32 heads, 8 kv heads (head_dim 64, kv_dim 512), ffn 5632, vocab 32000. */
+static struct eng_config bench_1b(void)
+{
+	return (struct eng_config){ .dim = 2048, .hidden_dim = 5632, .n_layers = 16, .n_heads = 32, .n_kv_heads = 8,
+				    .vocab_size = 32000, .seq_len = 2048, .head_dim = 64, .rope_dim = 64,
+				    .rope_theta = 10000, .norm_eps = 1e-5f };
+}
+
+static void test_cases_bench_1b(void **state)
+{
+	const int types[] = { ENG_TYPE_Q4_0, ENG_TYPE_F16 };
+	struct eng_config cfg = bench_1b();
+	struct eng_kbench_spec s = { .types = types, .n_types = 2, .n_tok = 64, .kv_len = 512 };
+	struct eng_kbench_case *v = NULL;
+	const struct eng_kbench_case *c;
+	char err[256] = "";
+	int n;
+
+	(void)state;
+	n = eng_kbench_cases(&cfg, &s, &v, err, sizeof err);
+	/* 2 types x (matvec, matmul) x 5 sizes + quantize, rmsnorm, rope, softmax, swiglu, attention */
+	assert_int_equal(n, 2 * 2 * 5 + 6);
+
+	c = find_case(v, n, "matvec.q4_0.attn_q");
+	assert_int_equal(c->rows, 2048);
+	assert_int_equal(c->cols, 2048);
+	assert_int_equal(c->n_tok, 1);
+	assert_string_equal(c->tensors, "attn_q,attn_output");
+	/* 2048 rows x 64 blocks x 18 bytes + x and y as floats; 2 * 2048 * 2048 operations. */
+	assert_float_equal(c->bytes_per_call, 2048.0 * 64 * 18 + 4.0 * (2048 + 2048), 0.5);
+	assert_float_equal(c->flops_per_call, 2.0 * 2048 * 2048, 0.5);
+
+	c = find_case(v, n, "matvec.q4_0.attn_k");
+	assert_int_equal(c->rows, 512);
+	assert_int_equal(c->cols, 2048);
+	assert_string_equal(c->tensors, "attn_k,attn_v");
+	c = find_case(v, n, "matmul.f16.ffn_up");
+	assert_int_equal(c->rows, 5632);
+	assert_int_equal(c->cols, 2048);
+	assert_int_equal(c->n_tok, 64);
+	assert_float_equal(c->bytes_per_call, 5632.0 * 2048 * 2 + 4.0 * 64 * (2048 + 5632), 0.5);
+	assert_float_equal(c->flops_per_call, 2.0 * 5632 * 2048 * 64, 0.5);
+	c = find_case(v, n, "matvec.f16.ffn_down");
+	assert_int_equal(c->rows, 2048);
+	assert_int_equal(c->cols, 5632);
+	c = find_case(v, n, "matvec.q4_0.output");
+	assert_int_equal(c->rows, 32000);
+
+	c = find_case(v, n, "attention.f32.kv512");
+	assert_int_equal(c->n_heads, 32);
+	assert_int_equal(c->n_kv_heads, 8);
+	assert_int_equal(c->head_dim, 64);
+	/* K and V of one layer: 2 x 512 positions x 512 floats, plus q and out (2048 floats each). */
+	assert_float_equal(c->bytes_per_call, 2.0 * 4 * 512 * 512 + 8.0 * 2048, 0.5);
+	c = find_case(v, n, "quantize.q8_0");
+	assert_false(c->has_ref);
+	assert_float_equal(c->bytes_per_call, 4.0 * 2048 + 64 * 34, 0.5);
+	c = find_case(v, n, "softmax.f32");
+	assert_int_equal(c->cols, 512);
+	free(v);
+}
+
+static void test_cases_errors(void **state)
+{
+	const int q4[] = { ENG_TYPE_Q4_0 }, bad[] = { 7 };
+	struct eng_config cfg = bench_1b(), small;
+	struct eng_kbench_spec s = { .types = q4, .n_types = 1, .n_tok = 64, .kv_len = 512 };
+	struct eng_kbench_case *v = NULL;
+	char err[256];
+
+	(void)state;
+	s.n_tok = 1;
+	assert_int_equal(eng_kbench_cases(&cfg, &s, &v, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "batch 1"));
+	s.n_tok = 64;
+	s.kv_len = 4096;
+	assert_int_equal(eng_kbench_cases(&cfg, &s, &v, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "KV length 4096"));
+	s.kv_len = 512;
+	s.types = bad;
+	assert_int_equal(eng_kbench_cases(&cfg, &s, &v, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "type 7"));
+	/* stories260k-like sizes cannot hold 32-element blocks. */
+	small = cfg;
+	small.dim = 64;
+	small.hidden_dim = 172;
+	small.n_heads = 8;
+	small.n_kv_heads = 4;
+	small.head_dim = 8;
+	s.types = q4;
+	assert_int_equal(eng_kbench_cases(&small, &s, &v, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "multiples of 32"));
+	assert_null(v);
+}
+
+/* ||a - b|| / ||b|| */
+static double rel_err(const float *a, const float *b, size_t n)
+{
+	double d = 0, r = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+		r += (double)b[i] * b[i];
+	}
+	return r > 0 ? sqrt(d / r) : sqrt(d);
+}
+
+static void test_fast_matches_ref(void **state)
+{
+	const int types[] = { ENG_TYPE_Q4_0, ENG_TYPE_Q8_0, ENG_TYPE_F16, ENG_TYPE_F32 };
+	struct eng_config cfg = { .dim = 288, .hidden_dim = 768, .n_layers = 6, .n_heads = 6, .n_kv_heads = 6,
+				  .vocab_size = 1024, .seq_len = 256, .head_dim = 48, .rope_dim = 48,
+				  .rope_theta = 10000, .norm_eps = 1e-5f };
+	struct eng_kbench_spec s = { .types = types, .n_types = 4, .n_tok = 4, .kv_len = 100 };
+	struct eng_kbench_case *v = NULL;
+	char err[256];
+	int n;
+
+	(void)state;
+	n = eng_kbench_cases(&cfg, &s, &v, err, sizeof err);
+	assert_true(n > 0);
+	for (int i = 0; i < n; i++) {
+		struct eng_kbench *fast = NULL, *ref = NULL;
+		size_t cap = 1 << 20, nf, nr;
+		float *yf = malloc(cap * sizeof *yf), *yr = malloc(cap * sizeof *yr);
+		double e;
+
+		assert_non_null(yf);
+		assert_non_null(yr);
+		assert_int_equal(eng_kbench_prepare(&v[i], 2, 42, &fast, err, sizeof err), 0);
+		assert_int_equal(eng_kbench_prepare(&v[i], 2, 42, &ref, err, sizeof err), 0);
+		eng_kbench_run(fast, false);
+		eng_kbench_run(ref, true);
+		nf = eng_kbench_output(fast, yf, cap);
+		nr = eng_kbench_output(ref, yr, cap);
+		assert_int_equal(nf, nr);
+		assert_true(nf > 0 && nf <= cap);
+		for (size_t j = 0; j < nf; j++)
+			assert_true(isfinite(yf[j]));
+		e = rel_err(yf, yr, nf);
+		if (e > 1e-3)
+			fail_msg("%s: fast vs ref relative error %g > 1e-3", v[i].name, e);
+		eng_kbench_free(fast);
+		eng_kbench_free(ref);
+		free(yf);
+		free(yr);
+	}
+	free(v);
+}
+
+static void test_deterministic_inputs(void **state)
+{
+	const int q8[] = { ENG_TYPE_Q8_0 };
+	struct eng_config cfg = bench_1b();
+	struct eng_kbench_spec s = { .types = q8, .n_types = 1, .n_tok = 2, .kv_len = 64 };
+	struct eng_kbench_case *v = NULL;
+	struct eng_kbench *a = NULL, *b = NULL, *c = NULL;
+	static float ya[2048], yb[2048], yc[2048];
+	char err[256];
+	int n;
+
+	(void)state;
+	n = eng_kbench_cases(&cfg, &s, &v, err, sizeof err);
+	assert_true(n > 0);
+	const struct eng_kbench_case *k = find_case(v, n, "matvec.q8_0.attn_q");
+	assert_int_equal(eng_kbench_prepare(k, 1, 5, &a, err, sizeof err), 0);
+	assert_int_equal(eng_kbench_prepare(k, 1, 5, &b, err, sizeof err), 0);
+	assert_int_equal(eng_kbench_prepare(k, 1, 6, &c, err, sizeof err), 0);
+	eng_kbench_run(a, false);
+	eng_kbench_run(b, false);
+	eng_kbench_run(c, false);
+	assert_int_equal(eng_kbench_output(a, ya, 2048), 2048);
+	eng_kbench_output(b, yb, 2048);
+	eng_kbench_output(c, yc, 2048);
+	assert_memory_equal(ya, yb, sizeof ya);
+	assert_true(memcmp(ya, yc, sizeof ya) != 0);
+	eng_kbench_free(a);
+	eng_kbench_free(b);
+	eng_kbench_free(c);
+	free(v);
+}
+
+/* In-place kernels are called thousands of times per sample: their data must not drift into
+ * denormals, zeros or infinities. */
+static void test_inplace_inputs_stay_valid(void **state)
+{
+	const int f32[] = { ENG_TYPE_F32 };
+	struct eng_config cfg = bench_1b();
+	struct eng_kbench_spec s = { .types = f32, .n_types = 1, .n_tok = 2, .kv_len = 256 };
+	struct eng_kbench_case *v = NULL;
+	static float y0[8192], y1[8192];
+	const char *names[] = { "swiglu.f32", "softmax.f32", "rope.f32" };
+	char err[256];
+	int n;
+
+	(void)state;
+	n = eng_kbench_cases(&cfg, &s, &v, err, sizeof err);
+	for (size_t t = 0; t < sizeof names / sizeof names[0]; t++) {
+		const struct eng_kbench_case *k = find_case(v, n, names[t]);
+		struct eng_kbench *kb = NULL;
+		size_t m;
+
+		assert_int_equal(eng_kbench_prepare(k, 1, 3, &kb, err, sizeof err), 0);
+		eng_kbench_run(kb, false);
+		m = eng_kbench_output(kb, y0, 8192);
+		for (int i = 0; i < 5000; i++)
+			eng_kbench_run(kb, i & 1);
+		eng_kbench_output(kb, y1, 8192);
+		for (size_t j = 0; j < m; j++) {
+			if (!isnormal(y1[j]))
+				fail_msg("%s: value %zu became %g after 5000 calls", names[t], j, y1[j]);
+		}
+		if (!strcmp(names[t], "swiglu.f32"))
+			assert_true(rel_err(y1, y0, m) < 1e-3); /* the stable fixed point holds */
+		eng_kbench_free(kb);
+	}
+	free(v);
+}
+
+/* ---- the slowed build is caught by instruction counts ------------------------------------ */
+
+/* Runs a shell command; prints its output when the exit code is not `want`. Returns the code. */
+static int run_logged(const char *cmd, int timeout_s, int want)
+{
+	char *out = NULL, *err = NULL;
+	int rc = tu_run(cmd, timeout_s, &out, &err);
+
+	if (rc != want)
+		fprintf(stderr, "command: %s\nexit %d\nstdout: %.3000s\nstderr: %.3000s\n", cmd, rc, out ? out : "",
+			err ? err : "");
+	free(out);
+	free(err);
+	return rc;
+}
+
+static void test_slowdown_caught_by_instruction_counts(void **state)
+{
+	/* Two copies built without AVX-512 (valgrind cannot execute it), one with the slowdown. The
+	 * builds live under build/ (ignored by git) and are incremental across test runs. */
+	const char *make = "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -j2 OPT=-O2 ARCH=x86-64-v3 "
+			   "EXTRA_CFLAGS= EXTRA_LDFLAGS= ";
+	const char *kern = "kernels --shape stories15m --type q4_0 --filter matvec.q4_0.attn_q,matmul.q4_0.attn_q "
+			   "--batch 4 --reps 0 --ref-reps 0 --count instructions";
+	char cmd[2048], *dir;
+	int rc;
+
+	(void)state;
+#if !defined(__x86_64__)
+	TU_SKIP("the callgrind build uses ARCH=x86-64-v3, an x86-64 target");
+#else
+	if (tu_run("valgrind --version", 30, NULL, NULL) != 0)
+		TU_SKIP("valgrind is not installed (apt install valgrind): instruction counts need callgrind");
+	if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+		TU_SKIP("this CPU lacks AVX2/FMA, which the x86-64-v3 build needs");
+	snprintf(cmd, sizeof cmd, "%s BUILD=build/cg BIN=build/cg/joulebench build/cg/joulebench", make);
+	assert_int_equal(run_logged(cmd, 600, 0), 0);
+	snprintf(cmd, sizeof cmd,
+		 "%s BUILD=build/cg-slow BIN=build/cg-slow/joulebench EXTRA_CFLAGS=-DJB_KERNEL_SLOWDOWN "
+		 "build/cg-slow/joulebench",
+		 make);
+	assert_int_equal(run_logged(cmd, 600, 0), 0);
+
+	dir = tu_mkdtemp();
+	assert_non_null(dir);
+	snprintf(cmd, sizeof cmd, "build/cg/joulebench %s -o %s/a.json >/dev/null", kern, dir);
+	assert_int_equal(run_logged(cmd, 300, 0), 0);
+	snprintf(cmd, sizeof cmd, "build/cg/joulebench %s -o %s/b.json >/dev/null", kern, dir);
+	assert_int_equal(run_logged(cmd, 300, 0), 0);
+	snprintf(cmd, sizeof cmd, "build/cg-slow/joulebench %s -o %s/slow.json >/dev/null", kern, dir);
+	assert_int_equal(run_logged(cmd, 300, 0), 0);
+
+	/* Normal vs normal: identical counts, exit 0. Slowed vs normal: exit 1. */
+	snprintf(cmd, sizeof cmd, "\"$JB\" regress --metric instructions %s/a.json %s/b.json", dir, dir);
+	assert_int_equal(run_logged(cmd, 60, 0), 0);
+	snprintf(cmd, sizeof cmd, "\"$JB\" regress --metric instructions --format term %s/a.json %s/slow.json "
+		 "| grep -q 'matvec.q4_0.attn_q \\[simd\\].*regressed'", dir, dir);
+	assert_int_equal(run_logged(cmd, 60, 0), 0);
+	snprintf(cmd, sizeof cmd, "\"$JB\" regress --metric instructions %s/a.json %s/slow.json", dir, dir);
+	rc = run_logged(cmd, 60, 1);
+	assert_int_equal(rc, 1);
+	tu_rmtree(dir);
+	free(dir);
+#endif
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cases_bench_1b),
+		cmocka_unit_test(test_cases_errors),
+		cmocka_unit_test(test_fast_matches_ref),
+		cmocka_unit_test(test_deterministic_inputs),
+		cmocka_unit_test(test_inplace_inputs_stay_valid),
+		cmocka_unit_test(test_slowdown_caught_by_instruction_counts),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
