@@ -180,7 +180,7 @@ static int hwmon_discover(struct pwr_discover *d)
 	dh = opendir(root);
 	if (!dh) {
 		d->unavailable(d, "hwmon", "no hwmon sensors: %s missing (%s); on bare metal load the "
-					   "sensor drivers (e.g. `sudo modprobe amd_energy`)",
+					   "sensor drivers (`sudo sensors-detect` lists them)",
 			       root, pwr_hw_errstr(-errno));
 		return 0;
 	}
