@@ -506,6 +506,8 @@ int pwr_open_backends(const struct pwr_opts *o, const struct pwr_backend *const 
 			.opts = o,
 		};
 		int first_dom = s->n_doms, first_unav = s->n_unav;
+		char found[200];
+		size_t used;
 
 		if (!backend_selected(sel, n_sel, list[b]->name))
 			continue;
@@ -519,6 +521,14 @@ int pwr_open_backends(const struct pwr_opts *o, const struct pwr_backend *const 
 		for (int i = first_dom; i < s->n_doms; i++)
 			if (!s->doms[i]->backend)
 				s->doms[i]->backend = list[b];
+		found[0] = '\0';
+		used = 0;
+		for (int i = first_dom; i < s->n_doms; i++) {
+			used += (size_t)snprintf(found + used, used < sizeof found ? sizeof found - used : 0, "%s%s",
+						 used ? ", " : "", s->doms[i]->desc.domain);
+			if (used >= sizeof found)
+				used = sizeof found - 1;
+		}
 		for (int i = first_dom; i < s->n_doms;) {
 			if (domain_selected(sel, n_sel, s->doms[i]))
 				i++;
@@ -536,24 +546,8 @@ int pwr_open_backends(const struct pwr_opts *o, const struct pwr_backend *const 
 				continue;
 			}
 			{
-				char found[200] = "";
-				size_t used = 0;
-
-				for (int i = 0; i < s->n_doms; i++) {
-					if (strcmp(s->doms[i]->desc.backend, list[b]->name))
-						continue;
-					used += (size_t)snprintf(found + used,
-								 used < sizeof found ? sizeof found - used : 0,
-								 "%s%s", used ? ", " : "", s->doms[i]->desc.domain);
-					if (used >= sizeof found)
-						used = sizeof found - 1;
-				}
-				if (!found[0]) {
-					/* found nothing for this request; the full list may exist */
-					pwr_strf(found, sizeof found, "none");
-				}
 				set_err(err, errlen, "probe '%s': %s has no domain '%s' (found: %s)", o->probes[k],
-					list[b]->name, sel[k].domain, found);
+					list[b]->name, sel[k].domain, found[0] ? found : "none");
 				rc = -EINVAL;
 				goto fail;
 			}

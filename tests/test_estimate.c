@@ -1,0 +1,390 @@
+/*
+ * tests/test_estimate.c — the labelled CPU power model: hand-computed energies, the hardware
+ * table (its shipped rows and its error messages), CPU-name matching, and the backend end to end
+ * on fixture roots.
+ */
+#include "helpers/testutil.h"
+
+#include "power/backend.h"
+#include "power/estimate.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NEAR(a, b) (fabs((a) - (b)) < 1e-9)
+
+static int put(const char *path, const char *text)
+{
+	return tu_write_file(path, text, strlen(text));
+}
+
+static void model_on_bare_metal(void **state)
+{
+	struct pwr_cpu_entry row = { .match = "i5-12400", .name = "Intel Core i5-12400", .tdp_w = 65,
+				     .idle_fraction = 0.10, .cores = 6, .threads = 12, .file = "t.json" };
+	struct pwr_opts o = { 0 };
+	struct pwr_estimate_model m;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(pwr_estimate_build("12th Gen Intel(R) Core(TM) i5-12400", &row, &o, 12, &m, err, sizeof err), 0);
+	/* idle 6.5 W; (65 - 6.5) / 12 = 4.875 W per busy CPU; all 12 CPUs here: share 1 */
+	assert_true(NEAR(m.idle_w, 6.5));
+	assert_true(NEAR(m.per_cpu_w, 4.875));
+	assert_true(NEAR(m.idle_share, 1.0));
+	/* 10 s with 4 CPU-seconds: 65 + 19.5 */
+	assert_true(NEAR(pwr_estimate_energy_j(&m, 10, 4), 84.5));
+	/* every thread busy for 1 s gives the TDP */
+	assert_true(NEAR(pwr_estimate_energy_j(&m, 1, 12), 65.0));
+	assert_non_null(strstr(m.text, "TDP 65 W of Intel Core i5-12400 (t.json)"));
+	assert_non_null(strstr(m.text, "idle assumed 10% of TDP"));
+	assert_non_null(strstr(m.text, "4.875 W per busy CPU"));
+}
+
+static void model_in_a_small_vm(void **state)
+{
+	struct pwr_cpu_entry row = { .match = "Gold 6338", .name = "Intel Xeon Gold 6338", .tdp_w = 205,
+				     .idle_fraction = 0.25, .threads = 64, .file = "x.json" };
+	struct pwr_opts o = { 0 };
+	struct pwr_estimate_model m;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(pwr_estimate_build("Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz", &row, &o, 2, &m, err,
+					    sizeof err),
+			 0);
+	/* idle 51.25 W, of which a 2-of-64-CPU VM is charged 1/32; (205 - 51.25) / 64 W per CPU */
+	assert_true(NEAR(m.idle_w, 51.25));
+	assert_true(NEAR(m.idle_share, 0.03125));
+	assert_true(NEAR(m.per_cpu_w, 2.40234375));
+	/* 10 s, 15 CPU-seconds: 16.015625 + 36.03515625 */
+	assert_true(NEAR(pwr_estimate_energy_j(&m, 10, 15), 52.05078125));
+	assert_non_null(strstr(m.text, "2 of 64 CPUs online"));
+}
+
+static void model_from_user_values(void **state)
+{
+	struct pwr_opts o = { .tdp_w = 100, .idle_w = 20, .cpu_threads = 8 };
+	struct pwr_estimate_model m;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(pwr_estimate_build("AMD EPYC", NULL, &o, 8, &m, err, sizeof err), 0);
+	assert_true(NEAR(m.per_cpu_w, 10.0));
+	/* 2 s, 3 CPU-seconds: 40 + 30 */
+	assert_true(NEAR(pwr_estimate_energy_j(&m, 2, 3), 70.0));
+	assert_non_null(strstr(m.text, "TDP 100 W given for 'AMD EPYC'"));
+	assert_non_null(strstr(m.text, "idle 20 W given"));
+	/* only a TDP: threads default to the online CPUs, idle to 10% */
+	o.idle_w = 0;
+	o.cpu_threads = 0;
+	assert_int_equal(pwr_estimate_build("AMD EPYC", NULL, &o, 4, &m, err, sizeof err), 0);
+	assert_true(NEAR(m.idle_w, 10.0));
+	assert_true(NEAR(m.per_cpu_w, 22.5));
+	assert_true(NEAR(pwr_estimate_energy_j(&m, 1, 1), 32.5));
+}
+
+static void user_values_override_the_table(void **state)
+{
+	struct pwr_cpu_entry row = { .match = "i7-1260P", .name = "Intel Core i7-1260P", .tdp_w = 28,
+				     .idle_w = 3, .threads = 16, .file = "t.json" };
+	struct pwr_opts o = { .tdp_w = 40 };
+	struct pwr_estimate_model m;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(pwr_estimate_build("i7-1260P", &row, &o, 16, &m, err, sizeof err), 0);
+	assert_true(NEAR(m.tdp_w, 40));
+	assert_true(NEAR(m.idle_w, 4)); /* the table's idle belongs to its TDP: 10% of the given one */
+	o.tdp_w = 0;
+	assert_int_equal(pwr_estimate_build("i7-1260P", &row, &o, 16, &m, err, sizeof err), 0);
+	assert_true(NEAR(m.idle_w, 3));
+	assert_non_null(strstr(m.text, "idle 3 W from the table"));
+}
+
+static void unknown_cpu_is_unavailable(void **state)
+{
+	struct pwr_opts o = { 0 };
+	struct pwr_estimate_model m;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(pwr_estimate_build("AMD EPYC", NULL, &o, 2, &m, err, sizeof err), -ENOENT);
+	assert_string_equal(err, "CPU 'AMD EPYC' is not in configs/hardware; pass --tdp-w or add it");
+	o.tdp_w = 10;
+	o.idle_w = 12;
+	assert_int_equal(pwr_estimate_build("AMD EPYC", NULL, &o, 2, &m, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "must be below the TDP"));
+	o.idle_w = -1;
+	assert_int_equal(pwr_estimate_build("AMD EPYC", NULL, &o, 2, &m, err, sizeof err), -EINVAL);
+}
+
+static void matching_is_by_whole_word_longest_first(void **state)
+{
+	struct pwr_cpu_entry v[4] = {
+		{ .match = "i7-12700K" },
+		{ .match = "Ryzen 9 7950X" },
+		{ .match = "Ryzen 9 7950X3D" },
+		{ .match = "Raspberry Pi 5" },
+	};
+
+	(void)state;
+	assert_int_equal(pwr_hwdb_match(v, 4, "12th Gen Intel(R) Core(TM) i7-12700K"), 0);
+	assert_int_equal(pwr_hwdb_match(v, 4, "12th Gen Intel(R) Core(TM) i7-12700KF"), -1);
+	assert_int_equal(pwr_hwdb_match(v, 4, "AMD Ryzen 9 7950X 16-Core Processor"), 1);
+	assert_int_equal(pwr_hwdb_match(v, 4, "AMD Ryzen 9 7950X3D 16-Core Processor"), 2);
+	assert_int_equal(pwr_hwdb_match(v, 4, "amd ryzen 9 7950x 16-core processor"), 1);
+	assert_int_equal(pwr_hwdb_match(v, 4, "Raspberry Pi 5 Model B Rev 1.0"), 3);
+	assert_int_equal(pwr_hwdb_match(v, 4, "Raspberry Pi 500"), -1);
+	assert_int_equal(pwr_hwdb_match(v, 4, ""), -1);
+}
+
+static void shipped_table_rows_have_sources(void **state)
+{
+	struct pwr_cpu_entry *v = NULL;
+	int n = 0;
+	char err[512];
+	bool intel = false, xeon = false, ryzen = false, epyc = false, apple = false, pi = false;
+
+	(void)state;
+	if (pwr_hwdb_load_dir("configs/hardware", &v, &n, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	assert_true(n >= 20);
+	for (int k = 0; k < n; k++) {
+		assert_true(v[k].tdp_w > 0);
+		assert_true(v[k].threads > 0);
+		if (!strstr(v[k].source, "https://"))
+			fail_msg("%s (%s) cites no source URL", v[k].name, v[k].file);
+		intel |= strstr(v[k].name, "Intel Core") != NULL;
+		xeon |= strstr(v[k].name, "Xeon") != NULL;
+		ryzen |= strstr(v[k].name, "Ryzen") != NULL;
+		epyc |= strstr(v[k].name, "EPYC") != NULL;
+		apple |= strstr(v[k].name, "Apple M") != NULL;
+		pi |= strstr(v[k].name, "Raspberry Pi 5") != NULL;
+	}
+	assert_true(intel && xeon && ryzen && epyc && apple && pi);
+	/* the fixture machines are in it */
+	assert_true(pwr_hwdb_match(v, n, "12th Gen Intel(R) Core(TM) i7-1260P") >= 0);
+	assert_true(pwr_hwdb_match(v, n, "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz") >= 0);
+	assert_true(pwr_hwdb_match(v, n, "AMD Ryzen 9 7950X 16-Core Processor") >= 0);
+	assert_true(pwr_hwdb_match(v, n, "Apple Mac mini (M1, 2020)") >= 0);
+	assert_true(pwr_hwdb_match(v, n, "Raspberry Pi 5 Model B Rev 1.0") >= 0);
+	/* a bare "AMD EPYC" (cloud VMs) has no TDP: not guessed */
+	assert_int_equal(pwr_hwdb_match(v, n, "AMD EPYC"), -1);
+	free(v);
+}
+
+static void table_errors_name_file_and_field(void **state)
+{
+	char *dir = tu_mkdtemp(), path[PATH_MAX], err[512];
+	struct pwr_cpu_entry *v = NULL;
+	int n = 0;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/bad.json", dir);
+	assert_int_equal(put(path, "{\"cpus\": [ {\"match\": \"x\",}"), 0);
+	assert_int_equal(pwr_hwdb_load(path, &v, &n, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "bad.json: invalid JSON at byte"));
+	assert_int_equal(put(path, "{\"cpus\": [{\"match\": \"x\", \"threads\": 4}]}"), 0);
+	assert_int_equal(pwr_hwdb_load(path, &v, &n, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "bad.json: cpus[0].tdp_w must be a number"));
+	assert_int_equal(put(path, "{\"cpus\": [{\"match\": \"x\", \"tdp_w\": 10, \"threads\": 0}]}"), 0);
+	assert_int_equal(pwr_hwdb_load(path, &v, &n, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "cpus[0].threads"));
+	assert_int_equal(put(path, "[1, 2]"), 0);
+	assert_int_equal(pwr_hwdb_load(path, &v, &n, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "\"cpus\" array"));
+	snprintf(path, sizeof path, "%s/missing.json", dir);
+	assert_int_equal(pwr_hwdb_load(path, &v, &n, err, sizeof err), -ENOENT);
+	assert_non_null(strstr(err, "missing.json: No such file"));
+	assert_int_equal(n, 0);
+	free(v);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+static void cpu_names_from_the_root(void **state)
+{
+	char *root = tu_mkdtemp(), path[PATH_MAX], name[160], alt[160], cmd[PATH_MAX + 32];
+	const char *pi = "processor\t: 0\nBogoMIPS\t: 108.00\nCPU part\t: 0xd0b\n\nRevision\t: d04170\n"
+			 "Model\t\t: Raspberry Pi 5 Model B Rev 1.0\n";
+
+	(void)state;
+	pwr_estimate_cpu_name("tests/fixtures/sysfs/intel-2s-server", name, sizeof name, alt, sizeof alt);
+	assert_string_equal(name, "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz");
+	snprintf(cmd, sizeof cmd, "mkdir -p '%s/proc/device-tree'", root);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof path, "%s/proc/cpuinfo", root);
+	assert_int_equal(tu_write_file(path, pi, strlen(pi)), 0);
+	pwr_estimate_cpu_name(root, name, sizeof name, alt, sizeof alt);
+	assert_string_equal(name, "Raspberry Pi 5 Model B Rev 1.0");
+	/* Apple silicon: no model name, the device tree names the machine */
+	assert_int_equal(put(path, "processor\t: 0\nCPU implementer\t: 0x61\n"), 0);
+	snprintf(path, sizeof path, "%s/proc/device-tree/model", root);
+	assert_int_equal(tu_write_file(path, "Apple Mac mini (M1, 2020)\0", 26), 0);
+	pwr_estimate_cpu_name(root, name, sizeof name, alt, sizeof alt);
+	assert_string_equal(name, "Apple Mac mini (M1, 2020)");
+	tu_rmtree(root);
+	free(root);
+}
+
+/* ---- the backend end to end ---------------------------------------------------------------- */
+
+static const char *estimate_only[] = { "estimate", NULL };
+
+static int64_t process_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void backend_estimates_this_process(void **state)
+{
+	struct pwr_opts o = { .sysfs_root = "tests/fixtures/sysfs/intel-client", .probes = estimate_only };
+	struct pwr_set *s = NULL;
+	const struct pwr_domain_desc *d;
+	struct pwr_energy e;
+	struct pwr_sample *v;
+	char err[256];
+	int64_t c0, c1;
+	volatile double sink = 0;
+	double idle_w, per_cpu_w, share, want;
+	int online;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(pwr_open(&o, &s, err, sizeof err), 0);
+	assert_int_equal(pwr_n_domains(s), 1);
+	d = pwr_domain(s, 0);
+	assert_string_equal(d->id, "estimate:cpu");
+	assert_int_equal(d->kind, PWR_ESTIMATED);
+	assert_non_null(strstr(d->model, "TDP 28 W of Intel Core i7-1260P"));
+	assert_non_null(strstr(d->covers, "not a measurement"));
+	assert_int_equal(pwr_primary_domain(s), 0);
+	assert_non_null(strstr(pwr_primary_why(s), "estimate"));
+	pwr_sample_now(s);
+	c0 = process_cpu_ns();
+	for (long k = 0; k < 30000000; k++)
+		sink += (double)k * 1e-9;
+	c1 = process_cpu_ns();
+	pwr_sample_now(s);
+	n = pwr_samples(s, 0, &v);
+	assert_int_equal(n, 2);
+	assert_int_equal(pwr_energy_window(s, 0, v[0].t_ns, v[1].t_ns, &e), 0);
+	assert_true(e.valid);
+	/* the model from its own inputs: 2.8 W idle, 1.575 W per busy CPU, share online/16 */
+	idle_w = 2.8;
+	per_cpu_w = (28 - 2.8) / 16;
+	online = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	share = online >= 16 ? 1.0 : online / 16.0;
+	want = idle_w * share * (double)(v[1].t_ns - v[0].t_ns) / 1e9 + per_cpu_w * (double)(c1 - c0) / 1e9;
+	/* the samples bracket the loop a little more widely than c0..c1 */
+	if (fabs(e.energy_j - want) > 0.05 * want + 2e-4)
+		fail_msg("estimate %.6f J, hand-computed %.6f J", e.energy_j, want);
+	free(v);
+	pwr_close(s);
+}
+
+static void backend_unknown_cpu_reason(void **state)
+{
+	char *root = tu_mkdtemp(), path[PATH_MAX], cmd[PATH_MAX + 32];
+	struct pwr_opts o = { .probes = estimate_only };
+	struct pwr_set *s = NULL;
+	char err[256];
+
+	(void)state;
+	snprintf(cmd, sizeof cmd, "mkdir -p '%s/proc'", root);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof path, "%s/proc/cpuinfo", root);
+	assert_int_equal(put(path, "processor\t: 0\nmodel name\t: AMD EPYC\n"), 0);
+	o.sysfs_root = root;
+	assert_int_equal(pwr_open(&o, &s, err, sizeof err), 0);
+	assert_int_equal(pwr_n_domains(s), 0);
+	assert_int_equal(pwr_primary_domain(s), -1);
+	assert_string_equal(pwr_unavailable(s, 0)->what, "estimate");
+	assert_string_equal(pwr_unavailable(s, 0)->reason,
+			    "CPU 'AMD EPYC' is not in configs/hardware; pass --tdp-w or add it");
+	assert_non_null(strstr(pwr_primary_why(s), "pass --tdp-w"));
+	pwr_close(s);
+	/* with --tdp-w the same machine gets a labelled estimate */
+	o.tdp_w = 180;
+	assert_int_equal(pwr_open(&o, &s, err, sizeof err), 0);
+	assert_int_equal(pwr_n_domains(s), 1);
+	assert_non_null(strstr(pwr_domain(s, 0)->model, "TDP 180 W given for 'AMD EPYC'"));
+	pwr_close(s);
+	tu_rmtree(root);
+	free(root);
+}
+
+static void backend_user_table_wins(void **state)
+{
+	char *dir = tu_mkdtemp(), path[PATH_MAX];
+	const char *mine = "{\"cpus\": [{\"match\": \"i7-1260P\", \"name\": \"my tuned i7-1260P\", \"tdp_w\": 40, "
+			   "\"threads\": 16, \"idle_w\": 5}]}";
+	struct pwr_opts o = { .sysfs_root = "tests/fixtures/sysfs/intel-client", .probes = estimate_only };
+	struct pwr_set *s = NULL;
+	char err[256];
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/mine.json", dir);
+	assert_int_equal(tu_write_file(path, mine, strlen(mine)), 0);
+	o.hardware_db = path;
+	assert_int_equal(pwr_open(&o, &s, err, sizeof err), 0);
+	assert_non_null(strstr(pwr_domain(s, 0)->model, "TDP 40 W of my tuned i7-1260P"));
+	assert_non_null(strstr(pwr_domain(s, 0)->model, "idle 5 W from the table"));
+	pwr_close(s);
+	/* the environment variable does the same; a broken file is reported, not ignored */
+	o.hardware_db = NULL;
+	assert_int_equal(put(path, "{"), 0);
+	setenv("JOULEBENCH_HARDWARE_DB", path, 1);
+	assert_int_equal(pwr_open(&o, &s, err, sizeof err), 0);
+	unsetenv("JOULEBENCH_HARDWARE_DB");
+	assert_int_equal(pwr_n_domains(s), 0);
+	assert_non_null(strstr(pwr_unavailable(s, 0)->reason, "mine.json: invalid JSON"));
+	pwr_close(s);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+static void measured_beats_estimate_for_primary(void **state)
+{
+	const char *both[] = { "powercap", "estimate", NULL };
+	struct pwr_opts o = { .sysfs_root = "tests/fixtures/sysfs/amd-zen", .probes = both };
+	struct pwr_set *s = NULL;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(pwr_open(&o, &s, err, sizeof err), 0);
+	assert_int_equal(pwr_n_domains(s), 2);
+	assert_string_equal(pwr_domain(s, pwr_primary_domain(s))->id, "powercap:package-0");
+	pwr_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(model_on_bare_metal),
+		cmocka_unit_test(model_in_a_small_vm),
+		cmocka_unit_test(model_from_user_values),
+		cmocka_unit_test(user_values_override_the_table),
+		cmocka_unit_test(unknown_cpu_is_unavailable),
+		cmocka_unit_test(matching_is_by_whole_word_longest_first),
+		cmocka_unit_test(shipped_table_rows_have_sources),
+		cmocka_unit_test(table_errors_name_file_and_field),
+		cmocka_unit_test(cpu_names_from_the_root),
+		cmocka_unit_test(backend_estimates_this_process),
+		cmocka_unit_test(backend_unknown_cpu_reason),
+		cmocka_unit_test(backend_user_table_wins),
+		cmocka_unit_test(measured_beats_estimate_for_primary),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
