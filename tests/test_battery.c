@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FIX "tests/fixtures/sysfs/"
@@ -146,6 +147,46 @@ static void test_voltage_current_and_unplug_midrun(void **state)
 	free(root);
 }
 
+/* Through the real sampler: constant 11.25 W integrates exactly (trapezoid); unplugging
+ * mid-run ends the figures with the reason instead of carrying on. */
+static void test_sampler_integrates_and_stops_on_ac(void **state)
+{
+	(void)state;
+	char *root = tu_mkdtemp();
+	const struct pwr_backend *list[] = { &pwr_backend_battery };
+	struct pwr_opts o = { .sysfs_root = root, .interval_ms = 20 };
+	struct pwr_set *s = NULL;
+	struct pwr_sample *smp = NULL;
+	struct timespec ts = { 0, 150 * 1000000 };
+	char err[256] = "", why[256] = "";
+
+	put(root, "sys/class/power_supply/BAT0/type", "Battery\n");
+	put(root, "sys/class/power_supply/BAT0/status", "Discharging\n");
+	put(root, "sys/class/power_supply/BAT0/power_now", "11250000\n");
+	assert_int_equal(pwr_open_backends(&o, list, 1, &s, err, sizeof err), 0);
+	assert_int_equal(pwr_n_domains(s), 1);
+	assert_int_equal(pwr_sampler_start(s, err, sizeof err), 0);
+	nanosleep(&ts, NULL);
+	pwr_sample_now(s);
+	size_t n = pwr_samples(s, 0, &smp);
+	assert_true(n >= 2);
+	double dt = (double)(smp[n - 1].t_ns - smp[0].t_ns) / 1e9;
+	double j = smp[n - 1].energy_j - smp[0].energy_j;
+	assert_true(dt > 0.1);
+	assert_true(j > 11.25 * dt * 0.999 && j < 11.25 * dt * 1.001);
+	free(smp);
+	assert_true(pwr_domain_valid(s, 0, why, sizeof why));
+
+	put(root, "sys/class/power_supply/BAT0/status", "Charging\n");
+	pwr_sample_now(s);
+	pwr_sampler_stop(s);
+	assert_false(pwr_domain_valid(s, 0, why, sizeof why));
+	assert_non_null(strstr(why, "unplug to measure"));
+	pwr_close(s);
+	tu_rmtree(root);
+	free(root);
+}
+
 static void test_empty_root(void **state)
 {
 	(void)state;
@@ -175,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_discharging_power_now),
 		cmocka_unit_test(test_charging_is_unavailable),
 		cmocka_unit_test(test_voltage_current_and_unplug_midrun),
+		cmocka_unit_test(test_sampler_integrates_and_stops_on_ac),
 		cmocka_unit_test(test_empty_root),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

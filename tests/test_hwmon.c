@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FIX "tests/fixtures/sysfs/"
@@ -108,6 +109,47 @@ static void test_energy_counter_advances(void **state)
 	free(root);
 }
 
+/* Through the real sampler: the counter's advance becomes cumulative joules exactly. */
+static void test_sampler_counts_energy(void **state)
+{
+	(void)state;
+	char *root = tu_mkdtemp();
+	const struct pwr_backend *list[] = { &pwr_backend_hwmon };
+	struct pwr_opts o = { .sysfs_root = root, .interval_ms = 10 };
+	struct pwr_set *s = NULL;
+	struct pwr_sample *smp = NULL;
+	char err[256] = "";
+	char buf[32];
+
+	put(root, "sys/class/hwmon/hwmon0/name", "amd_energy\n");
+	put(root, "sys/class/hwmon/hwmon0/energy1_input", "1000000\n");
+	assert_int_equal(pwr_open_backends(&o, list, 1, &s, err, sizeof err), 0);
+	assert_int_equal(pwr_sampler_start(s, err, sizeof err), 0);
+	for (int k = 1; k <= 10; k++) { /* 10 steps of 0.75 J */
+		struct timespec ts = { 0, 3 * 1000000 };
+
+		char tmp[1024], dst[1024];
+
+		/* replace the file atomically, as sysfs reads are: never a half-written value */
+		snprintf(buf, sizeof buf, "%d\n", 1000000 + k * 750000);
+		put(root, "sys/class/hwmon/hwmon0/next", buf);
+		snprintf(tmp, sizeof tmp, "%s/sys/class/hwmon/hwmon0/next", root);
+		snprintf(dst, sizeof dst, "%s/sys/class/hwmon/hwmon0/energy1_input", root);
+		assert_int_equal(rename(tmp, dst), 0);
+		nanosleep(&ts, NULL);
+	}
+	pwr_sampler_stop(s);
+	size_t n = pwr_samples(s, 0, &smp);
+	assert_true(n >= 2);
+	assert_true(smp[0].raw == 1000000);
+	double j = smp[n - 1].energy_j - smp[0].energy_j;
+	assert_true(j > 7.4999 && j < 7.5001);
+	free(smp);
+	pwr_close(s);
+	tu_rmtree(root);
+	free(root);
+}
+
 static void test_power_average_preferred(void **state)
 {
 	(void)state;
@@ -186,6 +228,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_amd_energy_counters),
 		cmocka_unit_test(test_energy_counter_advances),
+		cmocka_unit_test(test_sampler_counts_energy),
 		cmocka_unit_test(test_power_average_preferred),
 		cmocka_unit_test(test_unreadable_sensor),
 		cmocka_unit_test(test_empty_root),
