@@ -371,7 +371,7 @@ static void add_virt(cJSON *m, const struct mroot *r)
 	if (flag && !r->root[0] && cpuid_hypervisor(v, sizeof v)) {
 		cJSON_AddStringToObject(m, "virtualized", v);
 	} else if (flag && (vendor[0] || product[0])) {
-		snprintf(v, sizeof v, "%s %s", vendor, product);
+		snprintf(v, sizeof v, "%.120s %.120s", vendor, product);
 		cJSON_AddStringToObject(m, "virtualized", v);
 	} else if (flag) {
 		cJSON_AddStringToObject(m, "virtualized", "unknown hypervisor (cpuinfo flag 'hypervisor')");

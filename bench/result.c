@@ -281,21 +281,22 @@ static void add_rep(cJSON *a, const struct bench_run *r, const struct bench_conf
 	for (int d = 0; d < r->n_domains; d++) {
 		const struct bench_rep_energy *x = p->energy ? &p->energy[d] : NULL;
 		cJSON *o = obj(e, r->domains[d].id);
-		const char *why = x && x->reason[0] ? x->reason : "energy not computed";
+		const char *pwhy = x && x->prefill_reason[0] ? x->prefill_reason : "energy not computed";
+		const char *dwhy = x && x->decode_reason[0] ? x->decode_reason : "energy not computed";
 
 		if (x && x->prefill_valid) {
 			cJSON_AddNumberToObject(o, "prefill_j", x->prefill_j);
 			cJSON_AddNumberToObject(o, "prefill_avg_w", x->prefill_avg_w);
 		} else {
-			add_null(o, "prefill_j", "%s", why);
-			add_null(o, "prefill_avg_w", "%s", why);
+			add_null(o, "prefill_j", "%s", pwhy);
+			add_null(o, "prefill_avg_w", "%s", pwhy);
 		}
 		if (x && x->decode_valid) {
 			cJSON_AddNumberToObject(o, "decode_j", x->decode_j);
 			cJSON_AddNumberToObject(o, "decode_avg_w", x->decode_avg_w);
 		} else {
-			add_null(o, "decode_j", "%s", why);
-			add_null(o, "decode_avg_w", "%s", why);
+			add_null(o, "decode_j", "%s", dwhy);
+			add_null(o, "decode_avg_w", "%s", dwhy);
 		}
 		cJSON_AddBoolToObject(o, "wrap_suspect", x && x->wrap_suspect);
 		cJSON_AddStringToObject(o, "kind", kind_name(r->domains[d].kind));

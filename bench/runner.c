@@ -411,9 +411,9 @@ static int run_once(struct runner *R, struct eng_ctx *ctx, struct eng_sampler *s
 	t_first = pwr_now_ns();
 	if (have_ctr && pwr_counters_read(R->ctr, &c1) < 0)
 		have_ctr = false;
+	pwr_sample_now(R->pwr);
 	if (rep)
 		hook(R, "decode", ci, rep_i);
-	pwr_sample_now(R->pwr);
 	t_dec = t_prev = pwr_now_ns();
 	for (int i = 1; i < w->gen_tokens; i++) {
 		if (g_stop_sig)
@@ -672,7 +672,10 @@ static void compute_energy(struct runner *R)
 				struct pwr_energy pe, de;
 
 				if (!p->t_start_ns) {
-					snprintf(e->reason, sizeof e->reason, "%s", "the repetition did not start");
+					snprintf(e->prefill_reason, sizeof e->prefill_reason, "%s",
+						 "the repetition did not start");
+					snprintf(e->decode_reason, sizeof e->decode_reason, "%s",
+						 "the repetition did not start");
 					continue;
 				}
 				if (pwr_energy_window(R->pwr, d, p->t_start_ns, p->t_prefill_end_ns, &pe) == 0 &&
@@ -682,7 +685,7 @@ static void compute_energy(struct runner *R)
 					e->prefill_avg_w = pe.avg_power_w;
 					e->wrap_suspect |= pe.wrap_suspect;
 				} else {
-					snprintf(e->reason, sizeof e->reason, "prefill: %s", pe.reason);
+					snprintf(e->prefill_reason, sizeof e->prefill_reason, "%s", pe.reason);
 				}
 				if (pwr_energy_window(R->pwr, d, p->t_decode_start_ns, p->t_end_ns, &de) == 0 &&
 				    de.valid && p->t_end_ns > p->t_decode_start_ns) {
@@ -691,7 +694,7 @@ static void compute_energy(struct runner *R)
 					e->decode_avg_w = de.avg_power_w;
 					e->wrap_suspect |= de.wrap_suspect;
 				} else {
-					snprintf(e->reason, sizeof e->reason, "decode: %s",
+					snprintf(e->decode_reason, sizeof e->decode_reason, "%s",
 						 p->t_end_ns > p->t_decode_start_ns ? de.reason
 										      : "no decode step ran");
 				}
@@ -1004,8 +1007,10 @@ void bench_config_summarize(const struct bench_run *r, int ci, struct bench_conf
 			int dtok = p->gen_tokens - 1;
 
 			if (!e->prefill_valid || !e->decode_valid || dtok < 1) {
-				snprintf(s->energy_reason, sizeof s->energy_reason, "rep %d: %s", i,
-					 e->reason[0] ? e->reason : "no decode tokens");
+				snprintf(s->energy_reason, sizeof s->energy_reason, "rep %d: %.200s", i,
+					 !e->prefill_valid ? e->prefill_reason
+					 : !e->decode_valid ? e->decode_reason
+							    : "no decode tokens");
 				continue;
 			}
 			pg[ke] = e->prefill_j / p->prompt_tokens;

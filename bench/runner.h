@@ -30,7 +30,8 @@ struct bench_rep_energy {
 	double prefill_j, decode_j;
 	double prefill_avg_w, decode_avg_w;
 	bool wrap_suspect;
-	char reason[160]; /* why a value is missing */
+	char prefill_reason[160]; /* why prefill_j is missing */
+	char decode_reason[160];  /* why decode_j is missing */
 };
 
 struct bench_rep {
