@@ -16,5 +16,6 @@ int cmd_compare(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_claims(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@ const struct bench_cmd bench_cmds[] = {
 	{ "model", "synthesise, inspect or import model files; list model shapes", cmd_model },
 	{ "tokenize", "print the token ids of a text (works on vocabulary-only GGUF files)", cmd_tokenize },
 	{ "claims", "check popular local-vs-cloud energy claims against your results", cmd_claims },
+	{ "report", "Markdown + HTML report with plots, cloud comparison and claims", cmd_report },
 	{ NULL, NULL, NULL },
 };
 
