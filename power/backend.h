@@ -120,5 +120,9 @@ void pwr_counters_set_ops(const struct pwr_perf_ops *ops);
  * perf_event_attr at attr (type and config fields), via libpfm4 for non-generic names.
  * 0, or -EINVAL (unknown name) / -ENOSYS (no libpfm4) with the reason in err. */
 int pwr_counters_encode(const char *name, void *attr, char *err, size_t errlen);
+/* papi_energy.c: whether PAPI native event `event` of `component` ("powercap", "rapl",
+ * "perf_event_uncore") is an energy counter, and if so its domain, coverage and unit. */
+bool pwr_papi_classify(const char *component, const char *event, char *domain, size_t dlen,
+		       char *covers, size_t clen, double *joules_per_unit);
 
 #endif

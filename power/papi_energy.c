@@ -7,40 +7,24 @@
  *  - perf_event_uncore:  libpfm4's RAPL PMU, "rapl::RAPL_ENERGY_PKG" (Intel) or
  *                        "amd64_rapl::RAPL_ENERGY_PKG" (AMD)   2^-32 J (the kernel's scale)
  * Debian's PAPI has neither powercap nor rapl, only perf_event_uncore, which needs the RAPL PMU
- * and perf_event_paranoid <= 0. Values are PAPI's counts since PAPI_start, already unfolded by
- * PAPI, so domains are 64-bit counters. One event set per component holds all its events (PAPI
- * runs one set per component at a time); reads are serialised because PAPI_read reads them all.
+ * and perf_event_paranoid <= 0. Values are PAPI's counts since PAPI_start. PAPI's powercap
+ * component unfolds only one wrap, so those domains wrap at the zone's max_energy_range_uj and
+ * the sampler unfolds the rest; the rapl and uncore values are treated as 64-bit counters. One
+ * event set per component holds all its events (PAPI runs one set per component at a time);
+ * reads are serialised because PAPI_read reads them all.
  */
 #include "power/backend.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef JB_HAVE_PAPI
-#include <papi.h>
-
-#define PAPI_MAX_EVENTS 32
-
-struct papi_comp {
-	int es;      /* running event set */
-	int n;       /* events in it */
-	int refs;    /* domains using it */
-	long long vals[PAPI_MAX_EVENTS];
-};
-
-struct papi_priv {
-	struct papi_comp *comp;
-	int idx;
-};
-
-static pthread_mutex_t papi_lock = PTHREAD_MUTEX_INITIALIZER;
-
 /* What a native event measures: domain name, coverage, joules per count; false if not energy. */
-static bool classify(const char *comp, const char *ev, char *domain, size_t dlen, char *covers,
-		     size_t clen, double *j_per_unit)
+bool pwr_papi_classify(const char *comp, const char *ev, char *domain, size_t dlen, char *covers,
+		       size_t clen, double *j_per_unit)
 {
 	const char *p;
 	int n, m;
@@ -115,6 +99,69 @@ static bool classify(const char *comp, const char *ev, char *domain, size_t dlen
 	return false;
 }
 
+#ifdef JB_HAVE_PAPI
+#include <papi.h>
+
+#define PAPI_MAX_EVENTS 32
+
+struct papi_comp {
+	int es;      /* running event set */
+	int n;       /* events in it */
+	int refs;    /* domains using it */
+	long long vals[PAPI_MAX_EVENTS];
+};
+
+struct papi_priv {
+	struct papi_comp *comp;
+	int idx;
+};
+
+static pthread_mutex_t papi_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * PAPI's powercap events count since PAPI_start and unfold at most one wrap, so the value itself
+ * wraps at the zone's max_energy_range_uj (read from sysfs: PAPI always uses the real /sys).
+ * The zone's own name ("package-0", "core", "dram", "psys") is the description of its NAME event.
+ */
+static void powercap_refine(const char *ev, char *domain, size_t dlen, uint64_t *range)
+{
+	const char *p = strstr(ev, "ENERGY_UJ:ZONE");
+	char name_ev[PAPI_MAX_STR_LEN], rel[96], path[160], buf[64];
+	PAPI_event_info_t info;
+	int n, m, code, sub;
+
+	if (!p)
+		return;
+	sub = sscanf(p, "ENERGY_UJ:ZONE%d_SUBZONE%d", &n, &m);
+	if (sub < 1)
+		return;
+	if (sub == 2) {
+		snprintf(name_ev, sizeof name_ev, "powercap:::NAME:ZONE%d_SUBZONE%d", n, m);
+		snprintf(rel, sizeof rel, "intel-rapl:%d:%d", n, m);
+	} else {
+		snprintf(name_ev, sizeof name_ev, "powercap:::NAME:ZONE%d", n);
+		snprintf(rel, sizeof rel, "intel-rapl:%d", n);
+	}
+	snprintf(path, sizeof path, "/sys/class/powercap/%s/max_energy_range_uj", rel);
+	{
+		FILE *f = fopen(path, "re");
+		unsigned long long r;
+
+		if (f) {
+			if (fscanf(f, "%llu", &r) == 1)
+				*range = r;
+			fclose(f);
+		}
+	}
+	if (PAPI_event_name_to_code(name_ev, &code) != PAPI_OK ||
+	    PAPI_get_event_info(code, &info) != PAPI_OK || sscanf(info.long_descr, "%63s", buf) != 1)
+		return;
+	if (!strncmp(buf, "package-", 8) || !strcmp(buf, "psys"))
+		snprintf(domain, dlen, "%s", buf);
+	else
+		snprintf(domain, dlen, "%.20s-%d", buf, n); /* core-0, uncore-0, dram-0 */
+}
+
 static void comp_unref(struct papi_comp *c)
 {
 	long long dummy[PAPI_MAX_EVENTS];
@@ -134,6 +181,7 @@ static int try_component(struct pwr_discover *d, int cid, const char *cname, cha
 	struct {
 		char domain[64], covers[160];
 		double j;
+		uint64_t range;
 	} found[PAPI_MAX_EVENTS];
 	struct papi_comp *c;
 	int code = PAPI_NATIVE_MASK, n = 0, rc, es = PAPI_NULL;
@@ -155,9 +203,12 @@ static int try_component(struct pwr_discover *d, int cid, const char *cname, cha
 
 		if (n >= PAPI_MAX_EVENTS || PAPI_event_code_to_name(code, name) != PAPI_OK)
 			continue;
-		if (!classify(cname, name, found[n].domain, sizeof found[n].domain, found[n].covers,
+		if (!pwr_papi_classify(cname, name, found[n].domain, sizeof found[n].domain, found[n].covers,
 			      sizeof found[n].covers, &found[n].j))
 			continue;
+		found[n].range = 0;
+		if (!strcmp(cname, "powercap"))
+			powercap_refine(name, found[n].domain, sizeof found[n].domain, &found[n].range);
 		rc = PAPI_add_event(es, code);
 		if (rc != PAPI_OK) {
 			snprintf(why, whylen, "%.24s: cannot add %.60s: %.40s", cname, name, PAPI_strerror(rc));
@@ -203,8 +254,9 @@ static int try_component(struct pwr_discover *d, int cid, const char *cname, cha
 		snprintf(dom.desc.covers, sizeof dom.desc.covers, "%s", found[i].covers);
 		dom.desc.kind = PWR_MEASURED;
 		dom.value_kind = PWR_VALUE_COUNTER;
-		dom.range_raw = 0;
+		dom.range_raw = found[i].range;
 		dom.joules_per_unit = found[i].j;
+		dom.desc.range_j = (double)found[i].range * found[i].j;
 		dom.backend = &pwr_backend_papi;
 		p->comp = c;
 		p->idx = i;
