@@ -139,7 +139,7 @@ static void kernels_help(void)
 	       "measured memory-bandwidth bound, hardware counters and energy per call when this machine\n"
 	       "has them (null with the reason otherwise), and the _ref twin's time.\n"
 	       "\n"
-	       "--count instructions re-runs the kernels under `valgrind --tool=callgrind` (about 50x slower;\n"
+	       "--count instructions re-runs the kernels under `valgrind --tool=callgrind` (50-200x slower;\n"
 	       "instrumentation only around the measured calls, threads forced to 1). Instruction counts do\n"
 	       "not drift with machine load, so `joulebench regress` can gate on them with a plain threshold.\n"
 	       "They catch extra work (instructions); they do not see cache misses, memory bandwidth or\n"
@@ -456,7 +456,7 @@ static int count_instructions(struct kcase *cs, int n, const struct kopts *o)
 	argv[argc] = NULL;
 
 	fprintf(stderr, "joulebench kernels: counting instructions of %d kernel(s) under callgrind "
-			"(about 50x slower than native)...\n", n);
+			"(valgrind: 50-200x slower than native)...\n", n);
 	rc = posix_spawnp(&pid, vg, NULL, NULL, argv, environ);
 	if (rc) {
 		rmtree_flat(dir);
