@@ -38,7 +38,7 @@ json_num() {
 }
 
 median() { sort -g | awk '{v[NR]=$1} END{if(NR==0){print "null"} else if(NR%2){print v[(NR+1)/2]} else {print (v[NR/2]+v[NR/2+1])/2}}'; }
-minmax() { sort -g | awk 'NR==1{lo=$1} {hi=$1} END{printf "%s..%s", lo, hi}'; }
+minmax() { sort -g | awk 'NR==1{lo=$1} {hi=$1} END{printf "%.1f..%.1f", lo, hi}'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="null" || b=="-" || b=="null" || b==0) print "-"; else printf "%.0f%%", 100*a/b }'; }
 
 # Memory read bandwidth (GB/s) at N threads from `joulebench membw`, or "null" when unavailable.
@@ -48,7 +48,7 @@ membw_gbs() {
 	if [ -n "${membw_cache[$n]:-}" ]; then echo "${membw_cache[$n]}"; return; fi
 	v=null
 	if out=$(./joulebench membw -t "$n" --json 2>/dev/null); then
-		v=$(json_num read_gb_s "$out")
+		v=$(json_num read_gb_s "$out" | awk '$1 != "null" {printf "%.1f", $1; next} {print}')
 	fi
 	membw_cache[$n]=$v
 	echo "$v"
