@@ -317,6 +317,42 @@ static void test_amd_units_package_and_core_sum(void **state)
 	done(s, root);
 }
 
+/* Through the real sampler: a 32-bit package counter wrapping three times between forced
+ * samples (each step under one wrap) adds up exactly. */
+static void test_sampler_unfolds_many_wraps(void **state)
+{
+	(void)state;
+	char *root = make_machine("GenuineIntel", 6, 0x8C, "", 1, NULL, NULL);
+	const struct pwr_backend *list[] = { &pwr_backend_msr };
+	struct pwr_opts o = { .sysfs_root = root, .dev_root = root, .interval_ms = 3600000 };
+	const uint64_t seq[] = { 0xFFFFFF00u, 0x100u, 0x80000100u, 0xF0000000u, 0x10u, 0x7FFFFFFFu,
+				 0x00000005u };
+	struct pwr_set *s = NULL;
+	struct pwr_sample *smp = NULL;
+	char err[256] = "";
+	uint64_t units = 0;
+
+	set_reg(0, 0x606, 0xA0E03);
+	set_reg(0, 0x611, seq[0]);
+	assert_int_equal(pwr_open_backends(&o, list, 1, &s, err, sizeof err), 0);
+	assert_int_equal(s->n_doms, 1);
+	assert_int_equal(pwr_sampler_start(s, err, sizeof err), 0);
+	for (size_t k = 1; k < sizeof seq / sizeof seq[0]; k++) {
+		units += (uint32_t)(seq[k] - seq[k - 1]);
+		set_reg(0, 0x611, seq[k]);
+		pwr_sample_now(s);
+	}
+	pwr_sampler_stop(s);
+	size_t n = pwr_samples(s, 0, &smp);
+	assert_true(n >= sizeof seq / sizeof seq[0]);
+	double j = smp[n - 1].energy_j - smp[0].energy_j;
+	double want = (double)units / 16384.0; /* three wraps: more than 2^32 units in all */
+	assert_true(units > (1ull << 32));
+	assert_true(j > want - 1e-6 && j < want + 1e-6);
+	free(smp);
+	done(s, root);
+}
+
 static void test_not_rapl_cpu(void **state)
 {
 	(void)state;
@@ -425,6 +461,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_intel_32bit_wrap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_intel_server_two_sockets_dram_unit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_amd_units_package_and_core_sum, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sampler_unfolds_many_wraps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_rapl_cpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_msr_module, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_permission_denied, setup, teardown),
