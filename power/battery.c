@@ -134,13 +134,18 @@ static int battery_discover(struct pwr_discover *d)
 			d->unavailable(d, what, BAT_AC_REASON " (status: %s)", buf);
 			continue;
 		}
-		if (attr_i64(dir, "power_now", &v) == 0)
+		/* A discharging battery drawing 0 W is firmware not reporting, not a measurement. */
+		if (attr_i64(dir, "power_now", &v) == 0 && v != 0)
 			rc = add_dom(d, dir, de->d_name, BAT_POWER_NOW);
-		else if (attr_i64(dir, "voltage_now", &v) == 0 && attr_i64(dir, "current_now", &i) == 0)
+		else if (attr_i64(dir, "voltage_now", &v) == 0 && attr_i64(dir, "current_now", &i) == 0 &&
+			 v != 0 && i != 0)
 			rc = add_dom(d, dir, de->d_name, BAT_VI);
 		else
 			d->unavailable(d, what,
-				       "%s has neither power_now nor voltage_now and current_now", dir);
+				       "%s reports no discharge power: power_now, or voltage_now and "
+				       "current_now, missing or 0 (firmware does not report it; try again "
+				       "a minute after unplugging)",
+				       dir);
 		if (rc == 0 && attr_i64(dir, "energy_now", &v) == 0)
 			rc = add_dom(d, dir, de->d_name, BAT_ENERGY_NOW);
 	}

@@ -136,6 +136,17 @@ static void test_voltage_current_and_unplug_midrun(void **state)
 	d->backend->explain(d, rc, why, sizeof why);
 	assert_non_null(strstr(why, "unplug to measure"));
 
+	/* firmware that reports 0 W while discharging gives no domain, and says so */
+	put(root, "sys/class/power_supply/BAT1/status", "Discharging\n");
+	put(root, "sys/class/power_supply/BAT1/current_now", "0\n");
+	struct pwr_set *s0 = open_battery(root);
+	assert_int_equal(pwr_n_domains(s0), 0);
+	const char *why0 = find_reason(s0, "battery:BAT1");
+	assert_non_null(why0);
+	assert_non_null(strstr(why0, "reports no discharge power"));
+	pwr_close(s0);
+	put(root, "sys/class/power_supply/BAT1/current_now", "-1500000\n");
+
 	/* the battery vanishes (removed): an error, not a number */
 	put(root, "sys/class/power_supply/BAT1/status", "Discharging\n");
 	char path[1024];
