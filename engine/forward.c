@@ -41,7 +41,7 @@ struct run_state {
 	float *att;    /* (n_batch, q_dim) attention output, before Wo */
 	float *hb;     /* (n_batch, hidden_dim) gate, then silu(gate) * up */
 	float *hb2;    /* (n_batch, hidden_dim) up */
-	float *scores; /* (n_threads, n_ctx) attention scores, one row per thread */
+	float *scores; /* (n_threads, group, n_ctx) attention scores: group = n_heads / n_kv_heads */
 	float *kvrow;  /* (n_threads, 2 * head_dim) F16 cache rows widened to F32 */
 };
 
@@ -161,7 +161,8 @@ struct eng_ctx *eng_ctx_new(struct eng_model *m, const struct eng_ctx_opts *o, c
 	c->s.att = malloc((size_t)nb * c->q_dim * sizeof *c->s.att);
 	c->s.hb = malloc((size_t)nb * p->hidden_dim * sizeof *c->s.hb);
 	c->s.hb2 = malloc((size_t)nb * p->hidden_dim * sizeof *c->s.hb2);
-	c->s.scores = malloc((size_t)c->n_threads * c->n_ctx * sizeof *c->s.scores);
+	c->s.scores = malloc((size_t)c->n_threads * (p->n_heads / p->n_kv_heads) * c->n_ctx *
+			     sizeof *c->s.scores);
 	c->s.kvrow = malloc((size_t)c->n_threads * 2 * p->head_dim * sizeof *c->s.kvrow);
 	kv_elems = (size_t)p->n_layers * c->n_ctx * c->kv_dim;
 	kv_size = c->kv_type == ENG_TYPE_F16 ? sizeof(eng_f16) : sizeof(float);
@@ -271,40 +272,67 @@ static const float *kv_row(const struct eng_ctx *c, const void *cache, size_t of
 struct attn_job {
 	struct eng_ctx *c;
 	int layer;
-	int pos; /* position of the batch's first token */
-	int n;   /* tokens in the batch */
+	int pos;   /* position of the batch's first token */
+	int n;     /* tokens in the batch */
+	int heads; /* query heads per work item: a divisor of the group size */
 };
 
 /*
- * Grouped-query causal attention for every (token, head) pair of the batch; thread ith of nth
- * takes pairs ith, ith+nth, ... so that the longer rows of later tokens spread evenly. The batch's
- * keys and values are already in the cache, so token t sees positions 0..pos+t.
+ * Grouped-query causal attention. A work item is one token and `heads` query heads that share one
+ * kv head, so each cached key and value row is read (and, from an F16 cache, widened) once for all
+ * of them. Thread ith of nth takes items ith, ith+nth, ... so that the longer rows of later tokens
+ * spread evenly. The batch's keys and values are already in the cache: token t sees positions
+ * 0..pos+t.
  */
 static void attn_worker(void *arg, int ith, int nth)
 {
 	const struct attn_job *j = arg;
 	struct eng_ctx *c = j->c;
 	const struct eng_config *p = &c->cfg;
-	const int hd = p->head_dim, group = p->n_heads / p->n_kv_heads;
+	const int hd = p->head_dim, group = p->n_heads / p->n_kv_heads, nh = j->heads;
+	const int per_tok = p->n_heads / nh;
 	const float scale = 1.0f / sqrtf((float)hd);
-	float *scores = c->s.scores + (size_t)ith * c->n_ctx;
+	float *scores = c->s.scores + (size_t)ith * group * c->n_ctx;
 	float *tmp = c->s.kvrow + (size_t)ith * 2 * hd;
 
-	for (int it = ith; it < j->n * p->n_heads; it += nth) {
-		const int t = it / p->n_heads, h = it % p->n_heads, kvh = h / group;
+	for (int it = ith; it < j->n * per_tok; it += nth) {
+		const int t = it / per_tok, h0 = it % per_tok * nh, kvh = h0 / group;
 		const int n_seen = j->pos + t + 1;
-		const float *q = c->s.q + (size_t)t * c->q_dim + (size_t)h * hd;
-		float *out = c->s.att + (size_t)t * c->q_dim + (size_t)h * hd;
-		size_t off = kv_offset(c, j->layer, 0) + (size_t)kvh * hd;
+		const float *q = c->s.q + (size_t)t * c->q_dim + (size_t)h0 * hd;
+		float *out = c->s.att + (size_t)t * c->q_dim + (size_t)h0 * hd;
+		const size_t base = kv_offset(c, j->layer, 0) + (size_t)kvh * hd;
+		size_t off = base;
 
-		for (int s = 0; s < n_seen; s++, off += c->kv_dim)
-			scores[s] = eng_dot_f32(q, kv_row(c, c->key_cache, off, tmp), hd) * scale;
-		eng_softmax(scores, n_seen);
-		memset(out, 0, (size_t)hd * sizeof *out);
-		off = kv_offset(c, j->layer, 0) + (size_t)kvh * hd;
-		for (int s = 0; s < n_seen; s++, off += c->kv_dim)
-			eng_axpy_f32(out, scores[s], kv_row(c, c->value_cache, off, tmp + hd), hd);
+		for (int s = 0; s < n_seen; s++, off += c->kv_dim) {
+			const float *k = kv_row(c, c->key_cache, off, tmp);
+
+			for (int h = 0; h < nh; h++)
+				scores[(size_t)h * n_seen + s] = eng_dot_f32(q + (size_t)h * hd, k, hd) * scale;
+		}
+		for (int h = 0; h < nh; h++)
+			eng_softmax(scores + (size_t)h * n_seen, n_seen);
+		memset(out, 0, (size_t)nh * hd * sizeof *out);
+		off = base;
+		for (int s = 0; s < n_seen; s++, off += c->kv_dim) {
+			const float *v = kv_row(c, c->value_cache, off, tmp + hd);
+
+			for (int h = 0; h < nh; h++)
+				eng_axpy_f32(out + (size_t)h * hd, scores[(size_t)h * n_seen + s], v, hd);
+		}
 	}
+}
+
+/* Query heads per attention work item: the whole kv group, unless that leaves threads idle
+ * (decode with few kv heads), then the largest divisor of the group that gives every thread
+ * at least one item. */
+static int attn_heads_per_item(const struct eng_ctx *c, int n)
+{
+	const int group = c->cfg.n_heads / c->cfg.n_kv_heads;
+
+	for (int nh = group; nh > 1; nh--)
+		if (group % nh == 0 && (long)n * (c->cfg.n_heads / nh) >= c->n_threads)
+			return nh;
+	return 1;
 }
 
 /* ---- the forward pass -------------------------------------------------------------------- */
@@ -326,7 +354,7 @@ static void forward_batch(struct eng_ctx *c, const int32_t *tokens, int n)
 
 	for (int l = 0; l < p->n_layers; l++) {
 		const struct eng_layer *L = &w->layers[l];
-		struct attn_job job = { c, l, c->pos, n };
+		struct attn_job job = { c, l, c->pos, n, attn_heads_per_item(c, n) };
 
 		/* attention */
 		for (int t = 0; t < n; t++)
