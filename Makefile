@@ -143,3 +143,20 @@ help:
 	@sed -n '1,12p' Makefile
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- fuzz ------------------------------------------------------------------------------------
+# make fuzz [FUZZ_SECONDS=30]: builds the libFuzzer harness for the GGUF reader and vocabulary
+# loader (tests/fuzz/fuzz_gguf.c) with clang -fsanitize=fuzzer,address,undefined and runs it for
+# FUZZ_SECONDS on a working copy of the seed corpus tests/fuzz/corpus (in build-fuzz/corpus).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_SRC     := tests/fuzz/fuzz_gguf.c engine/gguf.c engine/gguf_write.c engine/tokenizer.c
+.PHONY: fuzz
+fuzz:
+	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { echo "make fuzz needs clang: scripts/install-deps.sh --fuzz" >&2; exit 2; }
+	@mkdir -p build-fuzz/corpus
+	$(FUZZ_CC) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  $(WARN) -Wno-unused-command-line-argument -D_GNU_SOURCE -I. $(FUZZ_SRC) -o build-fuzz/fuzz_gguf -lm
+	cp -n tests/fuzz/corpus/* build-fuzz/corpus/ 2>/dev/null || true
+	UBSAN_OPTIONS=halt_on_error=1 build-fuzz/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	  -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/ build-fuzz/corpus tests/fuzz/corpus
