@@ -98,6 +98,7 @@ struct kresult {
 	char counters_reason[512];
 	bool energy_ok;
 	double energy_j;
+	double energy_window_ms; /* the timed window the energy covers */
 	char energy_source[96];
 	char energy_reason[512];
 };
@@ -265,14 +266,25 @@ static int measure(struct eng_kbench *k, bool ref, int reps, double min_sample_m
 	} else {
 		struct pwr_energy e;
 		const struct pwr_domain_desc *d = pwr_domain(env->pwr, env->primary);
+		int wrc;
 
-		if (pwr_energy_window(env->pwr, env->primary, w0, w1, &e) == 0 && e.valid && !e.wrap_suspect) {
+		memset(&e, 0, sizeof e);
+		r->energy_window_ms = (double)(w1 - w0) / 1e6;
+		wrc = pwr_energy_window(env->pwr, env->primary, w0, w1, &e);
+		if (wrc || !e.valid || e.wrap_suspect) {
+			snprintf(r->energy_reason, sizeof r->energy_reason, "%s: %s", d->id,
+				 !wrc && e.wrap_suspect ? "a counter wrap may have been missed in the window"
+				 : e.reason[0]	       ? e.reason
+							: "the window could not be integrated");
+		} else if (!(e.energy_j > 0)) {
+			snprintf(r->energy_reason, sizeof r->energy_reason,
+				 "%s did not advance during the %.1f ms window (a stale or too coarse counter); "
+				 "not reported as 0 J",
+				 d->id, r->energy_window_ms);
+		} else {
 			r->energy_ok = true;
 			r->energy_j = e.energy_j / ((double)inner * reps);
 			snprintf(r->energy_source, sizeof r->energy_source, "%s", d->id);
-		} else {
-			snprintf(r->energy_reason, sizeof r->energy_reason, "%s: %s", d->id,
-				 e.reason[0] ? e.reason : "the window could not be integrated");
 		}
 	}
 	return 0;
@@ -596,6 +608,7 @@ static void add_kernel_json(cJSON *arr, const struct kcase *k, const struct kres
 	if (r->energy_ok) {
 		cJSON_AddNumberToObject(e, "energy_j_per_call", r->energy_j);
 		cJSON_AddStringToObject(e, "energy_source", r->energy_source);
+		cJSON_AddNumberToObject(e, "energy_window_ms", r->energy_window_ms);
 	} else {
 		null_reason(e, "energy_j_per_call", r->timed ? r->energy_reason : "not timed (--reps 0)");
 	}
