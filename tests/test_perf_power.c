@@ -174,6 +174,34 @@ static void test_two_sockets_one_cpu_each(void **state)
 	pwr_close(s);
 }
 
+/* AMD: package from the power PMU, cores from power_core summed per package. */
+static void test_amd_power_core_sum(void **state)
+{
+	(void)state;
+	struct pwr_set *s = open_perf(FIX "perf-amd-power-core");
+	uint64_t raw;
+
+	/* energy-pkg on CPU 0, energy-core on CPUs 0-3 (one per core) */
+	assert_int_equal(n_fake, 5);
+	for (int c = 0; c < 4; c++) {
+		int f = fake_of(0x01, c);
+		assert_true(f >= 0);
+		assert_int_equal(fake[f].type, 25);
+		fake[f].value = 1000ull * (unsigned)(c + 1);
+	}
+	struct pwr_dom *core = dom_of(s, "perf:core-0");
+	assert_non_null(core);
+	assert_non_null(dom_of(s, "perf:package-0"));
+	assert_int_equal(s->n_doms, 2);
+	const char *cov = core ? core->desc.covers : "";
+	assert_non_null(strstr(cov, "all 4 CPU cores of package 0"));
+	assert_int_equal(core->backend->read(core, &raw), 0);
+	assert_int_equal(raw, 1000 + 2000 + 3000 + 4000);
+	pwr_close(s);
+	for (int i = 0; i < n_fake; i++)
+		assert_true(fake[i].closed);
+}
+
 static void test_paranoid_reason(void **state)
 {
 	(void)state;
@@ -268,6 +296,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_intel_client_pmu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_sockets_one_cpu_each, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_amd_power_core_sum, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paranoid_reason, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_not_supported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_pmu_files, setup, teardown),
