@@ -17,5 +17,6 @@ int cmd_model(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_claims(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@
 
 const struct bench_cmd bench_cmds[] = {
 	{ "version", "print version, commit and build configuration", cmd_version },
+	{ "run", "run a benchmark workload: tokens/s, latency and joules per token into result.json", cmd_run },
 	{ "kernels", "time each kernel alone at a model shape's sizes; --count instructions", cmd_kernels },
 	{ "regress", "CI gate: compare two results, exit 1 on a significant regression", cmd_regress },
 	{ "cloud", "local vs cloud-equivalent energy, carbon and water for a result", cmd_cloud },
