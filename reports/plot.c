@@ -470,22 +470,37 @@ static int dat_roofline(struct rpt_result *const *rs, int n, const char *dir, co
 					fprintf(f, " ?\n");
 			}
 		} else {
-			const cJSON *it;
+			const cJSON *it, *membw = cJSON_GetObjectItemCaseSensitive(r->json, "membw");
+			bool any_matvec = false;
 
+			/* The bound is a DRAM stream: only the large matvec cases are meaningful
+			 * against it (SCHEMA.md), so plot those when there are any. */
 			cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r->json, "kernels"))
 			{
-				char kname[64], impl[16], label[100];
-				double gbs;
+				char op[32];
+
+				rj_str(it, "op", op, sizeof op);
+				any_matvec |= !strcmp(op, "matvec");
+			}
+			cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r->json, "kernels"))
+			{
+				char kname[64], impl[16], op[32], label[100], key[16];
+				double gbs, th, bw;
 
 				rj_str(it, "name", kname, sizeof kname);
 				rj_str(it, "impl", impl, sizeof impl);
-				if (!rj_num(it, "gbytes_s", &gbs))
+				rj_str(it, "op", op, sizeof op);
+				if (!rj_num(it, "gbytes_s", &gbs) || (any_matvec && strcmp(op, "matvec")))
 					continue;
 				snprintf(label, sizeof label, "%s%s%s", kname, impl[0] ? " " : "", impl);
 				fprintf(f, "%d ", rows++);
 				dat_label(f, label);
 				fprintf(f, " %.6g", gbs);
-				if (bound.ok)
+				/* the bound for this implementation's thread count when measured */
+				snprintf(key, sizeof key, "%d", rj_num(it, "threads", &th) ? (int)th : 1);
+				if (rj_num(membw, key, &bw))
+					fprintf(f, " %.6g\n", bw);
+				else if (bound.ok)
 					fprintf(f, " %.6g\n", bound.v);
 				else
 					fprintf(f, " ?\n");

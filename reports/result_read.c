@@ -95,8 +95,15 @@ static int read_config(const cJSON *c, int i, const struct rpt_result *r, struct
 	cfg->threads = (int)v;
 	rj_str(c, "type", cfg->type, sizeof cfg->type);
 	if (!cfg->type[0]) {
-		snprintf(err, errlen, "%s: field '%s.type' must be a string", file, ctx);
-		return -EINVAL;
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "type");
+
+		/* null + reason: the configuration's model could not be opened */
+		if (t && !cJSON_IsNull(t)) {
+			snprintf(err, errlen, "%s: field '%s.type' must be a string or null", file,
+				 ctx);
+			return -EINVAL;
+		}
+		snprintf(cfg->type, sizeof cfg->type, "?");
 	}
 	if (reps && !cJSON_IsArray(reps)) {
 		snprintf(err, errlen, "%s: field '%s.reps' must be an array", file, ctx);
@@ -113,6 +120,11 @@ static int read_config(const cJSON *c, int i, const struct rpt_result *r, struct
 		if (rj_num(r0, "gen_tokens", &v))
 			cfg->gen_tokens = (int)v;
 	}
+	/* the configuration's own lengths win (a prompt-length sweep has several) */
+	if (rj_num(c, "prompt_tokens", &v))
+		cfg->prompt_tokens = (int)v;
+	if (rj_num(c, "gen_tokens", &v))
+		cfg->gen_tokens = (int)v;
 	rj_rnum(cJSON_IsObject(model) ? model : cJSON_GetObjectItemCaseSensitive(
 							 (const cJSON *)r->json, "model"),
 		"weight_bytes", &cfg->weight_bytes);
@@ -128,6 +140,8 @@ static int read_config(const cJSON *c, int i, const struct rpt_result *r, struct
 		char reason[RPT_REASON_LEN];
 
 		rj_str(c, "summary_reason", reason, sizeof reason);
+		if (!reason[0])
+			rj_str(c, "error", reason, sizeof reason);
 		if (reason[0])
 			why = reason;
 		struct rpt_stat *all[] = { &cfg->prefill_tok_s,	    &cfg->decode_tok_s,
@@ -211,11 +225,19 @@ static int read_run(struct rpt_result *r, const cJSON *root, char *err, size_t e
 	rj_str(root, "incomplete_reason", r->incomplete_reason, sizeof r->incomplete_reason);
 	if (!r->complete && !r->incomplete_reason[0])
 		snprintf(r->incomplete_reason, sizeof r->incomplete_reason, "no reason recorded");
-	if ((rc = need_object(root, "workload", r->path, err, errlen)) ||
-	    (rc = need_object(root, "model", r->path, err, errlen)))
+	if ((rc = need_object(root, "workload", r->path, err, errlen)))
 		return rc;
+	if (model && !cJSON_IsNull(model) && !cJSON_IsObject(model)) {
+		snprintf(err, errlen, "%s: field 'model' must be an object or null", r->path);
+		return -EINVAL;
+	}
 	rj_str(w, "name", r->workload, sizeof r->workload);
-	if (rj_num(w, "prompt_tokens", &v))
+	/* prompt_tokens: a number, or an array of lengths (a sweep): the first one */
+	if (rj_num(w, "prompt_tokens", &v) ||
+	    (cJSON_IsNumber(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(w, "prompt_tokens"), 0)) &&
+	     (v = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(w, "prompt_tokens"), 0)
+		      ->valuedouble,
+	      1)))
 		r->prompt_tokens = (int)v;
 	if (rj_num(w, "gen_tokens", &v))
 		r->gen_tokens = (int)v;
@@ -226,6 +248,11 @@ static int read_run(struct rpt_result *r, const cJSON *root, char *err, size_t e
 	rj_str(model, "arch", r->model_arch, sizeof r->model_arch);
 	r->model_synthetic = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "synthetic"));
 	rj_rnum(model, "n_params", &r->n_params);
+	if (!cJSON_IsObject(model)) {
+		rj_str(root, "model_reason", r->n_params.reason, sizeof r->n_params.reason);
+		if (!r->n_params.reason[0])
+			snprintf(r->n_params.reason, sizeof r->n_params.reason, "model not recorded");
+	}
 	if (r->n_params.ok && r->n_params.v <= 0) {
 		snprintf(err, errlen, "%s: field 'model.n_params' must be positive", r->path);
 		return -EINVAL;

@@ -49,6 +49,8 @@ static void test_read_measured(void **state)
 	assert_string_equal(c->energy_source, "powercap:psys");
 	assert_int_equal(c->n_reps, 5);
 	assert_int_equal(c->gen_tokens, 128);
+	assert_int_equal(c->prompt_tokens, 32);
+	assert_int_equal(r->prompt_tokens, 32); /* workload.prompt_tokens is an array of lengths */
 	assert_non_null(rpt_find_source(r, "powercap:psys"));
 	rpt_result_free(r);
 }
@@ -129,6 +131,39 @@ static void test_read_errors(void **state)
 		assert_int_equal(tu_write_file(path, cases[i].body, strlen(cases[i].body)), 0);
 		expect_load_error(path, cases[i].expect, -EINVAL);
 	}
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* A configuration whose model could not be opened: type null + reason, summary null, and no
+ * top-level model. It loads; its figures are missing with the configuration's error. */
+static void test_read_failed_config(void **state)
+{
+	const char *body =
+		"{\"schema_version\":1,\"kind\":\"run\",\"complete\":false,\"incomplete_reason\":"
+		"\"config 1/1 failed\",\"machine\":{},\"workload\":{\"prompt_tokens\":[16,64]},"
+		"\"model\":null,\"model_reason\":\"cannot open x.gguf\",\"configs\":[{\"threads\":2,"
+		"\"type\":null,\"type_reason\":\"cannot open x.gguf\",\"prompt_tokens\":64,"
+		"\"error\":\"cannot open x.gguf: No such file\",\"reps\":[],\"summary\":null}]}";
+	char *dir = tu_mkdtemp(), path[512], err[RPT_ERR_LEN] = "";
+	struct rpt_result *r = NULL;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/failed.json", dir);
+	assert_int_equal(tu_write_file(path, body, strlen(body)), 0);
+	if (rpt_result_load(path, &r, err, sizeof err)) {
+		fprintf(stderr, "%s\n", err);
+		fail();
+	}
+	assert_false(r->complete);
+	assert_int_equal(r->prompt_tokens, 16);
+	assert_int_equal(r->configs[0].prompt_tokens, 64);
+	assert_string_equal(r->configs[0].type, "?");
+	assert_false(r->configs[0].decode_tok_s.ok);
+	assert_non_null(strstr(r->configs[0].decode_tok_s.reason, "No such file"));
+	assert_false(r->n_params.ok);
+	assert_non_null(strstr(r->n_params.reason, "cannot open x.gguf"));
+	rpt_result_free(r);
 	tu_rmtree(dir);
 	free(dir);
 }
@@ -285,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_read_missing_energy),
 		cmocka_unit_test(test_read_incomplete_and_kernels),
 		cmocka_unit_test(test_read_errors),
+		cmocka_unit_test(test_read_failed_config),
 		cmocka_unit_test(test_compare_known_numbers),
 		cmocka_unit_test(test_compare_missing_and_incomplete),
 		cmocka_unit_test(test_compare_refuses_mixed),
