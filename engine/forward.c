@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,18 +276,20 @@ struct attn_job {
 	int pos;   /* position of the batch's first token */
 	int n;     /* tokens in the batch */
 	int heads; /* query heads per work item: a divisor of the group size */
+	atomic_int next; /* next unclaimed work item */
 };
 
 /*
  * Grouped-query causal attention. A work item is one token and `heads` query heads that share one
  * kv head, so each cached key and value row is read (and, from an F16 cache, widened) once for all
- * of them. Thread ith of nth takes items ith, ith+nth, ... so that the longer rows of later tokens
- * spread evenly. The batch's keys and values are already in the cache: token t sees positions
+ * of them. Thread ith starts with item ith, then claims the next unclaimed one, so that neither
+ * the longer rows of later tokens nor a thread preempted on a shared machine hold the others up.
+ * The batch's keys and values are already in the cache: token t sees positions
  * 0..pos+t.
  */
 static void attn_worker(void *arg, int ith, int nth)
 {
-	const struct attn_job *j = arg;
+	struct attn_job *j = arg;
 	struct eng_ctx *c = j->c;
 	const struct eng_config *p = &c->cfg;
 	const int hd = p->head_dim, group = p->n_heads / p->n_kv_heads, nh = j->heads;
@@ -295,7 +298,8 @@ static void attn_worker(void *arg, int ith, int nth)
 	float *scores = c->s.scores + (size_t)ith * group * c->n_ctx;
 	float *tmp = c->s.kvrow + (size_t)ith * 2 * hd;
 
-	for (int it = ith; it < j->n * per_tok; it += nth) {
+	(void)nth;
+	for (int it = ith; it < j->n * per_tok; it = atomic_fetch_add(&j->next, 1)) {
 		const int t = it / per_tok, h0 = it % per_tok * nh, kvh = h0 / group;
 		const int n_seen = j->pos + t + 1;
 		const float *q = c->s.q + (size_t)t * c->q_dim + (size_t)h0 * hd;
@@ -354,7 +358,7 @@ static void forward_batch(struct eng_ctx *c, const int32_t *tokens, int n)
 
 	for (int l = 0; l < p->n_layers; l++) {
 		const struct eng_layer *L = &w->layers[l];
-		struct attn_job job = { c, l, c->pos, n, attn_heads_per_item(c, n) };
+		struct attn_job job = { c, l, c->pos, n, attn_heads_per_item(c, n), c->n_threads };
 
 		/* attention */
 		for (int t = 0; t < n; t++)
