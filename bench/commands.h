@@ -19,4 +19,6 @@ int cmd_claims(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 
+int cmd_membw(int argc, char **argv);
+
 #endif

@@ -22,6 +22,7 @@ const struct bench_cmd bench_cmds[] = {
 	{ "tokenize", "print the token ids of a text (works on vocabulary-only GGUF files)", cmd_tokenize },
 	{ "claims", "check popular local-vs-cloud energy claims against your results", cmd_claims },
 	{ "report", "Markdown + HTML report with plots, cloud comparison and claims", cmd_report },
+	{ "membw", "memory read bandwidth per thread count (the ceiling of decode speed)", cmd_membw },
 	{ NULL, NULL, NULL },
 };
 

@@ -180,6 +180,39 @@ int32_t eng_sample(struct eng_sampler *s, float *logits);
 /* Which SIMD kernels this CPU runs ("avx2+fma", "neon", "ref"). */
 const char *eng_simd_name(void);
 
+/* ---- memory read bandwidth (engine/membw.c) ------------------------------------------------ */
+
+/*
+ * The read bandwidth n_threads engine threads reach streaming a buffer of `bytes` (each thread
+ * its contiguous share, wide loads), the ceiling of decode speed: tokens/s <= GB/s * 1e9 /
+ * decode_bytes_per_token. GB are 1e9 bytes.
+ */
+#define ENG_MEMBW_MAX_REPS 64
+#define ENG_MEMBW_DEFAULT_REPS 10
+#define ENG_MEMBW_MIN_BYTES (16u << 20)
+#define ENG_MEMBW_DEFAULT_BYTES ((size_t)256 << 20)
+struct eng_membw {
+	int n_threads;
+	size_t bytes;                           /* bytes read per pass */
+	int n_samples;                          /* timed passes (after one warm-up pass) */
+	double samples_gbs[ENG_MEMBW_MAX_REPS]; /* every pass, in order */
+	double best_gbs;                        /* fastest pass: the bandwidth figure */
+	double median_gbs;
+};
+/* Measures `reps` passes (1..ENG_MEMBW_MAX_REPS) over `bytes` (>= ENG_MEMBW_MIN_BYTES). Returns 0,
+ * or -EINVAL / -ENOMEM with a message in err. */
+int eng_membw_measure(int n_threads, size_t bytes, int reps, struct eng_membw *out, char *err,
+		      size_t errlen);
+/* Best of ENG_MEMBW_DEFAULT_REPS passes in GB/s, or a negative value with a message in err. */
+double eng_membw_read_gbs(int n_threads, size_t bytes, char *err, size_t errlen);
+/*
+ * The weight-read bandwidth the decode matrix-vector kernel reaches: y = W x (one token) for a
+ * rows x cols matrix of `type`, over enough distinct copies of W that a pass streams at least
+ * `bytes` from memory (as decode does). Samples are weight bytes / time per pass. 0 or -errno.
+ */
+int eng_membw_matvec(int type, int64_t rows, int64_t cols, int n_threads, size_t bytes, int reps,
+		     struct eng_membw *out, char *err, size_t errlen);
+
 /* ---- kernel microbenchmarks (engine/kbench.c) ---------------------------------------------- */
 
 /*

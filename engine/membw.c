@@ -1,0 +1,280 @@
+/*
+ * engine/membw.c — memory read bandwidth, the ceiling of decode speed.
+ *
+ * A decode step streams every weight once, so tokens/s can never exceed (read bandwidth) /
+ * (weight bytes per token). This measures that bandwidth the way the matmul kernels see it:
+ * n_threads threads of the engine's own pool each read their contiguous share of one buffer,
+ * far larger than the last-level cache, with wide loads and several independent accumulators
+ * (so the loop is limited by memory, not by a dependency chain). Every pass is timed; the
+ * result keeps every sample, the best (the usual bandwidth figure, as STREAM reports it) and the
+ * median.
+ */
+#include "engine/engine.h"
+#include "engine/kernels_impl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+struct read_job {
+	const uint64_t *buf;
+	size_t n_words; /* uint64 words in the buffer, a multiple of 64 */
+	uint64_t sums[64][8]; /* per thread, a cache line each: keeps the loads alive */
+};
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static uint64_t read_avx2(const uint64_t *p, size_t n)
+{
+	__m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+
+	for (size_t i = 0; i < n; i += 16) {
+		a0 = _mm256_xor_si256(a0, _mm256_load_si256((const __m256i *)(p + i)));
+		a1 = _mm256_xor_si256(a1, _mm256_load_si256((const __m256i *)(p + i + 4)));
+		a2 = _mm256_xor_si256(a2, _mm256_load_si256((const __m256i *)(p + i + 8)));
+		a3 = _mm256_xor_si256(a3, _mm256_load_si256((const __m256i *)(p + i + 12)));
+	}
+	a0 = _mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3));
+	return (uint64_t)_mm256_extract_epi64(a0, 0) ^ (uint64_t)_mm256_extract_epi64(a0, 3);
+}
+#endif
+
+static uint64_t read_plain(const uint64_t *p, size_t n)
+{
+	uint64_t a[8] = { 0 };
+
+	for (size_t i = 0; i < n; i += 8)
+		for (int k = 0; k < 8; k++)
+			a[k] ^= p[i + k];
+	return a[0] ^ a[1] ^ a[2] ^ a[3] ^ a[4] ^ a[5] ^ a[6] ^ a[7];
+}
+
+static void read_worker(void *arg, int ith, int nth)
+{
+	struct read_job *j = arg;
+	size_t per = j->n_words / (size_t)nth / 64 * 64;
+	size_t start = per * (size_t)ith;
+	size_t n = ith == nth - 1 ? j->n_words - start : per;
+	uint64_t s;
+
+#if defined(__x86_64__)
+	if (eng_x86_has_avx2_fma_f16c())
+		s = read_avx2(j->buf + start, n);
+	else
+#endif
+		s = read_plain(j->buf + start, n);
+	j->sums[ith % 64][0] ^= s;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+int eng_membw_measure(int n_threads, size_t bytes, int reps, struct eng_membw *out, char *err,
+		      size_t errlen)
+{
+	struct eng_pool *pool = NULL;
+	struct read_job *job = NULL;
+	uint64_t *buf = NULL;
+	double sorted[ENG_MEMBW_MAX_REPS];
+	int rc = 0;
+
+	memset(out, 0, sizeof *out);
+	if (n_threads < 1 || n_threads > 1024) {
+		snprintf(err, errlen, "membw: thread count %d out of range (1..1024)", n_threads);
+		return -EINVAL;
+	}
+	if (bytes < ENG_MEMBW_MIN_BYTES) {
+		snprintf(err, errlen, "membw: buffer of %zu bytes is too small (at least %u MiB, well past the caches)",
+			 bytes, ENG_MEMBW_MIN_BYTES >> 20);
+		return -EINVAL;
+	}
+	if (reps < 1 || reps > ENG_MEMBW_MAX_REPS) {
+		snprintf(err, errlen, "membw: %d passes out of range (1..%d)", reps, ENG_MEMBW_MAX_REPS);
+		return -EINVAL;
+	}
+	bytes = bytes / 4096 * 4096;
+	if (posix_memalign((void **)&buf, 4096, bytes)) {
+		snprintf(err, errlen, "membw: cannot allocate %zu MiB", bytes >> 20);
+		return -ENOMEM;
+	}
+	job = calloc(1, sizeof *job);
+	pool = eng_pool_new(n_threads);
+	if (!job || !pool) {
+		snprintf(err, errlen, "membw: cannot start %d threads", n_threads);
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* real pages with non-zero data (zero pages could all map one physical page) */
+	for (size_t i = 0; i < bytes / sizeof *buf; i++)
+		buf[i] = i * 0x9e3779b97f4a7c15ull;
+	job->buf = buf;
+	job->n_words = bytes / sizeof *buf;
+	eng_pool_run(pool, read_worker, job); /* warm-up: threads running, TLB */
+	out->n_threads = n_threads;
+	out->bytes = bytes;
+	for (int r = 0; r < reps; r++) {
+		double t0 = now_s(), dt;
+
+		eng_pool_run(pool, read_worker, job);
+		dt = now_s() - t0;
+		out->samples_gbs[r] = dt > 0 ? (double)bytes / dt / 1e9 : 0.0;
+		sorted[r] = out->samples_gbs[r];
+	}
+	out->n_samples = reps;
+	qsort(sorted, (size_t)reps, sizeof sorted[0], cmp_double);
+	out->best_gbs = sorted[reps - 1];
+	out->median_gbs = reps % 2 ? sorted[reps / 2] : (sorted[reps / 2 - 1] + sorted[reps / 2]) / 2;
+out:
+	eng_pool_free(pool);
+	free(job);
+	free(buf);
+	return rc;
+}
+
+double eng_membw_read_gbs(int n_threads, size_t bytes, char *err, size_t errlen)
+{
+	struct eng_membw m;
+
+	if (eng_membw_measure(n_threads, bytes, ENG_MEMBW_DEFAULT_REPS, &m, err, errlen) < 0)
+		return -1.0;
+	return m.best_gbs;
+}
+
+/* ---- matrix-vector product bandwidth ---- */
+
+struct mv_fill {
+	uint64_t s;
+};
+
+static uint64_t mv_next(struct mv_fill *f)
+{
+	f->s ^= f->s << 13;
+	f->s ^= f->s >> 7;
+	f->s ^= f->s << 17;
+	return f->s;
+}
+
+/* Fills one matrix with valid random data of its type without quantizing (fast for 100s of MiB):
+ * quants are any bytes, scales and halves are finite values of moderate size. */
+static void mv_fill_matrix(int type, void *data, int64_t rows, size_t row_bytes, int64_t cols,
+			   struct mv_fill *f)
+{
+	for (int64_t r = 0; r < rows; r++) {
+		char *row = (char *)data + r * (int64_t)row_bytes;
+
+		switch (type) {
+		case ENG_TYPE_F32:
+			for (int64_t c = 0; c < cols; c++)
+				((float *)row)[c] = (float)(int32_t)(mv_next(f) >> 32) * 0x1p-31f;
+			break;
+		case ENG_TYPE_F16:
+			for (int64_t c = 0; c < cols; c++)
+				((eng_f16 *)row)[c] = (eng_f16)(mv_next(f) & 0xbbff); /* |v| < 2 */
+			break;
+		default: {
+			size_t bsz = type == ENG_TYPE_Q4_0 ? sizeof(struct eng_block_q4_0)
+							   : sizeof(struct eng_block_q8_0);
+
+			for (size_t i = 0; i < row_bytes; i += 8) {
+				uint64_t v = mv_next(f);
+
+				memcpy(row + i, &v, row_bytes - i < 8 ? row_bytes - i : 8);
+			}
+			for (size_t b = 0; b < row_bytes / bsz; b++) {
+				eng_f16 d = (eng_f16)(0x2000 | (mv_next(f) & 0x3ff)); /* ~0.008 */
+
+				memcpy(row + b * bsz, &d, sizeof d);
+			}
+		}
+		}
+	}
+}
+
+int eng_membw_matvec(int type, int64_t rows, int64_t cols, int n_threads, size_t bytes, int reps,
+		     struct eng_membw *out, char *err, size_t errlen)
+{
+	size_t row_bytes = eng_row_bytes(type, cols), mat_bytes;
+	struct eng_pool *pool = NULL;
+	char *data = NULL;
+	float *x = NULL, *y = NULL;
+	struct mv_fill f = { 0x853c49e6748fea9bull };
+	double sorted[ENG_MEMBW_MAX_REPS];
+	int64_t n_copies;
+	int rc = 0;
+
+	memset(out, 0, sizeof *out);
+	if (type < 0 || type >= ENG_KTYPE_SLOTS || !eng_kset_ref.mm[type] || rows < 1 || cols < 1 || row_bytes == 0) {
+		snprintf(err, errlen, "matvec: unsupported type %d or shape %lldx%lld", type, (long long)rows,
+			 (long long)cols);
+		return -EINVAL;
+	}
+	if (n_threads < 1 || n_threads > 1024 || reps < 1 || reps > ENG_MEMBW_MAX_REPS) {
+		snprintf(err, errlen, "matvec: %d threads / %d passes out of range", n_threads, reps);
+		return -EINVAL;
+	}
+	mat_bytes = row_bytes * (size_t)rows;
+	/* enough copies that one pass streams `bytes` from memory, not from the caches */
+	n_copies = (int64_t)((bytes + mat_bytes - 1) / mat_bytes);
+	if (n_copies < 1)
+		n_copies = 1;
+	if (posix_memalign((void **)&data, 4096, mat_bytes * (size_t)n_copies)) {
+		snprintf(err, errlen, "matvec: cannot allocate %zu MiB", (mat_bytes * (size_t)n_copies) >> 20);
+		return -ENOMEM;
+	}
+	x = malloc((size_t)cols * sizeof *x);
+	y = malloc((size_t)rows * sizeof *y);
+	pool = eng_pool_new(n_threads);
+	if (!x || !y || !pool) {
+		snprintf(err, errlen, "matvec: out of memory or cannot start %d threads", n_threads);
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int64_t k = 0; k < n_copies; k++)
+		mv_fill_matrix(type, data + (size_t)k * mat_bytes, rows, row_bytes, cols, &f);
+	for (int64_t c = 0; c < cols; c++)
+		x[c] = (float)(int32_t)(mv_next(&f) >> 32) * 0x1p-31f;
+	out->n_threads = n_threads;
+	out->bytes = mat_bytes * (size_t)n_copies;
+	for (int r = -1; r < reps; r++) { /* pass -1 warms up */
+		double t0 = now_s(), dt;
+
+		for (int64_t k = 0; k < n_copies; k++) {
+			struct eng_mat w = { .data = data + (size_t)k * mat_bytes, .type = type, .rows = rows,
+					     .cols = cols, .row_bytes = row_bytes };
+
+			eng_matmul(pool, &w, x, 1, y);
+		}
+		dt = now_s() - t0;
+		if (r < 0)
+			continue;
+		out->samples_gbs[r] = dt > 0 ? (double)out->bytes / dt / 1e9 : 0.0;
+		sorted[r] = out->samples_gbs[r];
+	}
+	out->n_samples = reps;
+	qsort(sorted, (size_t)reps, sizeof sorted[0], cmp_double);
+	out->best_gbs = sorted[reps - 1];
+	out->median_gbs = reps % 2 ? sorted[reps / 2] : (sorted[reps / 2 - 1] + sorted[reps / 2]) / 2;
+out:
+	eng_pool_free(pool);
+	free(data);
+	free(x);
+	free(y);
+	return rc;
+}
