@@ -247,7 +247,7 @@ int cmd_run(int argc, char **argv)
 	bench_workload_init(&w);
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+t:qo:h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:qo:h", long_opts, NULL)) != -1) {
 		double d;
 
 		switch (c) {
