@@ -160,3 +160,16 @@ fuzz:
 	cp -n tests/fuzz/corpus/* build-fuzz/corpus/ 2>/dev/null || true
 	UBSAN_OPTIONS=halt_on_error=1 build-fuzz/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	  -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/ build-fuzz/corpus tests/fuzz/corpus
+
+# ---- results (reports) -------------------------------------------------------------------
+# make results: run the documented workloads on this machine and regenerate RESULTS.md, with
+# the report and plots under docs/results/ (scripts/make-results.sh says what it runs).
+# Overridable: RESULTS_WORKLOADS="default sweep-threads claim-7b", RESULTS_DIR=docs/results,
+# RESULTS_KERNELS=0 (skip the kernel microbenchmarks).
+.PHONY: results
+results: all
+	@RESULTS_WORKLOADS="$(RESULTS_WORKLOADS)" RESULTS_DIR="$(RESULTS_DIR)" \
+	  RESULTS_KERNELS="$(RESULTS_KERNELS)" JOULEBENCH=./$(BIN) scripts/make-results.sh
+RESULTS_WORKLOADS ?= default sweep-threads claim-7b
+RESULTS_DIR ?= docs/results
+RESULTS_KERNELS ?= 1

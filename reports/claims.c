@@ -45,13 +45,6 @@ static void addf(struct rpt_claim *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-static const char *base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-
-	return s ? s + 1 : path;
-}
-
 static bool quantized(const char *type)
 {
 	return !strcmp(type, "q4_0") || !strcmp(type, "q8_0");
@@ -106,7 +99,7 @@ static void claim_laptop_watts(struct rpt_result *const *rs, int n, struct rpt_c
 		if (!best) {
 			addf(c, "%s: %.3g B params but no quantized configuration with an average power "
 				"figure.\n",
-			     base_name(r->path), r->n_params.v / 1e9);
+			     rj_label(r->path), r->n_params.v / 1e9);
 			continue;
 		}
 		const struct rpt_stat *w = &best->avg_power_w;
@@ -116,7 +109,7 @@ static void claim_laptop_watts(struct rpt_result *const *rs, int n, struct rpt_c
 		inside += p == 1;
 		outside += p == -1;
 		addf(c, "%s: %s, %.3g B params, %s, %d threads: average power %.1f W (95%% CI %.1f-%.1f), ",
-		     base_name(r->path), r->model_name[0] ? r->model_name : r->model_spec,
+		     rj_label(r->path), r->model_name[0] ? r->model_name : r->model_spec,
 		     r->n_params.v / 1e9, best->type, best->threads, w->median, w->ci_low, w->ci_high);
 		source_note(c, r, best);
 		addf(c, "; %s the 20-50 W range.%s%s%s%s\n",
@@ -161,17 +154,17 @@ static void claim_cloud_multiple(struct rpt_result *const *rs, int n,
 			continue;
 		rj_local(r, &l);
 		if (!l.ok) {
-			addf(c, "%s: no local energy (%s).\n", base_name(r->path), l.reason);
+			addf(c, "%s: no local energy (%s).\n", rj_label(r->path), l.reason);
 			continue;
 		}
 		if (!r->n_params.ok || r->n_params.v < CHAT_MIN_PARAMS) {
 			if (r->n_params.ok)
 				addf(c, "%s: model has %.3g parameters; a chatbot-like local response "
 					"needs a model of at least 1 B parameters.\n",
-				     base_name(r->path), r->n_params.v);
+				     rj_label(r->path), r->n_params.v);
 			else
 				addf(c, "%s: the model's parameter count is not recorded (%s).\n",
-				     base_name(r->path), r->n_params.reason);
+				     rj_label(r->path), r->n_params.reason);
 			continue;
 		}
 		for (int k = 0; k < np; k++) {
@@ -194,7 +187,7 @@ static void claim_cloud_multiple(struct rpt_result *const *rs, int n,
 			addf(c, "%s vs %s: cloud %.3g Wh/query (%.3g-%.3g) / local %.3g Wh for a "
 				"%d-token answer = %.2fx (range %.2f-%.2fx over %d-%d tokens and the "
 				"local CI)%s\n",
-			     base_name(r->path), p->name, e.wh_per_query.v, e.wh_per_query.low,
+			     rj_label(r->path), p->name, e.wh_per_query.v, e.wh_per_query.low,
 			     e.wh_per_query.high, mid.v, (int)tq->def, ratio, lo, hi, (int)tq->low,
 			     (int)tq->high,
 			     p->superseded ? " [superseded 2023 figure, shown for reference only]" : "");
@@ -206,7 +199,7 @@ static void claim_cloud_multiple(struct rpt_result *const *rs, int n,
 			else
 				outside++;
 		}
-		addf(c, "%s: local energy ", base_name(r->path));
+		addf(c, "%s: local energy ", rj_label(r->path));
 		source_note(c, r, l.cfg);
 		addf(c, "; local J/token %.3g (95%% CI %.3g-%.3g), gross, %d threads %s.%s\n", l.jpt.v,
 		     l.jpt.low, l.jpt.high, l.cfg->threads, l.cfg->type,
@@ -241,7 +234,7 @@ static void claim_same_model(struct rpt_result *const *rs, int n,
 			continue;
 		rj_local(r, &l);
 		if (!l.ok) {
-			addf(c, "%s: no local energy (%s).\n", base_name(r->path), l.reason);
+			addf(c, "%s: no local energy (%s).\n", rj_label(r->path), l.reason);
 			continue;
 		}
 		if (!r->n_params.ok || r->n_params.v < CHAT_MIN_PARAMS) {
@@ -249,13 +242,13 @@ static void claim_same_model(struct rpt_result *const *rs, int n,
 				addf(c, "%s: model has %.3g parameters; data-centre serving models "
 					"describe LLMs of 1 B parameters and more (below that the estimate is "
 					"dominated by fixed per-token overheads).\n",
-				     base_name(r->path), r->n_params.v);
+				     rj_label(r->path), r->n_params.v);
 			else
 				addf(c, "%s: the model's parameter count is not recorded (%s).\n",
-				     base_name(r->path), r->n_params.reason);
+				     rj_label(r->path), r->n_params.reason);
 			continue;
 		}
-		addf(c, "%s: local %.3g J/token (95%% CI %.3g-%.3g) gross", base_name(r->path),
+		addf(c, "%s: local %.3g J/token (95%% CI %.3g-%.3g) gross", rj_label(r->path),
 		     l.jpt.v, l.jpt.low, l.jpt.high);
 		if (l.cfg->decode_jpt_net.ok)
 			addf(c, ", %.3g net of idle", l.cfg->decode_jpt_net.median);

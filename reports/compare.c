@@ -94,13 +94,6 @@ static struct val ratio_of(struct val b, struct val a)
 	return (struct val){ true, b.v / a.v, b.lo / a.hi, b.hi / a.lo, NULL };
 }
 
-static const char *base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-
-	return s ? s + 1 : path;
-}
-
 static void fmt_val(char *buf, size_t len, struct val v, bool ci)
 {
 	char a[32], b[32], c[32];
@@ -371,7 +364,7 @@ int rpt_compare_rows(FILE *f, struct rpt_result *const *rs, int n, bool all_conf
 			memset(r, 0, sizeof *r);
 			r->r = rs[i];
 			r->c = c;
-			snprintf(r->label, sizeof r->label, "%.100s %dt %.15s%s", base_name(rs[i]->path),
+			snprintf(r->label, sizeof r->label, "%.100s %dt %.15s%s", rj_label(rs[i]->path),
 				 c->threads, c->type, rs[i]->complete ? "" : " (incomplete)");
 			for (int m = 0; m < N_METRICS; m++)
 				r->v[m] = metric_value(c, m);

@@ -110,13 +110,6 @@ static void dat_label(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static const char *base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-
-	return s ? s + 1 : path;
-}
-
 static const char *source_kind(const struct rpt_result *r, const char *id)
 {
 	const struct rpt_source *s = rpt_find_source(r, id);
@@ -374,7 +367,7 @@ static int dat_latency(struct rpt_result *const *rs, int n, const char *dir, con
 			char label[200];
 
 			snprintf(label, sizeof label, "%.100s %dt %s (p99 %.3g ms)",
-				 base_name(rs[i]->path), c->threads, c->type,
+				 rj_label(rs[i]->path), c->threads, c->type,
 				 bench_percentile(ms, m, 99));
 			dat_label(f, label);
 			fputc('\n', f);
@@ -415,7 +408,7 @@ ok:
 			continue;
 		est = !strcmp(c->energy_kind, "estimated");
 		*estimated |= est;
-		snprintf(label, sizeof label, "%.100s %dt %s", base_name(rs[i]->path), c->threads,
+		snprintf(label, sizeof label, "%.100s %dt %s", rj_label(rs[i]->path), c->threads,
 			 c->type);
 		fprintf(f, "%d ", rows++);
 		dat_label(f, label);
@@ -459,7 +452,7 @@ static int dat_roofline(struct rpt_result *const *rs, int n, const char *dir, co
 
 				if (!c->decode_bytes_per_token.ok || !c->decode_tok_s.ok)
 					continue;
-				snprintf(label, sizeof label, "%.100s decode %dt %s", base_name(r->path),
+				snprintf(label, sizeof label, "%.100s decode %dt %s", rj_label(r->path),
 					 c->threads, c->type);
 				fprintf(f, "%d ", rows++);
 				dat_label(f, label);
@@ -594,7 +587,7 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 			continue;
 		k++;
 		snprintf(title, sizeof title, "Power over time: %.100s (source %s%s)",
-			 base_name(rs[i]->path), src, est ? ", ESTIMATED" : ", measured");
+			 rj_label(rs[i]->path), src, est ? ", ESTIMATED" : ", measured");
 		snprintf(pname, sizeof pname, "%s-phases.dat", name);
 		RENDER("plot-power-timeline.gp", name, title, est ? "1" : "0", phases ? pname : NULL);
 	}
@@ -607,7 +600,7 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 		if (rc > 0) {
 			snprintf(title, sizeof title,
 				 "J/token: %.100s vs cloud-equivalent estimates (ranges: CI / low-high)",
-				 base_name(rs[i]->path));
+				 rj_label(rs[i]->path));
 			RENDER("plot-jpt-cloud.gp", "jpt-cloud", title, est ? "1" : "0", NULL);
 		}
 		break;
@@ -620,7 +613,7 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 			goto fail_dat;
 		if (rc > 0) {
 			snprintf(title, sizeof title, "Decode speed and energy vs threads: %.100s",
-				 base_name(rs[i]->path));
+				 rj_label(rs[i]->path));
 			RENDER("plot-threads.gp", "threads", title, est ? "1" : "0", NULL);
 			break;
 		}

@@ -14,13 +14,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static const char *base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-
-	return s ? s + 1 : path;
-}
-
 static void md_stat(FILE *f, const struct rpt_stat *s, int sig)
 {
 	char a[32], b[32], c[32];
@@ -51,7 +44,7 @@ static void md_result(FILE *f, const struct rpt_result *r)
 {
 	const cJSON *un = cJSON_GetObjectItemCaseSensitive(r->json, "energy_unavailable"), *it;
 
-	fprintf(f, "### %s\n\n", base_name(r->path));
+	fprintf(f, "### %s\n\n", rj_label(r->path));
 	fprintf(f, "- **Machine:** %s, %d cores / %d threads", r->cpu_model[0] ? r->cpu_model : "unknown CPU",
 		r->cores, r->threads);
 	if (r->mem_bytes.ok)
@@ -161,7 +154,7 @@ static int write_md(FILE *f, struct rpt_result *const *rs, int n, const struct r
 	fprintf(f, "# %s\n\n", o->title ? o->title : "joulebench report");
 	fprintf(f, "Generated %s from %d result file%s:", when, n, n == 1 ? "" : "s");
 	for (int i = 0; i < n; i++)
-		fprintf(f, " `%s`%s", base_name(rs[i]->path), i + 1 < n ? "," : ".");
+		fprintf(f, " `%s`%s", rj_label(rs[i]->path), i + 1 < n ? "," : ".");
 	fprintf(f, " Every energy figure is marked **measured** (with its probe and domain) or "
 		   "**ESTIMATED** (with its model); cloud figures are estimates from the cited "
 		   "profiles in `configs/cloud`.\n\n");

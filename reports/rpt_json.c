@@ -151,3 +151,20 @@ void rj_fmt(char *buf, size_t len, double v, int sig)
 		snprintf(buf, len, "%.*f", dec, v);
 	}
 }
+
+const char *rj_label(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	if (!base)
+		return path;
+	if (strcmp(base + 1, "result.json") == 0) {
+		const char *dir = base;
+
+		while (dir > path && dir[-1] != '/')
+			dir--;
+		if (dir < base)
+			return dir;
+	}
+	return base + 1;
+}

@@ -23,6 +23,10 @@ int rj_stat(const cJSON *o, const char *name, struct rpt_stat *s, const char *fi
 /* Reads a whole file into a malloc'd NUL-terminated buffer; NULL with errno set on failure. */
 char *rj_slurp(const char *path, size_t *len);
 
+/* A short name for a result file: its base name, or "DIR/result.json" for the runner's
+ * DIR/result.json layout (a suffix of path, not a copy). */
+const char *rj_label(const char *path);
+
 /* Formats a number with `sig` significant digits, "-" style placeholder not included. */
 void rj_fmt(char *buf, size_t len, double v, int sig);
 
