@@ -262,7 +262,8 @@ static int prompt_tokens(const struct gen_opts *o, struct eng_model *m, int32_t 
 		/* BOS, then ids spread over the vocabulary (deterministic, like llama-bench's) */
 		for (int i = 0; i < n; i++)
 			tok[i] = i == 0 && bos >= 0 ? bos
-						    : (int32_t)(1 + ((int64_t)i * 7919) % (cfg->vocab_size - 1));
+			       : cfg->vocab_size < 2 ? 0
+						     : (int32_t)(1 + ((int64_t)i * 7919) % (cfg->vocab_size - 1));
 		*out = tok;
 		return n;
 	}
