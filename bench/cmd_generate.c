@@ -37,6 +37,7 @@ struct gen_opts {
 struct gen_result {
 	double load_s, prefill_s, decode_s;
 	int n_prompt, n_decoded;
+	double *step_s; /* time of each decode step (sample, print, forward), n_decoded of them */
 	const char *stop; /* "length" (-n reached), "eos", "context" (-n cut to fit the context) */
 	size_t kv_bytes;
 	int n_ctx;
@@ -66,7 +67,7 @@ static void usage(FILE *f)
 		"                         threads), as llama-bench does\n"
 		"      --json             print one JSON object with the measurements on stdout instead\n"
 		"                         of the text (keys: load_s, prefill_tok_s, decode_tok_s,\n"
-		"                         decode_bytes_per_token, peak_rss_bytes, ...)\n"
+		"                         decode_step_ms, decode_bytes_per_token, peak_rss_bytes, ...)\n"
 		"  -h, --help             this help\n\n"
 		"Without a vocabulary the generated token ids are printed instead of text.\n");
 }
@@ -318,6 +319,12 @@ static void print_json(const struct gen_opts *o, struct eng_model *m, const stru
 		cJSON_AddNumberToObject(root, "decode_tok_s", r->n_decoded / r->decode_s);
 	else
 		cJSON_AddNullToObject(root, "decode_tok_s");
+	{
+		cJSON *steps = cJSON_AddArrayToObject(root, "decode_step_ms");
+
+		for (int i = 0; steps && i < r->n_decoded; i++)
+			cJSON_AddItemToArray(steps, cJSON_CreateNumber(r->step_s[i] * 1e3));
+	}
 	cJSON_AddStringToObject(root, "stop", r->stop);
 	cJSON_AddNumberToObject(root, "n_params", (double)d.n_params);
 	cJSON_AddNumberToObject(root, "file_bytes", (double)d.file_bytes);
@@ -433,9 +440,15 @@ int cmd_generate(int argc, char **argv)
 		goto out;
 	}
 
+	r.step_s = malloc((size_t)(o.n_predict ? o.n_predict : 1) * sizeof *r.step_s);
+	if (!r.step_s) {
+		rc = bench_fail(CMD, "out of memory for %ld step times", o.n_predict);
+		goto out;
+	}
 	eos = eng_token_eos(m);
 	t0 = now_s();
 	for (long i = 0; i < o.n_predict; i++) {
+		double ts = now_s();
 		int32_t next = eng_sample(smp, logits);
 
 		if (next == eos && !o.ignore_eos) {
@@ -450,7 +463,7 @@ int cmd_generate(int argc, char **argv)
 					eng_ctx_error(c));
 			goto out;
 		}
-		r.n_decoded++;
+		r.step_s[r.n_decoded++] = now_s() - ts;
 	}
 	r.decode_s = now_s() - t0;
 
@@ -475,6 +488,7 @@ out:
 	free(logits);
 	free(tok);
 	free(r.text);
+	free(r.step_s);
 	eng_sampler_free(smp);
 	eng_ctx_free(c);
 	if (m)
