@@ -53,8 +53,6 @@ int cmd_tokenize(int argc, char **argv)
 		return bench_usage_error(CMD, "missing -m MODEL");
 	if (argc - optind != 1)
 		return bench_usage_error(CMD, argc == optind ? "missing TEXT" : "expected one TEXT argument (quote it)");
-	if (!strncmp(model, "synth:", 6))
-		oo.vocab_only = false;
 	if (eng_model_open(model, &oo, &m, err, sizeof err))
 		return bench_usage_error(CMD, "%s", err);
 	n = eng_tokenize(m, argv[optind], bos, NULL, 0, err, sizeof err);

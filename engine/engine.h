@@ -53,8 +53,9 @@ struct eng_open_opts {
 	uint64_t seed;
 	/* Optional vocabulary GGUF (tokenizer only) attached to synthetic models. */
 	const char *vocab_path;
-	/* GGUF files: load only the configuration and vocabulary, no tensors (a vocabulary-only
-	 * file such as ggml-vocab-llama-spm.gguf opens this way). Such a model cannot run:
+	/* Load only the configuration and vocabulary, no tensors (a vocabulary-only GGUF such as
+	 * ggml-vocab-llama-spm.gguf opens this way; "synth:" specs generate no weights). Such a
+	 * model cannot run: its config holds only vocab_size (eng_ctx_new refuses it) and
 	 * m->w.layers is NULL. */
 	bool vocab_only;
 };

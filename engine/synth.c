@@ -550,6 +550,27 @@ int eng_synth_open(const char *shape_type, const struct eng_open_opts *opts, str
 	if ((rc = parse_spec(shape_type, shape, sizeof shape, &type, err, errlen)) ||
 	    (rc = plan_make(&p, shape, type, opts ? opts->seed : 0, err, errlen)))
 		goto fail;
+	if (opts && opts->vocab_only) {
+		/* configuration and vocabulary only: no weights are generated */
+		m = calloc(1, sizeof *m);
+		if (!m) {
+			rc = -ENOMEM;
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		/* As for vocabulary-only files, only vocab_size is set, so a context cannot be made. */
+		m->cfg.vocab_size = p.shape.cfg.vocab_size;
+		if ((rc = load_vocab(opts->vocab_path, m->cfg.vocab_size, shape, &m->owned_vocab, NULL, err,
+				     errlen)))
+			goto fail;
+		m->vocab = m->owned_vocab;
+		snprintf(m->desc.arch, sizeof m->desc.arch, "llama");
+		snprintf(m->desc.shape, sizeof m->desc.shape, "%s", shape);
+		m->desc.synthetic = true;
+		free(p.t);
+		*out = m;
+		return 0;
+	}
 	if (pages > 0 && psize > 0 && (double)p.total > 0.9 * (double)pages * (double)psize) {
 		snprintf(err, errlen, "synth:%s needs %.1f GiB of memory, more than this machine has (%.1f GiB); "
 				      "use a smaller type or shape",
