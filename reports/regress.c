@@ -460,10 +460,10 @@ static double *run_samples(const cJSON *root, const cJSON *cfg, int m, int *n, c
 			const cJSON *e = primary ? get(get(rep, "energy"), primary) : NULL;
 			const cJSON *dj = get(e, "decode_j"), *gt = get(rep, "gen_tokens");
 
-			if (cJSON_IsNumber(dj) && cJSON_IsNumber(gt) && gt->valuedouble > 0)
-				val = dj->valuedouble / gt->valuedouble;
-			if (cJSON_IsString(get(e, "kind")) && !strcmp(get(e, "kind")->valuestring, "estimated"))
-				estimated = true;
+			/* As the runner's decode_j_per_token: the first generated token comes from
+			 * prefill, so decode ran gen_tokens - 1 steps. */
+			if (cJSON_IsNumber(dj) && cJSON_IsNumber(gt) && gt->valuedouble > 1)
+				val = dj->valuedouble / (gt->valuedouble - 1);
 			break;
 		}
 		}
@@ -473,6 +473,17 @@ static double *run_samples(const cJSON *root, const cJSON *cfg, int m, int *n, c
 			v[k++] = val;
 		else
 			missing++;
+	}
+	if (m == M_J_PER_TOKEN && primary) {
+		const cJSON *src;
+
+		cJSON_ArrayForEach(src, get(root, "energy_sources"))
+		{
+			const char *id = cJSON_GetStringValue(get(src, "id")), *kind = cJSON_GetStringValue(get(src, "kind"));
+
+			if (id && kind && !strcmp(id, primary) && !strcmp(kind, "estimated"))
+				estimated = true;
+		}
 	}
 	if (m == M_J_PER_TOKEN && !primary)
 		snprintf(note, note_len, "no primary energy source in %s", "the result");
