@@ -351,6 +351,15 @@ static int open_papi(struct pwr_counters *c, bool defaults)
 	}
 	if (PAPI_start(es) != PAPI_OK)
 		return -1;
+	/* One read to prove the set counts (else fall back to perf_event, which explains why). */
+	{
+		long long probe[PWR_MAX_COUNTERS];
+
+		if (PAPI_read(es, probe) != PAPI_OK) {
+			PAPI_stop(es, probe);
+			return -1;
+		}
+	}
 	c->source = "papi";
 	return 0;
 }
@@ -445,7 +454,10 @@ int pwr_counters_read(struct pwr_counters *c, struct pwr_counter_read *r)
 				continue;
 			r->v[i].valid = true;
 			r->v[i].value = (double)vals[c->papi_slot[i]];
-			r->v[i].enabled_ratio = 1.0; /* PAPI set is never multiplexed here */
+			/* not multiplexed: PAPI's perf_event component checks at PAPI_start that the
+			 * whole group is scheduled on the hardware (else PAPI_ECNFLCT, and we use
+			 * the perf_event layer instead) */
+			r->v[i].enabled_ratio = 1.0;
 		}
 		return 0;
 	}
