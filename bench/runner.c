@@ -495,7 +495,7 @@ static int run_config(struct runner *R, int ci, char *err, size_t errlen)
 	struct eng_ctx *ctx = NULL;
 	const struct eng_config *mc;
 	int64_t t0, t1;
-	int rc = 0, n_prompt, target;
+	int rc = 0, n_prompt, target, want_type;
 	double *tps = NULL;
 
 	c->started = true;
@@ -503,7 +503,15 @@ static int run_config(struct runner *R, int ci, char *err, size_t errlen)
 	if (rc < 0)
 		goto out;
 	mc = eng_model_config(R->model);
+	want_type = c->type;
 	describe_config_model(R, c);
+	if (want_type >= 0 && c->model.wtype != want_type) {
+		snprintf(err, errlen, "%.300s holds %s weights, not %s (a type sweep needs a synth: model)",
+			 c->spec, eng_type_name(c->model.wtype) ? eng_type_name(c->model.wtype) : "?",
+			 eng_type_name(want_type));
+		rc = -EINVAL;
+		goto out;
+	}
 	n_prompt = make_prompt(R, c->prompt_tokens, err, errlen);
 	if (n_prompt < 0) {
 		rc = n_prompt;
@@ -850,6 +858,29 @@ int bench_run(const struct bench_run_opts *o, struct bench_run **out, char *err,
 	eng_model_describe(R.model, &r->model);
 	r->mcfg = *eng_model_config(R.model);
 	r->model_valid = true;
+	/* every configuration shares the shape: a prompt that does not fit is an input error now,
+	 * not a failure after the idle measurement */
+	for (int ci = 0; ci < r->n_configs; ci++) {
+		int np = r->configs[ci].prompt_tokens;
+
+		if (!np) {
+			np = make_prompt(&R, 0, err, errlen);
+			if (np < 0) {
+				rc = np;
+				pwr_sampler_stop(R.pwr);
+				goto fail;
+			}
+		}
+		if (np + o->w->gen_tokens > r->mcfg.seq_len) {
+			snprintf(err, errlen,
+				 "prompt (%d tokens) + generated tokens (%d) exceed the context of %.200s (%d "
+				 "tokens)",
+				 np, o->w->gen_tokens, r->model_spec, r->mcfg.seq_len);
+			rc = -EINVAL;
+			pwr_sampler_stop(R.pwr);
+			goto fail;
+		}
+	}
 	if (!measure_idle(&R, &r->idle_before, "idle_before"))
 		stopped = true;
 	for (int ci = 0; ci < r->n_configs && !stopped; ci++) {
