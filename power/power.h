@@ -131,10 +131,14 @@ struct pwr_counter_read {
 
 struct pwr_counters;
 /*
- * Opens counters for the calling process (all its threads). `events` NULL = the defaults:
- * instructions, cycles, LLC misses, branch misses (PAPI presets if available, else perf_event
- * via libpfm4). Returns 0, or -errno with the reason in err (e.g. "no hardware counters in this
- * VM: perf_event_open(cycles) returned ENOENT").
+ * Opens counters for the calling thread and every thread it creates afterwards (inherit):
+ * open them before starting worker threads; threads that already exist are not counted.
+ * User-space only. `events` NULL = the defaults "instructions", "cycles", "llc-misses",
+ * "branch-misses" (PAPI presets if PAPI's perf_event component works, else perf_event), or up
+ * to PWR_MAX_COUNTERS names: generic ones, or any libpfm4 name ("INST_RETIRED:ANY"). Returns 0,
+ * or -errno with the reason in err (e.g. "no hardware counters in this VM:
+ * perf_event_open(PERF_COUNT_HW_INSTRUCTIONS) failed with ENOENT; ..."); -EINVAL for an
+ * unknown event name.
  */
 int pwr_counters_open(const char *const *events, int n_events, struct pwr_counters **out, char *err,
 		      size_t errlen);
