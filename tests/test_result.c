@@ -220,7 +220,8 @@ static void test_complete_result_has_every_field(void **state)
 			fail_msg("%s was never reached in a complete run", p);
 	}
 	c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "configs"), 0);
-	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(c0, "reps")), 2);
+	/* reps 2, stop rule up to 3: two or three repetitions, as the timing noise decides */
+	assert_in_range(cJSON_GetArraySize(cJSON_GetObjectItem(c0, "reps")), 2, 3);
 	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "joulebench"), "version")->valuestring,
 			    "0.0.0-test");
 	assert_int_equal(cJSON_GetObjectItem(doc, "schema_version")->valueint, 1);
