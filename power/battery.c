@@ -63,17 +63,17 @@ static int add_dom(struct pwr_discover *d, const char *dir, const char *name, en
 	case BAT_VI:
 		snprintf(dom.desc.domain, sizeof dom.desc.domain, "%s", name);
 		snprintf(dom.desc.covers, sizeof dom.desc.covers,
-			 "whole system, drawn from battery %s while discharging (%s)", name,
-			 src == BAT_POWER_NOW ? "power_now" : "voltage_now x current_now");
+		         "whole system, drawn from battery %s while discharging (%s)", name,
+		         src == BAT_POWER_NOW ? "power_now" : "voltage_now x current_now");
 		dom.value_kind = PWR_VALUE_POWER;
 		dom.watts_per_unit = src == BAT_POWER_NOW ? 1e-6 : 1e-12; /* µW, or µV·µA = pW */
 		break;
 	case BAT_ENERGY_NOW:
 		snprintf(dom.desc.domain, sizeof dom.desc.domain, "%s-energy", name);
 		snprintf(dom.desc.covers, sizeof dom.desc.covers,
-			 "whole system, energy drawn from battery %s (energy_now; coarse: firmware "
-			 "steps of ~10 mWh every few s, use for runs of minutes)",
-			 name);
+		         "whole system, energy drawn from battery %s (energy_now; coarse: firmware "
+		         "steps of ~10 mWh every few s, use for runs of minutes)",
+		         name);
 		dom.value_kind = PWR_VALUE_COUNTER;
 		dom.range_raw = 0;
 		dom.joules_per_unit = 3600e-6; /* 1 µWh */
@@ -106,7 +106,7 @@ static int battery_discover(struct pwr_discover *d)
 	dh = opendir(root);
 	if (!dh) {
 		d->unavailable(d, "battery", "no power supplies: %s missing (%s)", root,
-			       pwr_hw_errstr(-errno));
+		               pwr_hw_errstr(-errno));
 		return 0;
 	}
 	while (rc == 0 && (de = readdir(dh))) {
@@ -126,26 +126,29 @@ static int battery_discover(struct pwr_discover *d)
 		char what[96];
 		snprintf(what, sizeof what, "battery:%.80s", de->d_name);
 		if (bat_status(dir, buf, sizeof buf)) {
-			d->unavailable(d, what, "%s/status unreadable: cannot tell whether it discharges",
-				       dir);
+			d->unavailable(d, what,
+			               "%s/status unreadable: cannot tell whether it discharges",
+			               dir);
 			continue;
 		}
 		if (strcmp(buf, "Discharging") != 0) {
 			d->unavailable(d, what, BAT_AC_REASON " (status: %s)", buf);
 			continue;
 		}
-		/* A discharging battery drawing 0 W is firmware not reporting, not a measurement. */
+		/* A discharging battery drawing 0 W is firmware not reporting, not a measurement.
+		 */
 		if (attr_i64(dir, "power_now", &v) == 0 && v != 0)
 			rc = add_dom(d, dir, de->d_name, BAT_POWER_NOW);
-		else if (attr_i64(dir, "voltage_now", &v) == 0 && attr_i64(dir, "current_now", &i) == 0 &&
-			 v != 0 && i != 0)
+		else if (attr_i64(dir, "voltage_now", &v) == 0 &&
+		         attr_i64(dir, "current_now", &i) == 0 && v != 0 && i != 0)
 			rc = add_dom(d, dir, de->d_name, BAT_VI);
 		else
-			d->unavailable(d, what,
-				       "%s reports no discharge power: power_now, or voltage_now and "
-				       "current_now, missing or 0 (firmware does not report it; try again "
-				       "a minute after unplugging)",
-				       dir);
+			d->unavailable(
+			    d, what,
+			    "%s reports no discharge power: power_now, or voltage_now and "
+			    "current_now, missing or 0 (firmware does not report it; try again "
+			    "a minute after unplugging)",
+			    dir);
 		if (rc == 0 && attr_i64(dir, "energy_now", &v) == 0)
 			rc = add_dom(d, dir, de->d_name, BAT_ENERGY_NOW);
 	}
@@ -175,7 +178,8 @@ static int battery_read(struct pwr_dom *dom, uint64_t *raw)
 		*raw = (uint64_t)(v < 0 ? -v : v); /* some drivers sign the flow */
 		return 0;
 	case BAT_VI:
-		if ((rc = attr_i64(p->dir, "voltage_now", &v)) || (rc = attr_i64(p->dir, "current_now", &i)))
+		if ((rc = attr_i64(p->dir, "voltage_now", &v)) ||
+		    (rc = attr_i64(p->dir, "current_now", &i)))
 			return rc;
 		*raw = (uint64_t)(v < 0 ? -v : v) * (uint64_t)(i < 0 ? -i : i);
 		return 0;
@@ -198,7 +202,7 @@ static void battery_explain(struct pwr_dom *dom, int err, char *buf, size_t len)
 		snprintf(buf, len, "%s: stopped discharging; " BAT_AC_REASON, dom->desc.id);
 	else
 		snprintf(buf, len, "%s: reading %s failed: %s", dom->desc.id, p ? p->dir : "?",
-			 pwr_hw_errstr(err));
+		         pwr_hw_errstr(err));
 }
 
 static void battery_close(struct pwr_dom *dom)
@@ -208,11 +212,11 @@ static void battery_close(struct pwr_dom *dom)
 }
 
 const struct pwr_backend pwr_backend_battery = {
-	.name = "battery",
-	.summary = "whole-system power from a laptop battery (power_now / voltage x current, "
-		   "energy_now), only while discharging",
-	.discover = battery_discover,
-	.read = battery_read,
-	.close = battery_close,
-	.explain = battery_explain,
+    .name = "battery",
+    .summary = "whole-system power from a laptop battery (power_now / voltage x current, "
+               "energy_now), only while discharging",
+    .discover = battery_discover,
+    .read = battery_read,
+    .close = battery_close,
+    .explain = battery_explain,
 };

@@ -45,8 +45,8 @@ struct pwr_counters {
 	const char *source; /* "papi" or "perf_event" */
 	int n;
 	char names[PWR_MAX_COUNTERS][64];
-	int fds[PWR_MAX_COUNTERS];     /* perf_event: -1 for an event that could not be opened */
-	int papi_set;                  /* PAPI event set, or -1 */
+	int fds[PWR_MAX_COUNTERS];       /* perf_event: -1 for an event that could not be opened */
+	int papi_set;                    /* PAPI event set, or -1 */
 	int papi_slot[PWR_MAX_COUNTERS]; /* PAPI: index in the event set, -1 if not added */
 	int papi_n;
 };
@@ -65,7 +65,7 @@ static ssize_t real_read(int fd, void *buf, size_t n)
 	return read(fd, buf, n);
 }
 
-static const struct pwr_perf_ops real_ops = { real_open, real_read, close };
+static const struct pwr_perf_ops real_ops = {real_open, real_read, close};
 static const struct pwr_perf_ops *ops = &real_ops;
 
 void pwr_counters_set_ops(const struct pwr_perf_ops *o)
@@ -73,7 +73,8 @@ void pwr_counters_set_ops(const struct pwr_perf_ops *o)
 	ops = o ? o : &real_ops;
 }
 
-static void set_err(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t len, const char *fmt, ...)
 {
 	va_list ap;
@@ -86,8 +87,8 @@ static void set_err(char *err, size_t len, const char *fmt, ...)
 }
 
 /* The four defaults, under the names results carry whatever layer measures them. */
-static const char *const default_names[] = { "instructions", "cycles", "llc-misses",
-					     "branch-misses" };
+static const char *const default_names[] = {"instructions", "cycles", "llc-misses",
+                                            "branch-misses"};
 #define N_DEFAULTS 4
 
 /* Generic names perf knows without libpfm4. */
@@ -97,17 +98,17 @@ static const struct {
 	uint64_t config;
 	const char *kernel_name; /* for messages */
 } generic[] = {
-	{ "instructions", PERF_TYPE_HARDWARE, PERF_COUNT_HW_INSTRUCTIONS, "PERF_COUNT_HW_INSTRUCTIONS" },
-	{ "cycles", PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES, "PERF_COUNT_HW_CPU_CYCLES" },
-	{ "llc-misses", PERF_TYPE_HW_CACHE,
-	  PERF_COUNT_HW_CACHE_LL | (PERF_COUNT_HW_CACHE_OP_READ << 8) |
-		  (PERF_COUNT_HW_CACHE_RESULT_MISS << 16),
-	  "PERF_COUNT_HW_CACHE_LL:READ:MISS" },
-	{ "cache-misses", PERF_TYPE_HARDWARE, PERF_COUNT_HW_CACHE_MISSES, "PERF_COUNT_HW_CACHE_MISSES" },
-	{ "branch-misses", PERF_TYPE_HARDWARE, PERF_COUNT_HW_BRANCH_MISSES,
-	  "PERF_COUNT_HW_BRANCH_MISSES" },
-	{ "branches", PERF_TYPE_HARDWARE, PERF_COUNT_HW_BRANCH_INSTRUCTIONS,
-	  "PERF_COUNT_HW_BRANCH_INSTRUCTIONS" },
+    {"instructions", PERF_TYPE_HARDWARE, PERF_COUNT_HW_INSTRUCTIONS, "PERF_COUNT_HW_INSTRUCTIONS"},
+    {"cycles", PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES, "PERF_COUNT_HW_CPU_CYCLES"},
+    {"llc-misses", PERF_TYPE_HW_CACHE,
+     PERF_COUNT_HW_CACHE_LL | (PERF_COUNT_HW_CACHE_OP_READ << 8) |
+         (PERF_COUNT_HW_CACHE_RESULT_MISS << 16),
+     "PERF_COUNT_HW_CACHE_LL:READ:MISS"},
+    {"cache-misses", PERF_TYPE_HARDWARE, PERF_COUNT_HW_CACHE_MISSES, "PERF_COUNT_HW_CACHE_MISSES"},
+    {"branch-misses", PERF_TYPE_HARDWARE, PERF_COUNT_HW_BRANCH_MISSES,
+     "PERF_COUNT_HW_BRANCH_MISSES"},
+    {"branches", PERF_TYPE_HARDWARE, PERF_COUNT_HW_BRANCH_INSTRUCTIONS,
+     "PERF_COUNT_HW_BRANCH_INSTRUCTIONS"},
 };
 
 #ifdef JB_HAVE_PFM
@@ -137,8 +138,9 @@ int pwr_counters_encode(const char *name, void *attr_out, char *err, size_t errl
 
 	pthread_once(&pfm_once, pfm_init_once);
 	if (pfm_status != PFM_SUCCESS) {
-		set_err(err, errlen, "libpfm4 could not initialise (%s), so event '%s' cannot be encoded",
-			pfm_strerror(pfm_status), name);
+		set_err(err, errlen,
+		        "libpfm4 could not initialise (%s), so event '%s' cannot be encoded",
+		        pfm_strerror(pfm_status), name);
 		return -ENOSYS;
 	}
 	memset(&arg, 0, sizeof arg);
@@ -147,18 +149,20 @@ int pwr_counters_encode(const char *name, void *attr_out, char *err, size_t errl
 	rc = pfm_get_os_event_encoding(name, PFM_PLM3, PFM_OS_PERF_EVENT_EXT, &arg);
 	if (rc != PFM_SUCCESS) {
 		set_err(err, errlen,
-			"unknown event '%s': libpfm4 says \"%s\" for this CPU (list names with `perf list` "
-			"or libpfm4's showevtinfo)",
-			name, pfm_strerror(rc));
+		        "unknown event '%s': libpfm4 says \"%s\" for this CPU (list names with "
+		        "`perf list` "
+		        "or libpfm4's showevtinfo)",
+		        name, pfm_strerror(rc));
 		return -EINVAL;
 	}
 	free(arg.fstr);
 	return 0;
 #else
 	set_err(err, errlen,
-		"event '%s' needs libpfm4 to be encoded (built without it); generic names: instructions, "
-		"cycles, llc-misses, cache-misses, branch-misses, branches",
-		name);
+	        "event '%s' needs libpfm4 to be encoded (built without it); generic names: "
+	        "instructions, "
+	        "cycles, llc-misses, cache-misses, branch-misses, branches",
+	        name);
 	return -ENOSYS;
 #endif
 }
@@ -201,22 +205,24 @@ static void explain_open(const char *name, int e, char *err, size_t errlen)
 	if (e == -ENOENT || e == -EOPNOTSUPP || e == -ENODEV) {
 		if (in_vm())
 			set_err(err, errlen,
-				"no hardware counters in this VM: perf_event_open(%s) failed with %s; the "
-				"hypervisor does not expose a PMU",
-				k, strerrorname_np(-e));
+			        "no hardware counters in this VM: perf_event_open(%s) failed with "
+			        "%s; the "
+			        "hypervisor does not expose a PMU",
+			        k, strerrorname_np(-e));
 		else
 			set_err(err, errlen,
-				"no hardware counter for %s on this CPU/kernel: perf_event_open failed with "
-				"%s",
-				k, strerrorname_np(-e));
+			        "no hardware counter for %s on this CPU/kernel: perf_event_open "
+			        "failed with "
+			        "%s",
+			        k, strerrorname_np(-e));
 	} else if (e == -EACCES || e == -EPERM) {
 		set_err(err, errlen,
-			"perf_event_open(%s) denied (%s): perf_event_paranoid is %d; counting this "
-			"process needs <= 2 or CAP_PERFMON",
-			k, strerrorname_np(-e), paranoid_level());
+		        "perf_event_open(%s) denied (%s): perf_event_paranoid is %d; counting this "
+		        "process needs <= 2 or CAP_PERFMON",
+		        k, strerrorname_np(-e), paranoid_level());
 	} else if (e == -EMFILE || e == -ENFILE) {
 		set_err(err, errlen, "perf_event_open(%s): out of file descriptors (%s)", k,
-			strerrorname_np(-e));
+		        strerrorname_np(-e));
 	} else {
 		set_err(err, errlen, "perf_event_open(%s) failed: %s", k, pwr_hw_errstr(e));
 	}
@@ -296,7 +302,7 @@ static void papi_init_once(void)
 
 	if (rc != PAPI_VER_CURRENT) {
 		snprintf(papi_why, sizeof papi_why, "PAPI_library_init failed: %s",
-			 rc > 0 ? "version mismatch" : PAPI_strerror(rc));
+		         rc > 0 ? "version mismatch" : PAPI_strerror(rc));
 		return;
 	}
 	PAPI_thread_init(papi_thread_id);
@@ -307,13 +313,13 @@ static void papi_init_once(void)
 		papi_cid = -1;
 	} else if (ci->disabled) {
 		snprintf(papi_why, sizeof papi_why, "PAPI perf_event component disabled: %.150s",
-			 ci->disabled_reason);
+		         ci->disabled_reason);
 		papi_cid = -1;
 	}
 }
 
-static const char *const papi_presets[N_DEFAULTS] = { "PAPI_TOT_INS", "PAPI_TOT_CYC", "PAPI_L3_TCM",
-						      "PAPI_BR_MSP" };
+static const char *const papi_presets[N_DEFAULTS] = {"PAPI_TOT_INS", "PAPI_TOT_CYC", "PAPI_L3_TCM",
+                                                     "PAPI_BR_MSP"};
 
 /* PAPI layer: 0 when every required event is in a running event set; else -1 (try perf). */
 static int open_papi(struct pwr_counters *c, bool defaults)
@@ -342,7 +348,8 @@ static int open_papi(struct pwr_counters *c, bool defaults)
 		int code;
 
 		c->papi_slot[i] = -1;
-		if (PAPI_event_name_to_code(pname, &code) != PAPI_OK || PAPI_add_event(es, code) != PAPI_OK) {
+		if (PAPI_event_name_to_code(pname, &code) != PAPI_OK ||
+		    PAPI_add_event(es, code) != PAPI_OK) {
 			if (defaults && i >= 2)
 				continue; /* reported invalid */
 			return -1;
@@ -375,7 +382,7 @@ static void papi_discard(struct pwr_counters *c)
 #endif
 
 int pwr_counters_open(const char *const *events, int n_events, struct pwr_counters **out, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	struct pwr_counters *c;
 	bool defaults = !events || n_events <= 0;
@@ -398,8 +405,8 @@ int pwr_counters_open(const char *const *events, int n_events, struct pwr_counte
 
 		c->fds[i] = -1;
 		if (!nm || !*nm || strlen(nm) >= sizeof c->names[i]) {
-			set_err(err, errlen, "event name %d is empty or longer than %zu characters", i + 1,
-				sizeof c->names[i] - 1);
+			set_err(err, errlen, "event name %d is empty or longer than %zu characters",
+			        i + 1, sizeof c->names[i] - 1);
 			free(c);
 			return -EINVAL;
 		}
@@ -454,9 +461,9 @@ int pwr_counters_read(struct pwr_counters *c, struct pwr_counter_read *r)
 				continue;
 			r->v[i].valid = true;
 			r->v[i].value = (double)vals[c->papi_slot[i]];
-			/* not multiplexed: PAPI's perf_event component checks at PAPI_start that the
-			 * whole group is scheduled on the hardware (else PAPI_ECNFLCT, and we use
-			 * the perf_event layer instead) */
+			/* not multiplexed: PAPI's perf_event component checks at PAPI_start that
+			 * the whole group is scheduled on the hardware (else PAPI_ECNFLCT, and we
+			 * use the perf_event layer instead) */
 			r->v[i].enabled_ratio = 1.0;
 		}
 		return 0;
@@ -481,8 +488,8 @@ int pwr_counters_read(struct pwr_counters *c, struct pwr_counter_read *r)
 		}
 		r->v[i].valid = true;
 		r->v[i].enabled_ratio = rf[1] ? (double)rf[2] / (double)rf[1] : 1.0;
-		r->v[i].value = rf[2] < rf[1] ? (double)rf[0] * ((double)rf[1] / (double)rf[2])
-					      : (double)rf[0];
+		r->v[i].value =
+		    rf[2] < rf[1] ? (double)rf[0] * ((double)rf[1] / (double)rf[2]) : (double)rf[0];
 	}
 	return 0;
 }

@@ -35,13 +35,15 @@ static void sanitize(char *s)
 static void describe(char *covers, size_t len, const char *drv, const char *label, bool energy)
 {
 	if (!strcmp(drv, "amd_energy") && !strncmp(label, "Esocket", 7))
-		snprintf(covers, len, "AMD CPU socket %s: cores, caches, SoC (RAPL package via amd_energy)",
-			 label + 7);
+		snprintf(covers, len,
+		         "AMD CPU socket %s: cores, caches, SoC (RAPL package via amd_energy)",
+		         label + 7);
 	else if (!strcmp(drv, "amd_energy") && !strncmp(label, "Ecore", 5))
 		snprintf(covers, len, "one AMD CPU core (%s; part of its socket)", label);
 	else
-		snprintf(covers, len, "%s sensor '%s' of hwmon driver %s (coverage defined by the driver)",
-			 energy ? "energy" : "power", label, drv);
+		snprintf(covers, len,
+		         "%s sensor '%s' of hwmon driver %s (coverage defined by the driver)",
+		         energy ? "energy" : "power", label, drv);
 }
 
 /* Whether name is <prefix><K><suffix> with K a decimal number (stored in *k). */
@@ -64,7 +66,7 @@ struct hwmon_scan {
 };
 
 static int add_sensor(struct hwmon_scan *sc, const char *hw, const char *drv, const char *dir,
-		      const char *file, const char *label, bool energy)
+                      const char *file, const char *label, bool energy)
 {
 	struct pwr_discover *d = sc->d;
 	struct pwr_dom dom;
@@ -78,13 +80,13 @@ static int add_sensor(struct hwmon_scan *sc, const char *hw, const char *drv, co
 	for (int i = 0; i < sc->n_ids; i++)
 		if (!strcmp(sc->ids[i], dom.desc.domain)) { /* two devices with one driver */
 			snprintf(dom.desc.domain, sizeof dom.desc.domain, "%.24s-%.24s-%.12s", drv,
-				 label, hw);
+			         label, hw);
 			sanitize(dom.desc.domain);
 			break;
 		}
 	if (sc->n_ids >= HWMON_MAX_DOMS) {
-		d->unavailable(d, "hwmon", "more than %d sensors: %s/%s skipped", HWMON_MAX_DOMS, dir,
-			       file);
+		d->unavailable(d, "hwmon", "more than %d sensors: %s/%s skipped", HWMON_MAX_DOMS,
+		               dir, file);
 		return 0;
 	}
 	snprintf(sc->ids[sc->n_ids++], sizeof sc->ids[0], "%s", dom.desc.domain);
@@ -154,8 +156,9 @@ static int scan_dir(struct hwmon_scan *sc, const char *hw, const char *drv, cons
 			char what[96];
 
 			snprintf(what, sizeof what, "hwmon:%.30s-%.30s", drv, file);
-			sc->d->unavailable(sc->d, what, "%s: %s%s", path, pwr_hw_errstr(err),
-					   err == -EACCES ? " (readable by root only; run with sudo)" : "");
+			sc->d->unavailable(
+			    sc->d, what, "%s: %s%s", path, pwr_hw_errstr(err),
+			    err == -EACCES ? " (readable by root only; run with sudo)" : "");
 			continue;
 		}
 		snprintf(probe, sizeof probe, "%s%d_label", energy ? "energy" : "power", k);
@@ -179,9 +182,10 @@ static int hwmon_discover(struct pwr_discover *d)
 	pwr_path(root, sizeof root, d->sysfs_root, "sys/class/hwmon");
 	dh = opendir(root);
 	if (!dh) {
-		d->unavailable(d, "hwmon", "no hwmon sensors: %s missing (%s); on bare metal load the "
-					   "sensor drivers (`sudo sensors-detect` lists them)",
-			       root, pwr_hw_errstr(-errno));
+		d->unavailable(d, "hwmon",
+		               "no hwmon sensors: %s missing (%s); on bare metal load the "
+		               "sensor drivers (`sudo sensors-detect` lists them)",
+		               root, pwr_hw_errstr(-errno));
 		return 0;
 	}
 	sc = calloc(1, sizeof *sc);
@@ -205,10 +209,11 @@ static int hwmon_discover(struct pwr_discover *d)
 	}
 	closedir(dh);
 	if (rc == 0 && sc->n_sensors == 0)
-		d->unavailable(d, "hwmon",
-			       "%d hwmon device(s) under %s, none with power*_average, power*_input "
-			       "or energy*_input sensors",
-			       n_dev, root);
+		d->unavailable(
+		    d, "hwmon",
+		    "%d hwmon device(s) under %s, none with power*_average, power*_input "
+		    "or energy*_input sensors",
+		    n_dev, root);
 	free(sc);
 	return rc;
 }
@@ -227,10 +232,10 @@ static void hwmon_close(struct pwr_dom *dom)
 }
 
 const struct pwr_backend pwr_backend_hwmon = {
-	.name = "hwmon",
-	.summary = "hwmon power*_average/power*_input (µW) and energy*_input (µJ, e.g. amd_energy) "
-		   "sensors",
-	.discover = hwmon_discover,
-	.read = hwmon_read,
-	.close = hwmon_close,
+    .name = "hwmon",
+    .summary = "hwmon power*_average/power*_input (µW) and energy*_input (µJ, e.g. amd_energy) "
+               "sensors",
+    .discover = hwmon_discover,
+    .read = hwmon_read,
+    .close = hwmon_close,
 };

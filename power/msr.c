@@ -28,11 +28,17 @@
 #define MSR_MAX_CPUS 1024
 #define MSR_MAX_PKGS 16
 
-enum { MSR_INTEL_UNIT = 0x606, MSR_PKG = 0x611, MSR_DRAM = 0x619, MSR_PP0 = 0x639, MSR_PP1 = 0x641,
-       MSR_PLATFORM = 0x64D };
+enum {
+	MSR_INTEL_UNIT = 0x606,
+	MSR_PKG = 0x611,
+	MSR_DRAM = 0x619,
+	MSR_PP0 = 0x639,
+	MSR_PP1 = 0x641,
+	MSR_PLATFORM = 0x64D
+};
 #define MSR_AMD_UNIT 0xC0010299u
 #define MSR_AMD_CORE 0xC001029Au
-#define MSR_AMD_PKG 0xC001029Bu
+#define MSR_AMD_PKG  0xC001029Bu
 
 static int real_open(const char *path, int flags)
 {
@@ -56,7 +62,7 @@ void pwr_msr_set_open(pwr_open_fn fn)
 struct msr_priv {
 	off_t reg;
 	int n;
-	uint64_t acc;  /* sum mode: unfolded total */
+	uint64_t acc; /* sum mode: unfolded total */
 	bool primed;
 	int *fds;
 	uint32_t *prev; /* [n] last raw values, then [n] scratch for the current read */
@@ -84,7 +90,7 @@ static double esu_joules(uint64_t unit_reg)
 /* Intel server parts whose DRAM domain counts in fixed 15.3 µJ units regardless of 0x606. */
 static bool intel_dram_fixed_unit(int model)
 {
-	static const int models[] = { 0x3F, 0x4F, 0x56, 0x55, 0x57, 0x85, 0x6A, 0x6C, 0x8F, 0xCF };
+	static const int models[] = {0x3F, 0x4F, 0x56, 0x55, 0x57, 0x85, 0x6A, 0x6C, 0x8F, 0xCF};
 
 	for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
 		if (models[i] == model)
@@ -216,7 +222,7 @@ static struct msr_priv *msr_priv_new(off_t reg, int n)
 
 /* Adds one domain owning `p` (freed on failure). Returns 0 or -ENOMEM. */
 static int add_domain(struct pwr_discover *d, struct msr_priv *p, const char *domain,
-		      const char *covers, double unit_j, bool sum)
+                      const char *covers, double unit_j, bool sum)
 {
 	struct pwr_dom dom;
 	struct pwr_dom *added;
@@ -245,7 +251,7 @@ static int add_domain(struct pwr_discover *d, struct msr_priv *p, const char *do
 
 /* Opens reg on one CPU as a single-counter domain if it reads non-zero. */
 static int try_counter(struct pwr_discover *d, int cpu, off_t reg, const char *domain,
-		       const char *covers, double unit_j)
+                       const char *covers, double unit_j)
 {
 	char path[512];
 	struct msr_priv *p;
@@ -271,7 +277,7 @@ static int try_counter(struct pwr_discover *d, int cpu, off_t reg, const char *d
 
 /* AMD: sum of the per-core energy counters of package `pkg`. */
 static int amd_core_sum(struct pwr_discover *d, const struct msr_cpu *cpus, int n_cpus, int pkg,
-			int pkg_index, double unit_j)
+                        int pkg_index, double unit_j)
 {
 	char path[512], domain[32], covers[160];
 	struct msr_priv *p;
@@ -303,7 +309,8 @@ static int amd_core_sum(struct pwr_discover *d, const struct msr_cpu *cpus, int 
 			continue;
 		p->fds[k] = open_msr(d->dev_root, cpus[i].cpu, path, sizeof path);
 		if (p->fds[k] < 0) {
-			d->unavailable(d, "msr:core", "open %s: %s", path, pwr_hw_errstr(p->fds[k]));
+			d->unavailable(d, "msr:core", "open %s: %s", path,
+			               pwr_hw_errstr(p->fds[k]));
 			msr_free(p);
 			return 0;
 		}
@@ -311,8 +318,8 @@ static int amd_core_sum(struct pwr_discover *d, const struct msr_cpu *cpus, int 
 	}
 	snprintf(domain, sizeof domain, "core-%d", pkg_index);
 	snprintf(covers, sizeof covers,
-		 "all %d CPU cores of package %d, summed per core (RAPL core; part of package)",
-		 n_cores, pkg_index);
+	         "all %d CPU cores of package %d, summed per core (RAPL core; part of package)",
+	         n_cores, pkg_index);
 	return add_domain(d, p, domain, covers, unit_j, true);
 }
 
@@ -331,7 +338,7 @@ static int msr_discover(struct pwr_discover *d)
 		rc = read_cpuinfo("/proc/cpuinfo", &id);
 	if (rc) {
 		d->unavailable(d, "msr", "cannot identify the CPU from %s: %s", cpath,
-			       pwr_hw_errstr(rc));
+		               pwr_hw_errstr(rc));
 		return 0;
 	}
 	intel = !strcmp(id.vendor, "GenuineIntel");
@@ -339,8 +346,8 @@ static int msr_discover(struct pwr_discover *d)
 	      (id.family == 0x17 || id.family == 0x18 || id.family == 0x19 || id.family == 0x1A);
 	if (!intel && !amd) {
 		d->unavailable(d, "msr",
-			       "not an Intel or AMD RAPL CPU (vendor %s, family %#x): no RAPL MSRs",
-			       id.vendor, (unsigned)id.family);
+		               "not an Intel or AMD RAPL CPU (vendor %s, family %#x): no RAPL MSRs",
+		               id.vendor, (unsigned)id.family);
 		return 0;
 	}
 
@@ -348,18 +355,18 @@ static int msr_discover(struct pwr_discover *d)
 	pwr_path(path, sizeof path, d->dev_root, "dev/cpu/0/msr");
 	if (n_cpus <= 0) {
 		d->unavailable(d, "msr", "no msr driver: %s missing (load it: `sudo modprobe msr`)",
-			       path);
+		               path);
 		return 0;
 	}
 	fd = open_msr(d->dev_root, cpus[0].cpu, path, sizeof path);
 	if (fd == -ENOENT || fd == -ENXIO || fd == -ENODEV) {
 		d->unavailable(d, "msr", "no msr driver: %s missing (load it: `sudo modprobe msr`)",
-			       path);
+		               path);
 		return 0;
 	}
 	if (fd == -EACCES || fd == -EPERM) {
 		d->unavailable(d, "msr", "%s: %s; reading MSRs needs root or CAP_SYS_RAWIO", path,
-			       pwr_hw_errstr(fd));
+		               pwr_hw_errstr(fd));
 		return 0;
 	}
 	if (fd < 0) {
@@ -370,9 +377,10 @@ static int msr_discover(struct pwr_discover *d)
 	close(fd);
 	if (rc) {
 		d->unavailable(d, "msr", "reading the RAPL unit MSR %#x on CPU %d failed: %s; %s",
-			       intel ? MSR_INTEL_UNIT : MSR_AMD_UNIT, cpus[0].cpu, pwr_hw_errstr(rc),
-			       id.hypervisor ? "this is a VM: the hypervisor does not expose RAPL"
-					     : "this CPU has no RAPL");
+		               intel ? MSR_INTEL_UNIT : MSR_AMD_UNIT, cpus[0].cpu,
+		               pwr_hw_errstr(rc),
+		               id.hypervisor ? "this is a VM: the hypervisor does not expose RAPL"
+		                             : "this CPU has no RAPL");
 		return 0;
 	}
 	double unit_j = esu_joules(unit_reg);
@@ -395,7 +403,7 @@ static int msr_discover(struct pwr_discover *d)
 		snprintf(dom, sizeof dom, "package-%d", k);
 		snprintf(cov, sizeof cov, "CPU package %d: cores, caches, uncore (RAPL PKG)", k);
 		if ((rc = try_counter(d, c->cpu, amd ? (off_t)MSR_AMD_PKG : MSR_PKG, dom, cov,
-				      unit_j)))
+		                      unit_j)))
 			return rc;
 		if (amd) {
 			if ((rc = amd_core_sum(d, cpus, n_cpus, c->pkg, k, unit_j)))
@@ -408,17 +416,18 @@ static int msr_discover(struct pwr_discover *d)
 			return rc;
 		snprintf(dom, sizeof dom, "uncore-%d", k);
 		snprintf(cov, sizeof cov,
-			 "integrated GPU / uncore of package %d (RAPL PP1; part of package)", k);
+		         "integrated GPU / uncore of package %d (RAPL PP1; part of package)", k);
 		if ((rc = try_counter(d, c->cpu, MSR_PP1, dom, cov, unit_j)))
 			return rc;
 		snprintf(dom, sizeof dom, "dram-%d", k);
-		snprintf(cov, sizeof cov, "DRAM of package %d (RAPL DRAM; separate from package)", k);
+		snprintf(cov, sizeof cov, "DRAM of package %d (RAPL DRAM; separate from package)",
+		         k);
 		if ((rc = try_counter(d, c->cpu, MSR_DRAM, dom, cov, dram_j)))
 			return rc;
 		if (k == 0 &&
 		    (rc = try_counter(d, c->cpu, MSR_PLATFORM, "psys",
-				      "whole platform/SoC (RAPL PSYS; broadest, includes package)",
-				      unit_j)))
+		                      "whole platform/SoC (RAPL PSYS; broadest, includes package)",
+		                      unit_j)))
 			return rc;
 	}
 	return 0;
@@ -461,10 +470,10 @@ static void msr_close(struct pwr_dom *dom)
 }
 
 const struct pwr_backend pwr_backend_msr = {
-	.name = "msr",
-	.summary = "RAPL energy MSRs via /dev/cpu/N/msr (Intel 0x611..., AMD 0xC001029B; needs the "
-		   "msr module and root or CAP_SYS_RAWIO)",
-	.discover = msr_discover,
-	.read = msr_read,
-	.close = msr_close,
+    .name = "msr",
+    .summary = "RAPL energy MSRs via /dev/cpu/N/msr (Intel 0x611..., AMD 0xC001029B; needs the "
+               "msr module and root or CAP_SYS_RAWIO)",
+    .discover = msr_discover,
+    .read = msr_read,
+    .close = msr_close,
 };

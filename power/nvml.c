@@ -91,9 +91,11 @@ static int lib_ref(struct pwr_discover *d)
 		const char *e = dlerror();
 
 		if (*from)
-			d->unavailable(d, "nvml", "NVML not found: %s%s: %s", path, from, e ? e : "");
+			d->unavailable(d, "nvml", "NVML not found: %s%s: %s", path, from,
+			               e ? e : "");
 		else
-			d->unavailable(d, "nvml", "NVML not found: %s (install the NVIDIA driver)", path);
+			d->unavailable(d, "nvml", "NVML not found: %s (install the NVIDIA driver)",
+			               path);
 		return -1;
 	}
 	*(void **)&lib.init = dlsym(lib.dl, "nvmlInit_v2");
@@ -105,20 +107,22 @@ static int lib_ref(struct pwr_discover *d)
 	*(void **)&lib.power = dlsym(lib.dl, "nvmlDeviceGetPowerUsage");
 	*(void **)&lib.errstr = dlsym(lib.dl, "nvmlErrorString");
 	if (!lib.init || !lib.shutdown || !lib.count || !lib.handle || !lib.power) {
-		d->unavailable(d, "nvml",
-			       "%s%s lacks nvmlInit_v2/nvmlDeviceGetCount_v2/nvmlDeviceGetPowerUsage: "
-			       "driver too old (R319+ needed)",
-			       path, from);
+		d->unavailable(
+		    d, "nvml",
+		    "%s%s lacks nvmlInit_v2/nvmlDeviceGetCount_v2/nvmlDeviceGetPowerUsage: "
+		    "driver too old (R319+ needed)",
+		    path, from);
 		dlclose(lib.dl);
 		memset(&lib, 0, sizeof lib);
 		return -1;
 	}
 	r = lib.init();
 	if (r != NVML_SUCCESS) {
-		d->unavailable(d, "nvml",
-			       "nvmlInit_v2 failed: %s (is the NVIDIA kernel driver loaded? `nvidia-smi` "
-			       "should work)",
-			       nv_err(r));
+		d->unavailable(
+		    d, "nvml",
+		    "nvmlInit_v2 failed: %s (is the NVIDIA kernel driver loaded? `nvidia-smi` "
+		    "should work)",
+		    nv_err(r));
 		dlclose(lib.dl);
 		memset(&lib, 0, sizeof lib);
 		return -1;
@@ -150,7 +154,8 @@ static int add_gpu(struct pwr_discover *d, unsigned i, nvmlDevice_t dev)
 	dom.backend = &pwr_backend_nvml;
 	if (re == NVML_SUCCESS) {
 		snprintf(dom.desc.covers, sizeof dom.desc.covers,
-			 "GPU %u (%.60s): whole board (nvmlDeviceGetTotalEnergyConsumption)", i, name);
+		         "GPU %u (%.60s): whole board (nvmlDeviceGetTotalEnergyConsumption)", i,
+		         name);
 		dom.value_kind = PWR_VALUE_COUNTER;
 		dom.range_raw = 0;
 		dom.joules_per_unit = 1e-3;
@@ -158,17 +163,18 @@ static int add_gpu(struct pwr_discover *d, unsigned i, nvmlDevice_t dev)
 	} else {
 		rp = lib.power(dev, &mw);
 		if (rp != NVML_SUCCESS) {
-			d->unavailable(d, what,
-				       "GPU %u (%.60s): neither total energy (%s) nor power usage (%s) is "
-				       "readable%s",
-				       i, name, nv_err(re), nv_err(rp),
-				       rp == NVML_ERROR_NO_PERMISSION ? "; run as root" : "");
+			d->unavailable(
+			    d, what,
+			    "GPU %u (%.60s): neither total energy (%s) nor power usage (%s) is "
+			    "readable%s",
+			    i, name, nv_err(re), nv_err(rp),
+			    rp == NVML_ERROR_NO_PERMISSION ? "; run as root" : "");
 			return 0;
 		}
 		snprintf(dom.desc.covers, sizeof dom.desc.covers,
-			 "GPU %u (%.40s): board power, integrated (no energy counter before Volta; "
-			 "may be a 1 s average)",
-			 i, name);
+		         "GPU %u (%.40s): board power, integrated (no energy counter before Volta; "
+		         "may be a 1 s average)",
+		         i, name);
 		dom.value_kind = PWR_VALUE_POWER;
 		dom.watts_per_unit = 1e-3;
 	}
@@ -211,9 +217,10 @@ static int nvml_discover(struct pwr_discover *d)
 			char what[32];
 
 			snprintf(what, sizeof what, "nvml:gpu%u", i);
-			d->unavailable(d, what, "nvmlDeviceGetHandleByIndex_v2(%u) failed: %s%s", i,
-				       nv_err(rh),
-				       rh == NVML_ERROR_NO_PERMISSION ? " (no permission for this GPU)" : "");
+			d->unavailable(
+			    d, what, "nvmlDeviceGetHandleByIndex_v2(%u) failed: %s%s", i,
+			    nv_err(rh),
+			    rh == NVML_ERROR_NO_PERMISSION ? " (no permission for this GPU)" : "");
 			continue;
 		}
 		rc = add_gpu(d, i, dev);
@@ -250,9 +257,10 @@ static int nvml_read(struct pwr_dom *dom, uint64_t *raw)
 
 static void nvml_explain(struct pwr_dom *dom, int err, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s: NVML read failed (%s): the GPU may have fallen off the bus or the "
-			   "driver was reloaded; see `nvidia-smi`",
-		 dom->desc.id, pwr_hw_errstr(err));
+	snprintf(buf, len,
+	         "%s: NVML read failed (%s): the GPU may have fallen off the bus or the "
+	         "driver was reloaded; see `nvidia-smi`",
+	         dom->desc.id, pwr_hw_errstr(err));
 }
 
 static void nvml_close(struct pwr_dom *dom)
@@ -267,11 +275,11 @@ static void nvml_close(struct pwr_dom *dom)
 }
 
 const struct pwr_backend pwr_backend_nvml = {
-	.name = "nvml",
-	.summary = "NVIDIA GPU energy (nvmlDeviceGetTotalEnergyConsumption, mJ) or power via "
-		   "libnvidia-ml.so.1, loaded at run time",
-	.discover = nvml_discover,
-	.read = nvml_read,
-	.close = nvml_close,
-	.explain = nvml_explain,
+    .name = "nvml",
+    .summary = "NVIDIA GPU energy (nvmlDeviceGetTotalEnergyConsumption, mJ) or power via "
+               "libnvidia-ml.so.1, loaded at run time",
+    .discover = nvml_discover,
+    .read = nvml_read,
+    .close = nvml_close,
+    .explain = nvml_explain,
 };

@@ -24,7 +24,7 @@
 
 /* What a native event measures: domain name, coverage, joules per count; false if not energy. */
 bool pwr_papi_classify(const char *comp, const char *ev, char *domain, size_t dlen, char *covers,
-		       size_t clen, double *j_per_unit)
+                       size_t clen, double *j_per_unit)
 {
 	const char *p;
 	int n, m;
@@ -35,8 +35,10 @@ bool pwr_papi_classify(const char *comp, const char *ev, char *domain, size_t dl
 		*j_per_unit = 1e-6;
 		if (sscanf(p, "ENERGY_UJ:ZONE%d_SUBZONE%d", &n, &m) == 2) {
 			snprintf(domain, dlen, "zone%d-sub%d", n, m);
-			snprintf(covers, clen, "powercap zone %d subzone %d (core, uncore or dram; see "
-					       "/sys/class/powercap)", n, m);
+			snprintf(covers, clen,
+			         "powercap zone %d subzone %d (core, uncore or dram; see "
+			         "/sys/class/powercap)",
+			         n, m);
 		} else if (sscanf(p, "ENERGY_UJ:ZONE%d", &n) == 1) {
 			snprintf(domain, dlen, "package-%d", n);
 			snprintf(covers, clen, "CPU package %d via PAPI powercap (RAPL PKG)", n);
@@ -49,11 +51,14 @@ bool pwr_papi_classify(const char *comp, const char *ev, char *domain, size_t dl
 		static const struct {
 			const char *prefix, *domain, *covers;
 		} map[] = {
-			{ "PACKAGE_ENERGY:PACKAGE", "package", "CPU package %d via PAPI rapl (RAPL PKG)" },
-			{ "PP0_ENERGY:PACKAGE", "core", "CPU cores of package %d (PP0; part of package)" },
-			{ "PP1_ENERGY:PACKAGE", "uncore", "GPU/uncore of package %d (PP1; part of package)" },
-			{ "DRAM_ENERGY:PACKAGE", "dram", "DRAM of package %d (separate from package)" },
-			{ "PSYS_ENERGY:PACKAGE", "psys", "whole platform (PSYS, broadest; package %d)" },
+		    {"PACKAGE_ENERGY:PACKAGE", "package",
+		     "CPU package %d via PAPI rapl (RAPL PKG)"},
+		    {"PP0_ENERGY:PACKAGE", "core",
+		     "CPU cores of package %d (PP0; part of package)"},
+		    {"PP1_ENERGY:PACKAGE", "uncore",
+		     "GPU/uncore of package %d (PP1; part of package)"},
+		    {"DRAM_ENERGY:PACKAGE", "dram", "DRAM of package %d (separate from package)"},
+		    {"PSYS_ENERGY:PACKAGE", "psys", "whole platform (PSYS, broadest; package %d)"},
 		};
 		const char *tail = strstr(ev, ":::");
 
@@ -77,11 +82,11 @@ bool pwr_papi_classify(const char *comp, const char *ev, char *domain, size_t dl
 		static const struct {
 			const char *suffix, *domain, *covers;
 		} map[] = {
-			{ "RAPL_ENERGY_PKG", "package-0", "CPU package 0 via libpfm4 RAPL PMU" },
-			{ "RAPL_ENERGY_CORES", "core-0", "CPU cores of package 0 (part of package)" },
-			{ "RAPL_ENERGY_GPU", "uncore-0", "GPU/uncore of package 0 (part of package)" },
-			{ "RAPL_ENERGY_DRAM", "dram-0", "DRAM of package 0 (separate from package)" },
-			{ "RAPL_ENERGY_PSYS", "psys", "whole platform (PSYS, broadest)" },
+		    {"RAPL_ENERGY_PKG", "package-0", "CPU package 0 via libpfm4 RAPL PMU"},
+		    {"RAPL_ENERGY_CORES", "core-0", "CPU cores of package 0 (part of package)"},
+		    {"RAPL_ENERGY_GPU", "uncore-0", "GPU/uncore of package 0 (part of package)"},
+		    {"RAPL_ENERGY_DRAM", "dram-0", "DRAM of package 0 (separate from package)"},
+		    {"RAPL_ENERGY_PSYS", "psys", "whole platform (PSYS, broadest)"},
 		};
 
 		if (!strstr(ev, "rapl::"))
@@ -105,9 +110,9 @@ bool pwr_papi_classify(const char *comp, const char *ev, char *domain, size_t dl
 #define PAPI_MAX_EVENTS 32
 
 struct papi_comp {
-	int es;      /* running event set */
-	int n;       /* events in it */
-	int refs;    /* domains using it */
+	int es;   /* running event set */
+	int n;    /* events in it */
+	int refs; /* domains using it */
 	long long vals[PAPI_MAX_EVENTS];
 };
 
@@ -154,7 +159,8 @@ static void powercap_refine(const char *ev, char *domain, size_t dlen, uint64_t 
 		}
 	}
 	if (PAPI_event_name_to_code(name_ev, &code) != PAPI_OK ||
-	    PAPI_get_event_info(code, &info) != PAPI_OK || sscanf(info.long_descr, "%63s", buf) != 1)
+	    PAPI_get_event_info(code, &info) != PAPI_OK ||
+	    sscanf(info.long_descr, "%63s", buf) != 1)
 		return;
 	if (!strncmp(buf, "package-", 8) || !strcmp(buf, "psys"))
 		snprintf(domain, dlen, "%s", buf);
@@ -176,7 +182,7 @@ static void comp_unref(struct papi_comp *c)
 
 /* Tries the energy events of one component; returns domains added (>= 0) or -ENOMEM. */
 static int try_component(struct pwr_discover *d, int cid, const char *cname, char *why,
-			 size_t whylen)
+                         size_t whylen)
 {
 	struct {
 		char domain[64], covers[160];
@@ -203,15 +209,17 @@ static int try_component(struct pwr_discover *d, int cid, const char *cname, cha
 
 		if (n >= PAPI_MAX_EVENTS || PAPI_event_code_to_name(code, name) != PAPI_OK)
 			continue;
-		if (!pwr_papi_classify(cname, name, found[n].domain, sizeof found[n].domain, found[n].covers,
-			      sizeof found[n].covers, &found[n].j))
+		if (!pwr_papi_classify(cname, name, found[n].domain, sizeof found[n].domain,
+		                       found[n].covers, sizeof found[n].covers, &found[n].j))
 			continue;
 		found[n].range = 0;
 		if (!strcmp(cname, "powercap"))
-			powercap_refine(name, found[n].domain, sizeof found[n].domain, &found[n].range);
+			powercap_refine(name, found[n].domain, sizeof found[n].domain,
+			                &found[n].range);
 		rc = PAPI_add_event(es, code);
 		if (rc != PAPI_OK) {
-			snprintf(why, whylen, "%.24s: cannot add %.60s: %.40s", cname, name, PAPI_strerror(rc));
+			snprintf(why, whylen, "%.24s: cannot add %.60s: %.40s", cname, name,
+			         PAPI_strerror(rc));
 			continue;
 		}
 		n++;
@@ -228,8 +236,9 @@ static int try_component(struct pwr_discover *d, int cid, const char *cname, cha
 	if (rc == PAPI_OK)
 		rc = PAPI_read(es, c->vals);
 	if (rc != PAPI_OK) {
-		snprintf(why, whylen, "%.24s: PAPI_start/read failed: %.40s%s", cname, PAPI_strerror(rc),
-			 rc == PAPI_EPERM ? " (needs root or perf_event_paranoid <= 0)" : "");
+		snprintf(why, whylen, "%.24s: PAPI_start/read failed: %.40s%s", cname,
+		         PAPI_strerror(rc),
+		         rc == PAPI_EPERM ? " (needs root or perf_event_paranoid <= 0)" : "");
 		PAPI_cleanup_eventset(es);
 		PAPI_destroy_eventset(&es);
 		free(c);
@@ -275,8 +284,8 @@ static int try_component(struct pwr_discover *d, int cid, const char *cname, cha
 
 static int papi_discover(struct pwr_discover *d)
 {
-	static const char *const energy_comps[] = { "powercap", "rapl", "perf_event_uncore" };
-	char seen[200] = "", why[3][160] = { "", "", "" };
+	static const char *const energy_comps[] = {"powercap", "rapl", "perf_event_uncore"};
+	char seen[200] = "", why[3][160] = {"", "", ""};
 	size_t used = 0;
 	int total = 0, rc, n_comp;
 
@@ -286,7 +295,7 @@ static int papi_discover(struct pwr_discover *d)
 		if (rc != PAPI_VER_CURRENT) {
 			pthread_mutex_unlock(&papi_lock);
 			d->unavailable(d, "papi", "PAPI_library_init failed: %s",
-				       rc > 0 ? "library version mismatch" : PAPI_strerror(rc));
+			               rc > 0 ? "library version mismatch" : PAPI_strerror(rc));
 			return 0;
 		}
 	}
@@ -296,8 +305,9 @@ static int papi_discover(struct pwr_discover *d)
 
 		if (!ci)
 			continue;
-		used += (size_t)snprintf(seen + used, used < sizeof seen ? sizeof seen - used : 0, "%s%s%s",
-					 used ? ", " : "", ci->name, ci->disabled ? " (disabled)" : "");
+		used += (size_t)snprintf(seen + used, used < sizeof seen ? sizeof seen - used : 0,
+		                         "%s%s%s", used ? ", " : "", ci->name,
+		                         ci->disabled ? " (disabled)" : "");
 		if (used >= sizeof seen)
 			used = sizeof seen - 1;
 		for (int k = 0; k < 3; k++) {
@@ -305,7 +315,7 @@ static int papi_discover(struct pwr_discover *d)
 				continue;
 			if (ci->disabled) {
 				snprintf(why[k], sizeof why[k], "%.24s disabled: %.100s", ci->name,
-					 ci->disabled_reason);
+				         ci->disabled_reason);
 				break;
 			}
 			rc = try_component(d, cid, ci->name, why[k], sizeof why[k]);
@@ -329,13 +339,14 @@ static int papi_discover(struct pwr_discover *d)
 				snprintf(none, sizeof none, "no %s component", energy_comps[k]);
 				w = none;
 			}
-			dl += (size_t)snprintf(detail + dl, dl < sizeof detail ? sizeof detail - dl : 0,
-					       "%s%s", dl ? "; " : "", w);
+			dl += (size_t)snprintf(detail + dl,
+			                       dl < sizeof detail ? sizeof detail - dl : 0, "%s%s",
+			                       dl ? "; " : "", w);
 			if (dl >= sizeof detail)
 				dl = sizeof detail - 1;
 		}
-		d->unavailable(d, "papi", "no PAPI component gives energy (components: %s): %s", seen,
-			       detail);
+		d->unavailable(d, "papi", "no PAPI component gives energy (components: %s): %s",
+		               seen, detail);
 	}
 	return 0;
 }
@@ -391,10 +402,10 @@ static void papi_close(struct pwr_dom *dom)
 #endif
 
 const struct pwr_backend pwr_backend_papi = {
-	.name = "papi",
-	.summary = "RAPL energy through PAPI's powercap, rapl or perf_event_uncore component, "
-		   "whichever this PAPI has",
-	.discover = papi_discover,
-	.read = papi_read,
-	.close = papi_close,
+    .name = "papi",
+    .summary = "RAPL energy through PAPI's powercap, rapl or perf_event_uncore component, "
+               "whichever this PAPI has",
+    .discover = papi_discover,
+    .read = papi_read,
+    .close = papi_close,
 };

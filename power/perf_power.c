@@ -24,7 +24,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define PERF_MAX_PKGS 64
+#define PERF_MAX_PKGS  64
 #define PERF_MAX_CORES 1024
 
 /* One domain: one fd, or (power_core) the fds of every core of a package, summed. */
@@ -45,7 +45,7 @@ static ssize_t real_read(int fd, void *buf, size_t n)
 	return read(fd, buf, n);
 }
 
-static const struct pwr_perf_ops real_ops = { real_perf_open, real_read, close };
+static const struct pwr_perf_ops real_ops = {real_perf_open, real_read, close};
 static const struct pwr_perf_ops *ops = &real_ops;
 
 void pwr_perf_set_ops(const struct pwr_perf_ops *o)
@@ -59,11 +59,11 @@ static const struct {
 	const char *domain;
 	const char *covers;
 } perf_events[] = {
-	{ "pkg", "package", "CPU package %d: cores, caches, uncore (RAPL PKG)" },
-	{ "cores", "core", "CPU cores of package %d (RAPL PP0; part of package)" },
-	{ "gpu", "uncore", "integrated GPU / uncore of package %d (RAPL PP1; part of package)" },
-	{ "ram", "dram", "DRAM of package %d (RAPL DRAM; separate from package)" },
-	{ "psys", "psys", "whole platform/SoC (RAPL PSYS; broadest, includes package %d)" },
+    {"pkg", "package", "CPU package %d: cores, caches, uncore (RAPL PKG)"},
+    {"cores", "core", "CPU cores of package %d (RAPL PP0; part of package)"},
+    {"gpu", "uncore", "integrated GPU / uncore of package %d (RAPL PP1; part of package)"},
+    {"ram", "dram", "DRAM of package %d (RAPL DRAM; separate from package)"},
+    {"psys", "psys", "whole platform/SoC (RAPL PSYS; broadest, includes package %d)"},
 };
 
 /* Parses "event=0x02[,umask=...]" into config; only `event` is used by the RAPL PMU. */
@@ -100,18 +100,19 @@ static void open_failed(struct pwr_discover *d, const char *event, int cpu, int 
 		paranoid = read_paranoid(d->sysfs_root);
 		if (paranoid == 99)
 			d->unavailable(d, "perf",
-				       "perf_event_open(power/energy-%s) denied (%s); needs "
-				       "perf_event_paranoid <= 0 or CAP_PERFMON (run as root)",
-				       event, pwr_hw_errstr(err));
+			               "perf_event_open(power/energy-%s) denied (%s); needs "
+			               "perf_event_paranoid <= 0 or CAP_PERFMON (run as root)",
+			               event, pwr_hw_errstr(err));
 		else
-			d->unavailable(d, "perf",
-				       "perf_event_paranoid is %d; needs <= 0 or CAP_PERFMON (run as root, "
-				       "or `sudo sysctl kernel.perf_event_paranoid=0`)",
-				       paranoid);
+			d->unavailable(
+			    d, "perf",
+			    "perf_event_paranoid is %d; needs <= 0 or CAP_PERFMON (run as root, "
+			    "or `sudo sysctl kernel.perf_event_paranoid=0`)",
+			    paranoid);
 		return;
 	}
 	d->unavailable(d, what, "perf_event_open(power/energy-%s) on CPU %d failed: %s", event, cpu,
-		       pwr_hw_errstr(err));
+	               pwr_hw_errstr(err));
 }
 
 /*
@@ -119,7 +120,7 @@ static void open_failed(struct pwr_discover *d, const char *event, int cpu, int 
  * has no such event, or -1 when the event is malformed (the reason is recorded).
  */
 static int read_event(struct pwr_discover *d, const char *dir, const char *ev, uint64_t *config,
-		      double *scale)
+                      double *scale)
 {
 	char path[640], buf[256], unit[32];
 	int rc;
@@ -135,7 +136,7 @@ static int read_event(struct pwr_discover *d, const char *dir, const char *ev, u
 	rc = pwr_hw_read_double(path, scale);
 	if (rc || !(*scale > 0)) {
 		d->unavailable(d, "perf", "%s: %s", path,
-			       rc ? pwr_hw_errstr(rc) : "scale is not a positive number");
+		               rc ? pwr_hw_errstr(rc) : "scale is not a positive number");
 		return -1;
 	}
 	snprintf(path, sizeof path, "%s/events/energy-%s.unit", dir, ev);
@@ -166,7 +167,7 @@ static int read_pmu(struct pwr_discover *d, const char *dir, uint64_t *type, int
 	n = rc ? rc : pwr_hw_parse_cpulist(buf, cpus, max);
 	if (n <= 0) {
 		d->unavailable(d, "perf", "cannot read the CPU list %s: %s", path,
-			       rc ? pwr_hw_errstr(rc) : "empty or malformed");
+		               rc ? pwr_hw_errstr(rc) : "empty or malformed");
 		return -1;
 	}
 	return n;
@@ -174,7 +175,7 @@ static int read_pmu(struct pwr_discover *d, const char *dir, uint64_t *type, int
 
 /* Adds a counter domain that owns fds[0..n) (summed on read); closes them on failure. */
 static int add_perf_dom(struct pwr_discover *d, const char *domain, const char *covers,
-			double scale, const int *fds, int n)
+                        double scale, const int *fds, int n)
 {
 	struct pwr_dom dom;
 	struct pwr_dom *added;
@@ -211,7 +212,7 @@ static int add_perf_dom(struct pwr_discover *d, const char *domain, const char *
 }
 
 static int open_event(struct pwr_discover *d, uint64_t type, uint64_t config, const char *ev,
-		      int cpu)
+                      int cpu)
 {
 	struct perf_event_attr attr;
 	int fd;
@@ -278,9 +279,9 @@ static int discover_power_core(struct pwr_discover *d, const int *pkg_cpus, int 
 			continue;
 		snprintf(domain, sizeof domain, "core-%d", p);
 		snprintf(covers, sizeof covers,
-			 "all %d CPU cores of package %d, summed per core (power_core PMU; part of "
-			 "package)",
-			 k, p);
+		         "all %d CPU cores of package %d, summed per core (power_core PMU; part of "
+		         "package)",
+		         k, p);
 		if ((rc = add_perf_dom(d, domain, covers, scale, fds, k)))
 			goto out;
 	}
@@ -300,8 +301,8 @@ static int perf_discover(struct pwr_discover *d)
 	pwr_path(dir, sizeof dir, d->sysfs_root, "sys/bus/event_source/devices/power");
 	n_cpus = read_pmu(d, dir, &type, cpus, PERF_MAX_PKGS);
 	if (n_cpus == 0) {
-		d->unavailable(d, "perf", "no power PMU: %s missing (VM or kernel without RAPL PMU)",
-			       dir);
+		d->unavailable(d, "perf",
+		               "no power PMU: %s missing (VM or kernel without RAPL PMU)", dir);
 		return 0;
 	}
 	if (n_cpus < 0)
@@ -373,10 +374,10 @@ static void perf_close(struct pwr_dom *dom)
 }
 
 const struct pwr_backend pwr_backend_perf = {
-	.name = "perf",
-	.summary = "RAPL energy via the perf_event power PMU (needs perf_event_paranoid <= 0 or "
-		   "CAP_PERFMON)",
-	.discover = perf_discover,
-	.read = perf_read,
-	.close = perf_close,
+    .name = "perf",
+    .summary = "RAPL energy via the perf_event power PMU (needs perf_event_paranoid <= 0 or "
+               "CAP_PERFMON)",
+    .discover = perf_discover,
+    .read = perf_read,
+    .close = perf_close,
 };

@@ -18,8 +18,8 @@
 
 static struct pwr_set *open_battery(const char *root)
 {
-	const struct pwr_backend *list[] = { &pwr_backend_battery };
-	struct pwr_opts o = { .sysfs_root = root };
+	const struct pwr_backend *list[] = {&pwr_backend_battery};
+	struct pwr_opts o = {.sysfs_root = root};
 	struct pwr_set *s = NULL;
 	char err[256] = "";
 	int rc = pwr_open_backends(&o, list, 1, &s, err, sizeof err);
@@ -100,7 +100,7 @@ static void test_charging_is_unavailable(void **state)
 	assert_int_equal(pwr_n_domains(s), 0);
 	assert_non_null(why);
 	assert_non_null(strstr(why, "on AC power: battery power is only meaningful while "
-				    "discharging; unplug to measure"));
+	                            "discharging; unplug to measure"));
 	assert_non_null(strstr(why, "Charging"));
 	pwr_close(s);
 }
@@ -115,8 +115,8 @@ static void test_voltage_current_and_unplug_midrun(void **state)
 
 	put(root, "sys/class/power_supply/BAT1/type", "Battery\n");
 	put(root, "sys/class/power_supply/BAT1/status", "Discharging\n");
-	put(root, "sys/class/power_supply/BAT1/voltage_now", "11400000\n");  /* 11.4 V */
-	put(root, "sys/class/power_supply/BAT1/current_now", "-1500000\n");  /* 1.5 A, signed */
+	put(root, "sys/class/power_supply/BAT1/voltage_now", "11400000\n"); /* 11.4 V */
+	put(root, "sys/class/power_supply/BAT1/current_now", "-1500000\n"); /* 1.5 A, signed */
 	s = open_battery(root);
 	int i = find_dom(s, "battery:BAT1");
 	assert_true(i >= 0);
@@ -164,11 +164,11 @@ static void test_sampler_integrates_and_stops_on_ac(void **state)
 {
 	(void)state;
 	char *root = tu_mkdtemp();
-	const struct pwr_backend *list[] = { &pwr_backend_battery };
-	struct pwr_opts o = { .sysfs_root = root, .interval_ms = 20 };
+	const struct pwr_backend *list[] = {&pwr_backend_battery};
+	struct pwr_opts o = {.sysfs_root = root, .interval_ms = 20};
 	struct pwr_set *s = NULL;
 	struct pwr_sample *smp = NULL;
-	struct timespec ts = { 0, 150 * 1000000 };
+	struct timespec ts = {0, 150 * 1000000};
 	char err[256] = "", why[256] = "";
 
 	put(root, "sys/class/power_supply/BAT0/type", "Battery\n");
@@ -224,11 +224,11 @@ static void test_empty_root(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_discharging_power_now),
-		cmocka_unit_test(test_charging_is_unavailable),
-		cmocka_unit_test(test_voltage_current_and_unplug_midrun),
-		cmocka_unit_test(test_sampler_integrates_and_stops_on_ac),
-		cmocka_unit_test(test_empty_root),
+	    cmocka_unit_test(test_discharging_power_now),
+	    cmocka_unit_test(test_charging_is_unavailable),
+	    cmocka_unit_test(test_voltage_current_and_unplug_midrun),
+	    cmocka_unit_test(test_sampler_integrates_and_stops_on_ac),
+	    cmocka_unit_test(test_empty_root),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,7 +61,7 @@ static int fake_close(int fd)
 	return 0;
 }
 
-static const struct pwr_perf_ops fake_ops = { fake_open, fake_read, fake_close };
+static const struct pwr_perf_ops fake_ops = {fake_open, fake_read, fake_close};
 
 static int setup_fake(void **state)
 {
@@ -93,7 +93,7 @@ static void test_this_machine(void **state)
 		assert_true(strlen(err) > 20);
 		/* the reason names the cause, not just "failed" */
 		assert_true(strstr(err, "perf_event_open") || strstr(err, "PAPI") ||
-			    strstr(err, "paranoid"));
+		            strstr(err, "paranoid"));
 		tu_note("counters here: %s", err);
 		return;
 	}
@@ -161,7 +161,7 @@ static void test_fake_multiplexing_reported(void **state)
 		assert_int_equal(fake[i].attr.exclude_kernel, 1);
 		assert_int_equal(fake[i].cpu, -1);
 		assert_int_equal(fake[i].attr.read_format,
-				 PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING);
+		                 PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING);
 	}
 	fake[0].value = 1000, fake[0].enabled = 100, fake[0].running = 100; /* all the time */
 	fake[1].value = 600, fake[1].enabled = 100, fake[1].running = 25;   /* a quarter */
@@ -196,7 +196,8 @@ static void test_fake_no_pmu(void **state)
 	fail_err = ENOENT;
 	assert_int_equal(pwr_counters_open(NULL, 0, &c, err, sizeof err), -ENOENT);
 	assert_null(c);
-	assert_non_null(strstr(err, "perf_event_open(PERF_COUNT_HW_INSTRUCTIONS) failed with ENOENT"));
+	assert_non_null(
+	    strstr(err, "perf_event_open(PERF_COUNT_HW_INSTRUCTIONS) failed with ENOENT"));
 	assert_non_null(strstr(err, "no hardware counter"));
 
 	/* permission */
@@ -239,8 +240,8 @@ static void test_fake_optional_defaults(void **state)
 static void test_fake_named_events(void **state)
 {
 	(void)state;
-	const char *ev[] = { "branches", "instructions" };
-	const char *bad[] = { "instructions", "NO_SUCH_EVENT:FOO" };
+	const char *ev[] = {"branches", "instructions"};
+	const char *bad[] = {"instructions", "NO_SUCH_EVENT:FOO"};
 	const char *many[PWR_MAX_COUNTERS + 1];
 	struct pwr_counters *c = NULL;
 	struct pwr_counter_read r;
@@ -267,19 +268,21 @@ static void test_fake_named_events(void **state)
 
 	for (int i = 0; i <= PWR_MAX_COUNTERS; i++)
 		many[i] = "cycles";
-	assert_int_equal(pwr_counters_open(many, PWR_MAX_COUNTERS + 1, &c, err, sizeof err), -EINVAL);
+	assert_int_equal(pwr_counters_open(many, PWR_MAX_COUNTERS + 1, &c, err, sizeof err),
+	                 -EINVAL);
 	assert_non_null(strstr(err, "at most"));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_this_machine),
-		cmocka_unit_test(test_encode_generic_and_libpfm4),
-		cmocka_unit_test_setup_teardown(test_fake_multiplexing_reported, setup_fake, teardown_fake),
-		cmocka_unit_test_setup_teardown(test_fake_no_pmu, setup_fake, teardown_fake),
-		cmocka_unit_test_setup_teardown(test_fake_optional_defaults, setup_fake, teardown_fake),
-		cmocka_unit_test_setup_teardown(test_fake_named_events, setup_fake, teardown_fake),
+	    cmocka_unit_test(test_this_machine),
+	    cmocka_unit_test(test_encode_generic_and_libpfm4),
+	    cmocka_unit_test_setup_teardown(test_fake_multiplexing_reported, setup_fake,
+	                                    teardown_fake),
+	    cmocka_unit_test_setup_teardown(test_fake_no_pmu, setup_fake, teardown_fake),
+	    cmocka_unit_test_setup_teardown(test_fake_optional_defaults, setup_fake, teardown_fake),
+	    cmocka_unit_test_setup_teardown(test_fake_named_events, setup_fake, teardown_fake),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

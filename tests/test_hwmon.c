@@ -18,8 +18,8 @@
 
 static struct pwr_set *open_hwmon(const char *root)
 {
-	const struct pwr_backend *list[] = { &pwr_backend_hwmon };
-	struct pwr_opts o = { .sysfs_root = root };
+	const struct pwr_backend *list[] = {&pwr_backend_hwmon};
+	struct pwr_opts o = {.sysfs_root = root};
 	struct pwr_set *s = NULL;
 	char err[256] = "";
 	int rc = pwr_open_backends(&o, list, 1, &s, err, sizeof err);
@@ -114,8 +114,8 @@ static void test_sampler_counts_energy(void **state)
 {
 	(void)state;
 	char *root = tu_mkdtemp();
-	const struct pwr_backend *list[] = { &pwr_backend_hwmon };
-	struct pwr_opts o = { .sysfs_root = root, .interval_ms = 10 };
+	const struct pwr_backend *list[] = {&pwr_backend_hwmon};
+	struct pwr_opts o = {.sysfs_root = root, .interval_ms = 10};
 	struct pwr_set *s = NULL;
 	struct pwr_sample *smp = NULL;
 	char err[256] = "";
@@ -126,7 +126,7 @@ static void test_sampler_counts_energy(void **state)
 	assert_int_equal(pwr_open_backends(&o, list, 1, &s, err, sizeof err), 0);
 	assert_int_equal(pwr_sampler_start(s, err, sizeof err), 0);
 	for (int k = 1; k <= 10; k++) { /* 10 steps of 0.75 J */
-		struct timespec ts = { 0, 3 * 1000000 };
+		struct timespec ts = {0, 3 * 1000000};
 
 		char tmp[1024], dst[1024];
 
@@ -226,12 +226,12 @@ static void test_empty_root(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_amd_energy_counters),
-		cmocka_unit_test(test_energy_counter_advances),
-		cmocka_unit_test(test_sampler_counts_energy),
-		cmocka_unit_test(test_power_average_preferred),
-		cmocka_unit_test(test_unreadable_sensor),
-		cmocka_unit_test(test_empty_root),
+	    cmocka_unit_test(test_amd_energy_counters),
+	    cmocka_unit_test(test_energy_counter_advances),
+	    cmocka_unit_test(test_sampler_counts_energy),
+	    cmocka_unit_test(test_power_average_preferred),
+	    cmocka_unit_test(test_unreadable_sensor),
+	    cmocka_unit_test(test_empty_root),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,7 +37,7 @@ static void set_reg(int cpu, off_t reg, uint64_t value)
 			return;
 		}
 	assert_true(n_regs < MAX_REGS);
-	regs[n_regs++] = (struct fake_reg){ cpu, reg, value, 0 };
+	regs[n_regs++] = (struct fake_reg){cpu, reg, value, 0};
 }
 
 static void set_reg_err(int cpu, off_t reg, int err)
@@ -107,20 +107,21 @@ static void put(const char *root, const char *rel, const char *text)
 
 /* A machine: cpuinfo, and for each CPU its msr node and topology. pkg[i]/core[i] per CPU. */
 static char *make_machine(const char *vendor, int family, int model, const char *flags, int n_cpus,
-			  const int *pkg, const int *core)
+                          const int *pkg, const int *core)
 {
 	char *root = tu_mkdtemp();
 	char rel[128], text[512];
 
 	snprintf(text, sizeof text,
-		 "processor\t: 0\nvendor_id\t: %s\ncpu family\t: %d\nmodel\t\t: %d\nmodel name\t: "
-		 "Fake CPU\nflags\t\t: fpu %s\n\nprocessor\t: 1\nvendor_id\t: %s\n",
-		 vendor, family, model, flags, vendor);
+	         "processor\t: 0\nvendor_id\t: %s\ncpu family\t: %d\nmodel\t\t: %d\nmodel name\t: "
+	         "Fake CPU\nflags\t\t: fpu %s\n\nprocessor\t: 1\nvendor_id\t: %s\n",
+	         vendor, family, model, flags, vendor);
 	put(root, "proc/cpuinfo", text);
 	for (int c = 0; c < n_cpus; c++) {
 		snprintf(rel, sizeof rel, "dev/cpu/%d/msr", c);
 		put(root, rel, "");
-		snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
+		snprintf(rel, sizeof rel,
+		         "sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
 		snprintf(text, sizeof text, "%d\n", pkg ? pkg[c] : 0);
 		put(root, rel, text);
 		snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/core_id", c);
@@ -132,8 +133,8 @@ static char *make_machine(const char *vendor, int family, int model, const char 
 
 static struct pwr_set *open_msr(const char *root)
 {
-	const struct pwr_backend *list[] = { &pwr_backend_msr };
-	struct pwr_opts o = { .sysfs_root = root, .dev_root = root };
+	const struct pwr_backend *list[] = {&pwr_backend_msr};
+	struct pwr_opts o = {.sysfs_root = root, .dev_root = root};
 	struct pwr_set *s = NULL;
 	char err[256] = "";
 	int rc = pwr_open_backends(&o, list, 1, &s, err, sizeof err);
@@ -248,7 +249,7 @@ static void test_intel_32bit_wrap(void **state)
 static void test_intel_server_two_sockets_dram_unit(void **state)
 {
 	(void)state;
-	const int pkg_of[4] = { 0, 0, 1, 1 };
+	const int pkg_of[4] = {0, 0, 1, 1};
 	char *root = make_machine("GenuineIntel", 6, 0x55, "", 4, pkg_of, NULL);
 	uint64_t raw;
 
@@ -284,7 +285,7 @@ static void test_amd_units_package_and_core_sum(void **state)
 {
 	(void)state;
 	/* 4 CPUs: two cores with two SMT threads each */
-	const int core_of[4] = { 0, 0, 1, 1 };
+	const int core_of[4] = {0, 0, 1, 1};
 	char *root = make_machine("AuthenticAMD", 0x19, 0x21, "", 4, NULL, core_of);
 	uint64_t a, b;
 
@@ -323,10 +324,10 @@ static void test_sampler_unfolds_many_wraps(void **state)
 {
 	(void)state;
 	char *root = make_machine("GenuineIntel", 6, 0x8C, "", 1, NULL, NULL);
-	const struct pwr_backend *list[] = { &pwr_backend_msr };
-	struct pwr_opts o = { .sysfs_root = root, .dev_root = root, .interval_ms = 3600000 };
-	const uint64_t seq[] = { 0xFFFFFF00u, 0x100u, 0x80000100u, 0xF0000000u, 0x10u, 0x7FFFFFFFu,
-				 0x00000005u };
+	const struct pwr_backend *list[] = {&pwr_backend_msr};
+	struct pwr_opts o = {.sysfs_root = root, .dev_root = root, .interval_ms = 3600000};
+	const uint64_t seq[] = {0xFFFFFF00u, 0x100u,      0x80000100u, 0xF0000000u,
+	                        0x10u,       0x7FFFFFFFu, 0x00000005u};
 	struct pwr_set *s = NULL;
 	struct pwr_sample *smp = NULL;
 	char err[256] = "";
@@ -439,8 +440,8 @@ static void test_empty_roots(void **state)
 static void test_this_machine(void **state)
 {
 	(void)state;
-	const struct pwr_backend *list[] = { &pwr_backend_msr };
-	struct pwr_opts o = { .sysfs_root = "/", .dev_root = "/" };
+	const struct pwr_backend *list[] = {&pwr_backend_msr};
+	struct pwr_opts o = {.sysfs_root = "/", .dev_root = "/"};
 	struct pwr_set *s = NULL;
 	char err[256];
 
@@ -457,17 +458,18 @@ static void test_this_machine(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_intel_client_units_and_domains, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_intel_32bit_wrap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_intel_server_two_sockets_dram_unit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_amd_units_package_and_core_sum, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sampler_unfolds_many_wraps, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_not_rapl_cpu, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_msr_module, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_permission_denied, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_vm_without_rapl_msrs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_empty_roots, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_this_machine, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_intel_client_units_and_domains, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_intel_32bit_wrap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_intel_server_two_sockets_dram_unit, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_amd_units_package_and_core_sum, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sampler_unfolds_many_wraps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_not_rapl_cpu, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_msr_module, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_permission_denied, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_vm_without_rapl_msrs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_empty_roots, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_this_machine, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,7 @@
 
 static char *tmpdir;
 static char libpath[1024];
-static void *fake;                       /* our own reference to the fake library */
+static void *fake; /* our own reference to the fake library */
 static void (*fake_advance_ms)(unsigned);
 static int (*fake_initialised)(void);
 
@@ -26,7 +26,7 @@ static int group_setup(void **state)
 	tmpdir = tu_mkdtemp();
 	snprintf(libpath, sizeof libpath, "%s/libnvidia-ml-fake.so", tmpdir);
 	snprintf(cmd, sizeof cmd, "cc -shared -fPIC -O1 -o '%s' tests/fixtures/fake_nvml.c 2>&1",
-		 libpath);
+	         libpath);
 	if (system(cmd) != 0)
 		return 0; /* each test skips */
 	fake = dlopen(libpath, RTLD_NOW | RTLD_LOCAL);
@@ -62,13 +62,13 @@ static int setup(void **state)
 	do {                                                                                       \
 		if (!fake || !fake_advance_ms || !fake_initialised)                                \
 			TU_SKIP("could not build/load the fake NVML library with cc: %s",          \
-				dlerror() ? dlerror() : "cc failed");                              \
+			        dlerror() ? dlerror() : "cc failed");                              \
 	} while (0)
 
 static struct pwr_set *open_nvml(void)
 {
-	const struct pwr_backend *list[] = { &pwr_backend_nvml };
-	struct pwr_opts o = { 0 };
+	const struct pwr_backend *list[] = {&pwr_backend_nvml};
+	struct pwr_opts o = {0};
 	struct pwr_set *s = NULL;
 	char err[256] = "";
 	int rc = pwr_open_backends(&o, list, 1, &s, err, sizeof err);
@@ -208,7 +208,8 @@ static void test_no_library(void **state)
 	void *real = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
 	if (real) {
 		dlclose(real);
-		TU_SKIP("this machine has a real libnvidia-ml.so.1; the not-found reason is untestable");
+		TU_SKIP("this machine has a real libnvidia-ml.so.1; the not-found reason is "
+		        "untestable");
 	}
 	s = open_nvml();
 	why = reason_of(s, "nvml");
@@ -221,11 +222,11 @@ static void test_no_library(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_energy_counter_per_gpu, setup),
-		cmocka_unit_test_setup(test_sampler_integrates_gpu_energy, setup),
-		cmocka_unit_test_setup(test_power_only_fallback, setup),
-		cmocka_unit_test_setup(test_init_fails_and_no_gpus, setup),
-		cmocka_unit_test_setup(test_no_library, setup),
+	    cmocka_unit_test_setup(test_energy_counter_per_gpu, setup),
+	    cmocka_unit_test_setup(test_sampler_integrates_gpu_energy, setup),
+	    cmocka_unit_test_setup(test_power_only_fallback, setup),
+	    cmocka_unit_test_setup(test_init_fails_and_no_gpus, setup),
+	    cmocka_unit_test_setup(test_no_library, setup),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -64,7 +64,7 @@ static int fake_close(int fd)
 	return 0;
 }
 
-static const struct pwr_perf_ops fake_ops = { fake_open, fake_read, fake_close };
+static const struct pwr_perf_ops fake_ops = {fake_open, fake_read, fake_close};
 
 static int setup(void **state)
 {
@@ -84,8 +84,8 @@ static int teardown(void **state)
 
 static struct pwr_set *open_perf(const char *root)
 {
-	const struct pwr_backend *list[] = { &pwr_backend_perf };
-	struct pwr_opts o = { .sysfs_root = root };
+	const struct pwr_backend *list[] = {&pwr_backend_perf};
+	struct pwr_opts o = {.sysfs_root = root};
 	struct pwr_set *s = NULL;
 	char err[256] = "";
 	int rc = pwr_open_backends(&o, list, 1, &s, err, sizeof err);
@@ -284,8 +284,9 @@ static void test_empty_root(void **state)
 	assert_int_equal(s->n_doms, 0);
 	assert_non_null(why);
 	assert_non_null(strstr(why, "no power PMU: "));
-	assert_non_null(strstr(why, "sys/bus/event_source/devices/power missing (VM or kernel without "
-				    "RAPL PMU)"));
+	assert_non_null(strstr(why,
+	                       "sys/bus/event_source/devices/power missing (VM or kernel without "
+	                       "RAPL PMU)"));
 	pwr_close(s);
 	tu_rmtree(root);
 	free(root);
@@ -294,13 +295,13 @@ static void test_empty_root(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_intel_client_pmu, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_sockets_one_cpu_each, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_amd_power_core_sum, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_paranoid_reason, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_event_not_supported, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_pmu_files, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_empty_root, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_intel_client_pmu, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_two_sockets_one_cpu_each, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_amd_power_core_sum, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_paranoid_reason, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_event_not_supported, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_pmu_files, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_empty_root, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
