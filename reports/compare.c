@@ -26,7 +26,7 @@ static const struct metric metrics[] = {
 	{ "prefill tok/s", "tok/s", HIGHER, false, 0 },
 	{ "decode tok/s", "tok/s", HIGHER, false, 0 },
 	{ "TTFT", "ms", LOWER, false, 0 },
-	{ "p99 latency", "ms", LOWER, false, 0 },
+	{ "p99 inter-token latency", "ms", LOWER, false, 0 },
 	{ "J/token (decode, net)", "J", LOWER, true, -1 },
 	{ "tokens/J (decode, net)", "tok/J", HIGHER, true, 1 },
 	{ "average power", "W", NEITHER, true, -1 },

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define FIX "tests/fixtures/results/"
 
@@ -290,6 +291,37 @@ static void test_compare_missing_and_incomplete(void **state)
 	free(t);
 }
 
+/* Results in the runner's DIR/result.json layout are named by their directory. */
+static void test_compare_labels_run_dirs(void **state)
+{
+	char *dir = tu_mkdtemp(), path[512], *body, *out = NULL;
+	size_t len = 0;
+	struct rpt_result *rs[2];
+	char err[RPT_ERR_LEN] = "";
+	FILE *f;
+
+	(void)state;
+	body = tu_read_file(FIX "laptop-7b-measured.json", &len);
+	assert_non_null(body);
+	snprintf(path, sizeof path, "%s/laptop-run", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof path, "%s/laptop-run/result.json", dir);
+	assert_int_equal(tu_write_file(path, body, len), 0);
+	free(body);
+	rs[0] = load_ok(path);
+	rs[1] = load_ok(FIX "desktop-8b-estimated.json");
+	f = open_memstream(&out, &len);
+	assert_int_equal(rpt_compare(f, rs, 2, RPT_FMT_MD, err, sizeof err), 0);
+	fclose(f);
+	assert_non_null(strstr(out, "| laptop-run/result.json 4t q4_0 (baseline) |"));
+	assert_non_null(strstr(out, "| desktop-8b-estimated.json 8t q8_0 |"));
+	free(out);
+	rpt_result_free(rs[0]);
+	rpt_result_free(rs[1]);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 static void test_compare_refuses_mixed(void **state)
 {
 	struct rpt_result *rs[2];
@@ -323,6 +355,7 @@ int main(void)
 		cmocka_unit_test(test_read_failed_config),
 		cmocka_unit_test(test_compare_known_numbers),
 		cmocka_unit_test(test_compare_missing_and_incomplete),
+		cmocka_unit_test(test_compare_labels_run_dirs),
 		cmocka_unit_test(test_compare_refuses_mixed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
