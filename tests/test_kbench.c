@@ -263,8 +263,9 @@ static void test_slowdown_caught_by_instruction_counts(void **state)
 {
 	/* Two copies built without AVX-512 (valgrind cannot execute it), one with the slowdown. The
 	 * builds live under build/ (ignored by git) and are incremental across test runs. */
-	const char *make = "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -j2 OPT=-O2 ARCH=x86-64-v3 "
-			   "EXTRA_CFLAGS= EXTRA_LDFLAGS= ";
+	/* flock: test runs started side by side (make test next to make asan) share these builds. */
+	const char *make = "mkdir -p build && flock build/.cg.lock env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "
+			   "make -s -j2 OPT=-O2 ARCH=x86-64-v3 EXTRA_CFLAGS= EXTRA_LDFLAGS= ";
 	const char *kern = "kernels --shape stories15m --type q4_0 --filter matvec.q4_0.attn_q,matmul.q4_0.attn_q "
 			   "--batch 4 --reps 0 --ref-reps 0 --count instructions";
 	char cmd[2048], *dir;
