@@ -160,8 +160,8 @@ static void progress(struct runner *R, const char *phase, int config, int rep, i
 	if (config >= 0) {
 		const struct bench_config_run *c = &R->r->configs[config];
 
-		snprintf(cfg, sizeof cfg, " config %d/%d (%s, %d thr, pp%d)", config + 1,
-			 R->r->n_configs, c->type >= 0 ? eng_type_name(c->type) : "?", c->threads,
+		snprintf(cfg, sizeof cfg, " config %d/%d (%.40s, %d thr, pp%d)", config + 1,
+			 R->r->n_configs, c->type >= 0 ? eng_type_name(c->type) : c->spec, c->threads,
 			 c->prompt_tokens);
 	}
 	if (rep >= 0)
@@ -169,7 +169,8 @@ static void progress(struct runner *R, const char *phase, int config, int rep, i
 	if (tok_s > 0)
 		snprintf(ts, sizeof ts, " %.1f tok/s", tok_s);
 	if (R->watts_valid)
-		snprintf(wt, sizeof wt, " %.1f W", R->watts_now);
+		snprintf(wt, sizeof wt, " %.1f W%s", R->watts_now,
+			 R->r->domains[R->r->primary].kind == PWR_ESTIMATED ? " (estimated)" : "");
 	fprintf(R->o->log, "\r\033[K[%s]%s%s%s%s", phase, cfg, rp, ts, wt);
 	fflush(R->o->log);
 }
