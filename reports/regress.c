@@ -664,7 +664,16 @@ static int compare_kernels(struct regress_ctx *x, const struct rpt_result *a, co
 					row_note(&row, "%s: %s", cJSON_IsNumber(ia) ? "current" : "baseline",
 						 reason_of(cJSON_IsNumber(ia) ? o : k, "instructions_per_call"));
 				} else {
+					const char *sa = cJSON_GetStringValue(get(k, "instructions_source"));
+					const char *sb = cJSON_GetStringValue(get(o, "instructions_source"));
+
 					rpt_gate_value(ia->valuedouble, ib->valuedouble, false, &x->o->gate, &row);
+					if (sa && sb && strcmp(sa, sb)) {
+						/* callgrind counts one thread's exact work; hardware counters
+						 * count every thread, spinning included: not comparable. */
+						row.verdict = RPT_INCONCLUSIVE;
+						row_note(&row, "counted by %s vs %s: not comparable", sa, sb);
+					}
 				}
 			} else {
 				continue;
