@@ -123,7 +123,7 @@ static void kernels_help(void)
 	       "  --kv-len N            attention/softmax length and RoPE position (default min(512, context))\n"
 	       "  --batch N             tokens of the matrix-matrix cases (default 64)\n"
 	       "  --reps N              timed samples per kernel (default 10; 0 with --count: counts only)\n"
-	       "  --ref-reps N          timed samples of each _ref twin (default 3; 0: skip the twins)\n"
+	       "  --ref-reps N          timed samples of each _ref twin (default 5; 0: skip the twins)\n"
 	       "  --min-sample-ms MS    each sample repeats the call until it lasts this long (default 2)\n"
 	       "  --filter SUBSTR       only kernels whose name contains SUBSTR (comma list: any of them)\n"
 	       "  -t, --threads N       threads of the fast versions (default 1)\n"
@@ -782,7 +782,7 @@ int cmd_kernels(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct kopts o = { .batch = 64, .reps = 10, .ref_reps = 3, .threads = 1, .min_sample_ms = 2,
+	struct kopts o = { .batch = 64, .reps = 10, .ref_reps = 5, .threads = 1, .min_sample_ms = 2,
 			   .count_calls = 2, .seed = 1 };
 	struct eng_kbench_case *all = NULL;
 	struct kcase *cs = NULL;
