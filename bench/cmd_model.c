@@ -6,6 +6,7 @@
 #include "bench/commands.h"
 #include "engine/engine.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ static int do_synth(int argc, char **argv)
 	long seed = 0;
 	char err[1024];
 	struct timespec t0, t1;
-	int c;
+	int c, rc;
 
 	optind = 1;
 	opterr = 0;
@@ -76,7 +77,10 @@ static int do_synth(int argc, char **argv)
 	if (!out)
 		return bench_usage_error(CMD, "synth needs -o FILE.gguf");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (eng_synth_write(shape, type, (uint64_t)seed, vocab, out, err, sizeof err))
+	rc = eng_synth_write(shape, type, (uint64_t)seed, vocab, out, err, sizeof err);
+	if (rc == -EIO || rc == -ENOSPC || rc == -ENOMEM || rc == -EDQUOT)
+		return bench_fail(CMD, "%s", err); /* failed while writing, not bad input */
+	if (rc)
 		return bench_usage_error(CMD, "%s", err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	fprintf(stderr, "wrote %s (shape %s, %s) in %.1f s\n", out, shape, eng_type_name(type),

@@ -626,7 +626,7 @@ int gguf_get_str(const struct gguf_file *f, const char *key, char *buf, size_t l
 
 	if (!kv)
 		return -ENOENT;
-	if (kv->type != GGUF_VT_STRING)
+	if (kv->type != GGUF_VT_STRING || len == 0)
 		return -EINVAL;
 	memcpy(&n, kv->val, 8);
 	if (n > len - 1)
