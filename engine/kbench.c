@@ -301,6 +301,7 @@ int eng_kbench_prepare(const struct eng_kbench_case *c, int n_threads, uint64_t 
 		k->qout = kb_alloc(eng_row_bytes(ENG_TYPE_Q8_0, c->cols) * (size_t)c->n_tok, &total, err, errlen, c->name);
 		if (!k->qout)
 			goto fail;
+		memset(k->qout, 0, eng_row_bytes(ENG_TYPE_Q8_0, c->cols) * (size_t)c->n_tok);
 		break;
 	case ENG_KB_RMSNORM:
 	case ENG_KB_SWIGLU:
