@@ -21,6 +21,7 @@
 
 struct gen_opts {
 	const char *model;
+	const char *vocab; /* vocabulary GGUF for synth: models, or NULL */
 	const char *prompt;
 	long prompt_tokens; /* > 0: a synthetic prompt of this many tokens */
 	long n_predict;
@@ -54,6 +55,7 @@ static void usage(FILE *f)
 		"  -m, --model MODEL      GGUF file or synth:SHAPE:TYPE (e.g. synth:bench-1b:q4_0)\n"
 		"  -p, --prompt TEXT      prompt text (the model needs a vocabulary)\n"
 		"      --prompt-tokens N  a synthetic prompt of N token ids (works without a vocabulary)\n"
+		"      --vocab FILE       vocabulary GGUF for a synth: model (e.g. the Llama 2 one)\n"
 		"  -n, --n-predict N      tokens to generate (default 128; stops early at EOS)\n"
 		"      --temp T           temperature, 0 = greedy (default 0.8)\n"
 		"      --top-k K          keep the K most likely tokens, 0 = off (default 40)\n"
@@ -100,7 +102,7 @@ static uint64_t peak_rss_bytes(void)
 static int parse_args(int argc, char **argv, struct gen_opts *o)
 {
 	enum { OPT_TEMP = 256, OPT_TOPK, OPT_TOPP, OPT_KV, OPT_PTOK, OPT_JSON, OPT_IGNORE_EOS,
-	       OPT_WARMUP };
+	       OPT_WARMUP, OPT_VOCAB };
 	static const struct option longopts[] = {
 		{ "model", required_argument, NULL, 'm' },
 		{ "prompt", required_argument, NULL, 'p' },
@@ -116,6 +118,7 @@ static int parse_args(int argc, char **argv, struct gen_opts *o)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "ignore-eos", no_argument, NULL, OPT_IGNORE_EOS },
 		{ "warmup", no_argument, NULL, OPT_WARMUP },
+		{ "vocab", required_argument, NULL, OPT_VOCAB },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -188,6 +191,9 @@ static int parse_args(int argc, char **argv, struct gen_opts *o)
 		case OPT_WARMUP:
 			o->warmup = true;
 			break;
+		case OPT_VOCAB:
+			o->vocab = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return -1;
@@ -201,6 +207,8 @@ static int parse_args(int argc, char **argv, struct gen_opts *o)
 		return bench_usage_error(CMD, "missing -m MODEL (a GGUF file or synth:SHAPE:TYPE)");
 	if (!o->prompt && !o->prompt_tokens)
 		return bench_usage_error(CMD, "missing a prompt: -p TEXT or --prompt-tokens N");
+	if (o->vocab && strncmp(o->model, "synth:", 6))
+		return bench_usage_error(CMD, "--vocab applies to synth: models; %s has its own", o->model);
 	if (o->prompt && o->prompt_tokens)
 		return bench_usage_error(CMD, "-p and --prompt-tokens exclude each other");
 	return 0;
@@ -362,6 +370,7 @@ int cmd_generate(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? 0 : rc;
 
+	oo.vocab_path = o.vocab;
 	t0 = now_s();
 	rc = eng_model_open(o.model, &oo, &m, err, sizeof err);
 	if (rc) {
