@@ -21,4 +21,6 @@ int cmd_run(int argc, char **argv);
 
 int cmd_membw(int argc, char **argv);
 
+int cmd_probes(int argc, char **argv);
+
 #endif

@@ -23,6 +23,7 @@ const struct bench_cmd bench_cmds[] = {
 	{ "claims", "check popular local-vs-cloud energy claims against your results", cmd_claims },
 	{ "report", "Markdown + HTML report with plots, cloud comparison and claims", cmd_report },
 	{ "membw", "memory read bandwidth per thread count (the ceiling of decode speed)", cmd_membw },
+	{ "probes", "list energy probes and counters: available or why not, units, a live reading", cmd_probes },
 	{ NULL, NULL, NULL },
 };
 

@@ -508,6 +508,7 @@ int pwr_open_backends(const struct pwr_opts *o, const struct pwr_backend *const 
 		int first_dom = s->n_doms, first_unav = s->n_unav;
 		char found[200];
 		size_t used;
+		int n_found;
 
 		if (!backend_selected(sel, n_sel, list[b]->name))
 			continue;
@@ -521,6 +522,7 @@ int pwr_open_backends(const struct pwr_opts *o, const struct pwr_backend *const 
 		for (int i = first_dom; i < s->n_doms; i++)
 			if (!s->doms[i]->backend)
 				s->doms[i]->backend = list[b];
+		n_found = s->n_doms - first_dom;
 		found[0] = '\0';
 		used = 0;
 		for (int i = first_dom; i < s->n_doms; i++) {
@@ -540,7 +542,7 @@ int pwr_open_backends(const struct pwr_opts *o, const struct pwr_backend *const 
 		for (int k = 0; k < n_sel; k++) {
 			if (strcmp(sel[k].backend, list[b]->name) || sel[k].found || !sel[k].domain[0])
 				continue;
-			if (s->n_doms == first_dom && backend_has_unavailable(s, first_unav, list[b]->name)) {
+			if (n_found == 0 && backend_has_unavailable(s, first_unav, list[b]->name)) {
 				set_unavailable_f(s, o->probes[k], "%s is unavailable here (see '%s')",
 						  list[b]->name, list[b]->name);
 				continue;

@@ -187,7 +187,7 @@ static int add_zone(struct pwr_discover *d, const char *base, const struct zone 
 	char path[PATH_MAX], buf[64], name[48], domain[64], what[96];
 	struct powercap_priv *p = NULL;
 	struct pwr_dom dom, *stored;
-	uint64_t range, first;
+	uint64_t range = 0, first = 0;
 	int rc, fd, pkg;
 
 	pwr_strf(path, sizeof path, "%s/%s/name", base, z->dir);
@@ -207,7 +207,10 @@ static int add_zone(struct pwr_discover *d, const char *base, const struct zone 
 	pwr_strf(what, sizeof what, "powercap:%s", domain);
 	for (int k = 0; k < *n_seen; k++) {
 		if (!strcmp(seen[k], domain)) {
-			d->unavailable(d, z->dir,
+			char what_dir[96];
+
+			pwr_strf(what_dir, sizeof what_dir, "powercap:%s", z->dir);
+			d->unavailable(d, what_dir,
 				       "%s is a second view of %s (the same counter through %s); not used twice",
 				       z->dir, what, z->mmio ? "MMIO" : "another zone");
 			return 0;

@@ -1,14 +1,15 @@
 /*
- * tests/test_power_sampler.c — the power sampling thread against fake RAPL zones that a test thread advances
- * at a known wattage.
+ * tests/test_power_sampler.c — the power sampling thread against fake RAPL zones that a test
+ * thread advances at a known wattage.
  *
  * Each test copies a fixture tree from tests/fixtures/sysfs/ to a temporary directory and starts
  * a writer thread that rewrites the copied energy_uj files every 2 ms with
- * (start + W * elapsed) mod max_energy_range_uj. The powercap backend's file access is hooked so
- * that every read first brings the file up to date (under the writer's lock): the value read is
- * then the true energy at the moment of the read, and the test can hold the sampler to 1% without
- * depending on how the scheduler treats the writer on a loaded machine. The same hook injects
- * permission errors, since tests run as root, where chmod 000 does not deny reads.
+ * (start + W * elapsed) mod max_energy_range_uj. The powercap backend reads them through its test
+ * hook: the file is read for real (so permissions, removal and errors behave as on disk) and, for
+ * a live zone, the hook answers with the zone's value at the moment of the read. The sampler is
+ * then held to 1% of the true energy without depending on how a loaded machine schedules the
+ * writer. The same hook injects permission errors, since tests run as root, where chmod 000 does
+ * not deny reads.
  */
 #include "helpers/testutil.h"
 
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +36,7 @@ struct fake_zone {
 	double watts;        /* current power */
 	double base_j;       /* energy up to base_ns */
 	int64_t base_ns;
+	char last[32];       /* the hook's last answer (what a removed file still holds) */
 };
 
 static struct {
@@ -44,7 +47,6 @@ static struct {
 	bool stop, running;
 	char deny_open[128];  /* open() of a path containing this fails with EACCES */
 	char deny_read[128];  /* pread() of an fd whose path contains this fails with EACCES */
-	int writes;
 } fk = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static double zone_energy_j(const struct fake_zone *z, int64_t t_ns)
@@ -57,24 +59,32 @@ static uint64_t zone_raw(const struct fake_zone *z, int64_t t_ns)
 	return (z->start_uj + (uint64_t)llround(zone_energy_j(z, t_ns) * 1e6)) % z->range_uj;
 }
 
-/* Rewrites every zone's energy_uj with its value now. Caller holds fk.lock. A zone whose file
- * was removed stays removed (no O_CREAT). */
-static void write_all_locked(void)
+/* Rewrites every zone's energy_uj with its value now. The values are computed under fk.lock,
+ * the files written outside it, so a reader never waits for file I/O. A zone whose file was
+ * removed stays removed (no O_CREAT). */
+static void write_all(void)
 {
-	int64_t now = pwr_now_ns();
+	uint64_t raw[8];
+	int n;
+	int64_t now;
 
-	for (int i = 0; i < fk.n; i++) {
+	pthread_mutex_lock(&fk.lock);
+	now = pwr_now_ns();
+	n = fk.n;
+	for (int i = 0; i < n; i++)
+		raw[i] = zone_raw(&fk.z[i], now);
+	pthread_mutex_unlock(&fk.lock);
+	for (int i = 0; i < n; i++) {
 		char buf[32];
 		int fd = open(fk.z[i].path, O_WRONLY | O_TRUNC);
 		int len;
 
 		if (fd < 0)
 			continue;
-		len = snprintf(buf, sizeof buf, "%llu\n", (unsigned long long)zone_raw(&fk.z[i], now));
+		len = snprintf(buf, sizeof buf, "%llu\n", (unsigned long long)raw[i]);
 		if (write(fd, buf, (size_t)len) != len)
 			fprintf(stderr, "fake writer: short write to %s\n", fk.z[i].path);
 		close(fd);
-		fk.writes++;
 	}
 }
 
@@ -83,34 +93,58 @@ static void *writer_main(void *arg)
 	(void)arg;
 	for (;;) {
 		struct timespec ts = { 0, 2000000 };
+		bool stop;
 
 		pthread_mutex_lock(&fk.lock);
-		if (fk.stop) {
-			pthread_mutex_unlock(&fk.lock);
-			return NULL;
-		}
-		write_all_locked();
+		stop = fk.stop;
 		pthread_mutex_unlock(&fk.lock);
+		if (stop)
+			return NULL;
+		write_all();
 		nanosleep(&ts, NULL);
 	}
 }
 
+/* Which fake zone an fd opened by the backend reads (-1 for other files), by inode. */
+static int fd_zone[1024];
+
 static int hook_open(const char *path)
 {
+	struct stat st, zs;
 	int fd;
 
 	if (fk.deny_open[0] && strstr(path, fk.deny_open))
 		return -EACCES;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	if (fd < 1024) {
+		fd_zone[fd] = -1;
+		if (fstat(fd, &st) == 0)
+			for (int i = 0; i < fk.n; i++)
+				if (stat(fk.z[i].path, &zs) == 0 && zs.st_ino == st.st_ino && zs.st_dev == st.st_dev)
+					fd_zone[fd] = i;
+	}
+	return fd;
 }
 
+/*
+ * Reads the file for real (so errors and a removed file behave as they would), then, for a live
+ * fake zone, answers with the zone's value at this very moment: the writer thread keeps the
+ * files current only to within its period and its scheduling delays, which on a loaded machine
+ * would swamp the 1% the sampler is held to.
+ */
 static ssize_t hook_pread(int fd, void *buf, size_t n, off_t off)
 {
+	struct stat st;
 	ssize_t r;
+	int z = fd >= 0 && fd < 1024 ? fd_zone[fd] : -1;
+	char deny_read[128];
 
 	pthread_mutex_lock(&fk.lock);
-	if (fk.deny_read[0]) {
+	memcpy(deny_read, fk.deny_read, sizeof deny_read);
+	pthread_mutex_unlock(&fk.lock);
+	if (deny_read[0]) {
 		char link[64], target[PATH_MAX];
 		ssize_t l;
 
@@ -118,17 +152,29 @@ static ssize_t hook_pread(int fd, void *buf, size_t n, off_t off)
 		l = readlink(link, target, sizeof target - 1);
 		if (l > 0) {
 			target[l] = '\0';
-			if (strstr(target, fk.deny_read)) {
-				pthread_mutex_unlock(&fk.lock);
+			if (strstr(target, deny_read))
 				return -EACCES;
-			}
 		}
 	}
-	write_all_locked();
 	r = pread(fd, buf, n, off);
 	if (r < 0)
-		r = -errno;
-	pthread_mutex_unlock(&fk.lock);
+		return -errno;
+	if (z >= 0 && off == 0 && fstat(fd, &st) == 0) {
+		char text[32];
+		int len;
+
+		pthread_mutex_lock(&fk.lock);
+		if (st.st_nlink > 0)
+			snprintf(fk.z[z].last, sizeof fk.z[z].last, "%llu\n",
+				 (unsigned long long)zone_raw(&fk.z[z], pwr_now_ns()));
+		/* removed: an open file keeps its last contents */
+		len = snprintf(text, sizeof text, "%s", fk.z[z].last);
+		pthread_mutex_unlock(&fk.lock);
+		if ((size_t)len > n)
+			len = (int)n;
+		memcpy(buf, text, (size_t)len);
+		r = len;
+	}
 	return r;
 }
 
@@ -196,9 +242,7 @@ static void set_watts(struct fake_zone *z, double watts)
 
 static void start_writer(void)
 {
-	pthread_mutex_lock(&fk.lock);
-	write_all_locked();
-	pthread_mutex_unlock(&fk.lock);
+	write_all();
 	fk.stop = false;
 	assert_int_equal(pthread_create(&fk.thread, NULL, writer_main, NULL), 0);
 	fk.running = true;
@@ -220,7 +264,6 @@ static int setup(void **state)
 	(void)state;
 	fk.n = 0;
 	fk.deny_open[0] = fk.deny_read[0] = '\0';
-	fk.writes = 0;
 	pwr_powercap_set_io(&hook_io);
 	return 0;
 }
@@ -428,6 +471,7 @@ static void equal_readings_are_zero_not_a_wrap(void **state)
 	pwr_sample_now(s); /* still 0 W: the window's end lies between two equal readings */
 	e_b = zone_energy_j(z, b);
 	set_watts(z, 30.0);
+	pwr_sample_now(s); /* the change of power lies between two close samples */
 	sleep_ms(300);
 	c = pwr_now_ns();
 	pwr_sample_now(s);
@@ -551,10 +595,8 @@ static void zone_disappearing_invalidates(void **state)
 	b = pwr_now_ns();
 	pwr_sample_now(s);
 	/* the driver goes away: psys's directory (and its energy_uj) disappears */
-	pthread_mutex_lock(&fk.lock);
 	pwr_path(dir, sizeof dir, root, ZONE_DIR "intel-rapl:1");
 	tu_rmtree(dir);
-	pthread_mutex_unlock(&fk.lock);
 	sleep_ms(200);
 	c = pwr_now_ns();
 	sleep_ms(100);

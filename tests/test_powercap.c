@@ -7,6 +7,8 @@
 
 #include "power/backend.h"
 
+#include <cJSON.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -133,7 +135,7 @@ static void intel_client_zones(void **state)
 	/* psys wins; the MMIO view of package-0 is not a second package */
 	assert_ptr_equal(pwr_domain(s, pwr_primary_domain(s)), d);
 	assert_non_null(strstr(pwr_primary_why(s), "psys"));
-	why = unavailable(s, "intel-rapl-mmio:0");
+	why = unavailable(s, "powercap:intel-rapl-mmio:0");
 	assert_non_null(why);
 	assert_non_null(strstr(why, "second view of powercap:package-0"));
 	pwr_close(s);
@@ -395,6 +397,91 @@ static void reads_the_counter(void **state)
 	pwr_close(s);
 }
 
+/* ---- `joulebench probes --json` ----------------------------------------------------------- */
+
+static cJSON *probes_json(const char *args)
+{
+	char cmd[1024], *out = NULL, *err = NULL;
+	cJSON *j;
+	int rc;
+
+	if (access(tu_joulebench(), X_OK) != 0)
+		return NULL;
+	snprintf(cmd, sizeof cmd, "exec \"$JB\" probes --json %s", args);
+	rc = tu_run(cmd, 60, &out, &err);
+	if (rc != 0)
+		fail_msg("%s: exit %d: %s", cmd, rc, err);
+	j = cJSON_Parse(out);
+	if (!j)
+		fail_msg("%s: not JSON: %.300s", cmd, out);
+	free(out);
+	free(err);
+	return j;
+}
+
+static void probes_json_on_fixtures(void **state)
+{
+	cJSON *j, *doms, *d, *live, *un;
+	bool mmio = false;
+	int n = 0;
+
+	(void)state;
+	j = probes_json("--seconds 0.3 --probe powercap,estimate --sysfs-root tests/fixtures/sysfs/intel-client");
+	if (!j)
+		TU_SKIP("%s is not built", tu_joulebench());
+	assert_string_equal(cJSON_GetObjectItem(j, "primary")->valuestring, "powercap:psys");
+	doms = cJSON_GetObjectItem(j, "domains");
+	cJSON_ArrayForEach(d, doms)
+	{
+		n++;
+		live = cJSON_GetObjectItem(d, "live");
+		assert_true(cJSON_IsObject(live));
+		assert_true(cJSON_GetObjectItem(live, "samples")->valueint >= 2);
+		assert_true(cJSON_GetObjectItem(live, "seconds")->valuedouble > 0.2);
+		if (!strcmp(cJSON_GetObjectItem(d, "id")->valuestring, "powercap:psys")) {
+			assert_string_equal(cJSON_GetObjectItem(d, "kind")->valuestring, "measured");
+			assert_true(cJSON_IsNull(cJSON_GetObjectItem(d, "model")));
+			assert_true(fabs(cJSON_GetObjectItem(d, "range_j")->valuedouble - 262143.32885) < 1e-6);
+			/* the fixture does not move: 0 J measured, not a missing value */
+			assert_true(cJSON_GetObjectItem(live, "energy_j")->valuedouble == 0.0);
+		}
+		if (!strcmp(cJSON_GetObjectItem(d, "id")->valuestring, "estimate:cpu")) {
+			assert_string_equal(cJSON_GetObjectItem(d, "kind")->valuestring, "estimated");
+			assert_non_null(strstr(cJSON_GetObjectItem(d, "model")->valuestring, "i7-1260P"));
+		}
+	}
+	assert_int_equal(n, 5);
+	cJSON_ArrayForEach(un, cJSON_GetObjectItem(j, "unavailable"))
+	mmio |= !strcmp(cJSON_GetObjectItem(un, "what")->valuestring, "powercap:intel-rapl-mmio:0");
+	assert_true(mmio);
+	assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "sampler"), "samples")->valueint >= 2);
+	assert_true(cJSON_IsObject(cJSON_GetObjectItem(j, "counters")));
+	cJSON_Delete(j);
+}
+
+static void probes_json_without_rapl(void **state)
+{
+	char *root = tu_mkdtemp(), args[512];
+	cJSON *j, *un, *d;
+
+	(void)state;
+	snprintf(args, sizeof args, "--seconds 0 --probe powercap --sysfs-root '%s'", root);
+	j = probes_json(args);
+	tu_rmtree(root);
+	free(root);
+	if (!j)
+		TU_SKIP("%s is not built", tu_joulebench());
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "primary")));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "domains")), 0);
+	un = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "unavailable"), 0);
+	assert_string_equal(cJSON_GetObjectItem(un, "what")->valuestring, "powercap");
+	assert_non_null(strstr(cJSON_GetObjectItem(un, "reason")->valuestring, "no RAPL in this VM/kernel"));
+	cJSON_ArrayForEach(d, cJSON_GetObjectItem(j, "backends"))
+	if (!strcmp(cJSON_GetObjectItem(d, "name")->valuestring, "powercap"))
+		assert_true(cJSON_IsFalse(cJSON_GetObjectItem(d, "available")));
+	cJSON_Delete(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +503,8 @@ int main(void)
 		cmocka_unit_test(real_chmod_when_not_root),
 		cmocka_unit_test(malformed_zones_are_explained),
 		cmocka_unit_test(reads_the_counter),
+		cmocka_unit_test(probes_json_on_fixtures),
+		cmocka_unit_test(probes_json_without_rapl),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
