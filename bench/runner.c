@@ -382,7 +382,9 @@ static int run_once(struct runner *R, struct eng_ctx *ctx, struct eng_sampler *s
 		    size_t errlen)
 {
 	const struct bench_workload *w = R->w;
-	struct pwr_counter_read c0, c1, c2;
+	/* counters at the phase edges: c0 prefill c1 ... c1b decode c2 (the boundary sample and
+	 * the hook between c1 and c1b belong to neither phase) */
+	struct pwr_counter_read c0, c1, c1b, c2;
 	bool have_ctr = R->ctr != NULL;
 	int64_t t_start, t_first, t_dec, t_prev, t;
 	int32_t tok;
@@ -415,6 +417,8 @@ static int run_once(struct runner *R, struct eng_ctx *ctx, struct eng_sampler *s
 	pwr_sample_now(R->pwr);
 	if (rep)
 		hook(R, "decode", ci, rep_i);
+	if (have_ctr && pwr_counters_read(R->ctr, &c1b) < 0)
+		have_ctr = false;
 	t_dec = t_prev = pwr_now_ns();
 	for (int i = 1; i < w->gen_tokens; i++) {
 		if (g_stop_sig)
@@ -455,7 +459,7 @@ static int run_once(struct runner *R, struct eng_ctx *ctx, struct eng_sampler *s
 	if (have_ctr) {
 		rep->counters_valid = true;
 		counters_diff(&c0, &c1, &rep->c_prefill, &rep->multiplexed);
-		counters_diff(&c1, &c2, &rep->c_decode, &rep->multiplexed);
+		counters_diff(&c1b, &c2, &rep->c_decode, &rep->multiplexed);
 	} else {
 		snprintf(rep->counters_reason, sizeof rep->counters_reason, "%s",
 			 R->r->counters_reason[0] ? R->r->counters_reason : "reading the counters failed");

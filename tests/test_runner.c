@@ -346,6 +346,128 @@ static void test_known_wattage(void **state)
 	free(root);
 }
 
+
+/* ---- fake hardware counters ------------------------------------------------------------------ */
+
+/* Every fake counter counts at `rate` events per ns (times its index + 1), set per phase. */
+static struct {
+	pthread_mutex_t lock;
+	double rate, base;
+	int64_t base_ns;
+	int n_open;
+} fc = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void fc_set_rate(double rate)
+{
+	int64_t now;
+
+	pthread_mutex_lock(&fc.lock);
+	now = pwr_now_ns();
+	fc.base += fc.rate * (double)(now - fc.base_ns);
+	fc.base_ns = now;
+	fc.rate = rate;
+	pthread_mutex_unlock(&fc.lock);
+}
+
+static int fc_open(void *attr, int cpu)
+{
+	(void)attr;
+	(void)cpu;
+	return 300 + fc.n_open++;
+}
+
+static ssize_t fc_read(int fd, void *buf, size_t n)
+{
+	uint64_t rf[3];
+	int64_t now = pwr_now_ns();
+	double v;
+
+	if (n != sizeof rf)
+		return -EINVAL;
+	pthread_mutex_lock(&fc.lock);
+	v = fc.base + fc.rate * (double)(now - fc.base_ns);
+	pthread_mutex_unlock(&fc.lock);
+	rf[0] = (uint64_t)(v * (fd - 299));
+	rf[1] = rf[2] = (uint64_t)now; /* enabled == running: not multiplexed */
+	memcpy(buf, rf, sizeof rf);
+	return (ssize_t)sizeof rf;
+}
+
+static int fc_close(int fd)
+{
+	(void)fd;
+	return 0;
+}
+
+static const struct pwr_perf_ops fc_ops = { fc_open, fc_read, fc_close };
+
+static void on_phase_counters(void *ud, const char *phase, int config, int rep)
+{
+	(void)ud;
+	(void)config;
+	(void)rep;
+	fc_set_rate(!strcmp(phase, "prefill") ? 3.0 : !strcmp(phase, "decode") ? 1.0 : 0.5);
+}
+
+/* Counters are read at the phase boundaries and differenced per phase: with fake counters that
+ * count 3/ns in prefill and 1/ns in decode, each phase's count is its rate × its time. */
+static void test_counters_per_phase(void **state)
+{
+	struct bench_workload w;
+	struct bench_run_opts o;
+	struct bench_run *r = NULL;
+	char err[512] = "";
+	cJSON *j, *k;
+	char *text;
+
+	(void)state;
+	small_workload(&w);
+	snprintf(w.model, sizeof w.model, "%s", "synth:stories15m:f32");
+	w.prompt_tokens[0] = 32;
+	w.gen_tokens = 16;
+	w.reps = 2;
+	w.idle_s = 0;
+	w.cooldown_s = 0;
+	memset(&o, 0, sizeof o);
+	o.w = &w;
+	o.on_phase = on_phase_counters;
+	fc.n_open = 0;
+	fc.base = 0;
+	fc.base_ns = pwr_now_ns();
+	fc.rate = 0.5;
+	pwr_counters_set_ops(&fc_ops);
+	if (bench_run(&o, &r, err, sizeof err) != 0) {
+		pwr_counters_set_ops(NULL);
+		fail_msg("bench_run: %s", err);
+	}
+	pwr_counters_set_ops(NULL);
+	assert_string_equal(r->counters_source, "perf_event");
+	for (int i = 0; i < r->configs[0].n_reps; i++) {
+		const struct bench_rep *p = &r->configs[0].reps[i];
+
+		assert_true(p->counters_valid);
+		assert_false(p->multiplexed);
+		assert_true(p->c_prefill.n >= 1);
+		near(p->c_prefill.v[0].value, 3.0 * (double)p->prefill_ns, 0.02, "prefill count");
+		near(p->c_decode.v[0].value, 1.0 * (double)p->decode_ns, 0.02, "decode count");
+		if (p->c_prefill.n >= 2)
+			near(p->c_prefill.v[1].value, 2 * p->c_prefill.v[0].value, 0.001, "second counter");
+	}
+	j = bench_result_json(r);
+	text = cJSON_PrintUnformatted(j);
+	k = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(
+				cJSON_GetArrayItem(cJSON_GetObjectItem(j, "configs"), 0), "reps"), 0),
+				"counters");
+	assert_true(cJSON_IsObject(k));
+	assert_true(cJSON_IsNumber(cJSON_GetObjectItem(cJSON_GetObjectItem(k, "prefill"),
+						       r->configs[0].reps[0].c_prefill.v[0].name)));
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(k, "multiplexed")));
+	assert_string_equal(cJSON_GetObjectItem(j, "counters_source")->valuestring, "perf_event");
+	free(text);
+	cJSON_Delete(j);
+	bench_run_free(r);
+}
+
 static pthread_t main_thread;
 static pthread_t killer;
 static bool killer_started;
@@ -448,7 +570,7 @@ static void test_stop_rule(void **state)
 	w.reps = 2;
 	w.stop_rule = true;
 	w.max_reps = 6;
-	w.stop_rsd_pct = 100; /* any two repetitions agree within 100% */
+	w.stop_rsd_pct = 150; /* the RSD of two positive values is at most sqrt(2) × 100% */
 	memset(&o, 0, sizeof o);
 	o.w = &w;
 	assert_int_equal(bench_run(&o, &r, err, sizeof err), 0);
@@ -625,6 +747,7 @@ int main(void)
 		cmocka_unit_test(test_known_wattage), cmocka_unit_test(test_interrupted),
 		cmocka_unit_test(test_stop_rule),     cmocka_unit_test(test_sweep),
 		cmocka_unit_test(test_bad_input),     cmocka_unit_test(test_binary_sigint),
+		cmocka_unit_test(test_counters_per_phase),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
