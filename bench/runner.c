@@ -31,7 +31,8 @@ void bench_signals_install(void)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
+	/* SA_RESETHAND: a second Ctrl-C, e.g. during a long prefill, ends the process at once */
+	sa.sa_flags = SA_RESTART | SA_RESETHAND;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 }
@@ -917,6 +918,7 @@ int bench_run(const struct bench_run_opts *o, struct bench_run **out, char *err,
 				 "not measured: the run was interrupted by %s", sig_name(g_stop_sig));
 		if (!r->idle_before.measured && !r->idle_before.reason[0])
 			snprintf(r->idle_before.reason, sizeof r->idle_before.reason, "%s", "interrupted");
+		logf_(&R, "interrupted by %s: writing what was measured", sig_name(g_stop_sig));
 		r->complete = true; /* the interruption is the reason that counts */
 		mark_incomplete(r, "interrupted by %s during %s", sig_name(g_stop_sig),
 				R.stop_where[0] ? R.stop_where
