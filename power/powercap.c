@@ -211,8 +211,8 @@ static int add_zone(struct pwr_discover *d, const char *base, const struct zone 
 
 			pwr_strf(what_dir, sizeof what_dir, "powercap:%s", z->dir);
 			d->unavailable(d, what_dir,
-				       "%s is a second view of %s (the same counter through %s); not used twice",
-				       z->dir, what, z->mmio ? "MMIO" : "another zone");
+				       "a second view of %s (the same counter through %s); not used twice",
+				       what, z->mmio ? "MMIO" : "another zone");
 			return 0;
 		}
 	}
