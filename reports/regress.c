@@ -710,6 +710,25 @@ static void find_differences(const struct rpt_result *a, const struct rpt_result
 		diff_str(buf, len, oa, ob, "name", "model.name");
 		diff_num(buf, len, oa, ob, "n_params", "model.n_params");
 		diff_num(buf, len, oa, ob, "weight_bytes", "model.weight_bytes");
+		/* Configurations are paired by (threads, type): with no pair in common the results
+		 * measured different things (e.g. a q4_0 run against a q8_0 run). */
+		{
+			const cJSON *ca = get(a->json, "configs"), *cb = get(b->json, "configs"), *c;
+			char la[256] = "", lb[256] = "";
+			bool common = false;
+
+			cJSON_ArrayForEach(c, ca)
+			{
+				common = common || find_config(cb, c);
+				appendf(la, sizeof la, "%st=%d %s", la[0] ? ", " : "", (int)cJSON_GetNumberValue(get(c, "threads")),
+					cJSON_GetStringValue(get(c, "type")) ? cJSON_GetStringValue(get(c, "type")) : "?");
+			}
+			cJSON_ArrayForEach(c, cb)
+				appendf(lb, sizeof lb, "%st=%d %s", lb[0] ? ", " : "", (int)cJSON_GetNumberValue(get(c, "threads")),
+					cJSON_GetStringValue(get(c, "type")) ? cJSON_GetStringValue(get(c, "type")) : "?");
+			if (!common && la[0] && lb[0])
+				appendf(buf, len, "%sconfigs (threads, type) '%s' vs '%s'", buf[0] ? "; " : "", la, lb);
+		}
 	} else {
 		const cJSON *ka = get(a->json, "kernels"), *k;
 
@@ -815,8 +834,8 @@ int rpt_regress_files(const char *base_path, const char *cur_path, const struct 
 		}
 	}
 	if (r->n_rows == 0) {
-		snprintf(err, errlen, "%s and %s have nothing in common to compare for the chosen metrics",
-			 base_path, cur_path);
+		snprintf(err, errlen, "%s and %s have nothing in common to compare for the chosen metrics%s%s",
+			 base_path, cur_path, r->warnings[0] ? ": " : "", r->warnings);
 		rc = -EINVAL;
 		goto out;
 	}
