@@ -136,6 +136,43 @@ static bool has_word(const char *list, const char *w)
 	return false;
 }
 
+/* Sockets and cores from /sys/devices/system/cpu/cpuN/topology (ARM's cpuinfo has neither);
+ * leaves a count at 0 when it cannot be read. */
+static void topology_from_sysfs(const struct mroot *r, int threads, int *sockets, int *cores)
+{
+	int pkgs[256], n_pkgs = 0, pk[4096], co[4096], n = 0;
+	char why[1200], v[64], path[128];
+
+	for (int cpu = 0; cpu < threads && cpu < 4096; cpu++) {
+		int p, c;
+		bool known = false;
+
+		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/physical_package_id", cpu);
+		if (read_line(r, path, v, sizeof v, why, sizeof why) < 0)
+			return;
+		p = atoi(v);
+		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/core_id", cpu);
+		if (read_line(r, path, v, sizeof v, why, sizeof why) < 0)
+			return;
+		c = atoi(v);
+		for (int i = 0; i < n_pkgs; i++)
+			known |= pkgs[i] == p;
+		if (!known && n_pkgs < 256)
+			pkgs[n_pkgs++] = p;
+		known = false;
+		for (int i = 0; i < n; i++)
+			known |= pk[i] == p && co[i] == c;
+		if (!known) {
+			pk[n] = p;
+			co[n++] = c;
+		}
+	}
+	if (!*sockets)
+		*sockets = n_pkgs;
+	if (!*cores)
+		*cores = n;
+}
+
 static void add_cpu(cJSON *m, const struct mroot *r)
 {
 	char why[1200], v[512], flags[8192] = "";
@@ -202,20 +239,24 @@ static void add_cpu(cJSON *m, const struct mroot *r)
 		}
 		blk = next ? next + 2 : NULL;
 	}
-	sockets = n_pkgs;
+	sockets = strstr(ci, "physical id") ? n_pkgs : 0;
 	cores = n_seen;
+	if (!sockets || !cores)
+		topology_from_sysfs(r, threads, &sockets, &cores);
 	if (threads > 0)
 		cJSON_AddNumberToObject(m, "threads", threads);
 	else
 		add_null(m, "threads", "%s/proc/cpuinfo lists no processors", r->root);
-	if (sockets > 0 && strstr(ci, "physical id"))
+	if (sockets > 0)
 		cJSON_AddNumberToObject(m, "sockets", sockets);
 	else
-		add_null(m, "sockets", "%s/proc/cpuinfo has no 'physical id' lines", r->root);
+		add_null(m, "sockets", "%s/proc/cpuinfo has no 'physical id' lines and no "
+				       "cpu*/topology/physical_package_id is readable", r->root);
 	if (cores > 0)
 		cJSON_AddNumberToObject(m, "cores", cores);
 	else
-		add_null(m, "cores", "%s/proc/cpuinfo has no 'core id' lines", r->root);
+		add_null(m, "cores", "%s/proc/cpuinfo has no 'core id' lines and no "
+				     "cpu*/topology/core_id is readable", r->root);
 
 	if (flags[0]) {
 		simd = cJSON_CreateArray();
