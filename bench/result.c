@@ -312,6 +312,32 @@ static void add_rep(cJSON *a, const struct bench_run *r, const struct bench_conf
 	}
 }
 
+/* The energy figures of every source, not only the primary one (package and dram, say, are
+ * different things and are never added up). */
+static void add_by_source(cJSON *j, const struct bench_run *r, int ci)
+{
+	cJSON *all = obj(j, "by_source");
+
+	for (int d = 0; d < r->n_domains; d++) {
+		struct bench_config_summary s;
+		cJSON *o = obj(all, r->domains[d].id), *x;
+		const char *ereason, *nreason;
+
+		bench_config_summarize_source(r, ci, d, &s);
+		ereason = s.energy_reason;
+		nreason = !s.energy_valid ? s.energy_reason : s.net_reason;
+		cJSON_AddStringToObject(o, "energy_kind", kind_name(r->domains[d].kind));
+		x = obj(o, "prefill_j_per_token");
+		add_stat(x, "gross", &s.prefill_jpt_gross, ereason);
+		add_stat(x, "net", &s.prefill_jpt_net, nreason);
+		x = obj(o, "decode_j_per_token");
+		add_stat(x, "gross", &s.decode_jpt_gross, ereason);
+		add_stat(x, "net", &s.decode_jpt_net, nreason);
+		add_stat(o, "avg_power_w", &s.avg_power_w, ereason);
+		add_stat(o, "wh_per_query", &s.wh_per_query, nreason);
+	}
+}
+
 static void add_summary(cJSON *o, const struct bench_run *r, int ci)
 {
 	struct bench_config_summary s;
@@ -360,6 +386,7 @@ static void add_summary(cJSON *o, const struct bench_run *r, int ci)
 		cJSON_AddBoolToObject(j, "stop_rule_met", r->configs[ci].stop_rule_met);
 	else
 		add_null(j, "stop_rule_met", "%s", "no stop rule in this workload");
+	add_by_source(j, r, ci);
 }
 
 static void add_configs(cJSON *root, const struct bench_run *r)
@@ -590,6 +617,21 @@ void bench_print_table(const struct bench_run *r, FILE *f)
 	}
 	fprintf(f, "J/token (net) is decode energy per generated token minus idle power; pp = prompt "
 		   "(prefill), tg = generated tokens.\n");
+	{
+		const struct bench_idle *b = &r->idle_before, *a = &r->idle_after;
+		int p = r->primary;
+
+		if (p >= 0 && b->measured && a->measured && b->power_valid && a->power_valid &&
+		    b->power_valid[p] && a->power_valid[p] && b->power_w[p] > 0) {
+			double drift = (a->power_w[p] - b->power_w[p]) / b->power_w[p] * 100.0;
+
+			fprintf(f, "Idle power %.2f W before, %.2f W after (%+.1f%%)%s\n", b->power_w[p],
+				a->power_w[p], drift,
+				fabs(drift) > 10 ? ": the machine was not equally quiet; net figures are "
+						   "less certain"
+						 : "");
+		}
+	}
 	if (!r->complete)
 		fprintf(f, "INCOMPLETE: %s\n", r->incomplete_reason);
 }

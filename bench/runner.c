@@ -996,6 +996,12 @@ static bool idle_power(const struct bench_run *r, int d, double *w)
 
 void bench_config_summarize(const struct bench_run *r, int ci, struct bench_config_summary *s)
 {
+	bench_config_summarize_source(r, ci, r->primary, s);
+}
+
+void bench_config_summarize_source(const struct bench_run *r, int ci, int source,
+				   struct bench_config_summary *s)
+{
 	const struct bench_config_run *c = &r->configs[ci];
 	int n = c->n_reps, k = 0, ke = 0, kt = 0, n_itl = 0;
 	double *pf = calloc((size_t)n + 1, sizeof *pf), *dc = calloc((size_t)n + 1, sizeof *dc);
@@ -1008,7 +1014,7 @@ void bench_config_summarize(const struct bench_run *r, int ci, struct bench_conf
 	uint64_t seed = r->w->seed;
 
 	memset(s, 0, sizeof *s);
-	s->source = r->primary;
+	s->source = source >= 0 && source < r->n_domains ? source : -1;
 	for (int i = 0; i < n; i++)
 		if (c->reps[i].complete)
 			n_itl += c->reps[i].n_itl;

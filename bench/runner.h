@@ -174,8 +174,11 @@ void bench_stop_request(int sig);
 void bench_stop_clear(void);
 int bench_stop_signal(void);
 
-/* Fills s for configuration c of run r. */
+/* Fills s for configuration c of run r, energy from the primary source. */
 void bench_config_summarize(const struct bench_run *r, int c, struct bench_config_summary *s);
+/* The same with the energy figures of source (domain index) `source`. */
+void bench_config_summarize_source(const struct bench_run *r, int c, int source,
+				   struct bench_config_summary *s);
 
 /* ---- result.c ------------------------------------------------------------------------------ */
 
