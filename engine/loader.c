@@ -348,7 +348,7 @@ static int open_gguf(const char *path, const struct eng_open_opts *opts, struct 
 		m->desc.synthetic = !gguf_get_int(m->gguf, "joulebench.seed", &seed);
 	rc = gguf_get_str(m->gguf, "general.architecture", arch, sizeof arch);
 	if (opts && opts->vocab_only) {
-		snprintf(m->desc.arch, sizeof m->desc.arch, "%s", arch);
+		snprintf(m->desc.arch, sizeof m->desc.arch, "%.31s", arch);
 		if (!m->vocab) {
 			snprintf(err, errlen, "%s: the file has no vocabulary (tokenizer.ggml.tokens)", path);
 			rc = -EINVAL;
