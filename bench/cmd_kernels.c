@@ -133,6 +133,7 @@ static void kernels_help(void)
 	       "  -o FILE               write the result JSON to FILE (the table still goes to stdout)\n"
 	       "  --seed N              seed of the deterministic inputs (default 1)\n"
 	       "  --list                list the kernel cases and exit\n"
+	       "  --count-child         (internal) the process callgrind runs for --count instructions\n"
 	       "  --sysfs-root DIR      read energy probes under DIR (default $JOULEBENCH_SYSFS_ROOT or /)\n"
 	       "\n"
 	       "Per kernel: time per call (median and 95%% bootstrap CI over the samples; every sample is\n"
@@ -793,7 +794,6 @@ int cmd_kernels(int argc, char **argv)
 	struct membw bwm = { 0 };
 	int n_all, n = 0, c, rc = 0;
 	long v;
-	bool reps_given = false;
 	time_t now = time(NULL);
 	struct tm tm;
 
@@ -832,7 +832,6 @@ int cmd_kernels(int argc, char **argv)
 			if (bench_parse_long(optarg, 0, 100000, &v))
 				return bench_usage_error(CMD, "--reps '%s' must be an integer in 0..100000", optarg);
 			o.reps = (int)v;
-			reps_given = true;
 			break;
 		case O_REF_REPS:
 			if (bench_parse_long(optarg, 0, 100000, &v))
@@ -901,7 +900,6 @@ int cmd_kernels(int argc, char **argv)
 		return bench_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
 	if (o.reps == 0 && !o.count_instr && !o.count_child && !o.list_only)
 		return bench_usage_error(CMD, "--reps 0 times nothing; it is only useful with --count instructions");
-	(void)reps_given;
 
 	if (o.count_instr && count_unsupported())
 		return bench_fail(CMD, "--count instructions: %s", count_unsupported());
