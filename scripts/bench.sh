@@ -12,9 +12,11 @@ cd "$(dirname "$0")/.."
 # llama.cpp's llama-bench figures measured on this machine (Feb 2025 build, same shape). The
 # bandwidth bound is (read bandwidth from `joulebench membw` at that thread count) / (weight
 # bytes one decode step reads); peak RSS is held against weights + KV cache + 10%.
-# BENCH_TYPES / BENCH_REPS narrow or widen the run, e.g. BENCH_TYPES="q4_0 q8_0" BENCH_REPS=5.
+# BENCH_TYPES / BENCH_REPS narrow or widen the run, e.g. BENCH_TYPES="q4_0 q8_0" BENCH_REPS=5;
+# JOULEBENCH_BIN picks the binary (default ./joulebench).
 
 reps=${BENCH_REPS:-3}
+jb=${JOULEBENCH_BIN:-./joulebench}
 types=${BENCH_TYPES:-"q4_0 q8_0 f16 f32"}
 
 # llama.cpp on this machine: "type threads" -> tg32, pp64 ("-" = not measured)
@@ -47,7 +49,7 @@ membw_gbs() {
 	local n=$1 out v
 	if [ -n "${membw_cache[$n]:-}" ]; then echo "${membw_cache[$n]}"; return; fi
 	v=null
-	if out=$(./joulebench membw -t "$n" --json 2>/dev/null); then
+	if out=$("$jb" membw -t "$n" --json 2>/dev/null); then
 		v=$(json_num read_gb_s "$out" | awk '$1 != "null" {printf "%.1f", $1; next} {print}')
 	fi
 	membw_cache[$n]=$v
@@ -66,7 +68,7 @@ for cfg in "q4_0 2" "q8_0 2" "f16 2" "f32 2" "q4_0 1" "q8_0 1"; do
 	case " $types " in *" $type "*) ;; *) continue ;; esac
 	pps=() tgs=() json=
 	for ((r = 0; r < reps; r++)); do
-		if ! json=$(./joulebench generate -m "synth:bench-1b:$type" --prompt-tokens 64 -n 32 \
+		if ! json=$("$jb" generate -m "synth:bench-1b:$type" --prompt-tokens 64 -n 32 \
 			--ignore-eos --temp 0 --ctx 96 -t "$thr" --warmup --json 2>/tmp/jb-bench-err.$$); then
 			echo "$type $thr: generate failed:" >&2
 			cat /tmp/jb-bench-err.$$ >&2
