@@ -412,6 +412,14 @@ static void test_against_reference(void **state)
 			expect_close("batch prefill vs decode", s, batch, dec, NPOS,
 				     s->wtype == ENG_TYPE_F32 ? 1e-4 : 5e-3);
 
+			/* a prompt run for its cache only (no logits) leaves the same state behind */
+			eng_ctx_reset(c);
+			assert_int_equal(eng_prefill(c, tok, NPOS - 1, NULL, NULL), 0);
+			assert_int_equal(eng_decode(c, tok[NPOS - 1], last), 0);
+			expect_close("decode after a logit-less prefill vs decode", s, last,
+				     dec + (size_t)(NPOS - 1) * s->vocab, 1,
+				     s->wtype == ENG_TYPE_F32 ? 1e-4 : 5e-3);
+
 			/* prompt of 9 as a batch, then decode: the same logits again */
 			eng_ctx_reset(c);
 			assert_int_equal(eng_prefill(c, tok, 9, last, NULL), 0);
