@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void bench_workload_init(struct bench_workload *w)
 {
@@ -402,6 +403,7 @@ int bench_workload_load(const char *path, struct bench_workload *w, char *err, s
 {
 	FILE *f = NULL;
 	char *text = NULL;
+	struct stat st;
 	long n;
 	int rc = 0;
 
@@ -411,6 +413,11 @@ int bench_workload_load(const char *path, struct bench_workload *w, char *err, s
 		rc = -errno;
 		snprintf(err, errlen, "%s: cannot read workload: %s", path, strerror(errno));
 		return rc;
+	}
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		rc = -EISDIR;
+		snprintf(err, errlen, "%s: cannot read workload: is a directory", path);
+		goto out;
 	}
 	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
 		rc = -EIO;
