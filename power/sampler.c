@@ -20,6 +20,9 @@
 
 #define MIN_SLEEP_NS 1000000LL /* 1 ms: RAPL itself updates about every ms */
 #define SLOW_READ_NS 500000LL  /* a read slower than 0.5 ms is retried for a tighter timestamp */
+/* Counters tick in steps (RAPL about every ms), so power over a shorter gap is mostly step noise:
+ * only gaps of at least 5 ms feed the highest power seen (and so the wrap period). */
+#define MIN_POWER_DT_S 0.005
 
 static int64_t thread_cpu_ns(void)
 {
@@ -115,12 +118,24 @@ static void take_reading(struct pwr_dom *d, struct pwr_series *ser)
 	/* The reading is stamped with the middle of the read call, so a read that took long (the
 	 * thread was preempted, the driver was slow) has an uncertain time: read again, up to
 	 * twice, and keep the tightest. */
-	for (int attempt = 0;; attempt++) {
-		a = pwr_now_ns();
-		rc = d->backend->read(d, &raw);
-		b = pwr_now_ns();
-		if (rc < 0 || b - a <= SLOW_READ_NS || attempt == 2)
-			break;
+	a = pwr_now_ns();
+	rc = d->backend->read(d, &raw);
+	b = pwr_now_ns();
+	for (int attempt = 1; rc == 0 && b - a > SLOW_READ_NS && attempt < 3; attempt++) {
+		uint64_t raw2 = 0;
+		int64_t a2 = pwr_now_ns();
+		int rc2 = d->backend->read(d, &raw2);
+		int64_t b2 = pwr_now_ns();
+
+		if (rc2 < 0) {
+			rc = rc2;
+			a = a2;
+			b = b2;
+		} else if (b2 - a2 < b - a) {
+			raw = raw2;
+			a = a2;
+			b = b2;
+		}
 	}
 	t = a + (b - a) / 2;
 	if (rc < 0) {
@@ -146,7 +161,7 @@ static void take_reading(struct pwr_dom *d, struct pwr_series *ser)
 				ser->max_power_w = p;
 		} else {
 			e = (double)pwr_counter_delta(ser->raw[ser->n - 1], raw, d->range_raw) * d->joules_per_unit;
-			if (dt_s > 0 && e / dt_s > ser->max_power_w)
+			if (dt_s >= MIN_POWER_DT_S && e / dt_s > ser->max_power_w)
 				ser->max_power_w = e / dt_s;
 		}
 		e += ser->energy_j[ser->n - 1];
@@ -184,7 +199,7 @@ static void take_sum(struct pwr_set *s, int i, uint64_t round_n)
 	if (ser->n > 0) {
 		double de = e - ser->energy_j[ser->n - 1], dt_s = (double)(t - ser->t_ns[ser->n - 1]) / 1e9;
 
-		if (dt_s > 0 && de / dt_s > ser->max_power_w)
+		if (dt_s >= MIN_POWER_DT_S && de / dt_s > ser->max_power_w)
 			ser->max_power_w = de / dt_s;
 		if (t < ser->t_ns[ser->n - 1])
 			t = ser->t_ns[ser->n - 1]; /* keep timestamps ordered */
