@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -222,6 +223,14 @@ static void default_dir(char *out, size_t len)
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
 	snprintf(out, len, "results/%s-%s", stamp, host);
+	/* two runs started in the same second get different directories */
+	for (int i = 2; i < 100; i++) {
+		struct stat st;
+
+		if (stat(out, &st) != 0)
+			break;
+		snprintf(out, len, "results/%s-%s-%d", stamp, host, i);
+	}
 }
 
 #define NUM_OPT(flag, field, has, lo, hi)                                                          \
