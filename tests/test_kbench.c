@@ -7,9 +7,14 @@
  */
 #include "helpers/testutil.h"
 
+#include "bench/cli.h"
+#include "bench/commands.h"
 #include "engine/engine.h"
+#include "power/backend.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
+#include <linux/perf_event.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,6 +256,90 @@ static void test_inplace_inputs_stay_valid(void **state)
 	free(v);
 }
 
+/* ---- hardware counters through `joulebench kernels` (fake perf_event fds) ---------------- */
+
+/* The generated build/buildinfo.c is linked into joulebench only; cmd_kernels names it. */
+const struct bench_build_info bench_build = { "test", "test", "cc", "", 0, 0 };
+
+/* Each read of a fake counter advances it by a fixed step: instructions 3000, cycles 2000, the
+ * rest 10, never multiplexed. Between the reads around the timed calls one step passes. */
+static int fake_n;
+static uint64_t fake_step[16], fake_value[16];
+
+static int fake_open(void *attr, int cpu)
+{
+	const struct perf_event_attr *a = attr;
+
+	(void)cpu;
+	if (fake_n == 16)
+		return -EMFILE;
+	fake_step[fake_n] = a->type == PERF_TYPE_HARDWARE && a->config == PERF_COUNT_HW_INSTRUCTIONS ? 3000
+			    : a->type == PERF_TYPE_HARDWARE && a->config == PERF_COUNT_HW_CPU_CYCLES ? 2000
+												    : 10;
+	fake_value[fake_n] = 0;
+	return 300 + fake_n++;
+}
+
+static ssize_t fake_read(int fd, void *buf, size_t n)
+{
+	int i = fd - 300;
+	uint64_t rf[3];
+
+	if (i < 0 || i >= fake_n || n != sizeof rf)
+		return -1;
+	fake_value[i] += fake_step[i];
+	rf[0] = fake_value[i];
+	rf[1] = rf[2] = fake_value[i]; /* enabled == running: not multiplexed */
+	memcpy(buf, rf, sizeof rf);
+	return (ssize_t)sizeof rf;
+}
+
+static int fake_close(int fd)
+{
+	(void)fd;
+	return 0;
+}
+
+static void test_counters_per_call(void **state)
+{
+	static const struct pwr_perf_ops ops = { fake_open, fake_read, fake_close };
+	char *dir = tu_mkdtemp(), path[512], *text;
+	char *argv[] = { "kernels", "--shape", "stories15m", "--type", "q4_0", "--filter", "rmsnorm", "--reps", "3",
+			 "--ref-reps", "0", "--min-sample-ms", "0.2", "-o", path, NULL };
+	const cJSON *k, *ct;
+	cJSON *root;
+	double calls;
+	int rc;
+
+	(void)state;
+	assert_non_null(dir);
+	snprintf(path, sizeof path, "%s/k.json", dir);
+	fake_n = 0;
+	pwr_counters_set_ops(&ops);
+	rc = cmd_kernels((int)(sizeof argv / sizeof argv[0]) - 1, argv);
+	pwr_counters_set_ops(NULL);
+	assert_int_equal(rc, 0);
+	text = tu_read_file(path, NULL);
+	assert_non_null(text);
+	root = cJSON_Parse(text);
+	free(text);
+	assert_non_null(root);
+	k = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "kernels"), 0);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(k, "name")), "rmsnorm.f32");
+	calls = cJSON_GetNumberValue(cJSON_GetObjectItem(k, "calls_per_sample")) * 3;
+	ct = cJSON_GetObjectItem(k, "counters");
+	assert_true(cJSON_IsObject(ct));
+	/* One step of each counter over all timed calls, divided per call; IPC = 3000 / 2000. */
+	assert_float_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(ct, "instructions")), 3000 / calls, 1e-9);
+	assert_float_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(ct, "cycles")), 2000 / calls, 1e-9);
+	assert_float_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(ct, "ipc")), 1.5, 1e-9);
+	assert_float_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(k, "instructions_per_call")), 3000 / calls, 1e-9);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(k, "instructions_source")), "perf_event");
+	cJSON_Delete(root);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 /* ---- the slowed build is caught by instruction counts ------------------------------------ */
 
 /* Runs a shell command; prints its output when the exit code is not `want`. Returns the code. */
@@ -326,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_fast_matches_ref),
 		cmocka_unit_test(test_deterministic_inputs),
 		cmocka_unit_test(test_inplace_inputs_stay_valid),
+		cmocka_unit_test(test_counters_per_call),
 		cmocka_unit_test(test_slowdown_caught_by_instruction_counts),
 	};
 
