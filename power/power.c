@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /*
@@ -471,6 +472,8 @@ int pwr_open_backends(const struct pwr_opts *o, const struct pwr_backend *const 
 	struct probe_sel *sel = NULL;
 	int n_sel = 0, rc;
 	const char *root;
+	bool from_env = false;
+	struct stat st;
 
 	*out = NULL;
 	if (!o)
@@ -490,10 +493,20 @@ int pwr_open_backends(const struct pwr_opts *o, const struct pwr_backend *const 
 	s->primary = -1;
 	s->interval_ms = o->interval_ms ? o->interval_ms : 100;
 	root = o->sysfs_root;
-	if (!root || !*root)
+	if (!root || !*root) {
 		root = getenv("JOULEBENCH_SYSFS_ROOT");
+		from_env = root && *root;
+	}
 	if (!root || !*root)
 		root = "/";
+	if (stat(root, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		int e = errno;
+
+		set_err(err, errlen, "sysfs root '%s'%s: %s", root, from_env ? " (from $JOULEBENCH_SYSFS_ROOT)" : "",
+			stat(root, &st) != 0 ? strerror(e) : "not a directory");
+		rc = -EINVAL;
+		goto fail;
+	}
 
 	for (int b = 0; b < n_list; b++) {
 		struct pwr_discover dc = {

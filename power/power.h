@@ -68,7 +68,8 @@ void pwr_close(struct pwr_set *s);
 int pwr_n_domains(const struct pwr_set *s);
 const struct pwr_domain_desc *pwr_domain(const struct pwr_set *s, int i);
 /* The domain reports should use for "energy of this run": the broadest measured one that does
- * not double count (psys > package > ...), else the estimate; -1 if none. */
+ * not double count (psys > battery > "<backend>:packages", the derived sum of two or more disjoint
+ * package-N domains > a single package), else the estimate; -1 if none (pwr_primary_why says). */
 int pwr_primary_domain(const struct pwr_set *s);
 /* Why pwr_primary_domain() chose what it chose, or why there is none (never NULL). */
 const char *pwr_primary_why(const struct pwr_set *s);

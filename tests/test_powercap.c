@@ -226,6 +226,16 @@ static void sysfs_root_from_environment(void **state)
 	unsetenv("JOULEBENCH_SYSFS_ROOT");
 	assert_non_null(domain(s, "powercap:package-1"));
 	pwr_close(s);
+	/* a root that does not exist is an input error naming where it came from */
+	o.sysfs_root = NULL;
+	setenv("JOULEBENCH_SYSFS_ROOT", "/nonexistent/root", 1);
+	assert_int_equal(pwr_open(&o, &s, err, sizeof err), -EINVAL);
+	unsetenv("JOULEBENCH_SYSFS_ROOT");
+	assert_null(s);
+	assert_string_equal(err, "sysfs root '/nonexistent/root' (from $JOULEBENCH_SYSFS_ROOT): No such file or directory");
+	o.sysfs_root = "tests/fixtures/sysfs/amd-zen/proc/cpuinfo";
+	assert_int_equal(pwr_open(&o, &s, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "cpuinfo': not a directory"));
 }
 
 /* ---- selection ----------------------------------------------------------------------------- */
