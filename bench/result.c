@@ -376,6 +376,10 @@ static void add_summary(cJSON *o, const struct bench_run *r, int ci)
 		 s.energy_valid && s.net_valid
 			 ? "net decode energy was not positive: idle power at least the run's power"
 			 : nreason);
+	add_stat(j, "prefill_tokens_per_j", &s.prefill_tokens_per_j,
+		 s.energy_valid && s.net_valid
+			 ? "net prefill energy was not positive: idle power at least the run's power"
+			 : nreason);
 	add_stat(j, "avg_power_w", &s.avg_power_w, ereason);
 	add_stat(j, "wh_per_query", &s.wh_per_query, nreason);
 	if (s.n >= 2)

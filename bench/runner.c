@@ -998,12 +998,13 @@ void bench_config_summarize_source(const struct bench_run *r, int ci, int source
 				   struct bench_config_summary *s)
 {
 	const struct bench_config_run *c = &r->configs[ci];
-	int n = c->n_reps, k = 0, ke = 0, kt = 0, n_itl = 0;
+	int n = c->n_reps, k = 0, ke = 0, kt = 0, kp = 0, n_itl = 0;
 	double *pf = calloc((size_t)n + 1, sizeof *pf), *dc = calloc((size_t)n + 1, sizeof *dc);
 	double *tt = calloc((size_t)n + 1, sizeof *tt);
 	double *pg = calloc((size_t)n + 1, sizeof *pg), *pn = calloc((size_t)n + 1, sizeof *pn);
 	double *dg = calloc((size_t)n + 1, sizeof *dg), *dn = calloc((size_t)n + 1, sizeof *dn);
 	double *tpj = calloc((size_t)n + 1, sizeof *tpj), *aw = calloc((size_t)n + 1, sizeof *aw);
+	double *ptpj = calloc((size_t)n + 1, sizeof *ptpj);
 	double *wh = calloc((size_t)n + 1, sizeof *wh), *itl = NULL;
 	double idle_w = 0;
 	uint64_t seed = r->w->seed;
@@ -1014,7 +1015,7 @@ void bench_config_summarize_source(const struct bench_run *r, int ci, int source
 		if (c->reps[i].complete)
 			n_itl += c->reps[i].n_itl;
 	itl = calloc((size_t)n_itl + 1, sizeof *itl);
-	if (!pf || !dc || !tt || !pg || !pn || !dg || !dn || !tpj || !aw || !wh || !itl) {
+	if (!pf || !dc || !tt || !pg || !pn || !dg || !dn || !tpj || !ptpj || !aw || !wh || !itl) {
 		snprintf(s->energy_reason, sizeof s->energy_reason, "out of memory");
 		goto out;
 	}
@@ -1063,6 +1064,8 @@ void bench_config_summarize_source(const struct bench_run *r, int ci, int source
 				wh[ke] = (pnet + dnet) / 3600.0;
 				if (dnet > 0)
 					tpj[kt++] = dtok / dnet;
+				if (pnet > 0)
+					ptpj[kp++] = p->prompt_tokens / pnet;
 			}
 			ke++;
 		}
@@ -1089,6 +1092,7 @@ void bench_config_summarize_source(const struct bench_run *r, int ci, int source
 			bench_summarize(dn, ke, seed, &s->decode_jpt_net);
 			bench_summarize(wh, ke, seed, &s->wh_per_query);
 			bench_summarize(tpj, kt, seed, &s->tokens_per_j);
+			bench_summarize(ptpj, kp, seed, &s->prefill_tokens_per_j);
 		}
 	} else if (s->source >= 0 && !s->energy_reason[0]) {
 		snprintf(s->energy_reason, sizeof s->energy_reason, "%s", "no complete repetition");
@@ -1102,6 +1106,7 @@ out:
 	free(dg);
 	free(dn);
 	free(tpj);
+	free(ptpj);
 	free(aw);
 	free(wh);
 	free(itl);

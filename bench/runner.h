@@ -144,7 +144,7 @@ struct bench_config_summary {
 	bool net_valid;                /* idle power known */
 	char net_reason[256];
 	struct bench_stat prefill_jpt_gross, prefill_jpt_net, decode_jpt_gross, decode_jpt_net;
-	struct bench_stat tokens_per_j, avg_power_w, wh_per_query;
+	struct bench_stat tokens_per_j, prefill_tokens_per_j, avg_power_w, wh_per_query;
 	double rsd_decode_pct;
 };
 

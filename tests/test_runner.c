@@ -296,6 +296,10 @@ static void test_known_wattage(void **state)
 	for (int i = 0; i < n; i++)
 		want_dn[i] = 1.0 / want_dn[i];
 	near(s.tokens_per_j.median, bench_median(want_dn, n), 0.02, "tokens per joule (net)");
+	for (int i = 0; i < n; i++)
+		want_pn[i] = 1.0 / want_pn[i];
+	near(s.prefill_tokens_per_j.median, bench_median(want_pn, n), 0.02,
+	     "prefill tokens per joule (net)");
 	assert_true(s.decode_jpt_net.ci_low <= s.decode_jpt_net.median &&
 		    s.decode_jpt_net.median <= s.decode_jpt_net.ci_high);
 
