@@ -723,7 +723,7 @@ static void test_binary_sigint(void **state)
 	}
 	snprintf(cmd, sizeof cmd,
 		 "\"$JB\" run --model " MODEL " --prompt-tokens 8 --gen-tokens 8 --idle-seconds 30 "
-		 "--quiet -o '%s' & pid=$!; sleep 1; kill -INT $pid; wait $pid",
+		 "--quiet -o '%s' & pid=$!; sleep 2; kill -INT $pid; wait $pid",
 		 dir);
 	rc = tu_run(cmd, 60, &out, &err);
 	if (rc != 1)
