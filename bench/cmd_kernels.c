@@ -209,14 +209,30 @@ static int measure(struct eng_kbench *k, bool ref, int reps, double min_sample_m
 	bool ctr_ok = false;
 
 	r->ran = true;
-	/* Warm-up (page faults, caches, lazily started threads), then a calibration call. */
+	/* Warm-up (page faults, caches, lazily started threads), then calibration: double the
+	 * calls until they last a quarter of a sample, and scale to a whole sample. */
 	eng_kbench_run(k, ref);
-	t0 = now_ns();
-	eng_kbench_run(k, ref);
-	t1 = now_ns();
-	one_ns = (double)(t1 - t0);
-	if (one_ns < 1)
-		one_ns = 1;
+	inner = 1;
+	for (;;) {
+		t0 = now_ns();
+		for (long i = 0; i < inner; i++)
+			eng_kbench_run(k, ref);
+		t1 = now_ns();
+		if ((double)(t1 - t0) >= min_sample_ms * 1e6 / 4 || inner >= 10000000)
+			break;
+		inner *= 2;
+	}
+	/* The fastest of three such runs: a preempted one would shrink every sample. */
+	one_ns = (double)(t1 - t0) / (double)inner;
+	for (int rep = 0; rep < 2; rep++) {
+		t0 = now_ns();
+		for (long i = 0; i < inner; i++)
+			eng_kbench_run(k, ref);
+		t1 = now_ns();
+		one_ns = fmin(one_ns, (double)(t1 - t0) / (double)inner);
+	}
+	if (one_ns < 0.01)
+		one_ns = 0.01;
 	inner = (long)ceil(min_sample_ms * 1e6 / one_ns);
 	if (inner < 1)
 		inner = 1;

@@ -14,11 +14,13 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/perf_event.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const struct eng_kbench_case *find_case(const struct eng_kbench_case *v, int n, const char *name)
 {
@@ -340,6 +342,78 @@ static void test_counters_per_call(void **state)
 	free(dir);
 }
 
+/* ---- energy per call through `joulebench kernels` (a fake RAPL zone at a known wattage) --- */
+
+#define FAKE_WATTS 20.0
+static bool energy_fd[1024];
+static int64_t energy_t0_ns;
+
+static int hook_open(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t l = strlen(path);
+
+	if (fd < 0)
+		return -errno;
+	if (fd < 1024)
+		energy_fd[fd] = l >= 9 && !strcmp(path + l - 9, "energy_uj");
+	return fd;
+}
+
+/* energy_uj answers 1 J + FAKE_WATTS x the time since the test began, read at this moment. */
+static ssize_t hook_pread(int fd, void *buf, size_t n, off_t off)
+{
+	if (fd >= 0 && fd < 1024 && energy_fd[fd] && off == 0) {
+		char text[32];
+		double uj = 1e6 + FAKE_WATTS * (double)(pwr_now_ns() - energy_t0_ns) / 1e3;
+		int len = snprintf(text, sizeof text, "%llu\n", (unsigned long long)uj);
+
+		if ((size_t)len > n)
+			len = (int)n;
+		memcpy(buf, text, (size_t)len);
+		return len;
+	}
+	return pread(fd, buf, n, off);
+}
+
+static void test_energy_per_call(void **state)
+{
+	static const struct pwr_powercap_io io = { hook_open, hook_pread };
+	char *dir = tu_mkdtemp(), path[512], *text;
+	char *argv[] = { "kernels", "--shape", "stories15m", "--type", "q4_0", "--filter", "rmsnorm", "--reps", "5",
+			 "--ref-reps", "0", "--min-sample-ms", "4", "--sysfs-root", "tests/fixtures/sysfs/amd-zen",
+			 "-o", path, NULL };
+	const cJSON *k;
+	cJSON *root;
+	double calls, window_s, j;
+	int rc;
+
+	(void)state;
+	assert_non_null(dir);
+	snprintf(path, sizeof path, "%s/k.json", dir);
+	energy_t0_ns = pwr_now_ns();
+	pwr_powercap_set_io(&io);
+	rc = cmd_kernels((int)(sizeof argv / sizeof argv[0]) - 1, argv);
+	pwr_powercap_set_io(NULL);
+	assert_int_equal(rc, 0);
+	text = tu_read_file(path, NULL);
+	assert_non_null(text);
+	root = cJSON_Parse(text);
+	free(text);
+	assert_non_null(root);
+	k = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "kernels"), 0);
+	calls = cJSON_GetNumberValue(cJSON_GetObjectItem(k, "calls_per_sample")) * 5;
+	window_s = cJSON_GetNumberValue(cJSON_GetObjectItem(k, "energy_window_ms")) / 1e3;
+	j = cJSON_GetNumberValue(cJSON_GetObjectItem(k, "energy_j_per_call"));
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(k, "energy_source")), "powercap:package-0");
+	/* 20 W over the timed window, shared by its calls (the sampler interpolates linearly). */
+	assert_true(window_s > 0.01);
+	assert_float_equal(j * calls, FAKE_WATTS * window_s, 0.02 * FAKE_WATTS * window_s);
+	cJSON_Delete(root);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 /* ---- the slowed build is caught by instruction counts ------------------------------------ */
 
 /* Runs a shell command; prints its output when the exit code is not `want`. Returns the code. */
@@ -416,6 +490,7 @@ int main(void)
 		cmocka_unit_test(test_deterministic_inputs),
 		cmocka_unit_test(test_inplace_inputs_stay_valid),
 		cmocka_unit_test(test_counters_per_call),
+		cmocka_unit_test(test_energy_per_call),
 		cmocka_unit_test(test_slowdown_caught_by_instruction_counts),
 	};
 
