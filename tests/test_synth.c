@@ -266,6 +266,18 @@ static void test_written_metadata(void **state)
 		assert_memory_equal(a->val, b->val, a->val_bytes);
 		gguf_close(v);
 		gguf_close(f);
+		/* in memory, the same vocabulary is attached */
+		{
+			struct eng_open_opts o = { .vocab_path = vocab };
+			struct eng_model *m = NULL;
+			int32_t ids[8];
+
+			assert_int_equal(eng_model_open("synth:stories15m:q4_0", &o, &m, err, sizeof err), 0);
+			assert_int_equal(eng_tokenize(m, "Hello world", true, ids, 8, err, sizeof err), 3);
+			assert_int_equal(ids[1], 15043);
+			assert_int_equal(ids[2], 3186);
+			eng_model_close(m);
+		}
 		/* a vocabulary of the wrong size is refused */
 		assert_int_not_equal(eng_synth_write("stories260k", ENG_TYPE_F32, 0, vocab, path, err, sizeof err), 0);
 		assert_non_null(strstr(err, "vocabulary has 32000 tokens, shape stories260k needs 512"));
