@@ -6,6 +6,7 @@
 #include "bench/commands.h"
 #include "bench/runner.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@ static const char usage_text[] =
 	"  --max-reps N           the most repetitions the stop rule may run (default 20)\n"
 	"  -q, --quiet            no progress line or warnings on stderr\n"
 	"  -o, --output DIR       output directory (default results/<UTC time>-<host>/)\n"
+	"  --list                 list the workloads in configs/workloads/ and exit\n"
 	"\n"
 	"Ctrl-C (SIGINT) or SIGTERM stops at the next token and writes what was measured, marked\n"
 	"\"complete\": false. Exit status: 0 complete, 1 failed or interrupted, 2 usage or input error.\n";
@@ -65,6 +67,7 @@ enum {
 	OPT_STOP_RSD,
 	OPT_MAX_REPS,
 	OPT_TDP,
+	OPT_LIST,
 };
 
 static const struct option long_opts[] = {
@@ -86,6 +89,7 @@ static const struct option long_opts[] = {
 	{ "stop-rsd", required_argument, NULL, OPT_STOP_RSD },
 	{ "max-reps", required_argument, NULL, OPT_MAX_REPS },
 	{ "tdp-w", required_argument, NULL, OPT_TDP },
+	{ "list", no_argument, NULL, OPT_LIST },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
@@ -233,6 +237,36 @@ static void default_dir(char *out, size_t len)
 	}
 }
 
+/* `run --list`: every configs/workloads/NAME.json with its model and description. Returns the
+ * exit code (2 when a file does not parse: the message names it). */
+static int list_workloads(void)
+{
+	struct dirent **names = NULL;
+	int n = scandir("configs/workloads", &names, NULL, alphasort), rc = 0;
+
+	if (n < 0)
+		return bench_fail("run", "configs/workloads: %s", strerror(errno));
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(names[i]->d_name);
+		char path[512], err[1024];
+		struct bench_workload w;
+
+		if (len > 5 && !strcmp(names[i]->d_name + len - 5, ".json")) {
+			snprintf(path, sizeof path, "configs/workloads/%.400s", names[i]->d_name);
+			if (bench_workload_load(path, &w, err, sizeof err) == 0) {
+				printf("%-14s %-24s %s\n", w.name, w.model, w.description);
+			} else {
+				fprintf(stderr, "joulebench run: %s\n", err);
+				rc = 2;
+			}
+			bench_workload_free(&w);
+		}
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
 #define NUM_OPT(flag, field, has, lo, hi)                                                          \
 	do {                                                                                       \
 		if (bench_parse_long(optarg, lo, hi, &ov.field) < 0)                               \
@@ -320,6 +354,7 @@ int cmd_run(int argc, char **argv)
 		case 'q': quiet = true; break;
 		case 'o': outdir = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
+		case OPT_LIST: return list_workloads();
 		default: return bench_bad_option("run", argv, optind - 1);
 		}
 	}
