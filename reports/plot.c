@@ -205,7 +205,7 @@ static int dat_power(const struct rpt_result *r, const char *dir, const char *na
 
 /* J/token local vs every cloud profile. */
 static int dat_cloud(const struct rpt_result *r, const char *dir, const char *cloud_dir,
-		     const char *name, bool *estimated)
+		     const char *name, bool *estimated, bool *has_local)
 {
 	struct rpt_cloud_profile *ps = NULL;
 	struct rj_local l;
@@ -224,6 +224,7 @@ static int dat_cloud(const struct rpt_result *r, const char *dir, const char *cl
 	fprintf(f, "# %s: J/token local vs cloud-equivalent\n# idx label j low high kind\n",
 		r->path);
 	*estimated = l.ok && l.estimated;
+	*has_local = l.ok;
 	if (l.ok) {
 		fprintf(f, "%d ", idx++);
 		dat_label(f, l.estimated ? "local (ESTIMATED)" : "local (measured)");
@@ -268,7 +269,7 @@ static int cmp_threads(const void *a, const void *b)
 
 /* tokens/s and J/token against threads for the type of the headline config. */
 static int dat_threads(const struct rpt_result *r, const char *dir, const char *name,
-		       bool *estimated)
+		       bool *estimated, bool *has_energy)
 {
 	const struct rpt_config *head = rpt_headline_config(r), **cs;
 	char path[1200];
@@ -294,6 +295,7 @@ static int dat_threads(const struct rpt_result *r, const char *dir, const char *
 		return -errno;
 	}
 	*estimated = false;
+	*has_energy = false;
 	fprintf(f, "# %s: type %s\n# threads tok_s low high j_per_token low high\n", r->path,
 		head->type);
 	for (int i = 0; i < n; i++) {
@@ -303,6 +305,7 @@ static int dat_threads(const struct rpt_result *r, const char *dir, const char *
 		fputc('\n', f);
 		if (!strcmp(cs[i]->energy_kind, "estimated"))
 			*estimated = true;
+		*has_energy |= cs[i]->decode_jpt_gross.ok;
 	}
 	fclose(f);
 	free(cs);
@@ -383,13 +386,14 @@ static int dat_latency(struct rpt_result *const *rs, int n, const char *dir, con
 
 /* One bar pair per result: decode tok/s and tokens/J. */
 static int dat_compare(struct rpt_result *const *rs, int n, const char *dir, const char *name,
-		       bool *estimated)
+		       bool *estimated, bool *has_energy)
 {
 	char path[1200];
 	int rows = 0;
 	FILE *f;
 
 	*estimated = false;
+	*has_energy = false;
 	for (int i = 0, runs = 0; i < n; i++)
 		if (!strcmp(rs[i]->kind, "run") && ++runs == 2)
 			goto ok;
@@ -416,6 +420,7 @@ ok:
 			fprintf(f, " %.6g", c->decode_tok_s.median);
 		else
 			fprintf(f, " ?");
+		*has_energy |= c->tokens_per_j.ok;
 		if (c->tokens_per_j.ok)
 			fprintf(f, " %.6g", c->tokens_per_j.median);
 		else
@@ -506,11 +511,13 @@ static int dat_roofline(struct rpt_result *const *rs, int n, const char *dir, co
 
 /* ---- rendering -------------------------------------------------------------------------- */
 
+/* Runs scripts_dir/script on dir/name.dat → dir/name.png and .svg: arguments DAT OUTBASE TITLE,
+ * then est and extra when not NULL (each script's usage line says what they mean). */
 static int render(const char *dir, const char *scripts_dir, const char *script, const char *name,
 		  const char *title, const char *est, const char *extra, struct rpt_plot *p,
 		  char *err, size_t errlen)
 {
-	char sp[1200], dat[1200], out[1200], extra_path[1200];
+	char sp[1200], dat[1200], out[1200];
 	const char *args[6];
 	int n = 0;
 	struct stat st;
@@ -523,10 +530,8 @@ static int render(const char *dir, const char *scripts_dir, const char *script, 
 	args[n++] = title;
 	if (est)
 		args[n++] = est;
-	if (extra) {
-		snprintf(extra_path, sizeof extra_path, "%s/%s", dir, extra);
-		args[n++] = extra_path;
-	}
+	if (extra)
+		args[n++] = extra;
 	args[n] = NULL;
 	if (rpt_gnuplot_run(sp, args, err, errlen))
 		return -EIO;
@@ -548,7 +553,7 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 		    const char *cloud_dir, struct rpt_plot plots[RPT_MAX_PLOTS], char *skipped,
 		    size_t skipped_len, char *err, size_t errlen)
 {
-	bool gp, est = false, phases = false;
+	bool gp, est = false, phases = false, has_energy = false;
 	int np = 0, rc = 0;
 	char title[300], src[64];
 
@@ -559,6 +564,7 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 		return -errno;
 	}
 	snprintf(gp_log, sizeof gp_log, "%s/gnuplot.log", dir);
+	unlink(gp_log); /* messages of this run only */
 	gp = rpt_gnuplot_available(skipped, skipped_len);
 	if (gp && skipped)
 		skipped[0] = '\0';
@@ -575,7 +581,7 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 	} while (0)
 
 	for (int i = 0, k = 0; i < n && k < 3; i++) {
-		char name[48], pname[64];
+		char name[48], pname[1200];
 
 		if (strcmp(rs[i]->kind, "run"))
 			continue;
@@ -588,33 +594,54 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 		k++;
 		snprintf(title, sizeof title, "Power over time: %.100s (source %s%s)",
 			 rj_label(rs[i]->path), src, est ? ", ESTIMATED" : ", measured");
-		snprintf(pname, sizeof pname, "%s-phases.dat", name);
+		snprintf(pname, sizeof pname, "%s/%s-phases.dat", dir, name);
 		RENDER("plot-power-timeline.gp", name, title, est ? "1" : "0", phases ? pname : NULL);
 	}
-	for (int i = 0; i < n; i++) {
-		if (strcmp(rs[i]->kind, "run"))
-			continue;
-		rc = dat_cloud(rs[i], dir, cloud_dir, "jpt-cloud", &est);
-		if (rc < 0)
-			goto fail_dat;
-		if (rc > 0) {
-			snprintf(title, sizeof title,
-				 "J/token: %.100s vs cloud-equivalent estimates (ranges: CI / low-high)",
-				 rj_label(rs[i]->path));
-			RENDER("plot-jpt-cloud.gp", "jpt-cloud", title, est ? "1" : "0", NULL);
+	{
+		/* the first result with local energy; without any, the largest model */
+		const struct rpt_result *pick = NULL;
+
+		for (int i = 0; i < n; i++) {
+			struct rj_local l;
+
+			if (strcmp(rs[i]->kind, "run"))
+				continue;
+			rj_local(rs[i], &l);
+			if (l.ok) {
+				pick = rs[i];
+				break;
+			}
+			if (!pick || (rs[i]->n_params.ok &&
+				      (!pick->n_params.ok || rs[i]->n_params.v > pick->n_params.v)))
+				pick = rs[i];
 		}
-		break;
+		if (pick) {
+			bool local = false;
+
+			rc = dat_cloud(pick, dir, cloud_dir, "jpt-cloud", &est, &local);
+			if (rc < 0)
+				goto fail_dat;
+			if (rc > 0) {
+				snprintf(title, sizeof title,
+					 "J/token: %.100s vs cloud-equivalent estimates (ranges: CI / "
+					 "low-high)%s",
+					 rj_label(pick->path),
+					 local ? "" : " - no local energy figure in the result");
+				RENDER("plot-jpt-cloud.gp", "jpt-cloud", title, est ? "1" : "0", NULL);
+			}
+		}
 	}
 	for (int i = 0; i < n; i++) {
 		if (strcmp(rs[i]->kind, "run"))
 			continue;
-		rc = dat_threads(rs[i], dir, "threads", &est);
+		rc = dat_threads(rs[i], dir, "threads", &est, &has_energy);
 		if (rc < 0)
 			goto fail_dat;
 		if (rc > 0) {
 			snprintf(title, sizeof title, "Decode speed and energy vs threads: %.100s",
 				 rj_label(rs[i]->path));
-			RENDER("plot-threads.gp", "threads", title, est ? "1" : "0", NULL);
+			RENDER("plot-threads.gp", "threads", title, est ? "1" : "0",
+			       has_energy ? "1" : "0");
 			break;
 		}
 	}
@@ -623,12 +650,12 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 		goto fail_dat;
 	if (rc > 0)
 		RENDER("plot-latency-cdf.gp", "latency-cdf", "Inter-token latency CDF", NULL, NULL);
-	rc = dat_compare(rs, n, dir, "compare", &est);
+	rc = dat_compare(rs, n, dir, "compare", &est, &has_energy);
 	if (rc < 0)
 		goto fail_dat;
 	if (rc > 0)
 		RENDER("plot-compare.gp", "compare", "Decode tokens/s and tokens per joule by result",
-		       est ? "1" : "0", NULL);
+		       est ? "1" : "0", has_energy ? "1" : "0");
 	rc = dat_roofline(rs, n, dir, "roofline");
 	if (rc < 0)
 		goto fail_dat;

@@ -101,7 +101,7 @@ static void md_result(FILE *f, const struct rpt_result *r)
 		fprintf(f, "Probes not used:\n\n");
 		cJSON_ArrayForEach(it, un)
 		{
-			char what[128], why[RPT_REASON_LEN];
+			char what[128], why[1024];
 
 			rj_str(it, "what", what, sizeof what);
 			rj_str(it, "reason", why, sizeof why);

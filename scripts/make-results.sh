@@ -28,6 +28,7 @@ for w in $workloads; do
 	if [ "${RESULTS_REUSE:-0}" = 1 ] && [ -s "$runs/$w/result.json" ]; then
 		echo "make results: reusing $runs/$w/result.json" >&2
 		results+=("$runs/$w/result.json")
+		notes+=("workload \`$w\`: result reused from an earlier run (RESULTS_REUSE=1; its start time is in the report)")
 		continue
 	fi
 	echo "make results: joulebench run $f" >&2

@@ -180,11 +180,48 @@ static void test_missing_gnuplot(void **state)
 	free(dir);
 }
 
+/* Without energy figures the thread sweep and the comparison still plot tokens/s (the energy
+ * axis is left out and the image says why). */
+static void test_threads_without_energy(void **state)
+{
+	struct rpt_result *r = NULL;
+	struct rpt_plot plots[RPT_MAX_PLOTS];
+	char *dir, why[RPT_ERR_LEN] = "", err[RPT_ERR_LEN] = "", *svg;
+	int n;
+
+	(void)state;
+	if (!rpt_gnuplot_available(why, sizeof why))
+		TU_SKIP("%s", why);
+	struct rpt_result *rs[2] = { NULL, NULL };
+
+	assert_int_equal(rpt_result_load(FIX "vm-no-energy.json", &rs[0], err, sizeof err), 0);
+	assert_int_equal(rpt_result_load(FIX "vm-no-energy.json", &rs[1], err, sizeof err), 0);
+	r = rs[0];
+	dir = tu_mkdtemp();
+	n = rpt_plots_write(rs, 2, dir, "scripts", "configs/cloud", plots, NULL, 0, err, sizeof err);
+	if (n < 0)
+		fprintf(stderr, "%s\n", err);
+	assert_true(n >= 3);
+	find(plots, n, "threads");
+	svg = read_in(dir, "threads.svg", NULL);
+	assert_non_null(strstr(svg, "no energy figures in this result"));
+	free(svg);
+	find(plots, n, "compare");
+	svg = read_in(dir, "compare.svg", NULL);
+	assert_non_null(strstr(svg, "no energy figures in these results"));
+	free(svg);
+	rpt_result_free(r);
+	rpt_result_free(rs[1]);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_script_renders),
 		cmocka_unit_test(test_estimated_timeline),
+		cmocka_unit_test(test_threads_without_energy),
 		cmocka_unit_test(test_scripts_check_arguments),
 		cmocka_unit_test(test_missing_gnuplot),
 	};
