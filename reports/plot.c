@@ -549,6 +549,17 @@ static int render(const char *dir, const char *scripts_dir, const char *script, 
 	return 0;
 }
 
+static void note_failure(char *skipped, size_t len, const char *err)
+{
+	size_t used;
+
+	if (!skipped || !len)
+		return;
+	used = strlen(skipped);
+	if (used + 4 < len)
+		snprintf(skipped + used, len - used, "%s%s", used ? "; " : "", err);
+}
+
 int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const char *scripts_dir,
 		    const char *cloud_dir, struct rpt_plot plots[RPT_MAX_PLOTS], char *skipped,
 		    size_t skipped_len, char *err, size_t errlen)
@@ -569,14 +580,15 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 	if (gp && skipped)
 		skipped[0] = '\0';
 
+/* A script that fails is reported in `skipped` and the other plots are still drawn. */
 #define RENDER(script, name, ttl, estflag, extra)                                                  \
 	do {                                                                                       \
 		if (np < RPT_MAX_PLOTS && gp) {                                                    \
-			rc = render(dir, scripts_dir, script, name, ttl, estflag, extra, &plots[np], \
-				    err, errlen);                                                  \
-			if (rc)                                                                    \
-				goto out;                                                          \
-			np++;                                                                      \
+			if (render(dir, scripts_dir, script, name, ttl, estflag, extra, &plots[np], \
+				   err, errlen) == 0)                                              \
+				np++;                                                              \
+			else                                                                       \
+				note_failure(skipped, skipped_len, err);                           \
 		}                                                                                  \
 	} while (0)
 
@@ -663,10 +675,8 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 		RENDER("plot-roofline.gp", "roofline",
 		       "Achieved memory bandwidth vs the measured bound", NULL, NULL);
 #undef RENDER
-	rc = 0;
-out:
 	gp_log[0] = '\0';
-	return rc ? rc : np;
+	return np;
 fail_dat:
 	snprintf(err, errlen, "%s: cannot write plot data: %s", dir, strerror(-rc));
 	gp_log[0] = '\0';

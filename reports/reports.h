@@ -248,9 +248,10 @@ struct rpt_plot {
 };
 #define RPT_MAX_PLOTS 12
 
-/* Writes .dat files into dir and renders each applicable plot with the scripts_dir .gp files. When
- * gnuplot is missing no image is made and `skipped` (if not NULL) says why. Returns the number
- * of plots made, or a negative errno. */
+/* Writes .dat files into dir and renders each applicable plot with the scripts_dir .gp files.
+ * When gnuplot is missing no image is made and `skipped` (if not NULL) says why; a script that
+ * fails is named in `skipped` (messages in dir/gnuplot.log) and the other plots are drawn.
+ * Returns the number of plots made, or a negative errno when a data file cannot be written. */
 int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const char *scripts_dir,
 		    const char *cloud_dir, struct rpt_plot plots[RPT_MAX_PLOTS], char *skipped,
 		    size_t skipped_len, char *err, size_t errlen);

@@ -153,6 +153,29 @@ static void test_scripts_check_arguments(void **state)
 	}
 }
 
+/* A failing script is named and the rest still render (here every script is missing). */
+static void test_failing_script_is_reported(void **state)
+{
+	struct rpt_result *rs[N_FIX];
+	struct rpt_plot plots[RPT_MAX_PLOTS];
+	char *dir, why[RPT_ERR_LEN] = "", skipped[RPT_ERR_LEN] = "", err[RPT_ERR_LEN] = "";
+
+	(void)state;
+	if (!rpt_gnuplot_available(why, sizeof why))
+		TU_SKIP("%s", why);
+	dir = tu_mkdtemp();
+	load_all(rs);
+	assert_int_equal(rpt_plots_write(rs, N_FIX, dir, "/nonexistent-scripts", "configs/cloud",
+					 plots, skipped, sizeof skipped, err, sizeof err),
+			 0);
+	assert_non_null(strstr(skipped, "gnuplot -c /nonexistent-scripts/plot-power-timeline.gp failed"));
+	assert_non_null(strstr(skipped, "gnuplot.log"));
+	for (int i = 0; i < N_FIX; i++)
+		rpt_result_free(rs[i]);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 static void test_missing_gnuplot(void **state)
 {
 	struct rpt_result *rs[N_FIX];
@@ -223,6 +246,7 @@ int main(void)
 		cmocka_unit_test(test_estimated_timeline),
 		cmocka_unit_test(test_threads_without_energy),
 		cmocka_unit_test(test_scripts_check_arguments),
+		cmocka_unit_test(test_failing_script_is_reported),
 		cmocka_unit_test(test_missing_gnuplot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
