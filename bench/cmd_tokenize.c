@@ -15,10 +15,13 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: joulebench tokenize -m MODEL [--no-bos] [--pieces] TEXT\n\n"
+	fprintf(f, "Usage: joulebench tokenize -m MODEL [--no-bos] [--no-parse-special] [--pieces] TEXT\n\n"
 		   "Prints the token ids of TEXT on one line, space separated.\n\n"
 		   "  -m, --model MODEL  GGUF file (a vocabulary-only file is enough) or synth:SHAPE:TYPE\n"
 		   "      --no-bos       do not start with the beginning-of-sequence token\n"
+		   "      --no-parse-special\n"
+		   "                     keep control-token text such as <s> as text (by default it\n"
+		   "                     becomes the token, as in llama.cpp's llama-tokenize)\n"
 		   "      --pieces       print id:'piece' pairs instead of bare ids\n"
 		   "  -h, --help         this help\n");
 }
@@ -27,13 +30,14 @@ int cmd_tokenize(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "model", required_argument, NULL, 'm' }, { "no-bos", no_argument, NULL, 'B' },
-		{ "pieces", no_argument, NULL, 'P' },      { "help", no_argument, NULL, 'h' },
+		{ "pieces", no_argument, NULL, 'P' },      { "no-parse-special", no_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct eng_open_opts oo = { .vocab_only = true };
 	struct eng_model *m = NULL;
 	const char *model = NULL;
-	bool bos = true, pieces = false;
+	bool bos = true, pieces = false, special = true;
 	int32_t *ids = NULL;
 	char err[1024];
 	int c, n, rc = 0;
@@ -45,6 +49,7 @@ int cmd_tokenize(int argc, char **argv)
 		case 'm': model = optarg; break;
 		case 'B': bos = false; break;
 		case 'P': pieces = true; break;
+		case 'S': special = false; break;
 		case 'h': usage(stdout); return 0;
 		default: return bench_bad_option(CMD, argv, optind - 1);
 		}
@@ -55,13 +60,13 @@ int cmd_tokenize(int argc, char **argv)
 		return bench_usage_error(CMD, argc == optind ? "missing TEXT" : "expected one TEXT argument (quote it)");
 	if (eng_model_open(model, &oo, &m, err, sizeof err))
 		return bench_usage_error(CMD, "%s", err);
-	n = eng_tokenize(m, argv[optind], bos, NULL, 0, err, sizeof err);
+	n = eng_tokenize_ex(m, argv[optind], bos, special, NULL, 0, err, sizeof err);
 	if (n < 0) {
 		rc = bench_usage_error(CMD, "%s", err);
 		goto out;
 	}
 	ids = malloc(((size_t)n + 1) * sizeof *ids);
-	if (!ids || eng_tokenize(m, argv[optind], bos, ids, n, err, sizeof err) != n) {
+	if (!ids || eng_tokenize_ex(m, argv[optind], bos, special, ids, n, err, sizeof err) != n) {
 		rc = bench_fail(CMD, "out of memory");
 		goto out;
 	}

@@ -155,9 +155,13 @@ int32_t eng_token_eos(const struct eng_model *m);  /* -1 if none */
 /*
  * Encodes UTF-8 text. Writes at most max tokens; returns the number of tokens the text needs
  * (which may exceed max: call again with a larger buffer) or -errno with a message in err.
+ * Like llama.cpp's prompt tokenization, the text of a control token ("<s>", "</s>", "<unk>") in
+ * the text becomes that token; eng_tokenize_ex() with parse_special false keeps it as text.
  */
 int eng_tokenize(const struct eng_model *m, const char *text, bool add_bos, int32_t *out, int max,
 		 char *err, size_t errlen);
+int eng_tokenize_ex(const struct eng_model *m, const char *text, bool add_bos, bool parse_special,
+		    int32_t *out, int max, char *err, size_t errlen);
 /* The text of a token as it should be printed after `prev` (leading-space and byte tokens
  * handled); returns the number of bytes written to buf (NUL-terminated). */
 int eng_token_to_piece(const struct eng_model *m, int32_t prev, int32_t tok, char *buf, size_t len);

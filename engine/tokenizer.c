@@ -32,6 +32,8 @@ struct eng_vocab {
 	bool add_space_prefix;
 	bool add_bos, add_eos;
 	bool llama2c;     /* out-of-vocabulary characters do not merge */
+	int32_t *special; /* control, user-defined and unknown tokens with text, for parse_special */
+	int n_special;
 	uint32_t *ht;     /* open addressing: id + 1, 0 = empty */
 	uint32_t ht_mask;
 	char error[1400]; /* non-empty: cannot encode */
@@ -81,6 +83,13 @@ static int build_index(struct eng_vocab *v)
 			;
 		v->ht[i] = (uint32_t)id + 1;
 	}
+	v->special = malloc((size_t)v->n * sizeof *v->special + 1);
+	if (!v->special)
+		return -ENOMEM;
+	for (int id = 0; id < v->n; id++)
+		if (v->len[id] && (v->type[id] == ENG_TOK_CONTROL || v->type[id] == ENG_TOK_USER_DEFINED ||
+				   v->type[id] == ENG_TOK_UNKNOWN))
+			v->special[v->n_special++] = id;
 	for (int b = 0; b < 256; b++) {
 		char name[8];
 
@@ -126,6 +135,7 @@ void eng_vocab_free(struct eng_vocab *v)
 	free(v->score);
 	free(v->type);
 	free(v->ht);
+	free(v->special);
 	free(v);
 }
 
@@ -546,43 +556,24 @@ static void emit(int32_t id, int32_t *out, int max, int *n)
 	(*n)++;
 }
 
-int eng_vocab_encode(const struct eng_vocab *v, const char *text, bool add_bos, int32_t *out, int max,
-		     char *err, size_t errlen)
+/* SentencePiece BPE of one fragment of raw text (no special tokens in it); appends to out.
+ * Returns 0 or -ENOMEM. */
+static int encode_raw(const struct eng_vocab *v, const char *text, size_t tlen, bool space_prefix,
+		      int32_t *out, int max, int *n)
 {
-	size_t tlen = strlen(text), elen = 0;
-	char *esc = NULL;
-	struct sym *s = NULL;
+	size_t elen = 0;
+	char *esc = malloc(3 * tlen + 4);
+	struct sym *s = malloc((tlen + 2) * sizeof *s);
 	struct heap h = { 0 };
-	int n_sym = 0, n = 0, rc = -ENOMEM;
+	int n_sym = 0, rc = -ENOMEM;
 
-	if (!v || v->n == 0) {
-		snprintf(err, errlen, "the model has no vocabulary");
-		return -ENOENT;
-	}
-	if (v->error[0]) {
-		snprintf(err, errlen, "%s", v->error);
-		return -ENOTSUP;
-	}
-	if (tlen > (1u << 28)) {
-		snprintf(err, errlen, "text of %zu bytes is too long to tokenize", tlen);
-		return -E2BIG;
-	}
-	if (add_bos && v->bos >= 0)
-		emit(v->bos, out, max, &n);
-	if (tlen == 0)
-		return n;
-	esc = malloc(3 * tlen + 4);
-	s = malloc((tlen + 1) * sizeof *s);
-	if (!esc || !s) {
-		snprintf(err, errlen, "out of memory");
+	if (!esc || !s)
 		goto out;
-	}
-	if (v->add_space_prefix) {
+	if (space_prefix) {
 		memcpy(esc, SPACE_ESC, 3);
 		elen = 3;
 	}
 	elen += escape_spaces(esc + elen, text, tlen);
-
 	for (size_t i = 0; i < elen; n_sym++) {
 		uint32_t k = (uint32_t)utf8_len((uint8_t)esc[i]);
 
@@ -596,7 +587,7 @@ int eng_vocab_encode(const struct eng_vocab *v, const char *text, bool add_bos, 
 	s[n_sym - 1].next = -1;
 	for (int i = 1; i < n_sym; i++)
 		if (try_pair(v, esc, s, i - 1, i, &h))
-			goto oom;
+			goto out;
 	while (h.n) {
 		struct bigram b = heap_pop(&h);
 		struct sym *l = &s[b.left], *r;
@@ -612,30 +603,92 @@ int eng_vocab_encode(const struct eng_vocab *v, const char *text, bool add_bos, 
 		if (r->next >= 0)
 			s[r->next].prev = b.left;
 		if (try_pair(v, esc, s, l->prev, b.left, &h) || try_pair(v, esc, s, b.left, l->next, &h))
-			goto oom;
+			goto out;
 	}
 	for (int i = 0; i >= 0; i = s[i].next) {
 		int32_t id = lookup(v, esc + s[i].start, s[i].n);
 
 		if (id >= 0) {
-			emit(id, out, max, &n);
+			emit(id, out, max, n);
 			continue;
 		}
 		for (uint32_t j = 0; j < s[i].n; j++) {
 			int32_t bt = v->byte_tok[(uint8_t)esc[s[i].start + j]];
 
-			emit(bt >= 0 ? bt : v->unk, out, max, &n);
+			emit(bt >= 0 ? bt : v->unk, out, max, n);
 		}
 	}
-	rc = n;
-	goto out;
-oom:
-	snprintf(err, errlen, "out of memory");
+	rc = 0;
 out:
 	free(h.a);
 	free(esc);
 	free(s);
 	return rc;
+}
+
+/* The special token whose text starts at p (longest wins), or -1. */
+static int32_t special_at(const struct eng_vocab *v, const char *p, size_t left, bool parse_special)
+{
+	int32_t best = -1;
+
+	for (int k = 0; k < v->n_special; k++) {
+		int32_t id = v->special[k];
+		uint32_t len = v->len[id];
+
+		if (!parse_special && v->type[id] != ENG_TOK_USER_DEFINED)
+			continue;
+		if (len <= left && (best < 0 || len > v->len[best]) && !memcmp(p, v->blob + v->off[id], len))
+			best = id;
+	}
+	return best;
+}
+
+int eng_vocab_encode_ex(const struct eng_vocab *v, const char *text, bool add_bos, bool parse_special,
+			int32_t *out, int max, char *err, size_t errlen)
+{
+	size_t tlen = strlen(text), start = 0;
+	int n = 0;
+
+	if (!v || v->n == 0) {
+		snprintf(err, errlen, "the model has no vocabulary");
+		return -ENOENT;
+	}
+	if (v->error[0]) {
+		snprintf(err, errlen, "%s", v->error);
+		return -ENOTSUP;
+	}
+	if (tlen > (1u << 28)) {
+		snprintf(err, errlen, "text of %zu bytes is too long to tokenize", tlen);
+		return -E2BIG;
+	}
+	if (add_bos && v->bos >= 0)
+		emit(v->bos, out, max, &n);
+	for (size_t i = 0; i <= tlen;) {
+		int32_t sp = i < tlen ? special_at(v, text + i, tlen - i, parse_special) : -1;
+
+		if (sp < 0 && i < tlen) {
+			i++;
+			continue;
+		}
+		/* raw text [start, i), then the special token (if any). Every raw fragment is at the
+		 * start or follows a special token, and gets the space prefix (as in llama.cpp). */
+		if (i > start && encode_raw(v, text + start, i - start, v->add_space_prefix, out, max, &n)) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		if (sp < 0)
+			break;
+		emit(sp, out, max, &n);
+		i += v->len[sp];
+		start = i;
+	}
+	return n;
+}
+
+int eng_vocab_encode(const struct eng_vocab *v, const char *text, bool add_bos, int32_t *out, int max,
+		     char *err, size_t errlen)
+{
+	return eng_vocab_encode_ex(v, text, add_bos, true, out, max, err, errlen);
 }
 
 int eng_vocab_decode(const struct eng_vocab *v, int32_t prev, int32_t tok, char *buf, size_t len)
@@ -696,7 +749,13 @@ int32_t eng_token_eos(const struct eng_model *m)
 int eng_tokenize(const struct eng_model *m, const char *text, bool add_bos, int32_t *out, int max,
 		 char *err, size_t errlen)
 {
-	return eng_vocab_encode(m ? m->vocab : NULL, text, add_bos, out, max, err, errlen);
+	return eng_vocab_encode_ex(m ? m->vocab : NULL, text, add_bos, true, out, max, err, errlen);
+}
+
+int eng_tokenize_ex(const struct eng_model *m, const char *text, bool add_bos, bool parse_special,
+		    int32_t *out, int max, char *err, size_t errlen)
+{
+	return eng_vocab_encode_ex(m ? m->vocab : NULL, text, add_bos, parse_special, out, max, err, errlen);
 }
 
 int eng_token_to_piece(const struct eng_model *m, int32_t prev, int32_t tok, char *buf, size_t len)

@@ -53,9 +53,11 @@ int32_t eng_vocab_eos(const struct eng_vocab *v);
  * unknown_token_id,add_bos_token,add_eos_token} for a llama.cpp-loadable file. */
 int eng_vocab_write_gguf(const struct eng_vocab *v, struct gguf_writer *w);
 
-/* Encodes as eng_tokenize() does (see engine.h). */
+/* Encodes as eng_tokenize() / eng_tokenize_ex() do (see engine.h). */
 int eng_vocab_encode(const struct eng_vocab *v, const char *text, bool add_bos, int32_t *out, int max,
 		     char *err, size_t errlen);
+int eng_vocab_encode_ex(const struct eng_vocab *v, const char *text, bool add_bos, bool parse_special,
+			int32_t *out, int max, char *err, size_t errlen);
 /* Printable text of tok after prev, as eng_token_to_piece() does. */
 int eng_vocab_decode(const struct eng_vocab *v, int32_t prev, int32_t tok, char *buf, size_t len);
 

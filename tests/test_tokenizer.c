@@ -91,6 +91,26 @@ static void test_known_encodings(void **state)
 	assert_true(eng_has_vocab(spm));
 }
 
+/* Control-token text becomes the token (llama.cpp's parse_special); every raw fragment gets the
+ * space prefix, so " world" after </s> is "▁▁world" = 29871 3186. */
+static void test_special_tokens(void **state)
+{
+	int32_t ids[32];
+	char err[128];
+	int n;
+
+	(void)state;
+	NEED_SPM();
+	expect_ids(spm, "<s>Hello", true, IDS(1, 1, 15043));
+	expect_ids(spm, "Hello</s> world", true, IDS(1, 15043, 2, 29871, 3186));
+	expect_ids(spm, "</s>", false, IDS(2));
+	/* kept as text: no id 1 or 2 after the BOS */
+	n = eng_tokenize_ex(spm, "<s>Hello</s>", true, false, ids, 32, err, sizeof err);
+	assert_true(n > 4);
+	for (int i = 1; i < n; i++)
+		assert_true(ids[i] > 2);
+}
+
 static void test_buffer_too_small(void **state)
 {
 	int32_t ids[2] = { -7, -7 };
@@ -237,7 +257,8 @@ static void test_unsupported_model(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_known_encodings), cmocka_unit_test(test_buffer_too_small),
+		cmocka_unit_test(test_known_encodings), cmocka_unit_test(test_special_tokens),
+		cmocka_unit_test(test_buffer_too_small),
 		cmocka_unit_test(test_round_trips),     cmocka_unit_test(test_pieces),
 		cmocka_unit_test(test_placeholder),     cmocka_unit_test(test_unsupported_model),
 	};
