@@ -110,6 +110,21 @@ static void dat_label(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* A result's name for plot labels: "claim-7b" for claim-7b/result.json, else the file name. */
+static const char *short_label(const char *path)
+{
+	static char buf[4][128];
+	static int k;
+	const char *l = rj_label(path);
+	size_t n = strlen(l);
+	char *b = buf[k++ & 3];
+
+	if (n > 12 && !strcmp(l + n - 12, "/result.json"))
+		n -= 12;
+	snprintf(b, sizeof buf[0], "%.*s", (int)(n < 127 ? n : 127), l);
+	return b;
+}
+
 static const char *source_kind(const struct rpt_result *r, const char *id)
 {
 	const struct rpt_source *s = rpt_find_source(r, id);
@@ -370,7 +385,7 @@ static int dat_latency(struct rpt_result *const *rs, int n, const char *dir, con
 			char label[200];
 
 			snprintf(label, sizeof label, "%.100s %dt %s (p99 %.3g ms)",
-				 rj_label(rs[i]->path), c->threads, c->type,
+				 short_label(rs[i]->path), c->threads, c->type,
 				 bench_percentile(ms, m, 99));
 			dat_label(f, label);
 			fputc('\n', f);
@@ -412,7 +427,7 @@ ok:
 			continue;
 		est = !strcmp(c->energy_kind, "estimated");
 		*estimated |= est;
-		snprintf(label, sizeof label, "%.100s %dt %s", rj_label(rs[i]->path), c->threads,
+		snprintf(label, sizeof label, "%.100s %dt %s", short_label(rs[i]->path), c->threads,
 			 c->type);
 		fprintf(f, "%d ", rows++);
 		dat_label(f, label);
@@ -457,8 +472,7 @@ static int dat_roofline(struct rpt_result *const *rs, int n, const char *dir, co
 
 				if (!c->decode_bytes_per_token.ok || !c->decode_tok_s.ok)
 					continue;
-				snprintf(label, sizeof label, "%.100s decode %dt %s", rj_label(r->path),
-					 c->threads, c->type);
+				snprintf(label, sizeof label, "%.100s %dt", short_label(r->path), c->threads);
 				fprintf(f, "%d ", rows++);
 				dat_label(f, label);
 				fprintf(f, " %.6g", c->decode_bytes_per_token.v * c->decode_tok_s.median / 1e9);
@@ -488,9 +502,11 @@ static int dat_roofline(struct rpt_result *const *rs, int n, const char *dir, co
 				rj_str(it, "name", kname, sizeof kname);
 				rj_str(it, "impl", impl, sizeof impl);
 				rj_str(it, "op", op, sizeof op);
-				if (!rj_num(it, "gbytes_s", &gbs) || (any_matvec && strcmp(op, "matvec")))
+				/* the engine's own (simd) kernels; the _ref twins run on one thread */
+				if (!rj_num(it, "gbytes_s", &gbs) || (any_matvec && strcmp(op, "matvec")) ||
+				    !strcmp(impl, "ref"))
 					continue;
-				snprintf(label, sizeof label, "%s%s%s", kname, impl[0] ? " " : "", impl);
+				snprintf(label, sizeof label, "%s", kname);
 				fprintf(f, "%d ", rows++);
 				dat_label(f, label);
 				fprintf(f, " %.6g", gbs);
