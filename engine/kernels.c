@@ -46,7 +46,7 @@ static const struct eng_kernel_set *best_simd(void)
 #if defined(__x86_64__)
 	if (eng_x86_has_avx2_fma_f16c())
 		return &eng_kset_avx2;
-#elif defined(__ARM_NEON)
+#elif defined(JB_NEON_KERNELS)
 	return &eng_kset_neon;
 #endif
 	return NULL;

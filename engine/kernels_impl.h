@@ -56,7 +56,9 @@ extern const struct eng_kernel_set eng_kset_ref;
 #if defined(__x86_64__)
 extern const struct eng_kernel_set eng_kset_avx2;
 #endif
-#if defined(__ARM_NEON)
+/* NEON kernels: AArch64 only (32-bit ARM runs the reference). */
+#if defined(__ARM_NEON) && defined(__aarch64__)
+#define JB_NEON_KERNELS 1
 extern const struct eng_kernel_set eng_kset_neon;
 #endif
 

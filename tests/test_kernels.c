@@ -96,7 +96,7 @@ static void test_active_set(void **state)
 		assert_string_equal(name, "avx2+fma");
 	else
 		assert_string_equal(name, "ref");
-#elif defined(__ARM_NEON)
+#elif defined(JB_NEON_KERNELS)
 	assert_string_equal(name, "neon");
 #else
 	assert_string_equal(name, "ref");
