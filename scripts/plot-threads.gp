@@ -15,6 +15,7 @@ set y2label (int(ARG4) ? "J per token (decode, gross) - ESTIMATED" : "J per toke
 set ytics nomirror
 set y2tics
 set xtics 1
+set offsets graph 0.03, graph 0.03, 0, 0
 set grid
 set key top left
 set yrange [0:*]
