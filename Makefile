@@ -185,7 +185,8 @@ RESULTS_KERNELS ?= 1
 #   apt-get install libcmocka-dev:arm64 libcjson-dev:arm64
 # which also install the arm64 C library that qemu loads the programs with. (Pointing qemu at
 # the cross toolchain's own libc with -L instead mixes two builds of glibc and hangs in
-# pthread_create.) ARM_TESTS narrows the run, e.g. ARM_TESTS="test_kernels test_quants".
+# pthread_create.) ARM_TESTS narrows the run, e.g. ARM_TESTS="test_kernels test_quants". A target
+# that does not build is reported and counts as a failure; the programs that built still run.
 ARM_CC     ?= aarch64-linux-gnu-gcc
 ARM_QEMU   ?= qemu-aarch64
 ARM_ARCHES ?= armv8.2-a+dotprod armv8-a
@@ -203,8 +204,10 @@ test-arm:
 	  if [ "$(ARM_TESTS)" = all ]; then targets=test-build; \
 	  else for t in $(ARM_TESTS); do targets="$$targets $$d/tests/$$t"; done; fi; \
 	  echo "== test-arm: $$a: building $$targets"; \
-	  $(MAKE) --no-print-directory CC=$(ARM_CC) ARCH=$$a BUILD=$$d BIN=$$d/joulebench \
-	    PKG_CONFIG="env PKG_CONFIG_LIBDIR=$(ARM_LIBDIR)/pkgconfig:/usr/share/pkgconfig pkg-config" $$targets; \
+	  build_ok=1; mkdir -p $$d; \
+	  $(MAKE) -k --no-print-directory CC=$(ARM_CC) ARCH=$$a BUILD=$$d BIN=$$d/joulebench \
+	    PKG_CONFIG="env PKG_CONFIG_LIBDIR=$(ARM_LIBDIR)/pkgconfig:/usr/share/pkgconfig pkg-config" \
+	    $$targets >$$d/build.log 2>&1 || { build_ok=0; grep -E "error|Error" $$d/build.log | head -20; }; \
 	  printf '#!/bin/sh\nexec %s %s "$$@"\n' "$(ARM_QEMU)" "$$PWD/$$d/joulebench" >$$d/jb-qemu; chmod +x $$d/jb-qemu; \
 	  pass=0 fail=0 failed=; \
 	  for t in $$d/tests/test_*; do \
@@ -214,5 +217,6 @@ test-arm:
 	      pass=$$((pass + 1)); else fail=$$((fail + 1)); failed="$$failed $$n"; tail -30 $$d/$$n.log; fi; \
 	  done; \
 	  echo "== test-arm: $$a: $$pass test programs passed, $$fail failed$${failed:+:$$failed} (logs in $$d/)"; \
+	  [ $$build_ok = 1 ] || { echo "== test-arm: $$a: some targets did not build (see $$d/build.log); the programs that did were run"; fail=$$((fail + 1)); }; \
 	  total_fail=$$((total_fail + fail)); \
 	done; [ $$total_fail -eq 0 ]

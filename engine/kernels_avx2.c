@@ -163,11 +163,13 @@ TGT_INLINE void prefetch_ahead(const char *const *wr, int64_t pfd, int64_t off)
 
 /* ---- Q4_0 weights x Q8_0 activations ---- */
 
+/* The 32 nibbles of a block as bytes 0..15 (element j at byte j): the 16 bytes are broadcast to
+ * both halves and only the upper half is shifted right by 4 (a per-64-bit-lane shift count). */
 TGT_INLINE __m256i unpack_q4(const struct eng_block_q4_0 *blk)
 {
-	__m128i raw = _mm_loadu_si128((const __m128i *)blk->qs);
+	__m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)blk->qs));
 
-	return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0f));
+	return _mm256_and_si256(_mm256_srlv_epi64(raw, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
 }
 
 TGT_INLINE void q4_0_tile(const char *const *wr, const struct eng_act *a, int t0, const int nt, float *y,
@@ -180,7 +182,7 @@ TGT_INLINE void q4_0_tile(const char *const *wr, const struct eng_act *a, int t0
 	__m256i sink = _mm256_setzero_si256();
 #endif
 
-	for (int t = 0; t < nt; t++) {
+	_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
 		xq[t] = a->qs + (int64_t)(t0 + t) * a->cols;
 		xd[t] = a->d + (int64_t)(t0 + t) * a->nb;
 		xc[t] = a->c + (int64_t)(t0 + t) * a->nb;
@@ -201,7 +203,7 @@ TGT_INLINE void q4_0_tile(const char *const *wr, const struct eng_act *a, int t0
 		q2 = unpack_q4(b2);
 		q3 = unpack_q4(b3);
 
-		for (int t = 0; t < nt; t++) {
+		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
 			__m256i yv = _mm256_load_si256((const __m256i *)(xq[t] + b * ENG_QK4_0));
 			__m128i s = fold4_epi16(_mm256_maddubs_epi16(q0, yv), _mm256_maddubs_epi16(q1, yv),
 						_mm256_maddubs_epi16(q2, yv), _mm256_maddubs_epi16(q3, yv));
@@ -224,7 +226,7 @@ TGT_INLINE void q4_0_tile(const char *const *wr, const struct eng_act *a, int t0
 #endif
 		}
 	}
-	for (int t = 0; t < nt; t++)
+	_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++)
 		store4(y + (int64_t)(t0 + t) * rows + r, acc[t], nr);
 #if defined(JB_KERNEL_SLOWDOWN)
 	jb_slowdown_sink += _mm256_extract_epi32(sink, 0);
@@ -285,7 +287,7 @@ TGT_INLINE void q8_0_tile(const char *const *wr, const struct eng_act *a, int t0
 	__m256i sink = _mm256_setzero_si256();
 #endif
 
-	for (int t = 0; t < nt; t++) {
+	_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
 		xq[t] = a->qs + (int64_t)(t0 + t) * a->cols;
 		xd[t] = a->d + (int64_t)(t0 + t) * a->nb;
 	}
@@ -309,7 +311,7 @@ TGT_INLINE void q8_0_tile(const char *const *wr, const struct eng_act *a, int t0
 		a2 = _mm256_sign_epi8(w2, w2);
 		a3 = _mm256_sign_epi8(w3, w3);
 
-		for (int t = 0; t < nt; t++) {
+		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
 			__m256i xv = _mm256_load_si256((const __m256i *)(xq[t] + b * ENG_QK8_0));
 			__m128i s = fold4_epi32(dot_q8_pair(a0, w0, xv), dot_q8_pair(a1, w1, xv),
 						dot_q8_pair(a2, w2, xv), dot_q8_pair(a3, w3, xv));
@@ -330,7 +332,7 @@ TGT_INLINE void q8_0_tile(const char *const *wr, const struct eng_act *a, int t0
 #endif
 		}
 	}
-	for (int t = 0; t < nt; t++)
+	_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++)
 		store4(y + (int64_t)(t0 + t) * rows + r, acc[t], nr);
 #if defined(JB_KERNEL_SLOWDOWN)
 	jb_slowdown_sink += _mm256_extract_epi32(sink, 0);
@@ -386,7 +388,7 @@ TGT_INLINE void fp_tile(const char *const *wr, const struct eng_act *a, int t0, 
 
 	for (int k = 0; k < 4; k++)
 		acc[k][0] = acc[k][1] = _mm256_setzero_ps();
-	for (int t = 0; t < nt; t++)
+	_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++)
 		x[t] = a->x + (int64_t)(t0 + t) * n;
 	for (; i + 8 <= n; i += 8) {
 		__m256 w0, w1, w2, w3;
@@ -399,7 +401,7 @@ TGT_INLINE void fp_tile(const char *const *wr, const struct eng_act *a, int t0, 
 		w2 = load_w8(wr[2], i, f16);
 		w3 = load_w8(wr[3], i, f16);
 
-		for (int t = 0; t < nt; t++) {
+		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
 			__m256 xv = _mm256_loadu_ps(x[t] + i);
 
 			acc[0][t] = _mm256_fmadd_ps(w0, xv, acc[0][t]);
@@ -408,7 +410,7 @@ TGT_INLINE void fp_tile(const char *const *wr, const struct eng_act *a, int t0, 
 			acc[3][t] = _mm256_fmadd_ps(w3, xv, acc[3][t]);
 		}
 	}
-	for (int t = 0; t < nt; t++) {
+	_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
 		for (int k = 0; k < nr; k++) {
 			float s = hsum_ps(acc[k][t]);
 

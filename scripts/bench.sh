@@ -94,3 +94,16 @@ for cfg in "q4_0 2" "q8_0 2" "f16 2" "f32 2" "q4_0 1" "q8_0 1"; do
 		"$(awk -v r="$rss" 'BEGIN{printf "%.0f", r/1048576}')" "$limit"
 done
 echo "(% = ours / llama.cpp; bound = membw / bytes per token; limit = weights (in memory) or file + KV cache + 10%)"
+
+# ---- engine kernels: decode matvec weight bandwidth vs memory read bandwidth ------------------
+#
+# `joulebench membw --matvec` measures the memory read bandwidth at 1 and 2 threads, then times
+# the decode matrix-vector kernel (one token) per weight type at the bench-1b matrix sizes
+# (ffn 5632x2048, attention 2048x2048, output 32000x2048), streaming distinct copies of the
+# weights so they come from memory as in decode. "% of bw" is the weight bytes per second the
+# kernel reached over the read bandwidth at the same thread count: the target is 85%. Every pass
+# is timed; best and median are shown (the machine may be shared: compare medians with care).
+# BENCH_MEMBW_REPS sets the passes (default 10).
+echo
+echo "== engine kernels: decode matvec GB/s vs memory read bandwidth (joulebench membw --matvec) =="
+./joulebench membw -t 1,2 --reps "${BENCH_MEMBW_REPS:-10}" --matvec
