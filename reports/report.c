@@ -208,6 +208,26 @@ static int write_md(FILE *f, struct rpt_result *const *rs, int n, const struct r
 			return rc;
 		rpt_claims_print(f, claims, RPT_N_CLAIMS, true);
 	}
+	if (runs > 0) {
+		struct rpt_cloud_profile *ps = NULL;
+		int np = rpt_cloud_profiles_load(o->cloud_dir ? o->cloud_dir : "configs/cloud", &ps, err,
+						 errlen);
+
+		if (np < 0)
+			return np;
+		fprintf(f, "## Cloud model constants\n\n"
+			   "| profile | constant | default | low | high | unit | source |\n"
+			   "|---|---|---|---|---|---|---|\n");
+		for (int i = 0; i < np; i++)
+			for (int k = 0; k < ps[i].n_consts; k++) {
+				const struct rpt_const *c = &ps[i].consts[k];
+
+				fprintf(f, "| `%s` | `%s` | %.6g | %.6g | %.6g | %s | %s |\n", ps[i].name,
+					c->name, c->def, c->low, c->high, c->unit, c->source);
+			}
+		fputc('\n', f);
+		free(ps);
+	}
 	fprintf(f, "## Sources of the figures\n\n"
 		   "- Local speed and latency: measured by joulebench on the machine named in each "
 		   "result (CLOCK_MONOTONIC).\n"
