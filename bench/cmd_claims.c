@@ -13,25 +13,27 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: joulebench claims RESULT.json... [--md] [--cloud-dir DIR]\n\n"
-		"Checks popular statements against your own measurements and the cited cloud figures\n"
-		"(configs/cloud): \"a quantized 7B model on a laptop draws 20-50 W\", \"a cloud chatbot\n"
-		"query uses 10-100x the energy of a local response\", \"local inference uses less\n"
-		"energy per token than the cloud for the same model\". Each verdict is supported,\n"
-		"contradicted or not testable with these results (with what to run), followed by the\n"
-		"numbers behind it. Verdicts that rest on estimated local energy say so.\n\n"
-		"  --md             Markdown output\n"
-		"  --cloud-dir DIR  cloud profile directory (default: configs/cloud)\n");
+	fprintf(
+	    f,
+	    "Usage: joulebench claims RESULT.json... [--md] [--cloud-dir DIR]\n\n"
+	    "Checks popular statements against your own measurements and the cited cloud figures\n"
+	    "(configs/cloud): \"a quantized 7B model on a laptop draws 20-50 W\", \"a cloud "
+	    "chatbot\n"
+	    "query uses 10-100x the energy of a local response\", \"local inference uses less\n"
+	    "energy per token than the cloud for the same model\". Each verdict is supported,\n"
+	    "contradicted or not testable with these results (with what to run), followed by the\n"
+	    "numbers behind it. Verdicts that rest on estimated local energy say so.\n\n"
+	    "  --md             Markdown output\n"
+	    "  --cloud-dir DIR  cloud profile directory (default: configs/cloud)\n");
 }
 
 int cmd_claims(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "md", no_argument, NULL, 'm' },
-		{ "cloud-dir", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"md", no_argument, NULL, 'm'},
+	    {"cloud-dir", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *dir = "configs/cloud";
 	struct rpt_claim claims[RPT_N_CLAIMS];

@@ -13,25 +13,27 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: joulebench compare BASELINE.json OTHER.json... [--format term|md|csv]\n"
-		"                          [--all-configs]\n\n"
-		"One table across results: prefill and decode tok/s, TTFT, p99 inter-token latency,\n"
-		"J/token, tokens/J, average W and perf-per-watt, each as median [95%% CI], with the\n"
-		"ratio against the first file and a geometric-mean summary. Estimated energy is\n"
-		"marked 'est.'; incomplete runs are marked; missing figures show n/a with the reason.\n\n"
-		"  --format FMT     term (default), md (Markdown) or csv (one row per metric)\n"
-		"  --all-configs    a row for every thread/type configuration (default: the fastest\n"
-		"                   decode configuration of each file)\n");
+	fprintf(
+	    f,
+	    "Usage: joulebench compare BASELINE.json OTHER.json... [--format term|md|csv]\n"
+	    "                          [--all-configs]\n\n"
+	    "One table across results: prefill and decode tok/s, TTFT, p99 inter-token latency,\n"
+	    "J/token, tokens/J, average W and perf-per-watt, each as median [95%% CI], with the\n"
+	    "ratio against the first file and a geometric-mean summary. Estimated energy is\n"
+	    "marked 'est.'; incomplete runs are marked; missing figures show n/a with the "
+	    "reason.\n\n"
+	    "  --format FMT     term (default), md (Markdown) or csv (one row per metric)\n"
+	    "  --all-configs    a row for every thread/type configuration (default: the fastest\n"
+	    "                   decode configuration of each file)\n");
 }
 
 int cmd_compare(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "all-configs", no_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"format", required_argument, NULL, 'f'},
+	    {"all-configs", no_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	enum rpt_format fmt = RPT_FMT_TERM;
 	bool all = false;
@@ -51,9 +53,9 @@ int cmd_compare(int argc, char **argv)
 			else if (!strcmp(optarg, "csv"))
 				fmt = RPT_FMT_CSV;
 			else
-				return bench_usage_error("compare",
-							 "--format: expected term, md or csv, got '%s'",
-							 optarg);
+				return bench_usage_error(
+				    "compare", "--format: expected term, md or csv, got '%s'",
+				    optarg);
 			break;
 		case 'a':
 			all = true;

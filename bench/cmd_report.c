@@ -13,36 +13,33 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: joulebench report RESULT.json... -o DIR [--title TEXT] [--grid REGION]\n"
-		"                         [--no-plots] [--scripts DIR] [--cloud-dir DIR]\n\n"
-		"Writes DIR/report.md and DIR/report.html (the same content, plots embedded so the\n"
-		"HTML reads offline) plus the plots (PNG, SVG) and their gnuplot .dat files: machine,\n"
-		"workload, per-configuration tables, a comparison when several results are given,\n"
-		"local vs cloud-equivalent energy, the claims check, and the source of every figure.\n"
-		"Without gnuplot (or with JOULEBENCH_GNUPLOT pointing nowhere) the plots are skipped\n"
-		"with one line on stderr and the rest of the report is written.\n\n"
-		"  -o, --output DIR   output directory (created if missing)\n"
-		"  --title TEXT       report title\n"
-		"  --grid REGION      grid carbon intensity region (default: world)\n"
-		"  --no-plots         do not draw plots\n"
-		"  --scripts DIR      gnuplot scripts (default: scripts)\n"
-		"  --cloud-dir DIR    cloud profiles (default: configs/cloud)\n");
+	fprintf(
+	    f,
+	    "Usage: joulebench report RESULT.json... -o DIR [--title TEXT] [--grid REGION]\n"
+	    "                         [--no-plots] [--scripts DIR] [--cloud-dir DIR]\n\n"
+	    "Writes DIR/report.md and DIR/report.html (the same content, plots embedded so the\n"
+	    "HTML reads offline) plus the plots (PNG, SVG) and their gnuplot .dat files: machine,\n"
+	    "workload, per-configuration tables, a comparison when several results are given,\n"
+	    "local vs cloud-equivalent energy, the claims check, and the source of every figure.\n"
+	    "Without gnuplot (or with JOULEBENCH_GNUPLOT pointing nowhere) the plots are skipped\n"
+	    "with one line on stderr and the rest of the report is written.\n\n"
+	    "  -o, --output DIR   output directory (created if missing)\n"
+	    "  --title TEXT       report title\n"
+	    "  --grid REGION      grid carbon intensity region (default: world)\n"
+	    "  --no-plots         do not draw plots\n"
+	    "  --scripts DIR      gnuplot scripts (default: scripts)\n"
+	    "  --cloud-dir DIR    cloud profiles (default: configs/cloud)\n");
 }
 
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "title", required_argument, NULL, 't' },
-		{ "grid", required_argument, NULL, 'g' },
-		{ "no-plots", no_argument, NULL, 'n' },
-		{ "scripts", required_argument, NULL, 's' },
-		{ "cloud-dir", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"output", required_argument, NULL, 'o'},  {"title", required_argument, NULL, 't'},
+	    {"grid", required_argument, NULL, 'g'},    {"no-plots", no_argument, NULL, 'n'},
+	    {"scripts", required_argument, NULL, 's'}, {"cloud-dir", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
-	struct rpt_report_opts o = { .scripts_dir = "scripts", .cloud_dir = "configs/cloud" };
+	struct rpt_report_opts o = {.scripts_dir = "scripts", .cloud_dir = "configs/cloud"};
 	struct rpt_result **rs = NULL;
 	struct rpt_grid g;
 	char err[RPT_ERR_LEN], note[RPT_ERR_LEN];
@@ -100,7 +97,7 @@ int cmd_report(int argc, char **argv)
 	if (note[0])
 		fprintf(stderr, "joulebench report: %s\n", note);
 	fprintf(stderr, "joulebench report: wrote %s/report.md and %s/report.html\n", o.out_dir,
-		o.out_dir);
+	        o.out_dir);
 out:
 	for (int i = 0; i < n; i++)
 		rpt_result_free(rs[i]);

@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CLAIM_7B_LOW  6e9 /* "7B class": 6–9 B parameters (Llama-2-7B … Llama-3-8B) */
-#define CLAIM_7B_HIGH 9e9
+#define CLAIM_7B_LOW    6e9 /* "7B class": 6–9 B parameters (Llama-2-7B … Llama-3-8B) */
+#define CLAIM_7B_HIGH   9e9
 #define CHAT_MIN_PARAMS 1e9 /* below this a model is not a chatbot-scale LLM */
-#define RUN_CLAIM_7B "run `joulebench run configs/workloads/claim-7b.json` (llama-2-7b shape, Q4_0)"
+#define RUN_CLAIM_7B    "run `joulebench run configs/workloads/claim-7b.json` (llama-2-7b shape, Q4_0)"
 
 const char *rpt_verdict_name(enum rpt_verdict v)
 {
@@ -69,8 +69,8 @@ static void source_note(struct rpt_claim *c, const struct rpt_result *r, const s
 		addf(c, "ESTIMATED by '%s'%s%s%s", k->energy_source, s && s->model[0] ? " (" : "",
 		     s && s->model[0] ? s->model : "", s && s->model[0] ? ")" : "");
 	} else {
-		addf(c, "measured by '%s'%s%s%s", k->energy_source, s && s->covers[0] ? ", covers " : "",
-		     s && s->covers[0] ? s->covers : "", "");
+		addf(c, "measured by '%s'%s%s%s", k->energy_source,
+		     s && s->covers[0] ? ", covers " : "", s && s->covers[0] ? s->covers : "", "");
 	}
 }
 
@@ -93,12 +93,14 @@ static void claim_laptop_watts(struct rpt_result *const *rs, int n, struct rpt_c
 
 			if (quantized(x->type) && x->avg_power_w.ok && x->energy_source[0] &&
 			    (!best || (x->decode_tok_s.ok && best->decode_tok_s.ok &&
-				       x->decode_tok_s.median > best->decode_tok_s.median)))
+			               x->decode_tok_s.median > best->decode_tok_s.median)))
 				best = x;
 		}
 		if (!best) {
-			addf(c, "%s: %.3g B params but no quantized configuration with an average power "
-				"figure.\n",
+			addf(c,
+			     "%s: %.3g B params but no quantized configuration with an average "
+			     "power "
+			     "figure.\n",
 			     rj_label(r->path), r->n_params.v / 1e9);
 			continue;
 		}
@@ -108,28 +110,38 @@ static void claim_laptop_watts(struct rpt_result *const *rs, int n, struct rpt_c
 		tested++;
 		inside += p == 1;
 		outside += p == -1;
-		addf(c, "%s: %s, %.3g B params, %s, %d threads: average power %.1f W (95%% CI %.1f-%.1f), ",
+		addf(c,
+		     "%s: %s, %.3g B params, %s, %d threads: average power %.1f W (95%% CI "
+		     "%.1f-%.1f), ",
 		     rj_label(r->path), r->model_name[0] ? r->model_name : r->model_spec,
-		     r->n_params.v / 1e9, best->type, best->threads, w->median, w->ci_low, w->ci_high);
+		     r->n_params.v / 1e9, best->type, best->threads, w->median, w->ci_low,
+		     w->ci_high);
 		source_note(c, r, best);
 		addf(c, "; %s the 20-50 W range.%s%s%s%s\n",
-		     p == 1 ? "inside" : p == -1 ? "outside" : "straddles an edge of",
+		     p == 1    ? "inside"
+		     : p == -1 ? "outside"
+		               : "straddles an edge of",
 		     r->virtualized[0] ? " Machine is a virtual machine (" : "",
 		     r->virtualized[0] ? r->virtualized : "", r->virtualized[0] ? ")." : "",
 		     r->complete ? "" : " Run INCOMPLETE.");
 	}
 	if (tested == 0) {
 		c->verdict = RPT_NOT_TESTABLE;
-		addf(c, "No result ran a quantized (Q4_0/Q8_0) model of 6-9 B parameters with an energy "
-			"source. To test it, %s on a laptop with a power probe (RAPL psys or battery).\n",
+		addf(c,
+		     "No result ran a quantized (Q4_0/Q8_0) model of 6-9 B parameters with an "
+		     "energy "
+		     "source. To test it, %s on a laptop with a power probe (RAPL psys or "
+		     "battery).\n",
 		     RUN_CLAIM_7B);
 		return;
 	}
-	c->verdict = inside == tested ? RPT_SUPPORTED : outside > 0 ? RPT_CONTRADICTED
-								    : RPT_NOT_TESTABLE;
-	addf(c, "Result files do not record the form factor: this checks the power drawn by the "
-		"machine that ran, whatever it is. Package-only domains exclude display, memory and "
-		"board power.\n");
+	c->verdict = inside == tested ? RPT_SUPPORTED
+	             : outside > 0    ? RPT_CONTRADICTED
+	                              : RPT_NOT_TESTABLE;
+	addf(c,
+	     "Result files do not record the form factor: this checks the power drawn by the "
+	     "machine that ran, whatever it is. Package-only domains exclude display, memory and "
+	     "board power.\n");
 }
 
 /* Local gross Wh for a response of `answer` tokens to the result's prompt. */
@@ -140,7 +152,7 @@ static struct rpt_range local_response(const struct rj_local *l, int answer)
 
 /* 2. "A cloud chatbot query uses 10–100× the energy of a local response." */
 static void claim_cloud_multiple(struct rpt_result *const *rs, int n,
-				 const struct rpt_cloud_profile *ps, int np, struct rpt_claim *c)
+                                 const struct rpt_cloud_profile *ps, int np, struct rpt_claim *c)
 {
 	int tested = 0, inside = 0, outside = 0;
 
@@ -159,8 +171,9 @@ static void claim_cloud_multiple(struct rpt_result *const *rs, int n,
 		}
 		if (!r->n_params.ok || r->n_params.v < CHAT_MIN_PARAMS) {
 			if (r->n_params.ok)
-				addf(c, "%s: model has %.3g parameters; a chatbot-like local response "
-					"needs a model of at least 1 B parameters.\n",
+				addf(c,
+				     "%s: model has %.3g parameters; a chatbot-like local response "
+				     "needs a model of at least 1 B parameters.\n",
 				     rj_label(r->path), r->n_params.v);
 			else
 				addf(c, "%s: the model's parameter count is not recorded (%s).\n",
@@ -170,7 +183,7 @@ static void claim_cloud_multiple(struct rpt_result *const *rs, int n,
 		for (int k = 0; k < np; k++) {
 			const struct rpt_cloud_profile *p = &ps[k];
 			struct rpt_cloud_estimate e;
-			struct rpt_cloud_query q = { 0 };
+			struct rpt_cloud_query q = {0};
 			char why[RPT_ERR_LEN];
 			const struct rpt_const *tq = rpt_cloud_const(p, "tokens_per_query");
 
@@ -184,13 +197,15 @@ static void claim_cloud_multiple(struct rpt_result *const *rs, int n,
 			double lo = e.wh_per_query.low / longest.high;
 			double hi = e.wh_per_query.high / shortest.low;
 
-			addf(c, "%s vs %s: cloud %.3g Wh/query (%.3g-%.3g) / local %.3g Wh for a "
-				"%d-token answer = %.2fx (range %.2f-%.2fx over %d-%d tokens and the "
-				"local CI)%s\n",
+			addf(c,
+			     "%s vs %s: cloud %.3g Wh/query (%.3g-%.3g) / local %.3g Wh for a "
+			     "%d-token answer = %.2fx (range %.2f-%.2fx over %d-%d tokens and the "
+			     "local CI)%s\n",
 			     rj_label(r->path), p->name, e.wh_per_query.v, e.wh_per_query.low,
 			     e.wh_per_query.high, mid.v, (int)tq->def, ratio, lo, hi, (int)tq->low,
 			     (int)tq->high,
-			     p->superseded ? " [superseded 2023 figure, shown for reference only]" : "");
+			     p->superseded ? " [superseded 2023 figure, shown for reference only]"
+			                   : "");
 			if (p->superseded)
 				continue;
 			tested++;
@@ -201,26 +216,30 @@ static void claim_cloud_multiple(struct rpt_result *const *rs, int n,
 		}
 		addf(c, "%s: local energy ", rj_label(r->path));
 		source_note(c, r, l.cfg);
-		addf(c, "; local J/token %.3g (95%% CI %.3g-%.3g), gross, %d threads %s.%s\n", l.jpt.v,
-		     l.jpt.low, l.jpt.high, l.cfg->threads, l.cfg->type,
+		addf(c, "; local J/token %.3g (95%% CI %.3g-%.3g), gross, %d threads %s.%s\n",
+		     l.jpt.v, l.jpt.low, l.jpt.high, l.cfg->threads, l.cfg->type,
 		     r->complete ? "" : " Run INCOMPLETE.");
 	}
 	if (tested == 0) {
 		c->verdict = RPT_NOT_TESTABLE;
-		addf(c, "Needs a result with energy figures for a model of at least 1 B parameters; %s.\n",
+		addf(c,
+		     "Needs a result with energy figures for a model of at least 1 B parameters; "
+		     "%s.\n",
 		     RUN_CLAIM_7B);
 		return;
 	}
-	c->verdict = inside == tested ? RPT_SUPPORTED : outside == tested ? RPT_CONTRADICTED
-									  : RPT_NOT_TESTABLE;
-	addf(c, "Verdict uses the central ratio for each current published figure (%d of %d inside "
-		"10-100x). Published figures are for frontier services, not the local model.\n",
+	c->verdict = inside == tested    ? RPT_SUPPORTED
+	             : outside == tested ? RPT_CONTRADICTED
+	                                 : RPT_NOT_TESTABLE;
+	addf(c,
+	     "Verdict uses the central ratio for each current published figure (%d of %d inside "
+	     "10-100x). Published figures are for frontier services, not the local model.\n",
 	     inside, tested);
 }
 
 /* 3. "Local inference uses less energy per token than the cloud for the same model." */
 static void claim_same_model(struct rpt_result *const *rs, int n,
-			     const struct rpt_cloud_profile *ps, int np, struct rpt_claim *c)
+                             const struct rpt_cloud_profile *ps, int np, struct rpt_claim *c)
 {
 	int tested = 0, less = 0, more = 0;
 
@@ -239,9 +258,11 @@ static void claim_same_model(struct rpt_result *const *rs, int n,
 		}
 		if (!r->n_params.ok || r->n_params.v < CHAT_MIN_PARAMS) {
 			if (r->n_params.ok)
-				addf(c, "%s: model has %.3g parameters; data-centre serving models "
-					"describe LLMs of 1 B parameters and more (below that the estimate is "
-					"dominated by fixed per-token overheads).\n",
+				addf(c,
+				     "%s: model has %.3g parameters; data-centre serving models "
+				     "describe LLMs of 1 B parameters and more (below that the "
+				     "estimate is "
+				     "dominated by fixed per-token overheads).\n",
 				     rj_label(r->path), r->n_params.v);
 			else
 				addf(c, "%s: the model's parameter count is not recorded (%s).\n",
@@ -258,39 +279,46 @@ static void claim_same_model(struct rpt_result *const *rs, int n,
 		for (int k = 0; k < np; k++) {
 			const struct rpt_cloud_profile *p = &ps[k];
 			struct rpt_cloud_estimate e;
-			struct rpt_cloud_query q = { .n_params = r->n_params.v,
-						     .prompt_tokens = l.cfg->prompt_tokens,
-						     .gen_tokens = l.cfg->gen_tokens };
+			struct rpt_cloud_query q = {.n_params = r->n_params.v,
+			                            .prompt_tokens = l.cfg->prompt_tokens,
+			                            .gen_tokens = l.cfg->gen_tokens};
 			char why[RPT_ERR_LEN];
 
 			if (!p->same_model || rpt_cloud_estimate(p, &q, &e, why, sizeof why))
 				continue;
-			int side = l.jpt.high < e.j_per_token.low    ? -1
-				   : l.jpt.low > e.j_per_token.high ? 1
-								    : 0;
+			int side = l.jpt.high < e.j_per_token.low   ? -1
+			           : l.jpt.low > e.j_per_token.high ? 1
+			                                            : 0;
 
 			tested++;
 			less += side == -1;
 			more += side == 1;
-			addf(c, "  vs %s (same %.3g B model in a data centre): %.3g J/token (%.3g-%.3g); "
-				"local/cloud = %.2fx → local uses %s\n",
+			addf(c,
+			     "  vs %s (same %.3g B model in a data centre): %.3g J/token "
+			     "(%.3g-%.3g); "
+			     "local/cloud = %.2fx → local uses %s\n",
 			     p->name, r->n_params.v / 1e9, e.j_per_token.v, e.j_per_token.low,
 			     e.j_per_token.high, l.jpt.v / e.j_per_token.v,
-			     side == -1 ? "less" : side == 1 ? "more" : "about the same (ranges overlap)");
+			     side == -1  ? "less"
+			     : side == 1 ? "more"
+			                 : "about the same (ranges overlap)");
 		}
 	}
 	if (tested == 0) {
 		c->verdict = RPT_NOT_TESTABLE;
-		addf(c, "Needs a result with energy figures and a model of at least 1 B parameters; %s.\n",
+		addf(c,
+		     "Needs a result with energy figures and a model of at least 1 B parameters; "
+		     "%s.\n",
 		     RUN_CLAIM_7B);
 		return;
 	}
-	c->verdict = less == tested ? RPT_SUPPORTED : more == tested ? RPT_CONTRADICTED
-								      : RPT_NOT_TESTABLE;
+	c->verdict = less == tested   ? RPT_SUPPORTED
+	             : more == tested ? RPT_CONTRADICTED
+	                              : RPT_NOT_TESTABLE;
 }
 
 int rpt_claims_check(struct rpt_result *const *rs, int n, const char *cloud_dir,
-		     struct rpt_claim out[RPT_N_CLAIMS], char *err, size_t errlen)
+                     struct rpt_claim out[RPT_N_CLAIMS], char *err, size_t errlen)
 {
 	struct rpt_cloud_profile *ps = NULL;
 	int np = rpt_cloud_profiles_load(cloud_dir ? cloud_dir : "configs/cloud", &ps, err, errlen);
@@ -308,16 +336,17 @@ int rpt_claims_check(struct rpt_result *const *rs, int n, const char *cloud_dir,
 void rpt_claims_print(FILE *f, const struct rpt_claim *c, int n, bool md)
 {
 	for (int i = 0; i < n; i++) {
-		const char *flag = c[i].estimated ? " (rests partly or wholly on ESTIMATED local energy, "
-						   "not measured)"
-						 : "";
+		const char *flag = c[i].estimated
+		                       ? " (rests partly or wholly on ESTIMATED local energy, "
+		                         "not measured)"
+		                       : "";
 
 		if (md)
 			fprintf(f, "### \"%s\"\n\n**Verdict: %s**%s\n\n", c[i].claim,
-				rpt_verdict_name(c[i].verdict), flag);
+			        rpt_verdict_name(c[i].verdict), flag);
 		else
 			fprintf(f, "Claim: \"%s\"\nVerdict: %s%s\n", c[i].claim,
-				rpt_verdict_name(c[i].verdict), flag);
+			        rpt_verdict_name(c[i].verdict), flag);
 		/* evidence, one line per item */
 		const char *p = c[i].evidence;
 

@@ -16,13 +16,14 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const ecologits_consts[] = { "a",	  "b",	   "c",		   "alpha",
-						"beta",	  "gamma", "batch",	   "bits",
-						"mem_overhead", "gpu_mem_gb", "server_kw",
-						"gpus_per_server", "pue", NULL };
-static const char *const flops_consts[] = { "flops_per_param_token", "peak_flops", "util",
-					    "node_w_per_gpu", "avg_to_peak", "pue", NULL };
-static const char *const per_prompt_consts[] = { "wh_per_prompt", "tokens_per_query", NULL };
+static const char *const ecologits_consts[] = {"a",          "b",         "c",
+                                               "alpha",      "beta",      "gamma",
+                                               "batch",      "bits",      "mem_overhead",
+                                               "gpu_mem_gb", "server_kw", "gpus_per_server",
+                                               "pue",        NULL};
+static const char *const flops_consts[] = {
+    "flops_per_param_token", "peak_flops", "util", "node_w_per_gpu", "avg_to_peak", "pue", NULL};
+static const char *const per_prompt_consts[] = {"wh_per_prompt", "tokens_per_query", NULL};
 
 static const char *const *required_consts(enum rpt_cloud_method m)
 {
@@ -47,7 +48,7 @@ static void stem_of(const char *path, char *buf, size_t len)
 }
 
 static int read_const(const cJSON *node, const char *name, const char *path, struct rpt_const *k,
-		      char *err, size_t errlen)
+                      char *err, size_t errlen)
 {
 	memset(k, 0, sizeof *k);
 	snprintf(k->name, sizeof k->name, "%s", name);
@@ -57,21 +58,23 @@ static int read_const(const cJSON *node, const char *name, const char *path, str
 	}
 	if (!rj_num(node, "default", &k->def) || !rj_num(node, "low", &k->low) ||
 	    !rj_num(node, "high", &k->high)) {
-		snprintf(err, errlen, "%s: field 'constants.%s' needs numeric default, low and high",
-			 path, name);
+		snprintf(err, errlen,
+		         "%s: field 'constants.%s' needs numeric default, low and high", path,
+		         name);
 		return -EINVAL;
 	}
 	if (!(k->low <= k->def && k->def <= k->high)) {
 		snprintf(err, errlen, "%s: field 'constants.%s': expected low <= default <= high",
-			 path, name);
+		         path, name);
 		return -EINVAL;
 	}
 	rj_str(node, "unit", k->unit, sizeof k->unit);
 	rj_str(node, "source", k->source, sizeof k->source);
 	if (!k->source[0]) {
-		snprintf(err, errlen, "%s: field 'constants.%s.source' is missing (every constant "
-				      "needs its citation)",
-			 path, name);
+		snprintf(err, errlen,
+		         "%s: field 'constants.%s.source' is missing (every constant "
+		         "needs its citation)",
+		         path, name);
 		return -EINVAL;
 	}
 	return 0;
@@ -109,8 +112,8 @@ int rpt_cloud_profile_load(const char *path, struct rpt_cloud_profile *p, char *
 		p->method = RPT_CLOUD_PER_PROMPT;
 	else {
 		snprintf(err, errlen,
-			 "%s: field 'method' must be \"ecologits\", \"flops\" or \"per_prompt\"",
-			 path);
+		         "%s: field 'method' must be \"ecologits\", \"flops\" or \"per_prompt\"",
+		         path);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -139,8 +142,9 @@ int rpt_cloud_profile_load(const char *path, struct rpt_cloud_profile *p, char *
 	need = required_consts(p->method);
 	for (int i = 0; need[i]; i++) {
 		if (!rpt_cloud_const(p, need[i])) {
-			snprintf(err, errlen, "%s: field 'constants.%s' is missing (method %s needs it)",
-				 path, need[i], method);
+			snprintf(err, errlen,
+			         "%s: field 'constants.%s' is missing (method %s needs it)", path,
+			         need[i], method);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -178,7 +182,7 @@ static bool is_profile_file(const char *name)
 }
 
 int rpt_cloud_profiles_load(const char *dir, struct rpt_cloud_profile **out, char *err,
-			    size_t errlen)
+                            size_t errlen)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -189,7 +193,7 @@ int rpt_cloud_profiles_load(const char *dir, struct rpt_cloud_profile **out, cha
 	if (!d) {
 		rc = -errno;
 		snprintf(err, errlen, "%s: cannot open cloud profile directory: %s", dir,
-			 strerror(errno));
+		         strerror(errno));
 		return rc;
 	}
 	while ((e = readdir(d))) {
@@ -255,16 +259,17 @@ static int ecologits_gpus(double p_billion, double overhead, double bits, double
 
 /* One evaluation: J per output token and Wh per query of gen_tokens output tokens. */
 static void evaluate(const struct cvals *c, const struct rpt_cloud_query *q, double *jpt,
-		     double *wh_query, int *gpus)
+                     double *wh_query, int *gpus)
 {
 	switch (c->p->method) {
 	case RPT_CLOUD_ECOLOGITS: {
 		double P = q->n_params / 1e9, B = cv(c, "batch");
-		int g = ecologits_gpus(P, cv(c, "mem_overhead"), cv(c, "bits"), cv(c, "gpu_mem_gb"));
+		int g =
+		    ecologits_gpus(P, cv(c, "mem_overhead"), cv(c, "bits"), cv(c, "gpu_mem_gb"));
 		double fe_wh = cv(c, "a") * exp(cv(c, "b") * B) * P + cv(c, "c");
 		double fl_s = cv(c, "alpha") * P + cv(c, "beta") * B + cv(c, "gamma");
 		double server_wh = fl_s / 3600.0 * cv(c, "server_kw") * 1000.0 *
-				   ((double)g / cv(c, "gpus_per_server")) / B;
+		                   ((double)g / cv(c, "gpus_per_server")) / B;
 		double wh_tok = cv(c, "pue") * (server_wh + g * fe_wh);
 
 		*jpt = wh_tok * 3600.0;
@@ -274,7 +279,7 @@ static void evaluate(const struct cvals *c, const struct rpt_cloud_query *q, dou
 	}
 	case RPT_CLOUD_FLOPS: {
 		double s_tok = cv(c, "flops_per_param_token") * q->n_params /
-			       (cv(c, "peak_flops") * cv(c, "util"));
+		               (cv(c, "peak_flops") * cv(c, "util"));
 
 		*jpt = s_tok * cv(c, "node_w_per_gpu") * cv(c, "avg_to_peak") * cv(c, "pue");
 		*wh_query = *jpt * q->gen_tokens / 3600.0;
@@ -290,17 +295,17 @@ static void evaluate(const struct cvals *c, const struct rpt_cloud_query *q, dou
 }
 
 int rpt_cloud_estimate(const struct rpt_cloud_profile *p, const struct rpt_cloud_query *q,
-		       struct rpt_cloud_estimate *e, char *err, size_t errlen)
+                       struct rpt_cloud_estimate *e, char *err, size_t errlen)
 {
-	struct cvals c = { .p = p };
+	struct cvals c = {.p = p};
 	int vary[RPT_MAX_CONSTS], k = 0;
 	double jpt, wh;
 	int gpus;
 
 	memset(e, 0, sizeof *e);
 	if (p->method != RPT_CLOUD_PER_PROMPT && !(q->n_params > 0)) {
-		snprintf(err, errlen, "profile %s needs the model's parameter count (model.n_params)",
-			 p->name);
+		snprintf(err, errlen,
+		         "profile %s needs the model's parameter count (model.n_params)", p->name);
 		return -EINVAL;
 	}
 	if (p->method != RPT_CLOUD_PER_PROMPT && q->gen_tokens < 1) {
@@ -314,8 +319,8 @@ int rpt_cloud_estimate(const struct rpt_cloud_profile *p, const struct rpt_cloud
 			vary[k++] = i;
 	}
 	evaluate(&c, q, &jpt, &wh, &gpus);
-	e->j_per_token = (struct rpt_range){ jpt, jpt, jpt };
-	e->wh_per_query = (struct rpt_range){ wh, wh, wh };
+	e->j_per_token = (struct rpt_range){jpt, jpt, jpt};
+	e->wh_per_query = (struct rpt_range){wh, wh, wh};
 	e->gpus = gpus;
 	if (p->method == RPT_CLOUD_PER_PROMPT)
 		e->tokens_per_query = (int)rpt_cloud_const(p, "tokens_per_query")->def;
@@ -339,7 +344,7 @@ int rpt_cloud_estimate(const struct rpt_cloud_profile *p, const struct rpt_cloud
 /* ---- network and grid ------------------------------------------------------------------- */
 
 int rpt_network_wh(const char *dir, double bytes, struct rpt_range *wh, char *source,
-		   size_t source_len, char *err, size_t errlen)
+                   size_t source_len, char *err, size_t errlen)
 {
 	char path[1024];
 	cJSON *root = NULL;
@@ -358,7 +363,7 @@ int rpt_network_wh(const char *dir, double bytes, struct rpt_range *wh, char *so
 	root = cJSON_Parse(text);
 	free(text);
 	k = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "constants"),
-					     "kwh_per_gb");
+	                                     "kwh_per_gb");
 	rc = read_const(k, "kwh_per_gb", path, &kc, err, errlen);
 	cJSON_Delete(root);
 	if (rc)
@@ -408,7 +413,7 @@ const char *rpt_grid_ids(const char *dir)
 
 		if (cJSON_IsString(id) && n + strlen(id->valuestring) + 3 < sizeof buf)
 			n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", n ? ", " : "",
-					      id->valuestring);
+			                      id->valuestring);
 	}
 	cJSON_Delete(root);
 	return buf;
@@ -439,11 +444,13 @@ int rpt_grid_load(const char *dir, const char *id, struct rpt_grid *g, char *err
 		rj_str(it, "name", g->name, sizeof g->name);
 		rj_str(it, "source", g->source, sizeof g->source);
 		gv = cJSON_GetObjectItemCaseSensitive(it, "g_per_kwh");
-		if (!rj_num(gv, "default", &g->g_per_kwh.v) || !rj_num(gv, "low", &g->g_per_kwh.low) ||
+		if (!rj_num(gv, "default", &g->g_per_kwh.v) ||
+		    !rj_num(gv, "low", &g->g_per_kwh.low) ||
 		    !rj_num(gv, "high", &g->g_per_kwh.high) || !g->source[0]) {
-			snprintf(err, errlen,
-				 "%s: region '%s' needs g_per_kwh {default, low, high} and a source",
-				 path, rid);
+			snprintf(
+			    err, errlen,
+			    "%s: region '%s' needs g_per_kwh {default, low, high} and a source",
+			    path, rid);
 			rc = -EINVAL;
 		} else {
 			rc = 0;
@@ -452,7 +459,8 @@ int rpt_grid_load(const char *dir, const char *id, struct rpt_grid *g, char *err
 	}
 	cJSON_Delete(root);
 	if (rc == -ENOENT)
-		snprintf(err, errlen, "unknown grid region '%s' (known: %s)", want, rpt_grid_ids(dir));
+		snprintf(err, errlen, "unknown grid region '%s' (known: %s)", want,
+		         rpt_grid_ids(dir));
 	return rc;
 }
 
@@ -479,19 +487,19 @@ void rj_local(const struct rpt_result *r, struct rj_local *l)
 	l->ok = true;
 	l->estimated = !strcmp(c->energy_kind, "estimated");
 	snprintf(l->source, sizeof l->source, "%s", c->energy_source);
-	l->jpt = (struct rpt_range){ c->decode_jpt_gross.median, c->decode_jpt_gross.ci_low,
-				     c->decode_jpt_gross.ci_high };
+	l->jpt = (struct rpt_range){c->decode_jpt_gross.median, c->decode_jpt_gross.ci_low,
+	                            c->decode_jpt_gross.ci_high};
 	l->wh_query = rj_local_query_wh(l, c->prompt_tokens, c->gen_tokens);
 }
 
 struct rpt_range rj_local_query_wh(const struct rj_local *l, int prompt, int answer)
 {
 	const struct rpt_config *c = l->cfg;
-	struct rpt_range p = { 0, 0, 0 }, out;
+	struct rpt_range p = {0, 0, 0}, out;
 
 	if (c->prefill_jpt_gross.ok)
-		p = (struct rpt_range){ c->prefill_jpt_gross.median, c->prefill_jpt_gross.ci_low,
-					c->prefill_jpt_gross.ci_high };
+		p = (struct rpt_range){c->prefill_jpt_gross.median, c->prefill_jpt_gross.ci_low,
+		                       c->prefill_jpt_gross.ci_high};
 	out.v = (p.v * prompt + l->jpt.v * answer) / 3600.0;
 	out.low = (p.low * prompt + l->jpt.low * answer) / 3600.0;
 	out.high = (p.high * prompt + l->jpt.high * answer) / 3600.0;
@@ -516,12 +524,12 @@ static void fmt_range(char *buf, size_t len, struct rpt_range r)
 
 static struct rpt_range ratio_range(struct rpt_range num, struct rpt_range den)
 {
-	return (struct rpt_range){ num.v / den.v, num.low / den.high, num.high / den.low };
+	return (struct rpt_range){num.v / den.v, num.low / den.high, num.high / den.low};
 }
 
 static struct rpt_range scale_range(struct rpt_range a, struct rpt_range k, double unit)
 {
-	return (struct rpt_range){ a.v * k.v * unit, a.low * k.low * unit, a.high * k.high * unit };
+	return (struct rpt_range){a.v * k.v * unit, a.low * k.low * unit, a.high * k.high * unit};
 }
 
 /* Display width of a UTF-8 string (code points; the tables use only narrow characters). */
@@ -537,7 +545,7 @@ static int text_width(const char *s)
 
 static void row(FILE *f, bool md, const char *const *cells, int n)
 {
-	static const int widths[] = { 20, 30, 22, 24, 20, 24, 14 };
+	static const int widths[] = {20, 30, 22, 24, 20, 24, 14};
 
 	for (int i = 0; i < n; i++) {
 		if (md) {
@@ -552,19 +560,20 @@ static void row(FILE *f, bool md, const char *const *cells, int n)
 }
 
 int rpt_cloud_table(FILE *f, const struct rpt_result *r, const struct rpt_cloud_opts *o, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	struct rpt_cloud_profile *ps = NULL, one;
 	struct rpt_grid grid;
 	struct rj_local l;
-	struct rpt_range net = { 0, 0, 0 };
+	struct rpt_range net = {0, 0, 0};
 	char net_src[400] = "";
 	int n, rc;
 	const char *dir = o->dir ? o->dir : "configs/cloud";
 
 	if (strcmp(r->kind, "run")) {
-		snprintf(err, errlen, "%s: a cloud comparison needs a result of kind \"run\" (got \"%s\")",
-			 r->path, r->kind);
+		snprintf(err, errlen,
+		         "%s: a cloud comparison needs a result of kind \"run\" (got \"%s\")",
+		         r->path, r->kind);
 		return -EINVAL;
 	}
 	if (o->profile) {
@@ -581,10 +590,11 @@ int rpt_cloud_table(FILE *f, const struct rpt_result *r, const struct rpt_cloud_
 			int na = rpt_cloud_profiles_load(dir, &all, err, errlen);
 			size_t off;
 
-			off = (size_t)snprintf(err, errlen, "unknown cloud profile '%s' (known:",
-					       o->profile);
+			off = (size_t)snprintf(err, errlen,
+			                       "unknown cloud profile '%s' (known:", o->profile);
 			for (int i = 0; i < na && off < errlen; i++)
-				off += (size_t)snprintf(err + off, errlen - off, " %s", all[i].name);
+				off +=
+				    (size_t)snprintf(err + off, errlen - off, " %s", all[i].name);
 			if (off < errlen)
 				snprintf(err + off, errlen - off, ")");
 			free(all);
@@ -606,7 +616,8 @@ int rpt_cloud_table(FILE *f, const struct rpt_result *r, const struct rpt_cloud_
 	if (rc)
 		goto out;
 	if (o->network_bytes > 0) {
-		rc = rpt_network_wh(dir, o->network_bytes, &net, net_src, sizeof net_src, err, errlen);
+		rc = rpt_network_wh(dir, o->network_bytes, &net, net_src, sizeof net_src, err,
+		                    errlen);
 		if (rc)
 			goto out;
 	}
@@ -616,37 +627,46 @@ int rpt_cloud_table(FILE *f, const struct rpt_result *r, const struct rpt_cloud_
 	const char *cells[7];
 	for (int i = 0; i < 7; i++)
 		cells[i] = buf[i];
-	const char *hdr[] = { "figure", "basis", "J/token (range)", "Wh/query (range)",
-			      "local/cloud J/token", "gCO2e/query", "water mL/query" };
+	const char *hdr[] = {"figure",
+	                     "basis",
+	                     "J/token (range)",
+	                     "Wh/query (range)",
+	                     "local/cloud J/token",
+	                     "gCO2e/query",
+	                     "water mL/query"};
 
 	fprintf(f, "%sLocal vs cloud-equivalent energy: %s\n\n", o->md ? "### " : "", r->path);
 	if (l.ok)
-		fprintf(f, "Local: %d threads, %s, decode J/token gross, median (95%% CI); Wh/query "
-			   "for %d prompt + %d generated tokens; energy %s by source '%s'.\n",
-			l.cfg->threads, l.cfg->type, l.cfg->prompt_tokens, l.cfg->gen_tokens,
-			l.estimated ? "ESTIMATED" : "measured", l.source);
+		fprintf(f,
+		        "Local: %d threads, %s, decode J/token gross, median (95%% CI); Wh/query "
+		        "for %d prompt + %d generated tokens; energy %s by source '%s'.\n",
+		        l.cfg->threads, l.cfg->type, l.cfg->prompt_tokens, l.cfg->gen_tokens,
+		        l.estimated ? "ESTIMATED" : "measured", l.source);
 	else
 		fprintf(f, "Local energy: not available (%s).\n", l.reason);
 	if (r->n_params.ok)
-		fprintf(f, "Model: %s, %.4g parameters. Same-model methods estimate serving this "
-			   "model size in a data centre, for %d output tokens per query.\n",
-			r->model_name[0] ? r->model_name : r->model_spec, r->n_params.v,
-			l.cfg ? l.cfg->gen_tokens : r->gen_tokens);
+		fprintf(f,
+		        "Model: %s, %.4g parameters. Same-model methods estimate serving this "
+		        "model size in a data centre, for %d output tokens per query.\n",
+		        r->model_name[0] ? r->model_name : r->model_spec, r->n_params.v,
+		        l.cfg ? l.cfg->gen_tokens : r->gen_tokens);
 	else
 		fprintf(f, "Model parameter count: not available (%s).\n", r->n_params.reason);
 	fprintf(f, "Carbon: grid '%s' (%s), %.4g gCO2e/kWh [%s].\n", grid.id, grid.name,
-		grid.g_per_kwh.v, grid.source);
+	        grid.g_per_kwh.v, grid.source);
 	if (o->network_bytes > 0)
-		fprintf(f, "Network: %.0f bytes per query add %.3g Wh (%.3g–%.3g) to each cloud "
-			   "figure [%s].\n",
-			o->network_bytes, net.v, net.low, net.high, net_src);
+		fprintf(f,
+		        "Network: %.0f bytes per query add %.3g Wh (%.3g–%.3g) to each cloud "
+		        "figure [%s].\n",
+		        o->network_bytes, net.v, net.low, net.high, net_src);
 	fprintf(f, "Ranges: each method evaluated at every low/high corner of its constants.\n\n");
 	row(f, o->md, hdr, 7);
 	if (o->md)
 		fprintf(f, "|---|---|---|---|---|---|---|\n");
 
 	if (l.ok) {
-		snprintf(buf[0], sizeof buf[0], "local (%s)", l.estimated ? "estimated" : "measured");
+		snprintf(buf[0], sizeof buf[0], "local (%s)",
+		         l.estimated ? "estimated" : "measured");
 		snprintf(buf[1], sizeof buf[1], "this machine");
 		fmt_range(buf[2], sizeof buf[2], l.jpt);
 		fmt_range(buf[3], sizeof buf[3], l.wh_query);
@@ -658,9 +678,9 @@ int rpt_cloud_table(FILE *f, const struct rpt_result *r, const struct rpt_cloud_
 	for (int i = 0; i < n; i++) {
 		const struct rpt_cloud_profile *p = &ps[i];
 		struct rpt_cloud_query q = {
-			.n_params = r->n_params.ok ? r->n_params.v : 0,
-			.prompt_tokens = l.cfg ? l.cfg->prompt_tokens : r->prompt_tokens,
-			.gen_tokens = l.cfg ? l.cfg->gen_tokens : r->gen_tokens,
+		    .n_params = r->n_params.ok ? r->n_params.v : 0,
+		    .prompt_tokens = l.cfg ? l.cfg->prompt_tokens : r->prompt_tokens,
+		    .gen_tokens = l.cfg ? l.cfg->gen_tokens : r->gen_tokens,
 		};
 		struct rpt_cloud_estimate e;
 		char why[RPT_ERR_LEN];
@@ -681,11 +701,11 @@ int rpt_cloud_table(FILE *f, const struct rpt_result *r, const struct rpt_cloud_
 			continue;
 		}
 		if (p->method == RPT_CLOUD_ECOLOGITS)
-			snprintf(buf[1] + strlen(buf[1]), sizeof buf[1] - strlen(buf[1]), ", %d GPU%s",
-				 e.gpus, e.gpus > 1 ? "s" : "");
+			snprintf(buf[1] + strlen(buf[1]), sizeof buf[1] - strlen(buf[1]),
+			         ", %d GPU%s", e.gpus, e.gpus > 1 ? "s" : "");
 		if (p->method == RPT_CLOUD_PER_PROMPT)
 			snprintf(buf[1] + strlen(buf[1]), sizeof buf[1] - strlen(buf[1]),
-				 ", /%d tok", e.tokens_per_query);
+			         ", /%d tok", e.tokens_per_query);
 		if (o->network_bytes > 0) {
 			e.wh_per_query.v += net.v;
 			e.wh_per_query.low += net.low;
@@ -700,8 +720,9 @@ int rpt_cloud_table(FILE *f, const struct rpt_result *r, const struct rpt_cloud_
 		fmt_range(buf[5], sizeof buf[5], scale_range(e.wh_per_query, grid.g_per_kwh, 1e-3));
 		if (wue)
 			fmt_range(buf[6], sizeof buf[6],
-				  scale_range(e.wh_per_query,
-					      (struct rpt_range){ wue->def, wue->low, wue->high }, 1.0));
+			          scale_range(e.wh_per_query,
+			                      (struct rpt_range){wue->def, wue->low, wue->high},
+			                      1.0));
 		else
 			snprintf(buf[6], sizeof buf[6], "-");
 		row(f, o->md, cells, 7);
@@ -709,13 +730,13 @@ int rpt_cloud_table(FILE *f, const struct rpt_result *r, const struct rpt_cloud_
 	fprintf(f, "\nSources:\n");
 	for (int i = 0; i < n; i++)
 		fprintf(f, "%s %s — %s (%s). Boundary: %s. [%s]\n", o->md ? "-" : "*", ps[i].name,
-			ps[i].title, ps[i].path, ps[i].boundary,
-			ps[i].method == RPT_CLOUD_PER_PROMPT
-				? rpt_cloud_const(&ps[i], "wh_per_prompt")->source
-				: "constants and citations in the profile file");
+		        ps[i].title, ps[i].path, ps[i].boundary,
+		        ps[i].method == RPT_CLOUD_PER_PROMPT
+		            ? rpt_cloud_const(&ps[i], "wh_per_prompt")->source
+		            : "constants and citations in the profile file");
 	fprintf(f, "\nlocal/cloud > 1: the local run used more energy per token than the cloud "
-		   "figure; per-prompt figures are for a different (frontier) model and are spread "
-		   "over an assumed answer length. Water: on-site data-centre water (WUE) only.\n");
+	           "figure; per-prompt figures are for a different (frontier) model and are spread "
+	           "over an assumed answer length. Water: on-site data-centre water (WUE) only.\n");
 out:
 	free(ps);
 	return rc;

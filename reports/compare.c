@@ -23,14 +23,14 @@ struct metric {
 };
 
 static const struct metric metrics[] = {
-	{ "prefill tok/s", "tok/s", HIGHER, false, 0 },
-	{ "decode tok/s", "tok/s", HIGHER, false, 0 },
-	{ "TTFT", "ms", LOWER, false, 0 },
-	{ "p99 inter-token latency", "ms", LOWER, false, 0 },
-	{ "J/token (decode, net)", "J", LOWER, true, -1 },
-	{ "tokens/J (decode, net)", "tok/J", HIGHER, true, 1 },
-	{ "average power", "W", NEITHER, true, -1 },
-	{ "perf-per-watt", "tok/s/W", HIGHER, true, 1 },
+    {"prefill tok/s", "tok/s", HIGHER, false, 0},
+    {"decode tok/s", "tok/s", HIGHER, false, 0},
+    {"TTFT", "ms", LOWER, false, 0},
+    {"p99 inter-token latency", "ms", LOWER, false, 0},
+    {"J/token (decode, net)", "J", LOWER, true, -1},
+    {"tokens/J (decode, net)", "tok/J", HIGHER, true, 1},
+    {"average power", "W", NEITHER, true, -1},
+    {"perf-per-watt", "tok/s/W", HIGHER, true, 1},
 };
 #define N_METRICS (int)(sizeof metrics / sizeof metrics[0])
 
@@ -44,8 +44,8 @@ struct val {
 static struct val from_stat(const struct rpt_stat *s)
 {
 	if (!s->ok)
-		return (struct val){ .ok = false, .reason = s->reason };
-	return (struct val){ true, s->median, s->ci_low, s->ci_high, NULL };
+		return (struct val){.ok = false, .reason = s->reason};
+	return (struct val){true, s->median, s->ci_low, s->ci_high, NULL};
 }
 
 static struct val metric_value(const struct rpt_config *c, int m)
@@ -59,8 +59,8 @@ static struct val metric_value(const struct rpt_config *c, int m)
 		return from_stat(&c->ttft_ms);
 	case 3:
 		if (!c->itl_p99_ms.ok)
-			return (struct val){ .ok = false, .reason = c->itl_p99_ms.reason };
-		return (struct val){ true, c->itl_p99_ms.v, c->itl_p99_ms.v, c->itl_p99_ms.v, NULL };
+			return (struct val){.ok = false, .reason = c->itl_p99_ms.reason};
+		return (struct val){true, c->itl_p99_ms.v, c->itl_p99_ms.v, c->itl_p99_ms.v, NULL};
 	case 4:
 		return from_stat(&c->decode_jpt_net);
 	case 5:
@@ -71,8 +71,8 @@ static struct val metric_value(const struct rpt_config *c, int m)
 		struct val t = from_stat(&c->decode_tok_s), w = from_stat(&c->avg_power_w);
 
 		if (!t.ok || !w.ok || w.v <= 0 || w.lo <= 0)
-			return (struct val){ .ok = false, .reason = !t.ok ? t.reason : w.reason };
-		return (struct val){ true, t.v / w.v, t.lo / w.hi, t.hi / w.lo, NULL };
+			return (struct val){.ok = false, .reason = !t.ok ? t.reason : w.reason};
+		return (struct val){true, t.v / w.v, t.lo / w.hi, t.hi / w.lo, NULL};
 	}
 	}
 }
@@ -90,8 +90,8 @@ struct row {
 static struct val ratio_of(struct val b, struct val a)
 {
 	if (!a.ok || !b.ok || a.v <= 0 || a.lo <= 0)
-		return (struct val){ .ok = false };
-	return (struct val){ true, b.v / a.v, b.lo / a.hi, b.hi / a.lo, NULL };
+		return (struct val){.ok = false};
+	return (struct val){true, b.v / a.v, b.lo / a.hi, b.hi / a.lo, NULL};
 }
 
 static void fmt_val(char *buf, size_t len, struct val v, bool ci)
@@ -175,7 +175,7 @@ static void csv_num(FILE *f, bool ok, double v)
 static void print_csv(FILE *f, const struct row *rows, int n)
 {
 	fprintf(f, "result,threads,type,complete,energy,metric,unit,median,ci95_low,ci95_high,"
-		   "ratio,ratio_low,ratio_high,reason\n");
+	           "ratio,ratio_low,ratio_high,reason\n");
 	for (int i = 0; i < n; i++)
 		for (int m = 0; m < N_METRICS; m++) {
 			const struct row *r = &rows[i];
@@ -183,8 +183,8 @@ static void print_csv(FILE *f, const struct row *rows, int n)
 
 			csv_str(f, r->r->path);
 			fprintf(f, ",%d,%s,%s,%s,", r->c->threads, r->c->type,
-				r->r->complete ? "true" : "false",
-				metrics[m].energy ? energy_tag(r->c) : "");
+			        r->r->complete ? "true" : "false",
+			        metrics[m].energy ? energy_tag(r->c) : "");
 			csv_str(f, metrics[m].name);
 			fprintf(f, ",%s", metrics[m].unit);
 			csv_num(f, v.ok, v.v);
@@ -230,13 +230,14 @@ static void print_grid(FILE *f, char (*cells)[CELL], int nr, int nc, bool md)
 static void print_table(FILE *f, const struct row *rows, int n, bool md)
 {
 	int nr = N_METRICS + 3, nc = n + 1;
-	char (*cells)[CELL] = calloc((size_t)(nr * nc), sizeof *cells);
+	char(*cells)[CELL] = calloc((size_t)(nr * nc), sizeof *cells);
 
 	if (!cells)
 		return;
 	snprintf(cells[0], CELL, "metric");
 	for (int i = 0; i < n; i++)
-		snprintf(cells[1 + i], CELL, "%.150s%s", rows[i].label, i == 0 ? " (baseline)" : "");
+		snprintf(cells[1 + i], CELL, "%.150s%s", rows[i].label,
+		         i == 0 ? " (baseline)" : "");
 	for (int m = 0; m < N_METRICS; m++) {
 		char *c0 = cells[(m + 1) * nc];
 
@@ -253,15 +254,17 @@ static void print_table(FILE *f, const struct row *rows, int n, bool md)
 			if (i == 0 || !rows[i].ratio[m].ok)
 				snprintf(c0 + (size_t)(i + 1) * CELL, CELL, "%s%s", v, mark);
 			else
-				snprintf(c0 + (size_t)(i + 1) * CELL, CELL, "%.90s%s %.90s", v, mark, q);
+				snprintf(c0 + (size_t)(i + 1) * CELL, CELL, "%.90s%s %.90s", v,
+				         mark, q);
 		}
 	}
 	for (int g = 0; g < 2; g++) {
 		char *c0 = cells[(N_METRICS + 1 + g) * nc];
 
-		snprintf(c0, CELL, "%s", g == 0 ? (md ? "**geomean speed ratio**" : "geomean speed ratio")
-					       : (md ? "**geomean efficiency ratio**"
-						     : "geomean efficiency ratio"));
+		snprintf(c0, CELL, "%s",
+		         g == 0
+		             ? (md ? "**geomean speed ratio**" : "geomean speed ratio")
+		             : (md ? "**geomean efficiency ratio**" : "geomean efficiency ratio"));
 		for (int i = 0; i < n; i++) {
 			char r[32];
 
@@ -272,44 +275,46 @@ static void print_table(FILE *f, const struct row *rows, int n, bool md)
 				snprintf(c0 + (size_t)(i + 1) * CELL, CELL, "n/a");
 			else
 				snprintf(c0 + (size_t)(i + 1) * CELL, CELL, "×%s (%d metrics)", r,
-					 rows[i].geo_n[g]);
+				         rows[i].geo_n[g]);
 		}
 	}
 	print_grid(f, cells, nr, nc, md);
 	free(cells);
-	fprintf(f, "\nValues: median [95%% CI]; ratios: value / baseline with a conservative interval "
-		   "from both CIs. Speed geomean over prefill tok/s, decode tok/s, 1/TTFT, 1/p99; "
-		   "efficiency geomean over tokens/J and perf-per-watt (>1 = better than baseline). "
-		   "perf-per-watt = decode tok/s / average W.\n");
+	fprintf(f,
+	        "\nValues: median [95%% CI]; ratios: value / baseline with a conservative interval "
+	        "from both CIs. Speed geomean over prefill tok/s, decode tok/s, 1/TTFT, 1/p99; "
+	        "efficiency geomean over tokens/J and perf-per-watt (>1 = better than baseline). "
+	        "perf-per-watt = decode tok/s / average W.\n");
 	for (int i = 0; i < n; i++) {
 		const struct row *r = &rows[i];
 		const char *bullet = md ? "- " : "  ";
 
 		if (!r->r->complete)
-			fprintf(f, "%s%s: INCOMPLETE run (%s); figures cover the repetitions that "
-				   "finished.\n",
-				bullet, r->label, r->r->incomplete_reason);
+			fprintf(f,
+			        "%s%s: INCOMPLETE run (%s); figures cover the repetitions that "
+			        "finished.\n",
+			        bullet, r->label, r->r->incomplete_reason);
 		if (!strcmp(energy_tag(r->c), "estimated")) {
 			const struct rpt_source *s = rpt_find_source(r->r, r->c->energy_source);
 
 			fprintf(f, "%s%s: energy ESTIMATED by '%s'%s%s%s, not measured.\n", bullet,
-				r->label, r->c->energy_source, s && s->model[0] ? " (" : "",
-				s && s->model[0] ? s->model : "", s && s->model[0] ? ")" : "");
+			        r->label, r->c->energy_source, s && s->model[0] ? " (" : "",
+			        s && s->model[0] ? s->model : "", s && s->model[0] ? ")" : "");
 		} else if (!strcmp(energy_tag(r->c), "measured")) {
 			const struct rpt_source *s = rpt_find_source(r->r, r->c->energy_source);
 
 			fprintf(f, "%s%s: energy measured by '%s'%s%s%s.\n", bullet, r->label,
-				r->c->energy_source, s && s->covers[0] ? " (covers: " : "",
-				s && s->covers[0] ? s->covers : "", s && s->covers[0] ? ")" : "");
+			        r->c->energy_source, s && s->covers[0] ? " (covers: " : "",
+			        s && s->covers[0] ? s->covers : "", s && s->covers[0] ? ")" : "");
 		} else {
 			fprintf(f, "%s%s: no energy figures: %s.\n", bullet, r->label,
-				r->c->energy_reason);
+			        r->c->energy_reason);
 		}
 	}
 }
 
 int rpt_compare_rows(FILE *f, struct rpt_result *const *rs, int n, bool all_configs,
-		     enum rpt_format fmt, char *err, size_t errlen)
+                     enum rpt_format fmt, char *err, size_t errlen)
 {
 	struct row *rows = NULL;
 	int nrows = 0, cap = 0;
@@ -320,23 +325,23 @@ int rpt_compare_rows(FILE *f, struct rpt_result *const *rs, int n, bool all_conf
 	}
 	for (int i = 0; i < n; i++) {
 		if (rs[i]->schema_version != rs[0]->schema_version) {
-			snprintf(err, errlen,
-				 "%s has schema_version %d but %s has %d: results of different schema "
-				 "versions cannot be compared",
-				 rs[i]->path, rs[i]->schema_version, rs[0]->path,
-				 rs[0]->schema_version);
+			snprintf(
+			    err, errlen,
+			    "%s has schema_version %d but %s has %d: results of different schema "
+			    "versions cannot be compared",
+			    rs[i]->path, rs[i]->schema_version, rs[0]->path, rs[0]->schema_version);
 			return -EINVAL;
 		}
 		if (strcmp(rs[i]->kind, "run")) {
 			snprintf(err, errlen,
-				 "%s: compare needs results of kind \"run\" (this is \"%s\"; use "
-				 "'joulebench regress' for kernel results)",
-				 rs[i]->path, rs[i]->kind);
+			         "%s: compare needs results of kind \"run\" (this is \"%s\"; use "
+			         "'joulebench regress' for kernel results)",
+			         rs[i]->path, rs[i]->kind);
 			return -EINVAL;
 		}
 		if (rs[i]->n_configs == 0) {
 			snprintf(err, errlen, "%s: the result has no configuration to compare",
-				 rs[i]->path);
+			         rs[i]->path);
 			return -EINVAL;
 		}
 	}
@@ -364,8 +369,9 @@ int rpt_compare_rows(FILE *f, struct rpt_result *const *rs, int n, bool all_conf
 			memset(r, 0, sizeof *r);
 			r->r = rs[i];
 			r->c = c;
-			snprintf(r->label, sizeof r->label, "%.100s %dt %.15s%s", rj_label(rs[i]->path),
-				 c->threads, c->type, rs[i]->complete ? "" : " (incomplete)");
+			snprintf(r->label, sizeof r->label, "%.100s %dt %.15s%s",
+			         rj_label(rs[i]->path), c->threads, c->type,
+			         rs[i]->complete ? "" : " (incomplete)");
 			for (int m = 0; m < N_METRICS; m++)
 				r->v[m] = metric_value(c, m);
 		}
@@ -394,7 +400,7 @@ int rpt_compare_rows(FILE *f, struct rpt_result *const *rs, int n, bool all_conf
 }
 
 int rpt_compare(FILE *f, struct rpt_result *const *rs, int n, enum rpt_format fmt, char *err,
-		size_t errlen)
+                size_t errlen)
 {
 	return rpt_compare_rows(f, rs, n, false, fmt, err, errlen);
 }

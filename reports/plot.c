@@ -36,7 +36,8 @@ static int run_logged(char *const argv[], const char *log_path)
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		int fd = open(log_path ? log_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
+		int fd =
+		    open(log_path ? log_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
 		int in = open("/dev/null", O_RDONLY);
 
 		if (in >= 0)
@@ -58,16 +59,16 @@ static int run_logged(char *const argv[], const char *log_path)
 
 bool rpt_gnuplot_available(char *why, size_t why_len)
 {
-	char *argv[] = { (char *)rpt_gnuplot_path(), "--version", NULL };
+	char *argv[] = {(char *)rpt_gnuplot_path(), "--version", NULL};
 	int rc = run_logged(argv, NULL);
 
 	if (rc == 0)
 		return true;
 	if (why)
 		snprintf(why, why_len, "gnuplot not available ('%s' %s); plots skipped",
-			 rpt_gnuplot_path(),
-			 rc == 127 ? "not found: install gnuplot or set JOULEBENCH_GNUPLOT"
-				   : "--version failed");
+		         rpt_gnuplot_path(),
+		         rc == 127 ? "not found: install gnuplot or set JOULEBENCH_GNUPLOT"
+		                   : "--version failed");
 	return false;
 }
 
@@ -87,7 +88,7 @@ int rpt_gnuplot_run(const char *script, const char *const *args, char *err, size
 	rc = run_logged(argv, gp_log[0] ? gp_log : NULL);
 	if (rc != 0) {
 		snprintf(err, errlen, "gnuplot -c %s failed (exit %d)%s%s", script, rc,
-			 gp_log[0] ? "; messages in " : "", gp_log[0] ? gp_log : "");
+		         gp_log[0] ? "; messages in " : "", gp_log[0] ? gp_log : "");
 		return -EIO;
 	}
 	return 0;
@@ -149,7 +150,7 @@ static int phase_code(const char *phase)
 
 /* Power timeline: W between successive cumulative-energy samples of one source, and phases. */
 static int dat_power(const struct rpt_result *r, const char *dir, const char *name, char *src,
-		     size_t src_len, bool *estimated, bool *have_phases)
+                     size_t src_len, bool *estimated, bool *have_phases)
 {
 	const cJSON *samples = cJSON_GetObjectItemCaseSensitive(r->json, "samples");
 	const cJSON *s = NULL, *t, *e, *ph, *it;
@@ -175,7 +176,8 @@ static int dat_power(const struct rpt_result *r, const char *dir, const char *na
 	if (!f)
 		return -errno;
 	t0 = cJSON_GetArrayItem(t, 0)->valuedouble;
-	fprintf(f, "# %s: power from cumulative energy of source %s\n# t_s power_w\n", r->path, src);
+	fprintf(f, "# %s: power from cumulative energy of source %s\n# t_s power_w\n", r->path,
+	        src);
 	for (int i = 1; i < n; i++) {
 		double ta = cJSON_GetArrayItem(t, i - 1)->valuedouble;
 		double tb = cJSON_GetArrayItem(t, i)->valuedouble;
@@ -210,7 +212,7 @@ static int dat_power(const struct rpt_result *r, const char *dir, const char *na
 			    !phase_code(phase))
 				continue;
 			fprintf(f, "%.6f %.6f %d \"%s\"\n", (a - t0) / 1e9, (b - t0) / 1e9,
-				phase_code(phase), phase);
+			        phase_code(phase), phase);
 			*have_phases = true;
 		}
 		fclose(f);
@@ -220,7 +222,7 @@ static int dat_power(const struct rpt_result *r, const char *dir, const char *na
 
 /* J/token local vs every cloud profile. */
 static int dat_cloud(const struct rpt_result *r, const char *dir, const char *cloud_dir,
-		     const char *name, bool *estimated, bool *has_local)
+                     const char *name, bool *estimated, bool *has_local)
 {
 	struct rpt_cloud_profile *ps = NULL;
 	struct rj_local l;
@@ -237,29 +239,30 @@ static int dat_cloud(const struct rpt_result *r, const char *dir, const char *cl
 		return -errno;
 	}
 	fprintf(f, "# %s: J/token local vs cloud-equivalent\n# idx label j low high kind\n",
-		r->path);
+	        r->path);
 	*estimated = l.ok && l.estimated;
 	*has_local = l.ok;
 	if (l.ok) {
 		fprintf(f, "%d ", idx++);
 		dat_label(f, l.estimated ? "local (ESTIMATED)" : "local (measured)");
 		fprintf(f, " %.6g %.6g %.6g %d\n", l.jpt.v, l.jpt.low, l.jpt.high,
-			l.estimated ? 1 : 0);
+		        l.estimated ? 1 : 0);
 	}
 	for (int i = 0; i < np; i++) {
 		struct rpt_cloud_estimate e;
-		struct rpt_cloud_query q = { .n_params = r->n_params.ok ? r->n_params.v : 0,
-					     .gen_tokens = l.cfg ? l.cfg->gen_tokens : r->gen_tokens };
+		struct rpt_cloud_query q = {.n_params = r->n_params.ok ? r->n_params.v : 0,
+		                            .gen_tokens =
+		                                l.cfg ? l.cfg->gen_tokens : r->gen_tokens};
 		char label[96];
 
 		if (rpt_cloud_estimate(&ps[i], &q, &e, err, sizeof err))
 			continue;
 		snprintf(label, sizeof label, "%s%s", ps[i].name,
-			 ps[i].superseded ? " (superseded)" : "");
+		         ps[i].superseded ? " (superseded)" : "");
 		fprintf(f, "%d ", idx++);
 		dat_label(f, label);
 		fprintf(f, " %.6g %.6g %.6g %d\n", e.j_per_token.v, e.j_per_token.low,
-			e.j_per_token.high, ps[i].same_model ? 2 : 3);
+		        e.j_per_token.high, ps[i].same_model ? 2 : 3);
 	}
 	fclose(f);
 	free(ps);
@@ -284,7 +287,7 @@ static int cmp_threads(const void *a, const void *b)
 
 /* tokens/s and J/token against threads for the type of the headline config. */
 static int dat_threads(const struct rpt_result *r, const char *dir, const char *name,
-		       bool *estimated, bool *has_energy)
+                       bool *estimated, bool *has_energy)
 {
 	const struct rpt_config *head = rpt_headline_config(r), **cs;
 	char path[1200];
@@ -312,7 +315,7 @@ static int dat_threads(const struct rpt_result *r, const char *dir, const char *
 	*estimated = false;
 	*has_energy = false;
 	fprintf(f, "# %s: type %s\n# threads tok_s low high j_per_token low high\n", r->path,
-		head->type);
+	        head->type);
 	for (int i = 0; i < n; i++) {
 		fprintf(f, "%d", cs[i]->threads);
 		dat_stat(f, &cs[i]->decode_tok_s);
@@ -385,8 +388,8 @@ static int dat_latency(struct rpt_result *const *rs, int n, const char *dir, con
 			char label[200];
 
 			snprintf(label, sizeof label, "%.100s %dt %s (p99 %.3g ms)",
-				 short_label(rs[i]->path), c->threads, c->type,
-				 bench_percentile(ms, m, 99));
+			         short_label(rs[i]->path), c->threads, c->type,
+			         bench_percentile(ms, m, 99));
 			dat_label(f, label);
 			fputc('\n', f);
 		}
@@ -401,7 +404,7 @@ static int dat_latency(struct rpt_result *const *rs, int n, const char *dir, con
 
 /* One bar pair per result: decode tok/s and tokens/J. */
 static int dat_compare(struct rpt_result *const *rs, int n, const char *dir, const char *name,
-		       bool *estimated, bool *has_energy)
+                       bool *estimated, bool *has_energy)
 {
 	char path[1200];
 	int rows = 0;
@@ -428,7 +431,7 @@ ok:
 		est = !strcmp(c->energy_kind, "estimated");
 		*estimated |= est;
 		snprintf(label, sizeof label, "%.100s %dt %s", short_label(rs[i]->path), c->threads,
-			 c->type);
+		         c->type);
 		fprintf(f, "%d ", rows++);
 		dat_label(f, label);
 		if (c->decode_tok_s.ok)
@@ -450,7 +453,7 @@ ok:
  * is the highest membw of a kernels result among the inputs. */
 static int dat_roofline(struct rpt_result *const *rs, int n, const char *dir, const char *name)
 {
-	struct rpt_num bound = { 0 };
+	struct rpt_num bound = {0};
 	char path[1200];
 	int rows = 0;
 	FILE *f;
@@ -472,17 +475,20 @@ static int dat_roofline(struct rpt_result *const *rs, int n, const char *dir, co
 
 				if (!c->decode_bytes_per_token.ok || !c->decode_tok_s.ok)
 					continue;
-				snprintf(label, sizeof label, "%.100s %dt", short_label(r->path), c->threads);
+				snprintf(label, sizeof label, "%.100s %dt", short_label(r->path),
+				         c->threads);
 				fprintf(f, "%d ", rows++);
 				dat_label(f, label);
-				fprintf(f, " %.6g", c->decode_bytes_per_token.v * c->decode_tok_s.median / 1e9);
+				fprintf(f, " %.6g",
+				        c->decode_bytes_per_token.v * c->decode_tok_s.median / 1e9);
 				if (bound.ok)
 					fprintf(f, " %.6g\n", bound.v);
 				else
 					fprintf(f, " ?\n");
 			}
 		} else {
-			const cJSON *it, *membw = cJSON_GetObjectItemCaseSensitive(r->json, "membw");
+			const cJSON *it,
+			    *membw = cJSON_GetObjectItemCaseSensitive(r->json, "membw");
 			bool any_matvec = false;
 
 			/* The bound is a DRAM stream: only the large matvec cases are meaningful
@@ -502,16 +508,18 @@ static int dat_roofline(struct rpt_result *const *rs, int n, const char *dir, co
 				rj_str(it, "name", kname, sizeof kname);
 				rj_str(it, "impl", impl, sizeof impl);
 				rj_str(it, "op", op, sizeof op);
-				/* the engine's own (simd) kernels; the _ref twins run on one thread */
-				if (!rj_num(it, "gbytes_s", &gbs) || (any_matvec && strcmp(op, "matvec")) ||
-				    !strcmp(impl, "ref"))
+				/* the engine's own (simd) kernels; the _ref twins run on one thread
+				 */
+				if (!rj_num(it, "gbytes_s", &gbs) ||
+				    (any_matvec && strcmp(op, "matvec")) || !strcmp(impl, "ref"))
 					continue;
 				snprintf(label, sizeof label, "%s", kname);
 				fprintf(f, "%d ", rows++);
 				dat_label(f, label);
 				fprintf(f, " %.6g", gbs);
 				/* the bound for this implementation's thread count when measured */
-				snprintf(key, sizeof key, "%d", rj_num(it, "threads", &th) ? (int)th : 1);
+				snprintf(key, sizeof key, "%d",
+				         rj_num(it, "threads", &th) ? (int)th : 1);
 				if (rj_num(membw, key, &bw))
 					fprintf(f, " %.6g\n", bw);
 				else if (bound.ok)
@@ -530,8 +538,8 @@ static int dat_roofline(struct rpt_result *const *rs, int n, const char *dir, co
 /* Runs scripts_dir/script on dir/name.dat → dir/name.png and .svg: arguments DAT OUTBASE TITLE,
  * then est and extra when not NULL (each script's usage line says what they mean). */
 static int render(const char *dir, const char *scripts_dir, const char *script, const char *name,
-		  const char *title, const char *est, const char *extra, struct rpt_plot *p,
-		  char *err, size_t errlen)
+                  const char *title, const char *est, const char *extra, struct rpt_plot *p,
+                  char *err, size_t errlen)
 {
 	char sp[1200], dat[1200], out[1200];
 	const char *args[6];
@@ -577,8 +585,8 @@ static void note_failure(char *skipped, size_t len, const char *err)
 }
 
 int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const char *scripts_dir,
-		    const char *cloud_dir, struct rpt_plot plots[RPT_MAX_PLOTS], char *skipped,
-		    size_t skipped_len, char *err, size_t errlen)
+                    const char *cloud_dir, struct rpt_plot plots[RPT_MAX_PLOTS], char *skipped,
+                    size_t skipped_len, char *err, size_t errlen)
 {
 	bool gp, est = false, phases = false, has_energy = false;
 	int np = 0, rc = 0;
@@ -600,8 +608,8 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 #define RENDER(script, name, ttl, estflag, extra)                                                  \
 	do {                                                                                       \
 		if (np < RPT_MAX_PLOTS && gp) {                                                    \
-			if (render(dir, scripts_dir, script, name, ttl, estflag, extra, &plots[np], \
-				   err, errlen) == 0)                                              \
+			if (render(dir, scripts_dir, script, name, ttl, estflag, extra,            \
+			           &plots[np], err, errlen) == 0)                                  \
 				np++;                                                              \
 			else                                                                       \
 				note_failure(skipped, skipped_len, err);                           \
@@ -621,9 +629,10 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 			continue;
 		k++;
 		snprintf(title, sizeof title, "Power over time: %.100s (source %s%s)",
-			 rj_label(rs[i]->path), src, est ? ", ESTIMATED" : ", measured");
+		         rj_label(rs[i]->path), src, est ? ", ESTIMATED" : ", measured");
 		snprintf(pname, sizeof pname, "%s/%s-phases.dat", dir, name);
-		RENDER("plot-power-timeline.gp", name, title, est ? "1" : "0", phases ? pname : NULL);
+		RENDER("plot-power-timeline.gp", name, title, est ? "1" : "0",
+		       phases ? pname : NULL);
 	}
 	{
 		/* the first result with local energy; without any, the largest model */
@@ -640,7 +649,7 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 				break;
 			}
 			if (!pick || (rs[i]->n_params.ok &&
-				      (!pick->n_params.ok || rs[i]->n_params.v > pick->n_params.v)))
+			              (!pick->n_params.ok || rs[i]->n_params.v > pick->n_params.v)))
 				pick = rs[i];
 		}
 		if (pick) {
@@ -650,12 +659,14 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 			if (rc < 0)
 				goto fail_dat;
 			if (rc > 0) {
-				snprintf(title, sizeof title,
-					 "J/token: %.100s vs cloud-equivalent estimates (ranges: CI / "
-					 "low-high)%s",
-					 rj_label(pick->path),
-					 local ? "" : " - no local energy figure in the result");
-				RENDER("plot-jpt-cloud.gp", "jpt-cloud", title, est ? "1" : "0", NULL);
+				snprintf(
+				    title, sizeof title,
+				    "J/token: %.100s vs cloud-equivalent estimates (ranges: CI / "
+				    "low-high)%s",
+				    rj_label(pick->path),
+				    local ? "" : " - no local energy figure in the result");
+				RENDER("plot-jpt-cloud.gp", "jpt-cloud", title, est ? "1" : "0",
+				       NULL);
 			}
 		}
 	}
@@ -667,7 +678,7 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 			goto fail_dat;
 		if (rc > 0) {
 			snprintf(title, sizeof title, "Decode speed and energy vs threads: %.100s",
-				 rj_label(rs[i]->path));
+			         rj_label(rs[i]->path));
 			RENDER("plot-threads.gp", "threads", title, est ? "1" : "0",
 			       has_energy ? "1" : "0");
 			break;
@@ -682,8 +693,9 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 	if (rc < 0)
 		goto fail_dat;
 	if (rc > 0)
-		RENDER("plot-compare.gp", "compare", "Decode tokens/s and tokens per joule by result",
-		       est ? "1" : "0", has_energy ? "1" : "0");
+		RENDER("plot-compare.gp", "compare",
+		       "Decode tokens/s and tokens per joule by result", est ? "1" : "0",
+		       has_energy ? "1" : "0");
 	rc = dat_roofline(rs, n, dir, "roofline");
 	if (rc < 0)
 		goto fail_dat;

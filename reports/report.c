@@ -45,21 +45,22 @@ static void md_result(FILE *f, const struct rpt_result *r)
 	const cJSON *un = cJSON_GetObjectItemCaseSensitive(r->json, "energy_unavailable"), *it;
 
 	fprintf(f, "### %s\n\n", rj_label(r->path));
-	fprintf(f, "- **Machine:** %s, %d cores / %d threads", r->cpu_model[0] ? r->cpu_model : "unknown CPU",
-		r->cores, r->threads);
+	fprintf(f, "- **Machine:** %s, %d cores / %d threads",
+	        r->cpu_model[0] ? r->cpu_model : "unknown CPU", r->cores, r->threads);
 	if (r->mem_bytes.ok)
 		fprintf(f, ", %.1f GiB RAM", r->mem_bytes.v / (1024.0 * 1024 * 1024));
 	fprintf(f, "; %s, kernel %s%s%s%s (host `%s`)\n", r->os[0] ? r->os : "unknown OS",
-		r->kernel[0] ? r->kernel : "?", r->virtualized[0] ? "; virtual machine (" : "",
-		r->virtualized[0] ? r->virtualized : "", r->virtualized[0] ? ")" : "",
-		r->hostname[0] ? r->hostname : "?");
+	        r->kernel[0] ? r->kernel : "?", r->virtualized[0] ? "; virtual machine (" : "",
+	        r->virtualized[0] ? r->virtualized : "", r->virtualized[0] ? ")" : "",
+	        r->hostname[0] ? r->hostname : "?");
 	fprintf(f, "- **joulebench:** %s, commit `%s`, SIMD %s; run started %s\n",
-		r->jb_version[0] ? r->jb_version : "?", r->jb_commit[0] ? r->jb_commit : "?",
-		r->jb_simd[0] ? r->jb_simd : "?", r->created_utc[0] ? r->created_utc : "?");
+	        r->jb_version[0] ? r->jb_version : "?", r->jb_commit[0] ? r->jb_commit : "?",
+	        r->jb_simd[0] ? r->jb_simd : "?", r->created_utc[0] ? r->created_utc : "?");
 	if (!strcmp(r->kind, "kernels")) {
-		fprintf(f, "- **Kind:** kernel microbenchmarks, %d kernels; highest measured memory "
-			   "bandwidth ",
-			r->n_kernels);
+		fprintf(f,
+		        "- **Kind:** kernel microbenchmarks, %d kernels; highest measured memory "
+		        "bandwidth ",
+		        r->n_kernels);
 		if (r->membw_gbs.ok)
 			fprintf(f, "%.3g GB/s\n\n", r->membw_gbs.v);
 		else
@@ -67,9 +68,10 @@ static void md_result(FILE *f, const struct rpt_result *r)
 		return;
 	}
 	fprintf(f, "- **Workload:** %s: %d prompt tokens, %d generated tokens, %d repetitions\n",
-		r->workload[0] ? r->workload : "?", r->prompt_tokens, r->gen_tokens, r->reps);
+	        r->workload[0] ? r->workload : "?", r->prompt_tokens, r->gen_tokens, r->reps);
 	fprintf(f, "- **Model:** %s (`%s`)%s", r->model_name[0] ? r->model_name : "?",
-		r->model_spec[0] ? r->model_spec : "?", r->model_synthetic ? ", synthetic weights" : "");
+	        r->model_spec[0] ? r->model_spec : "?",
+	        r->model_synthetic ? ", synthetic weights" : "");
 	if (r->n_params.ok)
 		fprintf(f, ", %.4g parameters\n", r->n_params.v);
 	else
@@ -78,22 +80,24 @@ static void md_result(FILE *f, const struct rpt_result *r)
 		fprintf(f, "- **Status:** complete\n");
 	else
 		fprintf(f, "- **Status:** INCOMPLETE: %s; the figures cover what finished\n",
-			r->incomplete_reason);
+		        r->incomplete_reason);
 	if (r->primary_source[0])
 		fprintf(f, "- **Headline energy source:** `%s`\n", r->primary_source);
 	else
 		fprintf(f, "- **Headline energy source:** none (%s)\n",
-			r->primary_reason[0] ? r->primary_reason : "not recorded");
+		        r->primary_reason[0] ? r->primary_reason : "not recorded");
 	fputc('\n', f);
 	if (r->n_sources > 0) {
-		fprintf(f, "| energy source | backend | domain | covers | kind | model (estimates) |\n"
-			   "|---|---|---|---|---|---|\n");
+		fprintf(f,
+		        "| energy source | backend | domain | covers | kind | model (estimates) |\n"
+		        "|---|---|---|---|---|---|\n");
 		for (int i = 0; i < r->n_sources; i++) {
 			const struct rpt_source *s = &r->sources[i];
 
-			fprintf(f, "| `%s` | %s | %s | %s | %s | %s |\n", s->id, s->backend, s->domain,
-				s->covers, !strcmp(s->kind, "estimated") ? "**ESTIMATED**" : s->kind,
-				s->model[0] ? s->model : "-");
+			fprintf(f, "| `%s` | %s | %s | %s | %s | %s |\n", s->id, s->backend,
+			        s->domain, s->covers,
+			        !strcmp(s->kind, "estimated") ? "**ESTIMATED**" : s->kind,
+			        s->model[0] ? s->model : "-");
 		}
 		fputc('\n', f);
 	}
@@ -109,10 +113,11 @@ static void md_result(FILE *f, const struct rpt_result *r)
 		}
 		fputc('\n', f);
 	}
-	fprintf(f, "| threads | type | reps | prefill tok/s | decode tok/s | TTFT ms | ITL p50 ms | "
-		   "ITL p99 ms | J/token decode (gross) | J/token decode (net) | tokens/J | avg W | "
-		   "Wh/query (net) | energy |\n"
-		   "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+	fprintf(f,
+	        "| threads | type | reps | prefill tok/s | decode tok/s | TTFT ms | ITL p50 ms | "
+	        "ITL p99 ms | J/token decode (gross) | J/token decode (net) | tokens/J | avg W | "
+	        "Wh/query (net) | energy |\n"
+	        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (int i = 0; i < r->n_configs; i++) {
 		const struct rpt_config *c = &r->configs[i];
 
@@ -129,19 +134,20 @@ static void md_result(FILE *f, const struct rpt_result *r)
 		md_stat(f, &c->wh_per_query, 3);
 		if (c->energy_source[0])
 			fprintf(f, " %s `%s` |\n",
-				!strcmp(c->energy_kind, "estimated") ? "**ESTIMATED**" : "measured",
-				c->energy_source);
+			        !strcmp(c->energy_kind, "estimated") ? "**ESTIMATED**" : "measured",
+			        c->energy_source);
 		else
 			fprintf(f, " none: %s |\n", c->energy_reason);
 	}
-	fprintf(f, "\nMedians with 95%% bootstrap CIs of the median over repetitions. Net = idle power "
-		   "subtracted. n/a = not measured on this machine (reason in the energy column or "
-		   "the result file).\n\n");
+	fprintf(
+	    f, "\nMedians with 95%% bootstrap CIs of the median over repetitions. Net = idle power "
+	       "subtracted. n/a = not measured on this machine (reason in the energy column or "
+	       "the result file).\n\n");
 }
 
 static int write_md(FILE *f, struct rpt_result *const *rs, int n, const struct rpt_report_opts *o,
-		    const struct rpt_plot *plots, int nplots, const char *plot_note, char *err,
-		    size_t errlen)
+                    const struct rpt_plot *plots, int nplots, const char *plot_note, char *err,
+                    size_t errlen)
 {
 	char when[64];
 	time_t now = time(NULL);
@@ -156,8 +162,8 @@ static int write_md(FILE *f, struct rpt_result *const *rs, int n, const struct r
 	for (int i = 0; i < n; i++)
 		fprintf(f, " `%s`%s", rj_label(rs[i]->path), i + 1 < n ? "," : ".");
 	fprintf(f, " Every energy figure is marked **measured** (with its probe and domain) or "
-		   "**ESTIMATED** (with its model); cloud figures are estimates from the cited "
-		   "profiles in `configs/cloud`.\n\n");
+	           "**ESTIMATED** (with its model); cloud figures are estimates from the cited "
+	           "profiles in `configs/cloud`.\n\n");
 	fprintf(f, "## Results\n\n");
 	for (int i = 0; i < n; i++) {
 		md_result(f, rs[i]);
@@ -186,12 +192,13 @@ static int write_md(FILE *f, struct rpt_result *const *rs, int n, const struct r
 		fprintf(f, "No plot applies to these results.\n\n");
 	for (int i = 0; i < nplots; i++)
 		fprintf(f, "![%s](%s)\n\n%s%s ([SVG](%s))\n\n", plots[i].title, plots[i].png,
-			plots[i].title, plots[i].estimated ? " — contains ESTIMATED energy figures" : "",
-			plots[i].svg);
+		        plots[i].title,
+		        plots[i].estimated ? " — contains ESTIMATED energy figures" : "",
+		        plots[i].svg);
 	if (runs > 0) {
-		struct rpt_cloud_opts co = { .dir = o->cloud_dir ? o->cloud_dir : "configs/cloud",
-					     .grid = o->grid,
-					     .md = true };
+		struct rpt_cloud_opts co = {.dir = o->cloud_dir ? o->cloud_dir : "configs/cloud",
+		                            .grid = o->grid,
+		                            .md = true};
 
 		fprintf(f, "## Local vs cloud\n\n");
 		for (int i = 0; i < n; i++) {
@@ -210,33 +217,35 @@ static int write_md(FILE *f, struct rpt_result *const *rs, int n, const struct r
 	}
 	if (runs > 0) {
 		struct rpt_cloud_profile *ps = NULL;
-		int np = rpt_cloud_profiles_load(o->cloud_dir ? o->cloud_dir : "configs/cloud", &ps, err,
-						 errlen);
+		int np = rpt_cloud_profiles_load(o->cloud_dir ? o->cloud_dir : "configs/cloud", &ps,
+		                                 err, errlen);
 
 		if (np < 0)
 			return np;
 		fprintf(f, "## Cloud model constants\n\n"
-			   "| profile | constant | default | low | high | unit | source |\n"
-			   "|---|---|---|---|---|---|---|\n");
+		           "| profile | constant | default | low | high | unit | source |\n"
+		           "|---|---|---|---|---|---|---|\n");
 		for (int i = 0; i < np; i++)
 			for (int k = 0; k < ps[i].n_consts; k++) {
 				const struct rpt_const *c = &ps[i].consts[k];
 
-				fprintf(f, "| `%s` | `%s` | %.6g | %.6g | %.6g | %s | %s |\n", ps[i].name,
-					c->name, c->def, c->low, c->high, c->unit, c->source);
+				fprintf(f, "| `%s` | `%s` | %.6g | %.6g | %.6g | %s | %s |\n",
+				        ps[i].name, c->name, c->def, c->low, c->high, c->unit,
+				        c->source);
 			}
 		fputc('\n', f);
 		free(ps);
 	}
-	fprintf(f, "## Sources of the figures\n\n"
-		   "- Local speed and latency: measured by joulebench on the machine named in each "
-		   "result (CLOCK_MONOTONIC).\n"
-		   "- Local energy: per configuration, the `energy` column names the source; "
-		   "**ESTIMATED** sources carry their model in the energy source table.\n"
-		   "- Cloud figures: `configs/cloud/*.json`, every constant with its citation; ranges "
-		   "from evaluating each model at every low/high corner of its constants.\n"
-		   "- Carbon: `configs/cloud/grid.json` (region, intensity and source in the cloud "
-		   "section).\n");
+	fprintf(f,
+	        "## Sources of the figures\n\n"
+	        "- Local speed and latency: measured by joulebench on the machine named in each "
+	        "result (CLOCK_MONOTONIC).\n"
+	        "- Local energy: per configuration, the `energy` column names the source; "
+	        "**ESTIMATED** sources carry their model in the energy source table.\n"
+	        "- Cloud figures: `configs/cloud/*.json`, every constant with its citation; ranges "
+	        "from evaluating each model at every low/high corner of its constants.\n"
+	        "- Carbon: `configs/cloud/grid.json` (region, intensity and source in the cloud "
+	        "section).\n");
 	return ferror(f) ? -EIO : 0;
 }
 
@@ -283,8 +292,9 @@ static void html_inline(FILE *f, const char *s, size_t n)
 			html_text(f, s + i + 1, (size_t)(end - s - i - 1));
 			fputs("</code>", f);
 			i = (size_t)(end - s) + 1;
-		} else if (s[i] == '[' && (end = memchr(s + i, ']', n - i)) && (size_t)(end - s) + 1 < n &&
-			   end[1] == '(' && memchr(end, ')', n - (size_t)(end - s))) {
+		} else if (s[i] == '[' && (end = memchr(s + i, ']', n - i)) &&
+		           (size_t)(end - s) + 1 < n && end[1] == '(' &&
+		           memchr(end, ')', n - (size_t)(end - s))) {
 			const char *close = memchr(end, ')', n - (size_t)(end - s));
 
 			fputs("<a href=\"", f);
@@ -303,7 +313,7 @@ static void html_inline(FILE *f, const char *s, size_t n)
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static int html_image(FILE *f, const char *dir, const char *alt, size_t alt_n, const char *src,
-		      size_t src_n)
+                      size_t src_n)
 {
 	char path[1400];
 	unsigned char *data;
@@ -321,8 +331,9 @@ static int html_image(FILE *f, const char *dir, const char *alt, size_t alt_n, c
 	html_text(f, alt, alt_n);
 	fputs("\" src=\"data:image/png;base64,", f);
 	for (size_t i = 0; i < len; i += 3) {
-		unsigned v = (unsigned)data[i] << 16 | (i + 1 < len ? (unsigned)data[i + 1] << 8 : 0) |
-			     (i + 2 < len ? data[i + 2] : 0);
+		unsigned v = (unsigned)data[i] << 16 |
+		             (i + 1 < len ? (unsigned)data[i + 1] << 8 : 0) |
+		             (i + 2 < len ? data[i + 2] : 0);
 
 		fputc(b64[v >> 18 & 63], f);
 		fputc(b64[v >> 12 & 63], f);
@@ -364,17 +375,19 @@ static int write_html(FILE *f, const char *md, const char *dir, const char *titl
 	bool in_list = false, in_table = false, in_para = false;
 	int table_rows = 0;
 
-	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\" />\n<title>", f);
-	html_text(f, title, strlen(title));
-	fputs("</title>\n<style>\n"
-	      "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;"
-	      "line-height:1.45;color:#222}\n"
-	      "table{border-collapse:collapse;margin:1em 0;font-size:0.88em}\n"
-	      "th,td{border:1px solid #ccc;padding:0.25em 0.5em;text-align:left;vertical-align:top}\n"
-	      "th{background:#f2f2f2}\ncode{background:#f4f4f4;padding:0 0.2em}\n"
-	      "figure{margin:1em 0}\nimg{max-width:100%}\nstrong{color:#900}\n"
-	      "</style>\n</head>\n<body>\n",
+	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\" />\n<title>",
 	      f);
+	html_text(f, title, strlen(title));
+	fputs(
+	    "</title>\n<style>\n"
+	    "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;"
+	    "line-height:1.45;color:#222}\n"
+	    "table{border-collapse:collapse;margin:1em 0;font-size:0.88em}\n"
+	    "th,td{border:1px solid #ccc;padding:0.25em 0.5em;text-align:left;vertical-align:top}\n"
+	    "th{background:#f2f2f2}\ncode{background:#f4f4f4;padding:0 0.2em}\n"
+	    "figure{margin:1em 0}\nimg{max-width:100%}\nstrong{color:#900}\n"
+	    "</style>\n</head>\n<body>\n",
+	    f);
 	while (*p) {
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
@@ -425,7 +438,8 @@ static int write_html(FILE *f, const char *md, const char *dir, const char *titl
 			fputs("</li>\n", f);
 		} else if (p[0] == '!' && n > 4 && p[1] == '[') {
 			const char *a = p + 2, *ae = memchr(p, ']', n);
-			const char *s = ae ? ae + 2 : NULL, *se = ae ? memchr(ae, ')', n - (size_t)(ae - p)) : NULL;
+			const char *s = ae ? ae + 2 : NULL,
+			           *se = ae ? memchr(ae, ')', n - (size_t)(ae - p)) : NULL;
 
 			if (ae && se && ae[1] == '(')
 				html_image(f, dir, a, (size_t)(ae - a), s, (size_t)(se - s));
@@ -451,7 +465,7 @@ static int write_html(FILE *f, const char *md, const char *dir, const char *titl
 }
 
 int rpt_report_write(struct rpt_result *const *rs, int n, const struct rpt_report_opts *o,
-		     char *note, size_t note_len, char *err, size_t errlen)
+                     char *note, size_t note_len, char *err, size_t errlen)
 {
 	struct rpt_plot plots[RPT_MAX_PLOTS];
 	char path[1200], skipped[RPT_ERR_LEN] = "";
@@ -471,7 +485,7 @@ int rpt_report_write(struct rpt_result *const *rs, int n, const struct rpt_repor
 		snprintf(skipped, sizeof skipped, "Plots not drawn (--no-plots)");
 	} else {
 		nplots = rpt_plots_write(rs, n, o->out_dir, o->scripts_dir, o->cloud_dir, plots,
-					 skipped, sizeof skipped, err, errlen);
+		                         skipped, sizeof skipped, err, errlen);
 		if (nplots < 0)
 			return nplots;
 		if (skipped[0] && note)

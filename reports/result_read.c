@@ -26,21 +26,21 @@ static void position_of(const char *text, const char *at, int *line, int *col)
 }
 
 static int need_object(const cJSON *root, const char *name, const char *file, char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, name);
 
 	if (!cJSON_IsObject(it)) {
 		snprintf(err, errlen, "%s: field '%s' %s", file, name,
-			 it ? "must be an object" : "is missing");
+		         it ? "must be an object" : "is missing");
 		return -EINVAL;
 	}
 	return 0;
 }
 
 static int read_pair(const cJSON *sum, const char *name, struct rpt_stat *gross,
-		     struct rpt_stat *net, const char *file, const char *ctx, char *err,
-		     size_t errlen)
+                     struct rpt_stat *net, const char *file, const char *ctx, char *err,
+                     size_t errlen)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(sum, name);
 	char sub[160];
@@ -61,7 +61,7 @@ static int read_pair(const cJSON *sum, const char *name, struct rpt_stat *gross,
 	}
 	if (!cJSON_IsObject(it)) {
 		snprintf(err, errlen, "%s: field '%s.%s' must be {gross, net} or null", file, ctx,
-			 name);
+		         name);
 		return -EINVAL;
 	}
 	snprintf(sub, sizeof sub, "%s.%s", ctx, name);
@@ -72,7 +72,7 @@ static int read_pair(const cJSON *sum, const char *name, struct rpt_stat *gross,
 }
 
 static int read_config(const cJSON *c, int i, const struct rpt_result *r, struct rpt_config *cfg,
-		       char *err, size_t errlen)
+                       char *err, size_t errlen)
 {
 	const char *file = r->path;
 	const cJSON *reps = cJSON_GetObjectItemCaseSensitive(c, "reps");
@@ -89,7 +89,8 @@ static int read_config(const cJSON *c, int i, const struct rpt_result *r, struct
 		return -EINVAL;
 	}
 	if (!rj_num(c, "threads", &v) || v < 1) {
-		snprintf(err, errlen, "%s: field '%s.threads' must be a positive number", file, ctx);
+		snprintf(err, errlen, "%s: field '%s.threads' must be a positive number", file,
+		         ctx);
 		return -EINVAL;
 	}
 	cfg->threads = (int)v;
@@ -100,7 +101,7 @@ static int read_config(const cJSON *c, int i, const struct rpt_result *r, struct
 		/* null + reason: the configuration's model could not be opened */
 		if (t && !cJSON_IsNull(t)) {
 			snprintf(err, errlen, "%s: field '%s.type' must be a string or null", file,
-				 ctx);
+			         ctx);
 			return -EINVAL;
 		}
 		snprintf(cfg->type, sizeof cfg->type, "?");
@@ -125,14 +126,17 @@ static int read_config(const cJSON *c, int i, const struct rpt_result *r, struct
 		cfg->prompt_tokens = (int)v;
 	if (rj_num(c, "gen_tokens", &v))
 		cfg->gen_tokens = (int)v;
-	rj_rnum(cJSON_IsObject(model) ? model : cJSON_GetObjectItemCaseSensitive(
-							 (const cJSON *)r->json, "model"),
-		"weight_bytes", &cfg->weight_bytes);
-	rj_rnum(cJSON_IsObject(model) ? model : cJSON_GetObjectItemCaseSensitive(
-							 (const cJSON *)r->json, "model"),
-		"decode_bytes_per_token", &cfg->decode_bytes_per_token);
+	rj_rnum(cJSON_IsObject(model)
+	            ? model
+	            : cJSON_GetObjectItemCaseSensitive((const cJSON *)r->json, "model"),
+	        "weight_bytes", &cfg->weight_bytes);
+	rj_rnum(cJSON_IsObject(model)
+	            ? model
+	            : cJSON_GetObjectItemCaseSensitive((const cJSON *)r->json, "model"),
+	        "decode_bytes_per_token", &cfg->decode_bytes_per_token);
 	if (sum && !cJSON_IsNull(sum) && !cJSON_IsObject(sum)) {
-		snprintf(err, errlen, "%s: field '%s.summary' must be an object or null", file, ctx);
+		snprintf(err, errlen, "%s: field '%s.summary' must be an object or null", file,
+		         ctx);
 		return -EINVAL;
 	}
 	if (!cJSON_IsObject(sum)) {
@@ -144,14 +148,14 @@ static int read_config(const cJSON *c, int i, const struct rpt_result *r, struct
 			rj_str(c, "error", reason, sizeof reason);
 		if (reason[0])
 			why = reason;
-		struct rpt_stat *all[] = { &cfg->prefill_tok_s,	    &cfg->decode_tok_s,
-					   &cfg->ttft_ms,	    &cfg->prefill_jpt_gross,
-					   &cfg->prefill_jpt_net,   &cfg->decode_jpt_gross,
-					   &cfg->decode_jpt_net,    &cfg->tokens_per_j,
-					   &cfg->avg_power_w,	    &cfg->wh_per_query };
+		struct rpt_stat *all[] = {&cfg->prefill_tok_s,   &cfg->decode_tok_s,
+		                          &cfg->ttft_ms,         &cfg->prefill_jpt_gross,
+		                          &cfg->prefill_jpt_net, &cfg->decode_jpt_gross,
+		                          &cfg->decode_jpt_net,  &cfg->tokens_per_j,
+		                          &cfg->avg_power_w,     &cfg->wh_per_query};
 		for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
 			snprintf(all[k]->reason, sizeof all[k]->reason, "%s", why);
-		struct rpt_num *nums[] = { &cfg->itl_p50_ms, &cfg->itl_p90_ms, &cfg->itl_p99_ms };
+		struct rpt_num *nums[] = {&cfg->itl_p50_ms, &cfg->itl_p90_ms, &cfg->itl_p99_ms};
 		for (size_t k = 0; k < 3; k++)
 			snprintf(nums[k]->reason, sizeof nums[k]->reason, "%s", why);
 		snprintf(cfg->energy_reason, sizeof cfg->energy_reason, "%s", why);
@@ -165,14 +169,14 @@ static int read_config(const cJSON *c, int i, const struct rpt_result *r, struct
 	    (rc = rj_stat(sum, "avg_power_w", &cfg->avg_power_w, file, ctx, err, errlen)) ||
 	    (rc = rj_stat(sum, "wh_per_query", &cfg->wh_per_query, file, ctx, err, errlen)) ||
 	    (rc = read_pair(sum, "prefill_j_per_token", &cfg->prefill_jpt_gross,
-			    &cfg->prefill_jpt_net, file, ctx, err, errlen)) ||
-	    (rc = read_pair(sum, "decode_j_per_token", &cfg->decode_jpt_gross,
-			    &cfg->decode_jpt_net, file, ctx, err, errlen)))
+	                    &cfg->prefill_jpt_net, file, ctx, err, errlen)) ||
+	    (rc = read_pair(sum, "decode_j_per_token", &cfg->decode_jpt_gross, &cfg->decode_jpt_net,
+	                    file, ctx, err, errlen)))
 		return rc;
 	itl = cJSON_GetObjectItemCaseSensitive(sum, "itl_ms");
 	if (itl && !cJSON_IsNull(itl) && !cJSON_IsObject(itl)) {
 		snprintf(err, errlen, "%s: field '%s.itl_ms' must be {p50, p90, p99} or null", file,
-			 ctx);
+		         ctx);
 		return -EINVAL;
 	}
 	if (cJSON_IsObject(itl)) {
@@ -189,17 +193,17 @@ static int read_config(const cJSON *c, int i, const struct rpt_result *r, struct
 	if (cfg->energy_source[0] && strcmp(cfg->energy_kind, "measured") &&
 	    strcmp(cfg->energy_kind, "estimated")) {
 		snprintf(err, errlen,
-			 "%s: field '%s.energy_kind' must be \"measured\" or \"estimated\" when "
-			 "energy_source is set",
-			 file, ctx);
+		         "%s: field '%s.energy_kind' must be \"measured\" or \"estimated\" when "
+		         "energy_source is set",
+		         file, ctx);
 		return -EINVAL;
 	}
 	if (!cfg->energy_source[0]) {
 		rj_str(sum, "energy_source_reason", cfg->energy_reason, sizeof cfg->energy_reason);
 		if (!cfg->energy_reason[0])
 			snprintf(cfg->energy_reason, sizeof cfg->energy_reason, "%s",
-				 r->primary_reason[0] ? r->primary_reason
-						      : "no energy source recorded");
+			         r->primary_reason[0] ? r->primary_reason
+			                              : "no energy source recorded");
 	}
 	return 0;
 }
@@ -218,7 +222,7 @@ static int read_run(struct rpt_result *r, const cJSON *root, char *err, size_t e
 
 	if (!cJSON_IsBool(complete)) {
 		snprintf(err, errlen, "%s: field 'complete' %s", r->path,
-			 complete ? "must be true or false" : "is missing");
+		         complete ? "must be true or false" : "is missing");
 		return -EINVAL;
 	}
 	r->complete = cJSON_IsTrue(complete);
@@ -234,9 +238,10 @@ static int read_run(struct rpt_result *r, const cJSON *root, char *err, size_t e
 	rj_str(w, "name", r->workload, sizeof r->workload);
 	/* prompt_tokens: a number, or an array of lengths (a sweep): the first one */
 	if (rj_num(w, "prompt_tokens", &v) ||
-	    (cJSON_IsNumber(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(w, "prompt_tokens"), 0)) &&
+	    (cJSON_IsNumber(
+	         cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(w, "prompt_tokens"), 0)) &&
 	     (v = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(w, "prompt_tokens"), 0)
-		      ->valuedouble,
+	              ->valuedouble,
 	      1)))
 		r->prompt_tokens = (int)v;
 	if (rj_num(w, "gen_tokens", &v))
@@ -251,7 +256,8 @@ static int read_run(struct rpt_result *r, const cJSON *root, char *err, size_t e
 	if (!cJSON_IsObject(model)) {
 		rj_str(root, "model_reason", r->n_params.reason, sizeof r->n_params.reason);
 		if (!r->n_params.reason[0])
-			snprintf(r->n_params.reason, sizeof r->n_params.reason, "model not recorded");
+			snprintf(r->n_params.reason, sizeof r->n_params.reason,
+			         "model not recorded");
 	}
 	if (r->n_params.ok && r->n_params.v <= 0) {
 		snprintf(err, errlen, "%s: field 'model.n_params' must be positive", r->path);
@@ -281,8 +287,8 @@ static int read_run(struct rpt_result *r, const cJSON *root, char *err, size_t e
 		rj_str(it, "model", s->model, sizeof s->model);
 		if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, "model")) &&
 		    cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(it, "model"))) {
-			char *txt = cJSON_PrintUnformatted(
-				cJSON_GetObjectItemCaseSensitive(it, "model"));
+			char *txt =
+			    cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(it, "model"));
 
 			if (txt)
 				snprintf(s->model, sizeof s->model, "%s", txt);
@@ -290,13 +296,13 @@ static int read_run(struct rpt_result *r, const cJSON *root, char *err, size_t e
 		}
 		if (!s->id[0]) {
 			snprintf(err, errlen, "%s: field 'energy_sources[%d].id' must be a string",
-				 r->path, i - 1);
+			         r->path, i - 1);
 			return -EINVAL;
 		}
 	}
 	if (!cJSON_IsArray(cfgs)) {
 		snprintf(err, errlen, "%s: field 'configs' %s", r->path,
-			 cfgs ? "must be an array" : "is missing");
+		         cfgs ? "must be an array" : "is missing");
 		return -EINVAL;
 	}
 	(void)m;
@@ -325,7 +331,7 @@ static int read_kernels(struct rpt_result *r, const cJSON *root, char *err, size
 
 	if (!cJSON_IsArray(k)) {
 		snprintf(err, errlen, "%s: field 'kernels' %s", r->path,
-			 k ? "must be an array" : "is missing");
+		         k ? "must be an array" : "is missing");
 		return -EINVAL;
 	}
 	r->n_kernels = cJSON_GetArraySize(k);
@@ -384,26 +390,28 @@ int rpt_result_load(const char *path, struct rpt_result **out, char *err, size_t
 	root = NULL;
 	if (!rj_num(r->json, "schema_version", &v) || v != (int)v) {
 		snprintf(err, errlen, "%s: field 'schema_version' %s", path,
-			 cJSON_GetObjectItemCaseSensitive(r->json, "schema_version")
-				 ? "must be an integer"
-				 : "is missing (not a joulebench result?)");
+		         cJSON_GetObjectItemCaseSensitive(r->json, "schema_version")
+		             ? "must be an integer"
+		             : "is missing (not a joulebench result?)");
 		rc = -EINVAL;
 		goto out;
 	}
 	r->schema_version = (int)v;
 	if (r->schema_version != RPT_SCHEMA_VERSION) {
-		snprintf(err, errlen,
-			 "%s: schema_version %d is not supported (this joulebench reads version %d%s)",
-			 path, r->schema_version, RPT_SCHEMA_VERSION,
-			 r->schema_version > RPT_SCHEMA_VERSION ? "; upgrade joulebench" : "");
+		snprintf(
+		    err, errlen,
+		    "%s: schema_version %d is not supported (this joulebench reads version %d%s)",
+		    path, r->schema_version, RPT_SCHEMA_VERSION,
+		    r->schema_version > RPT_SCHEMA_VERSION ? "; upgrade joulebench" : "");
 		rc = -EINVAL;
 		goto out;
 	}
 	rj_str(r->json, "kind", r->kind, sizeof r->kind);
 	if (strcmp(r->kind, "run") && strcmp(r->kind, "kernels")) {
-		snprintf(err, errlen, "%s: field 'kind' must be \"run\" or \"kernels\" (got %s%s%s)",
-			 path, r->kind[0] ? "\"" : "", r->kind[0] ? r->kind : "nothing",
-			 r->kind[0] ? "\"" : "");
+		snprintf(err, errlen,
+		         "%s: field 'kind' must be \"run\" or \"kernels\" (got %s%s%s)", path,
+		         r->kind[0] ? "\"" : "", r->kind[0] ? r->kind : "nothing",
+		         r->kind[0] ? "\"" : "");
 		rc = -EINVAL;
 		goto out;
 	}
@@ -458,8 +466,9 @@ const struct rpt_config *rpt_headline_config(const struct rpt_result *r)
 	for (int i = 0; i < r->n_configs; i++) {
 		const struct rpt_config *c = &r->configs[i];
 
-		if (!best || (c->decode_tok_s.ok &&
-			      (!best->decode_tok_s.ok || c->decode_tok_s.median > best->decode_tok_s.median)))
+		if (!best ||
+		    (c->decode_tok_s.ok && (!best->decode_tok_s.ok ||
+		                            c->decode_tok_s.median > best->decode_tok_s.median)))
 			best = c;
 	}
 	return best;

@@ -48,8 +48,8 @@ void rj_rnum(const cJSON *o, const char *name, struct rpt_num *n)
 	reason_of(o, name, n->reason, sizeof n->reason);
 }
 
-int rj_stat(const cJSON *o, const char *name, struct rpt_stat *s, const char *file,
-	    const char *ctx, char *err, size_t errlen)
+int rj_stat(const cJSON *o, const char *name, struct rpt_stat *s, const char *file, const char *ctx,
+            char *err, size_t errlen)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
 	double n = 0;
@@ -61,7 +61,7 @@ int rj_stat(const cJSON *o, const char *name, struct rpt_stat *s, const char *fi
 	}
 	if (!cJSON_IsObject(it)) {
 		snprintf(err, errlen, "%s: field '%s.%s' must be a stat object or null", file, ctx,
-			 name);
+		         name);
 		return -EINVAL;
 	}
 	if (!rj_num(it, "median", &s->median)) {

@@ -17,8 +17,8 @@ bool rj_num(const cJSON *o, const char *name, double *v);
 void rj_rnum(const cJSON *o, const char *name, struct rpt_num *n);
 /* Reads a SCHEMA.md stat object. Returns -EINVAL with a message naming ctx.name when the field
  * is present but not an object/null or lacks a numeric median. */
-int rj_stat(const cJSON *o, const char *name, struct rpt_stat *s, const char *file,
-	    const char *ctx, char *err, size_t errlen);
+int rj_stat(const cJSON *o, const char *name, struct rpt_stat *s, const char *file, const char *ctx,
+            char *err, size_t errlen);
 
 /* Reads a whole file into a malloc'd NUL-terminated buffer; NULL with errno set on failure. */
 char *rj_slurp(const char *path, size_t *len);

@@ -66,7 +66,7 @@ static void test_laptop_measured(void **state)
 	assert_int_equal(c[1].verdict, RPT_CONTRADICTED);
 	has(&c[1], "local 0.45 Wh for a 500-token answer = 0.76x");
 	has(&c[1], "gemini-2025-full: cloud 0.24 Wh/query (0.24-0.24) / local 0.45 Wh for a "
-		   "500-token answer = 0.53x");
+	           "500-token answer = 0.53x");
 	has(&c[1], "= 6.44x");
 	has(&c[1], "superseded 2023 figure");
 	has(&c[1], "0 of 4 inside");
@@ -95,7 +95,8 @@ static void test_estimated_is_flagged(void **state)
 	f = open_memstream(&buf, &len);
 	rpt_claims_print(f, c, RPT_N_CLAIMS, true);
 	fclose(f);
-	assert_non_null(strstr(buf, "**Verdict: contradicted** (rests partly or wholly on ESTIMATED"));
+	assert_non_null(
+	    strstr(buf, "**Verdict: contradicted** (rests partly or wholly on ESTIMATED"));
 	free(buf);
 	rpt_result_free(r);
 }
@@ -103,7 +104,7 @@ static void test_estimated_is_flagged(void **state)
 /* No energy source and a 260K-parameter model: nothing can be tested; say what to run. */
 static void test_not_testable(void **state)
 {
-	struct rpt_result *rs[2] = { load_ok(FIX "vm-no-energy.json"), load_ok(FIX "kernels.json") };
+	struct rpt_result *rs[2] = {load_ok(FIX "vm-no-energy.json"), load_ok(FIX "kernels.json")};
 	struct rpt_claim c[RPT_N_CLAIMS];
 
 	(void)state;
@@ -117,8 +118,8 @@ static void test_not_testable(void **state)
 	rs[0]->n_params.v = 260000;
 	snprintf(rs[0]->configs[1].energy_source, sizeof rs[0]->configs[1].energy_source, "x");
 	snprintf(rs[0]->configs[1].energy_kind, sizeof rs[0]->configs[1].energy_kind, "measured");
-	rs[0]->configs[1].decode_jpt_gross = (struct rpt_stat){ .ok = true, .median = 0.01,
-								.ci_low = 0.01, .ci_high = 0.01 };
+	rs[0]->configs[1].decode_jpt_gross =
+	    (struct rpt_stat){.ok = true, .median = 0.01, .ci_low = 0.01, .ci_high = 0.01};
 	check(rs, 1, c);
 	assert_int_equal(c[2].verdict, RPT_NOT_TESTABLE);
 	has(&c[2], "model has 2.6e+05 parameters");
@@ -141,10 +142,10 @@ static void test_supported_direction(void **state)
 	struct rpt_config *k = &r->configs[2];
 
 	(void)state;
-	k->decode_jpt_gross = (struct rpt_stat){ .ok = true, .n = 5, .median = 0.05,
-						 .ci_low = 0.045, .ci_high = 0.055 };
-	k->prefill_jpt_gross = (struct rpt_stat){ .ok = true, .n = 5, .median = 0.05,
-						  .ci_low = 0.05, .ci_high = 0.05 };
+	k->decode_jpt_gross = (struct rpt_stat){
+	    .ok = true, .n = 5, .median = 0.05, .ci_low = 0.045, .ci_high = 0.055};
+	k->prefill_jpt_gross =
+	    (struct rpt_stat){.ok = true, .n = 5, .median = 0.05, .ci_low = 0.05, .ci_high = 0.05};
 	check(&r, 1, c);
 	assert_int_equal(c[2].verdict, RPT_SUPPORTED);
 	has(&c[2], "local uses less");
@@ -172,11 +173,9 @@ static void test_incomplete(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_laptop_measured),
-		cmocka_unit_test(test_estimated_is_flagged),
-		cmocka_unit_test(test_not_testable),
-		cmocka_unit_test(test_supported_direction),
-		cmocka_unit_test(test_incomplete),
+	    cmocka_unit_test(test_laptop_measured), cmocka_unit_test(test_estimated_is_flagged),
+	    cmocka_unit_test(test_not_testable),    cmocka_unit_test(test_supported_direction),
+	    cmocka_unit_test(test_incomplete),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

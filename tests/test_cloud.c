@@ -52,7 +52,7 @@ static void test_ecologits_8b(void **state)
 {
 	struct rpt_cloud_profile p;
 	struct rpt_cloud_estimate e;
-	struct rpt_cloud_query q = { .n_params = 8e9, .gen_tokens = 500 };
+	struct rpt_cloud_query q = {.n_params = 8e9, .gen_tokens = 500};
 	char err[RPT_ERR_LEN];
 
 	(void)state;
@@ -79,7 +79,7 @@ static void test_ecologits_70b(void **state)
 {
 	struct rpt_cloud_profile p;
 	struct rpt_cloud_estimate e;
-	struct rpt_cloud_query q = { .n_params = 70e9, .gen_tokens = 500 };
+	struct rpt_cloud_query q = {.n_params = 70e9, .gen_tokens = 500};
 	char err[RPT_ERR_LEN];
 
 	(void)state;
@@ -99,12 +99,12 @@ static void test_ecologits_gpu_count(void **state)
 	const struct {
 		double n;
 		int gpus;
-	} cases[] = { { 33.3e9, 1 }, { 34e9, 2 }, { 140e9, 8 }, { 0.26e6, 1 } };
+	} cases[] = {{33.3e9, 1}, {34e9, 2}, {140e9, 8}, {0.26e6, 1}};
 
 	(void)state;
 	load("ecologits-h100", &p);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		struct rpt_cloud_query q = { .n_params = cases[i].n, .gen_tokens = 10 };
+		struct rpt_cloud_query q = {.n_params = cases[i].n, .gen_tokens = 10};
 
 		assert_int_equal(rpt_cloud_estimate(&p, &q, &e, err, sizeof err), 0);
 		assert_int_equal(e.gpus, cases[i].gpus);
@@ -121,7 +121,7 @@ static void test_epoch_flops(void **state)
 {
 	struct rpt_cloud_profile p;
 	struct rpt_cloud_estimate e;
-	struct rpt_cloud_query q = { .n_params = 8e9, .gen_tokens = 100 };
+	struct rpt_cloud_query q = {.n_params = 8e9, .gen_tokens = 100};
 	char err[RPT_ERR_LEN];
 
 	(void)state;
@@ -143,7 +143,7 @@ static void test_per_prompt(void **state)
 {
 	struct rpt_cloud_profile p;
 	struct rpt_cloud_estimate e;
-	struct rpt_cloud_query q = { .n_params = 0, .gen_tokens = 7 };
+	struct rpt_cloud_query q = {.n_params = 0, .gen_tokens = 7};
 	char err[RPT_ERR_LEN];
 
 	(void)state;
@@ -175,7 +175,7 @@ static void test_same_model_needs_params(void **state)
 {
 	struct rpt_cloud_profile p;
 	struct rpt_cloud_estimate e;
-	struct rpt_cloud_query q = { .n_params = 0, .gen_tokens = 10 };
+	struct rpt_cloud_query q = {.n_params = 0, .gen_tokens = 10};
 	char err[RPT_ERR_LEN] = "";
 
 	(void)state;
@@ -221,17 +221,17 @@ static void test_bad_profiles(void **state)
 	const struct {
 		const char *body, *expect;
 	} cases[] = {
-		{ "{\"method\":\"magic\",\"constants\":{}}", "'method'" },
-		{ "{\"method\":\"per_prompt\",\"constants\":{\"wh_per_prompt\":{\"default\":1,\"low\":"
-		  "1,\"high\":1,\"unit\":\"Wh\"}}}",
-		  "constants.wh_per_prompt.source" },
-		{ "{\"method\":\"per_prompt\",\"constants\":{\"wh_per_prompt\":{\"default\":1,\"low\":"
-		  "2,\"high\":3,\"source\":\"x\"}}}",
-		  "low <= default <= high" },
-		{ "{\"method\":\"per_prompt\",\"constants\":{\"wh_per_prompt\":{\"default\":1,\"low\":"
-		  "1,\"high\":1,\"source\":\"a citation\"}}}",
-		  "constants.tokens_per_query' is missing" },
-		{ "[1,2]", "not a JSON object" },
+	    {"{\"method\":\"magic\",\"constants\":{}}", "'method'"},
+	    {"{\"method\":\"per_prompt\",\"constants\":{\"wh_per_prompt\":{\"default\":1,\"low\":"
+	     "1,\"high\":1,\"unit\":\"Wh\"}}}",
+	     "constants.wh_per_prompt.source"},
+	    {"{\"method\":\"per_prompt\",\"constants\":{\"wh_per_prompt\":{\"default\":1,\"low\":"
+	     "2,\"high\":3,\"source\":\"x\"}}}",
+	     "low <= default <= high"},
+	    {"{\"method\":\"per_prompt\",\"constants\":{\"wh_per_prompt\":{\"default\":1,\"low\":"
+	     "1,\"high\":1,\"source\":\"a citation\"}}}",
+	     "constants.tokens_per_query' is missing"},
+	    {"[1,2]", "not a JSON object"},
 	};
 
 	(void)state;
@@ -301,7 +301,7 @@ static char *table_of(const char *fixture, const struct rpt_cloud_opts *o, int *
  */
 static void test_table_laptop(void **state)
 {
-	struct rpt_cloud_opts o = { .dir = DIR, .grid = "fr", .md = true };
+	struct rpt_cloud_opts o = {.dir = DIR, .grid = "fr", .md = true};
 	int rc;
 	char *t = table_of("tests/fixtures/results/laptop-7b-measured.json", &o, &rc);
 
@@ -318,7 +318,7 @@ static void test_table_laptop(void **state)
 
 static void test_table_estimated_and_missing(void **state)
 {
-	struct rpt_cloud_opts o = { .dir = DIR, .profile = "ecologits-h100" };
+	struct rpt_cloud_opts o = {.dir = DIR, .profile = "ecologits-h100"};
 	int rc;
 	char *t = table_of("tests/fixtures/results/desktop-8b-estimated.json", &o, &rc);
 
@@ -344,17 +344,17 @@ static void test_table_estimated_and_missing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ecologits_8b),
-		cmocka_unit_test(test_ecologits_70b),
-		cmocka_unit_test(test_ecologits_gpu_count),
-		cmocka_unit_test(test_epoch_flops),
-		cmocka_unit_test(test_per_prompt),
-		cmocka_unit_test(test_same_model_needs_params),
-		cmocka_unit_test(test_all_profiles_cited),
-		cmocka_unit_test(test_bad_profiles),
-		cmocka_unit_test(test_grid_and_network),
-		cmocka_unit_test(test_table_laptop),
-		cmocka_unit_test(test_table_estimated_and_missing),
+	    cmocka_unit_test(test_ecologits_8b),
+	    cmocka_unit_test(test_ecologits_70b),
+	    cmocka_unit_test(test_ecologits_gpu_count),
+	    cmocka_unit_test(test_epoch_flops),
+	    cmocka_unit_test(test_per_prompt),
+	    cmocka_unit_test(test_same_model_needs_params),
+	    cmocka_unit_test(test_all_profiles_cited),
+	    cmocka_unit_test(test_bad_profiles),
+	    cmocka_unit_test(test_grid_and_network),
+	    cmocka_unit_test(test_table_laptop),
+	    cmocka_unit_test(test_table_estimated_and_missing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -96,7 +96,8 @@ static void expect_load_error(const char *path, const char *text, int want_rc)
 
 	assert_null(r);
 	if (rc != want_rc || !strstr(err, text)) {
-		fprintf(stderr, "rc %d (want %d), message '%s' lacks '%s'\n", rc, want_rc, err, text);
+		fprintf(stderr, "rc %d (want %d), message '%s' lacks '%s'\n", rc, want_rc, err,
+		        text);
 		fail();
 	}
 }
@@ -107,24 +108,29 @@ static void test_read_errors(void **state)
 	const struct {
 		const char *body, *expect;
 	} cases[] = {
-		{ "{\"kind\":\"run\"}", "'schema_version' is missing" },
-		{ "{\"schema_version\":\"1\"}", "'schema_version' must be an integer" },
-		{ "{\"schema_version\":1,\"kind\":\"walk\",\"machine\":{}}", "'kind' must be" },
-		{ "{\"schema_version\":1,\"kind\":\"run\"}", "'machine' is missing" },
-		{ "{\"schema_version\":1,\"kind\":\"run\",\"machine\":{},\"workload\":{},\"model\":{}}",
-		  "'complete' is missing" },
-		{ "{\"schema_version\":1,\"kind\":\"run\",\"complete\":true,\"machine\":{},\"workload\":{},"
-		  "\"model\":{},\"configs\":[{\"threads\":1,\"type\":\"f32\",\"summary\":{\"decode_tok_s\":5}}]}",
-		  "'configs[0].summary.decode_tok_s' must be a stat object" },
-		{ "{\"schema_version\":1,\"kind\":\"run\",\"complete\":true,\"machine\":{},\"workload\":{},"
-		  "\"model\":{},\"configs\":[{\"threads\":1,\"type\":\"f32\",\"summary\":{\"energy_source\":"
-		  "\"x\",\"energy_kind\":\"guessed\"}}]}",
-		  "energy_kind" },
-		{ "{\"schema_version\": 1,\n \"kind\": [", "bad.json:2:" },
+	    {"{\"kind\":\"run\"}", "'schema_version' is missing"},
+	    {"{\"schema_version\":\"1\"}", "'schema_version' must be an integer"},
+	    {"{\"schema_version\":1,\"kind\":\"walk\",\"machine\":{}}", "'kind' must be"},
+	    {"{\"schema_version\":1,\"kind\":\"run\"}", "'machine' is missing"},
+	    {"{\"schema_version\":1,\"kind\":\"run\",\"machine\":{},\"workload\":{},\"model\":{}}",
+	     "'complete' is missing"},
+	    {"{\"schema_version\":1,\"kind\":\"run\",\"complete\":true,\"machine\":{},\"workload\":"
+	     "{},"
+	     "\"model\":{},\"configs\":[{\"threads\":1,\"type\":\"f32\",\"summary\":{\"decode_tok_"
+	     "s\":5}}]}",
+	     "'configs[0].summary.decode_tok_s' must be a stat object"},
+	    {"{\"schema_version\":1,\"kind\":\"run\",\"complete\":true,\"machine\":{},\"workload\":"
+	     "{},"
+	     "\"model\":{},\"configs\":[{\"threads\":1,\"type\":\"f32\",\"summary\":{\"energy_"
+	     "source\":"
+	     "\"x\",\"energy_kind\":\"guessed\"}}]}",
+	     "energy_kind"},
+	    {"{\"schema_version\": 1,\n \"kind\": [", "bad.json:2:"},
 	};
 
 	(void)state;
-	expect_load_error(FIX "unknown-version.json", "schema_version 99 is not supported", -EINVAL);
+	expect_load_error(FIX "unknown-version.json", "schema_version 99 is not supported",
+	                  -EINVAL);
 	expect_load_error(FIX "unknown-version.json", "unknown-version.json", -EINVAL);
 	expect_load_error(FIX "no-such-file.json", "no-such-file.json: cannot read", -ENOENT);
 	snprintf(path, sizeof path, "%s/bad.json", dir);
@@ -141,11 +147,11 @@ static void test_read_errors(void **state)
 static void test_read_failed_config(void **state)
 {
 	const char *body =
-		"{\"schema_version\":1,\"kind\":\"run\",\"complete\":false,\"incomplete_reason\":"
-		"\"config 1/1 failed\",\"machine\":{},\"workload\":{\"prompt_tokens\":[16,64]},"
-		"\"model\":null,\"model_reason\":\"cannot open x.gguf\",\"configs\":[{\"threads\":2,"
-		"\"type\":null,\"type_reason\":\"cannot open x.gguf\",\"prompt_tokens\":64,"
-		"\"error\":\"cannot open x.gguf: No such file\",\"reps\":[],\"summary\":null}]}";
+	    "{\"schema_version\":1,\"kind\":\"run\",\"complete\":false,\"incomplete_reason\":"
+	    "\"config 1/1 failed\",\"machine\":{},\"workload\":{\"prompt_tokens\":[16,64]},"
+	    "\"model\":null,\"model_reason\":\"cannot open x.gguf\",\"configs\":[{\"threads\":2,"
+	    "\"type\":null,\"type_reason\":\"cannot open x.gguf\",\"prompt_tokens\":64,"
+	    "\"error\":\"cannot open x.gguf: No such file\",\"reps\":[],\"summary\":null}]}";
 	char *dir = tu_mkdtemp(), path[512], err[RPT_ERR_LEN] = "";
 	struct rpt_result *r = NULL;
 
@@ -221,17 +227,16 @@ static void near(double got, double want)
 
 /*
  * Laptop (baseline, 4 threads) vs desktop, numbers from the fixtures:
- *   decode tok/s 10 [9.5, 10.5] vs 20 [19, 21] → ratio 2, interval 19/10.5 = 1.8095 … 21/9.5 = 2.2105
- *   J/token net 2.4 [2.2, 2.6] vs 3.8 [3.6, 4.0] → 1.5833 (3.6/2.6 = 1.3846 … 4.0/2.2 = 1.8182)
- *   perf-per-watt: 10/32 = 0.3125 [9.5/34 = 0.27941, 10.5/30 = 0.35] vs 20/95 = 0.210526
- *     → ratio 0.673684
- *   geomean speed: prefill 200/50 = 4, decode 2, TTFT 640/170 = 3.7647, p99 130/60 = 2.1667
- *     → (4 × 2 × 3.7647 × 2.1667)^(1/4) = 65.255^(1/4) = 2.842
- *   geomean efficiency: tokens/J 0.2632/0.4167 = 0.63163, perf/W 0.673684 → sqrt = 0.6523
+ *   decode tok/s 10 [9.5, 10.5] vs 20 [19, 21] → ratio 2, interval 19/10.5 = 1.8095 … 21/9.5
+ * = 2.2105 J/token net 2.4 [2.2, 2.6] vs 3.8 [3.6, 4.0] → 1.5833 (3.6/2.6 = 1.3846 … 4.0/2.2
+ * = 1.8182) perf-per-watt: 10/32 = 0.3125 [9.5/34 = 0.27941, 10.5/30 = 0.35] vs 20/95 = 0.210526 →
+ * ratio 0.673684 geomean speed: prefill 200/50 = 4, decode 2, TTFT 640/170 = 3.7647, p99 130/60
+ * = 2.1667 → (4 × 2 × 3.7647 × 2.1667)^(1/4) = 65.255^(1/4) = 2.842 geomean efficiency: tokens/J
+ * 0.2632/0.4167 = 0.63163, perf/W 0.673684 → sqrt = 0.6523
  */
 static void test_compare_known_numbers(void **state)
 {
-	const char *files[] = { FIX "laptop-7b-measured.json", FIX "desktop-8b-estimated.json" };
+	const char *files[] = {FIX "laptop-7b-measured.json", FIX "desktop-8b-estimated.json"};
 	double v[6];
 	int rc;
 	char *csv = compare_of(files, 2, false, RPT_FMT_CSV, &rc), *t;
@@ -269,8 +274,8 @@ static void test_compare_known_numbers(void **state)
 
 static void test_compare_missing_and_incomplete(void **state)
 {
-	const char *files[] = { FIX "laptop-7b-measured.json", FIX "vm-no-energy.json",
-				FIX "laptop-incomplete.json" };
+	const char *files[] = {FIX "laptop-7b-measured.json", FIX "vm-no-energy.json",
+	                       FIX "laptop-incomplete.json"};
 	int rc;
 	char *t = compare_of(files, 3, false, RPT_FMT_TERM, &rc);
 
@@ -278,7 +283,8 @@ static void test_compare_missing_and_incomplete(void **state)
 	assert_int_equal(rc, 0);
 	assert_non_null(strstr(t, "n/a"));
 	assert_non_null(strstr(t, "no energy figures: no energy source"));
-	assert_non_null(strstr(t, "INCOMPLETE run (interrupted by SIGINT during decode of rep 3/5)"));
+	assert_non_null(
+	    strstr(t, "INCOMPLETE run (interrupted by SIGINT during decode of rep 3/5)"));
 	/* only speed metrics exist for the VM: its efficiency geomean is n/a */
 	assert_non_null(strstr(t, "geomean efficiency ratio"));
 	free(t);
@@ -348,15 +354,15 @@ static void test_compare_refuses_mixed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_read_measured),
-		cmocka_unit_test(test_read_missing_energy),
-		cmocka_unit_test(test_read_incomplete_and_kernels),
-		cmocka_unit_test(test_read_errors),
-		cmocka_unit_test(test_read_failed_config),
-		cmocka_unit_test(test_compare_known_numbers),
-		cmocka_unit_test(test_compare_missing_and_incomplete),
-		cmocka_unit_test(test_compare_labels_run_dirs),
-		cmocka_unit_test(test_compare_refuses_mixed),
+	    cmocka_unit_test(test_read_measured),
+	    cmocka_unit_test(test_read_missing_energy),
+	    cmocka_unit_test(test_read_incomplete_and_kernels),
+	    cmocka_unit_test(test_read_errors),
+	    cmocka_unit_test(test_read_failed_config),
+	    cmocka_unit_test(test_compare_known_numbers),
+	    cmocka_unit_test(test_compare_missing_and_incomplete),
+	    cmocka_unit_test(test_compare_labels_run_dirs),
+	    cmocka_unit_test(test_compare_refuses_mixed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

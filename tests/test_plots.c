@@ -15,8 +15,8 @@
 
 #define FIX "tests/fixtures/results/"
 
-static const char *const fixtures[] = { FIX "laptop-7b-measured.json", FIX "desktop-8b-estimated.json",
-					FIX "kernels.json" };
+static const char *const fixtures[] = {FIX "laptop-7b-measured.json",
+                                       FIX "desktop-8b-estimated.json", FIX "kernels.json"};
 #define N_FIX 3
 
 static void load_all(struct rpt_result **rs)
@@ -53,8 +53,8 @@ static void test_every_script_renders(void **state)
 	struct rpt_result *rs[N_FIX];
 	struct rpt_plot plots[RPT_MAX_PLOTS];
 	char *dir, why[RPT_ERR_LEN] = "", skipped[RPT_ERR_LEN] = "", err[RPT_ERR_LEN] = "";
-	const char *names[] = { "power-timeline-0", "jpt-cloud", "threads", "latency-cdf", "compare",
-				"roofline" };
+	const char *names[] = {"power-timeline-0", "jpt-cloud", "threads",
+	                       "latency-cdf",      "compare",   "roofline"};
 	int n;
 
 	(void)state;
@@ -63,7 +63,7 @@ static void test_every_script_renders(void **state)
 	dir = tu_mkdtemp();
 	load_all(rs);
 	n = rpt_plots_write(rs, N_FIX, dir, "scripts", "configs/cloud", plots, skipped,
-			    sizeof skipped, err, sizeof err);
+	                    sizeof skipped, err, sizeof err);
 	if (n < 0)
 		fprintf(stderr, "%s\n", err);
 	/* one plot per script: the laptop result has samples, phases and a thread sweep, the
@@ -125,7 +125,8 @@ static void test_estimated_timeline(void **state)
 	assert_int_equal(rpt_result_load(FIX "laptop-7b-measured.json", &r, err, sizeof err), 0);
 	snprintf(r->sources[0].kind, sizeof r->sources[0].kind, "estimated");
 	dir = tu_mkdtemp();
-	n = rpt_plots_write(&r, 1, dir, "scripts", "configs/cloud", plots, NULL, 0, err, sizeof err);
+	n = rpt_plots_write(&r, 1, dir, "scripts", "configs/cloud", plots, NULL, 0, err,
+	                    sizeof err);
 	assert_true(n >= 1);
 	assert_true(find(plots, n, "power-timeline-0")->estimated);
 	svg = read_in(dir, "power-timeline-0.svg", NULL);
@@ -139,8 +140,8 @@ static void test_estimated_timeline(void **state)
 /* Scripts refuse to run without their arguments (exit status, not a silent empty image). */
 static void test_scripts_check_arguments(void **state)
 {
-	const char *scripts[] = { "plot-power-timeline.gp", "plot-jpt-cloud.gp", "plot-threads.gp",
-				  "plot-latency-cdf.gp", "plot-compare.gp", "plot-roofline.gp" };
+	const char *scripts[] = {"plot-power-timeline.gp", "plot-jpt-cloud.gp", "plot-threads.gp",
+	                         "plot-latency-cdf.gp",    "plot-compare.gp",   "plot-roofline.gp"};
 	char why[RPT_ERR_LEN], err[RPT_ERR_LEN], path[128];
 
 	(void)state;
@@ -166,9 +167,10 @@ static void test_failing_script_is_reported(void **state)
 	dir = tu_mkdtemp();
 	load_all(rs);
 	assert_int_equal(rpt_plots_write(rs, N_FIX, dir, "/nonexistent-scripts", "configs/cloud",
-					 plots, skipped, sizeof skipped, err, sizeof err),
-			 0);
-	assert_non_null(strstr(skipped, "gnuplot -c /nonexistent-scripts/plot-power-timeline.gp failed"));
+	                                 plots, skipped, sizeof skipped, err, sizeof err),
+	                 0);
+	assert_non_null(
+	    strstr(skipped, "gnuplot -c /nonexistent-scripts/plot-power-timeline.gp failed"));
 	assert_non_null(strstr(skipped, "gnuplot.log"));
 	for (int i = 0; i < N_FIX; i++)
 		rpt_result_free(rs[i]);
@@ -187,8 +189,8 @@ static void test_missing_gnuplot(void **state)
 	setenv("JOULEBENCH_GNUPLOT", "/nonexistent/gnuplot", 1);
 	assert_false(rpt_gnuplot_available(NULL, 0));
 	assert_int_equal(rpt_plots_write(rs, N_FIX, dir, "scripts", "configs/cloud", plots, skipped,
-					 sizeof skipped, err, sizeof err),
-			 0);
+	                                 sizeof skipped, err, sizeof err),
+	                 0);
 	unsetenv("JOULEBENCH_GNUPLOT");
 	assert_non_null(strstr(skipped, "gnuplot not available ('/nonexistent/gnuplot' not found"));
 	/* the data files are still written, for later rendering */
@@ -215,13 +217,14 @@ static void test_threads_without_energy(void **state)
 	(void)state;
 	if (!rpt_gnuplot_available(why, sizeof why))
 		TU_SKIP("%s", why);
-	struct rpt_result *rs[2] = { NULL, NULL };
+	struct rpt_result *rs[2] = {NULL, NULL};
 
 	assert_int_equal(rpt_result_load(FIX "vm-no-energy.json", &rs[0], err, sizeof err), 0);
 	assert_int_equal(rpt_result_load(FIX "vm-no-energy.json", &rs[1], err, sizeof err), 0);
 	r = rs[0];
 	dir = tu_mkdtemp();
-	n = rpt_plots_write(rs, 2, dir, "scripts", "configs/cloud", plots, NULL, 0, err, sizeof err);
+	n = rpt_plots_write(rs, 2, dir, "scripts", "configs/cloud", plots, NULL, 0, err,
+	                    sizeof err);
 	if (n < 0)
 		fprintf(stderr, "%s\n", err);
 	assert_true(n >= 3);
@@ -242,12 +245,12 @@ static void test_threads_without_energy(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_script_renders),
-		cmocka_unit_test(test_estimated_timeline),
-		cmocka_unit_test(test_threads_without_energy),
-		cmocka_unit_test(test_scripts_check_arguments),
-		cmocka_unit_test(test_failing_script_is_reported),
-		cmocka_unit_test(test_missing_gnuplot),
+	    cmocka_unit_test(test_every_script_renders),
+	    cmocka_unit_test(test_estimated_timeline),
+	    cmocka_unit_test(test_threads_without_energy),
+	    cmocka_unit_test(test_scripts_check_arguments),
+	    cmocka_unit_test(test_failing_script_is_reported),
+	    cmocka_unit_test(test_missing_gnuplot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,9 +16,9 @@
 
 #define FIX "tests/fixtures/results/"
 
-static const char *const fixtures[] = { FIX "laptop-7b-measured.json", FIX "desktop-8b-estimated.json",
-					FIX "vm-no-energy.json", FIX "laptop-incomplete.json",
-					FIX "kernels.json" };
+static const char *const fixtures[] = {FIX "laptop-7b-measured.json",
+                                       FIX "desktop-8b-estimated.json", FIX "vm-no-energy.json",
+                                       FIX "laptop-incomplete.json", FIX "kernels.json"};
 #define N_FIX (int)(sizeof fixtures / sizeof fixtures[0])
 
 static void load_all(struct rpt_result **rs)
@@ -40,7 +40,7 @@ static void free_all(struct rpt_result **rs)
 
 static bool void_element(const char *name, size_t n)
 {
-	static const char *const v[] = { "meta", "img", "br", "hr", "link", "input", NULL };
+	static const char *const v[] = {"meta", "img", "br", "hr", "link", "input", NULL};
 
 	for (int i = 0; v[i]; i++)
 		if (strlen(v[i]) == n && !strncasecmp(name, v[i], n))
@@ -101,7 +101,7 @@ static const char *check_tags(const char *html)
 			if (depth == 0 || strlen(stack[depth - 1]) != n ||
 			    strncasecmp(stack[depth - 1], name, n)) {
 				snprintf(msg, sizeof msg, "</%.*s> closes <%s>", (int)n, name,
-					 depth ? stack[depth - 1] : "(nothing)");
+				         depth ? stack[depth - 1] : "(nothing)");
 				return msg;
 			}
 			depth--;
@@ -197,10 +197,10 @@ static void xmllint_if_present(const char *path)
 }
 
 static void write_report(struct rpt_result **rs, int n, const char *dir, char *note,
-			 size_t note_len)
+                         size_t note_len)
 {
-	struct rpt_report_opts o = { .out_dir = dir, .scripts_dir = "scripts",
-				     .cloud_dir = "configs/cloud", .grid = "fr" };
+	struct rpt_report_opts o = {
+	    .out_dir = dir, .scripts_dir = "scripts", .cloud_dir = "configs/cloud", .grid = "fr"};
 	char err[RPT_ERR_LEN] = "";
 
 	if (rpt_report_write(rs, n, &o, note, note_len, err, sizeof err)) {
@@ -229,13 +229,23 @@ static void test_report_full(void **state)
 	html = tu_read_file(path, NULL);
 	assert_non_null(html);
 	/* the content a reader needs */
-	const char *sections[] = { "## Results", "### laptop-7b-measured.json", "Intel(R) Core(TM) Ultra 7 155H",
-				   "claim-7b: 32 prompt tokens, 128 generated tokens", "## Comparison",
-				   "## Local vs cloud", "France", "## Claims", "## Sources of the figures",
-				   "**ESTIMATED**", "INCOMPLETE: interrupted by SIGINT",
-				   "no RAPL/powercap in this VM", "kernel microbenchmarks, 4 kernels",
-				   "ecologits-h100", "**Verdict: contradicted**",
-				   "## Cloud model constants", "| `ecologits-h100` | `a` | 1.1665e-06 |" };
+	const char *sections[] = {"## Results",
+	                          "### laptop-7b-measured.json",
+	                          "Intel(R) Core(TM) Ultra 7 155H",
+	                          "claim-7b: 32 prompt tokens, 128 generated tokens",
+	                          "## Comparison",
+	                          "## Local vs cloud",
+	                          "France",
+	                          "## Claims",
+	                          "## Sources of the figures",
+	                          "**ESTIMATED**",
+	                          "INCOMPLETE: interrupted by SIGINT",
+	                          "no RAPL/powercap in this VM",
+	                          "kernel microbenchmarks, 4 kernels",
+	                          "ecologits-h100",
+	                          "**Verdict: contradicted**",
+	                          "## Cloud model constants",
+	                          "| `ecologits-h100` | `a` | 1.1665e-06 |"};
 	for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
 		if (!strstr(md, sections[i])) {
 			fprintf(stderr, "report.md lacks '%s'\n", sections[i]);
@@ -305,9 +315,9 @@ static void test_report_without_gnuplot(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_checker_catches_errors),
-		cmocka_unit_test(test_report_full),
-		cmocka_unit_test(test_report_without_gnuplot),
+	    cmocka_unit_test(test_checker_catches_errors),
+	    cmocka_unit_test(test_report_full),
+	    cmocka_unit_test(test_report_without_gnuplot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
