@@ -369,8 +369,13 @@ int rpt_compare_rows(FILE *f, struct rpt_result *const *rs, int n, bool all_conf
 			memset(r, 0, sizeof *r);
 			r->r = rs[i];
 			r->c = c;
-			snprintf(r->label, sizeof r->label, "%.100s %dt %.15s%s",
-			         rj_label(rs[i]->path), c->threads, c->type,
+			char pp[24] = "";
+
+			/* every config: a prompt-length sweep repeats threads and type */
+			if (all_configs)
+				snprintf(pp, sizeof pp, " pp%d", c->prompt_tokens);
+			snprintf(r->label, sizeof r->label, "%.100s %dt %.15s%s%s",
+			         rj_label(rs[i]->path), c->threads, c->type, pp,
 			         rs[i]->complete ? "" : " (incomplete)");
 			for (int m = 0; m < N_METRICS; m++)
 				r->v[m] = metric_value(c, m);
