@@ -18,8 +18,9 @@
  * Prefetch: on the machines this was tuned on (a virtualised AMD EPYC) the hardware prefetchers
  * do not keep four interleaved row streams ahead of a compute-heavy loop, and a decode matvec
  * ran at a quarter of the memory bandwidth, bound by memory latency. Each tile therefore
- * prefetches the rows two tiles ahead (ENG_PF_TILES x 4 rows) at the position it is reading,
- * one line per row every 64 bytes; that brought the Q4_0 matvec from ~6 to ~24 GB/s on one
+ * prefetches ahead of the position it is reading in each of its four rows (two tiles below, or
+ * 4 KiB further along very long rows), one line per row every 64 bytes, and a chunk starts by
+ * requesting that whole window at once; that brought the Q4_0 matvec from ~6 to ~24 GB/s on one
  * thread (the speed the same kernel reaches on data already in cache).
  *
  * JB_KERNEL_SLOWDOWN (compile-time, off by default): makes the Q4_0 and Q8_0 matmul compute every
@@ -149,16 +150,62 @@ TGT_INLINE __m128i fold4_epi32(__m256i m0, __m256i m1, __m256i m2, __m256i m3)
 static volatile int jb_slowdown_sink;
 #endif
 
-/* Prefetch distance in 4-row tiles (see the top of the file). */
+/*
+ * Prefetch distance (see the top of the file): ENG_PF_TILES tiles below when that is at most
+ * ENG_PF_MAX_BYTES ahead (every matrix of the 1B-8B shapes up to F32 x 2048 columns), else
+ * ENG_PF_ROW_BYTES further along each row (very long rows). Measured on this machine, one thread
+ * streaming from memory: 2 tiles ahead beat 2 KiB or 4 KiB along the row for Q8_0, F16 and F32
+ * (e.g. Q8_0 32000x2048: 27-39 GB/s against 20-27 GB/s with 2 KiB), even where 8 rows are more
+ * than L1 holds.
+ */
 #define ENG_PF_TILES 2
+#ifndef ENG_PF_MAX_BYTES
+#define ENG_PF_MAX_BYTES (64 * 1024)
+#endif
+#ifndef ENG_PF_ROW_BYTES
+#define ENG_PF_ROW_BYTES 4096
+#endif
 
-/* Prefetches the bytes at offset `off` of the four rows ENG_PF_TILES tiles below. */
-TGT_INLINE void prefetch_ahead(const char *const *wr, int64_t pfd, int64_t off)
+TGT_INLINE int64_t pf_distance(const struct eng_mat *w)
 {
-	_mm_prefetch(wr[0] + pfd + off, _MM_HINT_T0);
-	_mm_prefetch(wr[1] + pfd + off, _MM_HINT_T0);
-	_mm_prefetch(wr[2] + pfd + off, _MM_HINT_T0);
-	_mm_prefetch(wr[3] + pfd + off, _MM_HINT_T0);
+	int64_t tiles = ENG_PF_TILES * 4 * (int64_t)w->row_bytes;
+
+	return tiles <= ENG_PF_MAX_BYTES ? tiles : ENG_PF_ROW_BYTES;
+}
+
+/* A chunk starts with nothing in flight: fetch what the steady-state prefetch would already have
+ * requested — the first ENG_PF_TILES tiles, or the first pfd bytes of each row of the first tile
+ * — at once. */
+TGT_INLINE void prefetch_chunk_start(const struct eng_mat *w, int64_t r0, int64_t r1, int64_t pfd)
+{
+	const char *base = (const char *)w->data;
+	int64_t rb = (int64_t)w->row_bytes;
+
+	if (pfd >= 4 * rb) {
+		int64_t r_end = r0 + pfd / rb < r1 ? r0 + pfd / rb : r1;
+
+		for (const char *p = base + r0 * rb; p < base + r_end * rb; p += 64)
+			_mm_prefetch(p, _MM_HINT_T0);
+		return;
+	}
+	for (int64_t r = r0; r < r0 + 4 && r < r1; r++)
+		for (int64_t off = 0; off < pfd && off < rb; off += 64)
+			_mm_prefetch(base + r * rb + off, _MM_HINT_T0);
+}
+
+/* Prefetches pfd bytes ahead of offset `off` in each of the four rows of a tile. In row mode a
+ * position past the end of the row continues in the same row of the next tile (4 rows below),
+ * which is what this stream reads next. */
+TGT_INLINE void prefetch_ahead(const char *const *wr, int64_t rb, int64_t pfd, int64_t off)
+{
+	int64_t o = off + pfd;
+
+	if (pfd < 4 * rb && o >= rb)
+		o += 3 * rb;
+	_mm_prefetch(wr[0] + o, _MM_HINT_T0);
+	_mm_prefetch(wr[1] + o, _MM_HINT_T0);
+	_mm_prefetch(wr[2] + o, _MM_HINT_T0);
+	_mm_prefetch(wr[3] + o, _MM_HINT_T0);
 }
 
 /* ---- Q4_0 weights x Q8_0 activations ---- */
@@ -173,7 +220,7 @@ TGT_INLINE __m256i unpack_q4(const struct eng_block_q4_0 *blk)
 }
 
 TGT_INLINE void q4_0_tile(const char *const *wr, const struct eng_act *a, int t0, const int nt, float *y,
-			  int64_t rows, int64_t r, int nr, int64_t pfd)
+			  int64_t rows, int64_t r, int nr, int64_t pfd, int64_t rb)
 {
 	__m128 acc[4] = { _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps() };
 	const int8_t *xq[4];
@@ -196,7 +243,7 @@ TGT_INLINE void q4_0_tile(const char *const *wr, const struct eng_act *a, int t0
 		__m256i q0, q1, q2, q3;
 
 		if ((b & 1) == 0) /* 36 bytes per row: every line gets one */
-			prefetch_ahead(wr, pfd, b * (int64_t)sizeof(struct eng_block_q4_0));
+			prefetch_ahead(wr, rb, pfd, b * (int64_t)sizeof(struct eng_block_q4_0));
 		dw = scales4(wr, b, sizeof(struct eng_block_q4_0));
 		q0 = unpack_q4(b0);
 		q1 = unpack_q4(b1);
@@ -246,7 +293,9 @@ TGT_INLINE int tile_rows(const struct eng_mat *w, int64_t r, int64_t r1, const c
 TGT static void mm_q4_0_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0,
 			     int64_t r1)
 {
-	const int64_t pfd = ENG_PF_TILES * 4 * (int64_t)w->row_bytes;
+	const int64_t pfd = pf_distance(w);
+
+	prefetch_chunk_start(w, r0, r1, pfd);
 
 	for (int64_t r = r0; r < r1; r += 4) {
 		const char *wr[4];
@@ -254,16 +303,16 @@ TGT static void mm_q4_0_avx2(const struct eng_mat *w, const struct eng_act *a, f
 		int t = 0;
 
 		for (; t + 4 <= a->n_tok; t += 4)
-			q4_0_tile(wr, a, t, 4, y, w->rows, r, nr, pfd);
+			q4_0_tile(wr, a, t, 4, y, w->rows, r, nr, pfd, (int64_t)w->row_bytes);
 		switch (a->n_tok - t) {
 		case 3:
-			q4_0_tile(wr, a, t, 3, y, w->rows, r, nr, pfd);
+			q4_0_tile(wr, a, t, 3, y, w->rows, r, nr, pfd, (int64_t)w->row_bytes);
 			break;
 		case 2:
-			q4_0_tile(wr, a, t, 2, y, w->rows, r, nr, pfd);
+			q4_0_tile(wr, a, t, 2, y, w->rows, r, nr, pfd, (int64_t)w->row_bytes);
 			break;
 		case 1:
-			q4_0_tile(wr, a, t, 1, y, w->rows, r, nr, pfd);
+			q4_0_tile(wr, a, t, 1, y, w->rows, r, nr, pfd, (int64_t)w->row_bytes);
 			break;
 		}
 	}
@@ -278,7 +327,7 @@ TGT_INLINE __m256i dot_q8_pair(__m256i aw, __m256i w, __m256i x)
 }
 
 TGT_INLINE void q8_0_tile(const char *const *wr, const struct eng_act *a, int t0, const int nt, float *y,
-			  int64_t rows, int64_t r, int nr, int64_t pfd)
+			  int64_t rows, int64_t r, int nr, int64_t pfd, int64_t rb)
 {
 	__m128 acc[4] = { _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps() };
 	const int8_t *xq[4];
@@ -300,7 +349,7 @@ TGT_INLINE void q8_0_tile(const char *const *wr, const struct eng_act *a, int t0
 		__m256i w0, w1, w2, w3, a0, a1, a2, a3;
 
 		/* 34 bytes per row and block: a line every other block, plus one now and then */
-		prefetch_ahead(wr, pfd, b * (int64_t)sizeof(struct eng_block_q8_0));
+		prefetch_ahead(wr, rb, pfd, b * (int64_t)sizeof(struct eng_block_q8_0));
 		dw = scales4(wr, b, sizeof(struct eng_block_q8_0));
 		w0 = _mm256_loadu_si256((const __m256i *)b0->qs);
 		w1 = _mm256_loadu_si256((const __m256i *)b1->qs);
@@ -342,7 +391,9 @@ TGT_INLINE void q8_0_tile(const char *const *wr, const struct eng_act *a, int t0
 TGT static void mm_q8_0_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0,
 			     int64_t r1)
 {
-	const int64_t pfd = ENG_PF_TILES * 4 * (int64_t)w->row_bytes;
+	const int64_t pfd = pf_distance(w);
+
+	prefetch_chunk_start(w, r0, r1, pfd);
 
 	for (int64_t r = r0; r < r1; r += 4) {
 		const char *wr[4];
@@ -350,16 +401,16 @@ TGT static void mm_q8_0_avx2(const struct eng_mat *w, const struct eng_act *a, f
 		int t = 0;
 
 		for (; t + 4 <= a->n_tok; t += 4)
-			q8_0_tile(wr, a, t, 4, y, w->rows, r, nr, pfd);
+			q8_0_tile(wr, a, t, 4, y, w->rows, r, nr, pfd, (int64_t)w->row_bytes);
 		switch (a->n_tok - t) {
 		case 3:
-			q8_0_tile(wr, a, t, 3, y, w->rows, r, nr, pfd);
+			q8_0_tile(wr, a, t, 3, y, w->rows, r, nr, pfd, (int64_t)w->row_bytes);
 			break;
 		case 2:
-			q8_0_tile(wr, a, t, 2, y, w->rows, r, nr, pfd);
+			q8_0_tile(wr, a, t, 2, y, w->rows, r, nr, pfd, (int64_t)w->row_bytes);
 			break;
 		case 1:
-			q8_0_tile(wr, a, t, 1, y, w->rows, r, nr, pfd);
+			q8_0_tile(wr, a, t, 1, y, w->rows, r, nr, pfd, (int64_t)w->row_bytes);
 			break;
 		}
 	}
@@ -380,7 +431,7 @@ TGT_INLINE float load_w1(const char *row, int64_t i, int f16)
 }
 
 TGT_INLINE void fp_tile(const char *const *wr, const struct eng_act *a, int t0, const int nt, float *y,
-			int64_t rows, int64_t r, int nr, const int f16, int64_t pfd)
+			int64_t rows, int64_t r, int nr, const int f16, int64_t pfd, int64_t rb)
 {
 	__m256 acc[4][2];
 	const float *x[2];
@@ -395,7 +446,7 @@ TGT_INLINE void fp_tile(const char *const *wr, const struct eng_act *a, int t0, 
 
 		/* 32 (f32) or 16 (f16) bytes per row and step */
 		if (!f16 || (i & 8) == 0)
-			prefetch_ahead(wr, pfd, i * (f16 ? 2 : 4));
+			prefetch_ahead(wr, rb, pfd, i * (f16 ? 2 : 4));
 		w0 = load_w8(wr[0], i, f16);
 		w1 = load_w8(wr[1], i, f16);
 		w2 = load_w8(wr[2], i, f16);
@@ -424,7 +475,9 @@ TGT_INLINE void fp_tile(const char *const *wr, const struct eng_act *a, int t0, 
 TGT_INLINE void mm_fp_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0,
 			   int64_t r1, const int f16)
 {
-	const int64_t pfd = ENG_PF_TILES * 4 * (int64_t)w->row_bytes;
+	const int64_t pfd = pf_distance(w);
+
+	prefetch_chunk_start(w, r0, r1, pfd);
 
 	for (int64_t r = r0; r < r1; r += 4) {
 		const char *wr[4];
@@ -432,9 +485,9 @@ TGT_INLINE void mm_fp_avx2(const struct eng_mat *w, const struct eng_act *a, flo
 		int t = 0;
 
 		for (; t + 2 <= a->n_tok; t += 2)
-			fp_tile(wr, a, t, 2, y, w->rows, r, nr, f16, pfd);
+			fp_tile(wr, a, t, 2, y, w->rows, r, nr, f16, pfd, (int64_t)w->row_bytes);
 		if (t < a->n_tok)
-			fp_tile(wr, a, t, 1, y, w->rows, r, nr, f16, pfd);
+			fp_tile(wr, a, t, 1, y, w->rows, r, nr, f16, pfd, (int64_t)w->row_bytes);
 	}
 }
 
