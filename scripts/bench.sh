@@ -43,17 +43,13 @@ median() { sort -g | awk '{v[NR]=$1} END{if(NR==0){print "null"} else if(NR%2){p
 minmax() { sort -g | awk 'NR==1{lo=$1} {hi=$1} END{printf "%.1f..%.1f", lo, hi}'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="null" || b=="-" || b=="null" || b==0) print "-"; else printf "%.0f%%", 100*a/b }'; }
 
-# Memory read bandwidth (GB/s) at N threads from `joulebench membw`, or "null" when unavailable.
-declare -A membw_cache
+# Memory read bandwidth (GB/s, the best pass) at 1 and 2 threads from `joulebench membw`, measured
+# once up front; "null" when unavailable.
+membw_json=$("$jb" membw -t 1,2 --json 2>/dev/null || true)
 membw_gbs() {
-	local n=$1 out v
-	if [ -n "${membw_cache[$n]:-}" ]; then echo "${membw_cache[$n]}"; return; fi
-	v=null
-	if out=$("$jb" membw -t "$n" --json 2>/dev/null); then
-		v=$(json_num read_gb_s "$out" | awk '$1 != "null" {printf "%.1f", $1; next} {print}')
-	fi
-	membw_cache[$n]=$v
-	echo "$v"
+	local v
+	v=$(printf '%s' "$membw_json" | sed -n "s/.*\"threads\":$1,\"read_gb_s\":\([-0-9.eE+]*\).*/\1/p")
+	if [ -n "$v" ]; then printf '%.1f\n' "$v"; else echo null; fi
 }
 
 echo
@@ -94,6 +90,7 @@ for cfg in "q4_0 2" "q8_0 2" "f16 2" "f32 2" "q4_0 1" "q8_0 1"; do
 		"$(awk -v r="$rss" 'BEGIN{printf "%.0f", r/1048576}')" "$limit"
 done
 echo "(% = ours / llama.cpp; bound = membw / bytes per token; limit = weights (in memory) or file + KV cache + 10%)"
+echo "memory read bandwidth (joulebench membw, best pass): 1 thread $(membw_gbs 1) GB/s, 2 threads $(membw_gbs 2) GB/s; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- engine kernels: decode matvec weight bandwidth vs memory read bandwidth ------------------
 #
