@@ -107,13 +107,13 @@ static void mm_worker(void *arg, int ith, int nth)
 	struct mm_job *j = arg;
 	int64_t ch = ith;
 
-	(void)nth;
+	/* chunks 0..nth-1 go to threads 0..nth-1, the rest to whoever is free first */
 	while (ch < j->n_chunks) {
 		int64_t r0 = ch * j->chunk_rows;
 		int64_t r1 = r0 + j->chunk_rows < j->w->rows ? r0 + j->chunk_rows : j->w->rows;
 
 		j->fn(j->w, &j->a, j->y, r0, r1);
-		ch = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+		ch = nth + atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
 	}
 }
 
@@ -138,14 +138,14 @@ static void qact_worker(void *arg, int ith, int nth)
 static void run_rows(const struct eng_kernel_set *ks, struct eng_pool *p, const struct eng_mat *w,
 		     const struct eng_act *a, float *y)
 {
-	int nth = eng_pool_threads(p);
+	int nth = eng_pool_in_job() ? 1 : eng_pool_threads(p);
 	struct mm_job job = { .fn = ks->mm[w->type], .w = w, .a = *a, .y = y };
 	/* ~8 chunks per thread, each a multiple of 16 rows */
 	int64_t per = w->rows / ((int64_t)nth * 8);
 
 	job.chunk_rows = per < 16 ? 16 : (per + 15) / 16 * 16;
 	job.n_chunks = (w->rows + job.chunk_rows - 1) / job.chunk_rows;
-	atomic_init(&job.next, nth);
+	atomic_init(&job.next, 0);
 	if (nth == 1 || job.n_chunks == 1) {
 		job.fn(w, a, y, 0, w->rows);
 		return;
@@ -170,7 +170,7 @@ void eng_matmul_with(const struct eng_kernel_set *ks, struct eng_pool *p, const 
 	assert(w->cols % ENG_QK8_0 == 0);
 	qs_bytes = ((size_t)n_tok * (size_t)w->cols + 63) & ~(size_t)63;
 	need = qs_bytes + 2 * (size_t)n_tok * (size_t)a.nb * sizeof(float);
-	buf = eng_pool_scratch(p, need);
+	buf = eng_pool_in_job() ? NULL : eng_pool_scratch(p, need); /* nested: own buffer */
 	if (!buf)
 		buf = owned = aligned_alloc(64, (need + 63) & ~(size_t)63);
 	if (!buf) {
@@ -195,7 +195,7 @@ void eng_matmul_with(const struct eng_kernel_set *ks, struct eng_pool *p, const 
 	a.qs = (int8_t *)buf;
 	a.d = (float *)(buf + qs_bytes);
 	a.c = a.d + (size_t)n_tok * (size_t)a.nb;
-	if (n_tok >= 4 && eng_pool_threads(p) > 1) {
+	if (n_tok >= 4 && eng_pool_threads(p) > 1 && !eng_pool_in_job()) {
 		struct qact_job qj = { .fn = ks->quantize_act, .x = x, .a = &a, .qs = (int8_t *)a.qs,
 				       .d = (float *)a.d, .c = (float *)a.c };
 

@@ -45,7 +45,8 @@ struct eng_pool;
 struct eng_pool *eng_pool_new(int n_threads);
 void eng_pool_free(struct eng_pool *p);
 int eng_pool_threads(const struct eng_pool *p);
-/* Runs fn(arg, ith, nth) on every thread (the caller is thread 0) and waits for all. */
+/* Runs fn(arg, ith, nth) on every thread (the caller is thread 0) and waits for all. Called from
+ * inside a job (e.g. eng_matmul in a worker), it runs fn(arg, 0, 1) on the calling thread. */
 void eng_pool_run(struct eng_pool *p, void (*fn)(void *arg, int ith, int nth), void *arg);
 
 /*

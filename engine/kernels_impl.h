@@ -84,6 +84,10 @@ void eng_quantize_act_ref(const float *x, int64_t n, int8_t *qs, float *d, float
 void eng_matmul_with(const struct eng_kernel_set *ks, struct eng_pool *p, const struct eng_mat *w,
 		     const float *x, int n_tok, float *y);
 
+/* 1 while the calling thread runs a pool job (nested dispatches run inline; they must not use
+ * the pool's scratch buffer, which the dispatching thread owns). */
+int eng_pool_in_job(void);
+
 /* A 64-byte aligned scratch buffer owned by the pool, valid until the next call (only the thread
  * that dispatches may use it); NULL when it cannot grow to `bytes`. */
 void *eng_pool_scratch(struct eng_pool *p, size_t bytes);

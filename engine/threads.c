@@ -57,6 +57,10 @@ struct eng_pool {
 	size_t scratch_bytes;
 };
 
+/* Set while this thread runs a pool job: a dispatch from inside a job (which would wait for
+ * workers that are busy running the outer job) runs the inner job on this thread alone. */
+static _Thread_local int tl_in_job;
+
 static void futex_wait(atomic_uint *addr, unsigned val)
 {
 	syscall(SYS_futex, (unsigned *)addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
@@ -109,8 +113,10 @@ static void *worker_main(void *argp)
 		seen = g;
 		if (atomic_load_explicit(&p->stop, memory_order_acquire))
 			return NULL;
+		tl_in_job = 1;
 		p->fn(p->arg, wk->ith, p->n_threads);
-		if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1 &&
+		tl_in_job = 0;
+		if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_seq_cst) == 1 &&
 		    atomic_load(&p->caller_sleeping))
 			futex_wake(&p->pending);
 	}
@@ -202,6 +208,11 @@ void eng_pool_free(struct eng_pool *p)
 	free(p);
 }
 
+int eng_pool_in_job(void)
+{
+	return tl_in_job;
+}
+
 int eng_pool_threads(const struct eng_pool *p)
 {
 	return p ? p->n_threads : 1;
@@ -209,12 +220,14 @@ int eng_pool_threads(const struct eng_pool *p)
 
 void eng_pool_run(struct eng_pool *p, void (*fn)(void *arg, int ith, int nth), void *arg)
 {
-	if (!p || p->n_threads == 1) {
+	if (!p || p->n_threads == 1 || tl_in_job) {
 		fn(arg, 0, 1);
 		return;
 	}
 	dispatch(p, fn, arg);
+	tl_in_job = 1;
 	fn(arg, 0, p->n_threads);
+	tl_in_job = 0;
 	wait_workers(p);
 }
 

@@ -346,6 +346,46 @@ static void test_matmul_threads_bitwise(void **state)
 	}
 }
 
+/* eng_matmul called from inside pool jobs (each worker its own matrix) gives the same results as
+ * from the caller: nested dispatch runs inline and does not share the pool's scratch buffer. */
+struct nested_mm {
+	struct eng_pool *p;
+	struct test_mat *mats;
+	const float *x;
+	float *y; /* 4 x rows */
+};
+
+static void nested_mm_fn(void *arg, int ith, int nth)
+{
+	struct nested_mm *j = arg;
+
+	for (int k = ith; k < 4; k += nth)
+		eng_matmul(j->p, &j->mats[k].m, j->x, 2, j->y + (int64_t)k * 2 * j->mats[k].m.rows);
+}
+
+static void test_matmul_nested_in_pool(void **state)
+{
+	struct test_mat mats[4];
+	float x[2 * 256], y[4 * 2 * 40], yr[2 * 40];
+	struct nested_mm j = { .mats = mats, .x = x, .y = y };
+	static const int types[4] = { ENG_TYPE_Q4_0, ENG_TYPE_Q8_0, ENG_TYPE_F16, ENG_TYPE_Q4_0 };
+
+	(void)state;
+	for (int i = 0; i < 2 * 256; i++)
+		x[i] = frand();
+	for (int k = 0; k < 4; k++)
+		make_mat(&mats[k], types[k], 40, 256);
+	j.p = eng_pool_new(3);
+	assert_non_null(j.p);
+	eng_pool_run(j.p, nested_mm_fn, &j);
+	for (int k = 0; k < 4; k++) {
+		eng_matmul(NULL, &mats[k].m, x, 2, yr);
+		assert_memory_equal(yr, y + k * 2 * 40, sizeof yr);
+		free_mat(&mats[k]);
+	}
+	eng_pool_free(j.p);
+}
+
 /* Dequantize-then-multiply in double agrees with the quantized matmul to within the error of
  * quantizing the activations (Q8_0: |dx|/2 per element): a check of the reference itself. */
 static void test_matmul_ref_vs_double(void **state)
@@ -549,6 +589,7 @@ int main(void)
 		cmocka_unit_test(test_quantize_act_identical),
 		cmocka_unit_test(test_matmul_vs_ref),
 		cmocka_unit_test(test_matmul_threads_bitwise),
+		cmocka_unit_test(test_matmul_nested_in_pool),
 		cmocka_unit_test(test_matmul_ref_vs_double),
 		cmocka_unit_test(test_dot_axpy),
 		cmocka_unit_test(test_rmsnorm),

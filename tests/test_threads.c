@@ -162,6 +162,47 @@ static void test_bad_sizes_and_scratch(void **state)
 	eng_pool_free(p);
 }
 
+/* A dispatch from inside a job runs the inner job on that thread alone instead of deadlocking. */
+struct nested_job {
+	struct eng_pool *p;
+	atomic_int inner_runs;
+	atomic_int inner_bad;
+};
+
+static void inner_fn(void *arg, int ith, int nth)
+{
+	struct nested_job *j = arg;
+
+	if (ith != 0 || nth != 1)
+		atomic_fetch_add(&j->inner_bad, 1);
+	atomic_fetch_add(&j->inner_runs, 1);
+}
+
+static void outer_fn(void *arg, int ith, int nth)
+{
+	struct nested_job *j = arg;
+
+	(void)ith;
+	(void)nth;
+	eng_pool_run(j->p, inner_fn, j);
+}
+
+static void test_nested_dispatch(void **state)
+{
+	struct nested_job j;
+
+	(void)state;
+	memset(&j, 0, sizeof j);
+	j.p = eng_pool_new(3);
+	assert_non_null(j.p);
+	for (int k = 0; k < 100; k++)
+		eng_pool_run(j.p, outer_fn, &j);
+	assert_int_equal(atomic_load(&j.inner_runs), 300); /* once per outer thread per dispatch */
+	assert_int_equal(atomic_load(&j.inner_bad), 0);
+	run_and_check(j.p, 3, 10, 0, 0); /* the pool still works normally afterwards */
+	eng_pool_free(j.p);
+}
+
 /* Many pools created and destroyed: no thread or memory leaks (ASan checks the latter). */
 static void test_create_destroy(void **state)
 {
@@ -184,6 +225,7 @@ int main(void)
 		cmocka_unit_test(test_caller_waits_for_slow_workers),
 		cmocka_unit_test(test_rows_split),
 		cmocka_unit_test(test_bad_sizes_and_scratch),
+		cmocka_unit_test(test_nested_dispatch),
 		cmocka_unit_test(test_create_destroy),
 	};
 
