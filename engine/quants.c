@@ -15,6 +15,7 @@
 #include "engine/kernels_impl.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -133,11 +134,14 @@ __attribute__((target("avx,f16c"))) static void f32_row_to_f16_f16c(const float 
 
 static int have_f16c(void)
 {
-	static int cached = -1;
+	static atomic_int cached = -1; /* threads may race to fill it: same value */
+	int v = atomic_load_explicit(&cached, memory_order_relaxed);
 
-	if (cached < 0)
-		cached = eng_x86_has_f16c();
-	return cached;
+	if (v < 0) {
+		v = eng_x86_has_f16c();
+		atomic_store_explicit(&cached, v, memory_order_relaxed);
+	}
+	return v;
 }
 #endif
 
