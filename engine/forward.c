@@ -339,6 +339,18 @@ static int attn_heads_per_item(const struct eng_ctx *c, int n)
 	return 1;
 }
 
+/* Attention below this many multiply-adds (QK^T and AV) runs on the calling thread: short
+ * decode steps, where a pool dispatch costs about as much as the work and is one more point
+ * where a descheduled thread holds the others up. */
+#define ENG_ATTN_SERIAL_MACS (1L << 18)
+
+static long attn_macs(const struct eng_ctx *c, int n)
+{
+	long seen = (long)n * c->pos + (long)n * (n + 1) / 2; /* sum of pos + t + 1 over the batch */
+
+	return 2 * seen * c->cfg.n_heads * c->cfg.head_dim;
+}
+
 /* ---- the forward pass -------------------------------------------------------------------- */
 
 /* Runs tokens[0..n) (n <= n_batch) at positions c->pos.. through every layer, leaving the final
@@ -374,7 +386,13 @@ static void forward_batch(struct eng_ctx *c, const int32_t *tokens, int n)
 				 c->pos + t, p->rope_theta);
 		}
 		kv_store(c, l, c->pos, s->k, s->v, n);
-		eng_pool_run(c->pool, attn_worker, &job);
+		if (attn_macs(c, n) < ENG_ATTN_SERIAL_MACS) {
+			/* a dispatch would cost more than it saves */
+			atomic_store(&job.next, 1);
+			attn_worker(&job, 0, 1);
+		} else {
+			eng_pool_run(c->pool, attn_worker, &job);
+		}
 		eng_matmul(c->pool, &L->wo, s->att, n, s->xb);
 		eng_axpy_f32(s->x, 1.0f, s->xb, n * dim);
 

@@ -466,24 +466,29 @@ static void test_kv_f16(void **state)
 	destroy(t);
 }
 
-/* A prompt longer than one batch runs as several batches with the same result. */
+/* A prompt longer than one batch runs as several batches with the same result, and decode steps
+ * after it are long enough (kv group 4, 3 threads) for attention to run across the pool. */
 static void test_long_prompt_in_chunks(void **state)
 {
 	(void)state;
-	const struct shape s = { "long", 32, 64, 1, 2, 1, 40, 1200, 16, ENG_TYPE_F32, true, 10000.0f };
+	const struct shape s = { "long", 256, 64, 1, 8, 2, 40, 1200, 32, ENG_TYPE_F32, true, 10000.0f };
 	struct test_model *t = build(&s, 99);
-	const int n = 700;
-	int32_t *tok = malloc(n * sizeof *tok);
+	const int n = 600, n_dec = 6;
+	int32_t *tok = malloc((n + n_dec) * sizeof *tok);
 	float *all = malloc((size_t)n * s.vocab * sizeof *all), *last = malloc(s.vocab * sizeof *last);
 	float *ref;
-	struct eng_ctx *c = new_ctx(t, 2, 0, ENG_TYPE_F32);
+	struct eng_ctx *c = new_ctx(t, 3, 0, ENG_TYPE_F32);
 
-	make_tokens(tok, n, s.vocab, 11);
+	make_tokens(tok, n + n_dec, s.vocab, 11);
 	assert_int_equal(eng_prefill(c, tok, n, last, all), 0);
 	assert_int_equal(eng_ctx_pos(c), n);
-	ref = ref_forward(&t->m, tok, n);
+	ref = ref_forward(&t->m, tok, n + n_dec);
 	expect_close("chunked prefill vs reference", &s, all, ref, n, 5e-4);
 	assert_memory_equal(last, all + (size_t)(n - 1) * s.vocab, s.vocab * sizeof *last);
+	for (int i = n; i < n + n_dec; i++) {
+		assert_int_equal(eng_decode(c, tok[i], last), 0);
+		expect_close("long decode vs reference", &s, last, ref + (size_t)i * s.vocab, 1, 5e-4);
+	}
 	eng_ctx_free(c);
 	free(tok);
 	free(all);
