@@ -1006,7 +1006,7 @@ int cmd_kernels(int argc, char **argv)
 			bwm.ref_gbs = bwm.fast_gbs;
 		if (bwm.fast_gbs <= 0) {
 			bwm.fast_gbs = bwm.ref_gbs = 0;
-			snprintf(bwm.reason, sizeof bwm.reason, "memory bandwidth could not be measured: %s", err);
+			snprintf(bwm.reason, sizeof bwm.reason, "memory bandwidth could not be measured: %.250s", err);
 		}
 		err[0] = '\0';
 		for (int i = 0; i < n; i++) {
