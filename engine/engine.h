@@ -136,10 +136,12 @@ int eng_ctx_len(const struct eng_ctx *c);
 size_t eng_ctx_kv_bytes(const struct eng_ctx *c);
 
 /*
- * Runs n tokens as one batch starting at the current position. If `logits` is not NULL it
- * receives vocab_size floats for the last token; if `all_logits` is not NULL it receives
- * n * vocab_size floats (teacher-forced logits for every position). Returns 0 or -errno
- * (-ENOSPC when the context is full, with a message in the context's last error).
+ * Runs n tokens as one batch starting at the current position (prompts over 512 tokens as
+ * several batches). If `logits` is not NULL it receives vocab_size floats for the last token;
+ * if `all_logits` is not NULL it receives n * vocab_size floats (teacher-forced logits for every
+ * position); both may be NULL (fill the cache only). Returns 0 or -errno: -ENOSPC when the
+ * context is full, -EINVAL for a token outside the vocabulary (nothing is run then), with a
+ * message in eng_ctx_error().
  */
 int eng_prefill(struct eng_ctx *c, const int32_t *tokens, int n, float *logits, float *all_logits);
 /* One token at the current position; logits (vocab_size floats) may not be NULL. */
