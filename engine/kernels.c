@@ -4,9 +4,10 @@
  * prepares the activations once per call and splits the weight rows over the thread pool.
  *
  * Work split: the rows are cut into chunks (a multiple of 16 rows, so two threads never write
- * the same 64-byte line of y); thread ith starts with chunk ith and then takes the next free
- * chunk from a shared counter, so a thread that was preempted (the machine is shared) does not
- * hold everyone up.
+ * the same 64-byte line of y); every thread takes the next free chunk from a shared counter,
+ * and a worker that has not started by the time the caller ran out of chunks is not waited for
+ * (eng_pool_run_dynamic), so a thread that was preempted (the machine is shared) does not hold
+ * everyone up.
  */
 #include "engine/kernels_impl.h"
 
@@ -105,15 +106,16 @@ struct mm_job {
 static void mm_worker(void *arg, int ith, int nth)
 {
 	struct mm_job *j = arg;
-	int64_t ch = ith;
+	int64_t ch;
 
-	/* chunks 0..nth-1 go to threads 0..nth-1, the rest to whoever is free first */
-	while (ch < j->n_chunks) {
+	(void)ith;
+	(void)nth;
+	/* every chunk goes to whoever is free first (eng_pool_run_dynamic: any thread may do all) */
+	while ((ch = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->n_chunks) {
 		int64_t r0 = ch * j->chunk_rows;
 		int64_t r1 = r0 + j->chunk_rows < j->w->rows ? r0 + j->chunk_rows : j->w->rows;
 
 		j->fn(j->w, &j->a, j->y, r0, r1);
-		ch = nth + atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
 	}
 }
 
@@ -150,7 +152,7 @@ static void run_rows(const struct eng_kernel_set *ks, struct eng_pool *p, const 
 		job.fn(w, a, y, 0, w->rows);
 		return;
 	}
-	eng_pool_run(p, mm_worker, &job);
+	eng_pool_run_dynamic(p, mm_worker, &job);
 }
 
 void eng_matmul_with(const struct eng_kernel_set *ks, struct eng_pool *p, const struct eng_mat *w,

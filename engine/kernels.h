@@ -48,6 +48,11 @@ int eng_pool_threads(const struct eng_pool *p);
 /* Runs fn(arg, ith, nth) on every thread (the caller is thread 0) and waits for all. Called from
  * inside a job (e.g. eng_matmul in a worker), it runs fn(arg, 0, 1) on the calling thread. */
 void eng_pool_run(struct eng_pool *p, void (*fn)(void *arg, int ith, int nth), void *arg);
+/* For jobs whose threads claim work items from a shared counter until none are left (so any one
+ * thread can do all of it): like eng_pool_run, but once the caller's own fn(arg, 0, nth) returns,
+ * workers that have not started yet are skipped instead of waited for (a preempted worker on a
+ * busy machine then costs nothing). fn must not rely on every ith running. */
+void eng_pool_run_dynamic(struct eng_pool *p, void (*fn)(void *arg, int ith, int nth), void *arg);
 
 /*
  * y[t][r] = sum_c W[r][c] * x[t][c] for t < n_tok (x: n_tok rows of w->cols floats, y: n_tok

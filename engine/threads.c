@@ -33,6 +33,9 @@
 #define ENG_POOL_MIN_SCRATCH (256u * 1024u)
 
 struct eng_pool_worker {
+	/* the last dispatch this worker took part in, or that the caller ran without it (dynamic
+	 * jobs); whoever moves it to the current generation first decides */
+	_Alignas(64) atomic_uint claim;
 	struct eng_pool *pool;
 	int ith;
 };
@@ -49,6 +52,7 @@ struct eng_pool {
 	atomic_int caller_sleeping;
 	/* owned by the dispatching thread */
 	_Alignas(64) int n_threads;
+	unsigned cur_gen; /* generation of the job being dispatched */
 	int spin; /* polls before sleeping: ENG_POOL_SPIN, or a few when threads outnumber CPUs */
 	pthread_t *threads;
 	struct eng_pool_worker *workers;
@@ -90,6 +94,17 @@ static int usable_cpus(void)
 	return (int)sysconf(_SC_NPROCESSORS_ONLN);
 }
 
+/* Moves *claim to generation g unless it is there already; 1 if this call moved it. Wrap-safe. */
+static int claim_gen(atomic_uint *claim, unsigned g)
+{
+	unsigned v = atomic_load(claim);
+
+	while ((int)(v - g) < 0)
+		if (atomic_compare_exchange_weak(claim, &v, g))
+			return 1;
+	return 0;
+}
+
 static void *worker_main(void *argp)
 {
 	struct eng_pool_worker *wk = argp;
@@ -113,6 +128,8 @@ static void *worker_main(void *argp)
 		seen = g;
 		if (atomic_load_explicit(&p->stop, memory_order_acquire))
 			return NULL;
+		if (!claim_gen(&wk->claim, g))
+			continue; /* a dynamic job the caller finished without us: do not touch it */
 		tl_in_job = 1;
 		p->fn(p->arg, wk->ith, p->n_threads);
 		tl_in_job = 0;
@@ -128,7 +145,8 @@ static void dispatch(struct eng_pool *p, void (*fn)(void *, int, int), void *arg
 	p->fn = fn;
 	p->arg = arg;
 	atomic_store_explicit(&p->pending, (unsigned)(p->n_threads - 1), memory_order_relaxed);
-	atomic_fetch_add(&p->gen, 1); /* seq_cst: ordered before the load of sleeping */
+	/* seq_cst: ordered before the load of sleeping */
+	p->cur_gen = atomic_fetch_add(&p->gen, 1) + 1;
 	if (atomic_load(&p->sleeping) > 0)
 		futex_wake(&p->gen);
 }
@@ -181,9 +199,13 @@ struct eng_pool *eng_pool_new(int n_threads)
 	p->n_threads = n_threads;
 	p->spin = n_threads <= usable_cpus() ? ENG_POOL_SPIN : ENG_POOL_SPIN_OVERSUBSCRIBED;
 	p->threads = calloc((size_t)n_threads, sizeof *p->threads);
-	p->workers = calloc((size_t)n_threads, sizeof *p->workers);
+	if (posix_memalign((void **)&p->workers, 64, (size_t)n_threads * sizeof *p->workers))
+		p->workers = NULL;
 	if (!p->threads || !p->workers || !eng_pool_scratch(p, ENG_POOL_MIN_SCRATCH))
 		goto fail;
+	memset(p->workers, 0, (size_t)n_threads * sizeof *p->workers);
+	for (int i = 0; i < n_threads; i++)
+		atomic_init(&p->workers[i].claim, 0);
 	for (int i = 1; i < n_threads; i++) {
 		p->workers[i].pool = p;
 		p->workers[i].ith = i;
@@ -228,6 +250,27 @@ void eng_pool_run(struct eng_pool *p, void (*fn)(void *arg, int ith, int nth), v
 	tl_in_job = 1;
 	fn(arg, 0, p->n_threads);
 	tl_in_job = 0;
+	wait_workers(p);
+}
+
+void eng_pool_run_dynamic(struct eng_pool *p, void (*fn)(void *arg, int ith, int nth), void *arg)
+{
+	unsigned skipped = 0;
+
+	if (!p || p->n_threads == 1 || tl_in_job) {
+		fn(arg, 0, 1);
+		return;
+	}
+	dispatch(p, fn, arg);
+	tl_in_job = 1;
+	fn(arg, 0, p->n_threads);
+	tl_in_job = 0;
+	/* All work is claimed; workers that have not started (descheduled, still waking) are not
+	 * waited for: they will see the claim and leave the job alone. */
+	for (int i = 1; i < p->n_threads; i++)
+		skipped += (unsigned)claim_gen(&p->workers[i].claim, p->cur_gen);
+	if (skipped)
+		atomic_fetch_sub(&p->pending, skipped);
 	wait_workers(p);
 }
 

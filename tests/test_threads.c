@@ -162,6 +162,57 @@ static void test_bad_sizes_and_scratch(void **state)
 	eng_pool_free(p);
 }
 
+/* Dynamic jobs: items claimed from a counter; every item is done exactly once per dispatch whether
+ * or not every worker took part, and mixing dynamic and ordinary dispatches keeps both right. */
+struct dyn_job {
+	int n_items;
+	atomic_int next;
+	atomic_int *done;
+	atomic_int threads_in;
+};
+
+static void dyn_fn(void *arg, int ith, int nth)
+{
+	struct dyn_job *j = arg;
+	int k;
+
+	(void)ith;
+	(void)nth;
+	atomic_fetch_add(&j->threads_in, 1);
+	while ((k = atomic_fetch_add(&j->next, 1)) < j->n_items)
+		atomic_fetch_add(&j->done[k], 1);
+}
+
+static void test_dynamic_dispatch(void **state)
+{
+	(void)state;
+	for (int nth = 1; nth <= 4; nth++) {
+		struct eng_pool *p = eng_pool_new(nth);
+		struct dyn_job j = { .n_items = 37 };
+
+		assert_non_null(p);
+		j.done = calloc((size_t)j.n_items, sizeof *j.done);
+		assert_non_null(j.done);
+		for (int d = 0; d < 3000; d++) {
+			atomic_store(&j.next, 0);
+			atomic_store(&j.threads_in, 0);
+			eng_pool_run_dynamic(p, dyn_fn, &j);
+			for (int k = 0; k < j.n_items; k++)
+				if (atomic_load(&j.done[k]) != d + 1) {
+					fprintf(stderr, "nth %d dispatch %d: item %d done %d times\n", nth, d, k,
+						atomic_load(&j.done[k]) - d);
+					fail();
+				}
+			/* the caller always takes part; skipped workers never enter */
+			assert_true(atomic_load(&j.threads_in) >= 1 && atomic_load(&j.threads_in) <= nth);
+			if (d % 100 == 0)
+				run_and_check(p, nth, 2, 0, d % 200 ? 0 : 3000); /* ordinary jobs in between */
+		}
+		free(j.done);
+		eng_pool_free(p);
+	}
+}
+
 /* A dispatch from inside a job runs the inner job on that thread alone instead of deadlocking. */
 struct nested_job {
 	struct eng_pool *p;
@@ -225,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_caller_waits_for_slow_workers),
 		cmocka_unit_test(test_rows_split),
 		cmocka_unit_test(test_bad_sizes_and_scratch),
+		cmocka_unit_test(test_dynamic_dispatch),
 		cmocka_unit_test(test_nested_dispatch),
 		cmocka_unit_test(test_create_destroy),
 	};
