@@ -351,6 +351,23 @@ static long attn_macs(const struct eng_ctx *c, int n)
 	return 2 * seen * c->cfg.n_heads * c->cfg.head_dim;
 }
 
+/* Attention of the batch's n tokens in layer l: s.q and the cache -> s.att. */
+static void attention(struct eng_ctx *c, int l, int n)
+{
+	struct attn_job job = { .c = c, .layer = l, .pos = c->pos, .n = n };
+
+	if (attn_macs(c, n) < ENG_ATTN_SERIAL_MACS) {
+		/* a dispatch would cost more than it saves */
+		job.heads = c->cfg.n_heads / c->cfg.n_kv_heads;
+		atomic_init(&job.next, 1);
+		attn_worker(&job, 0, 1);
+		return;
+	}
+	job.heads = attn_heads_per_item(c, n);
+	atomic_init(&job.next, c->n_threads);
+	eng_pool_run(c->pool, attn_worker, &job);
+}
+
 /* ---- the forward pass -------------------------------------------------------------------- */
 
 /* Runs tokens[0..n) (n <= n_batch) at positions c->pos.. through every layer, leaving the final
@@ -370,7 +387,6 @@ static void forward_batch(struct eng_ctx *c, const int32_t *tokens, int n)
 
 	for (int l = 0; l < p->n_layers; l++) {
 		const struct eng_layer *L = &w->layers[l];
-		struct attn_job job = { c, l, c->pos, n, attn_heads_per_item(c, n), c->n_threads };
 
 		/* attention */
 		for (int t = 0; t < n; t++)
@@ -386,13 +402,7 @@ static void forward_batch(struct eng_ctx *c, const int32_t *tokens, int n)
 				 c->pos + t, p->rope_theta);
 		}
 		kv_store(c, l, c->pos, s->k, s->v, n);
-		if (attn_macs(c, n) < ENG_ATTN_SERIAL_MACS) {
-			/* a dispatch would cost more than it saves */
-			atomic_store(&job.next, 1);
-			attn_worker(&job, 0, 1);
-		} else {
-			eng_pool_run(c->pool, attn_worker, &job);
-		}
+		attention(c, l, n);
 		eng_matmul(c->pool, &L->wo, s->att, n, s->xb);
 		eng_axpy_f32(s->x, 1.0f, s->xb, n * dim);
 
