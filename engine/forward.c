@@ -282,10 +282,10 @@ struct attn_job {
 /*
  * Grouped-query causal attention. A work item is one token and `heads` query heads that share one
  * kv head, so each cached key and value row is read (and, from an F16 cache, widened) once for all
- * of them. Thread ith starts with item ith, then claims the next unclaimed one, so that neither
- * the longer rows of later tokens nor a thread preempted on a shared machine hold the others up.
- * The batch's keys and values are already in the cache: token t sees positions
- * 0..pos+t.
+ * of them. Threads claim items from a shared counter until none are left, so that neither the
+ * longer rows of later tokens nor a thread preempted on a shared machine hold the others up (any
+ * one thread can do all of it: eng_pool_run_dynamic skips workers that start too late). The
+ * batch's keys and values are already in the cache: token t sees positions 0..pos+t.
  */
 static void attn_worker(void *arg, int ith, int nth)
 {
@@ -299,7 +299,7 @@ static void attn_worker(void *arg, int ith, int nth)
 	float *tmp = c->s.kvrow + (size_t)ith * 2 * hd;
 
 	(void)nth;
-	for (int it = ith; it < j->n * per_tok; it = atomic_fetch_add(&j->next, 1)) {
+	for (int it; (it = atomic_fetch_add(&j->next, 1)) < j->n * per_tok;) {
 		const int t = it / per_tok, h0 = it % per_tok * nh, kvh = h0 / group;
 		const int n_seen = j->pos + t + 1;
 		const float *q = c->s.q + (size_t)t * c->q_dim + (size_t)h0 * hd;
@@ -359,13 +359,13 @@ static void attention(struct eng_ctx *c, int l, int n)
 	if (attn_macs(c, n) < ENG_ATTN_SERIAL_MACS) {
 		/* a dispatch would cost more than it saves */
 		job.heads = c->cfg.n_heads / c->cfg.n_kv_heads;
-		atomic_init(&job.next, 1);
+		atomic_init(&job.next, 0);
 		attn_worker(&job, 0, 1);
 		return;
 	}
 	job.heads = attn_heads_per_item(c, n);
-	atomic_init(&job.next, c->n_threads);
-	eng_pool_run(c->pool, attn_worker, &job);
+	atomic_init(&job.next, 0);
+	eng_pool_run_dynamic(c->pool, attn_worker, &job);
 }
 
 /* ---- the forward pass -------------------------------------------------------------------- */
