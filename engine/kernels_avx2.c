@@ -156,9 +156,16 @@ static volatile int jb_slowdown_sink;
  * ENG_PF_ROW_BYTES further along each row (very long rows). Measured on this machine, one thread
  * streaming from memory: 2 tiles ahead beat 2 KiB or 4 KiB along the row for Q8_0, F16 and F32
  * (e.g. Q8_0 32000x2048: 27-39 GB/s against 20-27 GB/s with 2 KiB), even where 8 rows are more
- * than L1 holds.
+ * than L1 holds. At 2 threads every variant tried (1, 2 or 3 tiles; T0, T1 or NTA hints) gave the
+ * same ~37 GB/s for a whole decode step's matmuls: memory-bound there. Both are overridable
+ * (-DENG_PF_TILES=N, -DENG_PF_HINT=_MM_HINT_T1) for tuning on other machines.
  */
+#ifndef ENG_PF_TILES
 #define ENG_PF_TILES 2
+#endif
+#ifndef ENG_PF_HINT
+#define ENG_PF_HINT _MM_HINT_T0
+#endif
 #ifndef ENG_PF_MAX_BYTES
 #define ENG_PF_MAX_BYTES (64 * 1024)
 #endif
@@ -185,12 +192,12 @@ TGT_INLINE void prefetch_chunk_start(const struct eng_mat *w, int64_t r0, int64_
 		int64_t r_end = r0 + pfd / rb < r1 ? r0 + pfd / rb : r1;
 
 		for (const char *p = base + r0 * rb; p < base + r_end * rb; p += 64)
-			_mm_prefetch(p, _MM_HINT_T0);
+			_mm_prefetch(p, ENG_PF_HINT);
 		return;
 	}
 	for (int64_t r = r0; r < r0 + 4 && r < r1; r++)
 		for (int64_t off = 0; off < pfd && off < rb; off += 64)
-			_mm_prefetch(base + r * rb + off, _MM_HINT_T0);
+			_mm_prefetch(base + r * rb + off, ENG_PF_HINT);
 }
 
 /* Prefetches pfd bytes ahead of offset `off` in each of the four rows of a tile. In row mode a
@@ -202,10 +209,10 @@ TGT_INLINE void prefetch_ahead(const char *const *wr, int64_t rb, int64_t pfd, i
 
 	if (pfd < 4 * rb && o >= rb)
 		o += 3 * rb;
-	_mm_prefetch(wr[0] + o, _MM_HINT_T0);
-	_mm_prefetch(wr[1] + o, _MM_HINT_T0);
-	_mm_prefetch(wr[2] + o, _MM_HINT_T0);
-	_mm_prefetch(wr[3] + o, _MM_HINT_T0);
+	_mm_prefetch(wr[0] + o, ENG_PF_HINT);
+	_mm_prefetch(wr[1] + o, ENG_PF_HINT);
+	_mm_prefetch(wr[2] + o, ENG_PF_HINT);
+	_mm_prefetch(wr[3] + o, ENG_PF_HINT);
 }
 
 /* ---- Q4_0 weights x Q8_0 activations ---- */
