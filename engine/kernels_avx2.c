@@ -13,7 +13,10 @@
  *         (|.| <= 8 * 15 * 127 = 15240 < 32767) and one madd widens to int32. The "- 8" of each
  *         nibble comes back as 8 * d8 * sum(q8), precomputed once per activation block.
  *   Q8_0: maddubs(|w|, sign(x, w)) then madd to int32 and hadd_epi32 to fold the rows.
- * The per-row f16 scales of a block are converted four at a time with F16C.
+ * The per-row f16 scales of a block are converted four at a time with F16C. Where the build
+ * targets a CPU with AVX-VNNI or AVX512-VNNI+VL (the default -march=native on such a CPU), the
+ * byte dot products use vpdpbusd instead of maddubs + madd (Q8_0 prefill ~15% faster here); a
+ * portable build (ARCH=x86-64-v2) keeps the AVX2 instructions.
  *
  * Prefetch: on the machines this was tuned on (a virtualised AMD EPYC) the hardware prefetchers
  * do not keep four interleaved row streams ahead of a compute-heavy loop, and a decode matvec
@@ -130,13 +133,37 @@ TGT_INLINE void store4(float *y, __m128 v, int nr)
 }
 
 /* Folds four int16x16 row vectors into [r0 r1 r2 r3] int32 sums (inputs |.| <= 3810). */
-TGT_INLINE __m128i fold4_epi16(__m256i m0, __m256i m1, __m256i m2, __m256i m3)
+__attribute__((unused)) TGT_INLINE __m128i fold4_epi16(__m256i m0, __m256i m1, __m256i m2, __m256i m3)
 {
 	__m256i h = _mm256_hadd_epi16(_mm256_hadd_epi16(m0, m1), _mm256_hadd_epi16(m2, m3));
 	__m256i s = _mm256_madd_epi16(h, _mm256_set1_epi16(1));
 
 	return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
 }
+
+/*
+ * u8 x s8 dot products of 4-byte groups into int32 lanes: one VNNI instruction where the build
+ * targets a CPU that has it (AVX-VNNI, or AVX512-VNNI with VL: -march=native on such a CPU),
+ * else maddubs + madd. Exact in both cases for our ranges (|.| <= 4 * 255 * 127).
+ */
+#if defined(__AVXVNNI__)
+#define JB_VNNI 1
+TGT_INLINE __m256i dot_u8s8(__m256i u, __m256i s)
+{
+	return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), u, s);
+}
+#elif defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define JB_VNNI 1
+TGT_INLINE __m256i dot_u8s8(__m256i u, __m256i s)
+{
+	return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+}
+#else
+TGT_INLINE __m256i dot_u8s8(__m256i u, __m256i s)
+{
+	return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+#endif
 
 /* Folds four int32x8 row vectors into [r0 r1 r2 r3]. */
 TGT_INLINE __m128i fold4_epi32(__m256i m0, __m256i m1, __m256i m2, __m256i m3)
@@ -259,8 +286,13 @@ TGT_INLINE void q4_0_tile(const char *const *wr, const struct eng_act *a, int t0
 
 		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
 			__m256i yv = _mm256_load_si256((const __m256i *)(xq[t] + b * ENG_QK4_0));
+#if defined(JB_VNNI)
+			__m128i s = fold4_epi32(dot_u8s8(q0, yv), dot_u8s8(q1, yv), dot_u8s8(q2, yv),
+						dot_u8s8(q3, yv));
+#else
 			__m128i s = fold4_epi16(_mm256_maddubs_epi16(q0, yv), _mm256_maddubs_epi16(q1, yv),
 						_mm256_maddubs_epi16(q2, yv), _mm256_maddubs_epi16(q3, yv));
+#endif
 			__m128 v = _mm_fmsub_ps(_mm_cvtepi32_ps(s), _mm_set1_ps(xd[t][b]), _mm_set1_ps(xc[t][b]));
 
 			acc[t] = _mm_fmadd_ps(dw, v, acc[t]);
@@ -329,8 +361,8 @@ TGT static void mm_q4_0_avx2(const struct eng_mat *w, const struct eng_act *a, f
 
 TGT_INLINE __m256i dot_q8_pair(__m256i aw, __m256i w, __m256i x)
 {
-	/* |w| * (x with w's sign): unsigned x signed bytes for maddubs; |.| <= 2 * 127 * 127 */
-	return _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1));
+	/* |w| * (x with w's sign): unsigned x signed bytes; maddubs pairs stay <= 2 * 127 * 127 */
+	return dot_u8s8(aw, _mm256_sign_epi8(x, w));
 }
 
 TGT_INLINE void q8_0_tile(const char *const *wr, const struct eng_act *a, int t0, const int nt, float *y,
