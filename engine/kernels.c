@@ -155,6 +155,22 @@ static void run_rows(const struct eng_kernel_set *ks, struct eng_pool *p, const 
 	eng_pool_run_dynamic(p, mm_worker, &job);
 }
 
+/* The last resort when no buffer for the quantized activations can be allocated: one token with
+ * its activations on this function's stack (enough for rows of up to 36864 columns). */
+static __attribute__((noinline)) void matmul_one_token_oom(const struct eng_kernel_set *ks, struct eng_pool *p,
+							     const struct eng_mat *w, const float *x, float *y)
+{
+	enum { MAX_COLS = 36864 };
+	_Alignas(64) int8_t qs[MAX_COLS];
+	float d[MAX_COLS / ENG_QK8_0], c[MAX_COLS / ENG_QK8_0];
+	struct eng_act a = { .x = x, .qs = qs, .d = d, .c = c, .cols = w->cols, .nb = w->cols / ENG_QK8_0,
+			     .n_tok = 1 };
+
+	assert(w->cols <= MAX_COLS && "matmul: out of memory for the activations");
+	ks->quantize_act(x, w->cols, qs, d, c);
+	run_rows(ks, p, w, &a, y);
+}
+
 void eng_matmul_with(const struct eng_kernel_set *ks, struct eng_pool *p, const struct eng_mat *w,
 		     const float *x, int n_tok, float *y)
 {
@@ -176,22 +192,9 @@ void eng_matmul_with(const struct eng_kernel_set *ks, struct eng_pool *p, const 
 	if (!buf)
 		buf = owned = aligned_alloc(64, (need + 63) & ~(size_t)63);
 	if (!buf) {
-		/* out of memory for the whole batch: one token at a time, on the stack when small */
-		_Alignas(64) char small[40 * 1024];
-
-		if (n_tok > 1) {
-			for (int t = 0; t < n_tok; t++)
-				eng_matmul_with(ks, p, w, x + (int64_t)t * w->cols, 1,
-						y + (int64_t)t * w->rows);
-			return;
-		}
-		assert(need <= sizeof small && "matmul: out of memory for activations");
-		buf = small;
-		a.qs = (int8_t *)buf;
-		a.d = (float *)(buf + qs_bytes);
-		a.c = a.d + a.nb;
-		ks->quantize_act(x, w->cols, (int8_t *)a.qs, (float *)a.d, (float *)a.c);
-		run_rows(ks, p, w, &a, y);
+		/* out of memory for the whole batch: one token at a time, activations on the stack */
+		for (int t = 0; t < n_tok; t++)
+			matmul_one_token_oom(ks, p, w, x + (int64_t)t * w->cols, y + (int64_t)t * w->rows);
 		return;
 	}
 	a.qs = (int8_t *)buf;
