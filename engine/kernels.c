@@ -94,12 +94,13 @@ static int act_is_q8(int type)
 }
 
 struct mm_job {
-	eng_mm_fn fn;
-	const struct eng_mat *w;
+	int n_w;
+	const struct eng_mat *w[ENG_MATMUL_MAX_MULTI];
+	float *y[ENG_MATMUL_MAX_MULTI];
+	eng_mm_fn fn[ENG_MATMUL_MAX_MULTI];
+	int64_t chunk_rows[ENG_MATMUL_MAX_MULTI];
+	int64_t first_chunk[ENG_MATMUL_MAX_MULTI + 1]; /* chunks of matrix k: [first[k], first[k+1]) */
 	struct eng_act a;
-	float *y;
-	int64_t chunk_rows;
-	int64_t n_chunks;
 	atomic_llong next;
 };
 
@@ -107,15 +108,19 @@ static void mm_worker(void *arg, int ith, int nth)
 {
 	struct mm_job *j = arg;
 	int64_t ch;
+	int k = 0;
 
 	(void)ith;
 	(void)nth;
 	/* every chunk goes to whoever is free first (eng_pool_run_dynamic: any thread may do all) */
-	while ((ch = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->n_chunks) {
-		int64_t r0 = ch * j->chunk_rows;
-		int64_t r1 = r0 + j->chunk_rows < j->w->rows ? r0 + j->chunk_rows : j->w->rows;
+	while ((ch = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->first_chunk[j->n_w]) {
+		int64_t r0, r1;
 
-		j->fn(j->w, &j->a, j->y, r0, r1);
+		while (ch >= j->first_chunk[k + 1]) /* chunks are claimed in increasing order */
+			k++;
+		r0 = (ch - j->first_chunk[k]) * j->chunk_rows[k];
+		r1 = r0 + j->chunk_rows[k] < j->w[k]->rows ? r0 + j->chunk_rows[k] : j->w[k]->rows;
+		j->fn[k](j->w[k], &j->a, j->y[k], r0, r1);
 	}
 }
 
@@ -137,19 +142,28 @@ static void qact_worker(void *arg, int ith, int nth)
 		      j->d + (int64_t)t * j->a->nb, j->c + (int64_t)t * j->a->nb);
 }
 
-static void run_rows(const struct eng_kernel_set *ks, struct eng_pool *p, const struct eng_mat *w,
-		     const struct eng_act *a, float *y)
+/* Runs the row kernels of n_w matrices that share the activations `a`, as one dispatch. */
+static void run_rows(const struct eng_kernel_set *ks, struct eng_pool *p, const struct eng_mat *const *w,
+		     int n_w, const struct eng_act *a, float *const *y)
 {
 	int nth = eng_pool_in_job() ? 1 : eng_pool_threads(p);
-	struct mm_job job = { .fn = ks->mm[w->type], .w = w, .a = *a, .y = y };
-	/* ~8 chunks per thread, each a multiple of 16 rows */
-	int64_t per = w->rows / ((int64_t)nth * 8);
+	struct mm_job job = { .n_w = n_w, .a = *a };
 
-	job.chunk_rows = per < 16 ? 16 : (per + 15) / 16 * 16;
-	job.n_chunks = (w->rows + job.chunk_rows - 1) / job.chunk_rows;
+	job.first_chunk[0] = 0;
+	for (int k = 0; k < n_w; k++) {
+		/* ~8 chunks per thread, each a multiple of 16 rows */
+		int64_t per = w[k]->rows / ((int64_t)nth * 8);
+
+		job.w[k] = w[k];
+		job.y[k] = y[k];
+		job.fn[k] = ks->mm[w[k]->type];
+		job.chunk_rows[k] = per < 16 ? 16 : (per + 15) / 16 * 16;
+		job.first_chunk[k + 1] = job.first_chunk[k] + (w[k]->rows + job.chunk_rows[k] - 1) / job.chunk_rows[k];
+	}
 	atomic_init(&job.next, 0);
-	if (nth == 1 || job.n_chunks == 1) {
-		job.fn(w, a, y, 0, w->rows);
+	if (nth == 1 || job.first_chunk[n_w] == 1) {
+		for (int k = 0; k < n_w; k++)
+			job.fn[k](w[k], a, y[k], 0, w[k]->rows);
 		return;
 	}
 	eng_pool_run_dynamic(p, mm_worker, &job);
@@ -168,33 +182,44 @@ static __attribute__((noinline)) void matmul_one_token_oom(const struct eng_kern
 
 	assert(w->cols <= MAX_COLS && "matmul: out of memory for the activations");
 	ks->quantize_act(x, w->cols, qs, d, c);
-	run_rows(ks, p, w, &a, y);
+	run_rows(ks, p, &w, 1, &a, &y);
 }
 
-void eng_matmul_with(const struct eng_kernel_set *ks, struct eng_pool *p, const struct eng_mat *w,
-		     const float *x, int n_tok, float *y)
+void eng_matmul_multi_with(const struct eng_kernel_set *ks, struct eng_pool *p, const struct eng_mat *const *w,
+			   int n_w, const float *x, int n_tok, float *const *y)
 {
-	struct eng_act a = { .x = x, .cols = w->cols, .nb = w->cols / ENG_QK8_0, .n_tok = n_tok };
+	const struct eng_mat *w0 = w[0];
+	struct eng_act a = { .x = x, .cols = w0->cols, .nb = w0->cols / ENG_QK8_0, .n_tok = n_tok };
 	size_t qs_bytes, need;
 	char *buf, *owned = NULL;
 
-	assert(w->type >= 0 && w->type < ENG_KTYPE_SLOTS && ks->mm[w->type]);
-	if (n_tok <= 0 || w->rows <= 0)
+	assert(n_w >= 1 && n_w <= ENG_MATMUL_MAX_MULTI);
+	for (int k = 0; k < n_w; k++) {
+		assert(w[k]->type >= 0 && w[k]->type < ENG_KTYPE_SLOTS && ks->mm[w[k]->type]);
+		if (w[k]->type != w0->type || w[k]->cols != w0->cols) {
+			/* different activation formats: one matmul each */
+			for (int i = 0; i < n_w; i++)
+				eng_matmul_multi_with(ks, p, &w[i], 1, x, n_tok, &y[i]);
+			return;
+		}
+	}
+	if (n_tok <= 0)
 		return;
-	if (!act_is_q8(w->type)) {
-		run_rows(ks, p, w, &a, y);
+	if (!act_is_q8(w0->type)) {
+		run_rows(ks, p, w, n_w, &a, y);
 		return;
 	}
-	assert(w->cols % ENG_QK8_0 == 0);
-	qs_bytes = ((size_t)n_tok * (size_t)w->cols + 63) & ~(size_t)63;
+	assert(w0->cols % ENG_QK8_0 == 0);
+	qs_bytes = ((size_t)n_tok * (size_t)w0->cols + 63) & ~(size_t)63;
 	need = qs_bytes + 2 * (size_t)n_tok * (size_t)a.nb * sizeof(float);
 	buf = eng_pool_in_job() ? NULL : eng_pool_scratch(p, need); /* nested: own buffer */
 	if (!buf)
 		buf = owned = aligned_alloc(64, (need + 63) & ~(size_t)63);
 	if (!buf) {
 		/* out of memory for the whole batch: one token at a time, activations on the stack */
-		for (int t = 0; t < n_tok; t++)
-			matmul_one_token_oom(ks, p, w, x + (int64_t)t * w->cols, y + (int64_t)t * w->rows);
+		for (int k = 0; k < n_w; k++)
+			for (int t = 0; t < n_tok; t++)
+				matmul_one_token_oom(ks, p, w[k], x + (int64_t)t * w0->cols, y[k] + (int64_t)t * w[k]->rows);
 		return;
 	}
 	a.qs = (int8_t *)buf;
@@ -207,12 +232,25 @@ void eng_matmul_with(const struct eng_kernel_set *ks, struct eng_pool *p, const 
 		eng_pool_run(p, qact_worker, &qj);
 	} else {
 		for (int t = 0; t < n_tok; t++)
-			ks->quantize_act(x + (int64_t)t * w->cols, w->cols,
-					 (int8_t *)a.qs + (int64_t)t * w->cols,
+			ks->quantize_act(x + (int64_t)t * w0->cols, w0->cols, (int8_t *)a.qs + (int64_t)t * w0->cols,
 					 (float *)a.d + (int64_t)t * a.nb, (float *)a.c + (int64_t)t * a.nb);
 	}
-	run_rows(ks, p, w, &a, y);
+	run_rows(ks, p, w, n_w, &a, y);
 	free(owned);
+}
+
+void eng_matmul_with(const struct eng_kernel_set *ks, struct eng_pool *p, const struct eng_mat *w,
+		     const float *x, int n_tok, float *y)
+{
+	if (w->rows <= 0)
+		return;
+	eng_matmul_multi_with(ks, p, &w, 1, x, n_tok, &y);
+}
+
+void eng_matmul_multi(struct eng_pool *p, const struct eng_mat *const *w, int n_w, const float *x, int n_tok,
+		      float *const *y)
+{
+	eng_matmul_multi_with(eng_kernels_active(), p, w, n_w, x, n_tok, y);
 }
 
 void eng_matmul(struct eng_pool *p, const struct eng_mat *w, const float *x, int n_tok, float *y)

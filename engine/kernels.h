@@ -61,6 +61,15 @@ void eng_pool_run_dynamic(struct eng_pool *p, void (*fn)(void *arg, int ith, int
  */
 void eng_matmul(struct eng_pool *p, const struct eng_mat *w, const float *x, int n_tok, float *y);
 void eng_matmul_ref(const struct eng_mat *w, const float *x, int n_tok, float *y);
+/*
+ * Several matmuls of the same input in one dispatch (Q/K/V, or gate and up): y[k] = w[k] x for
+ * k < n_w (n_w <= ENG_MATMUL_MAX_MULTI). The activations are quantized once and the row chunks of
+ * all matrices are shared out together, so threads wait for each other once instead of n_w
+ * times. Matrices of different types or widths fall back to one eng_matmul each.
+ */
+#define ENG_MATMUL_MAX_MULTI 8
+void eng_matmul_multi(struct eng_pool *p, const struct eng_mat *const *w, int n_w, const float *x, int n_tok,
+		      float *const *y);
 
 /* o = x / rms(x) * weight (n elements); o may equal x. */
 void eng_rmsnorm(float *o, const float *x, const float *weight, int n, float eps);

@@ -83,6 +83,8 @@ void eng_quantize_act_ref(const float *x, int64_t n, int8_t *qs, float *d, float
  */
 void eng_matmul_with(const struct eng_kernel_set *ks, struct eng_pool *p, const struct eng_mat *w,
 		     const float *x, int n_tok, float *y);
+void eng_matmul_multi_with(const struct eng_kernel_set *ks, struct eng_pool *p, const struct eng_mat *const *w,
+			   int n_w, const float *x, int n_tok, float *const *y);
 
 /* 1 while the calling thread runs a pool job (nested dispatches run inline; they must not use
  * the pool's scratch buffer, which the dispatching thread owns). */

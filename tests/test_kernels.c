@@ -346,6 +346,57 @@ static void test_matmul_threads_bitwise(void **state)
 	}
 }
 
+/* eng_matmul_multi gives exactly what one eng_matmul per matrix gives: same type (one dispatch,
+ * activations quantized once) and mixed types (the fallback), decode and batch, 1..3 threads. */
+static void test_matmul_multi(void **state)
+{
+	static const int64_t rows[3] = { 64, 16, 37 };
+	static const int sets[][3] = {
+		{ ENG_TYPE_Q4_0, ENG_TYPE_Q4_0, ENG_TYPE_Q4_0 }, { ENG_TYPE_Q8_0, ENG_TYPE_Q8_0, ENG_TYPE_Q8_0 },
+		{ ENG_TYPE_F16, ENG_TYPE_F16, ENG_TYPE_F16 },    { ENG_TYPE_F32, ENG_TYPE_F32, ENG_TYPE_F32 },
+		{ ENG_TYPE_Q4_0, ENG_TYPE_Q8_0, ENG_TYPE_F32 },
+	};
+	float x[5 * 128];
+
+	(void)state;
+	for (int i = 0; i < 5 * 128; i++)
+		x[i] = frand();
+	for (size_t si = 0; si < sizeof sets / sizeof sets[0]; si++) {
+		struct test_mat m[3];
+		const struct eng_mat *w[3];
+		float *y[3], *yr[3];
+
+		for (int k = 0; k < 3; k++) {
+			make_mat(&m[k], sets[si][k], rows[k], 128);
+			w[k] = &m[k].m;
+			y[k] = malloc(5 * (size_t)rows[k] * sizeof(float));
+			yr[k] = malloc(5 * (size_t)rows[k] * sizeof(float));
+			assert_non_null(y[k]);
+			assert_non_null(yr[k]);
+		}
+		for (int nth = 1; nth <= 3; nth++) {
+			struct eng_pool *p = eng_pool_new(nth);
+
+			assert_non_null(p);
+			for (int n_tok = 1; n_tok <= 5; n_tok += 4) {
+				for (int k = 0; k < 3; k++) {
+					memset(y[k], 0xff, 5 * (size_t)rows[k] * sizeof(float));
+					eng_matmul(p, w[k], x, n_tok, yr[k]);
+				}
+				eng_matmul_multi(p, w, 3, x, n_tok, y);
+				for (int k = 0; k < 3; k++)
+					assert_memory_equal(y[k], yr[k], (size_t)n_tok * (size_t)rows[k] * sizeof(float));
+			}
+			eng_pool_free(p);
+		}
+		for (int k = 0; k < 3; k++) {
+			free_mat(&m[k]);
+			free(y[k]);
+			free(yr[k]);
+		}
+	}
+}
+
 /* eng_matmul called from inside pool jobs (each worker its own matrix) gives the same results as
  * from the caller: nested dispatch runs inline and does not share the pool's scratch buffer. */
 struct nested_mm {
@@ -589,6 +640,7 @@ int main(void)
 		cmocka_unit_test(test_quantize_act_identical),
 		cmocka_unit_test(test_matmul_vs_ref),
 		cmocka_unit_test(test_matmul_threads_bitwise),
+		cmocka_unit_test(test_matmul_multi),
 		cmocka_unit_test(test_matmul_nested_in_pool),
 		cmocka_unit_test(test_matmul_ref_vs_double),
 		cmocka_unit_test(test_dot_axpy),
