@@ -104,3 +104,6 @@ echo "memory read bandwidth (joulebench membw, best pass): 1 thread $(membw_gbs 
 echo
 echo "== engine kernels: decode matvec GB/s vs memory read bandwidth (joulebench membw --matvec) =="
 ./joulebench membw -t 1,2 --reps "${BENCH_MEMBW_REPS:-10}" --matvec
+
+# ---- power sampler: its cost on decode tokens/s (scripts/bench-sampler.sh) --------------------
+scripts/bench-sampler.sh
