@@ -13,10 +13,10 @@ int cmd_regress(int argc, char **argv);
 int cmd_kernels(int argc, char **argv);
 int cmd_cloud(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
-int cmd_model(int argc, char **argv);
-int cmd_tokenize(int argc, char **argv);
 int cmd_claims(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_model(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 
 int cmd_membw(int argc, char **argv);

@@ -10,20 +10,20 @@
 #include <string.h>
 
 const struct bench_cmd bench_cmds[] = {
-	{ "version", "print version, commit and build configuration", cmd_version },
 	{ "run", "run a benchmark workload: tokens/s, latency and joules per token into result.json", cmd_run },
-	{ "kernels", "time each kernel alone at a model shape's sizes; --count instructions", cmd_kernels },
-	{ "regress", "CI gate: compare two results, exit 1 on a significant regression", cmd_regress },
-	{ "cloud", "local vs cloud-equivalent energy, carbon and water for a result", cmd_cloud },
-	{ "compare", "one table across results: speed, latency, energy, ratios vs the first", cmd_compare },
 	{ "generate", "run a model on a prompt: text as it comes, then load time and tokens/s", cmd_generate },
 	{ "logits", "teacher-forced logits of a token file as float32, for cross-engine checks", cmd_logits },
 	{ "model", "synthesise, inspect or import model files; list model shapes", cmd_model },
 	{ "tokenize", "print the token ids of a text (works on vocabulary-only GGUF files)", cmd_tokenize },
-	{ "claims", "check popular local-vs-cloud energy claims against your results", cmd_claims },
-	{ "report", "Markdown + HTML report with plots, cloud comparison and claims", cmd_report },
 	{ "membw", "memory read bandwidth per thread count (the ceiling of decode speed)", cmd_membw },
+	{ "kernels", "time each kernel alone at a model shape's sizes; --count instructions", cmd_kernels },
 	{ "probes", "list energy probes and counters: available or why not, units, a live reading", cmd_probes },
+	{ "compare", "one table across results: speed, latency, energy, ratios vs the first", cmd_compare },
+	{ "report", "Markdown + HTML report with plots, cloud comparison and claims", cmd_report },
+	{ "cloud", "local vs cloud-equivalent energy, carbon and water for a result", cmd_cloud },
+	{ "claims", "check popular local-vs-cloud energy claims against your results", cmd_claims },
+	{ "regress", "CI gate: compare two results, exit 1 on a significant regression", cmd_regress },
+	{ "version", "print version, commit and build configuration", cmd_version },
 	{ NULL, NULL, NULL },
 };
 
