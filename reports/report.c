@@ -40,7 +40,20 @@ static void md_num(FILE *f, const struct rpt_num *n)
 	fprintf(f, " %s |", a);
 }
 
-static void md_result(FILE *f, const struct rpt_result *r)
+/* The same machine (host, CPU, kernel) with the same list of unavailable probes: a report over
+ * many runs on one machine lists the probes once and points back to that list afterwards. */
+static bool same_probe_list(const struct rpt_result *a, const struct rpt_result *b)
+{
+	const cJSON *ua = cJSON_GetObjectItemCaseSensitive(a->json, "energy_unavailable");
+	const cJSON *ub = cJSON_GetObjectItemCaseSensitive(b->json, "energy_unavailable");
+
+	return !strcmp(a->hostname, b->hostname) && !strcmp(a->cpu_model, b->cpu_model) &&
+	       !strcmp(a->kernel, b->kernel) && ua && ub && cJSON_Compare(ua, ub, true);
+}
+
+/* Writes one result's section. `earlier` is the result whose section already listed the same
+ * machine's unavailable probes (NULL: list them here). */
+static void md_result(FILE *f, const struct rpt_result *r, const struct rpt_result *earlier)
 {
 	const cJSON *un = cJSON_GetObjectItemCaseSensitive(r->json, "energy_unavailable"), *it;
 
@@ -101,7 +114,10 @@ static void md_result(FILE *f, const struct rpt_result *r)
 		}
 		fputc('\n', f);
 	}
-	if (cJSON_GetArraySize(un) > 0) {
+	if (cJSON_GetArraySize(un) > 0 && earlier) {
+		fprintf(f, "Probes not used: the same as for `%s` (same machine).\n\n",
+		        rj_label(earlier->path));
+	} else if (cJSON_GetArraySize(un) > 0) {
 		fprintf(f, "Probes not used:\n\n");
 		cJSON_ArrayForEach(it, un)
 		{
@@ -166,7 +182,12 @@ static int write_md(FILE *f, struct rpt_result *const *rs, int n, const struct r
 	           "profiles in `configs/cloud`.\n\n");
 	fprintf(f, "## Results\n\n");
 	for (int i = 0; i < n; i++) {
-		md_result(f, rs[i]);
+		const struct rpt_result *earlier = NULL;
+
+		for (int j = 0; j < i && !earlier; j++)
+			if (!strcmp(rs[j]->kind, "run") && same_probe_list(rs[j], rs[i]))
+				earlier = rs[j];
+		md_result(f, rs[i], earlier);
 		runs += !strcmp(rs[i]->kind, "run");
 	}
 	if (runs >= 2) {

@@ -252,6 +252,15 @@ static void test_report_full(void **state)
 			fail();
 		}
 	}
+	/* the two laptop-1 results share one list of unavailable probes; the VM keeps its own */
+	{
+		const char *first = strstr(md, "perf_event_paranoid is 2");
+
+		assert_non_null(first);
+		assert_null(strstr(first + 1, "perf_event_paranoid is 2"));
+		assert_non_null(strstr(md, "Probes not used: the same as for "
+		                           "`laptop-7b-measured.json` (same machine)."));
+	}
 	/* the HTML says the same, escaped */
 	assert_non_null(strstr(html, "<h2>Local vs cloud</h2>"));
 	assert_non_null(strstr(html, "<strong>ESTIMATED</strong>"));
