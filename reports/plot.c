@@ -449,18 +449,34 @@ ok:
 	return rows > 1;
 }
 
+/* The memory bandwidth bound for a run config of `r` at `threads`: the membw a kernels result
+ * from the same machine (host and CPU) measured at that thread count, else its highest. A
+ * bound measured on another machine says nothing about this one: false when there is none. */
+static bool run_bound(struct rpt_result *const *rs, int n, const struct rpt_result *r,
+                      int threads, double *bw)
+{
+	for (int i = 0; i < n; i++) {
+		char key[16];
+
+		if (strcmp(rs[i]->kind, "kernels") || !rs[i]->membw_gbs.ok ||
+		    strcmp(rs[i]->hostname, r->hostname) || strcmp(rs[i]->cpu_model, r->cpu_model))
+			continue;
+		snprintf(key, sizeof key, "%d", threads);
+		if (!rj_num(cJSON_GetObjectItemCaseSensitive(rs[i]->json, "membw"), key, bw))
+			*bw = rs[i]->membw_gbs.v;
+		return true;
+	}
+	return false;
+}
+
 /* Achieved bandwidth: decode bytes/token × tok/s per run config; GB/s per kernel; the bound
- * is the highest membw of a kernels result among the inputs. */
+ * is the membw of a kernels result of the same machine ("?" when none was measured there). */
 static int dat_roofline(struct rpt_result *const *rs, int n, const char *dir, const char *name)
 {
-	struct rpt_num bound = {0};
 	char path[1200];
 	int rows = 0;
 	FILE *f;
 
-	for (int i = 0; i < n; i++)
-		if (rs[i]->membw_gbs.ok && (!bound.ok || rs[i]->membw_gbs.v > bound.v))
-			bound = rs[i]->membw_gbs;
 	f = open_dat(dir, name, path, sizeof path);
 	if (!f)
 		return -errno;
@@ -472,6 +488,7 @@ static int dat_roofline(struct rpt_result *const *rs, int n, const char *dir, co
 			for (int k = 0; k < r->n_configs; k++) {
 				const struct rpt_config *c = &r->configs[k];
 				char label[200];
+				double bw;
 
 				if (!c->decode_bytes_per_token.ok || !c->decode_tok_s.ok)
 					continue;
@@ -481,8 +498,8 @@ static int dat_roofline(struct rpt_result *const *rs, int n, const char *dir, co
 				dat_label(f, label);
 				fprintf(f, " %.6g",
 				        c->decode_bytes_per_token.v * c->decode_tok_s.median / 1e9);
-				if (bound.ok)
-					fprintf(f, " %.6g\n", bound.v);
+				if (run_bound(rs, n, r, c->threads, &bw))
+					fprintf(f, " %.6g\n", bw);
 				else
 					fprintf(f, " ?\n");
 			}
@@ -522,8 +539,8 @@ static int dat_roofline(struct rpt_result *const *rs, int n, const char *dir, co
 				         rj_num(it, "threads", &th) ? (int)th : 1);
 				if (rj_num(membw, key, &bw))
 					fprintf(f, " %.6g\n", bw);
-				else if (bound.ok)
-					fprintf(f, " %.6g\n", bound.v);
+				else if (r->membw_gbs.ok)
+					fprintf(f, " %.6g\n", r->membw_gbs.v);
 				else
 					fprintf(f, " ?\n");
 			}

@@ -20,7 +20,7 @@ set y2range [0:*]
 set grid ytics
 set xtics rotate by -25 noenhanced
 set key outside top center horizontal
-if (int(ARG4)) { set label 1 "hatched = energy ESTIMATED (a model, not a measurement)" at graph 0.5, 0.95 center textcolor rgb "#c00000" font ",12" }
+if (int(ARG4)) { set label 1 "hatched = energy ESTIMATED (a model, not a measurement)" at graph 0.5, 0.95 center textcolor rgb "#c00000" font ",12" front }
 if (has_energy) {
   plot ARG1 using ($1-0.2):3:xtic(2) with boxes lc rgb "#1f77b4" title "decode tok/s", \
        ARG1 using ($1+0.2):($5 > 0.5 ? 1/0 : $4) axes x1y2 with boxes lc rgb "#2ca02c" title "tokens/J (measured)", \

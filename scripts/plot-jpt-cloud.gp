@@ -21,7 +21,7 @@ set linetype 22 lc rgb "#d62728"
 set linetype 23 lc rgb "#1f77b4"
 set linetype 24 lc rgb "#7f7f7f"
 set label 2 "cloud bars are estimates from cited models\nand published figures (see report)" at screen 0.98, 0.55 right font ",9"
-if (int(ARG4)) { set label 1 "local energy ESTIMATED (a model, not a measurement)" at graph 0.5, 0.95 center textcolor rgb "#c00000" font ",13" }
+if (int(ARG4)) { set label 1 "local energy ESTIMATED (a model, not a measurement)" at graph 0.5, 0.95 center textcolor rgb "#c00000" font ",13" front }
 plot ARG1 using 1:3:($6+21):xtic(2) with boxes lc variable notitle, \
      ARG1 using 1:3:4:5 with yerrorbars pt 0 lc rgb "black" title "low-high range / 95% CI", \
      keyentry with boxes lc 21 title "local, measured", keyentry with boxes lc 22 title "local, ESTIMATED", \

@@ -16,7 +16,7 @@ set style fill solid 0.25 noborder
 stats ARG1 using 2 nooutput
 ymax = STATS_max > 0 ? STATS_max * 1.15 : 1
 set yrange [0:ymax]
-if (int(ARG4)) { set label 1 "ESTIMATED power (a model, not a measurement)" at graph 0.5, 0.95 center textcolor rgb "#c00000" font ",13" }
+if (int(ARG4)) { set label 1 "ESTIMATED power (a model, not a measurement)" at graph 0.5, 0.95 center textcolor rgb "#c00000" font ",13" front }
 phases = (ARGC >= 5) ? ARG5 : ""
 set linetype 11 lc rgb "#1f77b4"
 set linetype 12 lc rgb "#2ca02c"

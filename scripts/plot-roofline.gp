@@ -17,7 +17,7 @@ set grid ytics
 set xtics rotate by -25 noenhanced
 set key outside top center horizontal
 plot ARG1 using 1:3:xtic(2) with boxes lc rgb "#1f77b4" title "achieved bandwidth", \
-     ARG1 using 1:4 with linespoints lw 2 pt 9 ps 1.5 lc rgb "#d62728" title "measured bandwidth bound"
+     ARG1 using 1:4:(0.35) with xerrorbars lw 2 pt 9 ps 1.2 lc rgb "#d62728" title "measured bandwidth bound (same machine)"
 set terminal svg size 1000,540 dynamic font 'sans,10'
 set output ARG2.".svg"
 replot

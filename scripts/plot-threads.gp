@@ -20,7 +20,7 @@ set grid
 set key top left
 set yrange [0:*]
 set y2range [0:*]
-if (int(ARG4)) { set label 1 "energy ESTIMATED (a model, not a measurement)" at graph 0.5, 0.95 center textcolor rgb "#c00000" font ",13" }
+if (int(ARG4)) { set label 1 "energy ESTIMATED (a model, not a measurement)" at graph 0.5, 0.95 center textcolor rgb "#c00000" font ",13" front }
 if (has_energy) {
   plot ARG1 using 1:2:3:4 with yerrorlines lw 2 pt 7 lc rgb "#1f77b4" title "decode tok/s (median, 95% CI)", \
        ARG1 using 1:5:6:7 axes x1y2 with yerrorlines lw 2 pt 5 dt 2 lc rgb "#d62728" title "J/token (median, 95% CI)"
