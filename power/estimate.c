@@ -244,6 +244,23 @@ int pwr_hwdb_match(const struct pwr_cpu_entry *v, int n, const char *cpu_name)
 	return best;
 }
 
+const char *pwr_hwdb_file_for(const char *cpu_name)
+{
+	static const struct {
+		const char *word, *file;
+	} by_word[] = {
+		{ "EPYC", "amd-epyc.json" },	  { "Ryzen", "amd-ryzen.json" },
+		{ "Threadripper", "amd-ryzen.json" }, { "Xeon", "intel-server.json" },
+		{ "Intel", "intel-client.json" }, { "Apple", "apple-m.json" },
+		{ "Cortex", "raspberry-pi.json" }, { "Raspberry", "raspberry-pi.json" },
+	};
+
+	for (size_t k = 0; cpu_name && k < sizeof by_word / sizeof by_word[0]; k++)
+		if (word_match(cpu_name, by_word[k].word))
+			return by_word[k].file;
+	return "<vendor>.json (a new file)";
+}
+
 int pwr_estimate_build(const char *cpu_name, const struct pwr_cpu_entry *row, const struct pwr_opts *o,
 		       int online_cpus, struct pwr_estimate_model *m, char *err, size_t errlen)
 {
@@ -256,8 +273,11 @@ int pwr_estimate_build(const char *cpu_name, const struct pwr_cpu_entry *row, co
 		return -EINVAL;
 	}
 	if (!row && o->tdp_w <= 0) {
-		pwr_strf(err, errlen, "CPU '%s' is not in configs/hardware; pass --tdp-w or add it",
-			 cpu_name && *cpu_name ? cpu_name : "unknown");
+		pwr_strf(err, errlen,
+			 "CPU '%.48s' is not in configs/hardware: pass --tdp-w W (its TDP from the vendor's "
+			 "spec sheet; in a VM, TDP x vCPUs / host threads) or add a row {match, name, tdp_w, "
+			 "threads, source} to configs/hardware/%s",
+			 cpu_name && *cpu_name ? cpu_name : "unknown", pwr_hwdb_file_for(cpu_name));
 		return -ENOENT;
 	}
 	m->online_cpus = online_cpus > 0 ? online_cpus : 1;

@@ -39,7 +39,7 @@ struct pwr_set {
 	struct pwr_unavailable *unav;
 	int n_unav, cap_unav;
 	int primary;
-	char primary_why[256];
+	char primary_why[512];
 	const struct pwr_backend *discovering; /* the backend whose discover() is running */
 	int interval_ms;
 

@@ -306,15 +306,23 @@ static bool backend_has_unavailable(const struct pwr_set *s, int first_unav, con
 	return false;
 }
 
-/* Parses "package-N"; returns N or -1. */
+/* Parses "package-N", or hwmon's "amd_energy-EsocketN" (the same RAPL package counter through
+ * the amd_energy driver); returns N or -1. */
 static int package_index(const char *domain)
 {
+	const char *num;
 	char *end;
 	long v;
 
-	if (strncmp(domain, "package-", 8) || !domain[8])
+	if (!strncmp(domain, "package-", 8))
+		num = domain + 8;
+	else if (!strncmp(domain, "amd_energy-Esocket", 18))
+		num = domain + 18;
+	else
 		return -1;
-	v = strtol(domain + 8, &end, 10);
+	if (!*num)
+		return -1;
+	v = strtol(num, &end, 10);
 	return *end || v < 0 || v > 4095 ? -1 : (int)v;
 }
 
@@ -453,10 +461,25 @@ static void choose_primary(struct pwr_set *s)
 		}
 	}
 	s->primary = -1;
+	for (int i = 0; i < s->n_doms; i++) {
+		if (s->doms[i]->desc.kind == PWR_MEASURED) {
+			const char *est = "";
+
+			for (int u = 0; u < s->n_unav; u++)
+				if (!strncmp(s->unav[u].what, "estimate", 8))
+					est = s->unav[u].reason;
+			pwr_strf(s->primary_why, sizeof s->primary_why,
+				 "measured domains exist (%s, ...) but none is a whole CPU package or the system "
+				 "(what they cover is part of it, or up to their driver), so none stands for the "
+				 "run; no estimate either%s%.280s",
+				 s->doms[i]->desc.id, *est ? ": " : "", est);
+			return;
+		}
+	}
 	for (int u = 0; u < s->n_unav; u++) {
 		if (!strncmp(s->unav[u].what, "estimate", 8)) {
 			pwr_strf(s->primary_why, sizeof s->primary_why,
-				 "nothing could be measured and there is no estimate: %.190s", s->unav[u].reason);
+				 "nothing could be measured and there is no estimate: %.300s", s->unav[u].reason);
 			return;
 		}
 	}

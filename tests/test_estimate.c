@@ -116,7 +116,16 @@ static void unknown_cpu_is_unavailable(void **state)
 
 	(void)state;
 	assert_int_equal(pwr_estimate_build("AMD EPYC", NULL, &o, 2, &m, err, sizeof err), -ENOENT);
-	assert_string_equal(err, "CPU 'AMD EPYC' is not in configs/hardware; pass --tdp-w or add it");
+	assert_string_equal(err, "CPU 'AMD EPYC' is not in configs/hardware: pass --tdp-w W (its TDP from the "
+				 "vendor's spec sheet; in a VM, TDP x vCPUs / host threads) or add a row {match, "
+				 "name, tdp_w, threads, source} to configs/hardware/amd-epyc.json");
+	assert_int_equal(pwr_estimate_build("Intel(R) Xeon(R) CPU @ 2.20GHz", NULL, &o, 2, &m, err, sizeof err),
+			 -ENOENT);
+	assert_non_null(strstr(err, "to configs/hardware/intel-server.json"));
+	assert_int_equal(pwr_estimate_build("Intel(R) Core(TM) i5-8250U", NULL, &o, 2, &m, err, sizeof err), -ENOENT);
+	assert_non_null(strstr(err, "to configs/hardware/intel-client.json"));
+	assert_int_equal(pwr_estimate_build("Some RISC-V core", NULL, &o, 2, &m, err, sizeof err), -ENOENT);
+	assert_non_null(strstr(err, "to configs/hardware/<vendor>.json (a new file)"));
 	o.tdp_w = 10;
 	o.idle_w = 12;
 	assert_int_equal(pwr_estimate_build("AMD EPYC", NULL, &o, 2, &m, err, sizeof err), -EINVAL);
@@ -310,9 +319,11 @@ static void backend_unknown_cpu_reason(void **state)
 	assert_int_equal(pwr_n_domains(s), 0);
 	assert_int_equal(pwr_primary_domain(s), -1);
 	assert_string_equal(pwr_unavailable(s, 0)->what, "estimate");
-	assert_string_equal(pwr_unavailable(s, 0)->reason,
-			    "CPU 'AMD EPYC' is not in configs/hardware; pass --tdp-w or add it");
-	assert_non_null(strstr(pwr_primary_why(s), "pass --tdp-w"));
+	assert_non_null(strstr(pwr_unavailable(s, 0)->reason,
+			       "CPU 'AMD EPYC' is not in configs/hardware: pass --tdp-w W"));
+	assert_non_null(strstr(pwr_unavailable(s, 0)->reason, "to configs/hardware/amd-epyc.json"));
+	/* the whole reason reaches the primary-source explanation, not cut */
+	assert_non_null(strstr(pwr_primary_why(s), "to configs/hardware/amd-epyc.json"));
 	pwr_close(s);
 	/* with --tdp-w the same machine gets a labelled estimate */
 	o.tdp_w = 180;
