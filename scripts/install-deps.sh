@@ -3,7 +3,9 @@
 #
 #   scripts/install-deps.sh            install what is missing (core set)
 #   scripts/install-deps.sh --check    exit 0 if the core set is present, 1 otherwise; installs nothing
-#   scripts/install-deps.sh --arm      also the aarch64 cross compiler and qemu-user (make test-arm)
+#   scripts/install-deps.sh --arm      also what make test-arm needs: the aarch64 cross compiler,
+#                                      qemu-user and, on Debian/Ubuntu through multiarch
+#                                      (dpkg --add-architecture arm64), cmocka and cJSON for arm64
 #   scripts/install-deps.sh --fuzz     also clang for libFuzzer (make fuzz)
 #
 # Core: cJSON (required), cmocka (tests), PAPI and libpfm4 (optional at build time), gnuplot
@@ -18,7 +20,7 @@ for a in "$@"; do
 	--check) mode=check ;;
 	--arm) extras+=(arm) ;;
 	--fuzz) extras+=(fuzz) ;;
-	-h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,14p' "$0"; exit 0 ;;
 	*) echo "install-deps.sh: unknown option '$a' (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -42,6 +44,9 @@ for e in "${extras[@]}"; do
 	arm)
 		command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(armcc)
 		command -v qemu-aarch64 >/dev/null 2>&1 || missing+=(qemu)
+		# arm64 cmocka and cJSON (and with them the arm64 C library qemu runs the tests on)
+		[ -e /usr/lib/aarch64-linux-gnu/libcmocka.so ] || missing+=(armcmocka)
+		[ -e /usr/lib/aarch64-linux-gnu/libcjson.so ] || missing+=(armcjson)
 		;;
 	fuzz) command -v clang >/dev/null 2>&1 || missing+=(clang) ;;
 	esac
@@ -57,10 +62,12 @@ fi
 
 declare -A apt=([cjson]=libcjson-dev [cmocka]=libcmocka-dev [papi]=libpapi-dev [pfm]=libpfm4-dev
 	[gnuplot]=gnuplot-nox [pkgconfig]=pkg-config [valgrind]=valgrind
-	[armcc]="gcc-aarch64-linux-gnu libc6-dev-arm64-cross" [qemu]=qemu-user [clang]=clang)
+	[armcc]="gcc-aarch64-linux-gnu libc6-dev-arm64-cross" [qemu]=qemu-user [clang]=clang
+	[armcmocka]=libcmocka-dev:arm64 [armcjson]=libcjson-dev:arm64)
 declare -A dnf=([cjson]=cjson-devel [cmocka]=libcmocka-devel [papi]=papi-devel [pfm]=libpfm-devel
 	[gnuplot]=gnuplot [pkgconfig]=pkgconf-pkg-config [valgrind]=valgrind
-	[armcc]="gcc-aarch64-linux-gnu sysroot-aarch64-fc-glibc" [qemu]=qemu-user [clang]=clang)
+	[armcc]="gcc-aarch64-linux-gnu sysroot-aarch64-fc-glibc" [qemu]=qemu-user [clang]=clang
+	[armcmocka]="" [armcjson]="") # Fedora has no multiarch: arm64 cmocka/cJSON are built by hand
 
 sudo=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -77,10 +84,23 @@ if command -v apt-get >/dev/null 2>&1; then
 	for m in "${missing[@]}"; do pkgs+=(${apt[$m]}); done
 	echo "install-deps.sh: installing with apt-get: ${pkgs[*]}" >&2
 	export DEBIAN_FRONTEND=noninteractive
+	case " ${pkgs[*]} " in
+	*:arm64*)
+		# Debian multiarch: arm64 packages install beside the native ones
+		if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+			echo "install-deps.sh: dpkg --add-architecture arm64" >&2
+			"${sudo[@]}" dpkg --add-architecture arm64
+		fi
+		;;
+	esac
 	"${sudo[@]}" apt-get update -qq
 	"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >&2
 elif command -v dnf >/dev/null 2>&1; then
 	for m in "${missing[@]}"; do pkgs+=(${dnf[$m]}); done
+	case " ${missing[*]} " in *" armcmocka "* | *" armcjson "*)
+		echo "install-deps.sh: no arm64 cmocka/cJSON packages on this system; build them for aarch64 into /usr/lib/aarch64-linux-gnu (make test-arm ARM_LIBDIR=...)" >&2 ;;
+	esac
+	[ ${#pkgs[@]} -gt 0 ] || exit 1
 	echo "install-deps.sh: installing with dnf: ${pkgs[*]}" >&2
 	"${sudo[@]}" dnf install -y "${pkgs[@]}" >&2
 else
