@@ -5,7 +5,7 @@
  * Per layer, for a batch of n tokens at positions pos..pos+n-1 (x holds their residual streams):
  *
  *     xb  = rmsnorm(x) * attn_norm
- *     q, k, v = Wq xb, Wk xb, Wv xb                 (one matrix-matrix product each)
+ *     q, k, v = Wq xb, Wk xb, Wv xb                 (one dispatch: eng_matmul_multi)
  *     q, k = rope(q, k)                             (adjacent pairs, first rope_dim dims)
  *     K[pos..], V[pos..] = k, v                     (KV cache, F32 or F16)
  *     att = softmax(q K^T / sqrt(head_dim)) V       (grouped-query, causal; heads across threads)
@@ -392,9 +392,12 @@ static void forward_batch(struct eng_ctx *c, const int32_t *tokens, int n)
 		for (int t = 0; t < n; t++)
 			eng_rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm, dim,
 				    p->norm_eps);
-		eng_matmul(c->pool, &L->wq, s->xb, n, s->q);
-		eng_matmul(c->pool, &L->wk, s->xb, n, s->k);
-		eng_matmul(c->pool, &L->wv, s->xb, n, s->v);
+		{
+			const struct eng_mat *const wqkv[3] = { &L->wq, &L->wk, &L->wv };
+			float *const yqkv[3] = { s->q, s->k, s->v };
+
+			eng_matmul_multi(c->pool, wqkv, 3, s->xb, n, yqkv);
+		}
 		for (int t = 0; t < n; t++) {
 			eng_rope(s->q + (size_t)t * c->q_dim, p->n_heads, p->head_dim, p->rope_dim,
 				 c->pos + t, p->rope_theta);
@@ -410,8 +413,12 @@ static void forward_batch(struct eng_ctx *c, const int32_t *tokens, int n)
 		for (int t = 0; t < n; t++)
 			eng_rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->ffn_norm, dim,
 				    p->norm_eps);
-		eng_matmul(c->pool, &L->w_gate, s->xb, n, s->hb);
-		eng_matmul(c->pool, &L->w_up, s->xb, n, s->hb2);
+		{
+			const struct eng_mat *const wgu[2] = { &L->w_gate, &L->w_up };
+			float *const ygu[2] = { s->hb, s->hb2 };
+
+			eng_matmul_multi(c->pool, wgu, 2, s->xb, n, ygu);
+		}
 		eng_swiglu(s->hb, s->hb2, n * p->hidden_dim);
 		eng_matmul(c->pool, &L->w_down, s->hb, n, s->xb);
 		eng_axpy_f32(s->x, 1.0f, s->xb, n * dim);
