@@ -3,7 +3,7 @@
  * discharges (power_now, and voltage x current), one that charges, a peripheral's battery, a
  * battery plugged in mid-run, and an empty root.
  */
-#include "power/internal.h"
+#include "helpers/fakesys.h"
 #include "helpers/testutil.h"
 
 #include <errno.h>
@@ -14,57 +14,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FIX "tests/fixtures/sysfs/"
+#define FIX FS_FIXTURES
 
 static struct pwr_set *open_battery(const char *root)
 {
-	const struct pwr_backend *list[] = {&pwr_backend_battery};
 	struct pwr_opts o = {.sysfs_root = root};
-	struct pwr_set *s = NULL;
-	char err[256] = "";
-	int rc = pwr_open_backends(&o, list, 1, &s, err, sizeof err);
 
-	if (rc)
-		fail_msg("pwr_open_backends(%s): %d %s", root, rc, err);
-	return s;
-}
-
-static int find_dom(struct pwr_set *s, const char *id)
-{
-	for (int i = 0; i < pwr_n_domains(s); i++)
-		if (!strcmp(pwr_domain(s, i)->id, id))
-			return i;
-	return -1;
-}
-
-static const char *find_reason(struct pwr_set *s, const char *what)
-{
-	for (int i = 0; i < pwr_n_unavailable(s); i++)
-		if (!strcmp(pwr_unavailable(s, i)->what, what))
-			return pwr_unavailable(s, i)->reason;
-	return NULL;
-}
-
-/* Writes ROOT/REL, creating parent directories. */
-static void put(const char *root, const char *rel, const char *text)
-{
-	char path[1024];
-
-	snprintf(path, sizeof path, "%s/%s", root, rel);
-	for (char *p = path + strlen(root) + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(path, 0755);
-			*p = '/';
-		}
-	assert_int_equal(tu_write_file(path, text, strlen(text)), 0);
+	return fs_open_one(&pwr_backend_battery, &o);
 }
 
 static void test_discharging_power_now(void **state)
 {
 	(void)state;
 	struct pwr_set *s = open_battery(FIX "laptop-discharging");
-	int i = find_dom(s, "battery:BAT0");
+	int i = fs_dom_index(s, "battery:BAT0");
 	uint64_t raw = 0;
 
 	assert_true(i >= 0);
@@ -75,10 +38,10 @@ static void test_discharging_power_now(void **state)
 	assert_true(raw * d->watts_per_unit > 11.24 && raw * d->watts_per_unit < 11.26);
 	assert_non_null(strstr(d->desc.covers, "whole system"));
 	/* the peripheral (scope Device) battery is not a domain */
-	assert_int_equal(find_dom(s, "battery:hidpp_battery_0"), -1);
+	assert_int_equal(fs_dom_index(s, "battery:hidpp_battery_0"), -1);
 
 	/* energy_now becomes a counter of energy drawn: up when energy_now goes down */
-	i = find_dom(s, "battery:BAT0-energy");
+	i = fs_dom_index(s, "battery:BAT0-energy");
 	assert_true(i >= 0);
 	d = s->doms[i];
 	assert_int_equal(d->value_kind, PWR_VALUE_COUNTER);
@@ -87,7 +50,7 @@ static void test_discharging_power_now(void **state)
 	assert_true(d->joules_per_unit > 3.5999e-3 && d->joules_per_unit < 3.6001e-3);
 	assert_non_null(strstr(d->desc.covers, "coarse"));
 	/* a laptop battery is the primary whole-system domain when there is no psys */
-	assert_int_equal(pwr_primary_domain(s), find_dom(s, "battery:BAT0"));
+	assert_int_equal(pwr_primary_domain(s), fs_dom_index(s, "battery:BAT0"));
 	pwr_close(s);
 }
 
@@ -95,7 +58,7 @@ static void test_charging_is_unavailable(void **state)
 {
 	(void)state;
 	struct pwr_set *s = open_battery(FIX "laptop-charging");
-	const char *why = find_reason(s, "battery:BAT0");
+	const char *why = fs_reason(s, "battery:BAT0");
 
 	assert_int_equal(pwr_n_domains(s), 0);
 	assert_non_null(why);
@@ -113,21 +76,21 @@ static void test_voltage_current_and_unplug_midrun(void **state)
 	uint64_t raw = 0;
 	char why[256] = "";
 
-	put(root, "sys/class/power_supply/BAT1/type", "Battery\n");
-	put(root, "sys/class/power_supply/BAT1/status", "Discharging\n");
-	put(root, "sys/class/power_supply/BAT1/voltage_now", "11400000\n"); /* 11.4 V */
-	put(root, "sys/class/power_supply/BAT1/current_now", "-1500000\n"); /* 1.5 A, signed */
+	fs_put(root, "sys/class/power_supply/BAT1/type", "Battery\n");
+	fs_put(root, "sys/class/power_supply/BAT1/status", "Discharging\n");
+	fs_put(root, "sys/class/power_supply/BAT1/voltage_now", "11400000\n"); /* 11.4 V */
+	fs_put(root, "sys/class/power_supply/BAT1/current_now", "-1500000\n"); /* 1.5 A, signed */
 	s = open_battery(root);
-	int i = find_dom(s, "battery:BAT1");
+	int i = fs_dom_index(s, "battery:BAT1");
 	assert_true(i >= 0);
-	assert_int_equal(find_dom(s, "battery:BAT1-energy"), -1); /* no energy_now here */
+	assert_int_equal(fs_dom_index(s, "battery:BAT1-energy"), -1); /* no energy_now here */
 	struct pwr_dom *d = s->doms[i];
 	assert_int_equal(d->backend->read(d, &raw), 0);
 	double w = (double)raw * d->watts_per_unit;
 	assert_true(w > 17.099 && w < 17.101);
 
 	/* plugged in: the next read fails and says why, never a stale or zero figure */
-	put(root, "sys/class/power_supply/BAT1/status", "Charging\n");
+	fs_put(root, "sys/class/power_supply/BAT1/status", "Charging\n");
 	raw = 12345;
 	int rc = d->backend->read(d, &raw);
 	assert_int_equal(rc, -ENODATA);
@@ -137,18 +100,18 @@ static void test_voltage_current_and_unplug_midrun(void **state)
 	assert_non_null(strstr(why, "unplug to measure"));
 
 	/* firmware that reports 0 W while discharging gives no domain, and says so */
-	put(root, "sys/class/power_supply/BAT1/status", "Discharging\n");
-	put(root, "sys/class/power_supply/BAT1/current_now", "0\n");
+	fs_put(root, "sys/class/power_supply/BAT1/status", "Discharging\n");
+	fs_put(root, "sys/class/power_supply/BAT1/current_now", "0\n");
 	struct pwr_set *s0 = open_battery(root);
 	assert_int_equal(pwr_n_domains(s0), 0);
-	const char *why0 = find_reason(s0, "battery:BAT1");
+	const char *why0 = fs_reason(s0, "battery:BAT1");
 	assert_non_null(why0);
 	assert_non_null(strstr(why0, "reports no discharge power"));
 	pwr_close(s0);
-	put(root, "sys/class/power_supply/BAT1/current_now", "-1500000\n");
+	fs_put(root, "sys/class/power_supply/BAT1/current_now", "-1500000\n");
 
 	/* the battery vanishes (removed): an error, not a number */
-	put(root, "sys/class/power_supply/BAT1/status", "Discharging\n");
+	fs_put(root, "sys/class/power_supply/BAT1/status", "Discharging\n");
 	char path[1024];
 	snprintf(path, sizeof path, "%s/sys/class/power_supply/BAT1/voltage_now", root);
 	unlink(path);
@@ -171,9 +134,9 @@ static void test_sampler_integrates_and_stops_on_ac(void **state)
 	struct timespec ts = {0, 150 * 1000000};
 	char err[256] = "", why[256] = "";
 
-	put(root, "sys/class/power_supply/BAT0/type", "Battery\n");
-	put(root, "sys/class/power_supply/BAT0/status", "Discharging\n");
-	put(root, "sys/class/power_supply/BAT0/power_now", "11250000\n");
+	fs_put(root, "sys/class/power_supply/BAT0/type", "Battery\n");
+	fs_put(root, "sys/class/power_supply/BAT0/status", "Discharging\n");
+	fs_put(root, "sys/class/power_supply/BAT0/power_now", "11250000\n");
 	assert_int_equal(pwr_open_backends(&o, list, 1, &s, err, sizeof err), 0);
 	assert_int_equal(pwr_n_domains(s), 1);
 	assert_int_equal(pwr_sampler_start(s, err, sizeof err), 0);
@@ -188,7 +151,7 @@ static void test_sampler_integrates_and_stops_on_ac(void **state)
 	free(smp);
 	assert_true(pwr_domain_valid(s, 0, why, sizeof why));
 
-	put(root, "sys/class/power_supply/BAT0/status", "Charging\n");
+	fs_put(root, "sys/class/power_supply/BAT0/status", "Charging\n");
 	pwr_sample_now(s);
 	pwr_sampler_stop(s);
 	assert_false(pwr_domain_valid(s, 0, why, sizeof why));
@@ -203,7 +166,7 @@ static void test_empty_root(void **state)
 	(void)state;
 	char *root = tu_mkdtemp();
 	struct pwr_set *s = open_battery(root);
-	const char *why = find_reason(s, "battery");
+	const char *why = fs_reason(s, "battery");
 
 	assert_int_equal(pwr_n_domains(s), 0);
 	assert_non_null(why);
@@ -211,9 +174,9 @@ static void test_empty_root(void **state)
 	pwr_close(s);
 
 	/* a desktop: power supplies exist, but no battery */
-	put(root, "sys/class/power_supply/AC/type", "Mains\n");
+	fs_put(root, "sys/class/power_supply/AC/type", "Mains\n");
 	s = open_battery(root);
-	why = find_reason(s, "battery");
+	why = fs_reason(s, "battery");
 	assert_non_null(why);
 	assert_non_null(strstr(why, "no system battery"));
 	pwr_close(s);

@@ -3,7 +3,7 @@
  * counters (and one advancing), power*_average sensors preferred over power*_input, labels,
  * an unreadable sensor, and an empty root.
  */
-#include "power/internal.h"
+#include "helpers/fakesys.h"
 #include "helpers/testutil.h"
 
 #include <errno.h>
@@ -14,49 +14,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FIX "tests/fixtures/sysfs/"
+#define FIX FS_FIXTURES
 
 static struct pwr_set *open_hwmon(const char *root)
 {
-	const struct pwr_backend *list[] = {&pwr_backend_hwmon};
 	struct pwr_opts o = {.sysfs_root = root};
-	struct pwr_set *s = NULL;
-	char err[256] = "";
-	int rc = pwr_open_backends(&o, list, 1, &s, err, sizeof err);
 
-	if (rc)
-		fail_msg("pwr_open_backends(%s): %d %s", root, rc, err);
-	return s;
-}
-
-static int find_dom(struct pwr_set *s, const char *id)
-{
-	for (int i = 0; i < pwr_n_domains(s); i++)
-		if (!strcmp(pwr_domain(s, i)->id, id))
-			return i;
-	return -1;
-}
-
-static const char *find_reason(struct pwr_set *s, const char *prefix)
-{
-	for (int i = 0; i < pwr_n_unavailable(s); i++)
-		if (!strncmp(pwr_unavailable(s, i)->what, prefix, strlen(prefix)))
-			return pwr_unavailable(s, i)->reason;
-	return NULL;
-}
-
-static void put(const char *root, const char *rel, const char *text)
-{
-	char path[1024];
-
-	snprintf(path, sizeof path, "%s/%s", root, rel);
-	for (char *p = path + strlen(root) + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(path, 0755);
-			*p = '/';
-		}
-	assert_int_equal(tu_write_file(path, text, strlen(text)), 0);
+	return fs_open_one(&pwr_backend_hwmon, &o);
 }
 
 static void test_amd_energy_counters(void **state)
@@ -67,8 +31,8 @@ static void test_amd_energy_counters(void **state)
 
 	/* three energy sensors, none from k10temp (temperature only) */
 	assert_int_equal(pwr_n_domains(s), 3);
-	int sock = find_dom(s, "hwmon:amd_energy-Esocket0");
-	int core = find_dom(s, "hwmon:amd_energy-Ecore001");
+	int sock = fs_dom_index(s, "hwmon:amd_energy-Esocket0");
+	int core = fs_dom_index(s, "hwmon:amd_energy-Ecore001");
 	assert_true(sock >= 0);
 	assert_true(core >= 0);
 	struct pwr_dom *d = s->doms[sock];
@@ -88,21 +52,21 @@ static void test_energy_counter_advances(void **state)
 	char *root = tu_mkdtemp();
 	uint64_t a = 0, b = 0;
 
-	put(root, "sys/class/hwmon/hwmon4/name", "amd_energy\n");
-	put(root, "sys/class/hwmon/hwmon4/energy1_input", "5000000\n");
-	put(root, "sys/class/hwmon/hwmon4/energy1_label", "Esocket0\n");
+	fs_put(root, "sys/class/hwmon/hwmon4/name", "amd_energy\n");
+	fs_put(root, "sys/class/hwmon/hwmon4/energy1_input", "5000000\n");
+	fs_put(root, "sys/class/hwmon/hwmon4/energy1_label", "Esocket0\n");
 	struct pwr_set *s = open_hwmon(root);
-	int i = find_dom(s, "hwmon:amd_energy-Esocket0");
+	int i = fs_dom_index(s, "hwmon:amd_energy-Esocket0");
 	assert_true(i >= 0);
 	struct pwr_dom *d = s->doms[i];
 	assert_int_equal(d->backend->read(d, &a), 0);
 	/* 2.5 J later (e.g. 25 W for 100 ms) */
-	put(root, "sys/class/hwmon/hwmon4/energy1_input", "7500000\n");
+	fs_put(root, "sys/class/hwmon/hwmon4/energy1_input", "7500000\n");
 	assert_int_equal(d->backend->read(d, &b), 0);
 	double j = (double)pwr_counter_delta(a, b, d->range_raw) * d->joules_per_unit;
 	assert_true(j > 2.4999 && j < 2.5001);
 	/* garbage in the file is an error, not a number */
-	put(root, "sys/class/hwmon/hwmon4/energy1_input", "n/a\n");
+	fs_put(root, "sys/class/hwmon/hwmon4/energy1_input", "n/a\n");
 	assert_int_equal(d->backend->read(d, &b), -EINVAL);
 	pwr_close(s);
 	tu_rmtree(root);
@@ -121,8 +85,8 @@ static void test_sampler_counts_energy(void **state)
 	char err[256] = "";
 	char buf[32];
 
-	put(root, "sys/class/hwmon/hwmon0/name", "amd_energy\n");
-	put(root, "sys/class/hwmon/hwmon0/energy1_input", "1000000\n");
+	fs_put(root, "sys/class/hwmon/hwmon0/name", "amd_energy\n");
+	fs_put(root, "sys/class/hwmon/hwmon0/energy1_input", "1000000\n");
 	assert_int_equal(pwr_open_backends(&o, list, 1, &s, err, sizeof err), 0);
 	assert_int_equal(pwr_sampler_start(s, err, sizeof err), 0);
 	for (int k = 1; k <= 10; k++) { /* 10 steps of 0.75 J */
@@ -132,7 +96,7 @@ static void test_sampler_counts_energy(void **state)
 
 		/* replace the file atomically, as sysfs reads are: never a half-written value */
 		snprintf(buf, sizeof buf, "%d\n", 1000000 + k * 750000);
-		put(root, "sys/class/hwmon/hwmon0/next", buf);
+		fs_put(root, "sys/class/hwmon/hwmon0/next", buf);
 		snprintf(tmp, sizeof tmp, "%s/sys/class/hwmon/hwmon0/next", root);
 		snprintf(dst, sizeof dst, "%s/sys/class/hwmon/hwmon0/energy1_input", root);
 		assert_int_equal(rename(tmp, dst), 0);
@@ -157,8 +121,8 @@ static void test_power_average_preferred(void **state)
 	uint64_t raw = 0;
 
 	assert_int_equal(pwr_n_domains(s), 2);
-	int meter = find_dom(s, "hwmon:power_meter-power1");
-	int gpu = find_dom(s, "hwmon:amdgpu-PPT");
+	int meter = fs_dom_index(s, "hwmon:power_meter-power1");
+	int gpu = fs_dom_index(s, "hwmon:amdgpu-PPT");
 	assert_true(meter >= 0);
 	assert_true(gpu >= 0);
 	struct pwr_dom *d = s->doms[gpu];
@@ -180,17 +144,17 @@ static void test_unreadable_sensor(void **state)
 
 	if (geteuid() == 0) {
 		/* root reads mode-000 files anyway; use a directory in place of the file instead */
-		put(root, "sys/class/hwmon/hwmon0/name", "amd_energy\n");
-		put(root, "sys/class/hwmon/hwmon0/energy1_input/x", "1\n");
+		fs_put(root, "sys/class/hwmon/hwmon0/name", "amd_energy\n");
+		fs_put(root, "sys/class/hwmon/hwmon0/energy1_input/x", "1\n");
 	} else {
-		put(root, "sys/class/hwmon/hwmon0/name", "amd_energy\n");
-		put(root, "sys/class/hwmon/hwmon0/energy1_input", "1\n");
+		fs_put(root, "sys/class/hwmon/hwmon0/name", "amd_energy\n");
+		fs_put(root, "sys/class/hwmon/hwmon0/energy1_input", "1\n");
 		snprintf(path, sizeof path, "%s/sys/class/hwmon/hwmon0/energy1_input", root);
 		chmod(path, 0);
 	}
 	struct pwr_set *s = open_hwmon(root);
 	assert_int_equal(pwr_n_domains(s), 0);
-	const char *why = find_reason(s, "hwmon:amd_energy-energy1_input");
+	const char *why = fs_reason_prefix(s, "hwmon:amd_energy-energy1_input");
 	assert_non_null(why);
 	assert_non_null(strstr(why, "energy1_input"));
 	pwr_close(s);
@@ -203,7 +167,7 @@ static void test_empty_root(void **state)
 	(void)state;
 	char *root = tu_mkdtemp();
 	struct pwr_set *s = open_hwmon(root);
-	const char *why = find_reason(s, "hwmon");
+	const char *why = fs_reason_prefix(s, "hwmon");
 
 	assert_int_equal(pwr_n_domains(s), 0);
 	assert_non_null(why);
@@ -212,10 +176,10 @@ static void test_empty_root(void **state)
 	pwr_close(s);
 
 	/* sensors, but none that measure power or energy */
-	put(root, "sys/class/hwmon/hwmon0/name", "k10temp\n");
-	put(root, "sys/class/hwmon/hwmon0/temp1_input", "40000\n");
+	fs_put(root, "sys/class/hwmon/hwmon0/name", "k10temp\n");
+	fs_put(root, "sys/class/hwmon/hwmon0/temp1_input", "40000\n");
 	s = open_hwmon(root);
-	why = find_reason(s, "hwmon");
+	why = fs_reason_prefix(s, "hwmon");
 	assert_non_null(why);
 	assert_non_null(strstr(why, "none with power"));
 	pwr_close(s);

@@ -7,6 +7,7 @@
  * an fd from /proc/self/fd (the backend opens ROOT/dev/cpu/N/msr, plain files here).
  */
 #include "power/internal.h"
+#include "helpers/fakesys.h"
 #include "helpers/testutil.h"
 
 #include <errno.h>
@@ -91,20 +92,6 @@ static int fake_open_eacces(const char *path, int flags)
 	return -1;
 }
 
-static void put(const char *root, const char *rel, const char *text)
-{
-	char path[1024];
-
-	snprintf(path, sizeof path, "%s/%s", root, rel);
-	for (char *p = path + strlen(root) + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(path, 0755);
-			*p = '/';
-		}
-	assert_int_equal(tu_write_file(path, text, strlen(text)), 0);
-}
-
 /* A machine: cpuinfo, and for each CPU its msr node and topology. pkg[i]/core[i] per CPU. */
 static char *make_machine(const char *vendor, int family, int model, const char *flags, int n_cpus,
                           const int *pkg, const int *core)
@@ -116,48 +103,26 @@ static char *make_machine(const char *vendor, int family, int model, const char 
 	         "processor\t: 0\nvendor_id\t: %s\ncpu family\t: %d\nmodel\t\t: %d\nmodel name\t: "
 	         "Fake CPU\nflags\t\t: fpu %s\n\nprocessor\t: 1\nvendor_id\t: %s\n",
 	         vendor, family, model, flags, vendor);
-	put(root, "proc/cpuinfo", text);
+	fs_put(root, "proc/cpuinfo", text);
 	for (int c = 0; c < n_cpus; c++) {
 		snprintf(rel, sizeof rel, "dev/cpu/%d/msr", c);
-		put(root, rel, "");
+		fs_put(root, rel, "");
 		snprintf(rel, sizeof rel,
 		         "sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
 		snprintf(text, sizeof text, "%d\n", pkg ? pkg[c] : 0);
-		put(root, rel, text);
+		fs_put(root, rel, text);
 		snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/core_id", c);
 		snprintf(text, sizeof text, "%d\n", core ? core[c] : c);
-		put(root, rel, text);
+		fs_put(root, rel, text);
 	}
 	return root;
 }
 
 static struct pwr_set *open_msr(const char *root)
 {
-	const struct pwr_backend *list[] = {&pwr_backend_msr};
 	struct pwr_opts o = {.sysfs_root = root, .dev_root = root};
-	struct pwr_set *s = NULL;
-	char err[256] = "";
-	int rc = pwr_open_backends(&o, list, 1, &s, err, sizeof err);
 
-	if (rc)
-		fail_msg("pwr_open_backends(%s): %d %s", root, rc, err);
-	return s;
-}
-
-static struct pwr_dom *dom_of(struct pwr_set *s, const char *id)
-{
-	for (int i = 0; i < s->n_doms; i++)
-		if (!strcmp(s->doms[i]->desc.id, id))
-			return s->doms[i];
-	return NULL;
-}
-
-static const char *reason_of(struct pwr_set *s, const char *what)
-{
-	for (int i = 0; i < pwr_n_unavailable(s); i++)
-		if (!strcmp(pwr_unavailable(s, i)->what, what))
-			return pwr_unavailable(s, i)->reason;
-	return NULL;
+	return fs_open_one(&pwr_backend_msr, &o);
 }
 
 static void done(struct pwr_set *s, char *root)
@@ -200,12 +165,12 @@ static void test_intel_client_units_and_domains(void **state)
 	struct pwr_set *s = open_msr(root);
 
 	assert_int_equal(s->n_doms, 3);
-	struct pwr_dom *pkg = dom_of(s, "msr:package-0");
+	struct pwr_dom *pkg = fs_dom(s, "msr:package-0");
 	assert_non_null(pkg);
-	assert_non_null(dom_of(s, "msr:core-0"));
-	assert_non_null(dom_of(s, "msr:psys"));
-	assert_null(dom_of(s, "msr:uncore-0"));
-	assert_null(dom_of(s, "msr:dram-0"));
+	assert_non_null(fs_dom(s, "msr:core-0"));
+	assert_non_null(fs_dom(s, "msr:psys"));
+	assert_null(fs_dom(s, "msr:uncore-0"));
+	assert_null(fs_dom(s, "msr:dram-0"));
 	assert_true(pkg->joules_per_unit == 1.0 / 16384.0);
 	assert_true(pkg->range_raw == (1ull << 32));
 	assert_true(pkg->desc.range_j == 262144.0); /* 2^32 units x 2^-14 J */
@@ -226,7 +191,7 @@ static void test_intel_32bit_wrap(void **state)
 	set_reg(0, 0x606, 0xA0E03);
 	set_reg(0, 0x611, 0xFFFFFF00);
 	struct pwr_set *s = open_msr(root);
-	struct pwr_dom *pkg = dom_of(s, "msr:package-0");
+	struct pwr_dom *pkg = fs_dom(s, "msr:package-0");
 	assert_non_null(pkg);
 	assert_int_equal(pkg->backend->read(pkg, &a), 0);
 	assert_int_equal(a, 0xFFFFFF00);
@@ -259,10 +224,10 @@ static void test_intel_server_two_sockets_dram_unit(void **state)
 		set_reg(c, 0x619, 222u + (unsigned)c);
 	}
 	struct pwr_set *s = open_msr(root);
-	struct pwr_dom *p1 = dom_of(s, "msr:package-1");
-	struct pwr_dom *d0 = dom_of(s, "msr:dram-0");
-	struct pwr_dom *d1 = dom_of(s, "msr:dram-1");
-	assert_non_null(dom_of(s, "msr:package-0"));
+	struct pwr_dom *p1 = fs_dom(s, "msr:package-1");
+	struct pwr_dom *d0 = fs_dom(s, "msr:dram-0");
+	struct pwr_dom *d1 = fs_dom(s, "msr:dram-1");
+	assert_non_null(fs_dom(s, "msr:package-0"));
 	assert_non_null(p1);
 	assert_non_null(d0);
 	assert_non_null(d1);
@@ -275,7 +240,7 @@ static void test_intel_server_two_sockets_dram_unit(void **state)
 	assert_int_equal(d1->backend->read(d1, &raw), 0);
 	assert_int_equal(raw, 224);
 	/* the probe core sums the two disjoint packages; dram stays separate */
-	struct pwr_dom *sum = dom_of(s, "msr:packages");
+	struct pwr_dom *sum = fs_dom(s, "msr:packages");
 	assert_non_null(sum);
 	assert_null(strstr(sum->desc.covers, "dram"));
 	done(s, root);
@@ -296,8 +261,8 @@ static void test_amd_units_package_and_core_sum(void **state)
 	set_reg(1, 0xC001029A, 0x0BADBAD);  /* SMT sibling of core 0: must not be added */
 	set_reg(3, 0xC001029A, 0x0BADBAD);
 	struct pwr_set *s = open_msr(root);
-	struct pwr_dom *pkg = dom_of(s, "msr:package-0");
-	struct pwr_dom *core = dom_of(s, "msr:core-0");
+	struct pwr_dom *pkg = fs_dom(s, "msr:package-0");
+	struct pwr_dom *core = fs_dom(s, "msr:core-0");
 	assert_non_null(pkg);
 	assert_non_null(core);
 	assert_true(pkg->joules_per_unit == 1.0 / 65536.0);
@@ -359,7 +324,7 @@ static void test_not_rapl_cpu(void **state)
 	(void)state;
 	char *root = make_machine("CentaurHauls", 6, 0x0F, "", 1, NULL, NULL);
 	struct pwr_set *s = open_msr(root);
-	const char *why = reason_of(s, "msr");
+	const char *why = fs_reason(s, "msr");
 
 	assert_int_equal(s->n_doms, 0);
 	assert_non_null(why);
@@ -369,7 +334,7 @@ static void test_not_rapl_cpu(void **state)
 
 	root = make_machine("AuthenticAMD", 0x15, 0x02, "", 1, NULL, NULL); /* Bulldozer: no RAPL */
 	s = open_msr(root);
-	why = reason_of(s, "msr");
+	why = fs_reason(s, "msr");
 	assert_non_null(why);
 	assert_non_null(strstr(why, "not an Intel or AMD RAPL CPU"));
 	done(s, root);
@@ -380,9 +345,9 @@ static void test_no_msr_module(void **state)
 	(void)state;
 	/* /dev/cpu/0 exists (cpuid) but the msr driver is not loaded: this VM's situation */
 	char *root = make_machine("AuthenticAMD", 0x1A, 0x02, "hypervisor", 0, NULL, NULL);
-	put(root, "dev/cpu/0/cpuid", "");
+	fs_put(root, "dev/cpu/0/cpuid", "");
 	struct pwr_set *s = open_msr(root);
-	const char *why = reason_of(s, "msr");
+	const char *why = fs_reason(s, "msr");
 
 	assert_int_equal(s->n_doms, 0);
 	assert_non_null(why);
@@ -398,7 +363,7 @@ static void test_permission_denied(void **state)
 
 	pwr_msr_set_open(fake_open_eacces);
 	struct pwr_set *s = open_msr(root);
-	const char *why = reason_of(s, "msr");
+	const char *why = fs_reason(s, "msr");
 	assert_int_equal(s->n_doms, 0);
 	assert_non_null(why);
 	assert_non_null(strstr(why, "needs root or CAP_SYS_RAWIO"));
@@ -412,7 +377,7 @@ static void test_vm_without_rapl_msrs(void **state)
 	char *root = make_machine("GenuineIntel", 6, 0x8F, "hypervisor", 1, NULL, NULL);
 	set_reg_err(0, 0x606, EIO);
 	struct pwr_set *s = open_msr(root);
-	const char *why = reason_of(s, "msr");
+	const char *why = fs_reason(s, "msr");
 
 	assert_int_equal(s->n_doms, 0);
 	assert_non_null(why);

@@ -5,6 +5,7 @@
  * library's lifetime. No real GPU is needed (or used).
  */
 #include "power/internal.h"
+#include "helpers/fakesys.h"
 #include "helpers/testutil.h"
 
 #include <dlfcn.h>
@@ -67,31 +68,9 @@ static int setup(void **state)
 
 static struct pwr_set *open_nvml(void)
 {
-	const struct pwr_backend *list[] = {&pwr_backend_nvml};
 	struct pwr_opts o = {0};
-	struct pwr_set *s = NULL;
-	char err[256] = "";
-	int rc = pwr_open_backends(&o, list, 1, &s, err, sizeof err);
 
-	if (rc)
-		fail_msg("pwr_open_backends: %d %s", rc, err);
-	return s;
-}
-
-static struct pwr_dom *dom_of(struct pwr_set *s, const char *id)
-{
-	for (int i = 0; i < s->n_doms; i++)
-		if (!strcmp(s->doms[i]->desc.id, id))
-			return s->doms[i];
-	return NULL;
-}
-
-static const char *reason_of(struct pwr_set *s, const char *what)
-{
-	for (int i = 0; i < pwr_n_unavailable(s); i++)
-		if (!strcmp(pwr_unavailable(s, i)->what, what))
-			return pwr_unavailable(s, i)->reason;
-	return NULL;
+	return fs_open_one(&pwr_backend_nvml, &o);
 }
 
 static void test_energy_counter_per_gpu(void **state)
@@ -105,9 +84,9 @@ static void test_energy_counter_per_gpu(void **state)
 
 	assert_int_equal(s->n_doms, 2);
 	assert_int_equal(fake_initialised(), 1);
-	struct pwr_dom *g1 = dom_of(s, "nvml:gpu1");
+	struct pwr_dom *g1 = fs_dom(s, "nvml:gpu1");
 	assert_non_null(g1);
-	assert_non_null(dom_of(s, "nvml:gpu0"));
+	assert_non_null(fs_dom(s, "nvml:gpu0"));
 	assert_int_equal(g1->value_kind, PWR_VALUE_COUNTER);
 	assert_true(g1->joules_per_unit == 1e-3);
 	assert_non_null(strstr(g1->desc.covers, "Fake GPU 1"));
@@ -155,7 +134,7 @@ static void test_power_only_fallback(void **state)
 	uint64_t raw;
 
 	assert_int_equal(s->n_doms, 1);
-	struct pwr_dom *g = dom_of(s, "nvml:gpu0");
+	struct pwr_dom *g = fs_dom(s, "nvml:gpu0");
 	assert_non_null(g);
 	assert_int_equal(g->value_kind, PWR_VALUE_POWER);
 	assert_true(g->watts_per_unit == 1e-3);
@@ -171,7 +150,7 @@ static void test_init_fails_and_no_gpus(void **state)
 	NEED_FAKE();
 	setenv("FAKE_NVML_INIT_FAIL", "1", 1);
 	struct pwr_set *s = open_nvml();
-	const char *why = reason_of(s, "nvml");
+	const char *why = fs_reason(s, "nvml");
 	assert_int_equal(s->n_doms, 0);
 	assert_non_null(why);
 	assert_non_null(strstr(why, "nvmlInit_v2 failed: Driver Not Loaded"));
@@ -180,7 +159,7 @@ static void test_init_fails_and_no_gpus(void **state)
 	unsetenv("FAKE_NVML_INIT_FAIL");
 	setenv("FAKE_NVML_GPUS", "0", 1);
 	s = open_nvml();
-	why = reason_of(s, "nvml");
+	why = fs_reason(s, "nvml");
 	assert_int_equal(s->n_doms, 0);
 	assert_non_null(why);
 	assert_non_null(strstr(why, "reports no GPUs"));
@@ -198,7 +177,7 @@ static void test_no_library(void **state)
 	snprintf(missing, sizeof missing, "%s/nope/libnvidia-ml.so.1", tmpdir);
 	setenv("JOULEBENCH_NVML_LIB", missing, 1);
 	s = open_nvml();
-	why = reason_of(s, "nvml");
+	why = fs_reason(s, "nvml");
 	assert_non_null(why);
 	assert_non_null(strstr(why, "NVML not found: "));
 	assert_non_null(strstr(why, "$JOULEBENCH_NVML_LIB"));
@@ -212,7 +191,7 @@ static void test_no_library(void **state)
 		        "untestable");
 	}
 	s = open_nvml();
-	why = reason_of(s, "nvml");
+	why = fs_reason(s, "nvml");
 	assert_int_equal(s->n_doms, 0);
 	assert_non_null(why);
 	assert_string_equal(why, "NVML not found: libnvidia-ml.so.1 (install the NVIDIA driver)");

@@ -4,6 +4,7 @@
  * fake counter values, paranoid and missing-PMU reasons.
  */
 #include "power/internal.h"
+#include "helpers/fakesys.h"
 #include "helpers/testutil.h"
 
 #include <errno.h>
@@ -84,31 +85,9 @@ static int teardown(void **state)
 
 static struct pwr_set *open_perf(const char *root)
 {
-	const struct pwr_backend *list[] = {&pwr_backend_perf};
 	struct pwr_opts o = {.sysfs_root = root};
-	struct pwr_set *s = NULL;
-	char err[256] = "";
-	int rc = pwr_open_backends(&o, list, 1, &s, err, sizeof err);
 
-	if (rc)
-		fail_msg("pwr_open_backends(%s): %d %s", root, rc, err);
-	return s;
-}
-
-static struct pwr_dom *dom_of(struct pwr_set *s, const char *id)
-{
-	for (int i = 0; i < s->n_doms; i++)
-		if (!strcmp(s->doms[i]->desc.id, id))
-			return s->doms[i];
-	return NULL;
-}
-
-static const char *reason_of(struct pwr_set *s, const char *what)
-{
-	for (int i = 0; i < pwr_n_unavailable(s); i++)
-		if (!strcmp(pwr_unavailable(s, i)->what, what))
-			return pwr_unavailable(s, i)->reason;
-	return NULL;
+	return fs_open_one(&pwr_backend_perf, &o);
 }
 
 static int fake_of(uint64_t config, int cpu)
@@ -131,14 +110,14 @@ static void test_intel_client_pmu(void **state)
 	int f = fake_of(0x02, 0);
 	assert_true(f >= 0);
 	assert_int_equal(fake[f].type, 23); /* the PMU's dynamic type */
-	struct pwr_dom *pkg = dom_of(s, "perf:package-0");
+	struct pwr_dom *pkg = fs_dom(s, "perf:package-0");
 	assert_non_null(pkg);
-	assert_non_null(dom_of(s, "perf:core-0"));
-	assert_non_null(dom_of(s, "perf:dram-0"));
-	assert_non_null(dom_of(s, "perf:psys"));
+	assert_non_null(fs_dom(s, "perf:core-0"));
+	assert_non_null(fs_dom(s, "perf:dram-0"));
+	assert_non_null(fs_dom(s, "perf:psys"));
 	assert_true(pkg->joules_per_unit == 2.3283064365386962890625e-10); /* 2^-32 J */
 	assert_int_equal(pkg->range_raw, 0);
-	assert_non_null(strstr(dom_of(s, "perf:dram-0")->desc.covers, "separate from package"));
+	assert_non_null(strstr(fs_dom(s, "perf:dram-0")->desc.covers, "separate from package"));
 
 	/* 10 J in 2^-32 J units, across the 32-bit boundary the MSR would have wrapped at */
 	fake[f].value = 0xFFFFF000ull;
@@ -163,11 +142,11 @@ static void test_two_sockets_one_cpu_each(void **state)
 	assert_int_equal(n_fake, 4);
 	assert_true(fake_of(0x02, 36) >= 0);
 	assert_true(fake_of(0x03, 0) >= 0);
-	struct pwr_dom *p1 = dom_of(s, "perf:package-1");
+	struct pwr_dom *p1 = fs_dom(s, "perf:package-1");
 	assert_non_null(p1);
-	assert_non_null(dom_of(s, "perf:dram-1"));
-	assert_null(dom_of(s, "perf:psys"));
-	assert_non_null(dom_of(s, "perf:packages"));
+	assert_non_null(fs_dom(s, "perf:dram-1"));
+	assert_null(fs_dom(s, "perf:psys"));
+	assert_non_null(fs_dom(s, "perf:packages"));
 	fake[fake_of(0x02, 36)].value = 123456789;
 	assert_int_equal(p1->backend->read(p1, &raw), 0);
 	assert_int_equal(raw, 123456789);
@@ -189,9 +168,9 @@ static void test_amd_power_core_sum(void **state)
 		assert_int_equal(fake[f].type, 25);
 		fake[f].value = 1000ull * (unsigned)(c + 1);
 	}
-	struct pwr_dom *core = dom_of(s, "perf:core-0");
+	struct pwr_dom *core = fs_dom(s, "perf:core-0");
 	assert_non_null(core);
-	assert_non_null(dom_of(s, "perf:package-0"));
+	assert_non_null(fs_dom(s, "perf:package-0"));
 	assert_int_equal(s->n_doms, 2);
 	const char *cov = core ? core->desc.covers : "";
 	assert_non_null(strstr(cov, "all 4 CPU cores of package 0"));
@@ -207,7 +186,7 @@ static void test_paranoid_reason(void **state)
 	(void)state;
 	open_err = EACCES;
 	struct pwr_set *s = open_perf(FIX "perf-intel");
-	const char *why = reason_of(s, "perf");
+	const char *why = fs_reason(s, "perf");
 
 	assert_int_equal(s->n_doms, 0);
 	assert_non_null(why);
@@ -220,26 +199,12 @@ static void test_event_not_supported(void **state)
 	(void)state;
 	open_err = ENOENT;
 	struct pwr_set *s = open_perf(FIX "perf-2socket");
-	const char *why = reason_of(s, "perf:energy-ram");
+	const char *why = fs_reason(s, "perf:energy-ram");
 
 	assert_int_equal(s->n_doms, 0);
 	assert_non_null(why);
 	assert_non_null(strstr(why, "ENOENT"));
 	pwr_close(s);
-}
-
-static void put(const char *root, const char *rel, const char *text)
-{
-	char path[1024];
-
-	snprintf(path, sizeof path, "%s/%s", root, rel);
-	for (char *p = path + strlen(root) + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(path, 0755);
-			*p = '/';
-		}
-	assert_int_equal(tu_write_file(path, text, strlen(text)), 0);
 }
 
 static void test_bad_pmu_files(void **state)
@@ -250,15 +215,15 @@ static void test_bad_pmu_files(void **state)
 	char rel[256];
 
 	snprintf(rel, sizeof rel, "%stype", d);
-	put(root, rel, "23\n");
+	fs_put(root, rel, "23\n");
 	snprintf(rel, sizeof rel, "%scpumask", d);
-	put(root, rel, "0\n");
+	fs_put(root, rel, "0\n");
 	snprintf(rel, sizeof rel, "%sevents/energy-pkg", d);
-	put(root, rel, "event=0x02\n");
+	fs_put(root, rel, "event=0x02\n");
 	snprintf(rel, sizeof rel, "%sevents/energy-pkg.scale", d);
-	put(root, rel, "banana\n");
+	fs_put(root, rel, "banana\n");
 	snprintf(rel, sizeof rel, "%sevents/energy-ram", d);
-	put(root, rel, "umask=0x1\n");
+	fs_put(root, rel, "umask=0x1\n");
 	struct pwr_set *s = open_perf(root);
 	assert_int_equal(s->n_doms, 0);
 	assert_int_equal(n_fake, 0);
@@ -279,7 +244,7 @@ static void test_empty_root(void **state)
 	(void)state;
 	char *root = tu_mkdtemp();
 	struct pwr_set *s = open_perf(root);
-	const char *why = reason_of(s, "perf");
+	const char *why = fs_reason(s, "perf");
 
 	assert_int_equal(s->n_doms, 0);
 	assert_non_null(why);

@@ -11,6 +11,7 @@
  * writer. The same hook injects permission errors, since tests run as root, where chmod 000 does
  * not deny reads.
  */
+#include "helpers/fakesys.h"
 #include "helpers/testutil.h"
 
 #include "power/backend.h"
@@ -180,32 +181,6 @@ static ssize_t hook_pread(int fd, void *buf, size_t n, off_t off)
 
 static const struct pwr_powercap_io hook_io = { hook_open, hook_pread };
 
-/* Copies tests/fixtures/sysfs/NAME to a fresh temporary directory; returns it (malloc'd). */
-static char *copy_fixture(const char *name)
-{
-	char *dir = tu_mkdtemp(), cmd[PATH_MAX + 128];
-	char *out = NULL, *err = NULL;
-	int rc;
-
-	assert_non_null(dir);
-	snprintf(cmd, sizeof cmd, "cp -a tests/fixtures/sysfs/%s/. '%s'/", name, dir);
-	rc = tu_run(cmd, 30, &out, &err);
-	if (rc != 0)
-		fprintf(stderr, "%s: %s\n", cmd, err);
-	free(out);
-	free(err);
-	assert_int_equal(rc, 0);
-	return dir;
-}
-
-static void write_text(const char *root, const char *rel, const char *text)
-{
-	char path[PATH_MAX];
-
-	pwr_path(path, sizeof path, root, rel);
-	assert_int_equal(tu_write_file(path, text, strlen(text)), 0);
-}
-
 #define ZONE_DIR "sys/devices/virtual/powercap/intel-rapl/"
 
 /* Registers a fake zone (rel = zone directory under the root) and sets its range and start. */
@@ -218,7 +193,7 @@ static struct fake_zone *add_zone(const char *root, const char *rel, double watt
 	memset(z, 0, sizeof *z);
 	snprintf(rp, sizeof rp, "%s/max_energy_range_uj", rel);
 	snprintf(buf, sizeof buf, "%llu\n", (unsigned long long)range_uj);
-	write_text(root, rp, buf);
+	fs_put(root, rp, buf);
 	snprintf(rp, sizeof rp, "%s/energy_uj", rel);
 	pwr_path(z->path, sizeof z->path, root, rp);
 	z->range_uj = range_uj;
@@ -344,7 +319,7 @@ static int count_wraps(struct pwr_set *s, int i)
 
 static void integrates_constant_power(void **state)
 {
-	char *root = copy_fixture("intel-client");
+	char *root = fs_copy_fixture("intel-client");
 	struct fake_zone *pkg, *psys;
 	struct pwr_set *s;
 	char err[256];
@@ -387,7 +362,7 @@ static void integrates_constant_power(void **state)
 
 static void integrates_across_one_wrap(void **state)
 {
-	char *root = copy_fixture("amd-zen");
+	char *root = fs_copy_fixture("amd-zen");
 	struct fake_zone *z;
 	struct pwr_set *s;
 	char err[256];
@@ -416,7 +391,7 @@ static void integrates_across_one_wrap(void **state)
 
 static void integrates_across_several_wraps(void **state)
 {
-	char *root = copy_fixture("amd-zen");
+	char *root = fs_copy_fixture("amd-zen");
 	struct fake_zone *z;
 	struct pwr_set *s;
 	char err[256];
@@ -448,7 +423,7 @@ static void integrates_across_several_wraps(void **state)
 
 static void equal_readings_are_zero_not_a_wrap(void **state)
 {
-	char *root = copy_fixture("amd-zen");
+	char *root = fs_copy_fixture("amd-zen");
 	struct fake_zone *z;
 	struct pwr_set *s;
 	struct pwr_energy e;
@@ -493,7 +468,7 @@ static void equal_readings_are_zero_not_a_wrap(void **state)
 
 static void unreadable_zone_is_reported_others_integrate(void **state)
 {
-	char *root = copy_fixture("intel-client");
+	char *root = fs_copy_fixture("intel-client");
 	struct fake_zone *pkg;
 	struct pwr_set *s;
 	char err[256];
@@ -533,7 +508,7 @@ static void unreadable_zone_is_reported_others_integrate(void **state)
 
 static void permission_lost_mid_run_invalidates(void **state)
 {
-	char *root = copy_fixture("intel-client");
+	char *root = fs_copy_fixture("intel-client");
 	struct fake_zone *psys;
 	struct pwr_set *s;
 	struct pwr_energy e;
@@ -574,7 +549,7 @@ static void permission_lost_mid_run_invalidates(void **state)
 
 static void zone_disappearing_invalidates(void **state)
 {
-	char *root = copy_fixture("intel-client");
+	char *root = fs_copy_fixture("intel-client");
 	struct fake_zone *pkg, *psys;
 	struct pwr_set *s;
 	struct pwr_energy e;
@@ -619,7 +594,7 @@ static void zone_disappearing_invalidates(void **state)
 
 static void two_sockets_sum_packages_only(void **state)
 {
-	char *root = copy_fixture("intel-2s-server");
+	char *root = fs_copy_fixture("intel-2s-server");
 	struct fake_zone *p0, *p1;
 	struct pwr_set *s;
 	struct pwr_energy e;
@@ -661,7 +636,7 @@ static void two_sockets_sum_packages_only(void **state)
 
 static void flags_a_possibly_missed_wrap(void **state)
 {
-	char *root = copy_fixture("amd-zen");
+	char *root = fs_copy_fixture("amd-zen");
 	struct pwr_set *s;
 	struct pwr_energy e;
 	int64_t a, b = 0, c;
@@ -708,7 +683,7 @@ static void flags_a_possibly_missed_wrap(void **state)
 
 static void window_outside_samples_is_invalid(void **state)
 {
-	char *root = copy_fixture("amd-zen");
+	char *root = fs_copy_fixture("amd-zen");
 	struct pwr_set *s;
 	struct pwr_energy e;
 	int64_t before, after;
