@@ -179,8 +179,8 @@ RESULTS_KERNELS ?= 1
 # Builds the suite once per ARM_ARCHES entry — armv8.2-a+dotprod exercises the vdotq_s32 NEON
 # kernels, armv8-a their vmull_s8 fallback — into build-arm/ARCH/ and runs every test program
 # under qemu-aarch64 (the CLI table through a wrapper that starts joulebench under qemu too).
-# Needs the cross compiler and qemu-user (scripts/install-deps.sh --arm) and the arm64 builds of
-# cmocka and cJSON through Debian multiarch:
+# Needs the cross compiler and qemu-user and the arm64 builds of cmocka and cJSON through Debian
+# multiarch, which it installs first when missing (scripts/install-deps.sh --arm):
 #   dpkg --add-architecture arm64 && apt-get update &&
 #   apt-get install libcmocka-dev:arm64 libcjson-dev:arm64
 # which also install the arm64 C library that qemu loads the programs with. (Pointing qemu at
@@ -195,6 +195,7 @@ ARM_LIBDIR ?= /usr/lib/aarch64-linux-gnu
 
 .PHONY: test-arm
 test-arm:
+	@scripts/install-deps.sh --check --arm >/dev/null 2>&1 || scripts/install-deps.sh --arm
 	@command -v $(ARM_CC) >/dev/null 2>&1 || { echo "test-arm: $(ARM_CC) not found (scripts/install-deps.sh --arm)"; exit 1; }
 	@command -v $(firstword $(ARM_QEMU)) >/dev/null 2>&1 || { echo "test-arm: $(firstword $(ARM_QEMU)) not found (scripts/install-deps.sh --arm)"; exit 1; }
 	@for l in libcmocka libcjson; do [ -e $(ARM_LIBDIR)/$$l.so ] || { \
