@@ -6,7 +6,8 @@
  *
  * Decision rule everywhere: a 95% CI (or low–high range) entirely inside the claimed range →
  * supported; entirely outside → contradicted; straddling an edge → not testable with these
- * results (the numbers are shown).
+ * results (the numbers are shown). When some results measured their energy, only those decide;
+ * estimated ones are shown next to them for reference.
  */
 #include "reports/rpt_json.h"
 
@@ -45,6 +46,38 @@ static void addf(struct rpt_claim *c, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Outcomes of one claim's comparisons: `yes` for the claim, `no` against it, of `tested`. */
+struct tally {
+	int tested, yes, no;
+};
+
+static void tally_add(struct tally *all, struct tally *measured, bool estimated, int outcome)
+{
+	all->tested++;
+	all->yes += outcome > 0;
+	all->no += outcome < 0;
+	if (!estimated) {
+		measured->tested++;
+		measured->yes += outcome > 0;
+		measured->no += outcome < 0;
+	}
+}
+
+/* The tally that decides: the measured comparisons when there are any (the claim then no longer
+ * rests on an estimate), else all of them. */
+static const struct tally *tally_pick(const struct tally *all, const struct tally *measured,
+                                      struct rpt_claim *c)
+{
+	if (measured->tested == 0 || measured->tested == all->tested)
+		return all;
+	c->estimated = false;
+	addf(c,
+	     "Verdict from the %d measured comparison%s only; the %d resting on ESTIMATED energy "
+	     "are shown for reference.\n",
+	     measured->tested, measured->tested == 1 ? "" : "s", all->tested - measured->tested);
+	return measured;
+}
+
 static bool quantized(const char *type)
 {
 	return !strcmp(type, "q4_0") || !strcmp(type, "q8_0");
@@ -77,7 +110,8 @@ static void source_note(struct rpt_claim *c, const struct rpt_result *r, const s
 /* 1. "A quantized 7B model on a laptop draws 20–50 W." */
 static void claim_laptop_watts(struct rpt_result *const *rs, int n, struct rpt_claim *c)
 {
-	int tested = 0, inside = 0, outside = 0;
+	struct tally all = {0}, measured = {0};
+	const struct tally *t;
 
 	c->id = "laptop-7b-watts";
 	c->claim = "A quantized 7B model on a laptop draws 20-50 W";
@@ -107,9 +141,7 @@ static void claim_laptop_watts(struct rpt_result *const *rs, int n, struct rpt_c
 		const struct rpt_stat *w = &best->avg_power_w;
 		int p = placement(w->ci_low, w->ci_high, 20, 50);
 
-		tested++;
-		inside += p == 1;
-		outside += p == -1;
+		tally_add(&all, &measured, !strcmp(best->energy_kind, "estimated"), p);
 		addf(c,
 		     "%s: %s, %.3g B params, %s, %d threads: average power %.1f W (95%% CI "
 		     "%.1f-%.1f), ",
@@ -125,7 +157,7 @@ static void claim_laptop_watts(struct rpt_result *const *rs, int n, struct rpt_c
 		     r->virtualized[0] ? r->virtualized : "", r->virtualized[0] ? ")." : "",
 		     r->complete ? "" : " Run INCOMPLETE.");
 	}
-	if (tested == 0) {
+	if (all.tested == 0) {
 		c->verdict = RPT_NOT_TESTABLE;
 		addf(c,
 		     "No result ran a quantized (Q4_0/Q8_0) model of 6-9 B parameters with an "
@@ -135,9 +167,10 @@ static void claim_laptop_watts(struct rpt_result *const *rs, int n, struct rpt_c
 		     RUN_CLAIM_7B);
 		return;
 	}
-	c->verdict = inside == tested ? RPT_SUPPORTED
-	             : outside > 0    ? RPT_CONTRADICTED
-	                              : RPT_NOT_TESTABLE;
+	t = tally_pick(&all, &measured, c);
+	c->verdict = t->yes == t->tested ? RPT_SUPPORTED
+	             : t->no > 0         ? RPT_CONTRADICTED
+	                                 : RPT_NOT_TESTABLE;
 	addf(c,
 	     "Result files do not record the form factor: this checks the power drawn by the "
 	     "machine that ran, whatever it is. Package-only domains exclude display, memory and "
@@ -154,7 +187,8 @@ static struct rpt_range local_response(const struct rj_local *l, int answer)
 static void claim_cloud_multiple(struct rpt_result *const *rs, int n,
                                  const struct rpt_cloud_profile *ps, int np, struct rpt_claim *c)
 {
-	int tested = 0, inside = 0, outside = 0;
+	struct tally all = {0}, measured = {0};
+	const struct tally *t;
 
 	c->id = "cloud-query-10-100x";
 	c->claim = "A cloud chatbot query uses 10-100x the energy of a local response";
@@ -208,11 +242,8 @@ static void claim_cloud_multiple(struct rpt_result *const *rs, int n,
 			                   : "");
 			if (p->superseded)
 				continue;
-			tested++;
-			if (ratio >= 10 && ratio <= 100)
-				inside++;
-			else
-				outside++;
+			tally_add(&all, &measured, !strcmp(l.cfg->energy_kind, "estimated"),
+			          ratio >= 10 && ratio <= 100 ? 1 : -1);
 		}
 		addf(c, "%s: local energy ", rj_label(r->path));
 		source_note(c, r, l.cfg);
@@ -220,7 +251,7 @@ static void claim_cloud_multiple(struct rpt_result *const *rs, int n,
 		     l.jpt.v, l.jpt.low, l.jpt.high, l.cfg->threads, l.cfg->type,
 		     r->complete ? "" : " Run INCOMPLETE.");
 	}
-	if (tested == 0) {
+	if (all.tested == 0) {
 		c->verdict = RPT_NOT_TESTABLE;
 		addf(c,
 		     "Needs a result with energy figures for a model of at least 1 B parameters; "
@@ -228,20 +259,22 @@ static void claim_cloud_multiple(struct rpt_result *const *rs, int n,
 		     RUN_CLAIM_7B);
 		return;
 	}
-	c->verdict = inside == tested    ? RPT_SUPPORTED
-	             : outside == tested ? RPT_CONTRADICTED
-	                                 : RPT_NOT_TESTABLE;
+	t = tally_pick(&all, &measured, c);
+	c->verdict = t->yes == t->tested ? RPT_SUPPORTED
+	             : t->no == t->tested ? RPT_CONTRADICTED
+	                                  : RPT_NOT_TESTABLE;
 	addf(c,
 	     "Verdict uses the central ratio for each current published figure (%d of %d inside "
 	     "10-100x). Published figures are for frontier services, not the local model.\n",
-	     inside, tested);
+	     t->yes, t->tested);
 }
 
 /* 3. "Local inference uses less energy per token than the cloud for the same model." */
 static void claim_same_model(struct rpt_result *const *rs, int n,
                              const struct rpt_cloud_profile *ps, int np, struct rpt_claim *c)
 {
-	int tested = 0, less = 0, more = 0;
+	struct tally all = {0}, measured = {0};
+	const struct tally *t;
 
 	c->id = "local-less-per-token";
 	c->claim = "Local inference uses less energy per token than the cloud for the same model";
@@ -290,9 +323,7 @@ static void claim_same_model(struct rpt_result *const *rs, int n,
 			           : l.jpt.low > e.j_per_token.high ? 1
 			                                            : 0;
 
-			tested++;
-			less += side == -1;
-			more += side == 1;
+			tally_add(&all, &measured, !strcmp(l.cfg->energy_kind, "estimated"), -side);
 			addf(c,
 			     "  vs %s (same %.3g B model in a data centre): %.3g J/token "
 			     "(%.3g-%.3g); "
@@ -304,7 +335,7 @@ static void claim_same_model(struct rpt_result *const *rs, int n,
 			                 : "about the same (ranges overlap)");
 		}
 	}
-	if (tested == 0) {
+	if (all.tested == 0) {
 		c->verdict = RPT_NOT_TESTABLE;
 		addf(c,
 		     "Needs a result with energy figures and a model of at least 1 B parameters; "
@@ -312,9 +343,10 @@ static void claim_same_model(struct rpt_result *const *rs, int n,
 		     RUN_CLAIM_7B);
 		return;
 	}
-	c->verdict = less == tested   ? RPT_SUPPORTED
-	             : more == tested ? RPT_CONTRADICTED
-	                              : RPT_NOT_TESTABLE;
+	t = tally_pick(&all, &measured, c);
+	c->verdict = t->yes == t->tested ? RPT_SUPPORTED
+	             : t->no == t->tested ? RPT_CONTRADICTED
+	                                  : RPT_NOT_TESTABLE;
 }
 
 int rpt_claims_check(struct rpt_result *const *rs, int n, const char *cloud_dir,

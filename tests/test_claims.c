@@ -101,6 +101,31 @@ static void test_estimated_is_flagged(void **state)
 	rpt_result_free(r);
 }
 
+/* Measured and estimated side by side: the measured laptop (32 W, inside 20-50 W) decides claim
+ * 1, not the estimated desktop (95 W, outside); the desktop is still listed. */
+static void test_measured_decides(void **state)
+{
+	struct rpt_result *rs[2] = {load_ok(FIX "laptop-7b-measured.json"),
+	                            load_ok(FIX "desktop-8b-estimated.json")};
+	struct rpt_claim c[RPT_N_CLAIMS];
+
+	(void)state;
+	check(rs, 2, c);
+	assert_int_equal(c[0].verdict, RPT_SUPPORTED);
+	assert_false(c[0].estimated);
+	has(&c[0], "ESTIMATED by 'estimate:tdp'");
+	has(&c[0], "Verdict from the 1 measured comparison only; the 1 resting on ESTIMATED");
+	/* claim 2: 4 current published figures per result, the laptop's 4 decide */
+	has(&c[1], "0 of 4 inside");
+	assert_false(c[1].estimated);
+	/* estimated alone still decides, flagged */
+	check(&rs[1], 1, c);
+	assert_int_equal(c[0].verdict, RPT_CONTRADICTED);
+	assert_true(c[0].estimated);
+	rpt_result_free(rs[0]);
+	rpt_result_free(rs[1]);
+}
+
 /* No energy source and a 260K-parameter model: nothing can be tested; say what to run. */
 static void test_not_testable(void **state)
 {
@@ -175,7 +200,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_laptop_measured), cmocka_unit_test(test_estimated_is_flagged),
 	    cmocka_unit_test(test_not_testable),    cmocka_unit_test(test_supported_direction),
-	    cmocka_unit_test(test_incomplete),
+	    cmocka_unit_test(test_incomplete),      cmocka_unit_test(test_measured_decides),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
