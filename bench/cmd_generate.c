@@ -490,8 +490,9 @@ int cmd_generate(int argc, char **argv)
 			r.decode_s, r.n_decoded / r.decode_s, r.stop);
 	else
 		fprintf(stderr, "decode:  0 tokens (stop: %s)\n", r.stop);
-	fprintf(stderr, "peak RSS: %.1f MiB, KV cache %.1f MiB, %d threads, %s kernels\n",
-		peak_rss_bytes() / 1048576.0, r.kv_bytes / 1048576.0, (int)o.threads, eng_simd_name());
+	fprintf(stderr, "peak RSS: %.1f MiB, KV cache %.1f MiB, %d thread%s, %s kernels\n",
+		peak_rss_bytes() / 1048576.0, r.kv_bytes / 1048576.0, (int)o.threads, o.threads == 1 ? "" : "s",
+		eng_simd_name());
 	rc = 0;
 out:
 	free(logits);
