@@ -79,7 +79,7 @@ all: deps
 # Install what is missing (quietly does nothing when all is present), then re-read this
 # Makefile in a sub-make so the library probes see the new packages.
 deps:
-	@scripts/install-deps.sh --check >/dev/null 2>&1 || scripts/install-deps.sh
+	@CC="$(CC)" scripts/install-deps.sh --check >/dev/null 2>&1 || CC="$(CC)" scripts/install-deps.sh
 
 BIN ?= joulebench
 build: $(BIN)
@@ -153,7 +153,8 @@ FUZZ_SECONDS ?= 30
 FUZZ_SRC     := tests/fuzz/fuzz_gguf.c engine/gguf.c engine/gguf_write.c engine/tokenizer.c
 .PHONY: fuzz
 fuzz:
-	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { echo "make fuzz needs clang: scripts/install-deps.sh --fuzz" >&2; exit 2; }
+	@command -v $(FUZZ_CC) >/dev/null 2>&1 || scripts/install-deps.sh --fuzz
+	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { echo "make fuzz needs $(FUZZ_CC) (scripts/install-deps.sh --fuzz installs clang)" >&2; exit 2; }
 	@mkdir -p build-fuzz/corpus
 	$(FUZZ_CC) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  $(WARN) -Wno-unused-command-line-argument -D_GNU_SOURCE -I. $(FUZZ_SRC) -o build-fuzz/fuzz_gguf -lm

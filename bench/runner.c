@@ -1021,7 +1021,7 @@ void bench_config_summarize_source(const struct bench_run *r, int ci, int source
 	}
 	s->net_valid = s->source >= 0 && idle_power(r, s->source, &idle_w);
 	if (s->source < 0)
-		snprintf(s->energy_reason, sizeof s->energy_reason, "no energy source: %.200s",
+		snprintf(s->energy_reason, sizeof s->energy_reason, "no energy source: %.1000s",
 			 r->primary_reason);
 	else if (!s->net_valid)
 		snprintf(s->net_reason, sizeof s->net_reason, "no idle power for %.60s: %.160s",

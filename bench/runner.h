@@ -114,7 +114,7 @@ struct bench_run {
 	int n_domains;
 	struct pwr_domain_desc *domains;
 	int primary;               /* -1: none, see primary_reason */
-	char primary_reason[256];
+	char primary_reason[1024];
 	int n_unavail;
 	struct pwr_unavailable *unavail;
 	struct bench_domain_samples *samples;
@@ -140,7 +140,7 @@ struct bench_config_summary {
 	double itl_p50_ms, itl_p90_ms, itl_p99_ms;
 	int source;                    /* domain index, -1 none */
 	bool energy_valid;             /* gross figures for the source exist */
-	char energy_reason[256];
+	char energy_reason[1100];
 	bool net_valid;                /* idle power known */
 	char net_reason[256];
 	struct bench_stat prefill_jpt_gross, prefill_jpt_net, decode_jpt_gross, decode_jpt_net;
