@@ -111,6 +111,18 @@ static void open_failed(struct pwr_discover *d, const char *event, int cpu, int 
 			    paranoid);
 		return;
 	}
+	if (err == -ENOENT || err == -ENODEV || err == -EINVAL) {
+		bool other_root = d->sysfs_root && *d->sysfs_root && strcmp(d->sysfs_root, "/");
+
+		d->unavailable(d, what,
+		               "perf_event_open(power/energy-%s) on CPU %d failed: %s; %s", event, cpu,
+		               pwr_hw_errstr(err),
+		               other_root ? "this kernel lacks that PMU, event or CPU: is the sysfs root "
+		                            "another machine's tree (a fixture)?"
+		                          : "this kernel rejects an event its own sysfs lists (try "
+		                            "`perf stat -a -e power/energy-pkg/ sleep 1`)");
+		return;
+	}
 	d->unavailable(d, what, "perf_event_open(power/energy-%s) on CPU %d failed: %s", event, cpu,
 	               pwr_hw_errstr(err));
 }
