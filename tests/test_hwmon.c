@@ -187,6 +187,46 @@ static void test_empty_root(void **state)
 	free(root);
 }
 
+/* amd_energy's socket counters are RAPL packages: one is the primary source, two are summed
+ * (cores never); sensors whose coverage is the driver's never stand for the run. */
+static void test_primary_domain(void **state)
+{
+	(void)state;
+	char *root = tu_mkdtemp();
+	const struct pwr_domain_desc *p;
+
+	fs_put(root, "sys/class/hwmon/hwmon2/name", "amd_energy\n");
+	fs_put(root, "sys/class/hwmon/hwmon2/energy1_input", "1000\n");
+	fs_put(root, "sys/class/hwmon/hwmon2/energy1_label", "Ecore000\n");
+	fs_put(root, "sys/class/hwmon/hwmon2/energy2_input", "2000\n");
+	fs_put(root, "sys/class/hwmon/hwmon2/energy2_label", "Esocket0\n");
+	fs_put(root, "sys/class/hwmon/hwmon2/energy3_input", "3000\n");
+	fs_put(root, "sys/class/hwmon/hwmon2/energy3_label", "Esocket1\n");
+	struct pwr_set *s = open_hwmon(root);
+	assert_true(pwr_primary_domain(s) >= 0);
+	p = pwr_domain(s, pwr_primary_domain(s));
+	assert_string_equal(p->id, "hwmon:packages");
+	/* both sockets, in the order the directory lists them */
+	assert_non_null(strstr(p->covers, "every CPU socket: amd_energy-Esocket"));
+	assert_non_null(strstr(p->covers, "amd_energy-Esocket0"));
+	assert_non_null(strstr(p->covers, "amd_energy-Esocket1"));
+	assert_non_null(strstr(p->covers, " + "));
+	assert_null(strstr(p->covers, "Ecore"));
+	pwr_close(s);
+	tu_rmtree(root);
+	free(root);
+
+	s = open_hwmon(FIX "hwmon-amd-energy");
+	assert_int_equal(pwr_primary_domain(s), fs_dom_index(s, "hwmon:amd_energy-Esocket0"));
+	pwr_close(s);
+
+	s = open_hwmon(FIX "hwmon-power-average");
+	assert_true(pwr_n_domains(s) > 0);
+	assert_int_equal(pwr_primary_domain(s), -1);
+	assert_non_null(strstr(pwr_primary_why(s), "none is a whole CPU package or the system"));
+	pwr_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +235,7 @@ int main(void)
 	    cmocka_unit_test(test_sampler_counts_energy),
 	    cmocka_unit_test(test_power_average_preferred),
 	    cmocka_unit_test(test_unreadable_sensor),
+	    cmocka_unit_test(test_primary_domain),
 	    cmocka_unit_test(test_empty_root),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
