@@ -78,7 +78,6 @@ static void test_sampler_counts_energy(void **state)
 {
 	(void)state;
 	char *root = tu_mkdtemp();
-	const struct pwr_backend *list[] = {&pwr_backend_hwmon};
 	struct pwr_opts o = {.sysfs_root = root, .interval_ms = 10};
 	struct pwr_set *s = NULL;
 	struct pwr_sample *smp = NULL;
@@ -87,7 +86,7 @@ static void test_sampler_counts_energy(void **state)
 
 	fs_put(root, "sys/class/hwmon/hwmon0/name", "amd_energy\n");
 	fs_put(root, "sys/class/hwmon/hwmon0/energy1_input", "1000000\n");
-	assert_int_equal(pwr_open_backends(&o, list, 1, &s, err, sizeof err), 0);
+	s = fs_open_one(&pwr_backend_hwmon, &o);
 	assert_int_equal(pwr_sampler_start(s, err, sizeof err), 0);
 	for (int k = 1; k <= 10; k++) { /* 10 steps of 0.75 J */
 		struct timespec ts = {0, 3 * 1000000};

@@ -289,7 +289,6 @@ static void test_sampler_unfolds_many_wraps(void **state)
 {
 	(void)state;
 	char *root = make_machine("GenuineIntel", 6, 0x8C, "", 1, NULL, NULL);
-	const struct pwr_backend *list[] = {&pwr_backend_msr};
 	struct pwr_opts o = {.sysfs_root = root, .dev_root = root, .interval_ms = 3600000};
 	const uint64_t seq[] = {0xFFFFFF00u, 0x100u,      0x80000100u, 0xF0000000u,
 	                        0x10u,       0x7FFFFFFFu, 0x00000005u};
@@ -300,7 +299,7 @@ static void test_sampler_unfolds_many_wraps(void **state)
 
 	set_reg(0, 0x606, 0xA0E03);
 	set_reg(0, 0x611, seq[0]);
-	assert_int_equal(pwr_open_backends(&o, list, 1, &s, err, sizeof err), 0);
+	s = fs_open_one(&pwr_backend_msr, &o);
 	assert_int_equal(s->n_doms, 1);
 	assert_int_equal(pwr_sampler_start(s, err, sizeof err), 0);
 	for (size_t k = 1; k < sizeof seq / sizeof seq[0]; k++) {
@@ -405,13 +404,11 @@ static void test_empty_roots(void **state)
 static void test_this_machine(void **state)
 {
 	(void)state;
-	const struct pwr_backend *list[] = {&pwr_backend_msr};
 	struct pwr_opts o = {.sysfs_root = "/", .dev_root = "/"};
-	struct pwr_set *s = NULL;
-	char err[256];
+	struct pwr_set *s;
 
 	pwr_msr_set_pread(NULL);
-	assert_int_equal(pwr_open_backends(&o, list, 1, &s, err, sizeof err), 0);
+	s = fs_open_one(&pwr_backend_msr, &o);
 	if (s->n_doms == 0) {
 		assert_true(pwr_n_unavailable(s) >= 1);
 		assert_true(strlen(pwr_unavailable(s, 0)->reason) > 20);
