@@ -134,7 +134,8 @@ bench: all
 	@scripts/bench.sh
 
 format:
-	clang-format -i $(wildcard */*.c */*.h tests/*.c tests/helpers/*.[ch])
+	@command -v clang-format >/dev/null 2>&1 || { echo "make format needs clang-format (Debian/Ubuntu: apt-get install clang-format; Fedora: dnf install clang-tools-extra)" >&2; exit 2; }
+	clang-format -i $(sort $(filter-out build%,$(wildcard */*.c */*.h tests/helpers/*.[ch])))
 
 clean:
 	rm -rf build build-asan build-arm build-fuzz joulebench
