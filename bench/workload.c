@@ -483,6 +483,13 @@ int bench_workload_check(const struct bench_workload *w, char *err, size_t errle
 			 src, w->model);
 		return -EINVAL;
 	}
+	if (w->n_types == 0 && !strncmp(w->model, "synth:", 6) && !strchr(w->model + 6, ':')) {
+		snprintf(err, errlen,
+			 "%s: .model: '%s' names no weight type: write synth:SHAPE:TYPE (e.g. %s:q4_0) "
+			 "or give .types (--type)",
+			 src, w->model, w->model);
+		return -EINVAL;
+	}
 	return 0;
 }
 

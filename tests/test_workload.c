@@ -155,6 +155,12 @@ static void test_check(void **state)
 	assert_non_null(strstr(err, ".types: a type sweep needs a synthetic model"));
 	snprintf(w.model, sizeof w.model, "%s", "synth:tiny");
 	assert_int_equal(bench_workload_check(&w, err, sizeof err), 0);
+	/* a synthetic shape without a type and no types to sweep: nothing says what to build */
+	w.n_types = 0;
+	assert_int_equal(bench_workload_check(&w, err, sizeof err), -22);
+	assert_non_null(strstr(err, ".model: 'synth:tiny' names no weight type: write synth:SHAPE:TYPE"));
+	snprintf(w.model, sizeof w.model, "%s", "synth:tiny:q8_0");
+	assert_int_equal(bench_workload_check(&w, err, sizeof err), 0);
 	w.stop_rule = true;
 	w.reps = 5;
 	w.max_reps = 3;
