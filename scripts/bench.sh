@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `make bench`: speed benchmarks. Each section prints what it measured; nothing here is a test.
+# BENCH_SECTIONS picks the sections (default "engine kernels sampler"; `make results` runs
+# "engine sampler" and puts their output in RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+sections=" ${BENCH_SECTIONS:-engine kernels sampler} "
 ./joulebench --version
 
 # ---- engine: end-to-end prefill (pp64) and decode (tg32) on the bench-1b shape ----------------
@@ -52,6 +55,7 @@ membw_gbs() {
 	if [ -n "$v" ]; then printf '%.1f\n' "$v"; else echo null; fi
 }
 
+if [[ $sections == *" engine "* ]]; then
 echo
 echo "== engine: bench-1b, pp64 + tg32, $reps runs each (median, min..max) =="
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); the machine may be shared: numbers are noisy"
@@ -92,6 +96,8 @@ done
 echo "(% = ours / llama.cpp; bound = membw / bytes per token; limit = weights (in memory) or file + KV cache + 10%)"
 echo "memory read bandwidth (joulebench membw, best pass): 1 thread $(membw_gbs 1) GB/s, 2 threads $(membw_gbs 2) GB/s; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
 
+fi
+
 # ---- engine kernels: decode matvec weight bandwidth vs memory read bandwidth ------------------
 #
 # `joulebench membw --matvec` measures the memory read bandwidth at 1 and 2 threads, then times
@@ -101,9 +107,13 @@ echo "memory read bandwidth (joulebench membw, best pass): 1 thread $(membw_gbs 
 # kernel reached over the read bandwidth at the same thread count: the target is 85%. Every pass
 # is timed; best and median are shown (the machine may be shared: compare medians with care).
 # BENCH_MEMBW_REPS sets the passes (default 10).
-echo
-echo "== engine kernels: decode matvec GB/s vs memory read bandwidth (joulebench membw --matvec) =="
-./joulebench membw -t 1,2 --reps "${BENCH_MEMBW_REPS:-10}" --matvec
+if [[ $sections == *" kernels "* ]]; then
+	echo
+	echo "== engine kernels: decode matvec GB/s vs memory read bandwidth (joulebench membw --matvec) =="
+	"$jb" membw -t 1,2 --reps "${BENCH_MEMBW_REPS:-10}" --matvec
+fi
 
 # ---- power sampler: its cost on decode tokens/s (scripts/bench-sampler.sh) --------------------
-scripts/bench-sampler.sh
+if [[ $sections == *" sampler "* ]]; then
+	JOULEBENCH_BIN=$jb scripts/bench-sampler.sh
+fi

@@ -6,9 +6,21 @@
 # RESULTS_REUSE=1 (keep existing DIR/runs/WORKLOAD/result.json files, only run what is missing),
 # RESULTS_RUN_ARGS (extra `joulebench run` flags, e.g. "--tdp-w 65" when this CPU's TDP is known
 # and no energy probe is readable), JOULEBENCH (default ./joulebench).
+# It also runs the engine speed table and the sampler overhead of `make bench` (scripts/bench.sh
+# sections "engine sampler") and puts their output in RESULTS.md: RESULTS_BENCH=0 skips them,
+# RESULTS_BENCH_REPS (default 3) sets the runs per engine row, RESULTS_BENCH_TYPES (default
+# "q4_0 q8_0 f16 f32") the weight types, RESULTS_SAMPLER_REPS (default 3) the sampler A/B reps.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 jb=${JOULEBENCH:-./joulebench}
+# Every figure comes from one binary: a copy, so a rebuild during the run cannot swap it.
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+if ! cp "$jb" "$tmp/joulebench"; then
+	echo "make results: $jb: cannot copy the joulebench binary" >&2
+	exit 1
+fi
+jb="$tmp/joulebench"
 out=${RESULTS_DIR:-docs/results}
 workloads=${RESULTS_WORKLOADS:-default sweep-threads claim-7b}
 kernels=${RESULTS_KERNELS:-1}
@@ -33,8 +45,7 @@ for w in $workloads; do
 	fi
 	echo "make results: joulebench run $f" >&2
 	rm -rf "${runs:?}/$w"
-	# shellcheck disable=SC2086 # RESULTS_REUSE=1 (keep existing DIR/runs/WORKLOAD/result.json files, only run what is missing),
-# RESULTS_RUN_ARGS is a list of flags
+	# shellcheck disable=SC2086 # RESULTS_RUN_ARGS is a list of flags
 	"$jb" run "$f" -o "$runs/$w" --quiet $run_args
 	rc=$?
 	if [ -s "$runs/$w/result.json" ]; then
@@ -54,6 +65,18 @@ elif [ "$kernels" != 0 ]; then
 		notes+=("kernel microbenchmarks failed (exit status $?)")
 	fi
 fi
+# The engine speed table and the sampler overhead, as `make bench` prints them.
+bench_txt="$out/bench.txt"
+bench_rc=0
+if [ "${RESULTS_BENCH:-1}" != 0 ]; then
+	echo "make results: scripts/bench.sh (engine speed, sampler overhead) > $bench_txt" >&2
+	BENCH_SECTIONS="engine sampler" BENCH_REPS=${RESULTS_BENCH_REPS:-3} \
+		BENCH_TYPES=${RESULTS_BENCH_TYPES:-"q4_0 q8_0 f16 f32"} \
+		SAMPLER_REPS=${RESULTS_SAMPLER_REPS:-3} JOULEBENCH_BIN="$jb" \
+		scripts/bench.sh >"$bench_txt" 2>"$out/bench.err"
+	bench_rc=$?
+	[ $bench_rc -ne 0 ] && notes+=("scripts/bench.sh exited with status $bench_rc (\`$out/bench.err\`); its output so far is below")
+fi
 if [ ${#results[@]} -eq 0 ]; then
 	echo "make results: no result to report" >&2
 	exit 1
@@ -72,6 +95,8 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 	echo "$(nproc 2>/dev/null) logical CPUs. Workloads: $(for w in $workloads; do printf '`configs/workloads/%s.json` ' "$w"; done)"
 	echo "Load average (1/5/15 min) at the start: ${load_start:-?}; at the end: ${load_end:-?}${run_args:+; run flags: \`$run_args\`}."
 	echo "Raw results: \`$runs/\`; the same report as HTML: \`$out/report.html\`."
+	[ "${RESULTS_BENCH:-1}" != 0 ] &&
+		echo "The engine speed table of \`make bench\` and the sampler overhead are in the last section."
 	echo
 	for n in "${notes[@]+"${notes[@]}"}"; do
 		echo "- $n"
@@ -80,6 +105,27 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 	sed -e '1d' \
 	    -e "s#^!\[\(.*\)\](\([^)]*\))#![\1]($out/\2)#" \
 	    -e "s#(\[SVG\](\([^)]*\)))#([SVG]($out/\1))#" \
-	    -e 's/^#/##/' "$out/report.md"
+	    "$out/report.md"
+	if [ "${RESULTS_BENCH:-1}" != 0 ]; then
+		echo
+		echo "## Engine speed and sampler overhead (\`make bench\`)"
+		echo
+		echo "The engine and sampler sections of \`scripts/bench.sh\` (what \`make bench\` prints), run by"
+		echo "\`make results\` with BENCH_REPS=${RESULTS_BENCH_REPS:-3} and SAMPLER_REPS=${RESULTS_SAMPLER_REPS:-3}. Sources of the figures:"
+		echo
+		echo "- pp64 / tg32 tok/s, MB/token, RSS: **measured** here by \`joulebench generate\` on"
+		echo "  \`synth:bench-1b:TYPE\` (median of the runs, min..max in brackets)."
+		echo "- llama.cpp columns: **reference figures** recorded in \`scripts/bench.sh\` (llama-bench, Feb"
+		echo "  2025 build, same shape, measured on the reference VM), not re-measured by this command."
+		echo "- GB/s: memory read bandwidth **measured** here by \`joulebench membw\`; bound = GB/s / MB per"
+		echo "  token, the decode speed if every weight byte came from memory at that bandwidth."
+		echo "- Sampler overhead: decode tok/s with the 100 ms power sampler over the same run with it"
+		echo "  effectively off (ratio and interval from \`joulebench compare\`), **measured** here against"
+		echo "  the fake powercap tree \`tests/fixtures/sysfs/intel-client\`."
+		echo
+		echo '```'
+		cat "$bench_txt"
+		echo '```'
+	fi
 } >RESULTS.md.tmp && mv RESULTS.md.tmp RESULTS.md
 echo "make results: wrote RESULTS.md and $out/" >&2
