@@ -444,7 +444,7 @@ static void test_slowdown_caught_by_instruction_counts(void **state)
 
 	(void)state;
 #if !defined(__x86_64__)
-	(void)make, (void)kern, (void)cmd, (void)dir, (void)rc;
+	(void)make, (void)kern, (void)cmd, (void)dir, (void)rc, (void)run_logged;
 	TU_SKIP("the callgrind build uses ARCH=x86-64-v3, an x86-64 target");
 #else
 	if (tu_run("valgrind --version", 30, NULL, NULL) != 0)
