@@ -545,11 +545,13 @@ static int text_width(const char *s)
 
 static void row(FILE *f, bool md, const char *const *cells, int n)
 {
-	static const int widths[] = {20, 30, 22, 24, 20, 24, 14};
+	static const int widths[] = {20, 30, 28, 29, 27, 29, 28};
 
 	for (int i = 0; i < n; i++) {
 		if (md) {
 			fprintf(f, "| %s ", cells[i]);
+		} else if (i == n - 1) {
+			fputs(cells[i], f);
 		} else {
 			int pad = widths[i < 7 ? i : 6] - text_width(cells[i]);
 
