@@ -168,9 +168,9 @@ static int apply(const struct overrides *ov, struct bench_workload *w)
 		bench_workload_set_prompt(w, NULL);
 	}
 	if (ov->threads) {
-		n = bench_parse_long_list(ov->threads, 1, 1024, list, BENCH_MAX_LIST);
+		n = bench_parse_long_list(ov->threads, 1, 512, list, BENCH_MAX_LIST);
 		if (n < 1)
-			return bench_usage_error("run", "--threads: expected thread counts from 1 to 1024 "
+			return bench_usage_error("run", "--threads: expected thread counts from 1 to 512 "
 							"separated by commas, got '%s'",
 						 ov->threads);
 		for (int i = 0; i < n; i++)

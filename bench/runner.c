@@ -881,6 +881,17 @@ int bench_run(const struct bench_run_opts *o, struct bench_run **out, char *err,
 			pwr_sampler_stop(R.pwr);
 			goto fail;
 		}
+		/* a file holds one weight type: asking for another is an input error, found now */
+		if (strncmp(o->w->model, "synth:", 6) != 0 && r->configs[ci].type >= 0 &&
+		    r->configs[ci].type != r->model.wtype) {
+			snprintf(err, errlen, "%.300s holds %s weights, not %s (--type converts synth: models only)",
+				 r->model_spec,
+				 eng_type_name(r->model.wtype) ? eng_type_name(r->model.wtype) : "?",
+				 eng_type_name(r->configs[ci].type));
+			rc = -EINVAL;
+			pwr_sampler_stop(R.pwr);
+			goto fail;
+		}
 	}
 	if (!measure_idle(&R, &r->idle_before, "idle_before"))
 		stopped = true;

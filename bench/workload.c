@@ -295,7 +295,7 @@ static int parse_field(struct perr *e, const cJSON *it, struct bench_workload *w
 	if (!strcmp(k, "gen_tokens"))
 		return get_int(e, it, path, 2, 1 << 20, &w->gen_tokens);
 	if (!strcmp(k, "threads"))
-		return get_int_list(e, it, path, 1, 1024, w->threads, &w->n_threads);
+		return get_int_list(e, it, path, 1, 512, w->threads, &w->n_threads);
 	if (!strcmp(k, "types"))
 		return get_types(e, it, path, w);
 	if (!strcmp(k, "reps"))

@@ -665,25 +665,47 @@ static void test_bad_input(void **state)
 	assert_non_null(strstr(err, "prompt (500 tokens) + generated tokens (100) exceed the context of "
 				    "synth:stories260k:f32 (512 tokens)"));
 
-	/* a type the shape cannot be stored in fails that configuration, not the run */
+	/* a configuration that fails (here: a thread count the engine refuses) is recorded with
+	 * its error while the others run */
 	small_workload(&w);
 	w.idle_s = 0;
 	w.reps = 1;
-	w.n_types = 2;
-	w.types[0] = ENG_TYPE_Q8_0; /* dim 64, hidden 172: not multiples of 32 */
-	w.types[1] = ENG_TYPE_F32;
-	snprintf(w.model, sizeof w.model, "%s", "synth:stories260k");
-	assert_true(bench_run(&o, &r, err, sizeof err) < 0); /* the first model is checked up front */
-	assert_non_null(strstr(err, "q8_0"));
-	w.types[0] = ENG_TYPE_F32;
-	w.types[1] = ENG_TYPE_Q8_0;
+	w.n_threads = 2;
+	w.threads[0] = 1;
+	w.threads[1] = 600;
 	assert_int_equal(bench_run(&o, &r, err, sizeof err), 0);
 	assert_false(r->complete);
 	assert_int_equal(r->configs[0].n_reps, 1);
 	assert_true(r->configs[0].reps[0].complete);
-	assert_non_null(strstr(r->configs[1].error, "q8_0"));
+	assert_int_equal(r->configs[1].n_reps, 0);
+	assert_non_null(strstr(r->configs[1].error, "thread count 600"));
 	assert_non_null(strstr(r->incomplete_reason, "config 2/2"));
 	bench_run_free(r);
+
+	/* a model file holds one weight type: another --type is an input error before anything runs */
+	{
+		char *dir = tu_mkdtemp(), path[512];
+
+		snprintf(path, sizeof path, "%.400s/m.gguf", dir);
+		if (eng_synth_write("stories260k", ENG_TYPE_F32, 1, NULL, path, err, sizeof err) != 0)
+			fail_msg("eng_synth_write: %s", err);
+		small_workload(&w);
+		w.idle_s = 0;
+		snprintf(w.model, sizeof w.model, "%s", path);
+		w.n_types = 1;
+		w.types[0] = ENG_TYPE_Q8_0;
+		r = NULL;
+		assert_true(bench_run(&o, &r, err, sizeof err) < 0);
+		assert_null(r);
+		assert_non_null(strstr(err, "holds f32 weights, not q8_0"));
+		w.types[0] = ENG_TYPE_F32;
+		assert_int_equal(bench_run(&o, &r, err, sizeof err), 0);
+		assert_true(r->complete);
+		bench_run_free(r);
+		unlink(path);
+		rmdir(dir);
+		free(dir);
+	}
 
 	/* a prompt text is tokenized with the model's vocabulary */
 	small_workload(&w);
