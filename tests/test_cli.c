@@ -92,6 +92,27 @@ static int load_cases(const char *path, struct cli_case **out)
 			return -1;
 		}
 		fields[3] = p;
+		{
+			/* a row the runner would misread fails loudly instead of testing less */
+			const char *code = trim(fields[0]), *stream = trim(fields[1]);
+			char *end = NULL;
+			long v = strtol(code, &end, 10);
+			const char *why = NULL;
+
+			if (!*code || *end || v < 0 || v > 255)
+				why = "EXIT must be a number from 0 to 255";
+			else if (strcmp(stream, "out") && strcmp(stream, "err") && strcmp(stream, "any"))
+				why = "STREAM must be out, err or any";
+			else if (strlen(trim(fields[2])) >= sizeof cases->expect ||
+				 strlen(trim(fields[3])) >= sizeof cases->args)
+				why = "expected text or arguments too long";
+			if (why) {
+				fprintf(stderr, "%s:%d: %s\n", path, lineno, why);
+				fclose(f);
+				free(cases);
+				return -1;
+			}
+		}
 		cases = realloc(cases, (size_t)(n + 1) * sizeof *cases);
 		struct cli_case *c = &cases[n++];
 		memset(c, 0, sizeof *c);
