@@ -778,6 +778,22 @@ static int open_power(struct runner *R, const char *sysfs_root, char *err, size_
 		r->unavail[i] = *pwr_unavailable(R->pwr, i);
 	r->primary = pwr_primary_domain(R->pwr);
 	snprintf(r->primary_reason, sizeof r->primary_reason, "%s", pwr_primary_why(R->pwr));
+	/* probes asked for by name that cannot run: say why, on stderr and in the reason */
+	for (int i = 0; i < w->n_probes; i++) {
+		size_t blen = strcspn(w->probes[i], ":");
+
+		for (int k = 0; k < r->n_unavail; k++) {
+			const struct pwr_unavailable *u = &r->unavail[k];
+			size_t used = strlen(r->primary_reason);
+
+			if (strncmp(u->what, w->probes[i], blen) || (u->what[blen] && u->what[blen] != ':'))
+				continue;
+			logf_(R, "warning: --probe %s: %s unavailable: %s", w->probes[i], u->what, u->reason);
+			if (r->primary < 0 && used + 1 < sizeof r->primary_reason)
+				snprintf(r->primary_reason + used, sizeof r->primary_reason - used,
+					 "; %s unavailable: %s", u->what, u->reason);
+		}
+	}
 	/* counters are opened before any engine thread exists, so they follow them all */
 	if (pwr_counters_open(NULL, 0, &R->ctr, cerr, sizeof cerr) == 0) {
 		snprintf(r->counters_source, sizeof r->counters_source, "%s",
