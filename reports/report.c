@@ -92,7 +92,7 @@ static void md_result(FILE *f, const struct rpt_result *r, const struct rpt_resu
 	if (r->complete)
 		fprintf(f, "- **Status:** complete\n");
 	else
-		fprintf(f, "- **Status:** INCOMPLETE: %s; the figures cover what finished\n",
+		fprintf(f, "- **Status:** **INCOMPLETE**: %s; the figures cover what finished\n",
 		        r->incomplete_reason);
 	if (r->primary_source[0])
 		fprintf(f, "- **Headline energy source:** `%s`\n", r->primary_source);
@@ -304,7 +304,11 @@ static void html_inline(FILE *f, const char *s, size_t n)
 
 		if (s[i] == '*' && i + 1 < n && s[i + 1] == '*' &&
 		    (end = strstr(s + i + 2, "**")) && (size_t)(end - s) < n) {
-			fputs("<strong>", f);
+			/* warnings (estimated figures, incomplete runs) in red, other bold text not */
+			fputs(!strncmp(s + i + 2, "ESTIMATED", 9) || !strncmp(s + i + 2, "INCOMPLETE", 10)
+			          ? "<strong class=\"warn\">"
+			          : "<strong>",
+			      f);
 			html_text(f, s + i + 2, (size_t)(end - s - i - 2));
 			fputs("</strong>", f);
 			i = (size_t)(end - s) + 2;
@@ -406,7 +410,7 @@ static int write_html(FILE *f, const char *md, const char *dir, const char *titl
 	    "table{border-collapse:collapse;margin:1em 0;font-size:0.88em}\n"
 	    "th,td{border:1px solid #ccc;padding:0.25em 0.5em;text-align:left;vertical-align:top}\n"
 	    "th{background:#f2f2f2}\ncode{background:#f4f4f4;padding:0 0.2em}\n"
-	    "figure{margin:1em 0}\nimg{max-width:100%}\nstrong{color:#900}\n"
+	    "figure{margin:1em 0}\nimg{max-width:100%}\nstrong.warn{color:#b00000}\n"
 	    "</style>\n</head>\n<body>\n",
 	    f);
 	while (*p) {

@@ -239,7 +239,7 @@ static void test_report_full(void **state)
 	                          "## Claims",
 	                          "## Sources of the figures",
 	                          "**ESTIMATED**",
-	                          "INCOMPLETE: interrupted by SIGINT",
+	                          "**INCOMPLETE**: interrupted by SIGINT",
 	                          "no RAPL/powercap in this VM",
 	                          "kernel microbenchmarks, 4 kernels",
 	                          "ecologits-h100",
@@ -263,7 +263,9 @@ static void test_report_full(void **state)
 	}
 	/* the HTML says the same, escaped */
 	assert_non_null(strstr(html, "<h2>Local vs cloud</h2>"));
-	assert_non_null(strstr(html, "<strong>ESTIMATED</strong>"));
+	assert_non_null(strstr(html, "<strong class=\"warn\">ESTIMATED</strong>"));
+	assert_non_null(strstr(html, "<strong class=\"warn\">INCOMPLETE</strong>"));
+	assert_non_null(strstr(html, "<strong>Machine:</strong>"));
 	assert_non_null(strstr(html, "<table>"));
 	bad = check_tags(html);
 	if (bad) {
