@@ -70,7 +70,7 @@ TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_HELPER_SRC := $(wildcard tests/helpers/*.c)
 
-.PHONY: all deps build run test test-build asan bench format clean help FORCE
+.PHONY: all deps build run test test-build cmocka-check asan bench format clean help FORCE
 .DEFAULT_GOAL := all
 
 all: deps
@@ -113,7 +113,9 @@ $(BUILD)/tests/%: tests/%.c $(LIBS) $(TEST_HELPER_SRC) tests/helpers/testutil.h 
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(TEST_HELPER_SRC) $(LINK_LIBS) -lcmocka
 
-test-build: $(BIN) $(TEST_BINS)
+test-build: cmocka-check $(BIN) $(TEST_BINS)
+cmocka-check:
+	@[ "$(HAVE_CMOCKA)" = yes ] || { echo "the tests need cmocka (Debian/Ubuntu: libcmocka-dev, Fedora: libcmocka-devel; scripts/install-deps.sh installs it)" >&2; exit 2; }
 
 # make test: install what is missing, build, run every test binary and the CLI table.
 test: deps
