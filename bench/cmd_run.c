@@ -387,6 +387,11 @@ int cmd_run(int argc, char **argv)
 	else
 		default_dir(dir, sizeof dir);
 
+	if (bench_result_dir_prepare(dir, err, sizeof err) < 0) {
+		bench_workload_free(&w);
+		return bench_usage_error("run", "-o: %s", err);
+	}
+
 	memset(&ro, 0, sizeof ro);
 	ro.w = &w;
 	ro.sysfs_root = ov.sysfs_root;

@@ -669,6 +669,28 @@ static int mkdir_p(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
+int bench_result_dir_prepare(const char *dir, char *err, size_t errlen)
+{
+	char probe[PATH_MAX];
+	int rc = mkdir_p(dir, err, errlen), fd;
+
+	if (rc < 0)
+		return rc;
+	if (snprintf(probe, sizeof probe, "%s/.joulebench-probe.XXXXXX", dir) >= (int)sizeof probe) {
+		snprintf(err, errlen, "%s: path too long", dir);
+		return -ENAMETOOLONG;
+	}
+	fd = mkstemp(probe);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: cannot write there: %s", dir, strerror(errno));
+		return rc;
+	}
+	close(fd);
+	unlink(probe);
+	return 0;
+}
+
 /* Writes text to DIR/NAME through DIR/.NAME.XXXXXX + fsync + rename, so readers see the old
  * file or the new one, never a part. */
 static int write_atomic(const char *dir, const char *name, const char *text, char *err,

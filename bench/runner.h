@@ -187,6 +187,9 @@ struct cJSON *bench_result_json(const struct bench_run *r);
 /* Writes DIR/result.json and DIR/summary.csv atomically (temp file in DIR, fsync, rename),
  * creating DIR (and parents). 0 or -errno with a message. */
 int bench_result_write(const struct bench_run *r, const char *dir, char *err, size_t errlen);
+/* Creates DIR (and parents) and checks a file can be created in it, so a run does not end with
+ * nowhere to write its result. 0 or -errno with a message. */
+int bench_result_dir_prepare(const char *dir, char *err, size_t errlen);
 /* The summary rows as CSV (header + one row per configuration). */
 void bench_summary_csv(const struct bench_run *r, FILE *f);
 /* The short table printed after a run. */
