@@ -720,6 +720,13 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 		RENDER("plot-roofline.gp", "roofline",
 		       "Achieved memory bandwidth vs the measured bound", NULL, NULL);
 #undef RENDER
+	{
+		struct stat st;
+
+		/* keep the log only when gnuplot said something */
+		if (gp_log[0] && stat(gp_log, &st) == 0 && st.st_size == 0)
+			unlink(gp_log);
+	}
 	gp_log[0] = '\0';
 	return np;
 fail_dat:

@@ -75,6 +75,7 @@ if [ "${RESULTS_BENCH:-1}" != 0 ]; then
 		SAMPLER_REPS=${RESULTS_SAMPLER_REPS:-3} JOULEBENCH_BIN="$jb" \
 		scripts/bench.sh >"$bench_txt" 2>"$out/bench.err"
 	bench_rc=$?
+	[ -s "$out/bench.err" ] || rm -f "$out/bench.err"
 	[ $bench_rc -ne 0 ] && notes+=("scripts/bench.sh exited with status $bench_rc (\`$out/bench.err\`); its output so far is below")
 fi
 if [ ${#results[@]} -eq 0 ]; then
