@@ -283,6 +283,7 @@ static void backend_estimates_this_process(void **state)
 	c0 = process_cpu_ns();
 	for (long k = 0; k < 30000000; k++)
 		sink += (double)k * 1e-9;
+	(void)sink; /* clang: -Wunused-but-set-variable */
 	c1 = process_cpu_ns();
 	pwr_sample_now(s);
 	n = pwr_samples(s, 0, &v);
