@@ -83,6 +83,7 @@ static const struct bad_case bad_cases[] = {
 	  "w.json: .threads[1]: expected a positive integer, got \"two\"" },
 	{ "{\"threads\": []}", "w.json: .threads: expected a non-empty array of positive integers, got []" },
 	{ "{\"threads\": [0]}", "w.json: .threads[0]: expected a positive integer, got 0" },
+	{ "{\"threads\": [2, 600]}", "w.json: .threads[1]: expected an integer of at most 512, got 600" },
 	{ "{\"threads\": \"4\"}",
 	  "w.json: .threads: expected a positive integer or an array of them, got \"4\"" },
 	{ "{\"reps\": -3}", "w.json: .reps: expected a positive integer, got -3" },
