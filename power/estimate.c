@@ -274,9 +274,8 @@ int pwr_estimate_build(const char *cpu_name, const struct pwr_cpu_entry *row, co
 	}
 	if (!row && o->tdp_w <= 0) {
 		pwr_strf(err, errlen,
-			 "CPU '%.48s' is not in configs/hardware: pass --tdp-w W (its TDP from the vendor's "
-			 "spec sheet; in a VM, TDP x vCPUs / host threads) or add a row {match, name, tdp_w, "
-			 "threads, source} to configs/hardware/%s",
+			 "CPU '%.48s' is not in configs/hardware: pass --tdp-w W (the vendor's TDP; in a "
+			 "VM, TDP x vCPUs / host threads) or add the CPU to configs/hardware/%s",
 			 cpu_name && *cpu_name ? cpu_name : "unknown", pwr_hwdb_file_for(cpu_name));
 		return -ENOENT;
 	}

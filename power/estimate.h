@@ -53,7 +53,7 @@ const char *pwr_hwdb_file_for(const char *cpu_name);
  * Builds the model from a table row (NULL if the CPU is not in the table) and the user's
  * overrides in o (tdp_w, idle_w, cpu_threads). online_cpus is what this OS sees. Returns 0, or
  * -ENOENT with "CPU '<name>' is not in configs/hardware, so nothing is estimated: pass
- * --tdp-w W ... or add a row ... to configs/hardware/<file>" in err when neither gives a TDP, -EINVAL for impossible values.
+ * --tdp-w W ... or add the CPU to configs/hardware/<file>" in err when neither gives a TDP, -EINVAL for impossible values.
  */
 int pwr_estimate_build(const char *cpu_name, const struct pwr_cpu_entry *row, const struct pwr_opts *o,
 		       int online_cpus, struct pwr_estimate_model *m, char *err, size_t errlen);

@@ -18,7 +18,7 @@
 /* The result schema version this build writes and reads. */
 #define RPT_SCHEMA_VERSION 1
 
-#define RPT_REASON_LEN 200
+#define RPT_REASON_LEN 512
 #define RPT_ERR_LEN    512
 
 /* ---- result files --------------------------------------------------------------------- */

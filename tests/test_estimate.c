@@ -116,9 +116,9 @@ static void unknown_cpu_is_unavailable(void **state)
 
 	(void)state;
 	assert_int_equal(pwr_estimate_build("AMD EPYC", NULL, &o, 2, &m, err, sizeof err), -ENOENT);
-	assert_string_equal(err, "CPU 'AMD EPYC' is not in configs/hardware: pass --tdp-w W (its TDP from the "
-				 "vendor's spec sheet; in a VM, TDP x vCPUs / host threads) or add a row {match, "
-				 "name, tdp_w, threads, source} to configs/hardware/amd-epyc.json");
+	assert_string_equal(err, "CPU 'AMD EPYC' is not in configs/hardware: pass --tdp-w W (the vendor's "
+				 "TDP; in a VM, TDP x vCPUs / host threads) or add the CPU to "
+				 "configs/hardware/amd-epyc.json");
 	assert_int_equal(pwr_estimate_build("Intel(R) Xeon(R) CPU @ 2.20GHz", NULL, &o, 2, &m, err, sizeof err),
 			 -ENOENT);
 	assert_non_null(strstr(err, "to configs/hardware/intel-server.json"));
