@@ -183,6 +183,34 @@ static struct rpt_range local_response(const struct rj_local *l, int answer)
 	return rj_local_query_wh(l, l->cfg->prompt_tokens, answer);
 }
 
+/*
+ * True when result r can test a claim that needs a chatbot-scale model: a run with a local
+ * energy figure (filled into *l) and at least CHAT_MIN_PARAMS parameters. Otherwise adds a line
+ * to c saying why not; `small_why` explains why a smaller model does not count.
+ */
+static bool chat_scale_local(const struct rpt_result *r, struct rj_local *l, struct rpt_claim *c,
+                             const char *small_why)
+{
+	if (strcmp(r->kind, "run"))
+		return false;
+	rj_local(r, l);
+	if (!l->ok) {
+		addf(c, "%s: no local energy (%s).\n", rj_label(r->path), l->reason);
+		return false;
+	}
+	if (!r->n_params.ok) {
+		addf(c, "%s: the model's parameter count is not recorded (%s).\n", rj_label(r->path),
+		     r->n_params.reason);
+		return false;
+	}
+	if (r->n_params.v < CHAT_MIN_PARAMS) {
+		addf(c, "%s: model has %.3g parameters; %s.\n", rj_label(r->path), r->n_params.v,
+		     small_why);
+		return false;
+	}
+	return true;
+}
+
 /* 2. "A cloud chatbot query uses 10–100× the energy of a local response." */
 static void claim_cloud_multiple(struct rpt_result *const *rs, int n,
                                  const struct rpt_cloud_profile *ps, int np, struct rpt_claim *c)
@@ -196,24 +224,10 @@ static void claim_cloud_multiple(struct rpt_result *const *rs, int n,
 		struct rj_local l;
 		const struct rpt_result *r = rs[i];
 
-		if (strcmp(r->kind, "run"))
+		if (!chat_scale_local(r, &l, c,
+		                      "a chatbot-like local response needs a model of at least 1 B "
+		                      "parameters"))
 			continue;
-		rj_local(r, &l);
-		if (!l.ok) {
-			addf(c, "%s: no local energy (%s).\n", rj_label(r->path), l.reason);
-			continue;
-		}
-		if (!r->n_params.ok || r->n_params.v < CHAT_MIN_PARAMS) {
-			if (r->n_params.ok)
-				addf(c,
-				     "%s: model has %.3g parameters; a chatbot-like local response "
-				     "needs a model of at least 1 B parameters.\n",
-				     rj_label(r->path), r->n_params.v);
-			else
-				addf(c, "%s: the model's parameter count is not recorded (%s).\n",
-				     rj_label(r->path), r->n_params.reason);
-			continue;
-		}
 		for (int k = 0; k < np; k++) {
 			const struct rpt_cloud_profile *p = &ps[k];
 			struct rpt_cloud_estimate e;
@@ -282,26 +296,11 @@ static void claim_same_model(struct rpt_result *const *rs, int n,
 		struct rj_local l;
 		const struct rpt_result *r = rs[i];
 
-		if (strcmp(r->kind, "run"))
+		if (!chat_scale_local(r, &l, c,
+		                      "data-centre serving models describe LLMs of 1 B parameters and "
+		                      "more (below that the estimate is dominated by fixed per-token "
+		                      "overheads)"))
 			continue;
-		rj_local(r, &l);
-		if (!l.ok) {
-			addf(c, "%s: no local energy (%s).\n", rj_label(r->path), l.reason);
-			continue;
-		}
-		if (!r->n_params.ok || r->n_params.v < CHAT_MIN_PARAMS) {
-			if (r->n_params.ok)
-				addf(c,
-				     "%s: model has %.3g parameters; data-centre serving models "
-				     "describe LLMs of 1 B parameters and more (below that the "
-				     "estimate is "
-				     "dominated by fixed per-token overheads).\n",
-				     rj_label(r->path), r->n_params.v);
-			else
-				addf(c, "%s: the model's parameter count is not recorded (%s).\n",
-				     rj_label(r->path), r->n_params.reason);
-			continue;
-		}
 		addf(c, "%s: local %.3g J/token (95%% CI %.3g-%.3g) gross", rj_label(r->path),
 		     l.jpt.v, l.jpt.low, l.jpt.high);
 		if (l.cfg->decode_jpt_net.ok)
