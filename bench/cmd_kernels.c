@@ -604,7 +604,7 @@ static void add_kernel_json(cJSON *arr, const struct kcase *k, const struct kres
 	}
 	if (r->counters_ok) {
 		cJSON *ct = cJSON_AddObjectToObject(e, "counters");
-		double ins = NAN, cyc = NAN;
+		double ins = NAN, cyc = NAN, ratio_min = 1.0;
 
 		for (int i = 0; ct && i < r->counters.n; i++) {
 			const struct pwr_counter_value *v = &r->counters.v[i];
@@ -613,6 +613,8 @@ static void add_kernel_json(cJSON *arr, const struct kcase *k, const struct kres
 				cJSON_AddNumberToObject(ct, v->name, v->value);
 			else
 				cJSON_AddNullToObject(ct, v->name);
+			if (v->valid && v->enabled_ratio < ratio_min)
+				ratio_min = v->enabled_ratio;
 			if (v->valid && !strcmp(v->name, "instructions"))
 				ins = v->value;
 			if (v->valid && !strcmp(v->name, "cycles"))
@@ -620,6 +622,12 @@ static void add_kernel_json(cJSON *arr, const struct kcase *k, const struct kres
 		}
 		if (ct && isfinite(ins) && isfinite(cyc) && cyc > 0)
 			cJSON_AddNumberToObject(ct, "ipc", ins / cyc);
+		/* Multiplexing is reported, not hidden: values above are scaled by time enabled /
+		 * time running, and the smallest running share says how much was extrapolated. */
+		if (ct) {
+			cJSON_AddBoolToObject(ct, "multiplexed", ratio_min < 0.999);
+			cJSON_AddNumberToObject(ct, "enabled_ratio_min", ratio_min);
+		}
 	} else {
 		null_reason(e, "counters", r->timed ? r->counters_reason : "not timed (--reps 0)");
 	}

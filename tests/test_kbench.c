@@ -267,6 +267,7 @@ const struct bench_build_info bench_build = { "test", "test", "cc", "", 0, 0 };
  * rest 10, never multiplexed. Between the reads around the timed calls one step passes. */
 static int fake_n;
 static uint64_t fake_step[16], fake_value[16];
+static int fake_mux; /* 1: each counter ran half the time it was enabled (multiplexed) */
 
 static int fake_open(void *attr, int cpu)
 {
@@ -292,6 +293,8 @@ static ssize_t fake_read(int fd, void *buf, size_t n)
 	fake_value[i] += fake_step[i];
 	rf[0] = fake_value[i];
 	rf[1] = rf[2] = fake_value[i]; /* enabled == running: not multiplexed */
+	if (fake_mux)
+		rf[2] = fake_value[i] / 2; /* running half the enabled time: values scale x2 */
 	memcpy(buf, rf, sizeof rf);
 	return (ssize_t)sizeof rf;
 }
@@ -302,7 +305,7 @@ static int fake_close(int fd)
 	return 0;
 }
 
-static void test_counters_per_call(void **state)
+static void counters_per_call(int mux)
 {
 	static const struct pwr_perf_ops ops = { fake_open, fake_read, fake_close };
 	char *dir = tu_mkdtemp(), path[512], *text;
@@ -313,10 +316,10 @@ static void test_counters_per_call(void **state)
 	double calls;
 	int rc;
 
-	(void)state;
 	assert_non_null(dir);
 	snprintf(path, sizeof path, "%s/k.json", dir);
 	fake_n = 0;
+	fake_mux = mux;
 	pwr_counters_set_ops(&ops);
 	rc = cmd_kernels((int)(sizeof argv / sizeof argv[0]) - 1, argv);
 	pwr_counters_set_ops(NULL);
@@ -331,15 +334,36 @@ static void test_counters_per_call(void **state)
 	calls = cJSON_GetNumberValue(cJSON_GetObjectItem(k, "calls_per_sample")) * 3;
 	ct = cJSON_GetObjectItem(k, "counters");
 	assert_true(cJSON_IsObject(ct));
-	/* One step of each counter over all timed calls, divided per call; IPC = 3000 / 2000. */
-	assert_float_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(ct, "instructions")), 3000 / calls, 1e-9);
-	assert_float_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(ct, "cycles")), 2000 / calls, 1e-9);
+	/* One step of each counter over all timed calls, divided per call (scaled x2 when each
+	 * counter ran half the enabled time); IPC = 3000 / 2000 either way. */
+	double scale = mux ? 2.0 : 1.0;
+	assert_float_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(ct, "instructions")), scale * 3000 / calls,
+			   1e-9);
+	assert_float_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(ct, "cycles")), scale * 2000 / calls, 1e-9);
 	assert_float_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(ct, "ipc")), 1.5, 1e-9);
-	assert_float_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(k, "instructions_per_call")), 3000 / calls, 1e-9);
+	assert_float_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(k, "instructions_per_call")),
+			   scale * 3000 / calls, 1e-9);
 	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(k, "instructions_source")), "perf_event");
+	/* Multiplexing is reported, not hidden. */
+	assert_int_equal(cJSON_IsTrue(cJSON_GetObjectItem(ct, "multiplexed")), mux);
+	assert_float_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(ct, "enabled_ratio_min")), mux ? 0.5 : 1.0,
+			   0.01);
+	fake_mux = 0;
 	cJSON_Delete(root);
 	tu_rmtree(dir);
 	free(dir);
+}
+
+static void test_counters_per_call(void **state)
+{
+	(void)state;
+	counters_per_call(0);
+}
+
+static void test_counters_multiplexed(void **state)
+{
+	(void)state;
+	counters_per_call(1);
 }
 
 /* ---- energy per call through `joulebench kernels` (a fake RAPL zone at a known wattage) --- */
@@ -491,6 +515,7 @@ int main(void)
 		cmocka_unit_test(test_deterministic_inputs),
 		cmocka_unit_test(test_inplace_inputs_stay_valid),
 		cmocka_unit_test(test_counters_per_call),
+		cmocka_unit_test(test_counters_multiplexed),
 		cmocka_unit_test(test_energy_per_call),
 		cmocka_unit_test(test_slowdown_caught_by_instruction_counts),
 	};
