@@ -540,7 +540,7 @@ void bench_summary_csv(const struct bench_run *r, FILE *f)
 	      "energy_source,energy_kind,prefill_j_per_token_gross,prefill_j_per_token_net,"
 	      "decode_j_per_token_gross,decode_j_per_token_net,decode_j_per_token_net_ci95_low,"
 	      "decode_j_per_token_net_ci95_high,tokens_per_j,avg_power_w,wh_per_query,rsd_decode_pct,"
-	      "complete\n",
+	      "complete,energy_reason,net_reason\n",
 	      f);
 	for (int ci = 0; ci < r->n_configs; ci++) {
 		const struct bench_config_run *c = &r->configs[ci];
@@ -572,7 +572,11 @@ void bench_summary_csv(const struct bench_run *r, FILE *f)
 		csv_num(f, s.avg_power_w.n > 0, s.avg_power_w.median);
 		csv_num(f, s.wh_per_query.n > 0, s.wh_per_query.median);
 		csv_num(f, s.n >= 2, s.rsd_decode_pct);
-		fprintf(f, ",%s\n", complete && r->complete ? "true" : "false");
+		fprintf(f, ",%s", complete && r->complete ? "true" : "false");
+		/* An empty energy cell is never "zero": these say why it is empty. */
+		csv_str(f, s.energy_valid ? "" : s.energy_reason);
+		csv_str(f, !s.energy_valid || s.net_valid ? "" : s.net_reason);
+		fputc('\n', f);
 	}
 }
 
