@@ -42,6 +42,13 @@ else
 CJSON_LIBS   := -lcjson
 endif
 
+# Required libraries with a .pc file: Unicode data for BPE pre-tokenizers (utf8proc), the HTTP
+# client for external engines and wall meters (libcurl), the HTTP server for `serve`
+# (libmicrohttpd), and the results store (SQLite, PostgreSQL's libpq).
+REQ_PC      := libutf8proc libcurl libmicrohttpd sqlite3 libpq
+REQ_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(REQ_PC) 2>/dev/null)
+REQ_LIBS    := $(or $(shell $(PKG_CONFIG) --libs $(REQ_PC) 2>/dev/null),-lutf8proc -lcurl -lmicrohttpd -lsqlite3 -lpq)
+
 HAVE_PAPI := $(call have_lib,papi.h,-lpapi)
 HAVE_PFM  := $(call have_lib,perfmon/pfmlib_perf_event.h,-lpfm)
 HAVE_CMOCKA := $(call have_lib,cmocka.h,-lcmocka)
@@ -58,8 +65,8 @@ DEFS    += -DJB_HAVE_PFM=1
 OPTLIBS += -lpfm
 endif
 
-CFLAGS_ALL = -std=c11 $(OPT) $(MARCH) -g $(WARN) $(DEFS) $(CJSON_CFLAGS) -I. -pthread -MMD -MP $(EXTRA_CFLAGS)
-LDLIBS_ALL = $(OPTLIBS) $(CJSON_LIBS) -ldl -lm -pthread $(EXTRA_LDFLAGS)
+CFLAGS_ALL = -std=c11 $(OPT) $(MARCH) -g $(WARN) $(DEFS) $(CJSON_CFLAGS) $(REQ_CFLAGS) -I. -pthread -MMD -MP $(EXTRA_CFLAGS)
+LDLIBS_ALL = $(OPTLIBS) $(CJSON_LIBS) $(REQ_LIBS) -ldl -lm -pthread $(EXTRA_LDFLAGS)
 
 SUBSYS    := engine power bench reports
 LIB_SRC    = $(filter-out bench/main.c,$(wildcard $(s)/*.c))

@@ -7,8 +7,13 @@
 #                                      qemu-user and, on Debian/Ubuntu through multiarch
 #                                      (dpkg --add-architecture arm64), cmocka and cJSON for arm64
 #   scripts/install-deps.sh --fuzz     also clang for libFuzzer (make fuzz)
+#   scripts/install-deps.sh --oracle   also Node.js/npm and the pinned independent references in
+#                                      scripts/oracle (node-llama-cpp's prebuilt llama.cpp, the
+#                                      reference tokenizers with their tokenizer.json files)
+#   scripts/install-deps.sh --browser  also headless Chromium (the report page's browser test)
 #
-# Core: cJSON (required), cmocka (tests), PAPI and libpfm4 (optional at build time), gnuplot
+# Core: cJSON, utf8proc, libcurl, libmicrohttpd, SQLite, libpq and a PostgreSQL server for the
+# store's tests (required), cmocka (tests), PAPI and libpfm4 (optional at build time), gnuplot
 # (plots), pkg-config, valgrind (instruction counts). Uses apt on Debian/Ubuntu and dnf on Fedora,
 # through sudo only when not root.
 set -euo pipefail
@@ -20,7 +25,9 @@ for a in "$@"; do
 	--check) mode=check ;;
 	--arm) extras+=(arm) ;;
 	--fuzz) extras+=(fuzz) ;;
-	-h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+	--oracle) extras+=(oracle) ;;
+	--browser) extras+=(browser) ;;
+	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
 	*) echo "install-deps.sh: unknown option '$a' (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -33,6 +40,12 @@ probe() { # probe HEADER LIB: can we compile and link against it?
 
 missing=()
 probe cjson/cJSON.h -lcjson || missing+=(cjson)
+probe utf8proc.h -lutf8proc || missing+=(utf8proc)
+probe curl/curl.h -lcurl || missing+=(curl)
+probe microhttpd.h -lmicrohttpd || missing+=(microhttpd)
+probe sqlite3.h -lsqlite3 || missing+=(sqlite)
+probe postgresql/libpq-fe.h -lpq || missing+=(libpq)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing+=(pgserver)
 probe cmocka.h -lcmocka || missing+=(cmocka)
 probe papi.h -lpapi || missing+=(papi)
 probe perfmon/pfmlib_perf_event.h -lpfm || missing+=(pfm)
@@ -49,10 +62,24 @@ for e in "${extras[@]}"; do
 		[ -e /usr/lib/aarch64-linux-gnu/libcjson.so ] || missing+=(armcjson)
 		;;
 	fuzz) command -v clang >/dev/null 2>&1 || missing+=(clang) ;;
+	oracle) command -v npm >/dev/null 2>&1 || missing+=(node) ;;
+	browser) command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium) ;;
 	esac
 done
 
+# The pinned npm references (scripts/oracle/package-lock.json) once npm is there.
+oracle_npm() {
+	case " ${extras[*]} " in *" oracle "*) ;; *) return 0 ;; esac
+	local dir
+	dir="$(cd "$(dirname "$0")" && pwd)/oracle"
+	[ -d "$dir/node_modules/node-llama-cpp" ] && return 0
+	[ $mode = check ] && { echo "missing: scripts/oracle/node_modules (npm ci)"; return 1; }
+	echo "install-deps.sh: npm ci in $dir" >&2
+	(cd "$dir" && npm ci --no-audit --no-fund >&2)
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+	oracle_npm
 	exit 0
 fi
 if [ $mode = check ]; then
@@ -63,11 +90,15 @@ fi
 declare -A apt=([cjson]=libcjson-dev [cmocka]=libcmocka-dev [papi]=libpapi-dev [pfm]=libpfm4-dev
 	[gnuplot]=gnuplot-nox [pkgconfig]=pkg-config [valgrind]=valgrind
 	[armcc]="gcc-aarch64-linux-gnu libc6-dev-arm64-cross" [qemu]=qemu-user [clang]=clang
-	[armcmocka]=libcmocka-dev:arm64 [armcjson]=libcjson-dev:arm64)
+	[armcmocka]=libcmocka-dev:arm64 [armcjson]=libcjson-dev:arm64
+	[utf8proc]=libutf8proc-dev [curl]=libcurl4-openssl-dev [microhttpd]=libmicrohttpd-dev
+	[sqlite]=libsqlite3-dev [libpq]=libpq-dev [pgserver]=postgresql [node]="nodejs npm" [chromium]=chromium)
 declare -A dnf=([cjson]=cjson-devel [cmocka]=libcmocka-devel [papi]=papi-devel [pfm]=libpfm-devel
 	[gnuplot]=gnuplot [pkgconfig]=pkgconf-pkg-config [valgrind]=valgrind
 	[armcc]="gcc-aarch64-linux-gnu sysroot-aarch64-fc-glibc" [qemu]=qemu-user [clang]=clang
-	[armcmocka]="" [armcjson]="") # Fedora has no multiarch: arm64 cmocka/cJSON are built by hand
+	[armcmocka]="" [armcjson]=""
+	[utf8proc]=utf8proc-devel [curl]=libcurl-devel [microhttpd]=libmicrohttpd-devel
+	[sqlite]=sqlite-devel [libpq]=libpq-devel [pgserver]=postgresql-server [node]="nodejs npm" [chromium]=chromium) # Fedora has no multiarch: arm64 cmocka/cJSON are built by hand
 
 # Nothing can be installed here: fail when something the build needs is missing (cJSON, or what
 # --arm/--fuzz asked for); go on with a warning when only optional packages are (cmocka: `make
@@ -76,7 +107,7 @@ give_up() {
 	local m
 	for m in "${missing[@]}"; do
 		case $m in
-		cmocka | papi | pfm | gnuplot | pkgconfig | valgrind) ;;
+		cmocka | papi | pfm | gnuplot | pkgconfig | valgrind | pgserver) ;;
 		*) exit 1 ;;
 		esac
 	done
@@ -121,8 +152,9 @@ elif command -v dnf >/dev/null 2>&1; then
 else
 	cat >&2 <<MSG
 install-deps.sh: no apt-get or dnf here. Install these with your package manager, then run make again:
-  cJSON (headers + library), cmocka, PAPI, libpfm4, gnuplot, pkg-config, valgrind
+  cJSON (headers + library), utf8proc, libcurl, libmicrohttpd, SQLite, libpq, cmocka, PAPI, libpfm4, gnuplot, pkg-config, valgrind
   missing now: ${missing[*]}
 MSG
 	give_up
 fi
+oracle_npm
