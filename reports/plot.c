@@ -148,9 +148,20 @@ static int phase_code(const char *phase)
 	return 0;
 }
 
+/* Adds the digit `code` (0..9) to the set of digits `codes` (at most 7 and a NUL). */
+static void add_code(char codes[8], int code)
+{
+	size_t n = strlen(codes);
+
+	if (code < 0 || code > 9 || strchr(codes, '0' + code) || n >= 7)
+		return;
+	codes[n] = (char)('0' + code);
+	codes[n + 1] = '\0';
+}
+
 /* Power timeline: W between successive cumulative-energy samples of one source, and phases. */
 static int dat_power(const struct rpt_result *r, const char *dir, const char *name, char *src,
-                     size_t src_len, bool *estimated, bool *have_phases)
+                     size_t src_len, bool *estimated, bool *have_phases, char codes[8])
 {
 	const cJSON *samples = cJSON_GetObjectItemCaseSensitive(r->json, "samples");
 	const cJSON *s = NULL, *t, *e, *ph, *it;
@@ -194,6 +205,7 @@ static int dat_power(const struct rpt_result *r, const char *dir, const char *na
 		return 0;
 	ph = cJSON_GetObjectItemCaseSensitive(r->json, "phases");
 	*have_phases = false;
+	codes[0] = '\0';
 	if (cJSON_GetArraySize(ph) > 0) {
 		char pname[128];
 
@@ -214,6 +226,7 @@ static int dat_power(const struct rpt_result *r, const char *dir, const char *na
 			fprintf(f, "%.6f %.6f %d \"%s\"\n", (a - t0) / 1e9, (b - t0) / 1e9,
 			        phase_code(phase), phase);
 			*have_phases = true;
+			add_code(codes, phase_code(phase));
 		}
 		fclose(f);
 	}
@@ -222,7 +235,7 @@ static int dat_power(const struct rpt_result *r, const char *dir, const char *na
 
 /* J/token local vs every cloud profile. */
 static int dat_cloud(const struct rpt_result *r, const char *dir, const char *cloud_dir,
-                     const char *name, bool *estimated, bool *has_local)
+                     const char *name, bool *estimated, bool *has_local, char kinds[8])
 {
 	struct rpt_cloud_profile *ps = NULL;
 	struct rj_local l;
@@ -242,11 +255,13 @@ static int dat_cloud(const struct rpt_result *r, const char *dir, const char *cl
 	        r->path);
 	*estimated = l.ok && l.estimated;
 	*has_local = l.ok;
+	kinds[0] = '\0';
 	if (l.ok) {
 		fprintf(f, "%d ", idx++);
 		dat_label(f, l.estimated ? "local (ESTIMATED)" : "local (measured)");
 		fprintf(f, " %.6g %.6g %.6g %d\n", l.jpt.v, l.jpt.low, l.jpt.high,
 		        l.estimated ? 1 : 0);
+		add_code(kinds, l.estimated ? 1 : 0);
 	}
 	for (int i = 0; i < np; i++) {
 		struct rpt_cloud_estimate e;
@@ -263,6 +278,7 @@ static int dat_cloud(const struct rpt_result *r, const char *dir, const char *cl
 		dat_label(f, label);
 		fprintf(f, " %.6g %.6g %.6g %d\n", e.j_per_token.v, e.j_per_token.low,
 		        e.j_per_token.high, ps[i].same_model ? 2 : 3);
+		add_code(kinds, ps[i].same_model ? 2 : 3);
 	}
 	fclose(f);
 	free(ps);
@@ -469,18 +485,51 @@ static bool run_bound(struct rpt_result *const *rs, int n, const struct rpt_resu
 	return false;
 }
 
-/* Achieved bandwidth: decode bytes/token × tok/s per run config; GB/s per kernel; the bound
- * is the membw of a kernels result of the same machine ("?" when none was measured there). */
-static int dat_roofline(struct rpt_result *const *rs, int n, const char *dir, const char *name)
+/* What dat_roofline found: rows written (each with a bound), rows left out for want of one,
+ * whether any row has tokens/s, and the figures of the first row in words. */
+struct roof_info {
+	int rows, unbounded;
+	bool has_tok;
+	char first[320];
+};
+
+static void roof_row(FILE *f, struct roof_info *ri, const char *label, double gbs, double bound,
+                     double tok_s, double bound_tok_s)
+{
+	fprintf(f, "%d ", ri->rows);
+	dat_label(f, label);
+	fprintf(f, " %.6g %.6g", gbs, bound);
+	if (tok_s > 0 && bound_tok_s > 0) {
+		fprintf(f, " %.6g %.6g\n", tok_s, bound_tok_s);
+		ri->has_tok = true;
+	} else {
+		fprintf(f, " ? ?\n");
+	}
+	if (ri->rows++ == 0) {
+		int k = snprintf(ri->first, sizeof ri->first,
+		                 "%s: %.3g GB/s of a %.3g GB/s bound (%.0f%%)", label, gbs, bound,
+		                 100.0 * gbs / bound);
+
+		if (tok_s > 0 && bound_tok_s > 0 && k > 0 && (size_t)k < sizeof ri->first)
+			snprintf(ri->first + k, sizeof ri->first - (size_t)k,
+			         "; %.3g tokens/s of a bandwidth-bound %.3g", tok_s, bound_tok_s);
+	}
+}
+
+/* Achieved bandwidth against the bound: decode bytes/token × tok/s per run config, GB/s per
+ * kernel; the bound is the membw of a kernels result of the same machine. Rows without a bound
+ * are counted in ri->unbounded and not written: a bar without its bound says nothing. */
+static int dat_roofline(struct rpt_result *const *rs, int n, const char *dir, const char *name,
+                        struct roof_info *ri)
 {
 	char path[1200];
-	int rows = 0;
 	FILE *f;
 
+	memset(ri, 0, sizeof *ri);
 	f = open_dat(dir, name, path, sizeof path);
 	if (!f)
 		return -errno;
-	fprintf(f, "# idx label achieved_gb_s bound_gb_s\n");
+	fprintf(f, "# idx label achieved_gb_s bound_gb_s tok_s bound_tok_s\n");
 	for (int i = 0; i < n; i++) {
 		const struct rpt_result *r = rs[i];
 
@@ -488,20 +537,20 @@ static int dat_roofline(struct rpt_result *const *rs, int n, const char *dir, co
 			for (int k = 0; k < r->n_configs; k++) {
 				const struct rpt_config *c = &r->configs[k];
 				char label[200];
-				double bw;
+				double bw, bpt, tok;
 
 				if (!c->decode_bytes_per_token.ok || !c->decode_tok_s.ok)
 					continue;
-				snprintf(label, sizeof label, "%.100s %dt", short_label(r->path),
-				         c->threads);
-				fprintf(f, "%d ", rows++);
-				dat_label(f, label);
-				fprintf(f, " %.6g",
-				        c->decode_bytes_per_token.v * c->decode_tok_s.median / 1e9);
-				if (run_bound(rs, n, r, c->threads, &bw))
-					fprintf(f, " %.6g\n", bw);
-				else
-					fprintf(f, " ?\n");
+				if (!run_bound(rs, n, r, c->threads, &bw)) {
+					ri->unbounded++;
+					continue;
+				}
+				bpt = c->decode_bytes_per_token.v;
+				tok = c->decode_tok_s.median;
+				snprintf(label, sizeof label, "%.100s %dt %s", short_label(r->path),
+				         c->threads, c->type);
+				roof_row(f, ri, label, bpt * tok / 1e9, bw, tok,
+				         bpt > 0 ? bw * 1e9 / bpt : 0);
 			}
 		} else {
 			const cJSON *it,
@@ -519,7 +568,7 @@ static int dat_roofline(struct rpt_result *const *rs, int n, const char *dir, co
 			}
 			cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r->json, "kernels"))
 			{
-				char kname[64], impl[16], op[32], label[100], key[16];
+				char kname[64], impl[16], op[32], key[16];
 				double gbs, th, bw;
 
 				rj_str(it, "name", kname, sizeof kname);
@@ -530,24 +579,22 @@ static int dat_roofline(struct rpt_result *const *rs, int n, const char *dir, co
 				if (!rj_num(it, "gbytes_s", &gbs) ||
 				    (any_matvec && strcmp(op, "matvec")) || !strcmp(impl, "ref"))
 					continue;
-				snprintf(label, sizeof label, "%s", kname);
-				fprintf(f, "%d ", rows++);
-				dat_label(f, label);
-				fprintf(f, " %.6g", gbs);
 				/* the bound for this implementation's thread count when measured */
 				snprintf(key, sizeof key, "%d",
 				         rj_num(it, "threads", &th) ? (int)th : 1);
-				if (rj_num(membw, key, &bw))
-					fprintf(f, " %.6g\n", bw);
-				else if (r->membw_gbs.ok)
-					fprintf(f, " %.6g\n", r->membw_gbs.v);
-				else
-					fprintf(f, " ?\n");
+				if (!rj_num(membw, key, &bw)) {
+					if (!r->membw_gbs.ok) {
+						ri->unbounded++;
+						continue;
+					}
+					bw = r->membw_gbs.v;
+				}
+				roof_row(f, ri, kname, gbs, bw, 0, 0);
 			}
 		}
 	}
 	fclose(f);
-	return rows > 0;
+	return ri->rows + ri->unbounded > 0;
 }
 
 /* ---- rendering -------------------------------------------------------------------------- */
@@ -555,11 +602,11 @@ static int dat_roofline(struct rpt_result *const *rs, int n, const char *dir, co
 /* Runs scripts_dir/script on dir/name.dat → dir/name.png and .svg: arguments DAT OUTBASE TITLE,
  * then est and extra when not NULL (each script's usage line says what they mean). */
 static int render(const char *dir, const char *scripts_dir, const char *script, const char *name,
-                  const char *title, const char *est, const char *extra, struct rpt_plot *p,
-                  char *err, size_t errlen)
+                  const char *title, const char *est, const char *extra, const char *extra2,
+                  struct rpt_plot *p, char *err, size_t errlen)
 {
 	char sp[1200], dat[1200], out[1200];
-	const char *args[6];
+	const char *args[8];
 	int n = 0;
 	struct stat st;
 
@@ -573,6 +620,8 @@ static int render(const char *dir, const char *scripts_dir, const char *script, 
 		args[n++] = est;
 	if (extra)
 		args[n++] = extra;
+	if (extra2)
+		args[n++] = extra2;
 	args[n] = NULL;
 	if (rpt_gnuplot_run(sp, args, err, errlen))
 		return -EIO;
@@ -607,7 +656,7 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 {
 	bool gp, est = false, phases = false, has_energy = false;
 	int np = 0, rc = 0;
-	char title[300], src[64];
+	char title[160], caption[400], src[64];
 
 	scripts_dir = scripts_dir ? scripts_dir : "scripts";
 	cloud_dir = cloud_dir ? cloud_dir : "configs/cloud";
@@ -622,34 +671,40 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 		skipped[0] = '\0';
 
 /* A script that fails is reported in `skipped` and the other plots are still drawn. */
-#define RENDER(script, name, ttl, estflag, extra)                                                  \
+#define RENDER(script, name, ttl, cap, estflag, extra, extra2)                                     \
 	do {                                                                                       \
 		if (np < RPT_MAX_PLOTS && gp) {                                                    \
-			if (render(dir, scripts_dir, script, name, ttl, estflag, extra,            \
-			           &plots[np], err, errlen) == 0)                                  \
+			if (render(dir, scripts_dir, script, name, ttl, estflag, extra, extra2,    \
+			           &plots[np], err, errlen) == 0) {                                \
+				snprintf(plots[np].caption, sizeof plots[np].caption, "%s", cap);  \
 				np++;                                                              \
-			else                                                                       \
+			} else {                                                                   \
 				note_failure(skipped, skipped_len, err);                           \
+			}                                                                          \
 		}                                                                                  \
 	} while (0)
 
 	for (int i = 0, k = 0; i < n && k < 3; i++) {
-		char name[48], pname[1200];
+		char name[48], pname[1200], codes[8];
 
 		if (strcmp(rs[i]->kind, "run"))
 			continue;
 		snprintf(name, sizeof name, "power-timeline-%d", k);
-		rc = dat_power(rs[i], dir, name, src, sizeof src, &est, &phases);
+		rc = dat_power(rs[i], dir, name, src, sizeof src, &est, &phases, codes);
 		if (rc < 0)
 			goto fail_dat;
 		if (rc == 0)
 			continue;
 		k++;
-		snprintf(title, sizeof title, "Power over time: %.100s (source %s%s)",
-		         rj_label(rs[i]->path), src, est ? ", ESTIMATED" : ", measured");
+		snprintf(title, sizeof title, "Power over time (%s%s)", src,
+		         est ? ", ESTIMATED" : ", measured");
+		snprintf(caption, sizeof caption,
+		         "%.120s: power between successive energy samples of %s, with the "
+		         "benchmark phases shaded.",
+		         rj_label(rs[i]->path), src);
 		snprintf(pname, sizeof pname, "%s/%s-phases.dat", dir, name);
-		RENDER("plot-power-timeline.gp", name, title, est ? "1" : "0",
-		       phases ? pname : NULL);
+		RENDER("plot-power-timeline.gp", name, title, caption, est ? "1" : "0",
+		       phases ? pname : NULL, phases ? codes : NULL);
 	}
 	{
 		/* the first result with local energy; without any, the largest model */
@@ -671,19 +726,25 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 		}
 		if (pick) {
 			bool local = false;
+			char kinds[8];
 
-			rc = dat_cloud(pick, dir, cloud_dir, "jpt-cloud", &est, &local);
+			rc = dat_cloud(pick, dir, cloud_dir, "jpt-cloud", &est, &local, kinds);
 			if (rc < 0)
 				goto fail_dat;
 			if (rc > 0) {
-				snprintf(
-				    title, sizeof title,
-				    "J/token: %.100s vs cloud-equivalent estimates (ranges: CI / "
-				    "low-high)%s",
-				    rj_label(pick->path),
-				    local ? "" : " - no local energy figure in the result");
-				RENDER("plot-jpt-cloud.gp", "jpt-cloud", title, est ? "1" : "0",
-				       NULL);
+				snprintf(title, sizeof title, "J per token: %s",
+				         !local ? "cloud-equivalent estimates (no local figure)"
+				         : est  ? "local (ESTIMATED) vs cloud-equivalent"
+				                : "local vs cloud-equivalent");
+				snprintf(caption, sizeof caption,
+				         "%.120s against the cloud profiles in %.80s; error bars are the "
+				         "95%% CI (local) and the low-high range (cloud).%s",
+				         rj_label(pick->path), cloud_dir,
+				         local ? ""
+				               : " The result has no local energy figure, so only the cloud "
+				                 "bars are drawn.");
+				RENDER("plot-jpt-cloud.gp", "jpt-cloud", title, caption,
+				       est ? "1" : "0", kinds, NULL);
 			}
 		}
 	}
@@ -694,10 +755,12 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 		if (rc < 0)
 			goto fail_dat;
 		if (rc > 0) {
-			snprintf(title, sizeof title, "Decode speed and energy vs threads: %.100s",
+			snprintf(caption, sizeof caption,
+			         "%.120s: decode tokens/s and J/token against the thread count "
+			         "(median, 95%% CI).",
 			         rj_label(rs[i]->path));
-			RENDER("plot-threads.gp", "threads", title, est ? "1" : "0",
-			       has_energy ? "1" : "0");
+			RENDER("plot-threads.gp", "threads", "Decode speed and energy vs threads",
+			       caption, est ? "1" : "0", has_energy ? "1" : "0", NULL);
 			break;
 		}
 	}
@@ -705,20 +768,48 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 	if (rc < 0)
 		goto fail_dat;
 	if (rc > 0)
-		RENDER("plot-latency-cdf.gp", "latency-cdf", "Inter-token latency CDF", NULL, NULL);
+		RENDER("plot-latency-cdf.gp", "latency-cdf", "Inter-token latency CDF",
+		       "Every inter-token latency of every repetition, per configuration.", NULL,
+		       NULL, NULL);
 	rc = dat_compare(rs, n, dir, "compare", &est, &has_energy);
 	if (rc < 0)
 		goto fail_dat;
 	if (rc > 0)
-		RENDER("plot-compare.gp", "compare",
-		       "Decode tokens/s and tokens per joule by result", est ? "1" : "0",
-		       has_energy ? "1" : "0");
-	rc = dat_roofline(rs, n, dir, "roofline");
-	if (rc < 0)
-		goto fail_dat;
-	if (rc > 0)
-		RENDER("plot-roofline.gp", "roofline",
-		       "Achieved memory bandwidth vs the measured bound", NULL, NULL);
+		RENDER("plot-compare.gp", "compare", "Decode tokens/s and tokens per joule",
+		       "The headline configuration of each result.", est ? "1" : "0",
+		       has_energy ? "1" : "0", NULL);
+	{
+		struct roof_info ri;
+
+		rc = dat_roofline(rs, n, dir, "roofline", &ri);
+		if (rc < 0)
+			goto fail_dat;
+		if (rc > 0 && ri.rows >= 2) {
+			snprintf(caption, sizeof caption,
+			         "Achieved bandwidth (bytes streamed per token x decode tokens/s, or "
+			         "a kernel's GB/s) against the bound `joulebench membw` measured on "
+			         "the same machine.%s",
+			         ri.unbounded ? " Configurations without a bound from their own "
+			                        "machine are left out."
+			                      : "");
+			RENDER("plot-roofline.gp", "roofline", "Bandwidth vs the measured bound",
+			       caption, ri.has_tok ? "1" : "0", NULL, NULL);
+		} else if (rc > 0 && np < RPT_MAX_PLOTS) {
+			struct rpt_plot *p = &plots[np++];
+
+			memset(p, 0, sizeof *p);
+			snprintf(p->name, sizeof p->name, "roofline");
+			snprintf(p->title, sizeof p->title, "Bandwidth vs the measured bound");
+			if (ri.rows == 1)
+				snprintf(p->left_out, sizeof p->left_out, "one data point, so a row "
+				         "rather than a plot: %s", ri.first);
+			else
+				snprintf(p->left_out, sizeof p->left_out,
+				         "no memory bandwidth bound was measured on the machine of "
+				         "these results: run `joulebench kernels` there and pass its "
+				         "result.json to `report` with the run");
+		}
+	}
 #undef RENDER
 	{
 		struct stat st;

@@ -168,7 +168,7 @@ static int write_md(FILE *f, struct rpt_result *const *rs, int n, const struct r
 	char when[64];
 	time_t now = time(NULL);
 	struct tm tm;
-	int runs = 0, rc;
+	int runs = 0, rc, left_out;
 	struct rpt_claim claims[RPT_N_CLAIMS];
 
 	gmtime_r(&now, &tm);
@@ -211,11 +211,24 @@ static int write_md(FILE *f, struct rpt_result *const *rs, int n, const struct r
 		fprintf(f, "%s.\n\n", plot_note);
 	else if (nplots == 0)
 		fprintf(f, "No plot applies to these results.\n\n");
-	for (int i = 0; i < nplots; i++)
-		fprintf(f, "![%s](%s)\n\n%s%s ([SVG](%s))\n\n", plots[i].title, plots[i].png,
-		        plots[i].title,
-		        plots[i].estimated ? " — contains ESTIMATED energy figures" : "",
+	for (int i = 0; i < nplots; i++) {
+		if (plots[i].left_out[0])
+			continue;
+		fprintf(f, "![%s](%s)\n\n**%s.** %s%s ([SVG](%s))\n\n", plots[i].title,
+		        plots[i].png, plots[i].title, plots[i].caption,
+		        plots[i].estimated ? " Contains ESTIMATED energy figures." : "",
 		        plots[i].svg);
+	}
+	left_out = 0;
+	for (int i = 0; i < nplots; i++) {
+		if (!plots[i].left_out[0])
+			continue;
+		if (left_out++ == 0)
+			fprintf(f, "| view not drawn | why, or its one data point |\n|---|---|\n");
+		fprintf(f, "| %s | %s |\n", plots[i].title, plots[i].left_out);
+	}
+	if (left_out)
+		fputc('\n', f);
 	if (runs > 0) {
 		struct rpt_cloud_opts co = {.dir = o->cloud_dir ? o->cloud_dir : "configs/cloud",
 		                            .grid = o->grid,

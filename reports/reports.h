@@ -242,16 +242,22 @@ int rpt_gnuplot_run(const char *script, const char *const *args, char *err, size
 /* A plot written by rpt_plots_write: the image files relative to the output directory. */
 struct rpt_plot {
 	char name[48];   /* e.g. "power-timeline" */
-	char title[160];
-	char png[128], svg[128];
-	bool estimated; /* shows estimated figures */
+	char title[160]; /* short: it must fit the image */
+	char caption[400]; /* the details the title leaves out: which result, ranges, sources */
+	char png[128], svg[128]; /* empty when left_out is set */
+	bool estimated;  /* shows estimated figures */
+	/* Non-empty for a view that was not drawn: why (no bound measured), or the one data
+	 * point it would have shown, in words (a plot with one point is a table row). */
+	char left_out[400];
 };
 #define RPT_MAX_PLOTS 12
 
 /* Writes .dat files into dir and renders each applicable plot with the scripts_dir .gp files.
  * When gnuplot is missing no image is made and `skipped` (if not NULL) says why; a script that
  * fails is named in `skipped` (messages in dir/gnuplot.log) and the other plots are drawn.
- * Returns the number of plots made, or a negative errno when a data file cannot be written. */
+ * A view that applies but was not drawn (nothing to compare against, one data point) is an
+ * entry with `left_out` set and no image. Returns the number of entries, or a negative errno
+ * when a data file cannot be written. */
 int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const char *scripts_dir,
 		    const char *cloud_dir, struct rpt_plot plots[RPT_MAX_PLOTS], char *skipped,
 		    size_t skipped_len, char *err, size_t errlen);

@@ -1,7 +1,8 @@
 # joulebench plot: power over time with the benchmark phases as coloured bands.
-# usage: gnuplot -c scripts/plot-power-timeline.gp POWER.dat OUTBASE "TITLE" ESTIMATED(0|1) [PHASES.dat]
+# usage: gnuplot -c scripts/plot-power-timeline.gp POWER.dat OUTBASE "TITLE" ESTIMATED(0|1) [PHASES.dat CODES]
 #   POWER.dat:  t_s  power_w          (power from successive cumulative energy samples)
 #   PHASES.dat: t0_s t1_s code "name"  (code 1 prefill, 2 decode, 3 warmup, 4 idle, 5 cooldown)
+#   CODES: the phase codes present in PHASES.dat as digits (e.g. "1234"); the legend lists those
 # Writes OUTBASE.png and OUTBASE.svg.
 if (ARGC < 4) { print "usage: gnuplot -c plot-power-timeline.gp POWER.dat OUTBASE TITLE ESTIMATED [PHASES.dat]"; exit status 2 }
 png_term = (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) ? "pngcairo" : "png"
@@ -23,16 +24,20 @@ set linetype 12 lc rgb "#2ca02c"
 set linetype 13 lc rgb "#ff7f0e"
 set linetype 14 lc rgb "#9e9e9e"
 set linetype 15 lc rgb "#9467bd"
+codes = (ARGC >= 6) ? ARG6 : "12345"
 if (phases ne "") {
-  plot phases using (($1+$2)/2):(ymax/2):(($2-$1)/2):(ymax/2):($3+10) with boxxyerror lc variable notitle, \
-       keyentry with boxes lc 11 title "prefill", keyentry with boxes lc 12 title "decode", \
-       keyentry with boxes lc 13 title "warm-up", keyentry with boxes lc 14 title "idle", \
-       keyentry with boxes lc 15 title "cool-down", \
-       ARG1 using 1:2 with steps lw 1.5 lc rgb "black" title "power (W)"
+  cmd = "plot phases using (($1+$2)/2):(ymax/2):(($2-$1)/2):(ymax/2):($3+10) with boxxyerror lc variable notitle"
+  if (strstrt(codes, "1")) { cmd = cmd . ", keyentry with boxes lc 11 title 'prefill'" }
+  if (strstrt(codes, "2")) { cmd = cmd . ", keyentry with boxes lc 12 title 'decode'" }
+  if (strstrt(codes, "3")) { cmd = cmd . ", keyentry with boxes lc 13 title 'warm-up'" }
+  if (strstrt(codes, "4")) { cmd = cmd . ", keyentry with boxes lc 14 title 'idle'" }
+  if (strstrt(codes, "5")) { cmd = cmd . ", keyentry with boxes lc 15 title 'cool-down'" }
+  cmd = cmd . ", ARG1 using 1:2 with steps lw 1.5 lc rgb 'black' title 'power (W)'"
 } else {
-  plot ARG1 using 1:2 with steps lw 1.5 lc rgb "black" title "power (W)"
+  cmd = "plot ARG1 using 1:2 with steps lw 1.5 lc rgb 'black' title 'power (W)'"
 }
+eval(cmd)
 set terminal svg size 1000,520 dynamic font 'sans,10'
 set output ARG2.".svg"
-replot
+eval(cmd)
 unset output

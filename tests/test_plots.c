@@ -7,6 +7,8 @@
 
 #include "reports/reports.h"
 
+#include <cJSON.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +48,98 @@ static char *read_in(const char *dir, const char *file, size_t *len)
 
 	snprintf(path, sizeof path, "%s/%s", dir, file);
 	return tu_read_file(path, len);
+}
+
+
+/* The canvas width of a gnuplot SVG and, for the text element whose content is `text`, its
+ * anchor x, anchor kind and font size. Returns false when the text is not in the file. */
+static bool svg_text_box(const char *svg, const char *text, double *canvas_w, double *x,
+                         char anchor[16], double *font_px)
+{
+	char needle[256];
+	const char *hit, *g, *p;
+
+	p = strstr(svg, "<svg");
+	assert_non_null(p);
+	p = strstr(p, "width=\"");
+	assert_non_null(p);
+	*canvas_w = strtod(p + 7, NULL);
+	/* enhanced text is a <tspan>, noenhanced text a plain <text> */
+	snprintf(needle, sizeof needle, ">%s</tspan>", text);
+	hit = strstr(svg, needle);
+	if (!hit) {
+		snprintf(needle, sizeof needle, "<text>%s</text>", text);
+		hit = strstr(svg, needle);
+	}
+	if (!hit)
+		return false;
+	/* the <g transform="translate(x,y)" ... font-size="N" text-anchor="A"> before it */
+	for (g = hit; g > svg && strncmp(g, "<g transform=\"translate(", 24); g--)
+		;
+	if (g == svg)
+		return false;
+	*x = strtod(g + 24, NULL);
+	p = strstr(g, "font-size=\"");
+	*font_px = p && p < hit ? strtod(p + 11, NULL) : 10;
+	p = strstr(g, "text-anchor=\"");
+	snprintf(anchor, 16, "%s", "start");
+	if (p && p < hit)
+		sscanf(p + 13, "%15[a-z]", anchor);
+	return true;
+}
+
+/* Whether `title` lies inside the canvas of dir/svg_file: its extent, at a generous 0.62 em
+ * per character of the sans font, starts at x >= 0 and ends at x <= the canvas width. */
+static bool title_fits(const char *dir, const char *svg_file, const char *title)
+{
+	char *svg = read_in(dir, svg_file, NULL), anchor[16];
+	double w, x, font, len, left, right;
+	bool found;
+
+	assert_non_null(svg);
+	found = svg_text_box(svg, title, &w, &x, anchor, &font);
+	free(svg);
+	if (!found) {
+		fprintf(stderr, "%s: title '%s' not found as one text element\n", svg_file, title);
+		return false;
+	}
+	len = 0.62 * font * (double)strlen(title);
+	left = !strcmp(anchor, "middle") ? x - len / 2 : !strcmp(anchor, "end") ? x - len : x;
+	right = left + len;
+	if (left < 0 || right > w) {
+		fprintf(stderr, "%s: title '%s' spans %.0f..%.0f of a %.0f px canvas\n", svg_file,
+		        title, left, right, w);
+		return false;
+	}
+	return true;
+}
+
+static void check_svg_title(const char *dir, const struct rpt_plot *p)
+{
+	assert_true(title_fits(dir, p->svg, p->title));
+}
+
+/* The legend of an SVG: gnuplot writes each titled series as <g id="gnuplot_plot_N"><title>T
+ * (untitled ones keep the title "gnuplot_plot_N"). Returns the entries joined by '|'. */
+static void svg_legend(const char *dir, const char *file, char *out, size_t len)
+{
+	char *svg = read_in(dir, file, NULL);
+	const char *p;
+
+	assert_non_null(svg);
+	out[0] = '\0';
+	for (p = svg; (p = strstr(p, "<g id=\"gnuplot_plot_")) != NULL; p++) {
+		const char *t = strstr(p, "<title>"), *e;
+
+		if (!t || !(e = strstr(t, "</title>")))
+			break;
+		t += 7;
+		if (!strncmp(t, "gnuplot_plot_", 13))
+			continue;
+		snprintf(out + strlen(out), len - strlen(out), "%s%.*s", out[0] ? "|" : "",
+		         (int)(e - t), t);
+	}
+	free(svg);
 }
 
 static void test_every_script_renders(void **state)
@@ -106,23 +200,19 @@ static void test_every_script_renders(void **state)
 		free(dat);
 	}
 	/* a bandwidth bound applies to its own machine only: the kernels fixture (host ci-vm)
-	 * bounds its matvec rows, not the laptop's runs */
+	 * bounds its matvec rows; the laptop's runs have no bound there and are left out */
 	{
 		char *dat = read_in(dir, "roofline.dat", NULL), *line;
 
 		assert_non_null(dat);
-		line = strstr(dat, "\"laptop-7b-measured.json 4t\"");
+		assert_null(strstr(dat, "laptop-7b-measured.json"));
+		line = strstr(dat, "\"matvec_q4_0\" 9 12 ");
 		assert_non_null(line);
-		line = strchr(line, '\n');
-		assert_non_null(line);
-		assert_memory_equal(line - 2, " ?", 2);
-		line = strstr(dat, "\"matvec_q4_0\"");
-		assert_non_null(line);
-		line = strchr(line, '\n');
-		assert_non_null(line);
-		assert_false(line[-1] == '?');
 		free(dat);
 	}
+	/* every image: title inside the canvas, legend = what is drawn */
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		check_svg_title(dir, find(plots, n, names[i]));
 	for (int i = 0; i < N_FIX; i++)
 		rpt_result_free(rs[i]);
 	tu_rmtree(dir);
@@ -260,10 +350,134 @@ static void test_threads_without_energy(void **state)
 	free(dir);
 }
 
+/* Legends list only what is drawn: a measured local bar and no estimated one; cloud kinds that
+ * are there; the power timeline's phases that the run has. And the title check can fail: the
+ * long title this plot once had runs off its canvas. */
+static void test_legends_and_titles(void **state)
+{
+	struct rpt_result *r = NULL;
+	struct rpt_plot plots[RPT_MAX_PLOTS];
+	char *dir, why[RPT_ERR_LEN] = "", err[RPT_ERR_LEN] = "", legend[1024], want[512] = "";
+	char *phases, *line;
+	static const char *const phase_names[] = {"", "prefill", "decode", "warm-up", "idle",
+	                                          "cool-down"};
+	bool seen[6] = {false};
+	int n;
+
+	(void)state;
+	if (!rpt_gnuplot_available(why, sizeof why))
+		TU_SKIP("%s", why);
+	assert_int_equal(rpt_result_load(FIX "laptop-7b-measured.json", &r, err, sizeof err), 0);
+	dir = tu_mkdtemp();
+	n = rpt_plots_write(&r, 1, dir, "scripts", "configs/cloud", plots, NULL, 0, err,
+	                    sizeof err);
+	assert_true(n >= 2);
+	svg_legend(dir, "jpt-cloud.svg", legend, sizeof legend);
+	assert_string_equal(legend, "low-high range / 95% CI|local, measured|"
+	                            "cloud, same model (estimate)|cloud, published per-prompt");
+	check_svg_title(dir, find(plots, n, "jpt-cloud"));
+
+	/* the phases legend follows the phases file */
+	phases = read_in(dir, "power-timeline-0-phases.dat", NULL);
+	assert_non_null(phases);
+	for (line = phases; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		double a, b;
+		int code;
+
+		if (sscanf(line, "%lf %lf %d", &a, &b, &code) == 3 && code >= 1 && code <= 5)
+			seen[code] = true;
+	}
+	free(phases);
+	for (int c = 1; c <= 5; c++)
+		if (seen[c])
+			snprintf(want + strlen(want), sizeof want - strlen(want), "%s|", phase_names[c]);
+	assert_true(seen[1] && seen[2]);
+	assert_false(seen[5]); /* no cool-down in this fixture: its legend entry must not show */
+	strcat(want, "power (W)");
+	svg_legend(dir, "power-timeline-0.svg", legend, sizeof legend);
+	assert_string_equal(legend, want);
+
+	/* negative control: the old one-line title does not fit the same canvas */
+	{
+		const char *old = "J/token: tests/fixtures/results/laptop-7b-measured.json vs "
+		                  "cloud-equivalent estimates (ranges: CI / low-high) - no local energy "
+		                  "figure in the result";
+		char dat[1200], out[1200];
+		const char *args[] = {dat, out, old, "0", "023", NULL};
+
+		snprintf(dat, sizeof dat, "%s/jpt-cloud.dat", dir);
+		snprintf(out, sizeof out, "%s/old-title", dir);
+		assert_int_equal(rpt_gnuplot_run("scripts/plot-jpt-cloud.gp", args, err, sizeof err), 0);
+		assert_false(title_fits(dir, "old-title.svg", old));
+	}
+	rpt_result_free(r);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* The roofline is drawn only against a bound from the same machine: without one it is left out
+ * with the reason; with one configuration it is a row in words; with a sweep it is a plot that
+ * also shows tokens/s against the bandwidth-bound tokens/s. */
+static void test_roofline_needs_a_bound(void **state)
+{
+	struct rpt_result *rs[2] = {NULL, NULL};
+	struct rpt_plot plots[RPT_MAX_PLOTS];
+	const struct rpt_plot *p;
+	char *dir, why[RPT_ERR_LEN] = "", err[RPT_ERR_LEN] = "", legend[512];
+	int n;
+
+	(void)state;
+	if (!rpt_gnuplot_available(why, sizeof why))
+		TU_SKIP("%s", why);
+	assert_int_equal(rpt_result_load(FIX "laptop-7b-measured.json", &rs[0], err, sizeof err), 0);
+	assert_int_equal(rpt_result_load(FIX "kernels.json", &rs[1], err, sizeof err), 0);
+	dir = tu_mkdtemp();
+
+	/* no bound for the laptop anywhere */
+	n = rpt_plots_write(rs, 1, dir, "scripts", "configs/cloud", plots, NULL, 0, err, sizeof err);
+	p = find(plots, n, "roofline");
+	assert_string_equal(p->png, "");
+	assert_non_null(strstr(p->left_out, "no memory bandwidth bound was measured"));
+
+	/* the kernels result measured on the laptop, without its own kernel rows */
+	snprintf(rs[1]->hostname, sizeof rs[1]->hostname, "%s", rs[0]->hostname);
+	snprintf(rs[1]->cpu_model, sizeof rs[1]->cpu_model, "%s", rs[0]->cpu_model);
+	cJSON_DeleteItemFromObjectCaseSensitive(rs[1]->json, "kernels");
+	{
+		int keep = rs[0]->n_configs;
+
+		rs[0]->n_configs = 1; /* one configuration: one data point */
+		n = rpt_plots_write(rs, 2, dir, "scripts", "configs/cloud", plots, NULL, 0, err,
+		                    sizeof err);
+		rs[0]->n_configs = keep;
+	}
+	p = find(plots, n, "roofline");
+	assert_string_equal(p->png, "");
+	assert_non_null(strstr(p->left_out, "one data point"));
+	assert_non_null(strstr(p->left_out, "GB/s bound"));
+	assert_non_null(strstr(p->left_out, "tokens/s of a bandwidth-bound"));
+
+	/* the whole thread sweep: a plot with both panels */
+	n = rpt_plots_write(rs, 2, dir, "scripts", "configs/cloud", plots, NULL, 0, err, sizeof err);
+	p = find(plots, n, "roofline");
+	assert_string_equal(p->left_out, "");
+	assert_string_equal(p->png, "roofline.png");
+	svg_legend(dir, "roofline.svg", legend, sizeof legend);
+	assert_string_equal(legend, "achieved|measured bound (same machine)|achieved|"
+	                            "bandwidth-bound tokens/s");
+	assert_true(title_fits(dir, "roofline.svg", p->title));
+	rpt_result_free(rs[0]);
+	rpt_result_free(rs[1]);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_script_renders),
+	    cmocka_unit_test(test_legends_and_titles),
+	    cmocka_unit_test(test_roofline_needs_a_bound),
 	    cmocka_unit_test(test_estimated_timeline),
 	    cmocka_unit_test(test_threads_without_energy),
 	    cmocka_unit_test(test_scripts_check_arguments),

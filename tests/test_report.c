@@ -281,7 +281,7 @@ static void test_report_full(void **state)
 		 * vs cloud, threads, latency CDF, comparison and roofline */
 		assert_int_equal(md_imgs, 7);
 		assert_string_equal(note, "");
-		assert_non_null(strstr(md, "contains ESTIMATED energy figures"));
+		assert_non_null(strstr(md, "Contains ESTIMATED energy figures."));
 	} else {
 		tu_note("gnuplot not installed: checked the report without plots only");
 	}
