@@ -293,17 +293,58 @@ static void dat_stat(FILE *f, const struct rpt_stat *s)
 		fprintf(f, " ? ? ?");
 }
 
-static int cmp_threads(const void *a, const void *b)
+/* The settings a sweep can vary; the other two are held at the headline configuration's. */
+enum sweep_axis { SWEEP_THREADS, SWEEP_TYPE, SWEEP_PROMPT };
+
+static bool same_but(const struct rpt_config *a, const struct rpt_config *b, enum sweep_axis ax)
+{
+	return (ax == SWEEP_THREADS || a->threads == b->threads) &&
+	       (ax == SWEEP_TYPE || !strcmp(a->type, b->type)) &&
+	       (ax == SWEEP_PROMPT || a->prompt_tokens == b->prompt_tokens);
+}
+
+static int sweep_value(const struct rpt_config *c, enum sweep_axis ax)
+{
+	return ax == SWEEP_THREADS ? c->threads : ax == SWEEP_PROMPT ? c->prompt_tokens : 0;
+}
+
+/* Bits per weight of a type name (ggml's block sizes), to order a type sweep widest first;
+ * 0 for a name not listed (those sort last, by name). */
+static double type_bits(const char *type)
+{
+	static const struct {
+		const char *name;
+		double bits;
+	} w[] = {{"f32", 32},   {"f16", 16},    {"bf16", 16},  {"q8_0", 8.5}, {"q6_k", 6.5625},
+	         {"q5_1", 6},   {"q5_k", 5.5},  {"q5_0", 5.5}, {"q4_1", 5},   {"q4_k", 4.5},
+	         {"q4_0", 4.5}, {"q3_k", 3.4375}, {"q2_k", 2.625}};
+
+	for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+		if (!strncmp(type, w[i].name, strlen(w[i].name)))
+			return w[i].bits;
+	return 0;
+}
+
+static enum sweep_axis sort_axis;
+
+static int cmp_sweep(const void *a, const void *b)
 {
 	const struct rpt_config *x = *(const struct rpt_config *const *)a;
 	const struct rpt_config *y = *(const struct rpt_config *const *)b;
 
-	return x->threads - y->threads;
+	if (sort_axis == SWEEP_TYPE) {
+		double wx = type_bits(x->type), wy = type_bits(y->type);
+
+		return wx != wy ? (wx < wy) - (wx > wy) : strcmp(x->type, y->type);
+	}
+	return sweep_value(x, sort_axis) - sweep_value(y, sort_axis);
 }
 
-/* tokens/s and J/token against threads for the type of the headline config. */
-static int dat_threads(const struct rpt_result *r, const char *dir, const char *name,
-                       bool *estimated, bool *has_energy)
+/* tokens/s and J/token against one setting, the others held at the headline config's: decode
+ * figures for threads and types, prefill figures (J per prompt token) for prompt lengths.
+ * Returns 1 when at least two values of the setting were measured, 0 when there is no sweep. */
+static int dat_sweep(const struct rpt_result *r, enum sweep_axis ax, const char *dir,
+                     const char *name, bool *estimated, bool *has_energy)
 {
 	const struct rpt_config *head = rpt_headline_config(r), **cs;
 	char path[1200];
@@ -316,13 +357,14 @@ static int dat_threads(const struct rpt_result *r, const char *dir, const char *
 	if (!cs)
 		return -ENOMEM;
 	for (int i = 0; i < r->n_configs; i++)
-		if (!strcmp(r->configs[i].type, head->type))
+		if (same_but(&r->configs[i], head, ax))
 			cs[n++] = &r->configs[i];
 	if (n < 2) {
 		free(cs);
 		return 0;
 	}
-	qsort(cs, (size_t)n, sizeof *cs, cmp_threads);
+	sort_axis = ax;
+	qsort(cs, (size_t)n, sizeof *cs, cmp_sweep);
 	f = open_dat(dir, name, path, sizeof path);
 	if (!f) {
 		free(cs);
@@ -330,16 +372,30 @@ static int dat_threads(const struct rpt_result *r, const char *dir, const char *
 	}
 	*estimated = false;
 	*has_energy = false;
-	fprintf(f, "# %s: type %s\n# threads tok_s low high j_per_token low high\n", r->path,
-	        head->type);
+	fprintf(f,
+	        "# %s: %s sweep at type %s, %d threads, %d prompt tokens\n"
+	        "# x label tok_s low high j_per_token low high\n",
+	        r->path, ax == SWEEP_THREADS ? "threads" : ax == SWEEP_TYPE ? "type" : "prompt",
+	        head->type, head->threads, head->prompt_tokens);
 	for (int i = 0; i < n; i++) {
-		fprintf(f, "%d", cs[i]->threads);
-		dat_stat(f, &cs[i]->decode_tok_s);
-		dat_stat(f, &cs[i]->decode_jpt_gross);
+		const struct rpt_stat *tok =
+		    ax == SWEEP_PROMPT ? &cs[i]->prefill_tok_s : &cs[i]->decode_tok_s;
+		const struct rpt_stat *j =
+		    ax == SWEEP_PROMPT ? &cs[i]->prefill_jpt_gross : &cs[i]->decode_jpt_gross;
+		char label[32];
+
+		if (ax == SWEEP_TYPE)
+			snprintf(label, sizeof label, "%s", cs[i]->type);
+		else
+			snprintf(label, sizeof label, "%d", sweep_value(cs[i], ax));
+		fprintf(f, "%d ", ax == SWEEP_TYPE ? i : sweep_value(cs[i], ax));
+		dat_label(f, label);
+		dat_stat(f, tok);
+		dat_stat(f, j);
 		fputc('\n', f);
 		if (!strcmp(cs[i]->energy_kind, "estimated"))
 			*estimated = true;
-		*has_energy |= cs[i]->decode_jpt_gross.ok;
+		*has_energy |= j->ok;
 	}
 	fclose(f);
 	free(cs);
@@ -420,7 +476,7 @@ static int dat_latency(struct rpt_result *const *rs, int n, const char *dir, con
 
 /* One bar pair per result: decode tok/s and tokens/J. */
 static int dat_compare(struct rpt_result *const *rs, int n, const char *dir, const char *name,
-                       bool *estimated, bool *has_energy)
+                       bool *estimated, bool *has_energy, bool *has_measured)
 {
 	char path[1200];
 	int rows = 0;
@@ -428,6 +484,7 @@ static int dat_compare(struct rpt_result *const *rs, int n, const char *dir, con
 
 	*estimated = false;
 	*has_energy = false;
+	*has_measured = false;
 	for (int i = 0, runs = 0; i < n; i++)
 		if (!strcmp(rs[i]->kind, "run") && ++runs == 2)
 			goto ok;
@@ -455,6 +512,7 @@ ok:
 		else
 			fprintf(f, " ?");
 		*has_energy |= c->tokens_per_j.ok;
+		*has_measured |= c->tokens_per_j.ok && !est;
 		if (c->tokens_per_j.ok)
 			fprintf(f, " %.6g", c->tokens_per_j.median);
 		else
@@ -603,10 +661,10 @@ static int dat_roofline(struct rpt_result *const *rs, int n, const char *dir, co
  * then est and extra when not NULL (each script's usage line says what they mean). */
 static int render(const char *dir, const char *scripts_dir, const char *script, const char *name,
                   const char *title, const char *est, const char *extra, const char *extra2,
-                  struct rpt_plot *p, char *err, size_t errlen)
+                  const char *const *more, struct rpt_plot *p, char *err, size_t errlen)
 {
 	char sp[1200], dat[1200], out[1200];
-	const char *args[8];
+	const char *args[12];
 	int n = 0;
 	struct stat st;
 
@@ -622,6 +680,8 @@ static int render(const char *dir, const char *scripts_dir, const char *script, 
 		args[n++] = extra;
 	if (extra2)
 		args[n++] = extra2;
+	for (int i = 0; more && more[i] && n < 11; i++)
+		args[n++] = more[i];
 	args[n] = NULL;
 	if (rpt_gnuplot_run(sp, args, err, errlen))
 		return -EIO;
@@ -654,7 +714,7 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
                     const char *cloud_dir, struct rpt_plot plots[RPT_MAX_PLOTS], char *skipped,
                     size_t skipped_len, char *err, size_t errlen)
 {
-	bool gp, est = false, phases = false, has_energy = false;
+	bool gp, est = false, phases = false, has_energy = false, has_measured = false;
 	int np = 0, rc = 0;
 	char title[160], caption[400], src[64];
 
@@ -675,7 +735,23 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 	do {                                                                                       \
 		if (np < RPT_MAX_PLOTS && gp) {                                                    \
 			if (render(dir, scripts_dir, script, name, ttl, estflag, extra, extra2,    \
-			           &plots[np], err, errlen) == 0) {                                \
+			           NULL, &plots[np], err, errlen) == 0) {                          \
+				snprintf(plots[np].caption, sizeof plots[np].caption, "%s", cap);  \
+				np++;                                                              \
+			} else {                                                                   \
+				note_failure(skipped, skipped_len, err);                           \
+			}                                                                          \
+		}                                                                                  \
+	} while (0)
+
+/* A sweep plot: plot-sweep.gp DAT OUT TITLE EST HAS_ENERGY XLABEL PHASE CATEGORICAL. */
+#define RENDER_SWEEP(name, ttl, cap, estb, energyb, xlabel, phase, categorical)                    \
+	do {                                                                                       \
+		const char *more_[] = {xlabel, phase, (categorical) ? "1" : "0", NULL};            \
+		if (np < RPT_MAX_PLOTS && gp) {                                                    \
+			if (render(dir, scripts_dir, "plot-sweep.gp", name, ttl, (estb) ? "1" : "0", \
+			           (energyb) ? "1" : "0", NULL, more_, &plots[np], err,             \
+			           errlen) == 0) {                                                 \
 				snprintf(plots[np].caption, sizeof plots[np].caption, "%s", cap);  \
 				np++;                                                              \
 			} else {                                                                   \
@@ -748,21 +824,37 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 			}
 		}
 	}
-	for (int i = 0; i < n; i++) {
-		if (strcmp(rs[i]->kind, "run"))
-			continue;
-		rc = dat_threads(rs[i], dir, "threads", &est, &has_energy);
-		if (rc < 0)
-			goto fail_dat;
-		if (rc > 0) {
-			snprintf(caption, sizeof caption,
-			         "%.120s: decode tokens/s and J/token against the thread count "
-			         "(median, 95%% CI).",
-			         rj_label(rs[i]->path));
-			RENDER("plot-threads.gp", "threads", "Decode speed and energy vs threads",
-			       caption, est ? "1" : "0", has_energy ? "1" : "0", NULL);
-			break;
-		}
+	{
+		static const struct {
+			enum sweep_axis ax;
+			const char *name, *title, *xlabel, *phase, *what;
+		} sw[] = {
+		    {SWEEP_THREADS, "threads", "Decode speed and energy vs threads", "threads",
+		     "decode", "the thread count"},
+		    {SWEEP_TYPE, "types", "Decode speed and energy vs weight type",
+		     "weight type (widest first)", "decode", "the weight type"},
+		    {SWEEP_PROMPT, "prompt", "Prefill speed and energy vs prompt length",
+		     "prompt tokens", "prefill", "the prompt length"},
+		};
+
+		for (size_t a = 0; a < sizeof sw / sizeof sw[0]; a++)
+			for (int i = 0; i < n; i++) {
+				if (strcmp(rs[i]->kind, "run"))
+					continue;
+				rc = dat_sweep(rs[i], sw[a].ax, dir, sw[a].name, &est, &has_energy);
+				if (rc < 0)
+					goto fail_dat;
+				if (rc == 0)
+					continue;
+				snprintf(caption, sizeof caption,
+				         "%.120s: %s tokens/s and J per %s token against %s, the "
+				         "other settings as in the headline configuration (median, "
+				         "95%% CI).",
+				         rj_label(rs[i]->path), sw[a].phase, sw[a].phase, sw[a].what);
+				RENDER_SWEEP(sw[a].name, sw[a].title, caption, est, has_energy,
+				             sw[a].xlabel, sw[a].phase, sw[a].ax == SWEEP_TYPE);
+				break;
+			}
 	}
 	rc = dat_latency(rs, n, dir, "latency-cdf");
 	if (rc < 0)
@@ -771,13 +863,13 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 		RENDER("plot-latency-cdf.gp", "latency-cdf", "Inter-token latency CDF",
 		       "Every inter-token latency of every repetition, per configuration.", NULL,
 		       NULL, NULL);
-	rc = dat_compare(rs, n, dir, "compare", &est, &has_energy);
+	rc = dat_compare(rs, n, dir, "compare", &est, &has_energy, &has_measured);
 	if (rc < 0)
 		goto fail_dat;
 	if (rc > 0)
 		RENDER("plot-compare.gp", "compare", "Decode tokens/s and tokens per joule",
 		       "The headline configuration of each result.", est ? "1" : "0",
-		       has_energy ? "1" : "0", NULL);
+		       has_energy ? "1" : "0", has_measured ? "1" : "0");
 	{
 		struct roof_info ri;
 
@@ -811,6 +903,7 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 		}
 	}
 #undef RENDER
+#undef RENDER_SWEEP
 	{
 		struct stat st;
 

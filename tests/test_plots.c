@@ -210,6 +210,13 @@ static void test_every_script_renders(void **state)
 		assert_non_null(line);
 		free(dat);
 	}
+	{
+		char legend[512];
+
+		svg_legend(dir, "compare.svg", legend, sizeof legend);
+		assert_string_equal(legend,
+		                    "decode tok/s|tokens/J (measured)|tokens/J (ESTIMATED)");
+	}
 	/* every image: title inside the canvas, legend = what is drawn */
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		check_svg_title(dir, find(plots, n, names[i]));
@@ -248,7 +255,7 @@ static void test_estimated_timeline(void **state)
 /* Scripts refuse to run without their arguments (exit status, not a silent empty image). */
 static void test_scripts_check_arguments(void **state)
 {
-	const char *scripts[] = {"plot-power-timeline.gp", "plot-jpt-cloud.gp", "plot-threads.gp",
+	const char *scripts[] = {"plot-power-timeline.gp", "plot-jpt-cloud.gp", "plot-sweep.gp",
 	                         "plot-latency-cdf.gp",    "plot-compare.gp",   "plot-roofline.gp"};
 	char why[RPT_ERR_LEN], err[RPT_ERR_LEN], path[128];
 
@@ -344,6 +351,12 @@ static void test_threads_without_energy(void **state)
 	svg = read_in(dir, "compare.svg", NULL);
 	assert_non_null(strstr(svg, "no energy figures in these results"));
 	free(svg);
+	{
+		char legend[256];
+
+		svg_legend(dir, "compare.svg", legend, sizeof legend);
+		assert_string_equal(legend, "decode tok/s");
+	}
 	rpt_result_free(r);
 	rpt_result_free(rs[1]);
 	tu_rmtree(dir);
@@ -472,12 +485,65 @@ static void test_roofline_needs_a_bound(void **state)
 	free(dir);
 }
 
+/* A run that sweeps weight types and prompt lengths (and not threads) gets a plot for each of
+ * those, ordered widest type first and by prompt length, and no thread plot. */
+static void test_type_and_prompt_sweeps(void **state)
+{
+	struct rpt_result *r = NULL;
+	struct rpt_plot plots[RPT_MAX_PLOTS];
+	char *dir, why[RPT_ERR_LEN] = "", err[RPT_ERR_LEN] = "", *dat, legend[512];
+	int n, p;
+
+	(void)state;
+	if (!rpt_gnuplot_available(why, sizeof why))
+		TU_SKIP("%s", why);
+	assert_int_equal(rpt_result_load(FIX "laptop-7b-measured.json", &r, err, sizeof err), 0);
+	assert_int_equal(r->n_configs, 3);
+	/* the headline is the fastest (4 threads, q4_0); the others differ from it in one setting */
+	p = r->configs[2].prompt_tokens;
+	assert_int_equal(r->configs[2].threads, 4);
+	r->configs[1].threads = 4;
+	snprintf(r->configs[1].type, sizeof r->configs[1].type, "q8_0");
+	r->configs[0].threads = 4;
+	r->configs[0].prompt_tokens = 2 * p;
+	dir = tu_mkdtemp();
+	n = rpt_plots_write(&r, 1, dir, "scripts", "configs/cloud", plots, NULL, 0, err,
+	                    sizeof err);
+	assert_true(n > 0);
+	for (int i = 0; i < n; i++)
+		assert_string_not_equal(plots[i].name, "threads");
+	check_svg_title(dir, find(plots, n, "types"));
+	check_svg_title(dir, find(plots, n, "prompt"));
+	dat = read_in(dir, "types.dat", NULL);
+	assert_non_null(dat);
+	assert_true(strstr(dat, "\"q8_0\"") < strstr(dat, "\"q4_0\"")); /* widest first */
+	assert_non_null(strstr(dat, "0 \"q8_0\" 7 "));                  /* config 1's 7 tok/s */
+	free(dat);
+	dat = read_in(dir, "prompt.dat", NULL);
+	assert_non_null(dat);
+	{
+		char a[32], b[32];
+
+		snprintf(a, sizeof a, "\n%d \"%d\"", p, p);
+		snprintf(b, sizeof b, "\n%d \"%d\"", 2 * p, 2 * p);
+		assert_non_null(strstr(dat, a));
+		assert_true(strstr(dat, a) < strstr(dat, b));
+	}
+	free(dat);
+	svg_legend(dir, "prompt.svg", legend, sizeof legend);
+	assert_string_equal(legend, "prefill tok/s (median, 95% CI)|J/prefill token (median, 95% CI)");
+	rpt_result_free(r);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_script_renders),
 	    cmocka_unit_test(test_legends_and_titles),
 	    cmocka_unit_test(test_roofline_needs_a_bound),
+	    cmocka_unit_test(test_type_and_prompt_sweeps),
 	    cmocka_unit_test(test_estimated_timeline),
 	    cmocka_unit_test(test_threads_without_energy),
 	    cmocka_unit_test(test_scripts_check_arguments),
