@@ -96,8 +96,10 @@ int cmd_report(int argc, char **argv)
 	}
 	if (note[0])
 		fprintf(stderr, "joulebench report: %s\n", note);
-	fprintf(stderr, "joulebench report: wrote %s/report.md and %s/report.html\n", o.out_dir,
-	        o.out_dir);
+	fprintf(stderr,
+	        "joulebench report: wrote %s/report.md, %s/report.html and the results page "
+	        "%s/index.html\n",
+	        o.out_dir, o.out_dir, o.out_dir);
 out:
 	for (int i = 0; i < n; i++)
 		rpt_result_free(rs[i]);

@@ -560,8 +560,13 @@ int rpt_report_write(struct rpt_result *const *rs, int n, const struct rpt_repor
 	if (fclose(f) || rc) {
 		rc = -EIO;
 		snprintf(err, errlen, "%s: write failed", path);
+		f = NULL;
+		goto out;
 	}
 	f = NULL;
+	rc = rpt_page_write(rs, n, o, plots, nplots, skipped, err, errlen);
+	if (rc > 0)
+		rc = 0;
 out:
 	free(md);
 	return rc;

@@ -276,6 +276,14 @@ struct rpt_report_opts {
 int rpt_report_write(struct rpt_result *const *rs, int n, const struct rpt_report_opts *o,
 		     char *note, size_t note_len, char *err, size_t errlen);
 
+/* Writes out_dir/index.html (atomically): the results page across all of rs — a sortable,
+ * filterable table of every run configuration and the plots (already written into out_dir) as
+ * inline SVG; self-contained, no network. Returns the number of table rows, or a negative
+ * errno with a message in err. rpt_report_write calls it. */
+int rpt_page_write(struct rpt_result *const *rs, int n, const struct rpt_report_opts *o,
+		   const struct rpt_plot *plots, int nplots, const char *plot_note, char *err,
+		   size_t errlen);
+
 /* ---- regression gate (reports/regress.c) --------------------------------------------- */
 
 /* Two-sided Mann–Whitney U test of two independent samples. */
