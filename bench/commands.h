@@ -23,4 +23,12 @@ int cmd_membw(int argc, char **argv);
 
 int cmd_probes(int argc, char **argv);
 
+int cmd_import(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+
+/* bench/cmd_store.c: stores DIR/result.json in the results database after `run` wrote it
+ * (db NULL: $JOULEBENCH_DB or the default). Returns 0, or 1 with the reason on stderr. */
+#include <stdbool.h>
+int bench_store_result(const char *db, const char *path, const char *label, bool quiet);
+
 #endif
