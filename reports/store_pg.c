@@ -267,7 +267,11 @@ void db_mask_url(const char *url, char *buf, size_t len)
 		char *p = (char *)pw + 9;
 		size_t end = strcspn(p, "&");
 
-		memmove(p + 4, p + end, strlen(p + end) + 1);
-		memcpy(p, "****", 4);
+		if (end >= 4 || strlen(buf) + 4 - end < len) {
+			memmove(p + 4, p + end, strlen(p + end) + 1);
+			memcpy(p, "****", 4);
+		} else {
+			*p = '\0'; /* no room to mask in place: cut the rest */
+		}
 	}
 }

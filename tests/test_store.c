@@ -886,6 +886,66 @@ static void test_passwords_masked(void **state)
 	assert_non_null(strstr(err, "****"));
 }
 
+/* compare --machines: the latest run of a machine, then the same model on another machine;
+ * history --plot draws the trend. */
+static void test_latest_of_machine_and_plot(void **state)
+{
+	struct env *e = *state;
+	struct rpt_store *st;
+	struct gen_file g[40];
+	struct rpt_history_query q = { .metric = RPT_H_DECODE_TOK_S, .model = "stories15m" };
+	struct rpt_history_row *rows = NULL;
+	struct rpt_result *r = NULL;
+	char err[RPT_ERR_LEN] = "", png[1200], why[256];
+	int64_t id = 0, model_id = 0, id2 = 0;
+	int n = 0;
+
+	NEED_BACKEND(e);
+	st = open_store(e);
+	for (unsigned i = 0; i < 40; i++) {
+		gen_file(e, i, NULL, &g[i]);
+		put_ok(st, &g[i], NULL, true, NULL);
+	}
+	/* host-1 with model stories110m: results 1, 21 (i % 5 == 1, (i / 5) % 4 == 1 → i in 5..9, 25..29) */
+	assert_int_equal(rpt_store_latest_of_machine(st, "host-1", "stories110m", 0, &id, &model_id, err, sizeof err), 0);
+	assert_int_equal(rpt_store_load_run(st, id, "db:host-1", &r, err, sizeof err), 0);
+	assert_string_equal(r->hostname, "host-1");
+	assert_string_equal(r->model_name, "stories110m");
+	/* the newest of the two candidates */
+	assert_true(strcmp(r->created_utc, cJSON_GetStringValue(get(g[6].doc, "created_utc"))) >= 0);
+	assert_true(strcmp(r->created_utc, cJSON_GetStringValue(get(g[26].doc, "created_utc"))) >= 0);
+	rpt_result_free(r);
+	r = NULL;
+	assert_int_equal(rpt_store_latest_of_machine(st, "host-2", NULL, model_id, &id2, NULL, err, sizeof err), 0);
+	assert_int_equal(rpt_store_load_run(st, id2, "db:host-2", &r, err, sizeof err), 0);
+	assert_string_equal(r->hostname, "host-2");
+	assert_string_equal(r->model_name, "stories110m");
+	rpt_result_free(r);
+	assert_int_equal(rpt_store_latest_of_machine(st, "host-9", NULL, 0, &id2, NULL, err, sizeof err), -ENOENT);
+	assert_non_null(strstr(err, "host-9"));
+	assert_int_equal(rpt_store_history(st, &q, &rows, &n, err, sizeof err), 0);
+	assert_int_equal(n, 2 * 10);
+	if (rpt_gnuplot_available(why, sizeof why)) {
+		snprintf(png, sizeof png, "%s/trend.png", e->tmp);
+		if (rpt_history_plot(rows, n, q.metric, png, "scripts", err, sizeof err))
+			fprintf(stderr, "%s\n", err);
+		{
+			size_t len = 0;
+			char *img = tu_read_file(png, &len);
+
+			assert_non_null(img);
+			assert_true(len > 1000);
+			free(img);
+		}
+	} else {
+		tu_note("plot not drawn: %s", why);
+	}
+	free(rows);
+	rpt_store_close(st);
+	for (unsigned i = 0; i < 40; i++)
+		gen_free(&g[i]);
+}
+
 #define BOTH(fn)                                                                                   \
 	cmocka_unit_test_prestate_setup_teardown(fn, env_setup, env_teardown, &sqlite_env),        \
 		cmocka_unit_test_prestate_setup_teardown(fn, env_setup, env_teardown, &pg_env)
@@ -896,7 +956,7 @@ int main(void)
 		BOTH(test_schema_versioned),	      BOTH(test_thousand_results_round_trip),
 		BOTH(test_two_processes_at_once),     BOTH(test_killed_inside_transaction),
 		BOTH(test_hostile_strings),	      BOTH(test_regress_db_equals_files),
-		BOTH(test_passwords_masked),
+		BOTH(test_passwords_masked),	      BOTH(test_latest_of_machine_and_plot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
