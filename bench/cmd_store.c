@@ -59,7 +59,7 @@ static char *read_hashed(const char *path, char hex[65])
 /* Stores one file. Returns 0 (stored or already there: *added says which), -EINVAL for a file
  * that is not a run result, another negative errno on a read or database error; err says why. */
 static int store_file(struct rpt_store *st, const char *path, const char *label, bool *added,
-		      int64_t *run_id, char *err, size_t errlen)
+                      int64_t *run_id, char *err, size_t errlen)
 {
 	char hex[65];
 	char *text = read_hashed(path, hex);
@@ -91,11 +91,14 @@ int bench_store_result(const char *db, const char *path, const char *label, bool
 		rc = store_file(st, path, label, &added, &id, err, sizeof err);
 	rpt_store_close(st);
 	if (rc)
-		return bench_fail("run", "the result was written but not stored in the database: %s "
-					 "(store it later with `joulebench import --db %s %s`, or pass --no-db)",
-				  err, masked, path);
+		return bench_fail(
+		    "run",
+		    "the result was written but not stored in the database: %s "
+		    "(store it later with `joulebench import --db %s %s`, or pass --no-db)",
+		    err, masked, path);
 	if (!quiet)
-		fprintf(stderr, "stored in %s as run %" PRId64 "%s\n", masked, id, added ? "" : " (already there)");
+		fprintf(stderr, "stored in %s as run %" PRId64 "%s\n", masked, id,
+		        added ? "" : " (already there)");
 	return 0;
 }
 
@@ -114,7 +117,7 @@ static bool ends_with(const char *s, const char *tail)
 
 /* Returns the store's answer: 0, -EINVAL (not a run result), a read or database error. */
 static int import_one(struct rpt_store *st, const char *path, const char *label, bool from_dir,
-		      bool quiet, struct import_counts *c)
+                      bool quiet, struct import_counts *c)
 {
 	char err[RPT_ERR_LEN];
 	int64_t id;
@@ -142,7 +145,7 @@ static int import_one(struct rpt_store *st, const char *path, const char *label,
 
 /* Every *.json below dir, in name order. */
 static void import_dir(struct rpt_store *st, const char *dir, const char *label, bool quiet,
-		       struct import_counts *c, int depth)
+                       struct import_counts *c, int depth)
 {
 	struct dirent **names = NULL;
 	int n = depth > 16 ? -1 : scandir(dir, &names, NULL, alphasort);
@@ -172,33 +175,33 @@ static void import_dir(struct rpt_store *st, const char *dir, const char *label,
 }
 
 static const char import_usage[] =
-	"Usage: joulebench import [--db DB] [--label LABEL] [-q] DIR|FILE...\n"
-	"\n"
-	"Stores existing result files in the results database: every run result named on the\n"
-	"command line, and every *.json below a DIR (other JSON files there are skipped). A result\n"
-	"already stored (the same SHA-256) is not stored twice, so importing again is harmless.\n"
-	"\n"
-	"  --db DB         SQLite file or postgresql://... URL (default: $JOULEBENCH_DB, else\n"
-	"                  " RPT_STORE_DEFAULT ")\n"
-	"  --label LABEL   record a label with each new run (e.g. main), for regress --baseline\n"
-	"                  db:LABEL\n"
-	"  -q, --quiet     no note per skipped file\n"
-	"\n"
-	"Exit status: 0 every named file stored, 1 a database error, 2 usage error or a named file\n"
-	"that is not a run result.\n";
+    "Usage: joulebench import [--db DB] [--label LABEL] [-q] DIR|FILE...\n"
+    "\n"
+    "Stores existing result files in the results database: every run result named on the\n"
+    "command line, and every *.json below a DIR (other JSON files there are skipped). A result\n"
+    "already stored (the same SHA-256) is not stored twice, so importing again is harmless.\n"
+    "\n"
+    "  --db DB         SQLite file or postgresql://... URL (default: $JOULEBENCH_DB, else\n"
+    "                  " RPT_STORE_DEFAULT ")\n"
+    "  --label LABEL   record a label with each new run (e.g. main), for regress --baseline\n"
+    "                  db:LABEL\n"
+    "  -q, --quiet     no note per skipped file\n"
+    "\n"
+    "Exit status: 0 every named file stored, 1 a database error, 2 usage error or a named file\n"
+    "that is not a run result.\n";
 
 int cmd_import(int argc, char **argv)
 {
 	enum { O_DB = 256, O_LABEL };
 	static const struct option opts[] = {
-		{ "db", required_argument, NULL, O_DB },
-		{ "label", required_argument, NULL, O_LABEL },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"db", required_argument, NULL, O_DB},
+	    {"label", required_argument, NULL, O_LABEL},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *db = NULL, *label = NULL;
-	struct import_counts cnt = { 0, 0, 0, 0 };
+	struct import_counts cnt = {0, 0, 0, 0};
 	struct rpt_store *st = NULL;
 	char err[RPT_ERR_LEN], masked[512];
 	bool quiet = false, bad_input = false;
@@ -208,15 +211,23 @@ int cmd_import(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
-		case O_DB: db = optarg; break;
+		case O_DB:
+			db = optarg;
+			break;
 		case O_LABEL:
 			if (!*optarg || strlen(optarg) > 63)
-				return bench_usage_error("import", "--label: expected 1 to 63 characters");
+				return bench_usage_error("import",
+				                         "--label: expected 1 to 63 characters");
 			label = optarg;
 			break;
-		case 'q': quiet = true; break;
-		case 'h': fputs(import_usage, stdout); return 0;
-		default: return bench_bad_option("import", argv, optind - 1);
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			fputs(import_usage, stdout);
+			return 0;
+		default:
+			return bench_bad_option("import", argv, optind - 1);
 		}
 	}
 	if (optind >= argc)
@@ -239,8 +250,8 @@ int cmd_import(int argc, char **argv)
 		}
 	}
 	rpt_store_close(st);
-	printf("%d stored, %d already there, %d skipped, %d failed (%s)\n", cnt.added, cnt.present, cnt.skipped,
-	       cnt.failed, masked);
+	printf("%d stored, %d already there, %d skipped, %d failed (%s)\n", cnt.added, cnt.present,
+	       cnt.skipped, cnt.failed, masked);
 	if (cnt.failed)
 		return bad_input ? 2 : 1;
 	return 0;
@@ -249,38 +260,38 @@ int cmd_import(int argc, char **argv)
 /* ---- history ---------------------------------------------------------------------------- */
 
 static const char history_usage[] =
-	"Usage: joulebench history [--db DB] [--machine M] [--model X] [--metric METRIC]\n"
-	"                          [--since DATE] [--label LABEL] [--format table|csv|json]\n"
-	"                          [--plot FILE.png]\n"
-	"\n"
-	"A metric of every stored run over time, one row per configuration (oldest first).\n"
-	"\n"
-	"  --db DB         SQLite file or postgresql://... URL (default: $JOULEBENCH_DB, else\n"
-	"                  " RPT_STORE_DEFAULT ")\n"
-	"  --machine M     a hostname or a machine fingerprint (or its first hex digits)\n"
-	"  --model X       a model name, shape, spec (synth:SHAPE:TYPE) or key (sha256:HEX)\n"
-	"  --metric M      decode_tok_s (default), prefill_tok_s, j_per_token (decode, net), ttft_ms\n"
-	"  --since DATE    runs created at or after DATE (2026-11-01 or 2026-11-01T12:00:00Z)\n"
-	"  --label LABEL   only runs stored with this label\n"
-	"  --format F      table (default), csv or json\n"
-	"  --plot FILE.png also draw the trend (gnuplot; FILE.svg and FILE.dat next to it)\n";
+    "Usage: joulebench history [--db DB] [--machine M] [--model X] [--metric METRIC]\n"
+    "                          [--since DATE] [--label LABEL] [--format table|csv|json]\n"
+    "                          [--plot FILE.png]\n"
+    "\n"
+    "A metric of every stored run over time, one row per configuration (oldest first).\n"
+    "\n"
+    "  --db DB         SQLite file or postgresql://... URL (default: $JOULEBENCH_DB, else\n"
+    "                  " RPT_STORE_DEFAULT ")\n"
+    "  --machine M     a hostname or a machine fingerprint (or its first hex digits)\n"
+    "  --model X       a model name, shape, spec (synth:SHAPE:TYPE) or key (sha256:HEX)\n"
+    "  --metric M      decode_tok_s (default), prefill_tok_s, j_per_token (decode, net), ttft_ms\n"
+    "  --since DATE    runs created at or after DATE (2026-11-01 or 2026-11-01T12:00:00Z)\n"
+    "  --label LABEL   only runs stored with this label\n"
+    "  --format F      table (default), csv or json\n"
+    "  --plot FILE.png also draw the trend (gnuplot; FILE.svg and FILE.dat next to it)\n";
 
 int cmd_history(int argc, char **argv)
 {
 	enum { O_DB = 256, O_MACHINE, O_MODEL, O_METRIC, O_SINCE, O_LABEL, O_FORMAT, O_PLOT };
 	static const struct option opts[] = {
-		{ "db", required_argument, NULL, O_DB },
-		{ "machine", required_argument, NULL, O_MACHINE },
-		{ "model", required_argument, NULL, O_MODEL },
-		{ "metric", required_argument, NULL, O_METRIC },
-		{ "since", required_argument, NULL, O_SINCE },
-		{ "label", required_argument, NULL, O_LABEL },
-		{ "format", required_argument, NULL, O_FORMAT },
-		{ "plot", required_argument, NULL, O_PLOT },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"db", required_argument, NULL, O_DB},
+	    {"machine", required_argument, NULL, O_MACHINE},
+	    {"model", required_argument, NULL, O_MODEL},
+	    {"metric", required_argument, NULL, O_METRIC},
+	    {"since", required_argument, NULL, O_SINCE},
+	    {"label", required_argument, NULL, O_LABEL},
+	    {"format", required_argument, NULL, O_FORMAT},
+	    {"plot", required_argument, NULL, O_PLOT},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct rpt_history_query q = { .metric = RPT_H_DECODE_TOK_S };
+	struct rpt_history_query q = {.metric = RPT_H_DECODE_TOK_S};
 	enum rpt_history_format fmt = RPT_HIST_TABLE;
 	struct rpt_history_row *rows = NULL;
 	struct rpt_store *st = NULL;
@@ -292,27 +303,42 @@ int cmd_history(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case O_DB: db = optarg; break;
-		case O_MACHINE: q.machine = optarg; break;
-		case O_MODEL: q.model = optarg; break;
-		case O_LABEL: q.label = optarg; break;
-		case O_PLOT: plot = optarg; break;
+		case O_DB:
+			db = optarg;
+			break;
+		case O_MACHINE:
+			q.machine = optarg;
+			break;
+		case O_MODEL:
+			q.model = optarg;
+			break;
+		case O_LABEL:
+			q.label = optarg;
+			break;
+		case O_PLOT:
+			plot = optarg;
+			break;
 		case O_METRIC:
 			if (rpt_history_metric_parse(optarg, &q.metric))
-				return bench_usage_error("history", "--metric: expected decode_tok_s, prefill_tok_s, "
-								    "j_per_token or ttft_ms, got '%s'",
-							 optarg);
+				return bench_usage_error(
+				    "history",
+				    "--metric: expected decode_tok_s, prefill_tok_s, "
+				    "j_per_token or ttft_ms, got '%s'",
+				    optarg);
 			break;
 		case O_SINCE: {
 			size_t len = strlen(optarg);
 			bool ok = len >= 10 && len <= 25;
 
 			for (size_t k = 0; ok && k < 10; k++)
-				ok = k == 4 || k == 7 ? optarg[k] == '-' : (optarg[k] >= '0' && optarg[k] <= '9');
+				ok = k == 4 || k == 7 ? optarg[k] == '-'
+				                      : (optarg[k] >= '0' && optarg[k] <= '9');
 			if (!ok)
-				return bench_usage_error("history", "--since: expected a date YYYY-MM-DD (optionally "
-								    "with a time, THH:MM:SSZ), got '%s'",
-							 optarg);
+				return bench_usage_error(
+				    "history",
+				    "--since: expected a date YYYY-MM-DD (optionally "
+				    "with a time, THH:MM:SSZ), got '%s'",
+				    optarg);
 			q.since = optarg;
 			break;
 		}
@@ -324,11 +350,15 @@ int cmd_history(int argc, char **argv)
 			else if (!strcmp(optarg, "json"))
 				fmt = RPT_HIST_JSON;
 			else
-				return bench_usage_error("history", "--format: expected table, csv or json, got '%s'",
-							 optarg);
+				return bench_usage_error(
+				    "history", "--format: expected table, csv or json, got '%s'",
+				    optarg);
 			break;
-		case 'h': fputs(history_usage, stdout); return 0;
-		default: return bench_bad_option("history", argv, optind - 1);
+		case 'h':
+			fputs(history_usage, stdout);
+			return 0;
+		default:
+			return bench_bad_option("history", argv, optind - 1);
 		}
 	}
 	if (optind < argc)

@@ -45,7 +45,7 @@ static void short_commit(char *buf, size_t len, const char *commit)
 }
 
 void rpt_history_print(FILE *f, const struct rpt_history_row *rows, int n,
-		       enum rpt_history_metric m, enum rpt_history_format fmt)
+                       enum rpt_history_metric m, enum rpt_history_format fmt)
 {
 	const char *name = rpt_history_metric_name(m);
 
@@ -97,8 +97,10 @@ void rpt_history_print(FILE *f, const struct rpt_history_row *rows, int n,
 		return;
 	}
 	if (fmt == RPT_HIST_CSV) {
-		fprintf(f, "run_id,created_utc,machine,fingerprint,model,threads,type,label,commit,%s%s\n", name,
-			m == RPT_H_J_PER_TOKEN ? ",energy_kind" : "");
+		fprintf(
+		    f,
+		    "run_id,created_utc,machine,fingerprint,model,threads,type,label,commit,%s%s\n",
+		    name, m == RPT_H_J_PER_TOKEN ? ",energy_kind" : "");
 		for (int i = 0; i < n; i++) {
 			const struct rpt_history_row *h = &rows[i];
 
@@ -126,8 +128,8 @@ void rpt_history_print(FILE *f, const struct rpt_history_row *rows, int n,
 		}
 		return;
 	}
-	fprintf(f, "%-20s  %-16s  %-24s  %-12s  %-12s  %-12s  %14s\n", "created (UTC)", "machine", "model",
-		"config", "label", "commit", name);
+	fprintf(f, "%-20s  %-16s  %-24s  %-12s  %-12s  %-12s  %14s\n", "created (UTC)", "machine",
+	        "model", "config", "label", "commit", name);
 	for (int i = 0; i < n; i++) {
 		const struct rpt_history_row *h = &rows[i];
 		char cfg[48], val[48], commit[16];
@@ -141,11 +143,12 @@ void rpt_history_print(FILE *f, const struct rpt_history_row *rows, int n,
 		} else {
 			snprintf(val, sizeof val, "n/a");
 		}
-		fprintf(f, "%-20.20s  %-16.16s  %-24.24s  %-12.12s  %-12.12s  %-12s  %14s\n", h->created_utc,
-			h->hostname, h->model, cfg, h->label[0] ? h->label : "-", commit, val);
+		fprintf(f, "%-20.20s  %-16.16s  %-24.24s  %-12.12s  %-12.12s  %-12s  %14s\n",
+		        h->created_utc, h->hostname, h->model, cfg, h->label[0] ? h->label : "-",
+		        commit, val);
 	}
 	fprintf(f, "%d configuration%s; %s in %s%s\n", n, n == 1 ? "" : "s", name, unit_of(m),
-		m == RPT_H_J_PER_TOKEN ? " (est. = estimated energy, not measured)" : "");
+	        m == RPT_H_J_PER_TOKEN ? " (est. = estimated energy, not measured)" : "");
 }
 
 /* The series a row belongs to: machine, model and configuration. */
@@ -158,7 +161,7 @@ static void series_of(const struct rpt_history_row *h, char *buf, size_t len)
 }
 
 int rpt_history_plot(const struct rpt_history_row *rows, int n, enum rpt_history_metric m,
-		     const char *png_path, const char *scripts_dir, char *err, size_t errlen)
+                     const char *png_path, const char *scripts_dir, char *err, size_t errlen)
 {
 	char base[1024], dat[1100], script[1100], title[160], why[256];
 	char(*series)[300] = NULL;
@@ -176,7 +179,8 @@ int rpt_history_plot(const struct rpt_history_row *rows, int n, enum rpt_history
 	}
 	snprintf(base, sizeof base, "%.*s", (int)(len - 4), png_path);
 	snprintf(dat, sizeof dat, "%s.dat", base);
-	snprintf(script, sizeof script, "%s/plot-history.gp", scripts_dir ? scripts_dir : "scripts");
+	snprintf(script, sizeof script, "%s/plot-history.gp",
+	         scripts_dir ? scripts_dir : "scripts");
 	series = calloc((size_t)n + 1, sizeof *series);
 	if (!series) {
 		snprintf(err, errlen, "out of memory");
@@ -221,7 +225,7 @@ int rpt_history_plot(const struct rpt_history_row *rows, int n, enum rpt_history
 	snprintf(title, sizeof title, "%s over time", rpt_history_metric_name(m));
 	{
 		char nser[16];
-		const char *args[] = { dat, base, title, unit_of(m), nser, NULL };
+		const char *args[] = {dat, base, title, unit_of(m), nser, NULL};
 
 		snprintf(nser, sizeof nser, "%d", n_series);
 		rc = rpt_gnuplot_run(script, args, err, errlen);

@@ -26,11 +26,11 @@ struct db_val {
 	const char *s;
 };
 
-#define DBV_NULL          ((struct db_val){ .t = DB_NULL })
-#define DBV_INT(x)        ((struct db_val){ .t = DB_INT, .i = (int64_t)(x) })
-#define DBV_REAL(x)       ((struct db_val){ .t = DB_REAL, .d = (x) })
+#define DBV_NULL    ((struct db_val){.t = DB_NULL})
+#define DBV_INT(x)  ((struct db_val){.t = DB_INT, .i = (int64_t)(x)})
+#define DBV_REAL(x) ((struct db_val){.t = DB_REAL, .d = (x)})
 /* A text value; a NULL pointer is an SQL NULL of type text. */
-#define DBV_TEXT(x)       ((struct db_val){ .t = DB_TEXT, .s = (x) })
+#define DBV_TEXT(x) ((struct db_val){.t = DB_TEXT, .s = (x)})
 
 /* One cell of a result: `s` is always set for non-NULL cells (malloc'd, owned by the rows);
  * `d` and `i` hold the exact numeric value for numeric columns (a REAL round-trips bit for bit). */
@@ -53,20 +53,22 @@ static inline const struct db_cell *db_cell(const struct db_rows *r, int row, in
 void db_rows_free(struct db_rows *r);
 
 /* Outcome codes of exec/begin/commit besides 0 and negative errno values. */
-#define DB_RETRY 1 /* busy/locked (SQLite) or serialization failure/deadlock (PostgreSQL): roll
-		    * back and run the whole transaction again */
+#define DB_RETRY                                                                                   \
+	1 /* busy/locked (SQLite) or serialization failure/deadlock (PostgreSQL): roll             \
+	   * back and run the whole transaction again */
 
 struct db_backend {
-	const char *name; /* "sqlite", "postgresql" */
+	const char *name;      /* "sqlite", "postgresql" */
 	const char *id_type;   /* @ID@: an auto-numbered primary key */
 	const char *real_type; /* @REAL@: an IEEE double */
-	/* Opens a connection; `location` is a file path or a URL. The error never holds a password. */
+	/* Opens a connection; `location` is a file path or a URL. The error never holds a password.
+	 */
 	int (*open)(const char *location, void **conn, char *err, size_t errlen);
 	void (*close)(void *conn);
-	/* Runs one statement with parameters; rows (when out is not NULL) are the caller's, freed with
-	 * db_rows_free. Returns 0, DB_RETRY, or a negative errno with a message. */
+	/* Runs one statement with parameters; rows (when out is not NULL) are the caller's, freed
+	 * with db_rows_free. Returns 0, DB_RETRY, or a negative errno with a message. */
 	int (*exec)(void *conn, const char *sql, const struct db_val *params, int n_params,
-		    struct db_rows *out, char *err, size_t errlen);
+	            struct db_rows *out, char *err, size_t errlen);
 	/* Starts a transaction that will write (SQLite: BEGIN IMMEDIATE, which waits for the write
 	 * lock up to the busy timeout instead of failing at the first write). */
 	int (*begin_write)(void *conn, char *err, size_t errlen);

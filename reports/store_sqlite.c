@@ -58,11 +58,11 @@ static int sq_open(const char *location, void **conn, char *err, size_t errlen)
 	if (!strncmp(path, "sqlite:", 7))
 		path += 7;
 	make_parent(path);
-	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-			     NULL);
+	rc = sqlite3_open_v2(
+	    path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot open SQLite database: %s", path,
-			 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		         db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		sqlite3_close(db);
 		return -EIO;
 	}
@@ -75,7 +75,8 @@ static int sq_open(const char *location, void **conn, char *err, size_t errlen)
 	    (rc = sq_exec_plain(db, "PRAGMA synchronous=NORMAL", err, errlen)) ||
 	    (rc = sq_exec_plain(db, "PRAGMA foreign_keys=ON", err, errlen))) {
 		if (rc == DB_RETRY)
-			snprintf(err, errlen, "%s: database is locked (after %d ms)", path, BUSY_TIMEOUT_MS);
+			snprintf(err, errlen, "%s: database is locked (after %d ms)", path,
+			         BUSY_TIMEOUT_MS);
 		sqlite3_close(db);
 		return -EIO;
 	}
@@ -105,7 +106,7 @@ static int bind_all(sqlite3_stmt *st, const struct db_val *p, int n)
 			break;
 		default:
 			rc = p[k].s ? sqlite3_bind_text(st, k + 1, p[k].s, -1, SQLITE_TRANSIENT)
-				    : sqlite3_bind_null(st, k + 1);
+			            : sqlite3_bind_null(st, k + 1);
 			break;
 		}
 		if (rc != SQLITE_OK)
@@ -148,7 +149,7 @@ static int cell_read(sqlite3_stmt *st, int col, struct db_cell *c)
 }
 
 static int sq_exec(void *conn, const char *sql, const struct db_val *params, int n_params,
-		   struct db_rows *out, char *err, size_t errlen)
+                   struct db_rows *out, char *err, size_t errlen)
 {
 	sqlite3 *db = conn;
 	sqlite3_stmt *st = NULL;
@@ -170,8 +171,9 @@ static int sq_exec(void *conn, const char *sql, const struct db_val *params, int
 			continue;
 		if (out->n_rows == cap) {
 			int ncap = cap ? cap * 2 : 16;
-			struct db_cell *nc = realloc(out->cells, (size_t)ncap * (size_t)(out->n_cols ? out->n_cols : 1) *
-								 sizeof *nc);
+			struct db_cell *nc = realloc(
+			    out->cells,
+			    (size_t)ncap * (size_t)(out->n_cols ? out->n_cols : 1) * sizeof *nc);
 
 			if (!nc) {
 				ret = -ENOMEM;
@@ -182,13 +184,16 @@ static int sq_exec(void *conn, const char *sql, const struct db_val *params, int
 			cap = ncap;
 		}
 		for (int c = 0; c < out->n_cols; c++) {
-			struct db_cell *cell = &out->cells[(size_t)out->n_rows * (size_t)out->n_cols + (size_t)c];
+			struct db_cell *cell =
+			    &out->cells[(size_t)out->n_rows * (size_t)out->n_cols + (size_t)c];
 
 			if (cell_read(st, c, cell)) {
 				/* keep the row count consistent for db_rows_free */
 				for (int k = c + 1; k < out->n_cols; k++)
-					memset(&out->cells[(size_t)out->n_rows * (size_t)out->n_cols + (size_t)k], 0,
-					       sizeof *cell);
+					memset(
+					    &out->cells[(size_t)out->n_rows * (size_t)out->n_cols +
+					                (size_t)k],
+					    0, sizeof *cell);
 				out->n_rows++;
 				ret = -ENOMEM;
 				snprintf(err, errlen, "out of memory");
@@ -227,15 +232,15 @@ static void sq_scrub(void *conn, char *msg, size_t len)
 }
 
 const struct db_backend db_sqlite = {
-	.name = "sqlite",
-	.id_type = "INTEGER PRIMARY KEY",
-	.real_type = "REAL",
-	.open = sq_open,
-	.close = sq_close,
-	.exec = sq_exec,
-	.begin_write = sq_begin_write,
-	.lock_schema = sq_lock_schema,
-	.scrub = sq_scrub,
+    .name = "sqlite",
+    .id_type = "INTEGER PRIMARY KEY",
+    .real_type = "REAL",
+    .open = sq_open,
+    .close = sq_close,
+    .exec = sq_exec,
+    .begin_write = sq_begin_write,
+    .lock_schema = sq_lock_schema,
+    .scrub = sq_scrub,
 };
 
 void db_rows_free(struct db_rows *r)

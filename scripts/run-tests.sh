@@ -18,7 +18,8 @@ cleanup() {
 }
 trap cleanup EXIT
 if [ -z "${JOULEBENCH_TEST_PG_URL:-}" ]; then
-	pgdir=$(mktemp -d "${TMPDIR:-/tmp}/jb-pg.XXXXXX")
+	# under /tmp: the server user must reach it, and a Unix socket path has at most 107 bytes
+	pgdir=$(mktemp -d /tmp/jb-pg.XXXXXX)
 	if url=$(scripts/pg-test-server.sh start "$pgdir" 2>"$scratch/pg.err"); then
 		export JOULEBENCH_TEST_PG_URL="$url"
 		echo "PostgreSQL test server: ${url%%:*}://jbtest:****@${url#*@}"

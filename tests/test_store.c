@@ -28,17 +28,18 @@
 struct env {
 	const char *name;
 	bool pg;
-	char *tmp;            /* a temporary folder for result files (and the SQLite file) */
-	char location[1024];  /* the store */
-	void *conn;           /* a direct connection for checks */
+	char *tmp;           /* a temporary folder for result files (and the SQLite file) */
+	char location[1024]; /* the store */
+	void *conn;          /* a direct connection for checks */
 	const struct db_backend *be;
 };
 
-static struct env sqlite_env = { .name = "sqlite", .pg = false };
-static struct env pg_env = { .name = "postgresql", .pg = true };
+static struct env sqlite_env = {.name = "sqlite", .pg = false};
+static struct env pg_env = {.name = "postgresql", .pg = true};
 
-static const char *const all_tables[] = { "energy",  "repetitions", "configurations", "energy_sources",
-					  "runs",    "models",	    "machines",	      "schema_version" };
+static const char *const all_tables[] = {"energy",         "repetitions",   "configurations",
+                                         "energy_sources", "runs",          "models",
+                                         "machines",       "schema_version"};
 
 static int env_setup(void **state)
 {
@@ -96,11 +97,12 @@ static int env_teardown(void **state)
 	return 0;
 }
 
-#define NEED_BACKEND(e)                                                                                 \
-	do {                                                                                            \
-		if (!(e)->location[0])                                                                  \
-			TU_SKIP("no PostgreSQL test server: JOULEBENCH_TEST_PG_URL is not set "        \
-				"(scripts/run-tests.sh starts one when the PostgreSQL server is installed)"); \
+#define NEED_BACKEND(e)                                                                            \
+	do {                                                                                       \
+		if (!(e)->location[0])                                                             \
+			TU_SKIP("no PostgreSQL test server: JOULEBENCH_TEST_PG_URL is not set "    \
+			        "(scripts/run-tests.sh starts one when the PostgreSQL server is "  \
+			        "installed)");                                                     \
 	} while (0)
 
 static struct rpt_store *open_store(const struct env *e)
@@ -148,8 +150,8 @@ static cJSON *stat_obj(unsigned i, unsigned k, double scale)
  * sources; `hostile` (or NULL) goes into every free-text field. */
 static cJSON *gen_result(unsigned i, const char *hostile)
 {
-	static const char *const shapes[] = { "stories15m", "stories110m", "bench-1b", "llama-2-7b" };
-	static const char *const types[] = { "q4_0", "q8_0" };
+	static const char *const shapes[] = {"stories15m", "stories110m", "bench-1b", "llama-2-7b"};
+	static const char *const types[] = {"q4_0", "q8_0"};
 	cJSON *r = cJSON_CreateObject(), *o, *a, *cfgs;
 	char buf[256];
 	unsigned mach = i % 5, model = (i / 5) % 4;
@@ -159,11 +161,12 @@ static cJSON *gen_result(unsigned i, const char *hostile)
 	cJSON_AddStringToObject(r, "kind", "run");
 	cJSON_AddBoolToObject(r, "complete", i % 17 != 0);
 	if (i % 17 == 0)
-		cJSON_AddStringToObject(r, "incomplete_reason", hostile ? hostile : "interrupted by SIGINT");
+		cJSON_AddStringToObject(r, "incomplete_reason",
+		                        hostile ? hostile : "interrupted by SIGINT");
 	else
 		cJSON_AddNullToObject(r, "incomplete_reason");
-	snprintf(buf, sizeof buf, "2026-%02u-%02uT%02u:%02u:%02uZ", 1 + i / 100 % 12, 1 + i / 4 % 28, i % 24,
-		 i * 7 % 60, i * 13 % 60);
+	snprintf(buf, sizeof buf, "2026-%02u-%02uT%02u:%02u:%02uZ", 1 + i / 100 % 12,
+	         1 + i / 4 % 28, i % 24, i * 7 % 60, i * 13 % 60);
 	cJSON_AddStringToObject(r, "created_utc", buf);
 	o = cJSON_AddObjectToObject(r, "joulebench");
 	cJSON_AddStringToObject(o, "version", "0.1.0");
@@ -224,7 +227,8 @@ static cJSON *gen_result(unsigned i, const char *hostile)
 		cJSON_AddStringToObject(o, "kind", "measured");
 		cJSON_AddNullToObject(o, "model");
 	}
-	cJSON_AddStringToObject(r, "primary_source", two_sources ? "powercap:package-0" : "estimate:cpu");
+	cJSON_AddStringToObject(r, "primary_source",
+	                        two_sources ? "powercap:package-0" : "estimate:cpu");
 	cfgs = cJSON_AddArrayToObject(r, "configs");
 	for (unsigned c = 0; c < 2; c++) {
 		cJSON *cfg = cJSON_CreateObject(), *reps, *sum, *pair;
@@ -244,10 +248,14 @@ static cJSON *gen_result(unsigned i, const char *hostile)
 			cJSON_AddBoolToObject(rep, "complete", true);
 			cJSON_AddNumberToObject(rep, "prompt_tokens", 64);
 			cJSON_AddNumberToObject(rep, "gen_tokens", 32);
-			cJSON_AddNumberToObject(rep, "ttft_ns", floor(val(i, 100 + c * 10 + k, 1e8)));
-			cJSON_AddNumberToObject(rep, "prefill_ns", floor(val(i, 200 + c * 10 + k, 1e8)));
-			cJSON_AddNumberToObject(rep, "decode_ns", floor(val(i, 300 + c * 10 + k, 4e8)));
-			cJSON_AddNumberToObject(rep, "prefill_tok_s", val(i, 400 + c * 10 + k, 400));
+			cJSON_AddNumberToObject(rep, "ttft_ns",
+			                        floor(val(i, 100 + c * 10 + k, 1e8)));
+			cJSON_AddNumberToObject(rep, "prefill_ns",
+			                        floor(val(i, 200 + c * 10 + k, 1e8)));
+			cJSON_AddNumberToObject(rep, "decode_ns",
+			                        floor(val(i, 300 + c * 10 + k, 4e8)));
+			cJSON_AddNumberToObject(rep, "prefill_tok_s",
+			                        val(i, 400 + c * 10 + k, 400));
 			cJSON_AddNumberToObject(rep, "decode_tok_s", val(i, 500 + c * 10 + k, 100));
 			cJSON_AddItemToObject(rep, "itl_ns", cJSON_CreateArray());
 			en = cJSON_AddObjectToObject(rep, "energy");
@@ -259,7 +267,8 @@ static cJSON *gen_result(unsigned i, const char *hostile)
 				src = cJSON_AddObjectToObject(en, "powercap:package-0");
 				cJSON_AddNullToObject(src, "prefill_j");
 				cJSON_AddStringToObject(src, "prefill_j_reason", "too short");
-				cJSON_AddNumberToObject(src, "decode_j", val(i, 800 + c * 10 + k, 12));
+				cJSON_AddNumberToObject(src, "decode_j",
+				                        val(i, 800 + c * 10 + k, 12));
 				cJSON_AddStringToObject(src, "kind", "measured");
 			}
 		}
@@ -276,7 +285,8 @@ static cJSON *gen_result(unsigned i, const char *hostile)
 		} else {
 			cJSON_AddItemToObject(pair, "net", stat_obj(i, 940 + c, 0.5));
 		}
-		cJSON_AddStringToObject(sum, "energy_source", two_sources ? "powercap:package-0" : "estimate:cpu");
+		cJSON_AddStringToObject(sum, "energy_source",
+		                        two_sources ? "powercap:package-0" : "estimate:cpu");
 		cJSON_AddStringToObject(sum, "energy_kind", two_sources ? "measured" : "estimated");
 	}
 	/* the raw timelines, which stay in result.json only */
@@ -324,13 +334,14 @@ static void gen_free(struct gen_file *g)
 	memset(g, 0, sizeof *g);
 }
 
-static void put_ok(struct rpt_store *st, const struct gen_file *g, const char *label, bool expect_new,
-		   int64_t *id_out)
+static void put_ok(struct rpt_store *st, const struct gen_file *g, const char *label,
+                   bool expect_new, int64_t *id_out)
 {
 	char err[RPT_ERR_LEN] = "";
 	int64_t id = 0;
 	bool added = false;
-	int rc = rpt_store_put(st, g->text, g->sha256, g->path, label, &id, &added, err, sizeof err);
+	int rc =
+	    rpt_store_put(st, g->text, g->sha256, g->path, label, &id, &added, err, sizeof err);
 
 	if (rc)
 		fprintf(stderr, "put %s: %s\n", g->path, err);
@@ -365,7 +376,8 @@ static void counts(const struct env *e, int64_t out[7])
 		out[k] = count_rows(e, all_tables[k]);
 }
 
-static void query(const struct env *e, const char *sql, const struct db_val *p, int n, struct db_rows *rows)
+static void query(const struct env *e, const char *sql, const struct db_val *p, int n,
+                  struct db_rows *rows)
 {
 	char err[RPT_ERR_LEN] = "";
 
@@ -390,7 +402,8 @@ static void same_num(const cJSON *v, const struct db_cell *c, const char *what)
 		return;
 	}
 	if (c->null || c->d != v->valuedouble)
-		fprintf(stderr, "%s: expected %.17g, got %s\n", what, v->valuedouble, c->null ? "NULL" : c->s);
+		fprintf(stderr, "%s: expected %.17g, got %s\n", what, v->valuedouble,
+		        c->null ? "NULL" : c->s);
 	assert_false(c->null);
 	assert_true(c->d == v->valuedouble);
 }
@@ -402,7 +415,8 @@ static void same_str(const cJSON *v, const struct db_cell *c, const char *what)
 		return;
 	}
 	if (c->null || strcmp(c->s, v->valuestring))
-		fprintf(stderr, "%s: expected '%s', got '%s'\n", what, v->valuestring, c->null ? "NULL" : c->s);
+		fprintf(stderr, "%s: expected '%s', got '%s'\n", what, v->valuestring,
+		        c->null ? "NULL" : c->s);
 	assert_false(c->null);
 	assert_string_equal(c->s, v->valuestring);
 }
@@ -411,7 +425,7 @@ static void same_str(const cJSON *v, const struct db_cell *c, const char *what)
  * every normalised column. */
 static void check_result(const struct env *e, struct rpt_store *st, const struct gen_file *g)
 {
-	struct db_val p[] = { DBV_TEXT(g->sha256) };
+	struct db_val p[] = {DBV_TEXT(g->sha256)};
 	struct db_rows rows;
 	struct rpt_result *back = NULL;
 	char err[RPT_ERR_LEN] = "";
@@ -420,13 +434,16 @@ static void check_result(const struct env *e, struct rpt_store *st, const struct
 	int64_t run_id;
 	int row = 0;
 
-	query(e,
-	      "SELECT r.id, r.created_utc, r.jb_commit, r.complete, r.incomplete_reason, r.primary_source,"
-	      " r.result_path, r.workload, m.hostname, m.cpu_model, m.cores, m.threads, m.mem_bytes,"
-	      " mo.spec, mo.sha256, mo.n_params, mo.weight_bytes"
-	      " FROM runs r JOIN machines m ON m.id = r.machine_id JOIN models mo ON mo.id = r.model_id"
-	      " WHERE r.result_sha256 = ?",
-	      p, 1, &rows);
+	query(
+	    e,
+	    "SELECT r.id, r.created_utc, r.jb_commit, r.complete, r.incomplete_reason, "
+	    "r.primary_source,"
+	    " r.result_path, r.workload, m.hostname, m.cpu_model, m.cores, m.threads, m.mem_bytes,"
+	    " mo.spec, mo.sha256, mo.n_params, mo.weight_bytes"
+	    " FROM runs r JOIN machines m ON m.id = r.machine_id JOIN models mo ON mo.id = "
+	    "r.model_id"
+	    " WHERE r.result_sha256 = ?",
+	    p, 1, &rows);
 	assert_int_equal(rows.n_rows, 1);
 	run_id = db_cell(&rows, 0, 0)->i;
 	same_str(get(doc, "created_utc"), db_cell(&rows, 0, 1), "created_utc");
@@ -449,41 +466,52 @@ static void check_result(const struct env *e, struct rpt_store *st, const struct
 
 	/* configurations with their summary medians */
 	{
-		struct db_val q[] = { DBV_INT(run_id) };
+		struct db_val q[] = {DBV_INT(run_id)};
 		const cJSON *cfg;
 
 		query(e,
-		      "SELECT threads, type, prefill_tok_s, decode_tok_s, ttft_ms, j_per_token, j_per_token_gross,"
-		      " energy_kind, decode_tok_s_ci95_low FROM configurations WHERE run_id = ? ORDER BY idx",
+		      "SELECT threads, type, prefill_tok_s, decode_tok_s, ttft_ms, j_per_token, "
+		      "j_per_token_gross,"
+		      " energy_kind, decode_tok_s_ci95_low FROM configurations WHERE run_id = ? "
+		      "ORDER BY idx",
 		      q, 1, &rows);
 		assert_int_equal(rows.n_rows, cJSON_GetArraySize(get(doc, "configs")));
 		cJSON_ArrayForEach(cfg, get(doc, "configs"))
 		{
-			const cJSON *sum = get(cfg, "summary"), *dj = get(sum, "decode_j_per_token");
+			const cJSON *sum = get(cfg, "summary"),
+			            *dj = get(sum, "decode_j_per_token");
 
 			same_num(get(cfg, "threads"), db_cell(&rows, row, 0), "threads");
 			same_str(get(cfg, "type"), db_cell(&rows, row, 1), "type");
-			same_num(get(get(sum, "prefill_tok_s"), "median"), db_cell(&rows, row, 2), "prefill_tok_s");
-			same_num(get(get(sum, "decode_tok_s"), "median"), db_cell(&rows, row, 3), "decode_tok_s");
-			same_num(get(get(sum, "ttft_ms"), "median"), db_cell(&rows, row, 4), "ttft_ms");
-			same_num(get(get(dj, "net"), "median"), db_cell(&rows, row, 5), "j_per_token");
-			same_num(get(get(dj, "gross"), "median"), db_cell(&rows, row, 6), "j_per_token_gross");
+			same_num(get(get(sum, "prefill_tok_s"), "median"), db_cell(&rows, row, 2),
+			         "prefill_tok_s");
+			same_num(get(get(sum, "decode_tok_s"), "median"), db_cell(&rows, row, 3),
+			         "decode_tok_s");
+			same_num(get(get(sum, "ttft_ms"), "median"), db_cell(&rows, row, 4),
+			         "ttft_ms");
+			same_num(get(get(dj, "net"), "median"), db_cell(&rows, row, 5),
+			         "j_per_token");
+			same_num(get(get(dj, "gross"), "median"), db_cell(&rows, row, 6),
+			         "j_per_token_gross");
 			same_str(get(sum, "energy_kind"), db_cell(&rows, row, 7), "energy_kind");
-			same_num(get(get(sum, "decode_tok_s"), "ci95_low"), db_cell(&rows, row, 8), "ci95_low");
+			same_num(get(get(sum, "decode_tok_s"), "ci95_low"), db_cell(&rows, row, 8),
+			         "ci95_low");
 			row++;
 		}
 		db_rows_free(&rows);
 	}
 	/* every repetition and its energy by source */
 	{
-		struct db_val q[] = { DBV_INT(run_id) };
+		struct db_val q[] = {DBV_INT(run_id)};
 		const cJSON *cfg, *rep, *en;
 
 		query(e,
-		      "SELECT p.idx, p.ttft_ns, p.prefill_ns, p.decode_ns, p.prefill_tok_s, p.decode_tok_s, e.source,"
+		      "SELECT p.idx, p.ttft_ns, p.prefill_ns, p.decode_ns, p.prefill_tok_s, "
+		      "p.decode_tok_s, e.source,"
 		      " e.prefill_j, e.decode_j, e.kind"
 		      " FROM repetitions p JOIN configurations c ON c.id = p.configuration_id"
-		      " JOIN energy e ON e.repetition_id = p.id WHERE c.run_id = ? ORDER BY c.idx, p.idx, e.source",
+		      " JOIN energy e ON e.repetition_id = p.id WHERE c.run_id = ? ORDER BY c.idx, "
+		      "p.idx, e.source",
 		      q, 1, &rows);
 		row = 0;
 		cJSON_ArrayForEach(cfg, get(doc, "configs"))
@@ -491,23 +519,32 @@ static void check_result(const struct env *e, struct rpt_store *st, const struct
 			cJSON_ArrayForEach(rep, get(cfg, "reps"))
 			{
 				/* sources in name order, as the query sorts them */
-				const char *ids[2] = { "estimate:cpu", "powercap:package-0" };
+				const char *ids[2] = {"estimate:cpu", "powercap:package-0"};
 
 				for (int s = 0; s < 2; s++) {
 					en = get(get(rep, "energy"), ids[s]);
 					if (!en)
 						continue;
 					assert_true(row < rows.n_rows);
-					same_num(get(rep, "index"), db_cell(&rows, row, 0), "rep.index");
-					same_num(get(rep, "ttft_ns"), db_cell(&rows, row, 1), "ttft_ns");
-					same_num(get(rep, "prefill_ns"), db_cell(&rows, row, 2), "prefill_ns");
-					same_num(get(rep, "decode_ns"), db_cell(&rows, row, 3), "decode_ns");
-					same_num(get(rep, "prefill_tok_s"), db_cell(&rows, row, 4), "rep.prefill_tok_s");
-					same_num(get(rep, "decode_tok_s"), db_cell(&rows, row, 5), "rep.decode_tok_s");
+					same_num(get(rep, "index"), db_cell(&rows, row, 0),
+					         "rep.index");
+					same_num(get(rep, "ttft_ns"), db_cell(&rows, row, 1),
+					         "ttft_ns");
+					same_num(get(rep, "prefill_ns"), db_cell(&rows, row, 2),
+					         "prefill_ns");
+					same_num(get(rep, "decode_ns"), db_cell(&rows, row, 3),
+					         "decode_ns");
+					same_num(get(rep, "prefill_tok_s"), db_cell(&rows, row, 4),
+					         "rep.prefill_tok_s");
+					same_num(get(rep, "decode_tok_s"), db_cell(&rows, row, 5),
+					         "rep.decode_tok_s");
 					assert_string_equal(db_cell(&rows, row, 6)->s, ids[s]);
-					same_num(get(en, "prefill_j"), db_cell(&rows, row, 7), "prefill_j");
-					same_num(get(en, "decode_j"), db_cell(&rows, row, 8), "decode_j");
-					same_str(get(en, "kind"), db_cell(&rows, row, 9), "energy.kind");
+					same_num(get(en, "prefill_j"), db_cell(&rows, row, 7),
+					         "prefill_j");
+					same_num(get(en, "decode_j"), db_cell(&rows, row, 8),
+					         "decode_j");
+					same_str(get(en, "kind"), db_cell(&rows, row, 9),
+					         "energy.kind");
 					row++;
 				}
 			}
@@ -555,7 +592,8 @@ static void test_schema_versioned(void **state)
 		db_rows_free(&rows);
 	}
 	/* a database from a newer joulebench is refused, not modified */
-	query(e, "INSERT INTO schema_version (version, applied_utc) VALUES (99, 'later')", NULL, 0, NULL);
+	query(e, "INSERT INTO schema_version (version, applied_utc) VALUES (99, 'later')", NULL, 0,
+	      NULL);
 	st = NULL;
 	assert_int_equal(rpt_store_open(e->location, &st, err, sizeof err), -EPROTO);
 	assert_null(st);
@@ -567,7 +605,7 @@ static void test_thousand_results_round_trip(void **state)
 	struct env *e = *state;
 	enum { N = 1000 };
 	struct gen_file *g = calloc(N, sizeof *g);
-	struct rpt_history_query q = { .metric = RPT_H_DECODE_TOK_S };
+	struct rpt_history_query q = {.metric = RPT_H_DECODE_TOK_S};
 	struct rpt_history_row *rows = NULL;
 	struct rpt_store *st;
 	char err[RPT_ERR_LEN] = "";
@@ -610,7 +648,8 @@ static void test_thousand_results_round_trip(void **state)
 		assert_string_equal(rows[k].model, "bench-1b");
 	}
 	free(rows);
-	q = (struct rpt_history_query){ .metric = RPT_H_TTFT_MS, .since = "2026-06-01", .label = "main" };
+	q = (struct rpt_history_query){
+	    .metric = RPT_H_TTFT_MS, .since = "2026-06-01", .label = "main"};
 	assert_int_equal(rpt_store_history(st, &q, &rows, &n, err, sizeof err), 0);
 	assert_true(n > 0);
 	for (int k = 0; k < n; k++) {
@@ -639,7 +678,8 @@ static void child_import(const struct env *e, struct gen_file *g, unsigned from,
 		int64_t id;
 		bool added;
 
-		if (rpt_store_put(st, g[i].text, g[i].sha256, g[i].path, NULL, &id, &added, err, sizeof err)) {
+		if (rpt_store_put(st, g[i].text, g[i].sha256, g[i].path, NULL, &id, &added, err,
+		                  sizeof err)) {
 			fprintf(stderr, "child: %s\n", err);
 			bad++;
 		}
@@ -720,13 +760,15 @@ static void test_killed_inside_transaction(void **state)
 			if (rpt_store_open(e->location, &cst, err, sizeof err))
 				_exit(3);
 			rpt_store_fault_after(cst, after_n);
-			rpt_store_put(cst, g1.text, g1.sha256, g1.path, NULL, &id, &added, err, sizeof err);
+			rpt_store_put(cst, g1.text, g1.sha256, g1.path, NULL, &id, &added, err,
+			              sizeof err);
 			_exit(4); /* not reached: the fault kills the process */
 		}
 		assert_int_equal(waitpid(pid, &status, 0), pid);
 		assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 		if (e->pg)
-			usleep(200 * 1000); /* the server notices the closed connection and rolls back */
+			usleep(200 *
+			       1000); /* the server notices the closed connection and rolls back */
 		counts(e, after);
 		assert_memory_equal(before, after, sizeof before);
 	}
@@ -749,9 +791,9 @@ static void test_killed_inside_transaction(void **state)
 static void test_hostile_strings(void **state)
 {
 	static const char *const hostile[] = {
-		"'; DROP TABLE runs; --",
-		"\"quoted\" and 'single' \\ back\\slash ?? $1 %s %% _",
-		"Robert'); DELETE FROM machines; -- naïve ☃ \t tab",
+	    "'; DROP TABLE runs; --",
+	    "\"quoted\" and 'single' \\ back\\slash ?? $1 %s %% _",
+	    "Robert'); DELETE FROM machines; -- naïve ☃ \t tab",
 	};
 	struct env *e = *state;
 	struct rpt_store *st;
@@ -760,7 +802,7 @@ static void test_hostile_strings(void **state)
 	st = open_store(e);
 	for (unsigned k = 0; k < 3; k++) {
 		struct gen_file g;
-		struct rpt_history_query q = { .metric = RPT_H_DECODE_TOK_S };
+		struct rpt_history_query q = {.metric = RPT_H_DECODE_TOK_S};
 		struct rpt_history_row *rows = NULL;
 		struct rpt_result *like = NULL;
 		char host[256], err[RPT_ERR_LEN] = "";
@@ -779,7 +821,9 @@ static void test_hostile_strings(void **state)
 		assert_string_equal(rows[0].label, hostile[k]);
 		free(rows);
 		assert_int_equal(rpt_result_parse(g.text, g.path, &like, err, sizeof err), 0);
-		assert_int_equal(rpt_store_find_labelled(st, hostile[k], like, false, &found, err, sizeof err), 0);
+		assert_int_equal(
+		    rpt_store_find_labelled(st, hostile[k], like, false, &found, err, sizeof err),
+		    0);
 		assert_true(found == id);
 		rpt_result_free(like);
 		gen_free(&g);
@@ -792,11 +836,12 @@ static void test_hostile_strings(void **state)
 /* regress against db:LABEL gives exactly the rows of the two-file form. */
 static void test_regress_db_equals_files(void **state)
 {
-	static const char *const currents[] = { "tests/fixtures/regress/run-slow.json",
-						"tests/fixtures/regress/run-same.json",
-						"tests/fixtures/regress/run-tiny.json" };
+	static const char *const currents[] = {"tests/fixtures/regress/run-slow.json",
+	                                       "tests/fixtures/regress/run-same.json",
+	                                       "tests/fixtures/regress/run-tiny.json"};
 	struct env *e = *state;
-	struct rpt_regress_opts o = { .gate = { .threshold = 0.05, .alpha = 0.05, .resamples = 2000, .seed = 1 } };
+	struct rpt_regress_opts o = {
+	    .gate = {.threshold = 0.05, .alpha = 0.05, .resamples = 2000, .seed = 1}};
 	struct rpt_store *st;
 	struct gen_file base;
 	char err[RPT_ERR_LEN] = "";
@@ -818,10 +863,13 @@ static void test_regress_db_equals_files(void **state)
 		struct rpt_result *cur = NULL, *stored = NULL;
 		int64_t id = 0;
 
-		assert_int_equal(rpt_regress_files(base.path, currents[k], &o, &two, err, sizeof err), 0);
+		assert_int_equal(
+		    rpt_regress_files(base.path, currents[k], &o, &two, err, sizeof err), 0);
 		assert_int_equal(rpt_result_load(currents[k], &cur, err, sizeof err), 0);
-		assert_int_equal(rpt_store_find_labelled(st, "main", cur, false, &id, err, sizeof err), 0);
-		assert_int_equal(rpt_store_load_run(st, id, "db:main", &stored, err, sizeof err), 0);
+		assert_int_equal(
+		    rpt_store_find_labelled(st, "main", cur, false, &id, err, sizeof err), 0);
+		assert_int_equal(rpt_store_load_run(st, id, "db:main", &stored, err, sizeof err),
+		                 0);
 		assert_int_equal(rpt_regress_results(stored, cur, &o, &db, err, sizeof err), 0);
 		assert_int_equal(two->n_rows, db->n_rows);
 		assert_int_equal(two->n_regressed, db->n_regressed);
@@ -850,7 +898,9 @@ static void test_regress_db_equals_files(void **state)
 		int64_t id = 0;
 
 		assert_int_equal(rpt_result_load(currents[0], &cur, err, sizeof err), 0);
-		assert_int_equal(rpt_store_find_labelled(st, "nightly", cur, false, &id, err, sizeof err), -ENOENT);
+		assert_int_equal(
+		    rpt_store_find_labelled(st, "nightly", cur, false, &id, err, sizeof err),
+		    -ENOENT);
 		assert_non_null(strstr(err, "--label nightly"));
 		rpt_result_free(cur);
 	}
@@ -865,9 +915,11 @@ static void test_passwords_masked(void **state)
 	struct rpt_store *st = NULL;
 	const char *at, *colon;
 
-	rpt_store_mask("postgresql://alice:s3cr%27t@db.example:5432/jb?sslmode=require", buf, sizeof buf);
+	rpt_store_mask("postgresql://alice:s3cr%27t@db.example:5432/jb?sslmode=require", buf,
+	               sizeof buf);
 	assert_string_equal(buf, "postgresql://alice:****@db.example:5432/jb?sslmode=require");
-	rpt_store_mask("postgres://db.example/jb?user=bob&password=hunter2&sslmode=require", buf, sizeof buf);
+	rpt_store_mask("postgres://db.example/jb?user=bob&password=hunter2&sslmode=require", buf,
+	               sizeof buf);
 	assert_string_equal(buf, "postgres://db.example/jb?user=bob&password=****&sslmode=require");
 	rpt_store_mask("results/joulebench.sqlite", buf, sizeof buf);
 	assert_string_equal(buf, "results/joulebench.sqlite");
@@ -879,7 +931,8 @@ static void test_passwords_masked(void **state)
 	colon = strchr(e->location + strlen("postgresql://"), ':');
 	assert_non_null(at);
 	assert_non_null(colon);
-	snprintf(bad, sizeof bad, "%.*s:WrongPassword123%s", (int)(colon - e->location), e->location, at);
+	snprintf(bad, sizeof bad, "%.*s:WrongPassword123%s", (int)(colon - e->location),
+	         e->location, at);
 	assert_true(rpt_store_open(bad, &st, err, sizeof err) < 0);
 	assert_null(st);
 	assert_null(strstr(err, "WrongPassword123"));
@@ -893,7 +946,7 @@ static void test_latest_of_machine_and_plot(void **state)
 	struct env *e = *state;
 	struct rpt_store *st;
 	struct gen_file g[40];
-	struct rpt_history_query q = { .metric = RPT_H_DECODE_TOK_S, .model = "stories15m" };
+	struct rpt_history_query q = {.metric = RPT_H_DECODE_TOK_S, .model = "stories15m"};
 	struct rpt_history_row *rows = NULL;
 	struct rpt_result *r = NULL;
 	char err[RPT_ERR_LEN] = "", png[1200], why[256];
@@ -906,22 +959,31 @@ static void test_latest_of_machine_and_plot(void **state)
 		gen_file(e, i, NULL, &g[i]);
 		put_ok(st, &g[i], NULL, true, NULL);
 	}
-	/* host-1 with model stories110m: results 1, 21 (i % 5 == 1, (i / 5) % 4 == 1 → i in 5..9, 25..29) */
-	assert_int_equal(rpt_store_latest_of_machine(st, "host-1", "stories110m", 0, &id, &model_id, err, sizeof err), 0);
+	/* host-1 with model stories110m: results 1, 21 (i % 5 == 1, (i / 5) % 4 == 1 → i
+	 * in 5..9, 25..29) */
+	assert_int_equal(rpt_store_latest_of_machine(st, "host-1", "stories110m", 0, &id, &model_id,
+	                                             err, sizeof err),
+	                 0);
 	assert_int_equal(rpt_store_load_run(st, id, "db:host-1", &r, err, sizeof err), 0);
 	assert_string_equal(r->hostname, "host-1");
 	assert_string_equal(r->model_name, "stories110m");
 	/* the newest of the two candidates */
-	assert_true(strcmp(r->created_utc, cJSON_GetStringValue(get(g[6].doc, "created_utc"))) >= 0);
-	assert_true(strcmp(r->created_utc, cJSON_GetStringValue(get(g[26].doc, "created_utc"))) >= 0);
+	assert_true(strcmp(r->created_utc, cJSON_GetStringValue(get(g[6].doc, "created_utc"))) >=
+	            0);
+	assert_true(strcmp(r->created_utc, cJSON_GetStringValue(get(g[26].doc, "created_utc"))) >=
+	            0);
 	rpt_result_free(r);
 	r = NULL;
-	assert_int_equal(rpt_store_latest_of_machine(st, "host-2", NULL, model_id, &id2, NULL, err, sizeof err), 0);
+	assert_int_equal(
+	    rpt_store_latest_of_machine(st, "host-2", NULL, model_id, &id2, NULL, err, sizeof err),
+	    0);
 	assert_int_equal(rpt_store_load_run(st, id2, "db:host-2", &r, err, sizeof err), 0);
 	assert_string_equal(r->hostname, "host-2");
 	assert_string_equal(r->model_name, "stories110m");
 	rpt_result_free(r);
-	assert_int_equal(rpt_store_latest_of_machine(st, "host-9", NULL, 0, &id2, NULL, err, sizeof err), -ENOENT);
+	assert_int_equal(
+	    rpt_store_latest_of_machine(st, "host-9", NULL, 0, &id2, NULL, err, sizeof err),
+	    -ENOENT);
 	assert_non_null(strstr(err, "host-9"));
 	assert_int_equal(rpt_store_history(st, &q, &rows, &n, err, sizeof err), 0);
 	assert_int_equal(n, 2 * 10);
@@ -948,15 +1010,15 @@ static void test_latest_of_machine_and_plot(void **state)
 
 #define BOTH(fn)                                                                                   \
 	cmocka_unit_test_prestate_setup_teardown(fn, env_setup, env_teardown, &sqlite_env),        \
-		cmocka_unit_test_prestate_setup_teardown(fn, env_setup, env_teardown, &pg_env)
+	    cmocka_unit_test_prestate_setup_teardown(fn, env_setup, env_teardown, &pg_env)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		BOTH(test_schema_versioned),	      BOTH(test_thousand_results_round_trip),
-		BOTH(test_two_processes_at_once),     BOTH(test_killed_inside_transaction),
-		BOTH(test_hostile_strings),	      BOTH(test_regress_db_equals_files),
-		BOTH(test_passwords_masked),	      BOTH(test_latest_of_machine_and_plot),
+	    BOTH(test_schema_versioned),      BOTH(test_thousand_results_round_trip),
+	    BOTH(test_two_processes_at_once), BOTH(test_killed_inside_transaction),
+	    BOTH(test_hostile_strings),       BOTH(test_regress_db_equals_files),
+	    BOTH(test_passwords_masked),      BOTH(test_latest_of_machine_and_plot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
