@@ -1008,6 +1008,39 @@ static void test_latest_of_machine_and_plot(void **state)
 		gen_free(&g[i]);
 }
 
+/* Two `joulebench run` processes at once, both storing into one database: both land. */
+static void test_two_runs_at_once(void **state)
+{
+	struct env *e = *state;
+	char cmd[4096], *out = NULL, *err = NULL;
+	int rc;
+
+	NEED_BACKEND(e);
+	snprintf(cmd, sizeof cmd,
+		 "run() { exec \"$JB\" run --model synth:stories260k:f32 --prompt-tokens 4 --gen-tokens 4 --reps 2 "
+		 "--warmup 0 --idle-seconds 0 -q --label two -o \"$1\" --db '%s' >/dev/null; }; "
+		 "run '%s/a' & a=$!; run '%s/b' & b=$!; wait $a; ra=$?; wait $b; rb=$?; "
+		 "[ $ra -eq 0 ] && [ $rb -eq 0 ] && \"$JB\" history --db '%s' --label two --format csv",
+		 e->location, e->tmp, e->tmp, e->location);
+	rc = tu_run(cmd, 300, &out, &err);
+	if (rc)
+		fprintf(stderr, "exit %d\nstdout: %s\nstderr: %s\n", rc, out, err);
+	assert_int_equal(rc, 0);
+	assert_int_equal(count_rows(e, "runs"), 2);
+	assert_int_equal(count_rows(e, "configurations"), 2);
+	assert_int_equal(count_rows(e, "repetitions"), 4);
+	/* a header and one row per run */
+	{
+		int lines = 0;
+
+		for (const char *p = out; *p; p++)
+			lines += *p == '\n';
+		assert_int_equal(lines, 3);
+	}
+	free(out);
+	free(err);
+}
+
 #define BOTH(fn)                                                                                   \
 	cmocka_unit_test_prestate_setup_teardown(fn, env_setup, env_teardown, &sqlite_env),        \
 	    cmocka_unit_test_prestate_setup_teardown(fn, env_setup, env_teardown, &pg_env)
@@ -1019,6 +1052,7 @@ int main(void)
 	    BOTH(test_two_processes_at_once), BOTH(test_killed_inside_transaction),
 	    BOTH(test_hostile_strings),       BOTH(test_regress_db_equals_files),
 	    BOTH(test_passwords_masked),      BOTH(test_latest_of_machine_and_plot),
+		BOTH(test_two_runs_at_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
