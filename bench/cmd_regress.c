@@ -8,9 +8,11 @@
 #include "reports/reports.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_METRICS 16
@@ -35,7 +37,8 @@ static void regress_help(void)
 	       "  --seed N                   bootstrap seed (default 1)\n"
 	       "  --baseline db:LABEL        the baseline from the results database: the latest run stored\n"
 	       "                             with --label LABEL (or whose joulebench commit is or starts\n"
-	       "                             with LABEL) of the same machine and model as CURRENT.json\n"
+	       "                             with LABEL; a git tag or branch names its commit) of the same\n"
+	       "                             machine and model as CURRENT.json\n"
 	       "                             (--baseline FILE is the two-file form)\n"
 	       "  --db DB                    SQLite file or postgresql://... URL (default: $JOULEBENCH_DB,\n"
 	       "                             else " RPT_STORE_DEFAULT ")\n"
@@ -67,6 +70,46 @@ static int split_list(char *s, char **out, int max)
 	return n;
 }
 
+/* The commit a git tag or branch names, as the 12 hex digits `joulebench --version` records:
+ * `git rev-parse --verify --quiet REF^{commit}` run without a shell. Returns 0 or -1. */
+static int git_commit_of(const char *ref, char out[13])
+{
+	char arg[200], buf[64] = "";
+	int fd[2], status = 0;
+	ssize_t n = 0;
+	pid_t pid;
+
+	if (strlen(ref) > 150 || ref[0] == '-' || pipe(fd))
+		return -1;
+	snprintf(arg, sizeof arg, "%s^{commit}", ref);
+	pid = fork();
+	if (pid < 0) {
+		close(fd[0]);
+		close(fd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+
+		dup2(fd[1], 1);
+		if (devnull >= 0)
+			dup2(devnull, 2);
+		close(fd[0]);
+		execlp("git", "git", "rev-parse", "--verify", "--quiet", arg, (char *)NULL);
+		_exit(127);
+	}
+	close(fd[1]);
+	for (ssize_t r; (r = read(fd[0], buf + n, sizeof buf - 1 - (size_t)n)) > 0;)
+		n += r;
+	close(fd[0]);
+	waitpid(pid, &status, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || strlen(buf) < 12)
+		return -1;
+	snprintf(out, 13, "%.12s", buf);
+	return 0;
+}
+
 /* The baseline from the results store: the latest run labelled `label` of the current result's
  * machine and model (any machine with --allow-different-machine), compared exactly as the
  * two-file form compares files. */
@@ -83,7 +126,27 @@ static int regress_db(const char *label, const char *db, const char *cur_path, c
 		return rc;
 	if ((rc = rpt_store_open(rpt_store_location(db), &st, err, errlen)))
 		goto out;
-	if ((rc = rpt_store_find_labelled(st, label, cur, o->allow_different_machine, &id, err, errlen)))
+	rc = rpt_store_find_labelled(st, label, cur, o->allow_different_machine, &id, err, errlen);
+	if (rc == -ENOENT) {
+		/* not a stored label: a git tag or branch names the commit the runs recorded */
+		char commit[13];
+
+		if (git_commit_of(label, commit) == 0) {
+			char first[RPT_ERR_LEN];
+
+			snprintf(first, sizeof first, "%s", err);
+			rc = rpt_store_find_labelled(st, commit, cur, o->allow_different_machine, &id, err,
+						     errlen);
+			if (rc == -ENOENT) {
+				char msg[RPT_ERR_LEN + 128];
+
+				snprintf(msg, sizeof msg, "%.300s (git: %.64s is commit %s, and no run of it is stored either)",
+					 first, label, commit);
+				snprintf(err, errlen, "%.500s", msg);
+			}
+		}
+	}
+	if (rc)
 		goto out;
 	snprintf(name, sizeof name, "db:%.64s (run %lld)", label, (long long)id);
 	if ((rc = rpt_store_load_run(st, id, name, &base, err, errlen)))
