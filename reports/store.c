@@ -369,7 +369,7 @@ static void num_text(const cJSON *v, char *buf, size_t len)
 		snprintf(buf, len, "null");
 }
 
-/* The machine fingerprint: FNV-1a 64 of CPU model, sorted-as-recorded SIMD flags, cores,
+/* The machine fingerprint: FNV-1a 64 of CPU model, SIMD flags (in recorded order), cores,
  * threads, memory and hostname; 16 hex digits. */
 static void machine_fingerprint(const cJSON *m, char out[20], char *flags, size_t flags_len)
 {
@@ -884,8 +884,8 @@ int rpt_store_latest_of_machine(struct rpt_store *st, const char *machine, const
 		return rc < 0 ? rc : -EBUSY;
 	if (rows.n_rows == 0) {
 		db_rows_free(&rows);
-		snprintf(err, errlen, "no run of machine '%s'%s%s in the database", machine,
-		         model_id || model ? " for the same model" : "", "");
+		snprintf(err, errlen, "no run of machine '%s'%s in the database", machine,
+			 model_id || model ? " for the same model" : "");
 		return -ENOENT;
 	}
 	*run_id = db_cell(&rows, 0, 0)->i;
