@@ -4,7 +4,7 @@
 #   make run        build and run the default benchmark, then render its report
 #   make test       build and run every cmocka test and the CLI table
 #   make asan       the same tests under AddressSanitizer + UBSan
-#   make bench      speed benchmarks (engine, kernels, sampler overhead)
+#   make bench      speed benchmarks (engine, kernels, sampler overhead, results-database history)
 #   make format     clang-format every source file
 #   make clean      remove everything built
 #

@@ -8,9 +8,11 @@
 #include "reports/reports.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_METRICS 16
@@ -18,6 +20,7 @@
 static void regress_help(void)
 {
 	printf("Usage: joulebench regress BASELINE.json CURRENT.json [OPTIONS]\n"
+	       "       joulebench regress --baseline db:LABEL [--db DB] CURRENT.json [OPTIONS]\n"
 	       "\n"
 	       "Compares two result files of the same kind (`run` results or `kernels` results) metric by\n"
 	       "metric and fails when something got worse by more than the threshold.\n"
@@ -32,6 +35,13 @@ static void regress_help(void)
 	       "  --allow-different-machine  compare results from different machines or models anyway\n"
 	       "  --fail-on-inconclusive     exit 1 also when a comparison is inconclusive\n"
 	       "  --seed N                   bootstrap seed (default 1)\n"
+	       "  --baseline db:LABEL        the baseline from the results database: the latest run stored\n"
+	       "                             with --label LABEL (or whose joulebench commit is or starts\n"
+	       "                             with LABEL; a git tag or branch names its commit) of the same\n"
+	       "                             machine and model as CURRENT.json\n"
+	       "                             (--baseline FILE is the two-file form)\n"
+	       "  --db DB                    SQLite file or postgresql://... URL (default: $JOULEBENCH_DB,\n"
+	       "                             else " RPT_STORE_DEFAULT ")\n"
 	       "\n"
 	       "Timing and energy (repeated measurements): a two-sided Mann-Whitney U test across the\n"
 	       "repetitions and a bootstrap CI of the ratio of medians (current / baseline). Regressed only\n"
@@ -60,9 +70,98 @@ static int split_list(char *s, char **out, int max)
 	return n;
 }
 
+/* The commit a git tag or branch names, as the 12 hex digits `joulebench --version` records:
+ * `git rev-parse --verify --quiet REF^{commit}` run without a shell. Returns 0 or -1. */
+static int git_commit_of(const char *ref, char out[13])
+{
+	char arg[200], buf[64] = "";
+	int fd[2], status = 0;
+	ssize_t n = 0;
+	pid_t pid;
+
+	if (strlen(ref) > 150 || ref[0] == '-' || pipe(fd))
+		return -1;
+	snprintf(arg, sizeof arg, "%s^{commit}", ref);
+	pid = fork();
+	if (pid < 0) {
+		close(fd[0]);
+		close(fd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+
+		dup2(fd[1], 1);
+		if (devnull >= 0)
+			dup2(devnull, 2);
+		close(fd[0]);
+		execlp("git", "git", "rev-parse", "--verify", "--quiet", arg, (char *)NULL);
+		_exit(127);
+	}
+	close(fd[1]);
+	for (ssize_t r; (r = read(fd[0], buf + n, sizeof buf - 1 - (size_t)n)) > 0;)
+		n += r;
+	close(fd[0]);
+	waitpid(pid, &status, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || strlen(buf) < 12)
+		return -1;
+	snprintf(out, 13, "%.12s", buf);
+	return 0;
+}
+
+/* The baseline from the results store: the latest run labelled `label` of the current result's
+ * machine and model (any machine with --allow-different-machine), compared exactly as the
+ * two-file form compares files. */
+static int regress_db(const char *label, const char *db, const char *cur_path, const struct rpt_regress_opts *o,
+		      struct rpt_regress **out, char *err, size_t errlen)
+{
+	struct rpt_result *cur = NULL, *base = NULL;
+	struct rpt_store *st = NULL;
+	char name[160];
+	int64_t id = 0;
+	int rc;
+
+	if ((rc = rpt_result_load(cur_path, &cur, err, errlen)))
+		return rc;
+	if ((rc = rpt_store_open(rpt_store_location(db), &st, err, errlen)))
+		goto out;
+	rc = rpt_store_find_labelled(st, label, cur, o->allow_different_machine, &id, err, errlen);
+	if (rc == -ENOENT) {
+		/* not a stored label: a git tag or branch names the commit the runs recorded */
+		char commit[13];
+
+		if (git_commit_of(label, commit) == 0) {
+			char first[RPT_ERR_LEN];
+
+			snprintf(first, sizeof first, "%s", err);
+			rc = rpt_store_find_labelled(st, commit, cur, o->allow_different_machine, &id, err,
+						     errlen);
+			if (rc == -ENOENT) {
+				char msg[RPT_ERR_LEN + 128];
+
+				snprintf(msg, sizeof msg, "%.300s (git: %.64s is commit %s, and no run of it is stored either)",
+					 first, label, commit);
+				snprintf(err, errlen, "%.500s", msg);
+			}
+		}
+	}
+	if (rc)
+		goto out;
+	snprintf(name, sizeof name, "db:%.64s (run %lld)", label, (long long)id);
+	if ((rc = rpt_store_load_run(st, id, name, &base, err, errlen)))
+		goto out;
+	rc = rpt_regress_results(base, cur, o, out, err, errlen);
+out:
+	rpt_result_free(base);
+	rpt_result_free(cur);
+	rpt_store_close(st);
+	return rc;
+}
+
 int cmd_regress(int argc, char **argv)
 {
-	enum { O_METRIC = 256, O_THRESHOLD, O_ALPHA, O_FORMAT, O_ALLOW, O_FAIL_INC, O_SEED };
+	enum { O_METRIC = 256, O_THRESHOLD, O_ALPHA, O_FORMAT, O_ALLOW, O_FAIL_INC, O_SEED, O_BASELINE, O_DB };
 	static const struct option opts[] = {
 		{ "metric", required_argument, NULL, O_METRIC },
 		{ "threshold", required_argument, NULL, O_THRESHOLD },
@@ -71,6 +170,8 @@ int cmd_regress(int argc, char **argv)
 		{ "allow-different-machine", no_argument, NULL, O_ALLOW },
 		{ "fail-on-inconclusive", no_argument, NULL, O_FAIL_INC },
 		{ "seed", required_argument, NULL, O_SEED },
+		{ "baseline", required_argument, NULL, O_BASELINE },
+		{ "db", required_argument, NULL, O_DB },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -79,6 +180,7 @@ int cmd_regress(int argc, char **argv)
 	enum rpt_format fmt = isatty(STDOUT_FILENO) ? RPT_FMT_TERM : RPT_FMT_MD;
 	struct rpt_regress *r = NULL;
 	bool fail_inconclusive = false;
+	const char *baseline = NULL, *db = NULL;
 	char err[RPT_ERR_LEN] = "";
 	int c, rc;
 
@@ -145,15 +247,30 @@ int cmd_regress(int argc, char **argv)
 			o.gate.seed = (uint64_t)v;
 			break;
 		}
+		case O_BASELINE:
+			baseline = optarg;
+			break;
+		case O_DB:
+			db = optarg;
+			break;
 		default:
 			return bench_bad_option("regress", argv, optind - 1);
 		}
 	}
-	if (argc - optind != 2)
+	if (baseline && argc - optind != 1)
+		return bench_usage_error("regress", "expected one result file (CURRENT.json) with --baseline, got %d",
+					 argc - optind);
+	if (!baseline && argc - optind != 2)
 		return bench_usage_error("regress", "expected two result files (BASELINE.json CURRENT.json), got %d",
 					 argc - optind);
-
-	rc = rpt_regress_files(argv[optind], argv[optind + 1], &o, &r, err, sizeof err);
+	if (baseline && !strncmp(baseline, "db:", 3)) {
+		if (!baseline[3])
+			return bench_usage_error("regress", "--baseline db:LABEL needs a label (e.g. db:main)");
+		rc = regress_db(baseline + 3, db, argv[optind], &o, &r, err, sizeof err);
+	} else {
+		rc = rpt_regress_files(baseline ? baseline : argv[optind], argv[baseline ? optind : optind + 1], &o,
+				       &r, err, sizeof err);
+	}
 	if (rc) {
 		fprintf(stderr, "joulebench regress: %s\n", err);
 		return 2;

@@ -46,6 +46,12 @@ static const char usage_text[] =
 	"  -q, --quiet            no progress line or warnings on stderr\n"
 	"  -o, --output DIR       output directory (default results/<UTC time>-<host>/)\n"
 	"  --list                 list the workloads in configs/workloads/ and exit\n"
+	"  --db DB                also store the result in this database: an SQLite file or a\n"
+	"                         postgresql://... URL (default: $JOULEBENCH_DB, else\n"
+	"                         results/joulebench.sqlite)\n"
+	"  --no-db                do not store the result in a database\n"
+	"  --label LABEL          record a label with the stored run (e.g. main, for regress\n"
+	"                         --baseline db:main)\n"
 	"\n"
 	"Ctrl-C (SIGINT) or SIGTERM stops at the next token and writes what was measured, marked\n"
 	"\"complete\": false. Exit status: 0 complete, 1 failed or interrupted, 2 usage or input error.\n";
@@ -69,6 +75,9 @@ enum {
 	OPT_MAX_REPS,
 	OPT_TDP,
 	OPT_LIST,
+	OPT_DB,
+	OPT_NO_DB,
+	OPT_LABEL,
 };
 
 static const struct option long_opts[] = {
@@ -91,6 +100,9 @@ static const struct option long_opts[] = {
 	{ "max-reps", required_argument, NULL, OPT_MAX_REPS },
 	{ "tdp-w", required_argument, NULL, OPT_TDP },
 	{ "list", no_argument, NULL, OPT_LIST },
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "no-db", no_argument, NULL, OPT_NO_DB },
+	{ "label", required_argument, NULL, OPT_LABEL },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
@@ -282,9 +294,9 @@ int cmd_run(int argc, char **argv)
 	struct bench_workload w;
 	struct bench_run_opts ro;
 	struct bench_run *run = NULL;
-	const char *outdir = NULL, *wl_arg = NULL;
+	const char *outdir = NULL, *wl_arg = NULL, *db = NULL, *label = NULL;
 	char path[1200], dir[1200], err[1024] = "";
-	bool quiet = false;
+	bool quiet = false, no_db = false;
 	int c, rc;
 
 	memset(&ov, 0, sizeof ov);
@@ -356,6 +368,13 @@ int cmd_run(int argc, char **argv)
 		case 'o': outdir = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case OPT_LIST: return list_workloads();
+		case OPT_DB: db = optarg; break;
+		case OPT_NO_DB: no_db = true; break;
+		case OPT_LABEL:
+			if (!*optarg || strlen(optarg) > 63)
+				return bench_usage_error("run", "--label: expected 1 to 63 characters");
+			label = optarg;
+			break;
 		default: return bench_bad_option("run", argv, optind - 1);
 		}
 	}
@@ -418,6 +437,12 @@ int cmd_run(int argc, char **argv)
 	bench_print_table(run, stdout);
 	printf("result: %s/result.json\nsummary: %s/summary.csv\n", dir, dir);
 	rc = 0;
+	if (!no_db) {
+		char result[1300];
+
+		snprintf(result, sizeof result, "%.1200s/result.json", dir);
+		rc = bench_store_result(db, result, label, quiet);
+	}
 	if (!run->complete)
 		rc = bench_fail("run", "incomplete run (%s); what was measured is in %s/result.json",
 				run->incomplete_reason, dir);

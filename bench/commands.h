@@ -6,6 +6,8 @@
 #ifndef JB_BENCH_COMMANDS_H
 #define JB_BENCH_COMMANDS_H
 
+#include <stdbool.h>
+
 int cmd_version(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
@@ -22,5 +24,12 @@ int cmd_run(int argc, char **argv);
 int cmd_membw(int argc, char **argv);
 
 int cmd_probes(int argc, char **argv);
+
+int cmd_import(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+
+/* bench/cmd_store.c: stores DIR/result.json in the results database after `run` wrote it
+ * (db NULL: $JOULEBENCH_DB or the default). Returns 0, or 1 with the reason on stderr. */
+int bench_store_result(const char *db, const char *path, const char *label, bool quiet);
 
 #endif

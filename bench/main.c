@@ -23,6 +23,8 @@ const struct bench_cmd bench_cmds[] = {
 	{ "cloud", "local vs cloud-equivalent energy, carbon and water for a result", cmd_cloud },
 	{ "claims", "check popular local-vs-cloud energy claims against your results", cmd_claims },
 	{ "regress", "CI gate: compare two results, exit 1 on a significant regression", cmd_regress },
+	{ "import", "store result files in the results database (SQLite or PostgreSQL)", cmd_import },
+	{ "history", "a metric of every stored run over time: table, CSV, JSON or a plot", cmd_history },
 	{ "version", "print version, commit and build configuration", cmd_version },
 	{ NULL, NULL, NULL },
 };

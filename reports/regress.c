@@ -755,16 +755,28 @@ int rpt_regress_files(const char *base_path, const char *cur_path, const struct 
 		      struct rpt_regress **out, char *err, size_t errlen)
 {
 	struct rpt_result *a = NULL, *b = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = rpt_result_load(base_path, &a, err, errlen)) || (rc = rpt_result_load(cur_path, &b, err, errlen)))
+		rc = -EINVAL;
+	else
+		rc = rpt_regress_results(a, b, o, out, err, errlen);
+	rpt_result_free(a);
+	rpt_result_free(b);
+	return rc;
+}
+
+int rpt_regress_results(const struct rpt_result *a, const struct rpt_result *b, const struct rpt_regress_opts *o,
+			struct rpt_regress **out, char *err, size_t errlen)
+{
+	const char *base_path = a->path, *cur_path = b->path;
 	struct rpt_regress *r = NULL;
 	bool want[N_METRICS] = { false };
 	struct regress_ctx x;
 	int rc;
 
 	*out = NULL;
-	if ((rc = rpt_result_load(base_path, &a, err, errlen)) || (rc = rpt_result_load(cur_path, &b, err, errlen))) {
-		rc = -EINVAL;
-		goto out;
-	}
 	if (strcmp(a->kind, b->kind)) {
 		snprintf(err, errlen, "%s is a '%s' result but %s is a '%s' result: compare results of one kind",
 			 base_path, a->kind, cur_path, b->kind);
@@ -843,8 +855,6 @@ int rpt_regress_files(const char *base_path, const char *cur_path, const struct 
 	r = NULL;
 out:
 	rpt_regress_free(r);
-	rpt_result_free(a);
-	rpt_result_free(b);
 	return rc;
 }
 

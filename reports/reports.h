@@ -99,6 +99,9 @@ struct rpt_result {
  * a field of the wrong type fails with -EINVAL and a message naming the file and field; a file
  * that cannot be read fails with its errno. On success *out is owned by the caller. */
 int rpt_result_load(const char *path, struct rpt_result **out, char *err, size_t errlen);
+/* The same from a NUL-terminated text already in memory; `path` names it in messages. */
+int rpt_result_parse(const char *text, const char *path, struct rpt_result **out, char *err,
+		     size_t errlen);
 void rpt_result_free(struct rpt_result *r);
 
 /* The configuration used for headline figures: the one with the highest median decode tok/s
@@ -374,10 +377,109 @@ const char *rpt_regress_metric_names(void);
  */
 int rpt_regress_files(const char *base_path, const char *cur_path, const struct rpt_regress_opts *o,
 		      struct rpt_regress **out, char *err, size_t errlen);
+/* The same on results already loaded (e.g. a baseline read back from the results store); the
+ * results' `path` names them in messages. */
+int rpt_regress_results(const struct rpt_result *base, const struct rpt_result *cur,
+			const struct rpt_regress_opts *o, struct rpt_regress **out, char *err,
+			size_t errlen);
 void rpt_regress_free(struct rpt_regress *r);
 /* The table (baseline, current, ratio, CI, p, verdict) and a summary line; RPT_FMT_MD for CI
  * job summaries, RPT_FMT_TERM for terminals, RPT_FMT_CSV for machines. */
 void rpt_regress_print(FILE *f, const struct rpt_regress *r, const struct rpt_regress_opts *o,
 		       enum rpt_format fmt);
+
+/* ---- results store (reports/store.c, store_sqlite.c, store_pg.c) ------------------------ */
+
+/*
+ * A database of run results: SQLite (a file path, default RPT_STORE_DEFAULT) or PostgreSQL (a
+ * postgresql:// or postgres:// URL; the password from the URL, PGPASSWORD or ~/.pgpass). Tables
+ * for runs, machines, models, configurations, repetitions and energy by source; the schema is
+ * versioned (schema_version) and migrated in order when a store is opened. Each result goes in
+ * one transaction: a crash leaves either all of its rows or none.
+ */
+struct rpt_store;
+
+#define RPT_STORE_DEFAULT "results/joulebench.sqlite"
+
+/* The location to use: `arg` when not NULL, else $JOULEBENCH_DB, else RPT_STORE_DEFAULT. */
+const char *rpt_store_location(const char *arg);
+/* Copies a location into buf with any password replaced by "****", for messages. */
+void rpt_store_mask(const char *location, char *buf, size_t len);
+
+/* Opens (creating and migrating when needed) the store at `location`. Messages never contain
+ * a password. */
+int rpt_store_open(const char *location, struct rpt_store **out, char *err, size_t errlen);
+void rpt_store_close(struct rpt_store *st);
+/* "sqlite" or "postgresql". */
+const char *rpt_store_backend(const struct rpt_store *st);
+/* The schema version the store is at after opening. */
+int rpt_store_schema_version(const struct rpt_store *st);
+
+/*
+ * Stores one run result (text: the result.json bytes, sha256: their SHA-256 in hex; path and
+ * label are recorded, label may be NULL). Returns 0 with *run_id set and *inserted false when a
+ * result with the same SHA-256 is already stored; -EINVAL when the text is not a run result
+ * (the message says why); -EIO on a database error. Concurrent writers wait for each other.
+ */
+int rpt_store_put(struct rpt_store *st, const char *text, const char *sha256, const char *path,
+		  const char *label, int64_t *run_id, bool *inserted, char *err, size_t errlen);
+
+/* For tests: the process kills itself (SIGKILL) after `n_statements` statements of the next
+ * rpt_store_put, inside its transaction (0 = never). */
+void rpt_store_fault_after(struct rpt_store *st, int n_statements);
+
+/* Reads a stored run back as a result (its document as stored: result.json without the raw
+ * `samples` and `phases` timelines); `name` labels it in messages. Caller frees. */
+int rpt_store_load_run(struct rpt_store *st, int64_t run_id, const char *name,
+		       struct rpt_result **out, char *err, size_t errlen);
+
+/* The latest run labelled `label` (run/import --label, or a joulebench commit or its prefix)
+ * of the same machine and model as `like`; any machine when any_machine. -ENOENT with a message
+ * when there is none. */
+int rpt_store_find_labelled(struct rpt_store *st, const char *label, const struct rpt_result *like,
+			    bool any_machine, int64_t *run_id, char *err, size_t errlen);
+
+/* The latest run of machine `machine` (hostname or fingerprint prefix); with model_id > 0 only
+ * runs of that model, with `model` (name, shape, spec or key) only matching models. Sets
+ * *run_id and *model_id_out. -ENOENT with a message when there is none. */
+int rpt_store_latest_of_machine(struct rpt_store *st, const char *machine, const char *model,
+				int64_t model_id, int64_t *run_id, int64_t *model_id_out, char *err,
+				size_t errlen);
+
+enum rpt_history_metric { RPT_H_DECODE_TOK_S, RPT_H_PREFILL_TOK_S, RPT_H_J_PER_TOKEN, RPT_H_TTFT_MS };
+/* "decode_tok_s" ... → the metric; -EINVAL for an unknown name. */
+int rpt_history_metric_parse(const char *name, enum rpt_history_metric *m);
+const char *rpt_history_metric_name(enum rpt_history_metric m);
+
+struct rpt_history_query {
+	const char *machine; /* hostname or fingerprint prefix; NULL = every machine */
+	const char *model;   /* model name, shape, spec or key; NULL = every model */
+	const char *since;   /* ISO 8601 date or time: runs created at or after it; NULL = all */
+	const char *label;   /* only runs with this label; NULL = all */
+	enum rpt_history_metric metric;
+};
+
+/* One configuration of one stored run. */
+struct rpt_history_row {
+	int64_t run_id;
+	char created_utc[40], hostname[128], fingerprint[20], model[128], label[64], commit[64];
+	int threads;
+	char type[16];
+	bool ok;      /* the metric has a value */
+	double value; /* the configuration's median */
+	char energy_kind[16]; /* j_per_token: "measured" or "estimated" */
+};
+
+/* Every matching configuration, oldest first. *rows is malloc'd (free()). */
+int rpt_store_history(struct rpt_store *st, const struct rpt_history_query *q,
+		      struct rpt_history_row **rows, int *n, char *err, size_t errlen);
+
+enum rpt_history_format { RPT_HIST_TABLE, RPT_HIST_CSV, RPT_HIST_JSON };
+void rpt_history_print(FILE *f, const struct rpt_history_row *rows, int n,
+		       enum rpt_history_metric m, enum rpt_history_format fmt);
+/* A trend plot (value over time, one line per machine/model/config) through
+ * scripts/plot-history.gp; writes png_path (and the .dat and .svg next to it). */
+int rpt_history_plot(const struct rpt_history_row *rows, int n, enum rpt_history_metric m,
+		     const char *png_path, const char *scripts_dir, char *err, size_t errlen);
 
 #endif

@@ -347,23 +347,17 @@ static int read_kernels(struct rpt_result *r, const cJSON *root, char *err, size
 	return 0;
 }
 
-int rpt_result_load(const char *path, struct rpt_result **out, char *err, size_t errlen)
+int rpt_result_parse(const char *text, const char *path, struct rpt_result **out, char *err,
+                     size_t errlen)
 {
 	struct rpt_result *r = NULL;
 	cJSON *root = NULL;
 	const cJSON *m;
-	char *text = NULL;
 	const char *end = NULL;
 	double v;
 	int rc = 0;
 
 	*out = NULL;
-	text = rj_slurp(path, NULL);
-	if (!text) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-		goto out;
-	}
 	root = cJSON_ParseWithOpts(text, &end, 1);
 	if (!root) {
 		int line, col;
@@ -444,8 +438,24 @@ out:
 		r = NULL;
 	}
 	cJSON_Delete(root);
-	free(text);
 	*out = r;
+	return rc;
+}
+
+
+int rpt_result_load(const char *path, struct rpt_result **out, char *err, size_t errlen)
+{
+	char *text = rj_slurp(path, NULL);
+	int rc;
+
+	*out = NULL;
+	if (!text) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		return rc;
+	}
+	rc = rpt_result_parse(text, path, out, err, errlen);
+	free(text);
 	return rc;
 }
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `make bench`: speed benchmarks. Each section prints what it measured; nothing here is a test.
-# BENCH_SECTIONS picks the sections (default "engine kernels sampler"; `make results` runs
+# BENCH_SECTIONS picks the sections (default "engine kernels sampler store"; `make results` runs
 # "engine sampler" and puts their output in RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sections=" ${BENCH_SECTIONS:-engine kernels sampler} "
+sections=" ${BENCH_SECTIONS:-engine kernels sampler store} "
 ./joulebench --version
 
 # ---- engine: end-to-end prefill (pp64) and decode (tg32) on the bench-1b shape ----------------
@@ -116,4 +116,52 @@ fi
 # ---- power sampler: its cost on decode tokens/s (scripts/bench-sampler.sh) --------------------
 if [[ $sections == *" sampler "* ]]; then
 	JOULEBENCH_BIN=$jb scripts/bench-sampler.sh
+fi
+
+# ---- results store: import and history over 1,000 results (SQLite) ----------------------------
+#
+# Writes BENCH_STORE_RESULTS (default 1000) result files made from a fixture (3 configurations of
+# 5 repetitions each; 5 machines, dates a few hours apart), imports them into a fresh SQLite file
+# with `joulebench import`, then times `joulebench history` over all of them (and for one machine
+# and one model) BENCH_STORE_REPS times (default 5): median and slowest wall time, process start
+# included. The target is under 1 s.
+if [[ $sections == *" store "* ]]; then
+	n=${BENCH_STORE_RESULTS:-1000}
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/jb-bench-store.XXXXXX")
+	trap 'rm -rf "$tmp"' EXIT
+	echo
+	echo "== results store: $n results into SQLite, then history =="
+	mkdir -p "$tmp/results"
+	awk -v n="$n" -v dir="$tmp/results" '
+		{ text = text $0 "\n" }
+		END {
+			for (i = 0; i < n; i++) {
+				t = text
+				gsub(/"laptop-1"/, "\"bench-host-" (i % 5) "\"", t)
+				stamp = sprintf("\"2026-%02d-%02dT%02d:%02d:00Z\"", 1 + int(i / 100) % 12, 1 + int(i / 4) % 28, i % 24, i % 60)
+				gsub(/"2026-11-20T10:00:00Z"/, stamp, t)
+				f = sprintf("%s/r%05d.json", dir, i)
+				printf "%s", t > f
+				close(f)
+			}
+		}' tests/fixtures/results/laptop-7b-measured.json
+	now_ms() { date +%s%3N; }
+	t0=$(now_ms)
+	"$jb" import -q --db "$tmp/bench.sqlite" "$tmp/results"
+	t1=$(now_ms)
+	echo "import: $n files in $((t1 - t0)) ms ($(du -k "$tmp/bench.sqlite" | cut -f1) KiB database)"
+	time_history() {
+		local times=() k t
+		for k in $(seq "${BENCH_STORE_REPS:-5}"); do
+			t=$(now_ms)
+			"$jb" history --db "$tmp/bench.sqlite" "$@" >"$tmp/out.txt"
+			times+=($(( $(now_ms) - t )))
+		done
+		printf '%s\n' "${times[@]}" | sort -n | awk -v rows="$(wc -l <"$tmp/out.txt")" -v what="$*" \
+			'{v[NR]=$1} END{printf "history %-54s %6d lines  median %4d ms  max %4d ms  %s\n", what, rows, v[int((NR+1)/2)], v[NR], (v[NR] < 1000 ? "(< 1 s)" : "(OVER 1 s)")}'
+	}
+	time_history
+	time_history --metric j_per_token --format csv
+	time_history --machine bench-host-3 --model llama-2-7b --metric ttft_ms
+	time_history --since 2026-06-01 --format json
 fi

@@ -6,6 +6,29 @@ cd "$(dirname "$0")/.."
 dir=${1:-build/tests}
 limit=${TEST_TIMEOUT:-600}
 passed=0 failed=0 skipped=0 broken=()
+
+# Runs store their results in a database: keep the tests' own out of results/.
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/jb-tests.XXXXXX")
+export JOULEBENCH_DB="$scratch/results.sqlite"
+# A throwaway PostgreSQL server, so the results-store tests run against both backends.
+pgdir=
+cleanup() {
+	[ -n "$pgdir" ] && scripts/pg-test-server.sh stop "$pgdir"
+	rm -rf "$scratch"
+}
+trap cleanup EXIT
+if [ -z "${JOULEBENCH_TEST_PG_URL:-}" ]; then
+	# under /tmp: the server user must reach it, and a Unix socket path has at most 107 bytes
+	pgdir=$(mktemp -d /tmp/jb-pg.XXXXXX)
+	if url=$(scripts/pg-test-server.sh start "$pgdir" 2>"$scratch/pg.err"); then
+		export JOULEBENCH_TEST_PG_URL="$url"
+		echo "PostgreSQL test server: ${url%%:*}://jbtest:****@${url#*@}"
+	else
+		echo "PostgreSQL tests skipped: $(tr '\n' ' ' <"$scratch/pg.err")"
+		rm -rf "$pgdir"
+		pgdir=
+	fi
+fi
 for t in "$dir"/test_*; do
 	[ -x "$t" ] || continue
 	name=$(basename "$t")
