@@ -28,6 +28,8 @@ struct pwr_dom {
 	double watts_per_unit;  /* POWER: raw unit in watts (1e-6 for power_now in µW) */
 	const struct pwr_backend *backend;
 	void *priv;             /* backend's own state (fd, path, ...) */
+	bool not_primary;       /* a bound of another domain's range (vm:process-low): never the
+				 * figure that stands for the run */
 };
 
 /* What discover() works with: where to look, and where to put what it finds. */
@@ -62,6 +64,8 @@ struct pwr_backend {
 /* Backends owned by the probe core (powercap.c, estimate.c). */
 extern const struct pwr_backend pwr_backend_powercap;
 extern const struct pwr_backend pwr_backend_estimate;
+/* vm.c: the CCF per-vCPU model for VMs and CI runners (vm.h). */
+extern const struct pwr_backend pwr_backend_vm;
 
 /*
  * Test hook: the file access of the powercap backend, so tests can inject permission errors
@@ -77,6 +81,14 @@ void pwr_powercap_set_io(const struct pwr_powercap_io *io);
 
 /* snprintf for messages and paths: cuts what does not fit (never overflows, never warns). */
 void pwr_strf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Finds shipped data (rel = "configs/hardware", ...): $JOULEBENCH_DATA/rel, else rel in the
+ * working directory, else next to the executable, else <exe dir>/../share/joulebench/rel, else
+ * the data directory of `make install` (JB_DATADIR). 0 with the path in buf, or -ENOENT with
+ * buf = rel.
+ */
+int pwr_data_path(const char *rel, char *buf, size_t len);
 
 /* Joins "<root>/<rel>" into buf (root "" or "/" gives "/<rel>"). Returns buf. */
 char *pwr_path(char *buf, size_t len, const char *root, const char *rel);

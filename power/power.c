@@ -16,7 +16,7 @@
 /*
  * Every backend, in the order they are discovered and preferred when two measure the same thing
  * (powercap before perf before MSR: the least privileged and most widely available first).
- * Hardware backends add their line above the estimate, which is always last.
+ * Hardware backends add their line above the two models (estimate, then vm), which are always last.
  */
 static const struct pwr_backend *const pwr_registry[] = {
 	&pwr_backend_powercap,
@@ -27,6 +27,7 @@ static const struct pwr_backend *const pwr_registry[] = {
 	&pwr_backend_hwmon,
 	&pwr_backend_nvml,
 	&pwr_backend_estimate,
+	&pwr_backend_vm,
 };
 #define N_REGISTRY ((int)(sizeof pwr_registry / sizeof pwr_registry[0]))
 
@@ -451,7 +452,7 @@ static void choose_primary(struct pwr_set *s)
 		return;
 	}
 	for (int i = 0; i < s->n_doms; i++) {
-		if (s->doms[i]->desc.kind == PWR_ESTIMATED) {
+		if (s->doms[i]->desc.kind == PWR_ESTIMATED && !s->doms[i]->not_primary) {
 			s->primary = i;
 			pwr_strf(s->primary_why, sizeof s->primary_why,
 				 "%s: nothing could be measured here, so the figure is a model estimate, not a "
