@@ -153,7 +153,7 @@ static int dat_power(const struct rpt_result *r, const char *dir, const char *na
                      size_t src_len, bool *estimated, bool *have_phases)
 {
 	const cJSON *samples = cJSON_GetObjectItemCaseSensitive(r->json, "samples");
-	const cJSON *s = NULL, *t, *e, *ph, *it;
+	const cJSON *s = NULL, *t, *e, *ph, *it, *elo, *ehi;
 	char path[1200];
 	FILE *f;
 	double t0;
@@ -175,9 +175,21 @@ static int dat_power(const struct rpt_result *r, const char *dir, const char *na
 	f = open_dat(dir, name, path, sizeof path);
 	if (!f)
 		return -errno;
+	{
+		/* an estimate with bound sources "<src>-low"/"-high", sampled in the same rounds:
+		 * their power goes in columns 3 and 4 (the range band) */
+		char lo_id[96], hi_id[96];
+
+		snprintf(lo_id, sizeof lo_id, "%.80s-low", src);
+		snprintf(hi_id, sizeof hi_id, "%.80s-high", src);
+		elo = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(samples, lo_id), "energy_j");
+		ehi = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(samples, hi_id), "energy_j");
+		if (!*estimated || cJSON_GetArraySize(elo) != n || cJSON_GetArraySize(ehi) != n)
+			elo = ehi = NULL;
+	}
 	t0 = cJSON_GetArrayItem(t, 0)->valuedouble;
-	fprintf(f, "# %s: power from cumulative energy of source %s\n# t_s power_w\n", r->path,
-	        src);
+	fprintf(f, "# %s: power from cumulative energy of source %s\n# t_s power_w%s\n", r->path,
+	        src, elo ? " low_w high_w (the estimate's low/high coefficients)" : "");
 	for (int i = 1; i < n; i++) {
 		double ta = cJSON_GetArrayItem(t, i - 1)->valuedouble;
 		double tb = cJSON_GetArrayItem(t, i)->valuedouble;
@@ -186,7 +198,14 @@ static int dat_power(const struct rpt_result *r, const char *dir, const char *na
 
 		if (tb <= ta)
 			continue;
-		fprintf(f, "%.6f %.6g\n", (ta - t0) / 1e9, (eb - ea) / ((tb - ta) / 1e9));
+		fprintf(f, "%.6f %.6g", (ta - t0) / 1e9, (eb - ea) / ((tb - ta) / 1e9));
+		if (elo)
+			fprintf(f, " %.6g %.6g",
+			        (cJSON_GetArrayItem(elo, i)->valuedouble - cJSON_GetArrayItem(elo, i - 1)->valuedouble) /
+			            ((tb - ta) / 1e9),
+			        (cJSON_GetArrayItem(ehi, i)->valuedouble - cJSON_GetArrayItem(ehi, i - 1)->valuedouble) /
+			            ((tb - ta) / 1e9));
+		fputc('\n', f);
 		rows++;
 	}
 	fclose(f);
@@ -319,7 +338,18 @@ static int dat_threads(const struct rpt_result *r, const char *dir, const char *
 	for (int i = 0; i < n; i++) {
 		fprintf(f, "%d", cs[i]->threads);
 		dat_stat(f, &cs[i]->decode_tok_s);
-		dat_stat(f, &cs[i]->decode_jpt_gross);
+		if (cs[i]->est_decode_jpt_gross.ok && cs[i]->decode_jpt_gross.ok) {
+			/* an estimate: the error bar spans its CI and its low/high coefficients */
+			struct rpt_stat w = cs[i]->decode_jpt_gross;
+
+			if (cs[i]->est_decode_jpt_gross.lo < w.ci_low)
+				w.ci_low = cs[i]->est_decode_jpt_gross.lo;
+			if (cs[i]->est_decode_jpt_gross.hi > w.ci_high)
+				w.ci_high = cs[i]->est_decode_jpt_gross.hi;
+			dat_stat(f, &w);
+		} else {
+			dat_stat(f, &cs[i]->decode_jpt_gross);
+		}
 		fputc('\n', f);
 		if (!strcmp(cs[i]->energy_kind, "estimated"))
 			*estimated = true;
