@@ -135,8 +135,16 @@ static int parse_probes(const char *s, struct bench_workload *w)
 		return -EINVAL;
 	snprintf(buf, sizeof buf, "%s", s);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		bool rest = !strncmp(tok, "exec:", 5); /* exec:CMD takes the rest, commas included */
+
+		if (rest)
+			tok = (char *)s + (tok - buf);
 		if (n >= BENCH_MAX_PROBES || strlen(tok) >= sizeof w->probes[0])
 			return -EINVAL;
+		if (rest) {
+			snprintf(w->probes[n++], sizeof w->probes[0], "%s", tok);
+			break;
+		}
 		snprintf(w->probes[n++], sizeof w->probes[0], "%s", tok);
 	}
 	w->n_probes = n;

@@ -100,6 +100,8 @@ struct pwr_energy {
 	int n_samples;        /* samples inside the window */
 	bool wrap_suspect;    /* a gap long enough that a whole wrap could have been missed */
 	bool valid;           /* false: no samples cover the window (reason in `reason`) */
+	bool from_counter;    /* a meter's power domain: taken from its energy counter, whose
+			       * resolution was finer than the estimated error of the power integral */
 	char reason[128];
 };
 int pwr_energy_window(struct pwr_set *s, int i, int64_t t0_ns, int64_t t1_ns, struct pwr_energy *e);
