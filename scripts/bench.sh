@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `make bench`: speed benchmarks. Each section prints what it measured; nothing here is a test.
-# BENCH_SECTIONS picks the sections (default "engine kernels sampler"; `make results` runs
+# BENCH_SECTIONS picks the sections (default "engine kernels sampler meter"; `make results` runs
 # "engine sampler" and puts their output in RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sections=" ${BENCH_SECTIONS:-engine kernels sampler} "
+sections=" ${BENCH_SECTIONS:-engine kernels sampler meter} "
 ./joulebench --version
 
 # ---- engine: end-to-end prefill (pp64) and decode (tg32) on the bench-1b shape ----------------
@@ -116,4 +116,9 @@ fi
 # ---- power sampler: its cost on decode tokens/s (scripts/bench-sampler.sh) --------------------
 if [[ $sections == *" sampler "* ]]; then
 	JOULEBENCH_BIN=$jb scripts/bench-sampler.sh
+fi
+
+# ---- wall meters: fake Shelly/Tasmota plugs integrated over 60 s (scripts/bench-meter.sh) ----
+if [[ $sections == *" meter "* ]]; then
+	scripts/bench-meter.sh
 fi

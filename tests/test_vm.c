@@ -248,6 +248,28 @@ static void full_registry_prefers_table_and_measurement(void **state)
 	free(root);
 }
 
+/* A machine that measures (the intel-client fixture's RAPL psys) with the vm model also open: the
+ * measurement stands for the run, the estimate never does. */
+static void measurement_beats_the_estimate(void **state)
+{
+	char *root = fs_copy_fixture("intel-client");
+	const char *only[] = { "powercap", "vm", NULL };
+	struct pwr_opts o = { .sysfs_root = root, .probes = only };
+	struct pwr_set *s = NULL;
+	char err[256];
+
+	(void)state;
+	fs_put(root, "proc/stat", "cpu  10 0 10 100 0 0 0 0 0 0\ncpu0 10 0 10 100 0 0 0 0 0 0\n");
+	fs_put(root, "proc/meminfo", "MemTotal: 1000000 kB\n");
+	fs_put(root, "proc/self/stat", "1 (x) R 1 1 1 0 -1 0 0 0 0 0 5 5 0 0 20 0 1 0 1 0 0\n");
+	assert_int_equal(pwr_open(&o, &s, err, sizeof err), 0);
+	assert_true(fs_dom_index(s, "vm:process") >= 0);
+	assert_string_equal(pwr_domain(s, pwr_primary_domain(s))->id, "powercap:psys");
+	pwr_close(s);
+	tu_rmtree(root);
+	free(root);
+}
+
 static void missing_proc_stat_says_why(void **state)
 {
 	char *root = tu_mkdtemp(), path[512];
@@ -277,6 +299,7 @@ int main(void)
 		cmocka_unit_test(energy_hand_computed),
 		cmocka_unit_test(backend_end_to_end),
 		cmocka_unit_test(full_registry_prefers_table_and_measurement),
+		cmocka_unit_test(measurement_beats_the_estimate),
 		cmocka_unit_test(missing_proc_stat_says_why),
 	};
 
