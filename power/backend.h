@@ -94,14 +94,6 @@ void pwr_powercap_set_io(const struct pwr_powercap_io *io);
 /* snprintf for messages and paths: cuts what does not fit (never overflows, never warns). */
 void pwr_strf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/*
- * Finds shipped data (rel = "configs/hardware", ...): $JOULEBENCH_DATA/rel, else rel in the
- * working directory, else next to the executable, else <exe dir>/../share/joulebench/rel, else
- * the data directory of `make install` (JB_DATADIR). 0 with the path in buf, or -ENOENT with
- * buf = rel.
- */
-int pwr_data_path(const char *rel, char *buf, size_t len);
-
 /* Joins "<root>/<rel>" into buf (root "" or "/" gives "/<rel>"). Returns buf. */
 char *pwr_path(char *buf, size_t len, const char *root, const char *rel);
 

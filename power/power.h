@@ -19,6 +19,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * Finds joulebench's shipped data (rel = "configs/hardware", "configs/cloud", "scripts", ...):
+ * $JOULEBENCH_DATA/rel, else rel in the working directory, else next to the executable, else
+ * <executable's dir>/../share/joulebench/rel (what `make install` lays out), else the data
+ * directory compiled in (JB_DATADIR, $(PREFIX)/share/joulebench). 0 with the path in buf, or
+ * -ENOENT with buf = rel.
+ */
+int pwr_data_path(const char *rel, char *buf, size_t len);
+
 /* CLOCK_MONOTONIC in nanoseconds: the one clock of samples, phases and latencies. */
 int64_t pwr_now_ns(void);
 
