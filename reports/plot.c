@@ -460,8 +460,13 @@ ok:
 			continue;
 		est = !strcmp(c->energy_kind, "estimated");
 		*estimated |= est;
-		snprintf(label, sizeof label, "%.100s %dt %s", short_label(rs[i]->path), c->threads,
-		         c->type);
+		if (est && c->est_tokens_per_j.ok)
+			snprintf(label, sizeof label, "%.100s %dt %s (ESTIMATED, %.3g-%.3g tok/J)",
+			         short_label(rs[i]->path), c->threads, c->type, c->est_tokens_per_j.lo,
+			         c->est_tokens_per_j.hi);
+		else
+			snprintf(label, sizeof label, "%.100s %dt %s", short_label(rs[i]->path), c->threads,
+			         c->type);
 		fprintf(f, "%d ", rows++);
 		dat_label(f, label);
 		if (c->decode_tok_s.ok)
