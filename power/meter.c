@@ -9,8 +9,9 @@
  *
  * A plug gives two domains: HOST:PORT, its power integrated by the sampler (trapezoid rule), and
  * HOST:PORT-counter, its own energy counter (never primary). A window of the power domain takes
- * the counter's energy when the counter's resolution (Shelly 1 mWh as reported, Tasmota 1 Wh at
- * its default EnergyRes 3) is finer than the estimated error of the power integral (sampler.c).
+ * the counter's energy when the counter's resolution (as the reply's decimals state it: Shelly
+ * 0.001 Wh, Tasmota 0.001 kWh at its default EnergyRes 3) is finer than the estimated error of
+ * the power integral (sampler.c).
  * Counters that go backwards (the plug restarted or was reset) continue from where they were:
  * the energy between the last reading before the reset and the reset itself is lost, nothing is
  * counted twice. Readings are stamped with this machine's monotonic clock at the middle of the
@@ -342,6 +343,32 @@ static int curl_setup(struct meter *m, const char *host_port)
 	return 0;
 }
 
+/*
+ * The resolution of a plug's counter as it reports it: the decimals of the number after `key`
+ * in the raw reply ("total":12.345 → 0.001), in the counter's unit (Wh or kWh), converted to J.
+ * Falls back to `def_j` when the number cannot be found.
+ */
+static double counter_resolution_j(const struct meter *m, const char *key, double unit_j, double def_j)
+{
+	const char *p = strstr(m->reply, key), *dot;
+	int decimals = 0;
+
+	if (!p)
+		return def_j;
+	p += strlen(key);
+	while (*p == ' ' || *p == ':')
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return def_j;
+	while (isdigit((unsigned char)*p))
+		p++;
+	dot = p;
+	if (*dot == '.')
+		for (p = dot + 1; isdigit((unsigned char)*p); p++)
+			decimals++;
+	return unit_j * pow(10, -decimals);
+}
+
 static int add_view(struct pwr_discover *d, struct meter *m, const char *domain, bool counter, const char *covers,
 		    const char *unit, struct pwr_dom **power_dom)
 {
@@ -360,7 +387,12 @@ static int add_view(struct pwr_discover *d, struct meter *m, const char *domain,
 	if (counter) {
 		dom.value_kind = PWR_VALUE_COUNTER;
 		dom.joules_per_unit = m->kind == METER_EXEC ? 1e-6 : 3.6; /* exec: uJ; plugs: mWh */
-		dom.desc.resolution_j = m->kind == METER_SHELLY ? 3.6 : m->kind == METER_TASMOTA ? 3600 : 1e-6;
+		/* as stated by the reply's decimals (Shelly Wh, Tasmota kWh per EnergyRes) */
+		dom.desc.resolution_j = m->kind == METER_SHELLY    ? counter_resolution_j(m, "\"total\"", 3600.0, 3.6)
+					: m->kind == METER_TASMOTA ? counter_resolution_j(m, "\"Total\"", 3.6e6, 3600)
+								   : 1e-6;
+		if (dom.desc.resolution_j < 3.6)
+			dom.desc.resolution_j = 3.6; /* raw readings are kept in mWh */
 		dom.not_primary = m->kind != METER_EXEC;
 	} else {
 		dom.value_kind = PWR_VALUE_POWER;
@@ -444,10 +476,17 @@ static int meter_open_target(struct pwr_discover *d, enum meter_kind kind, const
 			char cdom[64], ccov[160];
 
 			pwr_strf(cdom, sizeof cdom, "%.54s-counter", target);
-			pwr_strf(ccov, sizeof ccov, "the same plug's own energy counter (%s, resolution %s)",
-				 kind == METER_SHELLY ? "aenergy.total" : "ENERGY.Total",
-				 kind == METER_SHELLY ? "1 mWh as reported" : "1 Wh at Tasmota's default EnergyRes 3");
-			rc = add_view(d, m, cdom, true, ccov, "mWh counter (plug)", &power_dom);
+			rc = add_view(d, m, cdom, true, "", "mWh counter (plug)", &power_dom);
+			if (rc == 0 && power_dom && power_dom->counter) {
+				struct pwr_dom *cd = (struct pwr_dom *)power_dom->counter;
+
+				pwr_strf(ccov, sizeof ccov,
+					 "the same plug's own energy counter (%s, resolution %.4g J as its "
+					 "decimals state)",
+					 kind == METER_SHELLY ? "aenergy.total, Wh" : "ENERGY.Total, kWh",
+					 cd->desc.resolution_j);
+				pwr_strf(cd->desc.covers, sizeof cd->desc.covers, "%s", ccov);
+			}
 		}
 	}
 	if (m->refs == 0) {

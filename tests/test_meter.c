@@ -253,6 +253,9 @@ static void tasmota_12w_within_1pct(void **state)
 	(void)state;
 	snprintf(id, sizeof id, "tasmota:127.0.0.1:%d", m->port);
 	assert_string_equal(pwr_domain(s, pwr_primary_domain(s))->id, id);
+	/* "Total":0.100 (kWh, 3 decimals): a 1 Wh step */
+	assert_true(pwr_domain(s, 1)->resolution_j == 3600);
+	assert_non_null(strstr(pwr_domain(s, 1)->covers, "resolution 3600 J"));
 	sample_for(s, 1000 * env_int("JB_METER_SECONDS", 2));
 	e = window(s, id, 0, -1);
 	check_watts(&e, 12.0, 0.01, "tasmota power");
