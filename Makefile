@@ -6,6 +6,8 @@
 #   make asan       the same tests under AddressSanitizer + UBSan
 #   make bench      speed benchmarks (engine, kernels, sampler overhead, results-database history)
 #   make format     clang-format every source file
+#   make install    PREFIX=/usr/local [DESTDIR=]: the binary in $(PREFIX)/bin, configs and plot
+#                   scripts in $(PREFIX)/share/joulebench
 #   make clean      remove everything built
 #
 # Overridable: CC, ARCH (default native; e.g. ARCH=x86-64-v2), OPT, EXTRA_CFLAGS.
@@ -15,6 +17,8 @@ ARCH    ?= native
 OPT     ?= -O2
 BUILD   ?= build
 VERSION := 0.1.0
+PREFIX  ?= /usr/local
+DATADIR ?= $(PREFIX)/share/joulebench
 
 ifeq ($(origin CC),default)
 CC := gcc
@@ -54,7 +58,7 @@ HAVE_PFM  := $(call have_lib,perfmon/pfmlib_perf_event.h,-lpfm)
 HAVE_CMOCKA := $(call have_lib,cmocka.h,-lcmocka)
 
 WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Werror
-DEFS := -D_GNU_SOURCE
+DEFS := -D_GNU_SOURCE -DJB_DATADIR='"$(DATADIR)"'
 OPTLIBS :=
 ifeq ($(HAVE_PAPI),yes)
 DEFS    += -DJB_HAVE_PAPI=1
@@ -77,7 +81,7 @@ TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_HELPER_SRC := $(wildcard tests/helpers/*.c)
 
-.PHONY: all deps build run test test-build cmocka-check asan bench format clean help FORCE
+.PHONY: all deps build run test test-build cmocka-check asan bench format clean help install FORCE
 .DEFAULT_GOAL := all
 
 all: deps
@@ -145,6 +149,19 @@ bench: all
 format:
 	@command -v clang-format >/dev/null 2>&1 || { echo "make format needs clang-format (Debian/Ubuntu: apt-get install clang-format; Fedora: dnf install clang-tools-extra)" >&2; exit 2; }
 	clang-format -i $(sort $(filter-out build%,$(wildcard */*.c */*.h tests/helpers/*.[ch])))
+
+# make install PREFIX=... [DESTDIR=...]: joulebench finds its data next to itself, in
+# <bin>/../share/joulebench (so a DESTDIR copy works where it lands), in $(DATADIR) as compiled
+# in, or wherever $JOULEBENCH_DATA points. INSTALL_BIN picks the binary (default ./$(BIN)).
+INSTALL_BIN ?= $(BIN)
+install:
+	@[ -x "$(INSTALL_BIN)" ] || $(MAKE) --no-print-directory build
+	install -d "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(DATADIR)/scripts"
+	install -m 755 "$(INSTALL_BIN)" "$(DESTDIR)$(PREFIX)/bin/joulebench"
+	for d in cloud hardware hardware/vm models workloads; do \
+	  install -d "$(DESTDIR)$(DATADIR)/configs/$$d" && \
+	  install -m 644 configs/$$d/*.json "$(DESTDIR)$(DATADIR)/configs/$$d/" || exit 1; done
+	install -m 644 scripts/*.gp "$(DESTDIR)$(DATADIR)/scripts/"
 
 clean:
 	rm -rf build build-asan build-arm build-fuzz joulebench

@@ -4,6 +4,7 @@
  */
 #include "bench/cli.h"
 #include "bench/commands.h"
+#include "power/power.h"
 #include "reports/reports.h"
 
 #include <getopt.h>
@@ -35,7 +36,8 @@ int cmd_claims(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *dir = "configs/cloud";
+	char dir_found[1024];
+	const char *dir = (pwr_data_path("configs/cloud", dir_found, sizeof dir_found), dir_found);
 	struct rpt_claim claims[RPT_N_CLAIMS];
 	struct rpt_result **rs = NULL;
 	char err[RPT_ERR_LEN];

@@ -4,6 +4,7 @@
  */
 #include "bench/cli.h"
 #include "bench/commands.h"
+#include "power/power.h"
 #include "reports/reports.h"
 
 #include <errno.h>
@@ -40,7 +41,8 @@ int cmd_cloud(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct rpt_cloud_opts o = {.dir = "configs/cloud"};
+	char dir_found[1024];
+	struct rpt_cloud_opts o = {.dir = (pwr_data_path("configs/cloud", dir_found, sizeof dir_found), dir_found)};
 	struct rpt_result *r = NULL;
 	struct rpt_grid g;
 	char err[RPT_ERR_LEN];

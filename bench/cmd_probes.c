@@ -305,6 +305,11 @@ static int add_probes(const char *arg, const char **probes, int *n, char **bufs,
 			return -E2BIG;
 		}
 		probes[(*n)++] = tok;
+		if (!strncmp(tok, "exec:", 5)) {
+			/* exec:CMD takes the rest of the value, commas included */
+			memcpy(tok, arg + (tok - copy), strlen(arg + (tok - copy)) + 1);
+			break;
+		}
 	}
 	if (*n == 0) {
 		snprintf(err, len, "--probe: expected BACKEND or BACKEND:DOMAIN, got '%s'", arg);

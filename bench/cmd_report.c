@@ -4,6 +4,7 @@
  */
 #include "bench/cli.h"
 #include "bench/commands.h"
+#include "power/power.h"
 #include "reports/reports.h"
 
 #include <getopt.h>
@@ -27,8 +28,8 @@ static void usage(FILE *f)
 	    "  --title TEXT       report title\n"
 	    "  --grid REGION      grid carbon intensity region (default: world)\n"
 	    "  --no-plots         do not draw plots\n"
-	    "  --scripts DIR      gnuplot scripts (default: scripts)\n"
-	    "  --cloud-dir DIR    cloud profiles (default: configs/cloud)\n");
+	    "  --scripts DIR      gnuplot scripts (default: scripts, found like every shipped file)\n"
+	    "  --cloud-dir DIR    cloud profiles (default: configs/cloud, found like every shipped file)\n");
 }
 
 int cmd_report(int argc, char **argv)
@@ -39,7 +40,10 @@ int cmd_report(int argc, char **argv)
 	    {"scripts", required_argument, NULL, 's'}, {"cloud-dir", required_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
-	struct rpt_report_opts o = {.scripts_dir = "scripts", .cloud_dir = "configs/cloud"};
+	char scripts_found[1024], cloud_found[1024];
+	struct rpt_report_opts o = {
+	    .scripts_dir = (pwr_data_path("scripts", scripts_found, sizeof scripts_found), scripts_found),
+	    .cloud_dir = (pwr_data_path("configs/cloud", cloud_found, sizeof cloud_found), cloud_found)};
 	struct rpt_result **rs = NULL;
 	struct rpt_grid g;
 	char err[RPT_ERR_LEN], note[RPT_ERR_LEN];

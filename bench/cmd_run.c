@@ -4,6 +4,7 @@
  */
 #include "bench/cli.h"
 #include "bench/commands.h"
+#include "power/power.h"
 #include "bench/runner.h"
 
 #include <dirent.h>
@@ -147,8 +148,16 @@ static int parse_probes(const char *s, struct bench_workload *w)
 		return -EINVAL;
 	snprintf(buf, sizeof buf, "%s", s);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		bool rest = !strncmp(tok, "exec:", 5); /* exec:CMD takes the rest, commas included */
+
+		if (rest)
+			tok = (char *)s + (tok - buf);
 		if (n >= BENCH_MAX_PROBES || strlen(tok) >= sizeof w->probes[0])
 			return -EINVAL;
+		if (rest) {
+			snprintf(w->probes[n++], sizeof w->probes[0], "%s", tok);
+			break;
+		}
 		snprintf(w->probes[n++], sizeof w->probes[0], "%s", tok);
 	}
 	w->n_probes = n;
@@ -255,17 +264,20 @@ static void default_dir(char *out, size_t len)
 static int list_workloads(void)
 {
 	struct dirent **names = NULL;
-	int n = scandir("configs/workloads", &names, NULL, alphasort), rc = 0;
+	char dir[400];
+	int n, rc = 0;
 
+	pwr_data_path("configs/workloads", dir, sizeof dir);
+	n = scandir(dir, &names, NULL, alphasort);
 	if (n < 0)
-		return bench_fail("run", "configs/workloads: %s", strerror(errno));
+		return bench_fail("run", "%s: %s", dir, strerror(errno));
 	for (int i = 0; i < n; i++) {
 		size_t len = strlen(names[i]->d_name);
-		char path[512], err[1024];
+		char path[520], err[1024];
 		struct bench_workload w;
 
 		if (len > 5 && !strcmp(names[i]->d_name + len - 5, ".json")) {
-			snprintf(path, sizeof path, "configs/workloads/%.400s", names[i]->d_name);
+			snprintf(path, sizeof path, "%.250s/%.250s", dir, names[i]->d_name);
 			if (bench_workload_load(path, &w, err, sizeof err) == 0) {
 				printf("%-14s %-24s %s\n", w.name, w.model, w.description);
 			} else {

@@ -590,9 +590,49 @@ static void cell(char *buf, size_t len, bool valid, const char *fmt, double v)
 		snprintf(buf, len, "%s", "n/a");
 }
 
+/* The domains that bound an estimated source's range ("vm:process" -> "vm:process-low" and
+ * "vm:process-high"), or -1. */
+static void range_domains(const struct bench_run *r, int src, int *lo, int *hi)
+{
+	char want[128];
+
+	*lo = *hi = -1;
+	if (src < 0 || r->domains[src].kind != PWR_ESTIMATED)
+		return;
+	for (int d = 0; d < r->n_domains; d++) {
+		snprintf(want, sizeof want, "%s-low", r->domains[src].id);
+		if (!strcmp(r->domains[d].id, want))
+			*lo = d;
+		snprintf(want, sizeof want, "%s-high", r->domains[src].id);
+		if (!strcmp(r->domains[d].id, want))
+			*hi = d;
+	}
+}
+
+/* Under an estimated figure: its range (from the bound domains) and the model it comes from. */
+static void print_estimate_note(const struct bench_run *r, int ci, const struct bench_config_summary *s,
+				bool with_model, FILE *f)
+{
+	struct bench_config_summary lo, hi;
+	int dl, dh;
+
+	range_domains(r, s->source, &dl, &dh);
+	if (dl >= 0 && dh >= 0) {
+		bench_config_summarize_source(r, ci, dl, &lo);
+		bench_config_summarize_source(r, ci, dh, &hi);
+	}
+	if (dl >= 0 && dh >= 0 && s->decode_jpt_net.n > 0 && lo.decode_jpt_net.n > 0 && hi.decode_jpt_net.n > 0)
+		fprintf(f, "  ESTIMATED J/token (net) %.4g, range %.4g-%.4g (low/high coefficients)\n",
+			s->decode_jpt_net.median, lo.decode_jpt_net.median, hi.decode_jpt_net.median);
+	else if (s->decode_jpt_net.n > 0)
+		fprintf(f, "  ESTIMATED J/token (net) %.4g (this model gives no range)\n", s->decode_jpt_net.median);
+	if (with_model)
+		fprintf(f, "  model: %s\n", r->domains[s->source].model);
+}
+
 void bench_print_table(const struct bench_run *r, FILE *f)
 {
-	bool any_reason = false;
+	bool any_reason = false, any_estimate = false;
 
 	fprintf(f, "%-26s %9s %9s %9s %15s  %-24s %10s\n", "config", "pp tok/s", "tg tok/s", "TTFT ms",
 		"J/token (net)", "energy source", "Wh/query");
@@ -612,7 +652,7 @@ void bench_print_table(const struct bench_run *r, FILE *f)
 		if (s.source < 0)
 			snprintf(src, sizeof src, "%s", "none");
 		else if (r->domains[s.source].kind == PWR_ESTIMATED)
-			snprintf(src, sizeof src, "estimated (%.60s)", r->domains[s.source].id);
+			snprintf(src, sizeof src, "ESTIMATED (%.60s)", r->domains[s.source].id);
 		else
 			snprintf(src, sizeof src, "%.100s", r->domains[s.source].id);
 		fprintf(f, "%-26s %9s %9s %9s %15s  %-24s %10s\n", name, pp, tg, tt, jt, src, wh);
@@ -622,6 +662,10 @@ void bench_print_table(const struct bench_run *r, FILE *f)
 			fprintf(f, "  no energy: %s\n", s.energy_reason), any_reason = true;
 		else if (s.energy_valid && !s.net_valid && !any_reason)
 			fprintf(f, "  no net figures: %s\n", s.net_reason), any_reason = true;
+		if (s.source >= 0 && r->domains[s.source].kind == PWR_ESTIMATED && s.energy_valid) {
+			print_estimate_note(r, ci, &s, !any_estimate, f);
+			any_estimate = true;
+		}
 	}
 	fprintf(f, "J/token (net) is decode energy per generated token minus idle power; pp = prompt "
 		   "(prefill), tg = generated tokens.\n");

@@ -3,6 +3,7 @@
  * the file, the JSON path of the bad field and what was expected.
  */
 #include "bench/workload.h"
+#include "power/power.h"
 
 #include "engine/engine.h"
 
@@ -61,8 +62,13 @@ void bench_workload_path(const char *arg, char *out, size_t outlen)
 
 	if (strchr(arg, '/') || (n >= 5 && !strcmp(arg + n - 5, ".json")))
 		snprintf(out, outlen, "%s", arg);
-	else
-		snprintf(out, outlen, "configs/workloads/%s.json", arg);
+	else {
+		char rel[300];
+
+		snprintf(rel, sizeof rel, "configs/workloads/%.250s.json", arg);
+		if (pwr_data_path(rel, out, outlen) < 0)
+			snprintf(out, outlen, "%s", rel);
+	}
 }
 
 /* ---- errors ------------------------------------------------------------------------------ */

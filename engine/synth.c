@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -46,15 +47,35 @@ static bool valid_shape_name(const char *s)
 	return true;
 }
 
-/* configs/models relative to the working directory, else next to the executable. */
+#ifndef JB_DATADIR
+#define JB_DATADIR "/usr/local/share/joulebench"
+#endif
+
+static bool is_dir(const char *p)
+{
+	DIR *d = opendir(p);
+
+	if (!d)
+		return false;
+	closedir(d);
+	return true;
+}
+
+/* configs/models: $JOULEBENCH_DATA/configs/models, else relative to the working directory, else
+ * next to the executable, else <exe dir>/../share/joulebench (make install), else JB_DATADIR —
+ * the same search as pwr_data_path() for every other shipped file. */
 static int models_dir(char *buf, size_t len)
 {
-	char exe[PATH_MAX - 32];
+	const char *env = getenv("JOULEBENCH_DATA");
+	char exe[PATH_MAX - 64];
 	ssize_t n;
-	DIR *d = opendir("configs/models");
 
-	if (d) {
-		closedir(d);
+	if (env && *env) {
+		snprintf(buf, len, "%.3900s/configs/models", env);
+		if (is_dir(buf))
+			return 0;
+	}
+	if (is_dir("configs/models")) {
 		snprintf(buf, len, "configs/models");
 		return 0;
 	}
@@ -67,13 +88,16 @@ static int models_dir(char *buf, size_t len)
 		if (slash) {
 			*slash = '\0';
 			snprintf(buf, len, "%s/configs/models", exe);
-			d = opendir(buf);
-			if (d) {
-				closedir(d);
+			if (is_dir(buf))
 				return 0;
-			}
+			snprintf(buf, len, "%s/../share/joulebench/configs/models", exe);
+			if (is_dir(buf))
+				return 0;
 		}
 	}
+	snprintf(buf, len, "%s/configs/models", JB_DATADIR);
+	if (is_dir(buf))
+		return 0;
 	snprintf(buf, len, "configs/models");
 	return -ENOENT;
 }

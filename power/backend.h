@@ -28,6 +28,11 @@ struct pwr_dom {
 	double watts_per_unit;  /* POWER: raw unit in watts (1e-6 for power_now in µW) */
 	const struct pwr_backend *backend;
 	void *priv;             /* backend's own state (fd, path, ...) */
+	bool not_primary;       /* a bound of another domain's range (vm:process-low), or a second
+				 * view of a meter: never the figure that stands for the run */
+	/* POWER domains of a meter that also keeps an energy counter: that counter's domain. A window
+	 * uses the counter when its resolution is finer than the error of the power integral. */
+	const struct pwr_dom *counter;
 };
 
 /* What discover() works with: where to look, and where to put what it finds. */
@@ -57,11 +62,22 @@ struct pwr_backend {
 	/* Optional: writes into buf why read() failed with `err` (-errno), in words a user can act
 	 * on. NULL: the sampler writes "<id>: read failed: <errno text>". */
 	void (*explain)(struct pwr_dom *dom, int err, char *buf, size_t len);
+	/* Read failures are temporary (a meter on the network that stalls or answers garbage): the
+	 * sampler records a gap with the reason and carries on; windows that touch a gap have no
+	 * energy. false: a failed read ends the domain. */
+	bool transient;
+	/* The probe's ":DOMAIN" part names what to open ("shelly:HOST:PORT", "exec:CMD"), not one of
+	 * the domains found: discover() reads it from opts->probes and every domain it adds is kept. */
+	bool target_probe;
+	/* Whole-system meters (a wall plug): their domains stand for the run before psys. */
+	bool wall;
 };
 
 /* Backends owned by the probe core (powercap.c, estimate.c). */
 extern const struct pwr_backend pwr_backend_powercap;
 extern const struct pwr_backend pwr_backend_estimate;
+/* vm.c: the CCF per-vCPU model for VMs and CI runners (vm.h). */
+extern const struct pwr_backend pwr_backend_vm;
 
 /*
  * Test hook: the file access of the powercap backend, so tests can inject permission errors
@@ -96,6 +112,12 @@ extern const struct pwr_backend pwr_backend_papi;
 extern const struct pwr_backend pwr_backend_nvml;
 extern const struct pwr_backend pwr_backend_battery;
 extern const struct pwr_backend pwr_backend_hwmon;
+
+/* ---- external meters (meter.c): wall plugs over HTTP and any command that prints watts ------ */
+
+extern const struct pwr_backend pwr_backend_shelly;
+extern const struct pwr_backend pwr_backend_tasmota;
+extern const struct pwr_backend pwr_backend_exec;
 
 /*
  * Test hooks: the raw-access layer of the perf and MSR backends, so tests drive them with fake

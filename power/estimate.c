@@ -3,8 +3,8 @@
  * nothing can be measured (VMs, containers, CI). See estimate.h for the model.
  *
  * The CPU is looked up by name in a table: the user's file (opts->hardware_db or
- * $JOULEBENCH_HARDWARE_DB) first, then configs/hardware/NAME.json (in the working directory, else
- * next to the executable). Every estimate domain has kind PWR_ESTIMATED and a `model` text that
+ * $JOULEBENCH_HARDWARE_DB) first, then configs/hardware/NAME.json (found by pwr_data_path: the working
+ * directory, next to the executable, the installed data directory). Every estimate domain has kind PWR_ESTIMATED and a `model` text that
  * states the formula and its inputs. The domain reads as a counter of estimated microjoules
  * since pwr_open, so the sampler treats it like any other counter.
  */
@@ -385,29 +385,10 @@ static int64_t process_cpu_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* configs/hardware in the working directory, else next to the executable. */
+/* configs/hardware wherever pwr_data_path finds it. */
 static void default_db_dir(char *buf, size_t len)
 {
-	char exe[PATH_MAX];
-	ssize_t n;
-	DIR *d = opendir("configs/hardware");
-
-	pwr_strf(buf, len, "configs/hardware");
-	if (d) {
-		closedir(d);
-		return;
-	}
-	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n > 0) {
-		char *slash;
-
-		exe[n] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			pwr_strf(buf, len, "%.*s/configs/hardware", (int)(len - 20), exe);
-		}
-	}
+	pwr_data_path("configs/hardware", buf, len);
 }
 
 static int estimate_discover(struct pwr_discover *d)

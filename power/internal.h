@@ -21,6 +21,14 @@ struct pwr_series {
 	bool invalid;           /* a read failed: no figures after invalid_t_ns */
 	int64_t invalid_t_ns;
 	char reason[256];
+	/* transient backends: spans without readings (from the last good sample before the first
+	 * failed read to the first good one after it; t1 = INT64_MAX while still failing) */
+	struct pwr_gap {
+		int64_t t0_ns, t1_ns;
+		char reason[200];
+	} *gaps;
+	int n_gaps, cap_gaps;
+	bool in_gap;
 };
 
 /* A derived domain: the sum of disjoint domains sampled in the same round (package-0 +

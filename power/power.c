@@ -16,7 +16,7 @@
 /*
  * Every backend, in the order they are discovered and preferred when two measure the same thing
  * (powercap before perf before MSR: the least privileged and most widely available first).
- * Hardware backends add their line above the estimate, which is always last.
+ * Hardware backends add their line above the two models (estimate, then vm), which are always last.
  */
 static const struct pwr_backend *const pwr_registry[] = {
 	&pwr_backend_powercap,
@@ -26,7 +26,11 @@ static const struct pwr_backend *const pwr_registry[] = {
 	&pwr_backend_battery,
 	&pwr_backend_hwmon,
 	&pwr_backend_nvml,
+	&pwr_backend_shelly,
+	&pwr_backend_tasmota,
+	&pwr_backend_exec,
 	&pwr_backend_estimate,
+	&pwr_backend_vm,
 };
 #define N_REGISTRY ((int)(sizeof pwr_registry / sizeof pwr_registry[0]))
 
@@ -213,7 +217,7 @@ static void drop_domain(struct pwr_set *s, int i)
 /* One entry of the probes list, split at the first ':'. */
 struct probe_sel {
 	char backend[32];
-	char domain[64]; /* "" = every domain of the backend */
+	char domain[256]; /* "" = every domain of the backend; a target for target_probe backends */
 	bool found;
 };
 
@@ -287,6 +291,11 @@ static bool domain_selected(struct probe_sel *sel, int n_sel, const struct pwr_d
 	for (int k = 0; k < n_sel; k++) {
 		if (strcmp(sel[k].backend, d->desc.backend))
 			continue;
+		if (d->backend && d->backend->target_probe) {
+			sel[k].found = true; /* it opened what the probe named */
+			keep = true;
+			continue;
+		}
 		if (!sel[k].domain[0] || !strcmp(sel[k].domain, d->desc.domain)) {
 			sel[k].found = true;
 			keep = true;
@@ -394,16 +403,18 @@ static int domain_rank(const struct pwr_dom *d)
 {
 	const char *dom = d->desc.domain;
 
-	if (d->desc.kind != PWR_MEASURED)
+	if (d->desc.kind != PWR_MEASURED || d->not_primary)
 		return -1;
-	if (!strcmp(dom, "psys"))
+	if (d->backend && d->backend->wall)
 		return 0;
-	if (!strcmp(d->desc.backend, "battery"))
+	if (!strcmp(dom, "psys"))
 		return 1;
-	if (!strcmp(dom, "packages"))
+	if (!strcmp(d->desc.backend, "battery"))
 		return 2;
-	if (package_index(dom) >= 0 || !strcmp(dom, "package"))
+	if (!strcmp(dom, "packages"))
 		return 3;
+	if (package_index(dom) >= 0 || !strcmp(dom, "package"))
+		return 4;
 	return -1;
 }
 
@@ -430,14 +441,20 @@ static void choose_primary(struct pwr_set *s)
 		switch (best_rank) {
 		case 0:
 			pwr_strf(s->primary_why, sizeof s->primary_why,
-				 "%s: psys, the broadest measured domain (whole platform, includes the packages)",
-				 d->desc.id);
+				 "%s: an external meter named with --probe (%s), preferred over internal "
+				 "sensors",
+				 d->desc.id, d->desc.covers);
 			break;
 		case 1:
 			pwr_strf(s->primary_why, sizeof s->primary_why,
-				 "%s: whole-system power from the battery (no psys domain)", d->desc.id);
+				 "%s: psys, the broadest measured domain (whole platform, includes the packages)",
+				 d->desc.id);
 			break;
 		case 2:
+			pwr_strf(s->primary_why, sizeof s->primary_why,
+				 "%s: whole-system power from the battery (no psys domain)", d->desc.id);
+			break;
+		case 3:
 			pwr_strf(s->primary_why, sizeof s->primary_why,
 				 "%s: sum of %d disjoint CPU packages (no psys domain; core, uncore and dram are "
 				 "never added)",
@@ -451,7 +468,7 @@ static void choose_primary(struct pwr_set *s)
 		return;
 	}
 	for (int i = 0; i < s->n_doms; i++) {
-		if (s->doms[i]->desc.kind == PWR_ESTIMATED) {
+		if (s->doms[i]->desc.kind == PWR_ESTIMATED && !s->doms[i]->not_primary) {
 			s->primary = i;
 			pwr_strf(s->primary_why, sizeof s->primary_why,
 				 "%s: nothing could be measured here, so the figure is a model estimate, not a "
@@ -576,7 +593,8 @@ int pwr_open_backends(const struct pwr_opts *o, const struct pwr_backend *const 
 		/* A named domain the backend does not have is an input error, unless the backend
 		 * could not look at all (then its reason is already recorded). */
 		for (int k = 0; k < n_sel; k++) {
-			if (strcmp(sel[k].backend, list[b]->name) || sel[k].found || !sel[k].domain[0])
+			if (strcmp(sel[k].backend, list[b]->name) || sel[k].found || !sel[k].domain[0] ||
+			    list[b]->target_probe)
 				continue;
 			if (n_found == 0 && backend_has_unavailable(s, first_unav, list[b]->name)) {
 				set_unavailable_f(s, o->probes[k], "%s is unavailable here (see '%s')",

@@ -19,6 +19,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * Finds joulebench's shipped data (rel = "configs/hardware", "configs/cloud", "scripts", ...):
+ * $JOULEBENCH_DATA/rel, else rel in the working directory, else next to the executable, else
+ * <executable's dir>/../share/joulebench/rel (what `make install` lays out), else the data
+ * directory compiled in (JB_DATADIR, $(PREFIX)/share/joulebench). 0 with the path in buf, or
+ * -ENOENT with buf = rel.
+ */
+int pwr_data_path(const char *rel, char *buf, size_t len);
+
 /* CLOCK_MONOTONIC in nanoseconds: the one clock of samples, phases and latencies. */
 int64_t pwr_now_ns(void);
 
@@ -100,6 +109,8 @@ struct pwr_energy {
 	int n_samples;        /* samples inside the window */
 	bool wrap_suspect;    /* a gap long enough that a whole wrap could have been missed */
 	bool valid;           /* false: no samples cover the window (reason in `reason`) */
+	bool from_counter;    /* a meter's power domain: taken from its energy counter, whose
+			       * resolution was finer than the estimated error of the power integral */
 	char reason[128];
 };
 int pwr_energy_window(struct pwr_set *s, int i, int64_t t0_ns, int64_t t1_ns, struct pwr_energy *e);

@@ -13,6 +13,7 @@
 #include "power/internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,7 @@ void pwr_sampler_free(struct pwr_set *s)
 		free(s->series[i].t_ns);
 		free(s->series[i].raw);
 		free(s->series[i].energy_j);
+		free(s->series[i].gaps);
 	}
 	free(s->series);
 	s->series = NULL;
@@ -107,6 +109,31 @@ static void invalidate(struct pwr_series *ser, int64_t t_ns, const char *reason)
 	pwr_strf(ser->reason, sizeof ser->reason, "%s", reason);
 }
 
+/* A transient backend's failed read: opens a gap (from the last good sample) unless one is open. */
+static void gap_open(struct pwr_series *ser, int64_t t_ns, const char *reason)
+{
+	struct pwr_gap *g;
+
+	if (ser->in_gap)
+		return;
+	if (ser->n_gaps == ser->cap_gaps) {
+		int cap = ser->cap_gaps ? ser->cap_gaps * 2 : 8;
+		struct pwr_gap *ng = realloc(ser->gaps, (size_t)cap * sizeof *ng);
+
+		if (!ng) {
+			invalidate(ser, t_ns, "out of memory while recording a gap in the readings");
+			return;
+		}
+		ser->gaps = ng;
+		ser->cap_gaps = cap;
+	}
+	g = &ser->gaps[ser->n_gaps++];
+	g->t0_ns = ser->n ? ser->t_ns[ser->n - 1] : t_ns;
+	g->t1_ns = INT64_MAX;
+	pwr_strf(g->reason, sizeof g->reason, "%s", reason);
+	ser->in_gap = true;
+}
+
 /* Adds one reading of a real domain: unfolds the counter or integrates the power. */
 static void take_reading(struct pwr_dom *d, struct pwr_series *ser)
 {
@@ -146,8 +173,15 @@ static void take_reading(struct pwr_dom *d, struct pwr_series *ser)
 		else
 			pwr_strf(why, sizeof why, "%s: read failed: %s%s", d->desc.id, strerror(-rc),
 				 rc == -ENOENT || rc == -ENODEV ? " (the sensor disappeared)" : "");
-		invalidate(ser, t, why);
+		if (d->backend->transient)
+			gap_open(ser, t, why);
+		else
+			invalidate(ser, t, why);
 		return;
+	}
+	if (ser->in_gap) {
+		ser->gaps[ser->n_gaps - 1].t1_ns = t;
+		ser->in_gap = false;
 	}
 	if (ser->n > 0) {
 		double dt_s = (double)(t - ser->t_ns[ser->n - 1]) / 1e9;
@@ -437,6 +471,54 @@ static bool window_wrap_suspect(const struct pwr_set *s, int i, int64_t t0, int6
 	return false;
 }
 
+/*
+ * A meter's power domain with an energy counter next to it: the trapezoid integral of power
+ * samples errs by up to about sum |P_k - P_k-1| x dt_k / 2 over the window (half the spread
+ * between its left and right Riemann sums), the counter by one step of its resolution at each
+ * end. When the counter's error is the smaller, and it read without gaps, the window takes its
+ * energy. Caller holds s->lock.
+ */
+static void prefer_counter(struct pwr_set *s, int i, int64_t t0, int64_t t1, struct pwr_energy *e)
+{
+	const struct pwr_dom *d = s->doms[i];
+	const struct pwr_series *ser = &s->series[i], *cs;
+	ptrdiff_t k0, k1;
+	double err_int = 0, err_cnt;
+	int c = -1;
+
+	for (int k = 0; k < s->n_doms; k++)
+		if (s->doms[k] == d->counter)
+			c = k;
+	if (c < 0 || d->value_kind != PWR_VALUE_POWER)
+		return;
+	cs = &s->series[c];
+	/* the counter is read right after the power in each round (the same reply): edges within
+	 * 10 ms are taken at its nearest sample */
+	if (cs->n < 2 || cs->t_ns[0] > t0 + 10000000 || cs->t_ns[cs->n - 1] < t1 - 10000000)
+		return;
+	int64_t c0 = t0 < cs->t_ns[0] ? cs->t_ns[0] : t0, c1 = t1 > cs->t_ns[cs->n - 1] ? cs->t_ns[cs->n - 1] : t1;
+
+	for (int g = 0; g < cs->n_gaps; g++)
+		if (cs->gaps[g].t0_ns < t1 && cs->gaps[g].t1_ns > t0)
+			return;
+	k0 = find_le(ser, t0);
+	k1 = find_le(ser, t1);
+	if (k0 < 0)
+		k0 = 0;
+	if ((size_t)k1 + 1 < ser->n)
+		k1++;
+	for (ptrdiff_t k = k0 + 1; k <= k1; k++)
+		err_int += fabs(((double)ser->raw[k] - (double)ser->raw[k - 1]) * d->watts_per_unit) *
+			   (double)(ser->t_ns[k] - ser->t_ns[k - 1]) / 1e9 / 2;
+	err_cnt = 2 * d->counter->desc.resolution_j;
+	if (err_cnt >= err_int)
+		return;
+	e->energy_j = energy_at(cs, c1) - energy_at(cs, c0);
+	if (t1 > t0)
+		e->avg_power_w = e->energy_j / ((double)(t1 - t0) / 1e9);
+	e->from_counter = true;
+}
+
 int pwr_energy_window(struct pwr_set *s, int i, int64_t t0_ns, int64_t t1_ns, struct pwr_energy *e)
 {
 	const struct pwr_series *ser;
@@ -457,6 +539,21 @@ int pwr_energy_window(struct pwr_set *s, int i, int64_t t0_ns, int64_t t1_ns, st
 		pwr_strf(e->reason, sizeof e->reason, "%s",
 			 ser->invalid ? ser->reason : "no samples yet (the sampler was not started)");
 		goto out;
+	}
+	for (int g = 0; g < ser->n_gaps; g++) {
+		const struct pwr_gap *gp = &ser->gaps[g];
+
+		if (gp->t0_ns < t1_ns && gp->t1_ns > t0_ns) {
+			if (gp->t1_ns == INT64_MAX)
+				pwr_strf(e->reason, sizeof e->reason,
+					 "no readings for the last %.2f s: %s",
+					 (double)(t1_ns - gp->t0_ns) / 1e9, gp->reason);
+			else
+				pwr_strf(e->reason, sizeof e->reason,
+					 "no readings for %.2f s: %s",
+					 (double)(gp->t1_ns - gp->t0_ns) / 1e9, gp->reason);
+			goto out;
+		}
 	}
 	first = ser->t_ns[0];
 	last = ser->t_ns[ser->n - 1];
@@ -487,6 +584,8 @@ int pwr_energy_window(struct pwr_set *s, int i, int64_t t0_ns, int64_t t1_ns, st
 	}
 	e->wrap_suspect = window_wrap_suspect(s, i, t0_ns, t1_ns);
 	e->valid = true;
+	if (s->doms[i]->counter)
+		prefer_counter(s, i, t0_ns, t1_ns, e);
 out:
 	pthread_mutex_unlock(&s->lock);
 	return 0;

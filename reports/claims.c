@@ -101,6 +101,13 @@ static void source_note(struct rpt_claim *c, const struct rpt_result *r, const s
 		c->estimated = true;
 		addf(c, "ESTIMATED by '%s'%s%s%s", k->energy_source, s && s->model[0] ? " (" : "",
 		     s && s->model[0] ? s->model : "", s && s->model[0] ? ")" : "");
+		if (k->est_range)
+			addf(c, "; the estimate's range (low-high coefficients, '%s' and '%s'): decode "
+			        "J/token gross %.3g-%.3g, average power %.3g-%.3g W; the verdict allows "
+			        "for the whole range",
+			     k->est_low_id, k->est_high_id, k->est_decode_jpt_gross.lo,
+			     k->est_decode_jpt_gross.hi, k->est_avg_power_w.ok ? k->est_avg_power_w.lo : 0,
+			     k->est_avg_power_w.ok ? k->est_avg_power_w.hi : 0);
 	} else {
 		addf(c, "measured by '%s'%s%s%s", k->energy_source,
 		     s && s->covers[0] ? ", covers " : "", s && s->covers[0] ? s->covers : "", "");
@@ -139,15 +146,22 @@ static void claim_laptop_watts(struct rpt_result *const *rs, int n, struct rpt_c
 			continue;
 		}
 		const struct rpt_stat *w = &best->avg_power_w;
-		int p = placement(w->ci_low, w->ci_high, 20, 50);
+		double wlo = w->ci_low, whi = w->ci_high;
+
+		/* an estimate with a range: its low/high coefficients widen the interval */
+		if (best->est_avg_power_w.ok) {
+			wlo = best->est_avg_power_w.lo < wlo ? best->est_avg_power_w.lo : wlo;
+			whi = best->est_avg_power_w.hi > whi ? best->est_avg_power_w.hi : whi;
+		}
+		int p = placement(wlo, whi, 20, 50);
 
 		tally_add(&all, &measured, !strcmp(best->energy_kind, "estimated"), p);
 		addf(c,
-		     "%s: %s, %.3g B params, %s, %d threads: average power %.1f W (95%% CI "
+		     "%s: %s, %.3g B params, %s, %d threads: average power %.1f W (95%% CI%s "
 		     "%.1f-%.1f), ",
 		     rj_label(r->path), r->model_name[0] ? r->model_name : r->model_spec,
-		     r->n_params.v / 1e9, best->type, best->threads, w->median, w->ci_low,
-		     w->ci_high);
+		     r->n_params.v / 1e9, best->type, best->threads, w->median,
+		     best->est_avg_power_w.ok ? " and estimate range" : "", wlo, whi);
 		source_note(c, r, best);
 		addf(c, "; %s the 20-50 W range.%s%s%s%s\n",
 		     p == 1    ? "inside"
@@ -256,13 +270,18 @@ static void claim_cloud_multiple(struct rpt_result *const *rs, int n,
 			                   : "");
 			if (p->superseded)
 				continue;
+			/* an estimate with a range decides only when its whole range agrees */
 			tally_add(&all, &measured, !strcmp(l.cfg->energy_kind, "estimated"),
-			          ratio >= 10 && ratio <= 100 ? 1 : -1);
+			          l.with_model_range
+			              ? placement(e.wh_per_query.v / mid.high, e.wh_per_query.v / mid.low, 10, 100)
+			          : ratio >= 10 && ratio <= 100 ? 1
+			                                        : -1);
 		}
 		addf(c, "%s: local energy ", rj_label(r->path));
 		source_note(c, r, l.cfg);
-		addf(c, "; local J/token %.3g (95%% CI %.3g-%.3g), gross, %d threads %s.%s\n",
-		     l.jpt.v, l.jpt.low, l.jpt.high, l.cfg->threads, l.cfg->type,
+		addf(c, "; local J/token %.3g (95%% CI%s %.3g-%.3g), gross, %d threads %s.%s\n",
+		     l.jpt.v, l.with_model_range ? " and estimate range" : "", l.jpt.low, l.jpt.high,
+		     l.cfg->threads, l.cfg->type,
 		     r->complete ? "" : " Run INCOMPLETE.");
 	}
 	if (all.tested == 0) {
@@ -278,8 +297,9 @@ static void claim_cloud_multiple(struct rpt_result *const *rs, int n,
 	             : t->no == t->tested ? RPT_CONTRADICTED
 	                                  : RPT_NOT_TESTABLE;
 	addf(c,
-	     "Verdict uses the central ratio for each current published figure (%d of %d inside "
-	     "10-100x). Published figures are for frontier services, not the local model.\n",
+	     "Verdict uses the central ratio for each current published figure, or for an estimate "
+	     "with a range the ratio over its whole range (%d of %d inside 10-100x). Published "
+	     "figures are for frontier services, not the local model.\n",
 	     t->yes, t->tested);
 }
 
@@ -301,8 +321,8 @@ static void claim_same_model(struct rpt_result *const *rs, int n,
 		                      "more (below that the estimate is dominated by fixed per-token "
 		                      "overheads)"))
 			continue;
-		addf(c, "%s: local %.3g J/token (95%% CI %.3g-%.3g) gross", rj_label(r->path),
-		     l.jpt.v, l.jpt.low, l.jpt.high);
+		addf(c, "%s: local %.3g J/token (95%% CI%s %.3g-%.3g) gross", rj_label(r->path),
+		     l.jpt.v, l.with_model_range ? " and estimate range" : "", l.jpt.low, l.jpt.high);
 		if (l.cfg->decode_jpt_net.ok)
 			addf(c, ", %.3g net of idle", l.cfg->decode_jpt_net.median);
 		addf(c, ", %d threads %s, ", l.cfg->threads, l.cfg->type);

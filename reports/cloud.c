@@ -489,6 +489,14 @@ void rj_local(const struct rpt_result *r, struct rj_local *l)
 	snprintf(l->source, sizeof l->source, "%s", c->energy_source);
 	l->jpt = (struct rpt_range){c->decode_jpt_gross.median, c->decode_jpt_gross.ci_low,
 	                            c->decode_jpt_gross.ci_high};
+	/* an estimate's range: the CI widened to the model's low and high coefficients */
+	if (l->estimated && c->est_decode_jpt_gross.ok) {
+		l->with_model_range = true;
+		if (c->est_decode_jpt_gross.lo < l->jpt.low)
+			l->jpt.low = c->est_decode_jpt_gross.lo;
+		if (c->est_decode_jpt_gross.hi > l->jpt.high)
+			l->jpt.high = c->est_decode_jpt_gross.hi;
+	}
 	l->wh_query = rj_local_query_wh(l, c->prompt_tokens, c->gen_tokens);
 }
 
@@ -500,6 +508,12 @@ struct rpt_range rj_local_query_wh(const struct rj_local *l, int prompt, int ans
 	if (c->prefill_jpt_gross.ok)
 		p = (struct rpt_range){c->prefill_jpt_gross.median, c->prefill_jpt_gross.ci_low,
 		                       c->prefill_jpt_gross.ci_high};
+	if (c->prefill_jpt_gross.ok && l->with_model_range && c->est_prefill_jpt_gross.ok) {
+		if (c->est_prefill_jpt_gross.lo < p.low)
+			p.low = c->est_prefill_jpt_gross.lo;
+		if (c->est_prefill_jpt_gross.hi > p.high)
+			p.high = c->est_prefill_jpt_gross.hi;
+	}
 	out.v = (p.v * prompt + l->jpt.v * answer) / 3600.0;
 	out.low = (p.low * prompt + l->jpt.low * answer) / 3600.0;
 	out.high = (p.high * prompt + l->jpt.high * answer) / 3600.0;
@@ -640,9 +654,11 @@ int rpt_cloud_table(FILE *f, const struct rpt_result *r, const struct rpt_cloud_
 	fprintf(f, "%sLocal vs cloud-equivalent energy: %s\n\n", o->md ? "### " : "", r->path);
 	if (l.ok)
 		fprintf(f,
-		        "Local: %d threads, %s, decode J/token gross, median (95%% CI); Wh/query "
+		        "Local: %d threads, %s, decode J/token gross, median (95%% CI%s); Wh/query "
 		        "for %d prompt + %d generated tokens; energy %s by source '%s'.\n",
-		        l.cfg->threads, l.cfg->type, l.cfg->prompt_tokens, l.cfg->gen_tokens,
+		        l.cfg->threads, l.cfg->type,
+		        l.with_model_range ? " widened to the estimate's low/high coefficients" : "",
+		        l.cfg->prompt_tokens, l.cfg->gen_tokens,
 		        l.estimated ? "ESTIMATED" : "measured", l.source);
 	else
 		fprintf(f, "Local energy: not available (%s).\n", l.reason);
@@ -668,7 +684,8 @@ int rpt_cloud_table(FILE *f, const struct rpt_result *r, const struct rpt_cloud_
 
 	if (l.ok) {
 		snprintf(buf[0], sizeof buf[0], "local (%s)",
-		         l.estimated ? "estimated" : "measured");
+		         l.estimated ? (l.with_model_range ? "estimated, model range" : "estimated")
+		                     : "measured");
 		snprintf(buf[1], sizeof buf[1], "this machine");
 		fmt_range(buf[2], sizeof buf[2], l.jpt);
 		fmt_range(buf[3], sizeof buf[3], l.wh_query);

@@ -297,9 +297,16 @@ static void print_table(FILE *f, const struct row *rows, int n, bool md)
 		if (!strcmp(energy_tag(r->c), "estimated")) {
 			const struct rpt_source *s = rpt_find_source(r->r, r->c->energy_source);
 
-			fprintf(f, "%s%s: energy ESTIMATED by '%s'%s%s%s, not measured.\n", bullet,
+			fprintf(f, "%s%s: energy ESTIMATED by '%s'%s%s%s, not measured.", bullet,
 			        r->label, r->c->energy_source, s && s->model[0] ? " (" : "",
 			        s && s->model[0] ? s->model : "", s && s->model[0] ? ")" : "");
+			if (r->c->est_range && r->c->est_tokens_per_j.ok)
+				fprintf(f,
+				        " Its range at the model's low/high coefficients: tokens/J "
+				        "%.3g-%.3g, J/token (decode, gross) %.3g-%.3g.",
+				        r->c->est_tokens_per_j.lo, r->c->est_tokens_per_j.hi,
+				        r->c->est_decode_jpt_gross.lo, r->c->est_decode_jpt_gross.hi);
+			fputc('\n', f);
 		} else if (!strcmp(energy_tag(r->c), "measured")) {
 			const struct rpt_source *s = rpt_find_source(r->r, r->c->energy_source);
 

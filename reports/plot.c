@@ -164,7 +164,7 @@ static int dat_power(const struct rpt_result *r, const char *dir, const char *na
                      size_t src_len, bool *estimated, bool *have_phases, char codes[8])
 {
 	const cJSON *samples = cJSON_GetObjectItemCaseSensitive(r->json, "samples");
-	const cJSON *s = NULL, *t, *e, *ph, *it;
+	const cJSON *s = NULL, *t, *e, *ph, *it, *elo, *ehi;
 	char path[1200];
 	FILE *f;
 	double t0;
@@ -186,9 +186,21 @@ static int dat_power(const struct rpt_result *r, const char *dir, const char *na
 	f = open_dat(dir, name, path, sizeof path);
 	if (!f)
 		return -errno;
+	{
+		/* an estimate with bound sources "<src>-low"/"-high", sampled in the same rounds:
+		 * their power goes in columns 3 and 4 (the range band) */
+		char lo_id[96], hi_id[96];
+
+		snprintf(lo_id, sizeof lo_id, "%.80s-low", src);
+		snprintf(hi_id, sizeof hi_id, "%.80s-high", src);
+		elo = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(samples, lo_id), "energy_j");
+		ehi = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(samples, hi_id), "energy_j");
+		if (!*estimated || cJSON_GetArraySize(elo) != n || cJSON_GetArraySize(ehi) != n)
+			elo = ehi = NULL;
+	}
 	t0 = cJSON_GetArrayItem(t, 0)->valuedouble;
-	fprintf(f, "# %s: power from cumulative energy of source %s\n# t_s power_w\n", r->path,
-	        src);
+	fprintf(f, "# %s: power from cumulative energy of source %s\n# t_s power_w%s\n", r->path,
+	        src, elo ? " low_w high_w (the estimate's low/high coefficients)" : "");
 	for (int i = 1; i < n; i++) {
 		double ta = cJSON_GetArrayItem(t, i - 1)->valuedouble;
 		double tb = cJSON_GetArrayItem(t, i)->valuedouble;
@@ -197,7 +209,14 @@ static int dat_power(const struct rpt_result *r, const char *dir, const char *na
 
 		if (tb <= ta)
 			continue;
-		fprintf(f, "%.6f %.6g\n", (ta - t0) / 1e9, (eb - ea) / ((tb - ta) / 1e9));
+		fprintf(f, "%.6f %.6g", (ta - t0) / 1e9, (eb - ea) / ((tb - ta) / 1e9));
+		if (elo)
+			fprintf(f, " %.6g %.6g",
+			        (cJSON_GetArrayItem(elo, i)->valuedouble - cJSON_GetArrayItem(elo, i - 1)->valuedouble) /
+			            ((tb - ta) / 1e9),
+			        (cJSON_GetArrayItem(ehi, i)->valuedouble - cJSON_GetArrayItem(ehi, i - 1)->valuedouble) /
+			            ((tb - ta) / 1e9));
+		fputc('\n', f);
 		rows++;
 	}
 	fclose(f);
@@ -380,10 +399,19 @@ static int dat_sweep(const struct rpt_result *r, enum sweep_axis ax, const char 
 	for (int i = 0; i < n; i++) {
 		const struct rpt_stat *tok =
 		    ax == SWEEP_PROMPT ? &cs[i]->prefill_tok_s : &cs[i]->decode_tok_s;
-		const struct rpt_stat *j =
-		    ax == SWEEP_PROMPT ? &cs[i]->prefill_jpt_gross : &cs[i]->decode_jpt_gross;
+		struct rpt_stat j = ax == SWEEP_PROMPT ? cs[i]->prefill_jpt_gross
+		                                       : cs[i]->decode_jpt_gross;
+		const struct rpt_range_pair *est =
+		    ax == SWEEP_PROMPT ? &cs[i]->est_prefill_jpt_gross : &cs[i]->est_decode_jpt_gross;
 		char label[32];
 
+		/* an estimate: the error bar spans its CI and its low/high coefficients */
+		if (est->ok && j.ok) {
+			if (est->lo < j.ci_low)
+				j.ci_low = est->lo;
+			if (est->hi > j.ci_high)
+				j.ci_high = est->hi;
+		}
 		if (ax == SWEEP_TYPE)
 			snprintf(label, sizeof label, "%s", cs[i]->type);
 		else
@@ -391,11 +419,11 @@ static int dat_sweep(const struct rpt_result *r, enum sweep_axis ax, const char 
 		fprintf(f, "%d ", ax == SWEEP_TYPE ? i : sweep_value(cs[i], ax));
 		dat_label(f, label);
 		dat_stat(f, tok);
-		dat_stat(f, j);
+		dat_stat(f, &j);
 		fputc('\n', f);
 		if (!strcmp(cs[i]->energy_kind, "estimated"))
 			*estimated = true;
-		*has_energy |= j->ok;
+		*has_energy |= j.ok;
 	}
 	fclose(f);
 	free(cs);
@@ -503,8 +531,13 @@ ok:
 			continue;
 		est = !strcmp(c->energy_kind, "estimated");
 		*estimated |= est;
-		snprintf(label, sizeof label, "%.100s %dt %s", short_label(rs[i]->path), c->threads,
-		         c->type);
+		if (est && c->est_tokens_per_j.ok)
+			snprintf(label, sizeof label, "%.100s %dt %s (ESTIMATED, %.3g-%.3g tok/J)",
+			         short_label(rs[i]->path), c->threads, c->type, c->est_tokens_per_j.lo,
+			         c->est_tokens_per_j.hi);
+		else
+			snprintf(label, sizeof label, "%.100s %dt %s", short_label(rs[i]->path), c->threads,
+			         c->type);
 		fprintf(f, "%d ", rows++);
 		dat_label(f, label);
 		if (c->decode_tok_s.ok)

@@ -148,7 +148,16 @@ static void md_result(FILE *f, const struct rpt_result *r, const struct rpt_resu
 		md_stat(f, &c->tokens_per_j, 3);
 		md_stat(f, &c->avg_power_w, 3);
 		md_stat(f, &c->wh_per_query, 3);
-		if (c->energy_source[0])
+		if (c->energy_source[0] && c->est_range)
+			fprintf(f,
+			        " **ESTIMATED** `%s`, range at the model's low/high coefficients: "
+			        "J/token net %.3g-%.3g, gross %.3g-%.3g; avg W %.3g-%.3g |\n",
+			        c->energy_source, c->est_decode_jpt_net.ok ? c->est_decode_jpt_net.lo : 0,
+			        c->est_decode_jpt_net.ok ? c->est_decode_jpt_net.hi : 0,
+			        c->est_decode_jpt_gross.lo, c->est_decode_jpt_gross.hi,
+			        c->est_avg_power_w.ok ? c->est_avg_power_w.lo : 0,
+			        c->est_avg_power_w.ok ? c->est_avg_power_w.hi : 0);
+		else if (c->energy_source[0])
 			fprintf(f, " %s `%s` |\n",
 			        !strcmp(c->energy_kind, "estimated") ? "**ESTIMATED**" : "measured",
 			        c->energy_source);

@@ -55,11 +55,21 @@ struct rpt_config {
 	struct rpt_stat avg_power_w;                        /* whole repetition, gross */
 	struct rpt_stat wh_per_query;                       /* prompt + answer, net */
 	struct rpt_num weight_bytes, decode_bytes_per_token;
+	/* An estimated source with bound sources "<energy_source>-low" and "-high" in
+	 * summary.by_source (SCHEMA.md; the vm model has them): the medians of the same figures
+	 * at the model's low and high coefficients. est_range false when there are none. */
+	bool est_range;
+	char est_low_id[72], est_high_id[72];
+	struct rpt_range_pair {
+		double lo, hi;
+		bool ok;
+	} est_decode_jpt_gross, est_decode_jpt_net, est_prefill_jpt_gross, est_avg_power_w,
+	    est_wh_per_query, est_tokens_per_j;
 };
 
 /* One energy_sources[] entry. */
 struct rpt_source {
-	char id[64], backend[32], domain[32], covers[96], kind[16], model[200];
+	char id[64], backend[32], domain[32], covers[160], kind[16], model[320];
 };
 
 /* A loaded and validated result file (kind "run" or "kernels"). */

@@ -71,6 +71,51 @@ static int read_pair(const cJSON *sum, const char *name, struct rpt_stat *gross,
 	return rc;
 }
 
+/* The median of by_source[id].<path...> (path of up to two keys), if present. */
+static bool bound_median(const cJSON *by, const char *id, const char *k1, const char *k2, double *v)
+{
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(by, id), k1);
+
+	if (k2)
+		o = cJSON_GetObjectItemCaseSensitive(o, k2);
+	return rj_num(o, "median", v);
+}
+
+static void bound_pair(const cJSON *by, const struct rpt_config *cfg, const char *k1, const char *k2,
+                       struct rpt_range_pair *p)
+{
+	double a, b;
+
+	p->ok = bound_median(by, cfg->est_low_id, k1, k2, &a) && bound_median(by, cfg->est_high_id, k1, k2, &b);
+	if (p->ok) {
+		p->lo = a < b ? a : b;
+		p->hi = a < b ? b : a;
+	}
+}
+
+/* An estimated source's range: the "<source>-low" and "-high" bound sources of by_source. */
+static void read_est_range(const cJSON *sum, struct rpt_config *cfg)
+{
+	const cJSON *by = cJSON_GetObjectItemCaseSensitive(sum, "by_source");
+
+	snprintf(cfg->est_low_id, sizeof cfg->est_low_id, "%.60s-low", cfg->energy_source);
+	snprintf(cfg->est_high_id, sizeof cfg->est_high_id, "%.60s-high", cfg->energy_source);
+	if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(by, cfg->est_low_id)) ||
+	    !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(by, cfg->est_high_id)))
+		return;
+	bound_pair(by, cfg, "decode_j_per_token", "gross", &cfg->est_decode_jpt_gross);
+	bound_pair(by, cfg, "decode_j_per_token", "net", &cfg->est_decode_jpt_net);
+	bound_pair(by, cfg, "prefill_j_per_token", "gross", &cfg->est_prefill_jpt_gross);
+	bound_pair(by, cfg, "avg_power_w", NULL, &cfg->est_avg_power_w);
+	bound_pair(by, cfg, "wh_per_query", NULL, &cfg->est_wh_per_query);
+	cfg->est_tokens_per_j.ok = cfg->est_decode_jpt_net.ok && cfg->est_decode_jpt_net.lo > 0;
+	if (cfg->est_tokens_per_j.ok) {
+		cfg->est_tokens_per_j.lo = 1.0 / cfg->est_decode_jpt_net.hi;
+		cfg->est_tokens_per_j.hi = 1.0 / cfg->est_decode_jpt_net.lo;
+	}
+	cfg->est_range = cfg->est_decode_jpt_gross.ok;
+}
+
 static int read_config(const cJSON *c, int i, const struct rpt_result *r, struct rpt_config *cfg,
                        char *err, size_t errlen)
 {
@@ -198,6 +243,8 @@ static int read_config(const cJSON *c, int i, const struct rpt_result *r, struct
 		         file, ctx);
 		return -EINVAL;
 	}
+	if (!strcmp(cfg->energy_kind, "estimated"))
+		read_est_range(sum, cfg);
 	if (!cfg->energy_source[0]) {
 		rj_str(sum, "energy_source_reason", cfg->energy_reason, sizeof cfg->energy_reason);
 		if (!cfg->energy_reason[0])

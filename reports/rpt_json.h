@@ -36,9 +36,10 @@ void rj_fmt(char *buf, size_t len, double v, int sig);
 struct rj_local {
 	bool ok;
 	const struct rpt_config *cfg;
-	struct rpt_range jpt;      /* v = median, low/high = CI */
+	struct rpt_range jpt;      /* v = median, low/high = CI (widened by an estimate's range) */
 	struct rpt_range wh_query; /* prompt + answer, gross */
 	bool estimated;
+	bool with_model_range;     /* low/high include the estimate's low/high coefficients */
 	char source[64];
 	char reason[RPT_REASON_LEN];
 };

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `make bench`: speed benchmarks. Each section prints what it measured; nothing here is a test.
-# BENCH_SECTIONS picks the sections (default "engine kernels sampler store"; `make results` runs
-# "engine sampler" and puts their output in RESULTS.md).
+# BENCH_SECTIONS picks the sections (default "engine kernels sampler store meter"; `make results`
+# runs "engine sampler" and puts their output in RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sections=" ${BENCH_SECTIONS:-engine kernels sampler store} "
+sections=" ${BENCH_SECTIONS:-engine kernels sampler store meter} "
 ./joulebench --version
 
 # ---- engine: end-to-end prefill (pp64) and decode (tg32) on the bench-1b shape ----------------
@@ -164,4 +164,9 @@ if [[ $sections == *" store "* ]]; then
 	time_history --metric j_per_token --format csv
 	time_history --machine bench-host-3 --model llama-2-7b --metric ttft_ms
 	time_history --since 2026-06-01 --format json
+fi
+
+# ---- wall meters: fake Shelly/Tasmota plugs integrated over 60 s (scripts/bench-meter.sh) ----
+if [[ $sections == *" meter "* ]]; then
+	scripts/bench-meter.sh
 fi
