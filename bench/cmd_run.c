@@ -44,6 +44,20 @@ static const char usage_text[] =
 	"  --stop-rsd PCT         add repetitions until the RSD of decode tok/s < PCT (default 3.5)\n"
 	"  --max-reps N           the most repetitions the stop rule may run (default 20)\n"
 	"  -q, --quiet            no progress line or warnings on stderr\n"
+	"\n"
+	"External engines over HTTP (README: \"Measuring other engines\"):\n"
+	"  --engine E             builtin (default), openai (an OpenAI-compatible server: llama-server,\n"
+	"                         vLLM, joulebench serve, ...) or ollama (its native /api/generate)\n"
+	"  --url URL              the server: http://HOST:PORT/v1 for openai, http://HOST:11434 for\n"
+	"                         ollama; --model is then the server's model name\n"
+	"  --chat                 openai: /v1/chat/completions instead of /v1/completions\n"
+	"  --concurrency LIST     streams at once, one level each, e.g. 1,2,4,8,16 (default 1)\n"
+	"  --requests N           requests per level (default max(8, 2 x concurrency))\n"
+	"  --timeout-s S          per-request limit from sending to the last byte (default 300)\n"
+	"  --no-ignore-eos        do not ask the server to ignore end-of-sequence (ignore_eos)\n"
+	"  --model-params N       parameters of the served model (e.g. 8e9), for `claims`\n"
+	"                         A URL whose host is not this machine is timed, but its energy is\n"
+	"                         null: the local probes do not see the remote machine's power.\n"
 	"  -o, --output DIR       output directory (default results/<UTC time>-<host>/)\n"
 	"  --list                 list the workloads in configs/workloads/ and exit\n"
 	"\n"
@@ -69,6 +83,14 @@ enum {
 	OPT_MAX_REPS,
 	OPT_TDP,
 	OPT_LIST,
+	OPT_ENGINE,
+	OPT_URL,
+	OPT_CHAT,
+	OPT_CONCURRENCY,
+	OPT_REQUESTS,
+	OPT_TIMEOUT,
+	OPT_NO_IGNORE_EOS,
+	OPT_MODEL_PARAMS,
 };
 
 static const struct option long_opts[] = {
@@ -91,6 +113,14 @@ static const struct option long_opts[] = {
 	{ "max-reps", required_argument, NULL, OPT_MAX_REPS },
 	{ "tdp-w", required_argument, NULL, OPT_TDP },
 	{ "list", no_argument, NULL, OPT_LIST },
+	{ "engine", required_argument, NULL, OPT_ENGINE },
+	{ "url", required_argument, NULL, OPT_URL },
+	{ "chat", no_argument, NULL, OPT_CHAT },
+	{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
+	{ "requests", required_argument, NULL, OPT_REQUESTS },
+	{ "timeout-s", required_argument, NULL, OPT_TIMEOUT },
+	{ "no-ignore-eos", no_argument, NULL, OPT_NO_IGNORE_EOS },
+	{ "model-params", required_argument, NULL, OPT_MODEL_PARAMS },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
@@ -106,6 +136,71 @@ struct overrides {
 	bool has_tdp, has_gen, has_reps, has_warmup, has_interval, has_max_reps, has_seed, has_cooldown,
 		has_idle, has_stop_rsd;
 };
+
+/* The HTTP engine flags: checked together once parsing is done. */
+struct http_flags {
+	const char *engine, *url, *concurrency;
+	bool chat, no_ignore_eos, has_requests, has_timeout, has_params;
+	long requests;
+	double timeout_s, params;
+};
+
+/* Fills h from the flags (and the model name); returns 0 or the usage error's exit code. */
+static int http_setup(const struct http_flags *f, const struct bench_workload *w,
+		      struct bench_http_opts *h)
+{
+	long list[BENCH_HTTP_MAX_LEVELS];
+	int n;
+
+	memset(h, 0, sizeof *h);
+	if (f->engine && bench_engine_parse(f->engine, &h->engine) < 0)
+		return bench_usage_error("run", "--engine: expected builtin, openai or ollama, got '%s'",
+					 f->engine);
+	if (h->engine == BENCH_ENGINE_BUILTIN) {
+		const char *stray = f->url ? "--url" : f->chat ? "--chat" : f->concurrency ? "--concurrency"
+				    : f->has_requests ? "--requests" : f->has_timeout ? "--timeout-s"
+				    : f->no_ignore_eos ? "--no-ignore-eos" : f->has_params ? "--model-params" : NULL;
+
+		if (stray)
+			return bench_usage_error("run", "%s needs an external engine (--engine openai or "
+							"ollama)", stray);
+		return 0;
+	}
+	if (!f->url)
+		return bench_usage_error("run", "--engine %s needs --url (e.g. %s)", f->engine,
+					 h->engine == BENCH_ENGINE_OLLAMA ? "http://127.0.0.1:11434"
+									  : "http://127.0.0.1:8080/v1");
+	if (strncmp(f->url, "http://", 7) && strncmp(f->url, "https://", 8))
+		return bench_usage_error("run", "--url: expected an http:// or https:// URL, got '%s'",
+					 f->url);
+	if (strlen(f->url) >= sizeof h->url)
+		return bench_usage_error("run", "--url: longer than %zu bytes", sizeof h->url - 1);
+	if (f->chat && h->engine != BENCH_ENGINE_OPENAI)
+		return bench_usage_error("run", "--chat applies to --engine openai only");
+	snprintf(h->url, sizeof h->url, "%s", f->url);
+	if (strlen(w->model) >= sizeof h->model)
+		return bench_usage_error("run", "--model: a server's model name of at most %zu bytes",
+					 sizeof h->model - 1);
+	snprintf(h->model, sizeof h->model, "%.255s", w->model);
+	h->chat = f->chat;
+	h->ignore_eos = !f->no_ignore_eos;
+	h->timeout_s = f->has_timeout ? f->timeout_s : 300;
+	h->requests = f->has_requests ? (int)f->requests : 0;
+	h->n_params = f->has_params ? f->params : 0;
+	h->n_levels = 1;
+	h->concurrency[0] = 1;
+	if (f->concurrency) {
+		n = bench_parse_long_list(f->concurrency, 1, 1024, list, BENCH_HTTP_MAX_LEVELS);
+		if (n < 1)
+			return bench_usage_error("run", "--concurrency: expected stream counts from 1 to 1024 "
+							"separated by commas (at most %d), got '%s'",
+						 BENCH_HTTP_MAX_LEVELS, f->concurrency);
+		for (int i = 0; i < n; i++)
+			h->concurrency[i] = (int)list[i];
+		h->n_levels = n;
+	}
+	return 0;
+}
 
 static int parse_types(const char *s, struct bench_workload *w)
 {
@@ -282,12 +377,15 @@ int cmd_run(int argc, char **argv)
 	struct bench_workload w;
 	struct bench_run_opts ro;
 	struct bench_run *run = NULL;
+	struct http_flags hf;
+	struct bench_http_opts http;
 	const char *outdir = NULL, *wl_arg = NULL;
 	char path[1200], dir[1200], err[1024] = "";
 	bool quiet = false;
 	int c, rc;
 
 	memset(&ov, 0, sizeof ov);
+	memset(&hf, 0, sizeof hf);
 	bench_workload_init(&w);
 	optind = 1;
 	opterr = 0;
@@ -352,6 +450,31 @@ int cmd_run(int argc, char **argv)
 			ov.tdp = d;
 			ov.has_tdp = true;
 			break;
+		case OPT_ENGINE: hf.engine = optarg; break;
+		case OPT_URL: hf.url = optarg; break;
+		case OPT_CHAT: hf.chat = true; break;
+		case OPT_CONCURRENCY: hf.concurrency = optarg; break;
+		case OPT_NO_IGNORE_EOS: hf.no_ignore_eos = true; break;
+		case OPT_REQUESTS:
+			if (bench_parse_long(optarg, 1, 1000000, &hf.requests) < 0)
+				return bench_usage_error("run", "--requests: expected an integer from 1 to "
+								"1000000, got '%s'", optarg);
+			hf.has_requests = true;
+			break;
+		case OPT_TIMEOUT:
+			if (bench_parse_double(optarg, 0, 86400, &d) < 0 || d <= 0)
+				return bench_usage_error("run", "--timeout-s: expected seconds above 0, got '%s'",
+							 optarg);
+			hf.timeout_s = d;
+			hf.has_timeout = true;
+			break;
+		case OPT_MODEL_PARAMS:
+			if (bench_parse_double(optarg, 1, 1e15, &d) < 0)
+				return bench_usage_error("run", "--model-params: expected a parameter count "
+								"such as 8e9, got '%s'", optarg);
+			hf.params = d;
+			hf.has_params = true;
+			break;
 		case 'q': quiet = true; break;
 		case 'o': outdir = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
@@ -383,6 +506,11 @@ int cmd_run(int argc, char **argv)
 		bench_workload_free(&w);
 		return bench_usage_error("run", "%s", err);
 	}
+	rc = http_setup(&hf, &w, &http);
+	if (rc) {
+		bench_workload_free(&w);
+		return rc;
+	}
 	if (outdir)
 		snprintf(dir, sizeof dir, "%s", outdir);
 	else
@@ -399,6 +527,7 @@ int cmd_run(int argc, char **argv)
 	ro.build = &bench_build;
 	ro.progress = !quiet && isatty(STDERR_FILENO);
 	ro.log = quiet ? NULL : stderr;
+	ro.http = http.engine != BENCH_ENGINE_BUILTIN ? &http : NULL;
 	bench_stop_clear();
 	bench_signals_install();
 	rc = bench_run(&ro, &run, err, sizeof err);
