@@ -445,6 +445,7 @@ struct xfer {
 	struct bench_http_req *q;
 	struct bench_stream *st;
 	struct curl_slist *hdrs;
+	struct curl_slist *connect_to;
 	char *body;
 	char errbody[4096];       /* the body of a non-2xx answer */
 	size_t errlen;
@@ -509,7 +510,13 @@ static int xfer_start(struct xfer *x, CURLM *m, const struct bench_http_opts *o,
 		}
 		x->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
 		x->hdrs = curl_slist_append(x->hdrs, "Accept: text/event-stream, application/x-ndjson");
+		/* HOST:PORT:CONNECT-HOST:CONNECT-PORT, as curl --connect-to: the tests reach their
+		 * loopback server under a remote-looking URL without sending anything elsewhere */
+		if (getenv("JOULEBENCH_HTTP_CONNECT_TO") && *getenv("JOULEBENCH_HTTP_CONNECT_TO"))
+			x->connect_to = curl_slist_append(NULL, getenv("JOULEBENCH_HTTP_CONNECT_TO"));
 	}
+	if (x->connect_to)
+		curl_easy_setopt(x->easy, CURLOPT_CONNECT_TO, x->connect_to);
 	curl_easy_setopt(x->easy, CURLOPT_URL, url);
 	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
 	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
@@ -672,6 +679,7 @@ out:
 			curl_easy_cleanup(xs[k].easy);
 		}
 		curl_slist_free_all(xs[k].hdrs);
+		curl_slist_free_all(xs[k].connect_to);
 		free(xs[k].body);
 		bench_stream_free(xs[k].st);
 	}

@@ -146,10 +146,13 @@ struct bench_http_sweep {
 /*
  * Runs the sweep inside a run that has opened its probes and measured idle power: one level per
  * concurrency, `requests` each. Writes r->http (owned by r). Returns 0, 1 when stopped by a
- * signal, or -errno with a message (nothing could be sent).
+ * signal, or -errno with a message (nothing could be sent). `event` (may be NULL) is called
+ * at each phase start ("warmup", "level" with its index) with line NULL, and with a progress
+ * line (phase NULL) after each level.
  */
 int bench_http_sweep_run(struct bench_run *r, const struct bench_http_opts *o, struct pwr_set *pwr,
-			 volatile const sig_atomic_t *stop, void (*progress)(void *ud, const char *line),
+			 volatile const sig_atomic_t *stop,
+			 void (*event)(void *ud, const char *phase, int level, const char *line),
 			 void *ud, char *err, size_t errlen);
 /* Energy of each level's window, once the sampler has stopped. */
 void bench_http_sweep_energy(struct bench_run *r, struct pwr_set *pwr);

@@ -41,7 +41,8 @@ static void sleep_ms(int ms, volatile const sig_atomic_t *stop)
 }
 
 int bench_http_sweep_run(struct bench_run *r, const struct bench_http_opts *o, struct pwr_set *pwr,
-			 volatile const sig_atomic_t *stop, void (*progress)(void *ud, const char *line),
+			 volatile const sig_atomic_t *stop,
+			 void (*event)(void *ud, const char *phase, int level, const char *line),
 			 void *ud, char *err, size_t errlen)
 {
 	const struct bench_workload *w = r->w;
@@ -88,8 +89,8 @@ int bench_http_sweep_run(struct bench_run *r, const struct bench_http_opts *o, s
 			snprintf(err, errlen, "out of memory");
 			return -ENOMEM;
 		}
-		if (progress)
-			progress(ud, "warm-up requests");
+		if (event)
+			event(ud, "warmup", -1, NULL);
 		rc = bench_http_batch(o, prompts, 1, s->max_tokens, w->warmup, 1, q, stop, err, errlen);
 		bench_run_phase_add(r, -1, -1, "warmup", t0, pwr_now_ns());
 		for (int i = 0; i < w->warmup; i++)
@@ -111,9 +112,8 @@ int bench_http_sweep_run(struct bench_run *r, const struct bench_http_opts *o, s
 			return -ENOMEM;
 		}
 		L->started = true;
-		snprintf(line, sizeof line, "concurrency %d: %d requests", L->concurrency, L->n_req);
-		if (progress)
-			progress(ud, line);
+		if (event)
+			event(ud, "level", li, NULL);
 		pwr_sample_now(pwr);
 		L->t_start_ns = pwr_now_ns();
 		rc = bench_http_batch(o, prompts, 1, s->max_tokens, L->n_req, L->concurrency, L->req,
@@ -125,20 +125,19 @@ int bench_http_sweep_run(struct bench_run *r, const struct bench_http_opts *o, s
 			return rc;
 		for (int i = 0; i < L->n_req; i++)
 			ok += L->req[i].ok;
-		snprintf(line, sizeof line, "concurrency %d: %d/%d requests ok in %.2f s%s%.300s",
-			 L->concurrency, ok, L->n_req, (double)(L->t_end_ns - L->t_start_ns) / 1e9,
-			 ok < L->n_req ? "; first failure: " : "",
-			 ok < L->n_req ? L->req[0].ok ? "" : L->req[0].error : "");
-		for (int i = 0; ok < L->n_req && i < L->n_req; i++)
+		snprintf(line, sizeof line, "concurrency %d: %d/%d requests ok in %.2f s", L->concurrency,
+			 ok, L->n_req, (double)(L->t_end_ns - L->t_start_ns) / 1e9);
+		for (int i = 0; i < L->n_req; i++)
 			if (!L->req[i].ok) {
-				snprintf(line, sizeof line,
-					 "concurrency %d: %d/%d requests ok in %.2f s; first failure: %.300s",
-					 L->concurrency, ok, L->n_req,
-					 (double)(L->t_end_ns - L->t_start_ns) / 1e9, L->req[i].error);
+				size_t u = strlen(line);
+
+				snprintf(line + u, sizeof line - u, "; first failure: %.300s", L->req[i].error);
 				break;
 			}
-		if (progress)
-			progress(ud, line);
+		if (event)
+			event(ud, NULL, li, line);
+		if (event && w->cooldown_s > 0 && li + 1 < o->n_levels)
+			event(ud, "cooldown", li, NULL);
 		if (w->cooldown_s > 0 && li + 1 < o->n_levels)
 			sleep_ms((int)(w->cooldown_s * 1000), stop);
 	}

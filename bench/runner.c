@@ -833,9 +833,14 @@ static void mark_incomplete(struct bench_run *r, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void http_progress(void *ud, const char *line)
+static void http_event(void *ud, const char *phase, int level, const char *line)
 {
-	logf_(ud, "%s", line);
+	struct runner *R = ud;
+
+	if (phase)
+		hook(R, phase, -1, level);
+	if (line)
+		logf_(R, "%s", line);
 }
 
 /* An external engine over HTTP: idle before, then the concurrency sweep (idle after is the
@@ -854,7 +859,7 @@ static int run_http(struct runner *R, bool *stopped, char *err, size_t errlen)
 		*stopped = true;
 		return 0;
 	}
-	rc = bench_http_sweep_run(r, R->o->http, R->pwr, &g_stop_sig, http_progress, R, err, errlen);
+	rc = bench_http_sweep_run(r, R->o->http, R->pwr, &g_stop_sig, http_event, R, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (rc > 0 || g_stop_sig) {
