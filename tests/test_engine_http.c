@@ -16,6 +16,7 @@
 #include "bench/runner.h"
 #include "power/backend.h"
 #include "power/power.h"
+#include "reports/reports.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -718,6 +719,71 @@ static void test_failed_run_says_so(void **state)
 	bench_run_free(r);
 }
 
+/* The sweep as `compare` and `claims` read it back from result.json. */
+static void test_sweep_in_compare_and_claims(void **state)
+{
+	struct fl_script sc = { .n_tokens = 8, .ttft_ms = 10, .itl_ms = 8, .usage = true,
+				.usage_prompt_tokens = 16, .fault_request = -1 };
+	struct fl_server *f = fl_start(&sc);
+	struct bench_http_opts h = opts_for(f, BENCH_ENGINE_OPENAI, false);
+	char *root = fake_zone(), *dir = tu_mkdtemp(), path[PATH_MAX], err[512] = "", *text = NULL;
+	struct bench_run *r;
+	struct rpt_result *res = NULL;
+	struct rpt_claim claims[RPT_N_CLAIMS];
+	size_t len = 0;
+	FILE *mf;
+
+	(void)state;
+	h.n_levels = 2;
+	h.concurrency[0] = 1;
+	h.concurrency[1] = 4;
+	h.requests = 8;
+	h.n_params = 8e9;
+	r = sweep_run(&h, root, true);
+	pwr_powercap_set_io(NULL);
+	fl_stop(f);
+	assert_true(r->complete);
+	assert_int_equal(bench_result_write(r, dir, err, sizeof err), 0);
+	if (getenv("KEEP_RESULT")) /* a sweep result to look at */
+		bench_result_write(r, getenv("KEEP_RESULT"), err, sizeof err);
+	bench_run_free(r);
+	snprintf(path, sizeof path, "%s/result.json", dir);
+	if (rpt_result_load(path, &res, err, sizeof err) != 0)
+		fail_msg("rpt_result_load: %s", err);
+	assert_string_equal(res->engine, "openai");
+	assert_int_equal(res->n_sweep_levels, 2);
+	assert_int_equal(res->n_configs, 2);
+	assert_true(res->n_params.ok && res->n_params.v == 8e9);
+	for (int i = 0; i < 2; i++) {
+		const struct rpt_config *c = &res->configs[i];
+
+		assert_int_equal(c->concurrency, i ? 4 : 1);
+		assert_true(c->decode_tok_s.ok && c->decode_jpt_gross.ok && c->decode_jpt_net.ok);
+		assert_string_equal(c->energy_source, "powercap:package-0");
+		assert_string_equal(c->energy_kind, "measured");
+		assert_false(c->prefill_tok_s.ok);
+	}
+	/* compare: the headline is the level with the highest aggregate tok/s; --all lists both */
+	mf = open_memstream(&text, &len);
+	assert_int_equal(rpt_compare_rows(mf, &res, 1, true, RPT_FMT_TERM, err, sizeof err), 0);
+	fclose(mf);
+	assert_non_null(strstr(text, "openai c1"));
+	assert_non_null(strstr(text, "openai c4"));
+	assert_non_null(strstr(text, "energy measured by 'powercap:package-0'"));
+	free(text);
+	/* claims: the same-model verdict uses the sweep's most efficient level */
+	if (rpt_claims_check(&res, 1, "configs/cloud", claims, err, sizeof err) != 0)
+		fail_msg("claims: %s", err);
+	if (!strstr(claims[2].evidence, "server sweep, J/token by concurrency: c1 ") ||
+	    !strstr(claims[2].evidence, "at concurrency"))
+		fail_msg("same-model evidence does not use the sweep:\n%s", claims[2].evidence);
+	rpt_result_free(res);
+	tu_rmtree(dir);
+	free(dir);
+	tu_rmtree(root);
+	free(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -739,6 +805,7 @@ int main(void)
 		cmocka_unit_test(test_jpt_per_level),
 		cmocka_unit_test(test_remote_energy_null),
 		cmocka_unit_test(test_failed_run_says_so),
+		cmocka_unit_test(test_sweep_in_compare_and_claims),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
