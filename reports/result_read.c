@@ -454,6 +454,8 @@ static int read_run(struct rpt_result *r, const cJSON *root, char *err, size_t e
 		const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "engine");
 
 		rj_str(e, "name", r->engine, sizeof r->engine);
+		if (!r->model_name[0])
+			rj_str(e, "model_name", r->model_name, sizeof r->model_name);
 		rj_str(e, "host", r->engine_host, sizeof r->engine_host);
 		r->engine_remote = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "remote"));
 		/* the served model's size, when the user gave it (--model-params) */

@@ -582,6 +582,8 @@ static struct bench_run *sweep_run(const struct bench_http_opts *h, const char *
 	if (sysfs_root) {
 		w.n_probes = 1;
 		snprintf(w.probes[0], sizeof w.probes[0], "%s", "powercap");
+		if (getenv("JOULEBENCH_NVML_LIB"))
+			snprintf(w.probes[w.n_probes++], sizeof w.probes[0], "%s", "nvml");
 	}
 	memset(&o, 0, sizeof o);
 	o.w = &w;
@@ -719,6 +721,67 @@ static void test_failed_run_says_so(void **state)
 	bench_run_free(r);
 }
 
+/* With an NVIDIA GPU (the fake libnvidia-ml of tests/fixtures/fake_nvml.c, power-only at a
+ * constant 100 W) the level's energy covers the CPU package and the GPU, and says so. */
+static void test_gpu_covered(void **state)
+{
+	struct fl_script sc = { .n_tokens = 6, .ttft_ms = 10, .itl_ms = 15, .usage = true,
+				.fault_request = -1 };
+	char *tmp = tu_mkdtemp(), lib[PATH_MAX], cmd[PATH_MAX + 128];
+	struct fl_server *f;
+	struct bench_http_opts h;
+	struct bench_run *r;
+	struct bench_http_level_summary s;
+	char *root;
+	double dur;
+	cJSON *doc, *cov;
+
+	(void)state;
+	snprintf(lib, sizeof lib, "%s/libnvidia-ml-fake.so", tmp);
+	snprintf(cmd, sizeof cmd, "cc -shared -fPIC -O1 -o '%s' tests/fixtures/fake_nvml.c 2>&1", lib);
+	if (system(cmd) != 0) {
+		tu_rmtree(tmp);
+		free(tmp);
+		TU_SKIP("no C compiler to build the fake NVML library");
+	}
+	setenv("JOULEBENCH_NVML_LIB", lib, 1);
+	setenv("FAKE_NVML_NO_ENERGY", "1", 1);
+	setenv("FAKE_NVML_WATTS", "100", 1);
+	f = fl_start(&sc);
+	h = opts_for(f, BENCH_ENGINE_OPENAI, false);
+	h.requests = 4;
+	h.concurrency[0] = 2;
+	root = fake_zone();
+	r = sweep_run(&h, root, true);
+	pwr_powercap_set_io(NULL);
+	fl_stop(f);
+	unsetenv("JOULEBENCH_NVML_LIB");
+	unsetenv("FAKE_NVML_NO_ENERGY");
+	unsetenv("FAKE_NVML_WATTS");
+	if (!r->complete)
+		fail_msg("incomplete: %s", r->incomplete_reason);
+	assert_int_equal(r->http->n_covers, 2);
+	assert_string_equal(r->domains[r->http->covers[0]].id, "powercap:package-0");
+	assert_string_equal(r->domains[r->http->covers[1]].id, "nvml:gpu0");
+	dur = (double)(r->http->levels[0].t_end_ns - r->http->levels[0].t_start_ns) / 1e9;
+	assert_true(r->http->levels[0].energy_valid);
+	near(r->http->levels[0].energy_j, (W_LEVEL + 100) * dur, 0.05, "CPU + GPU level energy");
+	bench_http_level_summarize(r, 0, &s);
+	near(s.j_per_token, (W_LEVEL + 100) * dur / 24, 0.05, "CPU + GPU J/token");
+	doc = cJSON_CreateObject();
+	bench_http_json(doc, r);
+	cov = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "sweep"), "energy_covers");
+	assert_int_equal(cJSON_GetArraySize(cov), 2);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(cov, 1), "id")->valuestring, "nvml:gpu0");
+	assert_non_null(strstr(cJSON_GetObjectItem(cJSON_GetArrayItem(cov, 1), "covers")->valuestring, "GPU 0"));
+	cJSON_Delete(doc);
+	bench_run_free(r);
+	tu_rmtree(root);
+	free(root);
+	tu_rmtree(tmp);
+	free(tmp);
+}
+
 /* The sweep as `compare` and `claims` read it back from result.json. */
 static void test_sweep_in_compare_and_claims(void **state)
 {
@@ -805,6 +868,7 @@ int main(void)
 		cmocka_unit_test(test_jpt_per_level),
 		cmocka_unit_test(test_remote_energy_null),
 		cmocka_unit_test(test_failed_run_says_so),
+		cmocka_unit_test(test_gpu_covered),
 		cmocka_unit_test(test_sweep_in_compare_and_claims),
 	};
 
