@@ -56,6 +56,8 @@ static const char usage_text[] =
 	"  --timeout-s S          per-request limit from sending to the last byte (default 300)\n"
 	"  --no-ignore-eos        do not ask the server to ignore end-of-sequence (ignore_eos)\n"
 	"  --model-params N       parameters of the served model (e.g. 8e9), for `claims`\n"
+	"  --remote               the engine runs on another machine although its URL is local\n"
+	"                         (an SSH tunnel, a port forward): measured for latency only\n"
 	"                         A URL whose host is not this machine is timed, but its energy is\n"
 	"                         null: the local probes do not see the remote machine's power.\n"
 	"  -o, --output DIR       output directory (default results/<UTC time>-<host>/)\n"
@@ -91,6 +93,7 @@ enum {
 	OPT_TIMEOUT,
 	OPT_NO_IGNORE_EOS,
 	OPT_MODEL_PARAMS,
+	OPT_REMOTE,
 };
 
 static const struct option long_opts[] = {
@@ -121,6 +124,7 @@ static const struct option long_opts[] = {
 	{ "timeout-s", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-ignore-eos", no_argument, NULL, OPT_NO_IGNORE_EOS },
 	{ "model-params", required_argument, NULL, OPT_MODEL_PARAMS },
+	{ "remote", no_argument, NULL, OPT_REMOTE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
@@ -140,7 +144,7 @@ struct overrides {
 /* The HTTP engine flags: checked together once parsing is done. */
 struct http_flags {
 	const char *engine, *url, *concurrency;
-	bool chat, no_ignore_eos, has_requests, has_timeout, has_params;
+	bool chat, no_ignore_eos, has_requests, has_timeout, has_params, remote;
 	long requests;
 	double timeout_s, params;
 };
@@ -159,7 +163,8 @@ static int http_setup(const struct http_flags *f, const struct bench_workload *w
 	if (h->engine == BENCH_ENGINE_BUILTIN) {
 		const char *stray = f->url ? "--url" : f->chat ? "--chat" : f->concurrency ? "--concurrency"
 				    : f->has_requests ? "--requests" : f->has_timeout ? "--timeout-s"
-				    : f->no_ignore_eos ? "--no-ignore-eos" : f->has_params ? "--model-params" : NULL;
+				    : f->no_ignore_eos ? "--no-ignore-eos" : f->has_params ? "--model-params"
+				    : f->remote ? "--remote" : NULL;
 
 		if (stray)
 			return bench_usage_error("run", "%s needs an external engine (--engine openai or "
@@ -187,6 +192,7 @@ static int http_setup(const struct http_flags *f, const struct bench_workload *w
 	h->timeout_s = f->has_timeout ? f->timeout_s : 300;
 	h->requests = f->has_requests ? (int)f->requests : 0;
 	h->n_params = f->has_params ? f->params : 0;
+	h->remote = f->remote;
 	h->n_levels = 1;
 	h->concurrency[0] = 1;
 	if (f->concurrency) {
@@ -455,6 +461,7 @@ int cmd_run(int argc, char **argv)
 		case OPT_CHAT: hf.chat = true; break;
 		case OPT_CONCURRENCY: hf.concurrency = optarg; break;
 		case OPT_NO_IGNORE_EOS: hf.no_ignore_eos = true; break;
+		case OPT_REMOTE: hf.remote = true; break;
 		case OPT_REQUESTS:
 			if (bench_parse_long(optarg, 1, 1000000, &hf.requests) < 0)
 				return bench_usage_error("run", "--requests: expected an integer from 1 to "

@@ -50,6 +50,7 @@ struct bench_http_opts {
 	int concurrency[BENCH_HTTP_MAX_LEVELS];
 	int requests;             /* requests per level */
 	double n_params;          /* parameters of the served model (for claims), 0 = unknown */
+	bool remote;              /* runs elsewhere whatever its URL says (a tunnel): no energy */
 };
 
 /* The outcome of one streamed request. */

@@ -63,10 +63,11 @@ int bench_http_sweep_run(struct bench_run *r, const struct bench_http_opts *o, s
 		snprintf(err, errlen, "--url %s: no host in the URL", o->url);
 		return -EINVAL;
 	}
-	s->remote = local == 0;
+	s->remote = local == 0 || o->remote;
 	if (s->remote)
 		snprintf(s->remote_reason, sizeof s->remote_reason,
-			 "remote engine at %.200s: the local probes do not see its power", s->host);
+			 "remote engine at %.200s%s: the local probes do not see its power", s->host,
+			 local ? " (--remote)" : "");
 	s->max_tokens = w->gen_tokens;
 	if (w->prompt_text) {
 		s->prompt = strdup(w->prompt_text);

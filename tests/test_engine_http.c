@@ -700,6 +700,27 @@ static void test_remote_energy_null(void **state)
 	free(root);
 }
 
+/* --remote: a loopback URL that is really a tunnel to another machine. */
+static void test_forced_remote(void **state)
+{
+	struct fl_script sc = { .n_tokens = 3, .usage = true, .fault_request = -1 };
+	struct fl_server *f = fl_start(&sc);
+	struct bench_http_opts h = opts_for(f, BENCH_ENGINE_OPENAI, false);
+	struct bench_run *r;
+
+	(void)state;
+	h.remote = true;
+	h.requests = 1;
+	r = sweep_run(&h, NULL, false);
+	fl_stop(f);
+	assert_true(r->complete);
+	assert_true(r->http->remote);
+	assert_false(r->http->levels[0].energy_valid);
+	assert_string_equal(r->http->levels[0].energy_reason,
+			    "remote engine at 127.0.0.1 (--remote): the local probes do not see its power");
+	bench_run_free(r);
+}
+
 /* A run whose requests fail is incomplete and says why. */
 static void test_failed_run_says_so(void **state)
 {
@@ -867,6 +888,7 @@ int main(void)
 		cmocka_unit_test(test_url_classification),
 		cmocka_unit_test(test_jpt_per_level),
 		cmocka_unit_test(test_remote_energy_null),
+		cmocka_unit_test(test_forced_remote),
 		cmocka_unit_test(test_failed_run_says_so),
 		cmocka_unit_test(test_gpu_covered),
 		cmocka_unit_test(test_sweep_in_compare_and_claims),
