@@ -143,7 +143,7 @@ struct overrides {
 
 /* The HTTP engine flags: checked together once parsing is done. */
 struct http_flags {
-	const char *engine, *url, *concurrency;
+	const char *engine, *url, *concurrency, *model;
 	bool chat, no_ignore_eos, has_requests, has_timeout, has_params, remote;
 	long requests;
 	double timeout_s, params;
@@ -175,6 +175,9 @@ static int http_setup(const struct http_flags *f, const struct bench_workload *w
 		return bench_usage_error("run", "--engine %s needs --url (e.g. %s)", f->engine,
 					 h->engine == BENCH_ENGINE_OLLAMA ? "http://127.0.0.1:11434"
 									  : "http://127.0.0.1:8080/v1");
+	if (!f->model)
+		return bench_usage_error("run", "--engine %s needs --model NAME: the server's name for "
+						"the model", f->engine);
 	if (strncmp(f->url, "http://", 7) && strncmp(f->url, "https://", 8))
 		return bench_usage_error("run", "--url: expected an http:// or https:// URL, got '%s'",
 					 f->url);
@@ -513,6 +516,7 @@ int cmd_run(int argc, char **argv)
 		bench_workload_free(&w);
 		return bench_usage_error("run", "%s", err);
 	}
+	hf.model = ov.model;
 	rc = http_setup(&hf, &w, &http);
 	if (rc) {
 		bench_workload_free(&w);

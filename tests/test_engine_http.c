@@ -186,46 +186,78 @@ static void test_bodies(void **state)
 
 /* ---- the stream over a socket ----------------------------------------------------------------- */
 
+/*
+ * TTFT and inter-token gaps against the injected 120 ms and 25 ms. Always: every chunk is
+ * stamped after the server sent it (the client never stamps early). Within tolerance of the
+ * injected delays (TTFT at most SLACK_MS late, median gap within 10% below and SLACK_MS/2 above,
+ * median lag behind the server's send under 15 ms): in one of three attempts, since on a loaded
+ * machine any one stream can be delayed by the scheduler.
+ */
 static void test_ttft_itl(void **state)
 {
 	struct fl_script sc = { .n_tokens = 12, .ttft_ms = 120, .itl_ms = 25, .usage = true,
 				.usage_prompt_tokens = 5, .fault_request = -1 };
 	struct fl_server *f;
 	struct bench_http_opts o;
-	struct bench_http_req q[2];
-	char path[128], body[1024];
+	char path[128], body[1024], why[256] = "";
+	bool good = false;
 
 	(void)state;
 	f = fl_start(&sc);
 	o = opts_for(f, BENCH_ENGINE_OPENAI, false);
-	batch(&o, 2, 1, q);
-	for (int i = 0; i < 2; i++) {
-		double ttft = (double)(q[i].t_first_ns - q[i].t_start_ns) / 1e6, itl = med_itl_ms(&q[i]);
+	for (int attempt = 0; attempt < 3 && !good; attempt++) {
+		struct bench_http_req q[2];
+		long long srv[16];
+		int64_t cl[16];
+		double lag[16], ttft, itl;
+		int ns;
 
-		if (!q[i].ok)
-			fail_msg("request %d: %s", i, q[i].error);
-		assert_int_equal(q[i].n_chunks, 12);
-		assert_int_equal(q[i].n_itl, 11);
-		assert_int_equal(q[i].completion_tokens, 12);
-		assert_int_equal(q[i].prompt_tokens, 5);
-		assert_string_equal(q[i].token_count_source, "usage");
-		if (ttft < 120 || ttft > 120 + SLACK_MS)
-			fail_msg("TTFT %.1f ms, injected 120 ms", ttft);
-		if (itl < 25 * 0.9 || itl > 25 + SLACK_MS / 2)
-			fail_msg("median inter-token gap %.1f ms, injected 25 ms", itl);
-		for (int k = 0; k < q[i].n_itl; k++)
-			if ((double)q[i].itl_ns[k] / 1e6 < 25 * 0.8)
-				fail_msg("gap %d: %.1f ms, shorter than the injected 25 ms", k,
-					 (double)q[i].itl_ns[k] / 1e6);
-		bench_http_req_free(&q[i]);
+		batch(&o, 2, 1, q);
+		for (int i = 0; i < 2; i++) {
+			if (!q[i].ok)
+				fail_msg("request %d: %s", i, q[i].error);
+			assert_int_equal(q[i].n_chunks, 12);
+			assert_int_equal(q[i].n_itl, 11);
+			assert_int_equal(q[i].completion_tokens, 12);
+			assert_int_equal(q[i].prompt_tokens, 5);
+			assert_string_equal(q[i].token_count_source, "usage");
+		}
+		/* keep-alive: a batch's requests share one connection */
+		assert_int_equal(fl_connections(f), attempt + 1);
+		ns = fl_token_times(f, srv, 16);
+		assert_int_equal(ns, 12);
+		cl[0] = q[1].t_first_ns;
+		for (int k = 1; k < 12; k++)
+			cl[k] = cl[k - 1] + q[1].itl_ns[k - 1];
+		for (int k = 0; k < 12; k++) {
+			if (cl[k] < srv[k])
+				fail_msg("chunk %d stamped %.3f ms before the server sent it", k,
+					 (double)(srv[k] - cl[k]) / 1e6);
+			lag[k] = (double)(cl[k] - srv[k]) / 1e6;
+		}
+		ttft = (double)(q[1].t_first_ns - q[1].t_start_ns) / 1e6;
+		itl = med_itl_ms(&q[1]);
+		assert_true(ttft >= 120);
+		if (ttft > 120 + SLACK_MS)
+			snprintf(why, sizeof why, "TTFT %.1f ms, injected 120 ms", ttft);
+		else if (itl < 25 * 0.9 || itl > 25 + SLACK_MS / 2)
+			snprintf(why, sizeof why, "median inter-token gap %.1f ms, injected 25 ms", itl);
+		else if (bench_median(lag, 12) > 15)
+			snprintf(why, sizeof why, "chunks read a median %.1f ms after they were sent",
+				 bench_median(lag, 12));
+		else
+			good = true;
+		if (!good)
+			tu_note("attempt %d: %s", attempt + 1, why);
+		bench_http_req_free(&q[0]);
+		bench_http_req_free(&q[1]);
 	}
+	if (!good)
+		fail_msg("three attempts out of tolerance; the last: %s", why);
 	fl_last_request(f, path, sizeof path, body, sizeof body);
 	assert_string_equal(path, "/v1/completions");
 	assert_non_null(strstr(body, "\"include_usage\":true"));
 	assert_non_null(strstr(body, "\"max_tokens\":16"));
-	/* keep-alive: both requests on one connection */
-	assert_int_equal(fl_connections(f), 1);
-	assert_int_equal(fl_requests(f), 2);
 	fl_stop(f);
 }
 
@@ -369,7 +401,7 @@ static void test_concurrency_levels(void **state)
 
 	(void)state;
 	for (size_t k = 0; k < sizeof levels / sizeof *levels; k++) {
-		struct fl_script sc = { .n_tokens = 6, .ttft_ms = 30, .itl_ms = 15, .usage = true,
+		struct fl_script sc = { .n_tokens = 6, .ttft_ms = 150, .itl_ms = 15, .usage = true,
 					.fault_request = -1 };
 		struct fl_server *f = fl_start(&sc);
 		struct bench_http_opts o = opts_for(f, BENCH_ENGINE_OPENAI, false);
@@ -419,6 +451,25 @@ static void test_one_request_fails(void **state)
 
 /* ---- whose machine -------------------------------------------------------------------------- */
 
+/* Whether /etc/hosts names `name` (as a whole word on a line that is not a comment). */
+static bool hosts_file_has(const char *name)
+{
+	char *text = tu_read_file("/etc/hosts", NULL), *line, *save = NULL;
+	bool found = false;
+
+	for (line = text ? strtok_r(text, "\n", &save) : NULL; line && !found;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *w, *s2 = NULL;
+
+		line[strcspn(line, "#")] = '\0';
+		w = strtok_r(line, " \t", &s2);
+		for (w = w ? strtok_r(NULL, " \t", &s2) : NULL; w && !found; w = strtok_r(NULL, " \t", &s2))
+			found = !strcmp(w, name);
+	}
+	free(text);
+	return found;
+}
+
 static void test_url_classification(void **state)
 {
 	char host[256], name[256];
@@ -450,13 +501,16 @@ static void test_url_classification(void **state)
 		assert_string_equal(host, cases[i].host);
 	}
 	assert_int_equal(bench_url_is_local("http:///v1", false, host, sizeof host), -EINVAL);
-	/* a name that resolves (through /etc/hosts, no DNS traffic for it) to this machine */
-	if (gethostname(name, sizeof name) == 0 && name[0]) {
+	/* this machine's name resolves to one of its own addresses; only when /etc/hosts has it,
+	 * so that the look-up sends nothing to a DNS server */
+	if (gethostname(name, sizeof name) == 0 && name[0] && hosts_file_has(name)) {
 		char url[300];
 
 		snprintf(url, sizeof url, "http://%s:8080/v1", name);
 		if (bench_url_is_local(url, true, host, sizeof host) != 1)
-			tu_note("the host name %s does not resolve to a local address here", name);
+			fail_msg("%s (in /etc/hosts) was classified remote", name);
+	} else {
+		tu_note("this machine's name is not in /etc/hosts: its look-up is not tested");
 	}
 }
 

@@ -28,6 +28,8 @@ struct fl_server {
 	volatile int stop;
 	int requests, active, max_active;
 	char last_path[128];
+	long long tok_ns[256];
+	int n_tok;
 	char last_body[8192];
 };
 
@@ -74,22 +76,52 @@ static int send_chunk(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* An event (already framed as SSE or NDJSON), whole or in pieces. */
-static int send_event(struct fl_server *f, int fd, const char *ev)
+static long long mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Notes when token chunk `tok` (-1: not a token) goes out. */
+static void stamp(struct fl_server *f, int tok)
+{
+	if (tok < 0)
+		return;
+	pthread_mutex_lock(&f->lock);
+	if (tok < 256) {
+		f->tok_ns[tok] = mono_ns();
+		f->n_tok = tok + 1;
+	}
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* An event (already framed as SSE or NDJSON), whole or in pieces; `tok` is its token index. */
+static int send_event_tok(struct fl_server *f, int fd, const char *ev, int tok)
 {
 	size_t n = strlen(ev);
 
-	if (f->s.split_bytes <= 0)
+	if (f->s.split_bytes <= 0) {
+		stamp(f, tok);
 		return send_chunk(fd, ev, n);
+	}
 	for (size_t off = 0; off < n; off += (size_t)f->s.split_bytes) {
 		size_t k = n - off < (size_t)f->s.split_bytes ? n - off : (size_t)f->s.split_bytes;
 
+		if (off + k >= n)
+			stamp(f, tok);
 		if (send_chunk(fd, ev + off, k))
 			return -1;
 		if (off + k < n)
 			fl_sleep_ms(f, f->s.split_gap_ms);
 	}
 	return 0;
+}
+
+static int send_event(struct fl_server *f, int fd, const char *ev)
+{
+	return send_event_tok(f, fd, ev, -1);
 }
 
 /* Waits until the client closes the connection (or the server stops, or 30 s pass). */
@@ -127,6 +159,9 @@ static int answer(struct fl_server *f, int fd, const char *path, int req)
 		 ollama ? "application/x-ndjson" : "text/event-stream");
 	if (send_all(fd, head, strlen(head)))
 		return -1;
+	pthread_mutex_lock(&f->lock);
+	f->n_tok = 0;
+	pthread_mutex_unlock(&f->lock);
 	fl_sleep_ms(f, s->ttft_ms);
 	for (int i = 0; i < s->n_tokens && !f->stop; i++) {
 		if (faulty && i == s->fault_after) {
@@ -163,7 +198,7 @@ static int answer(struct fl_server *f, int fd, const char *path, int req)
 				 "data: {\"id\":\"c%d\",\"object\":\"text_completion\",\"choices\":[{"
 				 "\"index\":0,\"text\":\"tok%d \",\"finish_reason\":%s}]}\n\n",
 				 req, i, i + 1 == s->n_tokens ? "\"length\"" : "null");
-		if (send_event(f, fd, ev))
+		if (send_event_tok(f, fd, ev, i))
 			return -1;
 	}
 	if (ollama) {
@@ -378,6 +413,17 @@ int fl_requests(struct fl_server *f)
 int fl_max_active(struct fl_server *f)
 {
 	return locked_int(f, &f->max_active);
+}
+
+int fl_token_times(struct fl_server *f, long long *out, int max)
+{
+	int n;
+
+	pthread_mutex_lock(&f->lock);
+	n = f->n_tok < max ? f->n_tok : max;
+	memcpy(out, f->tok_ns, (size_t)n * sizeof *out);
+	pthread_mutex_unlock(&f->lock);
+	return n;
 }
 
 void fl_last_request(struct fl_server *f, char *path, size_t plen, char *body, size_t blen)

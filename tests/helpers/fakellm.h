@@ -50,6 +50,9 @@ const char *fl_url(const struct fl_server *f, const char *suffix);
 int fl_connections(struct fl_server *f); /* TCP connections accepted */
 int fl_requests(struct fl_server *f);    /* requests answered or being answered */
 int fl_max_active(struct fl_server *f);  /* most streams in progress at once */
+/* CLOCK_MONOTONIC ns at which each token chunk of the last stream was handed to send() (its
+ * last piece, when split); returns how many (at most max). */
+int fl_token_times(struct fl_server *f, long long *out, int max);
 /* The body and path of the last request (caller's buffers). */
 void fl_last_request(struct fl_server *f, char *path, size_t plen, char *body, size_t blen);
 
