@@ -24,6 +24,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -775,6 +776,41 @@ static void test_forced_remote(void **state)
 	bench_run_free(r);
 }
 
+static void *stop_later(void *arg)
+{
+	struct timespec ts = { 0, 600000000L };
+
+	(void)arg;
+	nanosleep(&ts, NULL);
+	bench_stop_request(SIGINT);
+	return NULL;
+}
+
+/* SIGINT during a slow stream ends the sweep at once: what was measured is kept, the stream
+ * in flight is marked interrupted, and the run incomplete. */
+static void test_interrupted_sweep(void **state)
+{
+	struct fl_script sc = { .n_tokens = 60, .itl_ms = 50, .usage = true, .fault_request = -1 };
+	struct fl_server *f = fl_start(&sc);
+	struct bench_http_opts h = opts_for(f, BENCH_ENGINE_OPENAI, false);
+	struct bench_run *r;
+	pthread_t t;
+	int64_t t0 = pwr_now_ns();
+
+	(void)state;
+	h.requests = 3;
+	assert_int_equal(pthread_create(&t, NULL, stop_later, NULL), 0);
+	r = sweep_run(&h, NULL, false); /* idle 0.3 s, then a 3 s warm-up stream */
+	pthread_join(t, NULL);
+	bench_stop_clear();
+	fl_stop(f);
+	if ((double)(pwr_now_ns() - t0) / 1e9 > 2.5)
+		fail_msg("the run took %.1f s after a stop at 0.6 s", (double)(pwr_now_ns() - t0) / 1e9);
+	assert_false(r->complete);
+	assert_non_null(strstr(r->incomplete_reason, "interrupted by SIGINT"));
+	bench_run_free(r);
+}
+
 /* A run whose requests fail is incomplete and says why. */
 static void test_failed_run_says_so(void **state)
 {
@@ -943,6 +979,7 @@ int main(void)
 		cmocka_unit_test(test_jpt_per_level),
 		cmocka_unit_test(test_remote_energy_null),
 		cmocka_unit_test(test_forced_remote),
+		cmocka_unit_test(test_interrupted_sweep),
 		cmocka_unit_test(test_failed_run_says_so),
 		cmocka_unit_test(test_gpu_covered),
 		cmocka_unit_test(test_sweep_in_compare_and_claims),
