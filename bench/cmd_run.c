@@ -50,7 +50,8 @@ static const char usage_text[] =
 	"                         vLLM, joulebench serve, ...) or ollama (its native /api/generate)\n"
 	"  --url URL              the server: http://HOST:PORT/v1 for openai, http://HOST:11434 for\n"
 	"                         ollama; --model is then the server's model name\n"
-	"  --chat                 openai: /v1/chat/completions instead of /v1/completions\n"
+	"  --chat                 the chat endpoint: /v1/chat/completions instead of /v1/completions,\n"
+	"                         Ollama's /api/chat instead of /api/generate\n"
 	"  --concurrency LIST     streams at once, one level each, e.g. 1,2,4,8,16 (default 1)\n"
 	"  --requests N           requests per level (default max(8, 2 x concurrency))\n"
 	"  --timeout-s S          per-request limit from sending to the last byte (default 300)\n"
@@ -183,8 +184,6 @@ static int http_setup(const struct http_flags *f, const struct bench_workload *w
 					 f->url);
 	if (strlen(f->url) >= sizeof h->url)
 		return bench_usage_error("run", "--url: longer than %zu bytes", sizeof h->url - 1);
-	if (f->chat && h->engine != BENCH_ENGINE_OPENAI)
-		return bench_usage_error("run", "--chat applies to --engine openai only");
 	snprintf(h->url, sizeof h->url, "%s", f->url);
 	if (strlen(w->model) >= sizeof h->model)
 		return bench_usage_error("run", "--model: a server's model name of at most %zu bytes",

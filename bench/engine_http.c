@@ -57,7 +57,7 @@ void bench_http_endpoint(const struct bench_http_opts *o, char *out, size_t len)
 	while (n > 0 && o->url[n - 1] == '/')
 		n--;
 	if (o->engine == BENCH_ENGINE_OLLAMA)
-		path = "/api/generate";
+		path = o->chat ? "/api/chat" : "/api/generate";
 	else
 		path = o->chat ? "/chat/completions" : "/completions";
 	snprintf(out, len, "%.*s%s", (int)n, o->url, path);
@@ -72,7 +72,15 @@ char *bench_http_body(const struct bench_http_opts *o, const char *prompt, int m
 		return NULL;
 	cJSON_AddStringToObject(b, "model", o->model);
 	if (o->engine == BENCH_ENGINE_OLLAMA) {
-		cJSON_AddStringToObject(b, "prompt", prompt);
+		if (o->chat) {
+			cJSON *msgs = cJSON_AddArrayToObject(b, "messages"), *m = cJSON_CreateObject();
+
+			cJSON_AddItemToArray(msgs, m);
+			cJSON_AddStringToObject(m, "role", "user");
+			cJSON_AddStringToObject(m, "content", prompt);
+		} else {
+			cJSON_AddStringToObject(b, "prompt", prompt);
+		}
 		cJSON_AddBoolToObject(b, "stream", 1);
 		x = cJSON_AddObjectToObject(b, "options");
 		cJSON_AddNumberToObject(x, "num_predict", max_tokens);

@@ -3,7 +3,7 @@
  * (issue 12), and the concurrency sweep that drives them.
  *
  * Adapters: `openai` streams /v1/completions (or /v1/chat/completions) as server-sent events,
- * `ollama` streams Ollama's native /api/generate as newline-delimited JSON. Every token chunk is
+ * `ollama` streams Ollama's native /api/generate (or /api/chat) as newline-delimited JSON. Every token chunk is
  * timestamped (CLOCK_MONOTONIC, pwr_now_ns) in libcurl's write callback, the moment its bytes
  * are read, so TTFT and every inter-token gap are the client's view of the stream. Lines are
  * reassembled across arbitrary read boundaries. Token counts come from the server (`usage`,
@@ -43,7 +43,8 @@ struct bench_http_opts {
 	enum bench_engine engine;
 	char url[512];            /* openai: base ending in /v1; ollama: http://HOST:11434 */
 	char model[256];          /* the server's model name */
-	bool chat;                /* openai: /v1/chat/completions instead of /v1/completions */
+	bool chat;                /* /v1/chat/completions (ollama: /api/chat) instead of /v1/completions
+				   * (/api/generate) */
 	bool ignore_eos;          /* ask the server to decode max_tokens whatever it samples */
 	double timeout_s;         /* per request, from sending to the last byte; 0 = none */
 	int n_levels;

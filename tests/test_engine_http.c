@@ -308,6 +308,17 @@ static void test_ollama_stream(void **state)
 	assert_string_equal(path, "/api/generate");
 	assert_non_null(strstr(body, "\"num_predict\":16"));
 	bench_http_req_free(&q);
+	/* --chat: /api/chat, whose chunks carry message.content */
+	o.chat = true;
+	batch(&o, 1, 1, &q);
+	if (!q.ok)
+		fail_msg("/api/chat: %s", q.error);
+	assert_int_equal(q.n_chunks, 5);
+	assert_int_equal(q.completion_tokens, 5);
+	fl_last_request(f, path, sizeof path, body, sizeof body);
+	assert_string_equal(path, "/api/chat");
+	assert_non_null(strstr(body, "\"messages\":[{\"role\":\"user\""));
+	bench_http_req_free(&q);
 	fl_stop(f);
 }
 

@@ -140,7 +140,7 @@ static void wait_gone(struct fl_server *f, int fd)
 static int answer(struct fl_server *f, int fd, const char *path, int req)
 {
 	const struct fl_script *s = &f->s;
-	bool ollama = strstr(path, "/api/generate") != NULL, chat = strstr(path, "/chat/") != NULL;
+	bool ollama = !strncmp(path, "/api/", 5), chat = strstr(path, "/chat") != NULL;
 	bool faulty = s->fault != FL_NONE && (s->fault_request < 0 || s->fault_request == req);
 	char ev[1024], head[256];
 
@@ -183,7 +183,12 @@ static int answer(struct fl_server *f, int fd, const char *path, int req)
 		}
 		if (i > 0)
 			fl_sleep_ms(f, s->itl_ms);
-		if (ollama)
+		if (ollama && chat)
+			snprintf(ev, sizeof ev,
+				 "{\"model\":\"fake\",\"message\":{\"role\":\"assistant\",\"content\":"
+				 "\"tok%d \"},\"done\":false}\n",
+				 i);
+		else if (ollama)
 			snprintf(ev, sizeof ev,
 				 "{\"model\":\"fake\",\"created_at\":\"2026-01-01T00:00:00Z\",\"response\":"
 				 "\"tok%d \",\"done\":false}\n",
