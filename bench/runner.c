@@ -52,6 +52,11 @@ int bench_stop_signal(void)
 	return g_stop_sig;
 }
 
+volatile const sig_atomic_t *bench_stop_flag(void)
+{
+	return &g_stop_sig;
+}
+
 /* ---- run state -------------------------------------------------------------------------------- */
 
 struct runner {

@@ -181,6 +181,8 @@ void bench_signals_install(void);
 void bench_stop_request(int sig);
 void bench_stop_clear(void);
 int bench_stop_signal(void);
+/* The flag itself, for loops that poll it (engine_http's transfers). */
+volatile const sig_atomic_t *bench_stop_flag(void);
 
 /* Fills s for configuration c of run r, energy from the primary source. */
 void bench_config_summarize(const struct bench_run *r, int c, struct bench_config_summary *s);

@@ -822,6 +822,39 @@ static void test_interrupted_sweep(void **state)
 	bench_run_free(r);
 }
 
+/* A stop inside a level: the streams in flight are marked interrupted, the requests not yet
+ * sent say so, and the batch returns at once. */
+static void test_batch_stop_mid_level(void **state)
+{
+	struct fl_script sc = { .n_tokens = 100, .itl_ms = 30, .fault_request = -1 };
+	struct fl_server *f = fl_start(&sc);
+	struct bench_http_opts o = opts_for(f, BENCH_ENGINE_OPENAI, false);
+	struct bench_http_req q[6];
+	const char *prompts[] = { "x" };
+	char err[256] = "";
+	pthread_t t;
+	int64_t t0 = pwr_now_ns();
+	int interrupted = 0, unsent = 0;
+
+	(void)state;
+	bench_stop_clear();
+	assert_int_equal(pthread_create(&t, NULL, stop_later, NULL), 0);
+	assert_int_equal(bench_http_batch(&o, prompts, 1, 100, 6, 2, q, bench_stop_flag(), err, sizeof err), 0);
+	pthread_join(t, NULL);
+	bench_stop_clear();
+	fl_stop(f);
+	if ((double)(pwr_now_ns() - t0) / 1e9 > 2)
+		fail_msg("the batch took %.1f s after a stop at 0.6 s", (double)(pwr_now_ns() - t0) / 1e9);
+	for (int i = 0; i < 6; i++) {
+		assert_false(q[i].ok);
+		interrupted += strstr(q[i].error, "interrupted") != NULL;
+		unsent += strstr(q[i].error, "not sent") != NULL;
+		bench_http_req_free(&q[i]);
+	}
+	assert_int_equal(interrupted, 2);
+	assert_int_equal(unsent, 4);
+}
+
 /* A run whose requests fail is incomplete and says why. */
 static void test_failed_run_says_so(void **state)
 {
@@ -991,6 +1024,7 @@ int main(void)
 		cmocka_unit_test(test_remote_energy_null),
 		cmocka_unit_test(test_forced_remote),
 		cmocka_unit_test(test_interrupted_sweep),
+		cmocka_unit_test(test_batch_stop_mid_level),
 		cmocka_unit_test(test_failed_run_says_so),
 		cmocka_unit_test(test_gpu_covered),
 		cmocka_unit_test(test_sweep_in_compare_and_claims),
