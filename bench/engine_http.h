@@ -175,6 +175,8 @@ struct bench_http_level_summary {
 	double j_per_token, j_per_token_net, avg_power_w, tokens_per_j;
 	char jpt_reason[512], net_reason[256];
 	char token_count_source[24];
+	bool server_tok_s_valid;  /* Ollama: median eval_count / eval_duration over the requests */
+	double server_decode_tok_s;
 };
 void bench_http_level_summarize(const struct bench_run *r, int li,
 				struct bench_http_level_summary *s);

@@ -243,8 +243,8 @@ void bench_http_level_summarize(const struct bench_run *r, int li, struct bench_
 {
 	const struct bench_http_sweep *h = r->http;
 	const struct bench_http_level *L = &h->levels[li];
-	double *tt = NULL, *itl = NULL, idle = 0;
-	int n_itl = 0, k = 0, ki = 0;
+	double *tt = NULL, *itl = NULL, *srv = NULL, idle = 0;
+	int n_itl = 0, k = 0, ki = 0, ks = 0;
 	bool all_usage = true, any = false, net_ok = true;
 
 	memset(s, 0, sizeof *s);
@@ -252,6 +252,7 @@ void bench_http_level_summarize(const struct bench_run *r, int li, struct bench_
 		n_itl += L->req[i].ok ? L->req[i].n_itl : 0;
 	tt = calloc((size_t)L->n_req + 1, sizeof *tt);
 	itl = calloc((size_t)n_itl + 1, sizeof *itl);
+	srv = calloc((size_t)L->n_req + 1, sizeof *srv);
 	s->duration_s = (double)(L->t_end_ns - L->t_start_ns) / 1e9;
 	for (int i = 0; i < L->n_req; i++) {
 		const struct bench_http_req *q = &L->req[i];
@@ -276,7 +277,14 @@ void bench_http_level_summarize(const struct bench_run *r, int li, struct bench_
 			tt[k++] = (double)(q->t_first_ns - q->t_start_ns) / 1e6;
 		for (int j = 0; itl && j < q->n_itl; j++)
 			itl[ki++] = (double)q->itl_ns[j] / 1e6;
+		if (srv && q->has_ollama && q->ollama_eval_count > 0 && q->ollama_eval_duration_ns > 0)
+			srv[ks++] = (double)q->ollama_eval_count / ((double)q->ollama_eval_duration_ns / 1e9);
 	}
+	if (ks > 0) {
+		s->server_tok_s_valid = true;
+		s->server_decode_tok_s = bench_median(srv, ks);
+	}
+	free(srv);
 	snprintf(s->token_count_source, sizeof s->token_count_source, "%s",
 		 !any ? "none" : all_usage ? (h->opts.engine == BENCH_ENGINE_OLLAMA ? "eval_count" : "usage")
 				      : "streamed_chunks");
@@ -447,6 +455,11 @@ static void add_level(cJSON *a, const struct bench_run *r, int li)
 	    "no request succeeded");
 	pct(j, "itl_ms", s.itl_valid, s.itl_p50_ms, s.itl_p90_ms, s.itl_p99_ms,
 	    "no successful request streamed two token chunks");
+	if (s.server_tok_s_valid)
+		cJSON_AddNumberToObject(j, "server_decode_tok_s", s.server_decode_tok_s);
+	else
+		null_r(j, "server_decode_tok_s", "%s",
+		       "the server reports no decode timing of its own (Ollama's eval_count/eval_duration)");
 	if (L->energy_valid) {
 		cJSON_AddNumberToObject(j, "energy_j", L->energy_j);
 		cJSON_AddStringToObject(j, "energy_kind", L->energy_estimated ? "estimated" : "measured");

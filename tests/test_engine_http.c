@@ -766,6 +766,31 @@ static void test_remote_energy_null(void **state)
 	free(root);
 }
 
+/* Ollama's own counters beside the client's timings, per level. */
+static void test_ollama_level(void **state)
+{
+	struct fl_script sc = { .n_tokens = 5, .itl_ms = 4, .usage_prompt_tokens = 9, .fault_request = -1 };
+	struct fl_server *f = fl_start(&sc);
+	struct bench_http_opts h = opts_for(f, BENCH_ENGINE_OLLAMA, false);
+	struct bench_http_level_summary s;
+	struct bench_run *r;
+
+	(void)state;
+	h.requests = 3;
+	r = sweep_run(&h, NULL, false);
+	fl_stop(f);
+	if (!r->complete)
+		fail_msg("incomplete: %s", r->incomplete_reason);
+	bench_http_level_summarize(r, 0, &s);
+	assert_string_equal(s.token_count_source, "eval_count");
+	assert_int_equal(s.output_tokens, 15);
+	assert_int_equal(s.prompt_tokens, 27);
+	/* the fake reports eval_duration = 5 tokens x 4 ms: 250 tok/s */
+	assert_true(s.server_tok_s_valid);
+	near(s.server_decode_tok_s, 250, 1e-6, "Ollama's decode tok/s");
+	bench_run_free(r);
+}
+
 /* --remote: a loopback URL that is really a tunnel to another machine. */
 static void test_forced_remote(void **state)
 {
@@ -1022,6 +1047,7 @@ int main(void)
 		cmocka_unit_test(test_url_classification),
 		cmocka_unit_test(test_jpt_per_level),
 		cmocka_unit_test(test_remote_energy_null),
+		cmocka_unit_test(test_ollama_level),
 		cmocka_unit_test(test_forced_remote),
 		cmocka_unit_test(test_interrupted_sweep),
 		cmocka_unit_test(test_batch_stop_mid_level),
