@@ -107,7 +107,6 @@ static int phase_add(struct runner *R, int config, int rep, const char *name, in
 int bench_run_phase_add(struct bench_run *r, int config, int rep, const char *name, int64_t t0,
 			int64_t t1)
 {
-
 	if (r->n_phases == r->cap_phases) {
 		int cap = r->cap_phases ? 2 * r->cap_phases : 64;
 		struct bench_phase *p = realloc(r->phases, (size_t)cap * sizeof *p);
