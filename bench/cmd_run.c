@@ -57,6 +57,8 @@ static const char usage_text[] =
 	"  --timeout-s S          per-request limit from sending to the last byte (default 300)\n"
 	"  --no-ignore-eos        do not ask the server to ignore end-of-sequence (ignore_eos)\n"
 	"  --model-params N       parameters of the served model (e.g. 8e9), for `claims`\n"
+	"  --api-key-env VAR      send the bearer token in environment variable VAR (a server\n"
+	"                         started with --api-key)\n"
 	"  --remote               the engine runs on another machine although its URL is local\n"
 	"                         (an SSH tunnel, a port forward): measured for latency only\n"
 	"                         A URL whose host is not this machine is timed, but its energy is\n"
@@ -95,6 +97,7 @@ enum {
 	OPT_NO_IGNORE_EOS,
 	OPT_MODEL_PARAMS,
 	OPT_REMOTE,
+	OPT_API_KEY_ENV,
 };
 
 static const struct option long_opts[] = {
@@ -126,6 +129,7 @@ static const struct option long_opts[] = {
 	{ "no-ignore-eos", no_argument, NULL, OPT_NO_IGNORE_EOS },
 	{ "model-params", required_argument, NULL, OPT_MODEL_PARAMS },
 	{ "remote", no_argument, NULL, OPT_REMOTE },
+	{ "api-key-env", required_argument, NULL, OPT_API_KEY_ENV },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
@@ -144,7 +148,7 @@ struct overrides {
 
 /* The HTTP engine flags: checked together once parsing is done. */
 struct http_flags {
-	const char *engine, *url, *concurrency, *model;
+	const char *engine, *url, *concurrency, *model, *api_key_env;
 	bool chat, no_ignore_eos, has_requests, has_timeout, has_params, remote;
 	long requests;
 	double timeout_s, params;
@@ -165,7 +169,7 @@ static int http_setup(const struct http_flags *f, const struct bench_workload *w
 		const char *stray = f->url ? "--url" : f->chat ? "--chat" : f->concurrency ? "--concurrency"
 				    : f->has_requests ? "--requests" : f->has_timeout ? "--timeout-s"
 				    : f->no_ignore_eos ? "--no-ignore-eos" : f->has_params ? "--model-params"
-				    : f->remote ? "--remote" : NULL;
+				    : f->remote ? "--remote" : f->api_key_env ? "--api-key-env" : NULL;
 
 		if (stray)
 			return bench_usage_error("run", "%s needs an external engine (--engine openai or "
@@ -195,6 +199,14 @@ static int http_setup(const struct http_flags *f, const struct bench_workload *w
 	h->requests = f->has_requests ? (int)f->requests : 0;
 	h->n_params = f->has_params ? f->params : 0;
 	h->remote = f->remote;
+	if (f->api_key_env) {
+		if (!f->api_key_env[0] || strlen(f->api_key_env) >= sizeof h->api_key_env)
+			return bench_usage_error("run", "--api-key-env: expected an environment variable "
+							"name, got '%s'", f->api_key_env);
+		if (!getenv(f->api_key_env) || !*getenv(f->api_key_env))
+			return bench_usage_error("run", "--api-key-env: $%s is not set", f->api_key_env);
+		snprintf(h->api_key_env, sizeof h->api_key_env, "%s", f->api_key_env);
+	}
 	h->n_levels = 1;
 	h->concurrency[0] = 1;
 	if (f->concurrency) {
@@ -464,6 +476,7 @@ int cmd_run(int argc, char **argv)
 		case OPT_CONCURRENCY: hf.concurrency = optarg; break;
 		case OPT_NO_IGNORE_EOS: hf.no_ignore_eos = true; break;
 		case OPT_REMOTE: hf.remote = true; break;
+		case OPT_API_KEY_ENV: hf.api_key_env = optarg; break;
 		case OPT_REQUESTS:
 			if (bench_parse_long(optarg, 1, 1000000, &hf.requests) < 0)
 				return bench_usage_error("run", "--requests: expected an integer from 1 to "

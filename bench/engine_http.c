@@ -518,6 +518,13 @@ static int xfer_start(struct xfer *x, CURLM *m, const struct bench_http_opts *o,
 		}
 		x->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
 		x->hdrs = curl_slist_append(x->hdrs, "Accept: text/event-stream, application/x-ndjson");
+		x->hdrs = curl_slist_append(x->hdrs, "Expect:"); /* no 100-continue round trip */
+		if (o->api_key_env[0] && getenv(o->api_key_env) && *getenv(o->api_key_env)) {
+			char auth[1024];
+
+			snprintf(auth, sizeof auth, "Authorization: Bearer %.990s", getenv(o->api_key_env));
+			x->hdrs = curl_slist_append(x->hdrs, auth);
+		}
 		/* HOST:PORT:CONNECT-HOST:CONNECT-PORT, as curl --connect-to: the tests reach their
 		 * loopback server under a remote-looking URL without sending anything elsewhere */
 		if (getenv("JOULEBENCH_HTTP_CONNECT_TO") && *getenv("JOULEBENCH_HTTP_CONNECT_TO"))
@@ -538,8 +545,6 @@ static int xfer_start(struct xfer *x, CURLM *m, const struct bench_http_opts *o,
 			 o->timeout_s > 0 ? (long)(o->timeout_s * 1000) : 0L);
 	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS,
 			 o->timeout_s > 0 ? (long)(o->timeout_s * 1000) : 30000L);
-	/* no Expect: 100-continue round trip for larger prompts */
-	curl_easy_setopt(x->easy, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
 	q->t_start_ns = pwr_now_ns();
 	if (curl_multi_add_handle(m, x->easy) != CURLM_OK) {
 		snprintf(err, errlen, "curl_multi_add_handle failed");

@@ -52,6 +52,7 @@ struct bench_http_opts {
 	int requests;             /* requests per level */
 	double n_params;          /* parameters of the served model (for claims), 0 = unknown */
 	bool remote;              /* runs elsewhere whatever its URL says (a tunnel): no energy */
+	char api_key_env[64];     /* environment variable holding a bearer token, "" = none */
 };
 
 /* The outcome of one streamed request. */

@@ -284,6 +284,17 @@ static void test_split_reads_chat(void **state)
 	fl_last_request(f, path, sizeof path, body, sizeof body);
 	assert_string_equal(path, "/v1/chat/completions");
 	bench_http_req_free(&q);
+	/* no token unless asked; --api-key-env sends the variable's value as a bearer token */
+	fl_last_auth(f, body, sizeof body);
+	assert_string_equal(body, "");
+	setenv("JB_TEST_KEY", "sk-test-123", 1);
+	snprintf(o.api_key_env, sizeof o.api_key_env, "%s", "JB_TEST_KEY");
+	batch(&o, 1, 1, &q);
+	assert_true(q.ok);
+	fl_last_auth(f, body, sizeof body);
+	assert_string_equal(body, "Bearer sk-test-123");
+	unsetenv("JB_TEST_KEY");
+	bench_http_req_free(&q);
 	fl_stop(f);
 }
 

@@ -28,6 +28,7 @@ struct fl_server {
 	volatile int stop;
 	int requests, active, max_active;
 	char last_path[128];
+	char last_auth[256];
 	long long tok_ns[256];
 	int n_tok;
 	char last_body[8192];
@@ -288,6 +289,18 @@ static void *conn_main(void *arg)
 		if (++f->active > f->max_active)
 			f->max_active = f->active;
 		snprintf(f->last_path, sizeof f->last_path, "%s", path);
+		{
+			const char *a = strcasestr(buf, "\r\nAuthorization:");
+			size_t k = 0;
+
+			if (a && a < body) {
+				a += 16;
+				while (*a == ' ')
+					a++;
+				k = strcspn(a, "\r\n");
+			}
+			snprintf(f->last_auth, sizeof f->last_auth, "%.*s", (int)k, a ? a : "");
+		}
 		snprintf(f->last_body, sizeof f->last_body, "%.*s", (int)blen, body);
 		pthread_mutex_unlock(&f->lock);
 		rc = answer(f, c->fd, path, req);
@@ -429,6 +442,13 @@ int fl_token_times(struct fl_server *f, long long *out, int max)
 	memcpy(out, f->tok_ns, (size_t)n * sizeof *out);
 	pthread_mutex_unlock(&f->lock);
 	return n;
+}
+
+void fl_last_auth(struct fl_server *f, char *buf, size_t len)
+{
+	pthread_mutex_lock(&f->lock);
+	snprintf(buf, len, "%s", f->last_auth);
+	pthread_mutex_unlock(&f->lock);
 }
 
 void fl_last_request(struct fl_server *f, char *path, size_t plen, char *body, size_t blen)

@@ -53,6 +53,8 @@ int fl_max_active(struct fl_server *f);  /* most streams in progress at once */
 /* CLOCK_MONOTONIC ns at which each token chunk of the last stream was handed to send() (its
  * last piece, when split); returns how many (at most max). */
 int fl_token_times(struct fl_server *f, long long *out, int max);
+/* The Authorization header of the last request ("" when none; caller's buffer). */
+void fl_last_auth(struct fl_server *f, char *buf, size_t len);
 /* The body and path of the last request (caller's buffers). */
 void fl_last_request(struct fl_server *f, char *path, size_t plen, char *body, size_t blen);
 
