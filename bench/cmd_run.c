@@ -59,6 +59,8 @@ static const char usage_text[] =
 	"  --model-params N       parameters of the served model (e.g. 8e9), for `claims`\n"
 	"  --api-key-env VAR      send the bearer token in environment variable VAR (a server\n"
 	"                         started with --api-key)\n"
+	"  --same-prompt          send the identical prompt every time (default: each request's\n"
+	"                         begins \"(N) \" so a server's prefix cache cannot skip prefill)\n"
 	"  --remote               the engine runs on another machine although its URL is local\n"
 	"                         (an SSH tunnel, a port forward): measured for latency only\n"
 	"                         A URL whose host is not this machine is timed, but its energy is\n"
@@ -98,6 +100,7 @@ enum {
 	OPT_MODEL_PARAMS,
 	OPT_REMOTE,
 	OPT_API_KEY_ENV,
+	OPT_SAME_PROMPT,
 };
 
 static const struct option long_opts[] = {
@@ -130,6 +133,7 @@ static const struct option long_opts[] = {
 	{ "model-params", required_argument, NULL, OPT_MODEL_PARAMS },
 	{ "remote", no_argument, NULL, OPT_REMOTE },
 	{ "api-key-env", required_argument, NULL, OPT_API_KEY_ENV },
+	{ "same-prompt", no_argument, NULL, OPT_SAME_PROMPT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
@@ -149,7 +153,7 @@ struct overrides {
 /* The HTTP engine flags: checked together once parsing is done. */
 struct http_flags {
 	const char *engine, *url, *concurrency, *model, *api_key_env;
-	bool chat, no_ignore_eos, has_requests, has_timeout, has_params, remote;
+	bool chat, no_ignore_eos, has_requests, has_timeout, has_params, remote, same_prompt;
 	long requests;
 	double timeout_s, params;
 };
@@ -169,7 +173,8 @@ static int http_setup(const struct http_flags *f, const struct bench_workload *w
 		const char *stray = f->url ? "--url" : f->chat ? "--chat" : f->concurrency ? "--concurrency"
 				    : f->has_requests ? "--requests" : f->has_timeout ? "--timeout-s"
 				    : f->no_ignore_eos ? "--no-ignore-eos" : f->has_params ? "--model-params"
-				    : f->remote ? "--remote" : f->api_key_env ? "--api-key-env" : NULL;
+				    : f->remote ? "--remote" : f->api_key_env ? "--api-key-env"
+				    : f->same_prompt ? "--same-prompt" : NULL;
 
 		if (stray)
 			return bench_usage_error("run", "%s needs an external engine (--engine openai or "
@@ -199,6 +204,7 @@ static int http_setup(const struct http_flags *f, const struct bench_workload *w
 	h->requests = f->has_requests ? (int)f->requests : 0;
 	h->n_params = f->has_params ? f->params : 0;
 	h->remote = f->remote;
+	h->same_prompt = f->same_prompt;
 	if (f->api_key_env) {
 		if (!f->api_key_env[0] || strlen(f->api_key_env) >= sizeof h->api_key_env)
 			return bench_usage_error("run", "--api-key-env: expected an environment variable "
@@ -477,6 +483,7 @@ int cmd_run(int argc, char **argv)
 		case OPT_NO_IGNORE_EOS: hf.no_ignore_eos = true; break;
 		case OPT_REMOTE: hf.remote = true; break;
 		case OPT_API_KEY_ENV: hf.api_key_env = optarg; break;
+		case OPT_SAME_PROMPT: hf.same_prompt = true; break;
 		case OPT_REQUESTS:
 			if (bench_parse_long(optarg, 1, 1000000, &hf.requests) < 0)
 				return bench_usage_error("run", "--requests: expected an integer from 1 to "

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,10 @@ char *bench_http_body(const struct bench_http_opts *o, const char *prompt, int m
 			 * min_tokens is vLLM's, n_predict llama-server's native spelling */
 			cJSON_AddBoolToObject(b, "ignore_eos", 1);
 			cJSON_AddNumberToObject(b, "min_tokens", max_tokens);
+		}
+		if (!o->same_prompt) {
+			/* llama-server: do not reuse a cached prefix (the prompts differ anyway) */
+			cJSON_AddBoolToObject(b, "cache_prompt", 0);
 		}
 	}
 	s = cJSON_PrintUnformatted(b);
@@ -484,6 +489,7 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+static atomic_int req_serial = 1; /* numbers the prompts of unique-prompt requests */
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void)
 {
@@ -503,7 +509,18 @@ static int xfer_start(struct xfer *x, CURLM *m, const struct bench_http_opts *o,
 	x->errbody[0] = '\0';
 	x->curl_err[0] = '\0';
 	free(x->body);
-	x->body = bench_http_body(o, prompt, max_tokens);
+	if (o->same_prompt) {
+		x->body = bench_http_body(o, prompt, max_tokens);
+	} else {
+		/* a different first token in every request: a server's prefix cache cannot skip the
+		 * prefill that the benchmark means to measure */
+		char *p = NULL;
+
+		if (asprintf(&p, "(%d) %s", atomic_fetch_add(&req_serial, 1), prompt) < 0)
+			p = NULL;
+		x->body = p ? bench_http_body(o, p, max_tokens) : NULL;
+		free(p);
+	}
 	bench_stream_free(x->st);
 	x->st = bench_stream_new(o->engine, q);
 	if (!x->body || !x->st) {

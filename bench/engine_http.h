@@ -53,6 +53,8 @@ struct bench_http_opts {
 	double n_params;          /* parameters of the served model (for claims), 0 = unknown */
 	bool remote;              /* runs elsewhere whatever its URL says (a tunnel): no energy */
 	char api_key_env[64];     /* environment variable holding a bearer token, "" = none */
+	bool same_prompt;         /* identical prompts (default: each request's starts "(N) ", so
+				   * a prefix cache cannot skip its prefill) */
 };
 
 /* The outcome of one streamed request. */

@@ -532,6 +532,7 @@ void bench_http_json(cJSON *root, const struct bench_run *r)
 		cJSON_AddNullToObject(s, "requests_per_level");
 	cJSON_AddNumberToObject(s, "max_tokens", h->max_tokens);
 	cJSON_AddBoolToObject(s, "ignore_eos", h->opts.ignore_eos);
+	cJSON_AddBoolToObject(s, "unique_prompts", !h->opts.same_prompt);
 	if (h->opts.timeout_s > 0)
 		cJSON_AddNumberToObject(s, "timeout_s", h->opts.timeout_s);
 	else

@@ -259,6 +259,44 @@ static void test_ttft_itl(void **state)
 	assert_string_equal(path, "/v1/completions");
 	assert_non_null(strstr(body, "\"include_usage\":true"));
 	assert_non_null(strstr(body, "\"max_tokens\":16"));
+	assert_non_null(strstr(body, "\"cache_prompt\":false"));
+	fl_stop(f);
+}
+
+/* Each request's prompt begins with a number of its own (no prefix-cache hits), unless
+ * --same-prompt. */
+static void test_unique_prompts(void **state)
+{
+	struct fl_script sc = { .n_tokens = 2, .fault_request = -1 };
+	struct fl_server *f = fl_start(&sc);
+	struct bench_http_opts o = opts_for(f, BENCH_ENGINE_OPENAI, false);
+	struct bench_http_req q;
+	char path[128], b1[1024], b2[1024];
+	cJSON *j1, *j2;
+
+	(void)state;
+	batch(&o, 1, 1, &q);
+	bench_http_req_free(&q);
+	fl_last_request(f, path, sizeof path, b1, sizeof b1);
+	batch(&o, 1, 1, &q);
+	bench_http_req_free(&q);
+	fl_last_request(f, path, sizeof path, b2, sizeof b2);
+	j1 = cJSON_Parse(b1);
+	j2 = cJSON_Parse(b2);
+	assert_non_null(j1);
+	assert_non_null(j2);
+	assert_int_equal(cJSON_GetObjectItem(j1, "prompt")->valuestring[0], '(');
+	assert_non_null(strstr(cJSON_GetObjectItem(j1, "prompt")->valuestring, ") hello there"));
+	assert_string_not_equal(cJSON_GetObjectItem(j1, "prompt")->valuestring,
+				cJSON_GetObjectItem(j2, "prompt")->valuestring);
+	cJSON_Delete(j1);
+	cJSON_Delete(j2);
+	o.same_prompt = true;
+	batch(&o, 1, 1, &q);
+	bench_http_req_free(&q);
+	fl_last_request(f, path, sizeof path, b1, sizeof b1);
+	assert_non_null(strstr(b1, "\"prompt\":\"hello there\""));
+	assert_null(strstr(b1, "cache_prompt"));
 	fl_stop(f);
 }
 
@@ -1045,6 +1083,7 @@ int main(void)
 		cmocka_unit_test(test_ndjson_parse),
 		cmocka_unit_test(test_bodies),
 		cmocka_unit_test(test_ttft_itl),
+		cmocka_unit_test(test_unique_prompts),
 		cmocka_unit_test(test_split_reads_chat),
 		cmocka_unit_test(test_ollama_stream),
 		cmocka_unit_test(test_error_event_mid_stream),
