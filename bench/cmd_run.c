@@ -45,6 +45,27 @@ static const char usage_text[] =
 	"  --stop-rsd PCT         add repetitions until the RSD of decode tok/s < PCT (default 3.5)\n"
 	"  --max-reps N           the most repetitions the stop rule may run (default 20)\n"
 	"  -q, --quiet            no progress line or warnings on stderr\n"
+	"\n"
+	"External engines over HTTP (README: \"Measuring other engines\"):\n"
+	"  --engine E             builtin (default), openai (an OpenAI-compatible server: llama-server,\n"
+	"                         vLLM, joulebench serve, ...) or ollama (its native /api/generate)\n"
+	"  --url URL              the server: http://HOST:PORT/v1 for openai, http://HOST:11434 for\n"
+	"                         ollama; --model is then the server's model name\n"
+	"  --chat                 the chat endpoint: /v1/chat/completions instead of /v1/completions,\n"
+	"                         Ollama's /api/chat instead of /api/generate\n"
+	"  --concurrency LIST     streams at once, one level each, e.g. 1,2,4,8,16 (default 1)\n"
+	"  --requests N           requests per level (default max(8, 2 x concurrency))\n"
+	"  --timeout-s S          per-request limit from sending to the last byte (default 300)\n"
+	"  --no-ignore-eos        do not ask the server to ignore end-of-sequence (ignore_eos)\n"
+	"  --model-params N       parameters of the served model (e.g. 8e9), for `claims`\n"
+	"  --api-key-env VAR      send the bearer token in environment variable VAR (a server\n"
+	"                         started with --api-key)\n"
+	"  --same-prompt          send the identical prompt every time (default: each request's\n"
+	"                         begins \"(N) \" so a server's prefix cache cannot skip prefill)\n"
+	"  --remote               the engine runs on another machine although its URL is local\n"
+	"                         (an SSH tunnel, a port forward): measured for latency only\n"
+	"                         A URL whose host is not this machine is timed, but its energy is\n"
+	"                         null: the local probes do not see the remote machine's power.\n"
 	"  -o, --output DIR       output directory (default results/<UTC time>-<host>/)\n"
 	"  --list                 list the workloads in configs/workloads/ and exit\n"
 	"  --db DB                also store the result in this database: an SQLite file or a\n"
@@ -79,6 +100,17 @@ enum {
 	OPT_DB,
 	OPT_NO_DB,
 	OPT_LABEL,
+	OPT_ENGINE,
+	OPT_URL,
+	OPT_CHAT,
+	OPT_CONCURRENCY,
+	OPT_REQUESTS,
+	OPT_TIMEOUT,
+	OPT_NO_IGNORE_EOS,
+	OPT_MODEL_PARAMS,
+	OPT_REMOTE,
+	OPT_API_KEY_ENV,
+	OPT_SAME_PROMPT,
 };
 
 static const struct option long_opts[] = {
@@ -104,6 +136,17 @@ static const struct option long_opts[] = {
 	{ "db", required_argument, NULL, OPT_DB },
 	{ "no-db", no_argument, NULL, OPT_NO_DB },
 	{ "label", required_argument, NULL, OPT_LABEL },
+	{ "engine", required_argument, NULL, OPT_ENGINE },
+	{ "url", required_argument, NULL, OPT_URL },
+	{ "chat", no_argument, NULL, OPT_CHAT },
+	{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
+	{ "requests", required_argument, NULL, OPT_REQUESTS },
+	{ "timeout-s", required_argument, NULL, OPT_TIMEOUT },
+	{ "no-ignore-eos", no_argument, NULL, OPT_NO_IGNORE_EOS },
+	{ "model-params", required_argument, NULL, OPT_MODEL_PARAMS },
+	{ "remote", no_argument, NULL, OPT_REMOTE },
+	{ "api-key-env", required_argument, NULL, OPT_API_KEY_ENV },
+	{ "same-prompt", no_argument, NULL, OPT_SAME_PROMPT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
@@ -119,6 +162,84 @@ struct overrides {
 	bool has_tdp, has_gen, has_reps, has_warmup, has_interval, has_max_reps, has_seed, has_cooldown,
 		has_idle, has_stop_rsd;
 };
+
+/* The HTTP engine flags: checked together once parsing is done. */
+struct http_flags {
+	const char *engine, *url, *concurrency, *model, *api_key_env;
+	bool chat, no_ignore_eos, has_requests, has_timeout, has_params, remote, same_prompt;
+	long requests;
+	double timeout_s, params;
+};
+
+/* Fills h from the flags (and the model name); returns 0 or the usage error's exit code. */
+static int http_setup(const struct http_flags *f, const struct bench_workload *w,
+		      struct bench_http_opts *h)
+{
+	long list[BENCH_HTTP_MAX_LEVELS];
+	int n;
+
+	memset(h, 0, sizeof *h);
+	if (f->engine && bench_engine_parse(f->engine, &h->engine) < 0)
+		return bench_usage_error("run", "--engine: expected builtin, openai or ollama, got '%s'",
+					 f->engine);
+	if (h->engine == BENCH_ENGINE_BUILTIN) {
+		const char *stray = f->url ? "--url" : f->chat ? "--chat" : f->concurrency ? "--concurrency"
+				    : f->has_requests ? "--requests" : f->has_timeout ? "--timeout-s"
+				    : f->no_ignore_eos ? "--no-ignore-eos" : f->has_params ? "--model-params"
+				    : f->remote ? "--remote" : f->api_key_env ? "--api-key-env"
+				    : f->same_prompt ? "--same-prompt" : NULL;
+
+		if (stray)
+			return bench_usage_error("run", "%s needs an external engine (--engine openai or "
+							"ollama)", stray);
+		return 0;
+	}
+	if (!f->url)
+		return bench_usage_error("run", "--engine %s needs --url (e.g. %s)", f->engine,
+					 h->engine == BENCH_ENGINE_OLLAMA ? "http://127.0.0.1:11434"
+									  : "http://127.0.0.1:8080/v1");
+	if (!f->model)
+		return bench_usage_error("run", "--engine %s needs --model NAME: the server's name for "
+						"the model", f->engine);
+	if (strncmp(f->url, "http://", 7) && strncmp(f->url, "https://", 8))
+		return bench_usage_error("run", "--url: expected an http:// or https:// URL, got '%s'",
+					 f->url);
+	if (strlen(f->url) >= sizeof h->url)
+		return bench_usage_error("run", "--url: longer than %zu bytes", sizeof h->url - 1);
+	snprintf(h->url, sizeof h->url, "%s", f->url);
+	if (strlen(w->model) >= sizeof h->model)
+		return bench_usage_error("run", "--model: a server's model name of at most %zu bytes",
+					 sizeof h->model - 1);
+	snprintf(h->model, sizeof h->model, "%.255s", w->model);
+	h->chat = f->chat;
+	h->ignore_eos = !f->no_ignore_eos;
+	h->timeout_s = f->has_timeout ? f->timeout_s : 300;
+	h->requests = f->has_requests ? (int)f->requests : 0;
+	h->n_params = f->has_params ? f->params : 0;
+	h->remote = f->remote;
+	h->same_prompt = f->same_prompt;
+	if (f->api_key_env) {
+		if (!f->api_key_env[0] || strlen(f->api_key_env) >= sizeof h->api_key_env)
+			return bench_usage_error("run", "--api-key-env: expected an environment variable "
+							"name, got '%s'", f->api_key_env);
+		if (!getenv(f->api_key_env) || !*getenv(f->api_key_env))
+			return bench_usage_error("run", "--api-key-env: $%s is not set", f->api_key_env);
+		snprintf(h->api_key_env, sizeof h->api_key_env, "%s", f->api_key_env);
+	}
+	h->n_levels = 1;
+	h->concurrency[0] = 1;
+	if (f->concurrency) {
+		n = bench_parse_long_list(f->concurrency, 1, 1024, list, BENCH_HTTP_MAX_LEVELS);
+		if (n < 1)
+			return bench_usage_error("run", "--concurrency: expected stream counts from 1 to 1024 "
+							"separated by commas (at most %d), got '%s'",
+						 BENCH_HTTP_MAX_LEVELS, f->concurrency);
+		for (int i = 0; i < n; i++)
+			h->concurrency[i] = (int)list[i];
+		h->n_levels = n;
+	}
+	return 0;
+}
 
 static int parse_types(const char *s, struct bench_workload *w)
 {
@@ -306,12 +427,15 @@ int cmd_run(int argc, char **argv)
 	struct bench_workload w;
 	struct bench_run_opts ro;
 	struct bench_run *run = NULL;
+	struct http_flags hf;
+	struct bench_http_opts http;
 	const char *outdir = NULL, *wl_arg = NULL, *db = NULL, *label = NULL;
 	char path[1200], dir[1200], err[1024] = "";
 	bool quiet = false, no_db = false;
 	int c, rc;
 
 	memset(&ov, 0, sizeof ov);
+	memset(&hf, 0, sizeof hf);
 	bench_workload_init(&w);
 	optind = 1;
 	opterr = 0;
@@ -376,6 +500,34 @@ int cmd_run(int argc, char **argv)
 			ov.tdp = d;
 			ov.has_tdp = true;
 			break;
+		case OPT_ENGINE: hf.engine = optarg; break;
+		case OPT_URL: hf.url = optarg; break;
+		case OPT_CHAT: hf.chat = true; break;
+		case OPT_CONCURRENCY: hf.concurrency = optarg; break;
+		case OPT_NO_IGNORE_EOS: hf.no_ignore_eos = true; break;
+		case OPT_REMOTE: hf.remote = true; break;
+		case OPT_API_KEY_ENV: hf.api_key_env = optarg; break;
+		case OPT_SAME_PROMPT: hf.same_prompt = true; break;
+		case OPT_REQUESTS:
+			if (bench_parse_long(optarg, 1, 1000000, &hf.requests) < 0)
+				return bench_usage_error("run", "--requests: expected an integer from 1 to "
+								"1000000, got '%s'", optarg);
+			hf.has_requests = true;
+			break;
+		case OPT_TIMEOUT:
+			if (bench_parse_double(optarg, 0, 86400, &d) < 0 || d <= 0)
+				return bench_usage_error("run", "--timeout-s: expected seconds above 0, got '%s'",
+							 optarg);
+			hf.timeout_s = d;
+			hf.has_timeout = true;
+			break;
+		case OPT_MODEL_PARAMS:
+			if (bench_parse_double(optarg, 1, 1e15, &d) < 0)
+				return bench_usage_error("run", "--model-params: expected a parameter count "
+								"such as 8e9, got '%s'", optarg);
+			hf.params = d;
+			hf.has_params = true;
+			break;
 		case 'q': quiet = true; break;
 		case 'o': outdir = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
@@ -414,6 +566,12 @@ int cmd_run(int argc, char **argv)
 		bench_workload_free(&w);
 		return bench_usage_error("run", "%s", err);
 	}
+	hf.model = ov.model;
+	rc = http_setup(&hf, &w, &http);
+	if (rc) {
+		bench_workload_free(&w);
+		return rc;
+	}
 	if (outdir)
 		snprintf(dir, sizeof dir, "%s", outdir);
 	else
@@ -430,6 +588,7 @@ int cmd_run(int argc, char **argv)
 	ro.build = &bench_build;
 	ro.progress = !quiet && isatty(STDERR_FILENO);
 	ro.log = quiet ? NULL : stderr;
+	ro.http = http.engine != BENCH_ENGINE_BUILTIN ? &http : NULL;
 	bench_stop_clear();
 	bench_signals_install();
 	rc = bench_run(&ro, &run, err, sizeof err);

@@ -3,6 +3,7 @@
  * summary.csv, and as the short table printed after a run. One record, three printers: the
  * summary numbers come from bench_config_summarize() for all of them.
  */
+#include "bench/engine_http.h"
 #include "bench/runner.h"
 
 #include <cjson/cJSON.h>
@@ -491,6 +492,7 @@ cJSON *bench_result_json(const struct bench_run *r)
 	add_sources(root, r);
 	add_idle(root, r);
 	add_configs(root, r);
+	bench_http_json(root, r);
 	add_samples(root, r);
 	add_phases(root, r);
 	if (r->counters_source[0])
@@ -535,6 +537,10 @@ static void csv_str(FILE *f, const char *s)
 
 void bench_summary_csv(const struct bench_run *r, FILE *f)
 {
+	if (r->http) {
+		bench_http_csv(r, f);
+		return;
+	}
 	fputs("config,threads,type,prompt_tokens,gen_tokens,reps,prefill_tok_s,decode_tok_s,"
 	      "decode_tok_s_ci95_low,decode_tok_s_ci95_high,ttft_ms,itl_p50_ms,itl_p90_ms,itl_p99_ms,"
 	      "energy_source,energy_kind,prefill_j_per_token_gross,prefill_j_per_token_net,"
@@ -633,6 +639,11 @@ static void print_estimate_note(const struct bench_run *r, int ci, const struct 
 void bench_print_table(const struct bench_run *r, FILE *f)
 {
 	bool any_reason = false, any_estimate = false;
+
+	if (r->http) {
+		bench_http_table(r, f);
+		return;
+	}
 
 	fprintf(f, "%-26s %9s %9s %9s %15s  %-24s %10s\n", "config", "pp tok/s", "tg tok/s", "TTFT ms",
 		"J/token (net)", "energy source", "Wh/query");

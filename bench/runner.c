@@ -52,6 +52,11 @@ int bench_stop_signal(void)
 	return g_stop_sig;
 }
 
+volatile const sig_atomic_t *bench_stop_flag(void)
+{
+	return &g_stop_sig;
+}
+
 /* ---- run state -------------------------------------------------------------------------------- */
 
 struct runner {
@@ -96,8 +101,12 @@ static void logf_(struct runner *R, const char *fmt, ...)
 
 static int phase_add(struct runner *R, int config, int rep, const char *name, int64_t t0, int64_t t1)
 {
-	struct bench_run *r = R->r;
+	return bench_run_phase_add(R->r, config, rep, name, t0, t1);
+}
 
+int bench_run_phase_add(struct bench_run *r, int config, int rep, const char *name, int64_t t0,
+			int64_t t1)
+{
 	if (r->n_phases == r->cap_phases) {
 		int cap = r->cap_phases ? 2 * r->cap_phases : 64;
 		struct bench_phase *p = realloc(r->phases, (size_t)cap * sizeof *p);
@@ -828,6 +837,52 @@ static void mark_incomplete(struct bench_run *r, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void http_event(void *ud, const char *phase, int level, const char *line)
+{
+	struct runner *R = ud;
+
+	if (phase)
+		hook(R, phase, -1, level);
+	if (line)
+		logf_(R, "%s", line);
+}
+
+/* An external engine over HTTP: idle before, then the concurrency sweep (idle after is the
+ * common tail's). Returns 0, or -errno when the sweep could not start (message in err); sets
+ * *stopped on a signal. Failed requests make the run incomplete, with the first error. */
+static int run_http(struct runner *R, bool *stopped, char *err, size_t errlen)
+{
+	struct bench_run *r = R->r;
+	int rc, failed = 0, total = 0;
+	const char *first = NULL;
+
+	snprintf(r->model_reason, sizeof r->model_reason,
+		 "an external engine (%s at %.150s) serves '%.150s': joulebench does not see its file",
+		 bench_engine_name(R->o->http->engine), R->o->http->url, R->o->http->model);
+	if (!measure_idle(R, &r->idle_before, "idle_before")) {
+		*stopped = true;
+		return 0;
+	}
+	rc = bench_http_sweep_run(r, R->o->http, R->pwr, &g_stop_sig, http_event, R, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (rc > 0 || g_stop_sig) {
+		*stopped = true;
+		snprintf(R->stop_where, sizeof R->stop_where, "%s", "the concurrency sweep");
+		return 0;
+	}
+	for (int li = 0; r->http && li < r->http->n_levels; li++)
+		for (int i = 0; i < r->http->levels[li].n_req; i++, total++)
+			if (!r->http->levels[li].req[i].ok) {
+				if (!first)
+					first = r->http->levels[li].req[i].error;
+				failed++;
+			}
+	if (failed)
+		mark_incomplete(r, "%d of %d requests failed; first: %.200s", failed, total, first);
+	return 0;
+}
+
 int bench_run(const struct bench_run_opts *o, struct bench_run **out, char *err, size_t errlen)
 {
 	struct runner R;
@@ -853,7 +908,7 @@ int bench_run(const struct bench_run_opts *o, struct bench_run **out, char *err,
 	utc_now(r->created_utc, sizeof r->created_utc);
 	r->machine = bench_machine_json(o->sysfs_root);
 	snprintf(r->model_spec, sizeof r->model_spec, "%s", o->w->model);
-	rc = build_configs(&R);
+	rc = o->http ? 0 : build_configs(&R);
 	if (rc < 0) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -864,6 +919,14 @@ int bench_run(const struct bench_run_opts *o, struct bench_run **out, char *err,
 	rc = pwr_sampler_start(R.pwr, err, errlen);
 	if (rc < 0)
 		goto fail;
+	if (o->http) {
+		rc = run_http(&R, &stopped, err, errlen);
+		if (rc < 0) {
+			pwr_sampler_stop(R.pwr);
+			goto fail;
+		}
+		goto tail;
+	}
 
 	/* The first model is opened before the idle measurement: a bad spec fails at once, and the
 	 * idle window sees the machine with the model resident. */
@@ -928,6 +991,7 @@ int bench_run(const struct bench_run_opts *o, struct bench_run **out, char *err,
 					r->n_configs, c->spec, c->threads, cerr);
 		}
 	}
+tail:
 	if (R.model) {
 		eng_model_close(R.model);
 		R.model = NULL;
@@ -949,6 +1013,7 @@ int bench_run(const struct bench_run_opts *o, struct bench_run **out, char *err,
 	progress_end(&R);
 	pwr_sampler_stop(R.pwr);
 	compute_energy(&R);
+	bench_http_sweep_energy(r, R.pwr);
 	if (copy_power(&R) < 0)
 		mark_incomplete(r, "%s", "out of memory copying the energy samples");
 	pwr_counters_close(R.ctr);
@@ -995,6 +1060,7 @@ void bench_run_free(struct bench_run *r)
 	free(r->idle_before.power_valid);
 	free(r->idle_after.power_w);
 	free(r->idle_after.power_valid);
+	bench_http_sweep_free(r->http);
 	free(r);
 }
 

@@ -15,6 +15,7 @@
 
 #include "bench/bench.h"
 #include "bench/cli.h"
+#include "bench/engine_http.h"
 #include "bench/workload.h"
 #include "engine/engine.h"
 #include "power/power.h"
@@ -130,6 +131,8 @@ struct bench_run {
 
 	char counters_source[32];  /* "" → counters_reason */
 	char counters_reason[256];
+
+	struct bench_http_sweep *http; /* an external engine's sweep (engine_http.h), NULL: builtin */
 };
 
 /* Statistics of one configuration, shared by the JSON, the CSV and the terminal table. */
@@ -157,6 +160,8 @@ struct bench_run_opts {
 	/* Test hook: called at every phase start (phase name as in bench_phase), may be NULL. */
 	void (*on_phase)(void *ud, const char *phase, int config, int rep);
 	void *ud;
+	/* An external engine over HTTP (engine_http.h) instead of the built-in one; NULL: built-in. */
+	const struct bench_http_opts *http;
 };
 
 /*
@@ -166,6 +171,9 @@ struct bench_run_opts {
  */
 int bench_run(const struct bench_run_opts *o, struct bench_run **out, char *err, size_t errlen);
 void bench_run_free(struct bench_run *r);
+/* Appends a phase to r->phases (engine_http's levels use it too). 0 or -ENOMEM. */
+int bench_run_phase_add(struct bench_run *r, int config, int rep, const char *name, int64_t t0,
+			int64_t t1);
 
 /* SIGINT/SIGTERM set a flag (the handler does nothing else); the runner stops at the next token
  * or sleep slice. bench_stop_request() does the same from code (tests). */
@@ -173,6 +181,8 @@ void bench_signals_install(void);
 void bench_stop_request(int sig);
 void bench_stop_clear(void);
 int bench_stop_signal(void);
+/* The flag itself, for loops that poll it (engine_http's transfers). */
+volatile const sig_atomic_t *bench_stop_flag(void);
 
 /* Fills s for configuration c of run r, energy from the primary source. */
 void bench_config_summarize(const struct bench_run *r, int c, struct bench_config_summary *s);

@@ -303,6 +303,47 @@ static void claim_cloud_multiple(struct rpt_result *const *rs, int n,
 	     t->yes, t->tested);
 }
 
+/*
+ * A sweep of an external engine (result.json `sweep`): a data centre batches many requests, so
+ * the local figure set against it is the sweep level with the lowest J/token, not one stream.
+ * Points l at that level and lists every level in the evidence. Returns false when no level has
+ * an energy figure (l is then unchanged).
+ */
+static bool best_sweep_level(const struct rpt_result *r, struct rj_local *l, struct rpt_claim *c)
+{
+	const struct rpt_config *best = NULL;
+
+	for (int k = 0; k < r->n_configs; k++) {
+		const struct rpt_config *x = &r->configs[k];
+
+		if (x->concurrency > 0 && x->decode_jpt_gross.ok && x->energy_source[0] &&
+		    (!best || x->decode_jpt_gross.median < best->decode_jpt_gross.median))
+			best = x;
+	}
+	if (!best)
+		return false;
+	addf(c, "%s: %s server sweep, J/token by concurrency:", rj_label(r->path), best->type);
+	for (int k = 0; k < r->n_configs; k++) {
+		const struct rpt_config *x = &r->configs[k];
+
+		if (x->concurrency <= 0)
+			continue;
+		if (x->decode_jpt_gross.ok)
+			addf(c, " c%d %.3g", x->concurrency, x->decode_jpt_gross.median);
+		else
+			addf(c, " c%d n/a", x->concurrency);
+	}
+	addf(c, "; the lowest (c%d, %.4g aggregate tok/s) stands for local serving.\n",
+	     best->concurrency, best->decode_tok_s.median);
+	l->cfg = best;
+	l->estimated = !strcmp(best->energy_kind, "estimated");
+	snprintf(l->source, sizeof l->source, "%s", best->energy_source);
+	l->with_model_range = false;
+	l->jpt = (struct rpt_range){best->decode_jpt_gross.median, best->decode_jpt_gross.ci_low,
+	                            best->decode_jpt_gross.ci_high};
+	return true;
+}
+
 /* 3. "Local inference uses less energy per token than the cloud for the same model." */
 static void claim_same_model(struct rpt_result *const *rs, int n,
                              const struct rpt_cloud_profile *ps, int np, struct rpt_claim *c)
@@ -321,11 +362,17 @@ static void claim_same_model(struct rpt_result *const *rs, int n,
 		                      "more (below that the estimate is dominated by fixed per-token "
 		                      "overheads)"))
 			continue;
+		if (r->n_sweep_levels > 0)
+			best_sweep_level(r, &l, c);
 		addf(c, "%s: local %.3g J/token (95%% CI%s %.3g-%.3g) gross", rj_label(r->path),
 		     l.jpt.v, l.with_model_range ? " and estimate range" : "", l.jpt.low, l.jpt.high);
 		if (l.cfg->decode_jpt_net.ok)
 			addf(c, ", %.3g net of idle", l.cfg->decode_jpt_net.median);
-		addf(c, ", %d threads %s, ", l.cfg->threads, l.cfg->type);
+		if (l.cfg->concurrency > 0)
+			addf(c, ", %s at concurrency %d (prefill included), ", l.cfg->type,
+			     l.cfg->concurrency);
+		else
+			addf(c, ", %d threads %s, ", l.cfg->threads, l.cfg->type);
 		source_note(c, r, l.cfg);
 		addf(c, "%s.\n", r->complete ? "" : "; run INCOMPLETE");
 		for (int k = 0; k < np; k++) {

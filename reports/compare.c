@@ -381,9 +381,14 @@ int rpt_compare_rows(FILE *f, struct rpt_result *const *rs, int n, bool all_conf
 			/* every config: a prompt-length sweep repeats threads and type */
 			if (all_configs)
 				snprintf(pp, sizeof pp, " pp%d", c->prompt_tokens);
-			snprintf(r->label, sizeof r->label, "%.100s %dt %.15s%s%s",
-			         rj_label(rs[i]->path), c->threads, c->type, pp,
-			         rs[i]->complete ? "" : " (incomplete)");
+			if (c->concurrency > 0) /* a sweep level of an external engine */
+				snprintf(r->label, sizeof r->label, "%.100s %.15s c%d%s",
+				         rj_label(rs[i]->path), c->type, c->concurrency,
+				         rs[i]->complete ? "" : " (incomplete)");
+			else
+				snprintf(r->label, sizeof r->label, "%.100s %dt %.15s%s%s",
+				         rj_label(rs[i]->path), c->threads, c->type, pp,
+				         rs[i]->complete ? "" : " (incomplete)");
 			for (int m = 0; m < N_METRICS; m++)
 				r->v[m] = metric_value(c, m);
 		}

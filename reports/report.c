@@ -130,14 +130,17 @@ static void md_result(FILE *f, const struct rpt_result *r, const struct rpt_resu
 		fputc('\n', f);
 	}
 	fprintf(f,
-	        "| threads | type | reps | prefill tok/s | decode tok/s | TTFT ms | ITL p50 ms | "
+	        "| threads (cN: streams) | type | reps | prefill tok/s | decode tok/s | TTFT ms | ITL p50 ms | "
 	        "ITL p99 ms | J/token decode (gross) | J/token decode (net) | tokens/J | avg W | "
 	        "Wh/query (net) | energy |\n"
 	        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (int i = 0; i < r->n_configs; i++) {
 		const struct rpt_config *c = &r->configs[i];
 
-		fprintf(f, "| %d | %s | %d |", c->threads, c->type, c->n_reps);
+		if (c->concurrency > 0) /* a sweep level: concurrency streams, successful requests */
+			fprintf(f, "| c%d | %s | %d |", c->concurrency, c->type, c->n_reps);
+		else
+			fprintf(f, "| %d | %s | %d |", c->threads, c->type, c->n_reps);
 		md_stat(f, &c->prefill_tok_s, 3);
 		md_stat(f, &c->decode_tok_s, 3);
 		md_stat(f, &c->ttft_ms, 3);

@@ -65,6 +65,10 @@ struct rpt_config {
 		bool ok;
 	} est_decode_jpt_gross, est_decode_jpt_net, est_prefill_jpt_gross, est_avg_power_w,
 	    est_wh_per_query, est_tokens_per_j;
+	/* > 0: a level of an external engine's concurrency sweep (SCHEMA.md `sweep.levels[]`):
+	 * decode_tok_s is the aggregate tok/s, ttft_ms its p50 (n = 1 stats), the J/token figures
+	 * are the whole window's (prefill included) and prefill figures are missing. */
+	int concurrency;
 };
 
 /* One energy_sources[] entry. */
@@ -99,6 +103,11 @@ struct rpt_result {
 	struct rpt_source *sources;
 	int n_configs;
 	struct rpt_config *configs;
+	/* external engine (`engine` object): "builtin", "openai", "ollama"; n_sweep_levels of the
+	 * configs are sweep levels (concurrency > 0) */
+	char engine[16], engine_host[128];
+	bool engine_remote;
+	int n_sweep_levels;
 	/* kernels results */
 	int n_kernels;
 	struct rpt_num membw_gbs; /* highest measured read bandwidth (kernels kind) */

@@ -255,6 +255,136 @@ static int read_config(const cJSON *c, int i, const struct rpt_result *r, struct
 	return 0;
 }
 
+/* A single value as a stat of one (median = CI = v), or missing with the `<name>_reason`. */
+static void one_stat(const cJSON *o, const char *name, struct rpt_stat *s)
+{
+	double v;
+
+	memset(s, 0, sizeof *s);
+	if (!rj_num(o, name, &v)) {
+		char key[96];
+
+		snprintf(key, sizeof key, "%s_reason", name);
+		rj_str(o, key, s->reason, sizeof s->reason);
+		if (!s->reason[0])
+			snprintf(s->reason, sizeof s->reason, "%s not recorded", name);
+		return;
+	}
+	s->ok = true;
+	s->n = 1;
+	s->median = s->mean = s->ci_low = s->ci_high = s->min = s->max = v;
+}
+
+/* Appends one configuration per `sweep.levels[]` entry (see struct rpt_config). */
+static int read_sweep(struct rpt_result *r, const cJSON *root, char *err, size_t errlen)
+{
+	const cJSON *sw = cJSON_GetObjectItemCaseSensitive(root, "sweep");
+	const cJSON *levels = cJSON_GetObjectItemCaseSensitive(sw, "levels");
+	const cJSON *covers = cJSON_GetObjectItemCaseSensitive(sw, "energy_covers"), *it;
+	char src[64] = "", note[RPT_REASON_LEN] = "";
+	int n = cJSON_GetArraySize(levels), i = 0;
+	double max_tokens = 0;
+	struct rpt_config *nc;
+
+	if (!sw || cJSON_IsNull(sw))
+		return 0;
+	if (!cJSON_IsObject(sw) || (levels && !cJSON_IsArray(levels))) {
+		snprintf(err, errlen, "%s: field 'sweep' must be an object with a 'levels' array",
+		         r->path);
+		return -EINVAL;
+	}
+	if (n == 0)
+		return 0;
+	rj_num(sw, "max_tokens", &max_tokens);
+	rj_str(sw, "energy_note", note, sizeof note);
+	/* the ids the level energy adds up, "a+b" */
+	cJSON_ArrayForEach(it, covers)
+	{
+		char id[64];
+		size_t u = strlen(src), k;
+
+		rj_str(it, "id", id, sizeof id);
+		k = strlen(id);
+		if (u + k + 2 > sizeof src)
+			break; /* "a+b" must fit energy_source; the JSON keeps the whole list */
+		if (u)
+			src[u++] = '+';
+		memcpy(src + u, id, k + 1);
+	}
+	nc = realloc(r->configs, (size_t)(r->n_configs + n) * sizeof *nc);
+	if (!nc)
+		return -ENOMEM;
+	r->configs = nc;
+	cJSON_ArrayForEach(it, levels)
+	{
+		struct rpt_config *c = &r->configs[r->n_configs + i];
+		const cJSON *ttft = cJSON_GetObjectItemCaseSensitive(it, "ttft_ms");
+		const cJSON *itl = cJSON_GetObjectItemCaseSensitive(it, "itl_ms");
+		double v, ok = 0, ptok = 0;
+
+		memset(c, 0, sizeof *c);
+		if (!rj_num(it, "concurrency", &v) || v < 1) {
+			snprintf(err, errlen, "%s: field 'sweep.levels[%d].concurrency' must be a positive "
+			                      "number", r->path, i);
+			return -EINVAL;
+		}
+		c->concurrency = (int)v;
+		c->threads = 1;
+		snprintf(c->type, sizeof c->type, "%s", r->engine[0] ? r->engine : "http");
+		rj_num(it, "n_ok", &ok);
+		rj_num(it, "prompt_tokens", &ptok);
+		c->n_reps = (int)ok;
+		c->prompt_tokens = ok > 0 ? (int)(ptok / ok + 0.5) : r->prompt_tokens;
+		c->gen_tokens = max_tokens > 0 ? (int)max_tokens : r->gen_tokens;
+		snprintf(c->prefill_tok_s.reason, sizeof c->prefill_tok_s.reason, "%s",
+		         "an external engine's prefill is not timed apart from its stream");
+		one_stat(it, "agg_tok_s", &c->decode_tok_s);
+		if (cJSON_IsObject(ttft))
+			one_stat(ttft, "p50", &c->ttft_ms);
+		else
+			one_stat(it, "ttft_ms", &c->ttft_ms);
+		if (cJSON_IsObject(itl)) {
+			rj_rnum(itl, "p50", &c->itl_p50_ms);
+			rj_rnum(itl, "p90", &c->itl_p90_ms);
+			rj_rnum(itl, "p99", &c->itl_p99_ms);
+		} else {
+			rj_rnum(it, "itl_ms", &c->itl_p50_ms);
+			c->itl_p90_ms = c->itl_p99_ms = c->itl_p50_ms;
+		}
+		one_stat(it, "j_per_token", &c->decode_jpt_gross);
+		one_stat(it, "j_per_token_net", &c->decode_jpt_net);
+		one_stat(it, "tokens_per_j", &c->tokens_per_j);
+		one_stat(it, "avg_power_w", &c->avg_power_w);
+		snprintf(c->prefill_jpt_gross.reason, sizeof c->prefill_jpt_gross.reason, "%s",
+		         "a sweep level's energy covers prefill and decode together (j_per_token)");
+		snprintf(c->prefill_jpt_net.reason, sizeof c->prefill_jpt_net.reason, "%s",
+		         c->prefill_jpt_gross.reason);
+		if (c->decode_jpt_gross.ok && c->gen_tokens > 0) {
+			c->wh_per_query = c->decode_jpt_net.ok ? c->decode_jpt_net : c->decode_jpt_gross;
+			c->wh_per_query.median *= c->gen_tokens / 3600.0;
+			c->wh_per_query.mean = c->wh_per_query.ci_low = c->wh_per_query.ci_high =
+			    c->wh_per_query.min = c->wh_per_query.max = c->wh_per_query.median;
+		} else {
+			snprintf(c->wh_per_query.reason, sizeof c->wh_per_query.reason, "%s",
+			         c->decode_jpt_gross.reason);
+		}
+		rj_str(it, "energy_kind", c->energy_kind, sizeof c->energy_kind);
+		if (c->decode_jpt_gross.ok && c->energy_kind[0])
+			snprintf(c->energy_source, sizeof c->energy_source, "%s", src[0] ? src : "?");
+		else
+			snprintf(c->energy_reason, sizeof c->energy_reason, "%s",
+			         c->decode_jpt_gross.reason[0] ? c->decode_jpt_gross.reason
+			                                       : note[0] ? note : "no energy recorded");
+		snprintf(c->weight_bytes.reason, sizeof c->weight_bytes.reason, "%s",
+		         "an external engine's model file is not visible");
+		c->decode_bytes_per_token = c->weight_bytes;
+		i++;
+	}
+	r->n_configs += n;
+	r->n_sweep_levels = n;
+	return 0;
+}
+
 static int read_run(struct rpt_result *r, const cJSON *root, char *err, size_t errlen)
 {
 	const cJSON *complete = cJSON_GetObjectItemCaseSensitive(root, "complete");
@@ -367,7 +497,24 @@ static int read_run(struct rpt_result *r, const cJSON *root, char *err, size_t e
 			return rc;
 		i++;
 	}
-	return 0;
+	{
+		const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "engine");
+
+		rj_str(e, "name", r->engine, sizeof r->engine);
+		if (!r->model_name[0])
+			rj_str(e, "model_name", r->model_name, sizeof r->model_name);
+		rj_str(e, "host", r->engine_host, sizeof r->engine_host);
+		r->engine_remote = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "remote"));
+		/* the served model's size, when the user gave it (--model-params) */
+		if (!r->n_params.ok && rj_num(e, "n_params", &v) && v > 0) {
+			r->n_params.ok = true;
+			r->n_params.v = v;
+		} else if (!r->n_params.ok && r->engine[0] && strcmp(r->engine, "builtin")) {
+			snprintf(r->n_params.reason, sizeof r->n_params.reason, "%s",
+			         "an external engine's model: pass --model-params N to joulebench run");
+		}
+	}
+	return read_sweep(r, root, err, errlen);
 }
 
 static int read_kernels(struct rpt_result *r, const cJSON *root, char *err, size_t errlen)

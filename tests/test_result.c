@@ -7,6 +7,7 @@
  * has its "<name>_reason" unless the list marks the null as a setting. Every field named in the
  * list must also appear in reports/SCHEMA.md, so the list and the document cannot drift apart.
  */
+#include "helpers/fakellm.h"
 #include "helpers/testutil.h"
 
 #include "bench/runner.h"
@@ -214,8 +215,9 @@ static void test_complete_result_has_every_field(void **state)
 		const char *p = fields[i].path;
 
 		if (!strncmp(p, "configs[].reps[].counters.", 26) || !strncmp(p, "energy_unavailable", 18) ||
-		    !strncmp(p, "configs[].model.", 16))
-			continue; /* counters may be unavailable here; the list may be empty */
+		    !strncmp(p, "configs[].model.", 16) || !strncmp(p, "sweep.", 6))
+			continue; /* counters may be unavailable here; the list may be empty; a sweep
+				   * needs an external engine (test_sweep_result_has_every_field) */
 		if (!fields[i].checked)
 			fail_msg("%s was never reached in a complete run", p);
 	}
@@ -247,6 +249,78 @@ static void test_partial_result_has_every_field(void **state)
 	cJSON_Delete(doc);
 	tu_rmtree(dir);
 	free(dir);
+}
+
+/* An external engine's result (the fake server of tests/helpers/fakellm.c): every field of
+ * the list, the sweep's included, is there or null with its reason. */
+static void test_sweep_result_has_every_field(void **state)
+{
+	struct fl_script sc = { .n_tokens = 5, .ttft_ms = 5, .itl_ms = 3, .usage = true,
+				.usage_prompt_tokens = 12, .fault_request = 1, .fault = FL_HTTP_ERROR,
+				.http_status = 500, .error_body = "{\"error\":\"boom\"}" };
+	struct fl_server *f = fl_start(&sc);
+	struct bench_http_opts h;
+	struct bench_workload w;
+	struct bench_run_opts o;
+	struct bench_run *r = NULL;
+	char err[512] = "", path[PATH_MAX], *dir, *text;
+	cJSON *doc;
+
+	(void)state;
+	load_fields();
+	workload(&w);
+	w.stop_rule = false;
+	snprintf(w.model, sizeof w.model, "%s", "fake-model");
+	memset(&h, 0, sizeof h);
+	h.engine = BENCH_ENGINE_OPENAI;
+	snprintf(h.url, sizeof h.url, "%s", fl_url(f, "/v1"));
+	snprintf(h.model, sizeof h.model, "%s", "fake-model");
+	h.timeout_s = 20;
+	h.n_levels = 2;
+	h.concurrency[0] = 1;
+	h.concurrency[1] = 2;
+	h.requests = 3;
+	memset(&o, 0, sizeof o);
+	o.w = &w;
+	o.build = &fake_build;
+	o.http = &h;
+	bench_stop_clear();
+	if (bench_run(&o, &r, err, sizeof err) != 0)
+		fail_msg("bench_run: %s", err);
+	fl_stop(f);
+	dir = tu_mkdtemp();
+	if (bench_result_write(r, dir, err, sizeof err) != 0)
+		fail_msg("bench_result_write: %s", err);
+	/* request 1 (the first of the measured ones after the warm-up) failed: incomplete, and
+	 * the reason says so */
+	assert_false(r->complete);
+	assert_non_null(strstr(r->incomplete_reason, "HTTP 500"));
+	bench_run_free(r);
+	snprintf(path, sizeof path, "%s/result.json", dir);
+	text = tu_read_file(path, NULL);
+	assert_non_null(text);
+	doc = cJSON_Parse(text);
+	free(text);
+	assert_non_null(doc);
+	check_document(doc, "sweep run");
+	for (int i = 0; i < n_fields; i++) {
+		const char *p = fields[i].path;
+
+		if ((strncmp(p, "sweep", 5) && strncmp(p, "engine.", 7)) || strstr(p, "].ollama."))
+			continue; /* an OpenAI stream has no Ollama counters */
+		if (!fields[i].checked)
+			fail_msg("%s was never reached in a sweep run", p);
+	}
+	snprintf(path, sizeof path, "%s/summary.csv", dir);
+	text = tu_read_file(path, NULL);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "level,engine,model,concurrency,"));
+	assert_non_null(strstr(text, "\n1,openai,fake-model,2,3,"));
+	free(text);
+	cJSON_Delete(doc);
+	tu_rmtree(dir);
+	free(dir);
+	bench_workload_free(&w);
 }
 
 static bool ident_char(char c)
@@ -408,6 +482,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_complete_result_has_every_field),
 		cmocka_unit_test(test_partial_result_has_every_field),
+		cmocka_unit_test(test_sweep_result_has_every_field),
 		cmocka_unit_test(test_fields_documented),
 		cmocka_unit_test(test_atomic_write_and_csv),
 		cmocka_unit_test(test_sha256),
