@@ -727,6 +727,7 @@ static enum MHD_Result handle_health(struct srv_http *h, struct MHD_Connection *
 	struct srv *s = h->s;
 	cJSON *root;
 	int busy = 0, queued;
+	long steps, toks;
 	bool draining;
 
 	pthread_mutex_lock(&s->mu);
@@ -734,6 +735,8 @@ static enum MHD_Result handle_health(struct srv_http *h, struct MHD_Connection *
 		busy += s->slots[i].req != NULL;
 	queued = s->n_queued;
 	draining = s->draining;
+	steps = s->n_steps;
+	toks = s->n_batched_tokens;
 	pthread_mutex_unlock(&s->mu);
 	if (draining)
 		return send_error(conn, 503, "the server is shutting down");
@@ -742,6 +745,8 @@ static enum MHD_Result handle_health(struct srv_http *h, struct MHD_Connection *
 	cJSON_AddNumberToObject(root, "slots_idle", s->n_slots - busy);
 	cJSON_AddNumberToObject(root, "slots_processing", busy);
 	cJSON_AddNumberToObject(root, "requests_queued", queued);
+	cJSON_AddNumberToObject(root, "decode_steps", (double)steps);   /* batched decode passes */
+	cJSON_AddNumberToObject(root, "decode_tokens", (double)toks);   /* sequences they ran, summed */
 	return send_json(conn, 200, root);
 }
 
