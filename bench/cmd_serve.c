@@ -161,7 +161,7 @@ int cmd_serve(int argc, char **argv)
 	bool started = false;
 	sigset_t set, old;
 	char err[512] = "";
-	int rc, port = 0, sig;
+	int rc, port = 0, sig, n_open;
 
 	rc = parse_args(argc, argv, &o);
 	if (rc)
@@ -207,11 +207,12 @@ int cmd_serve(int argc, char **argv)
 	fflush(stderr);
 
 	sig = wait_signal(&set);
-	fprintf(stderr, "joulebench serve: %s: finishing %d request%s, refusing new ones\n",
-		sig == SIGINT ? "SIGINT" : "SIGTERM", s.n_open, s.n_open == 1 ? "" : "s");
 	pthread_mutex_lock(&s.mu);
 	s.draining = true;
+	n_open = s.n_open;
 	pthread_mutex_unlock(&s.mu);
+	fprintf(stderr, "joulebench serve: %s: finishing %d request%s, refusing new ones\n",
+		sig == SIGINT ? "SIGINT" : "SIGTERM", n_open, n_open == 1 ? "" : "s");
 	/* until every accepted request is answered (its last byte handed to the socket) */
 	for (;;) {
 		struct timespec zero = { 0, 0 }, slice = { 0, 50 * 1000000L };
@@ -228,8 +229,10 @@ int cmd_serve(int argc, char **argv)
 		}
 		nanosleep(&slice, NULL);
 	}
+	pthread_mutex_lock(&s.mu);
 	fprintf(stderr, "joulebench serve: %ld requests, %ld decode steps, %.2f sequences per step\n",
 		s.n_requests, s.n_steps, s.n_steps ? (double)s.n_batched_tokens / s.n_steps : 0.0);
+	pthread_mutex_unlock(&s.mu);
 	rc = 0;
 out:
 	srv_http_stop(h);

@@ -94,6 +94,7 @@ struct srv {
 
 	/* counters (under mu) */
 	long n_requests, n_steps, n_batched_tokens;
+	double decode_s;      /* time in decode steps (forward pass and sampling) */
 };
 
 /* Prepares the server state for an open model and a context with n_slots sequences (both stay the

@@ -728,6 +728,7 @@ static enum MHD_Result handle_health(struct srv_http *h, struct MHD_Connection *
 	cJSON *root;
 	int busy = 0, queued;
 	long steps, toks;
+	double decode_s;
 	bool draining;
 
 	pthread_mutex_lock(&s->mu);
@@ -737,6 +738,7 @@ static enum MHD_Result handle_health(struct srv_http *h, struct MHD_Connection *
 	draining = s->draining;
 	steps = s->n_steps;
 	toks = s->n_batched_tokens;
+	decode_s = s->decode_s;
 	pthread_mutex_unlock(&s->mu);
 	if (draining)
 		return send_error(conn, 503, "the server is shutting down");
@@ -747,6 +749,7 @@ static enum MHD_Result handle_health(struct srv_http *h, struct MHD_Connection *
 	cJSON_AddNumberToObject(root, "requests_queued", queued);
 	cJSON_AddNumberToObject(root, "decode_steps", (double)steps);   /* batched decode passes */
 	cJSON_AddNumberToObject(root, "decode_tokens", (double)toks);   /* sequences they ran, summed */
+	cJSON_AddNumberToObject(root, "decode_seconds", decode_s);      /* time they took */
 	return send_json(conn, 200, root);
 }
 

@@ -155,6 +155,8 @@ static size_t stop_partial_tail(const struct srv_req *r)
 	for (int i = 0; i < r->n_stop; i++) {
 		size_t sl = strlen(r->stop[i]);
 
+		if (!sl)
+			continue;
 		for (size_t k = sl - 1; k > best; k--)
 			if (k <= r->text_len && !memcmp(r->text + r->text_len - k, r->stop[i], k)) {
 				best = k;
@@ -316,6 +318,7 @@ static void start_slot(struct srv *s, int i)
 static int decode_step(struct srv *s)
 {
 	int nb = 0, rc;
+	double t0 = srv_now_s();
 
 	for (int i = 0; i < s->n_slots; i++) {
 		struct srv_req *r = s->slots[i].req;
@@ -348,6 +351,7 @@ static int decode_step(struct srv *s)
 	pthread_mutex_lock(&s->mu);
 	s->n_steps++;
 	s->n_batched_tokens += nb;
+	s->decode_s += srv_now_s() - t0;
 	pthread_mutex_unlock(&s->mu);
 	return nb;
 }

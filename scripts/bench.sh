@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `make bench`: speed benchmarks. Each section prints what it measured; nothing here is a test.
-# BENCH_SECTIONS picks the sections (default "engine kernels sampler"; `make results` runs
+# BENCH_SECTIONS picks the sections (default "engine kernels sampler serve"; `make results` runs
 # "engine sampler" and puts their output in RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sections=" ${BENCH_SECTIONS:-engine kernels sampler} "
+sections=" ${BENCH_SECTIONS:-engine kernels sampler serve} "
 ./joulebench --version
 
 # ---- engine: end-to-end prefill (pp64) and decode (tg32) on the bench-1b shape ----------------
@@ -116,4 +116,10 @@ fi
 # ---- power sampler: its cost on decode tokens/s (scripts/bench-sampler.sh) --------------------
 if [[ $sections == *" sampler "* ]]; then
 	JOULEBENCH_BIN=$jb scripts/bench-sampler.sh
+fi
+
+# ---- serve: aggregate decode tokens/s at concurrency 1 vs 8 (scripts/bench-serve.sh) -----------
+if [[ $sections == *" serve "* ]]; then
+	echo
+	JOULEBENCH_BIN=$jb scripts/bench-serve.sh
 fi
