@@ -134,12 +134,15 @@ static int server_wait(struct server *sv, double timeout_s)
 
 static void server_stop(struct server *sv)
 {
+	int rc = 0;
+
 	if (sv->pid > 0) {
 		kill(sv->pid, SIGTERM);
-		if (server_wait(sv, 30.0) != 0) {
+		rc = server_wait(sv, 30.0);
+		if (rc != 0) {
 			char *log = tu_read_file(sv->log, NULL);
 
-			fprintf(stderr, "serve log:\n%s\n", log ? log : "");
+			fprintf(stderr, "serve exited with %d; its log:\n%s\n", rc, log ? log : "");
 			free(log);
 		}
 	}
@@ -148,6 +151,7 @@ static void server_stop(struct server *sv)
 		free(sv->dir);
 		sv->dir = NULL;
 	}
+	assert_int_equal(rc, 0); /* drained and exited cleanly (no sanitizer report either) */
 }
 
 /* ---- HTTP with libcurl --------------------------------------------------------------------- */
