@@ -342,17 +342,16 @@ static int decode_step(struct srv *s)
 		pthread_mutex_unlock(&s->mu);
 		return nb;
 	}
-	for (int k = 0; k < nb; k++) {
-		struct srv_req *r = s->batch[k];
-
-		r->pending = eng_sample(r->smp, s->logits + (size_t)k * s->n_vocab);
-		take_token(s, r, r->pending);
-	}
+	for (int k = 0; k < nb; k++)
+		s->batch[k]->pending = eng_sample(s->batch[k]->smp, s->logits + (size_t)k * s->n_vocab);
+	/* counted before any request of the step is answered, so /health never lags a response */
 	pthread_mutex_lock(&s->mu);
 	s->n_steps++;
 	s->n_batched_tokens += nb;
 	s->decode_s += srv_now_s() - t0;
 	pthread_mutex_unlock(&s->mu);
+	for (int k = 0; k < nb; k++)
+		take_token(s, s->batch[k], s->batch[k]->pending);
 	return nb;
 }
 

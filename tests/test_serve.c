@@ -758,6 +758,40 @@ static void test_disconnect(void **state)
 	assert_true(wait_idle(&sv, 1, 10.0));
 	tu_note("waiting request hung up: slot free after %.2f s", now_s() - t0);
 
+	/* queued behind a running request: hanging up takes it out of the queue */
+	{
+		CURLM *mh = curl_multi_init();
+		CURL *a;
+		struct buf ba = { 0 };
+		int running = 1;
+		double t1 = now_s();
+
+		snprintf(body, sizeof body, long_req, ",\"stream\":true");
+		a = easy(url, body, &ba, HTTP_TIMEOUT_S * 1000);
+		curl_multi_add_handle(mh, a);
+		while (ba.len == 0 && running && now_s() - t1 < HTTP_TIMEOUT_S) { /* A runs */
+			curl_multi_perform(mh, &running);
+			curl_multi_poll(mh, NULL, 0, 50, NULL);
+		}
+		assert_true(ba.len > 0);
+		snprintf(body, sizeof body, long_req, "");
+		memset(&b, 0, sizeof b);
+		c = easy(url, body, &b, 400); /* B waits for the slot, then gives up */
+		assert_int_equal(curl_easy_perform(c), CURLE_OPERATION_TIMEDOUT);
+		curl_easy_cleanup(c);
+		free(b.p);
+		t1 = now_s();
+		while (health_int(&sv, "requests_queued") != 0 && now_s() - t1 < 10.0)
+			sleep_ms(50);
+		assert_int_equal(health_int(&sv, "requests_queued"), 0);
+		assert_int_equal(health_int(&sv, "slots_idle"), 0); /* A still runs */
+		curl_multi_remove_handle(mh, a); /* A hangs up too */
+		curl_easy_cleanup(a);
+		curl_multi_cleanup(mh);
+		free(ba.p);
+		assert_true(wait_idle(&sv, 1, 10.0));
+	}
+
 	/* the one slot serves the next request */
 	text = complete(&sv, "{\"prompt\":[1,2,3],\"max_tokens\":5,\"temperature\":0}", NULL);
 	free(text);
