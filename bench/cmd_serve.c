@@ -36,7 +36,7 @@ static void usage(FILE *f)
 		"Requests run in --parallel slots; one decode step runs every active slot as one batch.\n\n"
 		"  -m, --model MODEL      GGUF file or synth:SHAPE:TYPE (e.g. synth:bench-1b:q4_0)\n"
 		"      --vocab FILE       vocabulary GGUF for a synth: model\n"
-		"      --host HOST        address to listen on (default 127.0.0.1)\n"
+		"      --host HOST        IPv4 address or name to listen on (default 127.0.0.1)\n"
 		"      --port N           port (default 8080; 0 = a free one). The server prints\n"
 		"                         'listening on http://HOST:PORT' on stderr when ready\n"
 		"  -np, --parallel N      slots: requests decoded together (default 4); more wait\n"

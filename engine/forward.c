@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ctx_error eng_fwd_error
+#define ctx_error eng_fwd_error /* shared with forward_batch.c (engine/forward.h) */
 void eng_fwd_error(struct eng_ctx *c, const char *fmt, ...)
 {
 	va_list ap;
