@@ -20,6 +20,7 @@ int cmd_report(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 int cmd_membw(int argc, char **argv);
 

@@ -12,6 +12,7 @@
 const struct bench_cmd bench_cmds[] = {
 	{ "run", "run a benchmark workload: tokens/s, latency and joules per token into result.json", cmd_run },
 	{ "generate", "run a model on a prompt: text as it comes, then load time and tokens/s", cmd_generate },
+	{ "serve", "OpenAI-compatible HTTP server on the built-in engine, concurrent requests batched", cmd_serve },
 	{ "logits", "teacher-forced logits of a token file as float32, for cross-engine checks", cmd_logits },
 	{ "model", "synthesise, inspect or import model files; list model shapes", cmd_model },
 	{ "tokenize", "print the token ids of a text (works on vocabulary-only GGUF files)", cmd_tokenize },

@@ -121,6 +121,8 @@ struct eng_ctx_opts {
 	int n_threads;   /* >= 1 */
 	int n_ctx;       /* KV cache length in tokens; 0 = the model's seq_len */
 	int kv_type;     /* ENG_TYPE_F32 (default) or ENG_TYPE_F16 */
+	int n_seq;       /* sequences (server slots), each with its own KV cache of n_ctx tokens;
+			  * 0 = 1. eng_prefill/eng_decode/eng_ctx_pos run on sequence 0. */
 };
 
 /* A context owns a persistent thread pool, activations and the KV cache. */
@@ -147,6 +149,28 @@ int eng_prefill(struct eng_ctx *c, const int32_t *tokens, int n, float *logits, 
 /* One token at the current position; logits (vocab_size floats) may not be NULL. */
 int eng_decode(struct eng_ctx *c, int32_t token, float *logits);
 const char *eng_ctx_error(const struct eng_ctx *c);
+
+/* ---- several sequences in one context (engine/forward_batch.c) ---------------------------- */
+
+/* Sequences the context holds (eng_ctx_opts.n_seq) and tokens in one's KV cache. */
+int eng_ctx_n_seq(const struct eng_ctx *c);
+int eng_seq_pos(const struct eng_ctx *c, int seq);
+/* Forgets sequence `seq` (its position back to 0); the others keep theirs. */
+void eng_seq_reset(struct eng_ctx *c, int seq);
+/* eng_prefill on sequence `seq`; -EINVAL for a sequence outside 0..n_seq-1. */
+int eng_seq_prefill(struct eng_ctx *c, int seq, const int32_t *tokens, int n, float *logits);
+/*
+ * One decode step of n sequences as one batch: tokens[i] goes to sequence seq[i] at that
+ * sequence's current position, which then moves on by one. The matmuls run once with n_tok = n
+ * (the weights are read once for all of them), attention reads each sequence's own cache.
+ * logits receives n * vocab_size floats, row i for seq[i]; it equals what eng_decode gives in a
+ * context holding only that sequence (exactly for Q8_0/Q4_0 weights, to float rounding for F32,
+ * whose batched kernel sums in another order). Sequences must be distinct, 1 <= n <= n_seq.
+ * Returns 0, or -EINVAL
+ * (bad sequence, duplicate, token outside the vocabulary) / -ENOSPC (a sequence is full) with a
+ * message in eng_ctx_error() and nothing run.
+ */
+int eng_decode_batch(struct eng_ctx *c, const int *seq, const int32_t *tokens, int n, float *logits);
 
 /* ---- tokenizer ---------------------------------------------------------------------------- */
 

@@ -15,9 +15,12 @@
  *
  * then logits = W_out rmsnorm(x) * output_norm — for the last token only unless every position's
  * logits are asked for. Buffers are sized once, for a batch of up to ENG_BATCH_MAX tokens; longer
- * prompts run as several batches. Nothing is allocated per token.
+ * prompts run as several batches. Nothing is allocated per token. Each token of a batch carries
+ * its own sequence and position (engine/forward.h): here all are in sequence 0 (or the one
+ * eng_seq_prefill names); forward_batch.c runs one token of each of several sequences.
  */
 #include "engine/engine.h"
+#include "engine/forward.h"
 #include "engine/kernels.h"
 #include "engine/model.h"
 
@@ -29,43 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Largest batch one pass through the layers takes; longer prompts are split. */
-#define ENG_BATCH_MAX 512
-
-/* Activation buffers for a batch of up to n_batch tokens (row t of each holds token t). */
-struct run_state {
-	float *x;      /* (n_batch, dim) residual stream */
-	float *xb;     /* (n_batch, dim) normed input of a sub-layer, then its output */
-	float *q;      /* (n_batch, q_dim) */
-	float *k;      /* (n_batch, kv_dim) */
-	float *v;      /* (n_batch, kv_dim) */
-	float *att;    /* (n_batch, q_dim) attention output, before Wo */
-	float *hb;     /* (n_batch, hidden_dim) gate, then silu(gate) * up */
-	float *hb2;    /* (n_batch, hidden_dim) up */
-	float *scores; /* (n_threads, group, n_ctx) attention scores: group = n_heads / n_kv_heads */
-	float *kvrow;  /* (n_threads, 2 * head_dim) F16 cache rows widened to F32 */
-};
-
-struct eng_ctx {
-	struct eng_model *m;
-	struct eng_config cfg;
-	struct eng_pool *pool;
-	int n_threads;
-	int n_ctx;   /* KV cache length */
-	int n_batch; /* rows of the run_state buffers */
-	int kv_type; /* ENG_TYPE_F32 or ENG_TYPE_F16 */
-	int q_dim;   /* n_heads * head_dim */
-	int kv_dim;  /* n_kv_heads * head_dim */
-	int pos;     /* tokens in the cache */
-	struct run_state s;
-	/* KV cache: (n_layers, n_ctx, kv_dim) elements of kv_type each */
-	void *key_cache;
-	void *value_cache;
-	char err[256];
-};
-
-static void ctx_error(struct eng_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ctx_error(struct eng_ctx *c, const char *fmt, ...)
+#define ctx_error eng_fwd_error /* shared with forward_batch.c (engine/forward.h) */
+void eng_fwd_error(struct eng_ctx *c, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -153,6 +121,16 @@ struct eng_ctx *eng_ctx_new(struct eng_model *m, const struct eng_ctx_opts *o, c
 	c->q_dim = p->n_heads * p->head_dim;
 	c->kv_dim = p->n_kv_heads * p->head_dim;
 	c->n_batch = nb = c->n_ctx < ENG_BATCH_MAX ? c->n_ctx : ENG_BATCH_MAX;
+	c->n_seq = o->n_seq ? o->n_seq : 1;
+	if (c->n_seq < 1 || c->n_seq > ENG_BATCH_MAX) {
+		set_err(err, errlen, "sequence count %d is outside 1..%d", o->n_seq, ENG_BATCH_MAX);
+		goto fail;
+	}
+	if (nb < c->n_seq) /* a decode batch holds one token of every sequence */
+		c->n_batch = nb = c->n_seq;
+	c->seq_pos = calloc((size_t)c->n_seq, sizeof *c->seq_pos);
+	c->tok_seq = calloc((size_t)nb, sizeof *c->tok_seq);
+	c->tok_pos = calloc((size_t)nb, sizeof *c->tok_pos);
 
 	c->s.x = malloc((size_t)nb * p->dim * sizeof *c->s.x);
 	c->s.xb = malloc((size_t)nb * p->dim * sizeof *c->s.xb);
@@ -165,13 +143,14 @@ struct eng_ctx *eng_ctx_new(struct eng_model *m, const struct eng_ctx_opts *o, c
 	c->s.scores = malloc((size_t)c->n_threads * (p->n_heads / p->n_kv_heads) * c->n_ctx *
 			     sizeof *c->s.scores);
 	c->s.kvrow = malloc((size_t)c->n_threads * 2 * p->head_dim * sizeof *c->s.kvrow);
-	kv_elems = (size_t)p->n_layers * c->n_ctx * c->kv_dim;
+	kv_elems = (size_t)c->n_seq * p->n_layers * c->n_ctx * c->kv_dim;
 	kv_size = c->kv_type == ENG_TYPE_F16 ? sizeof(eng_f16) : sizeof(float);
 	/* Untouched cache pages stay unmapped: RSS grows with the sequence, not with n_ctx. */
 	c->key_cache = calloc(kv_elems, kv_size);
 	c->value_cache = calloc(kv_elems, kv_size);
 	if (!c->s.x || !c->s.xb || !c->s.q || !c->s.k || !c->s.v || !c->s.att || !c->s.hb ||
-	    !c->s.hb2 || !c->s.scores || !c->s.kvrow || !c->key_cache || !c->value_cache) {
+	    !c->s.hb2 || !c->s.scores || !c->s.kvrow || !c->key_cache || !c->value_cache ||
+	    !c->seq_pos || !c->tok_seq || !c->tok_pos) {
 		set_err(err, errlen, "out of memory for a context of %d tokens (KV cache %.1f MiB)",
 			c->n_ctx, 2.0 * (double)kv_elems * kv_size / 1048576.0);
 		goto fail;
@@ -205,18 +184,22 @@ void eng_ctx_free(struct eng_ctx *c)
 	free(c->s.kvrow);
 	free(c->key_cache);
 	free(c->value_cache);
+	free(c->seq_pos);
+	free(c->tok_seq);
+	free(c->tok_pos);
 	free(c);
 }
 
 void eng_ctx_reset(struct eng_ctx *c)
 {
-	c->pos = 0;
+	for (int i = 0; i < c->n_seq; i++)
+		c->seq_pos[i] = 0;
 	c->err[0] = '\0';
 }
 
 int eng_ctx_pos(const struct eng_ctx *c)
 {
-	return c->pos;
+	return c->seq_pos[0];
 }
 
 int eng_ctx_len(const struct eng_ctx *c)
@@ -228,7 +211,7 @@ size_t eng_ctx_kv_bytes(const struct eng_ctx *c)
 {
 	size_t elem = c->kv_type == ENG_TYPE_F16 ? sizeof(eng_f16) : sizeof(float);
 
-	return 2 * (size_t)c->cfg.n_layers * c->n_ctx * c->kv_dim * elem;
+	return 2 * (size_t)c->n_seq * c->cfg.n_layers * c->n_ctx * c->kv_dim * elem;
 }
 
 const char *eng_ctx_error(const struct eng_ctx *c)
@@ -238,24 +221,30 @@ const char *eng_ctx_error(const struct eng_ctx *c)
 
 /* ---- KV cache ---------------------------------------------------------------------------- */
 
-/* Element offset of position `pos` of layer `l` in either cache. */
-static size_t kv_offset(const struct eng_ctx *c, int l, int pos)
+/* Element offset of position `pos` of layer `l` of sequence `seq` in either cache. */
+static size_t kv_offset(const struct eng_ctx *c, int seq, int l, int pos)
 {
-	return ((size_t)l * c->n_ctx + pos) * c->kv_dim;
+	return (((size_t)seq * c->cfg.n_layers + l) * c->n_ctx + pos) * c->kv_dim;
 }
 
-/* Stores n rows of k and v (kv_dim floats each) at positions pos.. of layer l. */
-static void kv_store(struct eng_ctx *c, int l, int pos, const float *k, const float *v, int n)
+/* Stores the batch's n rows of k and v (kv_dim floats each) in layer l, each row at its token's
+ * sequence and position. */
+static void kv_store(struct eng_ctx *c, int l, const float *k, const float *v, int n)
 {
-	size_t off = kv_offset(c, l, pos), len = (size_t)n * c->kv_dim;
+	const size_t len = (size_t)c->kv_dim;
 
-	if (c->kv_type == ENG_TYPE_F32) {
-		memcpy((float *)c->key_cache + off, k, len * sizeof(float));
-		memcpy((float *)c->value_cache + off, v, len * sizeof(float));
-		return;
+	for (int t = 0; t < n; t++) {
+		size_t off = kv_offset(c, c->tok_seq[t], l, c->tok_pos[t]);
+		const float *kt = k + (size_t)t * len, *vt = v + (size_t)t * len;
+
+		if (c->kv_type == ENG_TYPE_F32) {
+			memcpy((float *)c->key_cache + off, kt, len * sizeof(float));
+			memcpy((float *)c->value_cache + off, vt, len * sizeof(float));
+			continue;
+		}
+		eng_quantize_row(ENG_TYPE_F16, kt, (eng_f16 *)c->key_cache + off, (int64_t)len);
+		eng_quantize_row(ENG_TYPE_F16, vt, (eng_f16 *)c->value_cache + off, (int64_t)len);
 	}
-	eng_quantize_row(ENG_TYPE_F16, k, (eng_f16 *)c->key_cache + off, (int64_t)len);
-	eng_quantize_row(ENG_TYPE_F16, v, (eng_f16 *)c->value_cache + off, (int64_t)len);
 }
 
 /* Row of one kv head at one position as F32: a pointer into an F32 cache, or `tmp` filled from
@@ -273,8 +262,7 @@ static const float *kv_row(const struct eng_ctx *c, const void *cache, size_t of
 struct attn_job {
 	struct eng_ctx *c;
 	int layer;
-	int pos;   /* position of the batch's first token */
-	int n;     /* tokens in the batch */
+	int n;     /* tokens in the batch (token t at c->tok_seq[t], c->tok_pos[t]) */
 	int heads; /* query heads per work item: a divisor of the group size */
 	atomic_int next; /* next unclaimed work item */
 };
@@ -285,7 +273,8 @@ struct attn_job {
  * of them. Threads claim items from a shared counter until none are left, so that neither the
  * longer rows of later tokens nor a thread preempted on a shared machine hold the others up (any
  * one thread can do all of it: eng_pool_run_dynamic skips workers that start too late). The
- * batch's keys and values are already in the cache: token t sees positions 0..pos+t.
+ * batch's keys and values are already in the cache: token t sees positions 0..tok_pos[t] of its
+ * sequence's cache.
  */
 static void attn_worker(void *arg, int ith, int nth)
 {
@@ -301,10 +290,10 @@ static void attn_worker(void *arg, int ith, int nth)
 	(void)nth;
 	for (int it; (it = atomic_fetch_add(&j->next, 1)) < j->n * per_tok;) {
 		const int t = it / per_tok, h0 = it % per_tok * nh, kvh = h0 / group;
-		const int n_seen = j->pos + t + 1;
+		const int n_seen = c->tok_pos[t] + 1;
 		const float *q = c->s.q + (size_t)t * c->q_dim + (size_t)h0 * hd;
 		float *out = c->s.att + (size_t)t * c->q_dim + (size_t)h0 * hd;
-		const size_t base = kv_offset(c, j->layer, 0) + (size_t)kvh * hd;
+		const size_t base = kv_offset(c, c->tok_seq[t], j->layer, 0) + (size_t)kvh * hd;
 		size_t off = base;
 
 		for (int s = 0; s < n_seen; s++, off += c->kv_dim) {
@@ -346,7 +335,10 @@ static int attn_heads_per_item(const struct eng_ctx *c, int n)
 
 static long attn_macs(const struct eng_ctx *c, int n)
 {
-	long seen = (long)n * c->pos + (long)n * (n + 1) / 2; /* sum of pos + t + 1 over the batch */
+	long seen = 0; /* sum of tok_pos + 1 over the batch */
+
+	for (int t = 0; t < n; t++)
+		seen += c->tok_pos[t] + 1;
 
 	return 2 * seen * c->cfg.n_heads * c->cfg.head_dim;
 }
@@ -354,7 +346,7 @@ static long attn_macs(const struct eng_ctx *c, int n)
 /* Attention of the batch's n tokens in layer l: s.q and the cache -> s.att. */
 static void attention(struct eng_ctx *c, int l, int n)
 {
-	struct attn_job job = { .c = c, .layer = l, .pos = c->pos, .n = n };
+	struct attn_job job = { .c = c, .layer = l, .n = n };
 
 	if (attn_macs(c, n) < ENG_ATTN_SERIAL_MACS) {
 		/* a dispatch would cost more than it saves */
@@ -370,8 +362,8 @@ static void attention(struct eng_ctx *c, int l, int n)
 
 /* ---- the forward pass -------------------------------------------------------------------- */
 
-/* Runs tokens[0..n) (n <= n_batch) at positions c->pos.. through every layer, leaving the final
- * residual streams in s.x. */
+/* Runs tokens[0..n) (n <= n_batch), token t at (tok_seq[t], tok_pos[t]), through every layer,
+ * leaving the final residual streams in s.x. */
 static void forward_batch(struct eng_ctx *c, const int32_t *tokens, int n)
 {
 	const struct eng_config *p = &c->cfg;
@@ -400,11 +392,11 @@ static void forward_batch(struct eng_ctx *c, const int32_t *tokens, int n)
 		}
 		for (int t = 0; t < n; t++) {
 			eng_rope(s->q + (size_t)t * c->q_dim, p->n_heads, p->head_dim, p->rope_dim,
-				 c->pos + t, p->rope_theta);
+				 c->tok_pos[t], p->rope_theta);
 			eng_rope(s->k + (size_t)t * c->kv_dim, p->n_kv_heads, p->head_dim, p->rope_dim,
-				 c->pos + t, p->rope_theta);
+				 c->tok_pos[t], p->rope_theta);
 		}
-		kv_store(c, l, c->pos, s->k, s->v, n);
+		kv_store(c, l, s->k, s->v, n);
 		attention(c, l, n);
 		eng_matmul(c->pool, &L->wo, s->att, n, s->xb);
 		eng_axpy_f32(s->x, 1.0f, s->xb, n * dim);
@@ -439,15 +431,21 @@ static void logits_rows(struct eng_ctx *c, int t0, int n, float *out)
 
 int eng_prefill(struct eng_ctx *c, const int32_t *tokens, int n, float *logits, float *all_logits)
 {
+	return eng_fwd_prefill(c, 0, tokens, n, logits, all_logits);
+}
+
+int eng_fwd_prefill(struct eng_ctx *c, int seq, const int32_t *tokens, int n, float *logits,
+		    float *all_logits)
+{
 	const int vocab = c->cfg.vocab_size;
 
 	if (n <= 0 || !tokens) {
 		ctx_error(c, "no tokens to run");
 		return -EINVAL;
 	}
-	if (n > c->n_ctx - c->pos) {
+	if (n > c->n_ctx - c->seq_pos[seq]) {
 		ctx_error(c, "context full: %d tokens at position %d exceed the context of %d", n,
-			  c->pos, c->n_ctx);
+			  c->seq_pos[seq], c->n_ctx);
 		return -ENOSPC;
 	}
 	for (int i = 0; i < n; i++)
@@ -460,8 +458,12 @@ int eng_prefill(struct eng_ctx *c, const int32_t *tokens, int n, float *logits, 
 		int nb = n - done < c->n_batch ? n - done : c->n_batch;
 		bool last = done + nb == n;
 
+		for (int t = 0; t < nb; t++) {
+			c->tok_seq[t] = seq;
+			c->tok_pos[t] = c->seq_pos[seq] + t;
+		}
 		forward_batch(c, tokens + done, nb);
-		c->pos += nb;
+		c->seq_pos[seq] += nb;
 		if (all_logits)
 			logits_rows(c, 0, nb, all_logits + (size_t)done * vocab);
 		if (logits && last) {
@@ -483,4 +485,16 @@ int eng_decode(struct eng_ctx *c, int32_t token, float *logits)
 		return -EINVAL;
 	}
 	return eng_prefill(c, &token, 1, logits, NULL);
+}
+
+/* ---- shared with forward_batch.c ---------------------------------------------------------- */
+
+void eng_fwd_rows(struct eng_ctx *c, const int32_t *tokens, int n)
+{
+	forward_batch(c, tokens, n);
+}
+
+void eng_fwd_logits(struct eng_ctx *c, int t0, int n, float *out)
+{
+	logits_rows(c, t0, n, out);
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `make bench`: speed benchmarks. Each section prints what it measured; nothing here is a test.
-# BENCH_SECTIONS picks the sections (default "engine kernels sampler store meter"; `make results`
-# runs "engine sampler" and puts their output in RESULTS.md).
+# BENCH_SECTIONS picks the sections (default "engine kernels sampler store meter serve"; `make
+# results` runs "engine sampler" and puts their output in RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sections=" ${BENCH_SECTIONS:-engine kernels sampler store meter} "
+sections=" ${BENCH_SECTIONS:-engine kernels sampler store meter serve} "
 ./joulebench --version
 
 # ---- engine: end-to-end prefill (pp64) and decode (tg32) on the bench-1b shape ----------------
@@ -169,4 +169,10 @@ fi
 # ---- wall meters: fake Shelly/Tasmota plugs integrated over 60 s (scripts/bench-meter.sh) ----
 if [[ $sections == *" meter "* ]]; then
 	scripts/bench-meter.sh
+fi
+
+# ---- serve: aggregate decode tokens/s at concurrency 1 vs 8 (scripts/bench-serve.sh) -----------
+if [[ $sections == *" serve "* ]]; then
+	echo
+	JOULEBENCH_BIN=$jb scripts/bench-serve.sh
 fi

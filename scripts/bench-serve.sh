@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# scripts/bench-serve.sh — aggregate decode tokens/s of `joulebench serve` at concurrency 1 vs N.
+# Not a test: it prints what it measured (`make bench` runs it as its "serve" section).
+#
+# Starts `joulebench serve` on 127.0.0.1 (a free port) with SERVE_MODEL (default
+# synth:bench-1b:q4_0), as many slots as the largest concurrency, SERVE_THREADS threads (default:
+# online CPUs). For each concurrency c in SERVE_CONCURRENCY (default "1 8"), SERVE_REPS times
+# (default 3): c streaming completions at once with curl, each a different 16-token prompt and
+# SERVE_TOKENS (default 32) greedy tokens with ignore_eos. Per concurrency it prints:
+#   decode tok/s  tokens of the decode steps / time in them, from the server's /health counters
+#                 (decode_tokens, decode_seconds): the aggregate decode rate, prefill excluded;
+#   seqs/step     sequences per batched decode step (c when every request overlapped);
+#   wall tok/s    generated tokens / wall time of the whole round, prefill of every prompt included;
+# then the ratio of the decode rates, highest concurrency over 1. The median of the reps is taken.
+# Batched decode reads every weight once per step, so the ratio is bounded by how much faster the
+# engine's matrix-matrix kernels run a batch than the memory-bound matrix-vector case (compare
+# pp64 and tg32 in `make bench`'s engine section).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+jb=${JOULEBENCH_BIN:-./joulebench}
+model=${SERVE_MODEL:-synth:bench-1b:q4_0}
+threads=${SERVE_THREADS:-$(nproc)}
+conc=${SERVE_CONCURRENCY:-"1 8"}
+ntok=${SERVE_TOKENS:-32}
+reps=${SERVE_REPS:-3}
+maxc=1
+for c in $conc; do ((c > maxc)) && maxc=$c; done
+
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+	if [ -n "$pid" ]; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+"$jb" serve -m "$model" --host 127.0.0.1 --port 0 -np "$maxc" -t "$threads" -c $((16 + ntok + 16)) \
+	2>"$tmp/serve.err" &
+pid=$!
+port=
+for _ in $(seq 1 1200); do # up to 120 s: a synthetic model is generated first
+	port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/serve.err")
+	[ -n "$port" ] && break
+	kill -0 "$pid" 2>/dev/null || { cat "$tmp/serve.err" >&2; exit 1; }
+	sleep 0.1
+done
+[ -n "$port" ] || { echo "bench-serve: the server did not start in 120 s" >&2; cat "$tmp/serve.err" >&2; exit 1; }
+base="http://127.0.0.1:$port"
+
+# The value of a numeric key in a flat JSON object (as cJSON prints it).
+json_num() { printf '%s' "$2" | sed -n "s/.*\"$1\":\([-0-9.eE+]*\).*/\1/p"; }
+health() { curl -s --noproxy '*' --max-time 30 "$base/health"; }
+median() { sort -g | awk '{v[NR]=$1} END{if(NR==0){print "null"} else if(NR%2){print v[(NR+1)/2]} else {print (v[NR/2]+v[NR/2+1])/2}}'; }
+
+# One request: prompt ids depend on the request number, so no two prompts are alike.
+request() {
+	local i=$1 ids="1" k
+	for k in $(seq 1 15); do ids="$ids,$(( (i * 7919 + k * 104729) % 500 + 3 ))"; done
+	curl -sN --noproxy '*' --max-time 600 "$base/v1/completions" -d "{\"prompt\":[$ids],\"max_tokens\":$ntok,\
+\"temperature\":0,\"ignore_eos\":true,\"stream\":true,\"stream_options\":{\"include_usage\":true}}"
+}
+
+request 0 >/dev/null # warm-up: faults the weights in, starts the threads
+
+echo "== serve: $model, $threads threads, $ntok tokens per request, 16-token prompts, $reps rounds (median) =="
+echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M) UTC; the machine may be shared: numbers are noisy"
+printf '%11s %12s %10s %11s %s\n' concurrency "decode tok/s" seqs/step "wall tok/s" "(each round)"
+declare -A rate
+n=0
+for c in $conc; do
+	rates=() walls=() seqs=() all=""
+	for ((r = 0; r < reps; r++)); do
+		h0=$(health)
+		t0=$(date +%s.%N)
+		pids=()
+		for ((i = 0; i < c; i++)); do
+			n=$((n + 1))
+			request "$n" >"$tmp/out.$i" &
+			pids+=($!)
+		done
+		for p in "${pids[@]}"; do wait "$p"; done
+		t1=$(date +%s.%N)
+		h1=$(health)
+		got=0
+		for ((i = 0; i < c; i++)); do
+			u=$(grep -o '"completion_tokens":[0-9]*' "$tmp/out.$i" | tail -1 | cut -d: -f2)
+			grep -q 'data: \[DONE\]' "$tmp/out.$i" || { echo "request $i of round $r did not finish:" >&2; cat "$tmp/out.$i" >&2; exit 1; }
+			got=$((got + ${u:-0}))
+		done
+		read -r dt ds st < <(awk -v a="$(json_num decode_tokens "$h1")" -v b="$(json_num decode_tokens "$h0")" \
+			-v c="$(json_num decode_seconds "$h1")" -v d="$(json_num decode_seconds "$h0")" \
+			-v e="$(json_num decode_steps "$h1")" -v f="$(json_num decode_steps "$h0")" \
+			'BEGIN{print a-b, c-d, e-f}')
+		rates+=("$(awk -v t="$dt" -v s="$ds" 'BEGIN{printf "%.2f", (s > 0 ? t/s : 0)}')")
+		seqs+=("$(awk -v t="$dt" -v s="$st" 'BEGIN{printf "%.2f", (s > 0 ? t/s : 0)}')")
+		walls+=("$(awk -v g="$got" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", g/(b-a)}')")
+		all="$all ${rates[-1]}"
+	done
+	rate[$c]=$(printf '%s\n' "${rates[@]}" | median)
+	printf '%11s %12s %10s %11s %s\n' "$c" "${rate[$c]}" "$(printf '%s\n' "${seqs[@]}" | median)" \
+		"$(printf '%s\n' "${walls[@]}" | median)" "($all )"
+done
+first=${conc%% *}
+if [ "$maxc" != "$first" ]; then
+	awk -v a="${rate[$maxc]}" -v b="${rate[$first]}" -v c="$maxc" -v f="$first" \
+		'BEGIN{ if (b > 0) printf "decode tok/s at concurrency %s / concurrency %s: %.2fx\n", c, f, a/b }'
+fi
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
