@@ -478,6 +478,12 @@ static int load_weights(struct load *L, struct eng_model *m)
 	if (gguf_find_tensor(L->f, "rope_freqs.weight")) {
 		if ((rc = get_norm(L, "rope_freqs.weight", c->rope_dim / 2, &m->w.rope_freqs)))
 			return rc;
+		for (int i = 0; i < c->rope_dim / 2; i++)
+			if (!(m->w.rope_freqs[i] > 0) || !isfinite(m->w.rope_freqs[i])) {
+				snprintf(L->err, L->errlen, "%s: rope_freqs.weight[%d] is %g, not a positive "
+					 "frequency divisor", L->f->path, i, m->w.rope_freqs[i]);
+				return -EINVAL;
+			}
 	} else if (c->rope_llama3.factor > 0) {
 		float *ff = L->norm_buf + L->norm_used;
 
