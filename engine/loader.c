@@ -763,6 +763,27 @@ int eng_gguf_info(const char *path, FILE *out, char *err, size_t errlen)
 	fprintf(out, "size:      %llu bytes (%.2f MiB)\n", (unsigned long long)f->size, f->size / 1048576.0);
 	fprintf(out, "gguf:      version %u, alignment %llu, data at byte %llu\n", f->version,
 		(unsigned long long)f->alignment, (unsigned long long)f->data_offset);
+	{
+		/* what the engine makes of the file: architecture and features, or why it cannot run */
+		char arch[64] = "", line[512], why[512];
+		enum eng_arch id;
+		struct eng_config c;
+		const struct gguf_tensor *te = gguf_find_tensor(f, "token_embd.weight");
+
+		if (gguf_get_str(f, "general.architecture", arch, sizeof arch)) {
+			fprintf(out, "arch:      none (general.architecture is missing)\n");
+		} else if (eng_arch_parse(arch, &id)) {
+			fprintf(out, "arch:      %s, which this engine does not implement (supported: llama, qwen2, qwen3)\n",
+				arch);
+		} else if (read_config(f, id, &c, why, sizeof why) ||
+			   (c.vocab_size = te && te->ne[1] <= INT32_MAX ? (int)te->ne[1] : 0,
+			    eng_config_check(&c, path, why, sizeof why))) {
+			fprintf(out, "arch:      %s, not runnable: %s\n", arch, why);
+		} else {
+			eng_config_describe(&c, !gguf_find_tensor(f, "output.weight"), line, sizeof line);
+			fprintf(out, "arch:      %s\n", line);
+		}
+	}
 	fprintf(out, "\nmetadata (%llu keys):\n", (unsigned long long)f->n_kv);
 	for (uint64_t i = 0; i < f->n_kv; i++) {
 		const struct gguf_kv *kv = &f->kv[i];
