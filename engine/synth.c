@@ -379,8 +379,7 @@ static void gen_row(uint64_t seed, uint32_t tensor, int64_t row, float std, floa
 
 /* What a tensor's values are. */
 enum skind {
-	SK_WEIGHT,     /* random, std SYNTH_STD */
-	SK_NORM,       /* 1.0 everywhere */
+	SK_WEIGHT,     /* random, std weight_std; 1.0 everywhere for a norm */
 	SK_BIAS,       /* random, std SYNTH_BIAS_STD */
 	SK_ROPE_FREQS, /* llama3 frequency divisors */
 };
@@ -407,13 +406,11 @@ struct plan {
 	size_t total;   /* in-memory bytes, every tensor 64-byte aligned */
 };
 
-static void plan_add_kind(struct plan *p, const char *name, int type, int64_t ne0, int64_t ne1, enum skind kind)
+static void plan_add(struct plan *p, const char *name, int type, int64_t ne0, int64_t ne1, bool norm)
 {
 	struct stensor *t = &p->t[p->n++];
-	bool norm = kind != SK_WEIGHT;
 
 	snprintf(t->name, sizeof t->name, "%s", name);
-	t->kind = kind;
 	t->n_dims = norm ? 1 : 2;
 	t->ne[0] = ne0;
 	t->ne[1] = ne1;
@@ -426,9 +423,11 @@ static void plan_add_kind(struct plan *p, const char *name, int type, int64_t ne
 	p->total += (t->row_bytes * (size_t)ne1 + 63) / 64 * 64;
 }
 
-static void plan_add(struct plan *p, const char *name, int type, int64_t ne0, int64_t ne1, bool norm)
+/* A vector (stored as F32) of values other than a norm's. */
+static void plan_add_kind(struct plan *p, const char *name, int64_t ne0, enum skind kind)
 {
-	plan_add_kind(p, name, type, ne0, ne1, norm ? SK_NORM : SK_WEIGHT);
+	plan_add(p, name, ENG_TYPE_F32, ne0, 1, true);
+	p->t[p->n - 1].kind = kind;
 }
 
 /* Tensors in llama.cpp's order and shapes (ne[0] = input dimension). */
@@ -477,7 +476,7 @@ static int plan_make(struct plan *p, const char *shape, int type, uint64_t seed,
 				char name[64];
 
 				snprintf(name, sizeof name, "blk.%d.%s.bias", l, bn[i]);
-				plan_add_kind(p, name, type, bl[i], 1, SK_BIAS);
+				plan_add_kind(p, name, bl[i], SK_BIAS);
 			}
 		}
 		if (c->qk_norm) {
@@ -493,7 +492,7 @@ static int plan_make(struct plan *p, const char *shape, int type, uint64_t seed,
 	if (!p->shape.tied)
 		plan_add(p, "output.weight", type, dim, c->vocab_size, false);
 	if (c->rope_llama3.factor > 0)
-		plan_add_kind(p, "rope_freqs.weight", type, c->rope_dim / 2, 1, SK_ROPE_FREQS);
+		plan_add_kind(p, "rope_freqs.weight", c->rope_dim / 2, SK_ROPE_FREQS);
 	return 0;
 }
 
@@ -503,18 +502,14 @@ static void fill_rows(const struct plan *p, int i, int64_t r0, int64_t r1, uint8
 	const struct stensor *t = &p->t[i];
 
 	for (int64_t r = r0; r < r1; r++, dst += t->row_bytes) {
-		switch (t->kind) {
-		case SK_NORM:
+		if (t->kind == SK_ROPE_FREQS) {
+			eng_llama3_freqs(&p->shape.cfg, tmp);
+		} else if (t->kind == SK_BIAS) {
+			gen_row(p->seed, (uint32_t)i, r, SYNTH_BIAS_STD, tmp, t->ne[0]);
+		} else if (t->norm) {
 			for (int64_t k = 0; k < t->ne[0]; k++)
 				tmp[k] = 1.0f;
-			break;
-		case SK_ROPE_FREQS:
-			eng_llama3_freqs(&p->shape.cfg, tmp);
-			break;
-		case SK_BIAS:
-			gen_row(p->seed, (uint32_t)i, r, SYNTH_BIAS_STD, tmp, t->ne[0]);
-			break;
-		default:
+		} else {
 			gen_row(p->seed, (uint32_t)i, r, p->shape.weight_std, tmp, t->ne[0]);
 		}
 		if (t->type == ENG_TYPE_F32)
