@@ -1,5 +1,6 @@
 /*
- * engine/engine.h — the reference Llama inference engine: what the rest of joulebench may use.
+ * engine/engine.h — the reference inference engine for Llama-family models (llama, qwen2, qwen3
+ * architectures): what the rest of joulebench may use.
  *
  * A model comes from a GGUF file or is synthesised from a named shape ("synth:SHAPE:TYPE"); a
  * context holds the KV cache, activations and the thread pool for one sequence. Prefill takes

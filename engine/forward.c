@@ -1,6 +1,7 @@
 /*
- * engine/forward.c — the Llama forward pass: a context (RunState of activation buffers, KV cache,
- * thread pool), prefill of a whole prompt as one batch, and single-token decode.
+ * engine/forward.c — the forward pass of the llama, qwen2 and qwen3 architectures: a context
+ * (RunState of activation buffers, KV cache, thread pool), prefill of a whole prompt as one batch,
+ * and single-token decode.
  *
  * Per layer, for a batch of n tokens at positions pos..pos+n-1 (x holds their residual streams):
  *
