@@ -145,14 +145,14 @@ static int do_shapes(int argc, char **argv)
 	n = eng_shape_list(&s, err, sizeof err);
 	if (n < 0)
 		return bench_fail(CMD, "%s", err);
-	printf("%-16s %6s %6s %6s %6s %4s %7s %8s %5s  %s\n", "shape", "dim", "hidden", "layers", "heads",
-	       "kv", "vocab", "context", "tied", "title");
+	printf("%-16s %-5s %6s %6s %6s %6s %4s %4s %7s %8s %5s  %s\n", "shape", "arch", "dim", "hidden", "layers",
+	       "heads", "kv", "hd", "vocab", "context", "tied", "title");
 	for (int i = 0; i < n; i++) {
 		const struct eng_config *c = &s[i].cfg;
 
-		printf("%-16s %6d %6d %6d %6d %4d %7d %8d %5s  %s\n", s[i].name, c->dim, c->hidden_dim,
-		       c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len, s[i].tied ? "yes" : "no",
-		       s[i].title);
+		printf("%-16s %-5s %6d %6d %6d %6d %4d %4d %7d %8d %5s  %s\n", s[i].name, eng_arch_name(c->arch),
+		       c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->vocab_size,
+		       c->seq_len, s[i].tied ? "yes" : "no", s[i].title);
 	}
 	printf("\nsources:\n");
 	for (int i = 0; i < n; i++)

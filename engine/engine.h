@@ -1,5 +1,6 @@
 /*
- * engine/engine.h — the reference Llama inference engine: what the rest of joulebench may use.
+ * engine/engine.h — the reference inference engine for Llama-family models (llama, qwen2, qwen3
+ * architectures): what the rest of joulebench may use.
  *
  * A model comes from a GGUF file or is synthesised from a named shape ("synth:SHAPE:TYPE"); a
  * context holds the KV cache, activations and the thread pool for one sequence. Prefill takes
@@ -30,7 +31,34 @@ const char *eng_type_name(int type);
 /* Parses a name as above (case-insensitive); returns 0 or -EINVAL. */
 int eng_type_parse(const char *name, enum eng_type *out);
 
-/* Model hyper-parameters (llama.* keys in GGUF). */
+/* Architectures (general.architecture); see README "Architectures". */
+enum eng_arch {
+	ENG_ARCH_LLAMA = 0, /* Llama 1/2/3, Mistral, TinyLlama, SmolLM: adjacent-pair RoPE */
+	ENG_ARCH_QWEN2 = 1, /* Q/K/V biases, NEOX RoPE */
+	ENG_ARCH_QWEN3 = 2, /* per-head RMSNorm of q and k before RoPE, NEOX RoPE */
+};
+/* "llama", "qwen2", "qwen3", or NULL. */
+const char *eng_arch_name(int arch);
+/* Parses an architecture name; returns 0 or -EINVAL. */
+int eng_arch_parse(const char *name, enum eng_arch *out);
+
+/* How RoPE pairs the dimensions of a head (llama.cpp's rope types). */
+enum eng_rope_type {
+	ENG_ROPE_NORM = 0, /* pairs (2i, 2i+1): llama */
+	ENG_ROPE_NEOX = 2, /* pairs (i, i + rope_dim/2): qwen2, qwen3 */
+};
+
+/* Llama 3.1 RoPE frequency scaling (rope_scaling type "llama3" in a Hugging Face config.json):
+ * the frequency of each rotated pair is divided by a factor between 1 (short wavelengths) and
+ * `factor` (long ones). factor 0 = none. GGUF files carry the result as rope_freqs.weight. */
+struct eng_rope_llama3 {
+	float factor;           /* e.g. 32 (Llama 3.2), 8 (Llama 3.1) */
+	float low_freq_factor;  /* 1 */
+	float high_freq_factor; /* 4 */
+	int orig_ctx;           /* original_max_position_embeddings, 8192 */
+};
+
+/* Model hyper-parameters ({arch}.* keys in GGUF). */
 struct eng_config {
 	int dim;            /* embedding_length */
 	int hidden_dim;     /* feed_forward_length */
@@ -39,11 +67,23 @@ struct eng_config {
 	int n_kv_heads;     /* attention.head_count_kv */
 	int vocab_size;     /* rows of token_embd */
 	int seq_len;        /* context_length */
-	int head_dim;       /* dim / n_heads */
+	int head_dim;       /* attention.key_length (default dim / n_heads) */
 	int rope_dim;       /* rope.dimension_count (defaults to head_dim) */
 	float rope_theta;   /* rope.freq_base (default 10000) */
 	float norm_eps;     /* attention.layer_norm_rms_epsilon (default 1e-5) */
+	int arch;           /* enum eng_arch (0 = llama) */
+	int rope_type;      /* enum eng_rope_type (0 = adjacent pairs) */
+	float rope_scale;   /* linear RoPE scaling: positions divided by it (rope.scaling.factor); 0 or 1 = none */
+	struct eng_rope_llama3 rope_llama3; /* shapes and files with rope.scaling.type llama3 */
+	int sliding_window; /* attention.sliding_window: contexts longer than it are refused; 0 = none */
+	bool qkv_bias;      /* blk.N.attn_{q,k,v}.bias present (qwen2) */
+	bool qk_norm;       /* blk.N.attn_{q,k}_norm present (qwen3) */
+	bool rope_freqs;    /* per-pair frequency divisors (rope_freqs.weight, or llama3 scaling) */
 };
+
+/* One line naming the architecture and its features, e.g. "qwen2: GQA 14/2, head_dim 64, NEOX
+ * RoPE (theta 1e+06), Q/K/V bias, tied output". Returns what snprintf returns. */
+int eng_config_describe(const struct eng_config *c, bool tied, char *buf, size_t len);
 
 struct eng_model;
 struct eng_ctx;
@@ -73,7 +113,7 @@ const struct eng_config *eng_model_config(const struct eng_model *m);
 
 /* What a result file records about a model. */
 struct eng_model_desc {
-	char arch[32];          /* "llama" */
+	char arch[32];          /* "llama", "qwen2", "qwen3" */
 	char name[128];         /* general.name, or the shape name for synthetic models */
 	char shape[64];         /* configs/models shape name, "" if not from a shape */
 	char path[1024];        /* file path, "" for in-memory synthetic models */
@@ -96,7 +136,9 @@ struct eng_shape {
 	char source[512];     /* where the dimensions come from */
 	struct eng_config cfg;
 	bool tied;            /* output shares token_embd */
+	float weight_std;     /* synthetic weights' standard deviation ("weight_std", default 0.02) */
 };
+/* SHAPE may also be a path to a JSON file of the same format ("dir/tiny.json"), for tests. */
 /* Returns 0 or -errno (unknown shape, bad JSON) with a message naming the file and field. */
 int eng_shape_load(const char *name, struct eng_shape *out, char *err, size_t errlen);
 /* Every shape in configs/models, sorted by name; *out is malloc'd (free()). Returns the count or

@@ -1,12 +1,18 @@
 /*
- * engine/forward.c — the Llama forward pass: a context (RunState of activation buffers, KV cache,
- * thread pool), prefill of a whole prompt as one batch, and single-token decode.
+ * engine/forward.c — the forward pass of the llama, qwen2 and qwen3 architectures: a context
+ * (RunState of activation buffers, KV cache, thread pool), prefill of a whole prompt as one batch,
+ * and single-token decode.
  *
  * Per layer, for a batch of n tokens at positions pos..pos+n-1 (x holds their residual streams):
  *
  *     xb  = rmsnorm(x) * attn_norm
  *     q, k, v = Wq xb, Wk xb, Wv xb                 (one dispatch: eng_matmul_multi)
- *     q, k = rope(q, k)                             (adjacent pairs, first rope_dim dims)
+ *     q, k, v += bq, bk, bv                         (qwen2; llama files may have them too)
+ *     q, k = rmsnorm(q) * q_norm, rmsnorm(k) * k_norm  (qwen3: each head on its own)
+ *     q, k = rope(q, k)                             (first rope_dim dims of each head; pairs
+ *                                                    (2i, 2i+1) for llama, (i, i + rope_dim/2)
+ *                                                    NEOX for qwen; frequency of pair i is
+ *                                                    theta^(-2i/rope_dim) / rope_freqs[i] / scale)
  *     K[pos..], V[pos..] = k, v                     (KV cache, F32 or F16)
  *     att = softmax(q K^T / sqrt(head_dim)) V       (grouped-query, causal; heads across threads)
  *     x  += Wo att
@@ -69,7 +75,7 @@ static int check_config(const struct eng_config *p, char *err, size_t errlen)
 			p->n_heads, p->n_kv_heads);
 		return -EINVAL;
 	}
-	if (p->rope_dim < 0 || p->rope_dim > p->head_dim || p->rope_dim % 2) {
+	if (p->rope_dim < 2 || p->rope_dim > p->head_dim || p->rope_dim % 2) {
 		set_err(err, errlen, "rope.dimension_count %d must be even and at most head_dim %d",
 			p->rope_dim, p->head_dim);
 		return -EINVAL;
@@ -117,6 +123,15 @@ struct eng_ctx *eng_ctx_new(struct eng_model *m, const struct eng_ctx_opts *o, c
 		set_err(err, errlen, "model has no context_length and no context length was given");
 		goto fail;
 	}
+	if (p->sliding_window > 0 && c->n_ctx > p->sliding_window) {
+		if (o->n_ctx) {
+			set_err(err, errlen, "context of %d tokens exceeds the model's sliding attention window "
+				"(attention.sliding_window %d), which this engine does not implement; contexts up to "
+				"%d tokens are exact", c->n_ctx, p->sliding_window, p->sliding_window);
+			goto fail;
+		}
+		c->n_ctx = p->sliding_window;
+	}
 	c->kv_type = o->kv_type;
 	c->q_dim = p->n_heads * p->head_dim;
 	c->kv_dim = p->n_kv_heads * p->head_dim;
@@ -143,17 +158,28 @@ struct eng_ctx *eng_ctx_new(struct eng_model *m, const struct eng_ctx_opts *o, c
 	c->s.scores = malloc((size_t)c->n_threads * (p->n_heads / p->n_kv_heads) * c->n_ctx *
 			     sizeof *c->s.scores);
 	c->s.kvrow = malloc((size_t)c->n_threads * 2 * p->head_dim * sizeof *c->s.kvrow);
+	c->s.rope_cs = malloc((size_t)nb * p->rope_dim * sizeof *c->s.rope_cs);
+	c->rope_freq = malloc((size_t)(p->rope_dim / 2) * sizeof *c->rope_freq);
 	kv_elems = (size_t)c->n_seq * p->n_layers * c->n_ctx * c->kv_dim;
 	kv_size = c->kv_type == ENG_TYPE_F16 ? sizeof(eng_f16) : sizeof(float);
 	/* Untouched cache pages stay unmapped: RSS grows with the sequence, not with n_ctx. */
 	c->key_cache = calloc(kv_elems, kv_size);
 	c->value_cache = calloc(kv_elems, kv_size);
 	if (!c->s.x || !c->s.xb || !c->s.q || !c->s.k || !c->s.v || !c->s.att || !c->s.hb ||
-	    !c->s.hb2 || !c->s.scores || !c->s.kvrow || !c->key_cache || !c->value_cache ||
-	    !c->seq_pos || !c->tok_seq || !c->tok_pos) {
+	    !c->s.hb2 || !c->s.scores || !c->s.kvrow || !c->s.rope_cs || !c->rope_freq ||
+	    !c->key_cache || !c->value_cache || !c->seq_pos || !c->tok_seq || !c->tok_pos) {
 		set_err(err, errlen, "out of memory for a context of %d tokens (KV cache %.1f MiB)",
 			c->n_ctx, 2.0 * (double)kv_elems * kv_size / 1048576.0);
 		goto fail;
+	}
+	for (int i = 0; i < p->rope_dim / 2; i++) {
+		double f = pow((double)p->rope_theta, -2.0 * i / p->rope_dim);
+
+		if (m->w.rope_freqs)
+			f /= m->w.rope_freqs[i];
+		if (p->rope_scale > 0)
+			f /= p->rope_scale;
+		c->rope_freq[i] = f;
 	}
 	c->pool = eng_pool_new(c->n_threads);
 	if (!c->pool) {
@@ -182,6 +208,8 @@ void eng_ctx_free(struct eng_ctx *c)
 	free(c->s.hb2);
 	free(c->s.scores);
 	free(c->s.kvrow);
+	free(c->s.rope_cs);
+	free(c->rope_freq);
 	free(c->key_cache);
 	free(c->value_cache);
 	free(c->seq_pos);
@@ -362,6 +390,56 @@ static void attention(struct eng_ctx *c, int l, int n)
 
 /* ---- the forward pass -------------------------------------------------------------------- */
 
+/* cos and sin of every RoPE pair at each batch token's position (tok_pos) into s.rope_cs. */
+static void rope_table(struct eng_ctx *c, int n)
+{
+	const int half = c->cfg.rope_dim / 2;
+
+	for (int t = 0; t < n; t++) {
+		float *cs = c->s.rope_cs + (size_t)t * c->cfg.rope_dim;
+
+		for (int i = 0; i < half; i++) {
+			double a = (double)c->tok_pos[t] * c->rope_freq[i];
+
+			cs[2 * i] = (float)cos(a);
+			cs[2 * i + 1] = (float)sin(a);
+		}
+	}
+}
+
+/* Rotates the first rope_dim dims of n_heads vectors of head_dim by the angles of `cs`: pairs
+ * (2i, 2i+1), or (i, i + rope_dim/2) when neox. */
+static void rope_apply(float *v, int n_heads, int head_dim, int rope_dim, const float *cs, bool neox)
+{
+	const int half = rope_dim / 2;
+
+	for (int h = 0; h < n_heads; h++) {
+		float *x = v + (size_t)h * head_dim;
+
+		for (int i = 0; i < half; i++) {
+			float *a = neox ? x + i : x + 2 * i, *b = neox ? x + i + half : x + 2 * i + 1;
+			const float co = cs[2 * i], si = cs[2 * i + 1], x0 = *a, x1 = *b;
+
+			*a = x0 * co - x1 * si;
+			*b = x0 * si + x1 * co;
+		}
+	}
+}
+
+/* Adds bias (len floats) to each of n rows of len floats. */
+static void add_bias(float *x, const float *bias, int n, int len)
+{
+	for (int t = 0; t < n; t++)
+		eng_axpy_f32(x + (size_t)t * len, 1.0f, bias, len);
+}
+
+/* RMSNorm of each head_dim slice of n * n_heads heads, in place, times weight (head_dim). */
+static void head_norm(float *x, const float *weight, int n_rows, int head_dim, float eps)
+{
+	for (int r = 0; r < n_rows; r++)
+		eng_rmsnorm(x + (size_t)r * head_dim, x + (size_t)r * head_dim, weight, head_dim, eps);
+}
+
 /* Runs tokens[0..n) (n <= n_batch), token t at (tok_seq[t], tok_pos[t]), through every layer,
  * leaving the final residual streams in s.x. */
 static void forward_batch(struct eng_ctx *c, const int32_t *tokens, int n)
@@ -370,7 +448,9 @@ static void forward_batch(struct eng_ctx *c, const int32_t *tokens, int n)
 	const struct eng_weights *w = &c->m->w;
 	struct run_state *s = &c->s;
 	const int dim = p->dim;
+	const bool neox = p->rope_type == ENG_ROPE_NEOX;
 
+	rope_table(c, n);
 	for (int t = 0; t < n; t++) {
 		const char *row = (const char *)w->token_embd.data +
 				  (size_t)tokens[t] * w->token_embd.row_bytes;
@@ -390,11 +470,21 @@ static void forward_batch(struct eng_ctx *c, const int32_t *tokens, int n)
 
 			eng_matmul_multi(c->pool, wqkv, 3, s->xb, n, yqkv);
 		}
+		if (L->bq) {
+			add_bias(s->q, L->bq, n, c->q_dim);
+			add_bias(s->k, L->bk, n, c->kv_dim);
+			add_bias(s->v, L->bv, n, c->kv_dim);
+		}
+		if (L->q_norm) {
+			head_norm(s->q, L->q_norm, n * p->n_heads, p->head_dim, p->norm_eps);
+			head_norm(s->k, L->k_norm, n * p->n_kv_heads, p->head_dim, p->norm_eps);
+		}
 		for (int t = 0; t < n; t++) {
-			eng_rope(s->q + (size_t)t * c->q_dim, p->n_heads, p->head_dim, p->rope_dim,
-				 c->tok_pos[t], p->rope_theta);
-			eng_rope(s->k + (size_t)t * c->kv_dim, p->n_kv_heads, p->head_dim, p->rope_dim,
-				 c->tok_pos[t], p->rope_theta);
+			const float *cs = s->rope_cs + (size_t)t * p->rope_dim;
+
+			rope_apply(s->q + (size_t)t * c->q_dim, p->n_heads, p->head_dim, p->rope_dim, cs, neox);
+			rope_apply(s->k + (size_t)t * c->kv_dim, p->n_kv_heads, p->head_dim, p->rope_dim, cs,
+				   neox);
 		}
 		kv_store(c, l, s->k, s->v, n);
 		attention(c, l, n);

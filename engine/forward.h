@@ -29,6 +29,7 @@ struct run_state {
 	float *hb2;    /* (n_batch, hidden_dim) up */
 	float *scores; /* (n_threads, group, n_ctx) attention scores: group = n_heads / n_kv_heads */
 	float *kvrow;  /* (n_threads, 2 * head_dim) F16 cache rows widened to F32 */
+	float *rope_cs; /* (n_batch, rope_dim) cos and sin of each RoPE pair at each token's position */
 };
 
 struct eng_ctx {
@@ -45,6 +46,7 @@ struct eng_ctx {
 	int *seq_pos; /* (n_seq) tokens in each sequence's cache; eng_prefill/eng_decode use 0 */
 	int *tok_seq; /* (n_batch) sequence of each token of the batch being run */
 	int *tok_pos; /* (n_batch) position of each token of the batch being run */
+	double *rope_freq; /* (rope_dim/2) angle per position of each RoPE pair */
 	struct run_state s;
 	/* KV cache: (n_seq, n_layers, n_ctx, kv_dim) elements of kv_type each */
 	void *key_cache;

@@ -1,10 +1,16 @@
 /*
  * engine/loader.c — GGUF file -> struct eng_model (engine/model.h), and the model descriptor.
  *
- * Weights point straight into the read-only mapping. Norm vectors stored as anything but an
- * aligned F32 are converted to F32 into memory the model owns. A missing output.weight means the
- * output matrix is tied to token_embd. Q/K rows are used as stored: GGUF llama files hold them in
- * the "normal" adjacent-pair RoPE layout (see gguf.h).
+ * Weights point straight into the read-only mapping. Norm and bias vectors stored as anything but
+ * an aligned F32 are converted to F32 into memory the model owns. A missing output.weight means
+ * the output matrix is tied to token_embd. Q/K rows are used as stored: GGUF llama files hold them
+ * in the "normal" adjacent-pair RoPE layout (see gguf.h); qwen2 and qwen3 files are not permuted
+ * and rotate with NEOX pairs, as llama.cpp does for them.
+ *
+ * Architectures: llama (optional Q/K/V biases, optional rope_freqs.weight), qwen2 (Q/K/V biases
+ * required), qwen3 (attn_q_norm/attn_k_norm required, head_dim from attention.key_length). Keys
+ * and values the engine does not implement (another architecture, rope.scaling.type yarn) are
+ * errors naming the file and the key.
  */
 #include "engine/gguf.h"
 #include "engine/kernels.h"
@@ -12,6 +18,7 @@
 #include "engine/tokenizer.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +70,90 @@ uint32_t eng_file_type(int type)
 	}
 }
 
+/* ---- architectures ---- */
+
+static const char *const arch_names[] = {
+	[ENG_ARCH_LLAMA] = "llama",
+	[ENG_ARCH_QWEN2] = "qwen2",
+	[ENG_ARCH_QWEN3] = "qwen3",
+};
+
+const char *eng_arch_name(int arch)
+{
+	if (arch < 0 || arch >= (int)(sizeof arch_names / sizeof arch_names[0]))
+		return NULL;
+	return arch_names[arch];
+}
+
+int eng_arch_parse(const char *name, enum eng_arch *out)
+{
+	for (size_t i = 0; i < sizeof arch_names / sizeof arch_names[0]; i++)
+		if (name && !strcmp(name, arch_names[i])) {
+			*out = (enum eng_arch)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* The RoPE pairing llama.cpp uses for an architecture. */
+int eng_arch_rope_type(int arch)
+{
+	return arch == ENG_ARCH_QWEN2 || arch == ENG_ARCH_QWEN3 ? ENG_ROPE_NEOX : ENG_ROPE_NORM;
+}
+
+void eng_llama3_freqs(const struct eng_config *c, float *out)
+{
+	const struct eng_rope_llama3 *r = &c->rope_llama3;
+	const double low_wavelen = r->orig_ctx / (double)r->low_freq_factor;
+	const double high_wavelen = r->orig_ctx / (double)r->high_freq_factor;
+
+	/* As Meta's reference and llama.cpp's converter compute them: short wavelengths keep their
+	 * frequency, long ones are divided by `factor`, and a band in between blends the two. */
+	for (int i = 0; i < c->rope_dim / 2; i++) {
+		double freq = pow((double)c->rope_theta, -2.0 * i / c->rope_dim);
+		double wavelen = 2.0 * M_PI / freq;
+
+		if (wavelen < high_wavelen) {
+			out[i] = 1.0f;
+		} else if (wavelen > low_wavelen) {
+			out[i] = r->factor;
+		} else {
+			double smooth = (r->orig_ctx / wavelen - r->low_freq_factor) /
+					(r->high_freq_factor - r->low_freq_factor);
+
+			out[i] = (float)(1.0 / ((1.0 - smooth) / r->factor + smooth));
+		}
+	}
+}
+
+int eng_config_describe(const struct eng_config *c, bool tied, char *buf, size_t len)
+{
+	const char *arch = eng_arch_name(c->arch);
+	char rope[160];
+	int k;
+
+	k = snprintf(rope, sizeof rope, "%s RoPE (theta %g", c->rope_type == ENG_ROPE_NEOX ? "NEOX" : "normal",
+		     c->rope_theta);
+	if (c->rope_dim != c->head_dim)
+		k += snprintf(rope + k, sizeof rope - (size_t)k, ", %d of %d dims", c->rope_dim, c->head_dim);
+	if (c->rope_llama3.factor > 0)
+		k += snprintf(rope + k, sizeof rope - (size_t)k, ", llama3 scaling x%g low %g high %g orig %d",
+			      c->rope_llama3.factor, c->rope_llama3.low_freq_factor,
+			      c->rope_llama3.high_freq_factor, c->rope_llama3.orig_ctx);
+	else if (c->rope_freqs)
+		k += snprintf(rope + k, sizeof rope - (size_t)k, ", rope_freqs");
+	if (c->rope_scale > 0 && c->rope_scale != 1)
+		k += snprintf(rope + k, sizeof rope - (size_t)k, ", linear scaling x%g", c->rope_scale);
+	snprintf(rope + k, sizeof rope - (size_t)k, ")");
+	return snprintf(buf, len, "%s: %s %d/%d, head_dim %d%s, %s%s%s, %s output, eps %g, context %d%s",
+			arch ? arch : "?", c->n_kv_heads == c->n_heads ? "MHA" : "GQA", c->n_heads,
+			c->n_kv_heads, c->head_dim,
+			c->head_dim * c->n_heads != c->dim ? " (heads x head_dim != dim)" : "", rope,
+			c->qkv_bias ? ", Q/K/V bias" : "", c->qk_norm ? ", Q/K RMSNorm" : "",
+			tied ? "tied" : "separate", c->norm_eps, c->seq_len,
+			c->sliding_window ? " (sliding window: longer contexts refused)" : "");
+}
+
 /* ---- configuration ---- */
 
 int eng_config_check(const struct eng_config *c, const char *what, char *err, size_t errlen)
@@ -74,8 +165,13 @@ int eng_config_check(const struct eng_config *c, const char *what, char *err, si
 		BAD("%s: feed_forward_length %d out of range", what, c->hidden_dim);
 	if (c->n_layers < 1 || c->n_layers > 1024)
 		BAD("%s: block_count %d out of range (1..1024)", what, c->n_layers);
-	if (c->n_heads < 1 || c->n_heads > c->dim || c->dim % c->n_heads)
-		BAD("%s: head_count %d does not divide embedding_length %d", what, c->n_heads, c->dim);
+	if (c->n_heads < 1 || c->n_heads > 4096)
+		BAD("%s: head_count %d out of range (1..4096)", what, c->n_heads);
+	if (c->head_dim < 1 && c->dim % c->n_heads)
+		BAD("%s: head_count %d does not divide embedding_length %d (and no attention.key_length)",
+		    what, c->n_heads, c->dim);
+	if (c->head_dim < 1 || c->head_dim > 1024)
+		BAD("%s: head dimension (attention.key_length) %d out of range (1..1024)", what, c->head_dim);
 	if (c->n_kv_heads < 1 || c->n_kv_heads > c->n_heads || c->n_heads % c->n_kv_heads)
 		BAD("%s: head_count_kv %d does not divide head_count %d", what, c->n_kv_heads, c->n_heads);
 	if (c->head_dim % 2)
@@ -90,55 +186,188 @@ int eng_config_check(const struct eng_config *c, const char *what, char *err, si
 	if (!(c->rope_theta > 0) || !(c->norm_eps > 0) || c->norm_eps > 1)
 		BAD("%s: rope.freq_base %g / layer_norm_rms_epsilon %g out of range", what, c->rope_theta,
 		    c->norm_eps);
+	if (!eng_arch_name(c->arch))
+		BAD("%s: architecture %d unknown", what, c->arch);
+	if (c->rope_scale < 0 || !(c->rope_scale < 1e6))
+		BAD("%s: rope.scaling.factor %g out of range", what, c->rope_scale);
+	if (c->rope_llama3.factor != 0 &&
+	    (!(c->rope_llama3.factor >= 1) || !(c->rope_llama3.low_freq_factor > 0) ||
+	     !(c->rope_llama3.high_freq_factor > c->rope_llama3.low_freq_factor) || c->rope_llama3.orig_ctx < 1))
+		BAD("%s: llama3 rope scaling needs factor >= 1, 0 < low_freq_factor < high_freq_factor and "
+		    "original_context_length >= 1 (got %g, %g, %g, %d)", what, c->rope_llama3.factor,
+		    c->rope_llama3.low_freq_factor, c->rope_llama3.high_freq_factor, c->rope_llama3.orig_ctx);
+	if (c->sliding_window < 0)
+		BAD("%s: attention.sliding_window %d is negative", what, c->sliding_window);
 	return 0;
 #undef BAD
 }
 
-static int get_dim(const struct gguf_file *f, const char *key, int64_t dflt, int *out, char *err,
-		   size_t errlen)
+/* Reads the integer {arch}.{key}; a missing key takes dflt when dflt >= 0, else is an error. */
+static int get_dim(const struct gguf_file *f, const char *arch, const char *key, int64_t dflt, int *out,
+		   char *err, size_t errlen)
 {
+	char name[128];
 	int64_t v;
-	int rc = gguf_get_int(f, key, &v);
+	int rc;
 
+	snprintf(name, sizeof name, "%s.%s", arch, key);
+	rc = gguf_get_int(f, name, &v);
 	if (rc == -ENOENT && dflt >= 0) {
 		*out = (int)dflt;
 		return 0;
 	}
 	if (rc == -ENOENT) {
-		snprintf(err, errlen, "%s: metadata key %s is missing", f->path, key);
+		snprintf(err, errlen, "%s: metadata key %s is missing", f->path, name);
 		return -EINVAL;
 	}
-	if (rc || v < 1 || v > INT32_MAX) {
-		snprintf(err, errlen, "%s: metadata %s is not a positive integer", f->path, key);
+	if (rc || v < 0 || v > INT32_MAX || (v == 0 && dflt != 0)) {
+		snprintf(err, errlen, "%s: metadata %s is not a positive integer", f->path, name);
 		return -EINVAL;
 	}
 	*out = (int)v;
 	return 0;
 }
 
-static int read_config(const struct gguf_file *f, struct eng_config *c, char *err, size_t errlen)
+/* Reads the number {arch}.{key} into *out if present; 0, or -EINVAL for a non-number. */
+static int get_num(const struct gguf_file *f, const char *arch, const char *key, float *out, char *err,
+		   size_t errlen)
 {
+	char name[128];
 	double v;
 	int rc;
 
-	memset(c, 0, sizeof *c);
-	if ((rc = get_dim(f, "llama.embedding_length", -1, &c->dim, err, errlen)) ||
-	    (rc = get_dim(f, "llama.feed_forward_length", -1, &c->hidden_dim, err, errlen)) ||
-	    (rc = get_dim(f, "llama.block_count", -1, &c->n_layers, err, errlen)) ||
-	    (rc = get_dim(f, "llama.attention.head_count", -1, &c->n_heads, err, errlen)) ||
-	    (rc = get_dim(f, "llama.attention.head_count_kv", c->n_heads, &c->n_kv_heads, err, errlen)) ||
-	    (rc = get_dim(f, "llama.context_length", -1, &c->seq_len, err, errlen)))
+	snprintf(name, sizeof name, "%s.%s", arch, key);
+	rc = gguf_get_float(f, name, &v);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc || !isfinite(v)) {
+		snprintf(err, errlen, "%s: metadata %s is not a number", f->path, name);
+		return -EINVAL;
+	}
+	*out = (float)v;
+	return 0;
+}
+
+/* RoPE scaling keys, as llama.cpp reads them: rope.scaling.type (default linear) with
+ * rope.scaling.factor; "llama3" (with low/high_freq_factor and original_context_length) is read
+ * too, for files that carry the parameters instead of rope_freqs.weight. */
+static int read_rope_scaling(const struct gguf_file *f, const char *arch, struct eng_config *c, char *err,
+			     size_t errlen)
+{
+	char key[128], type[32] = "linear";
+	float factor = 0.0f;
+	int rc;
+
+	snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
+	rc = gguf_get_str(f, key, type, sizeof type);
+	if (rc && rc != -ENOENT) {
+		snprintf(err, errlen, "%s: metadata %s is not a string", f->path, key);
+		return -EINVAL;
+	}
+	if ((rc = get_num(f, arch, "rope.scaling.factor", &factor, err, errlen)))
 		return rc;
-	c->head_dim = c->dim % c->n_heads ? 0 : c->dim / c->n_heads;
-	if ((rc = get_dim(f, "llama.rope.dimension_count", c->head_dim > 0 ? c->head_dim : 1, &c->rope_dim,
-			  err, errlen)))
+	if (!strcmp(type, "none"))
+		return 0;
+	if (!strcmp(type, "linear")) {
+		if (factor == 0.0f && (rc = get_num(f, arch, "rope.scale_linear", &factor, err, errlen)))
+			return rc;
+		c->rope_scale = factor > 0 ? factor : 0.0f;
+		return 0;
+	}
+	if (!strcmp(type, "llama3")) {
+		float orig = 8192.0f;
+
+		c->rope_llama3 = (struct eng_rope_llama3){ factor > 0 ? factor : 8.0f, 1.0f, 4.0f, 8192 };
+		if ((rc = get_num(f, arch, "rope.scaling.low_freq_factor", &c->rope_llama3.low_freq_factor, err,
+				  errlen)) ||
+		    (rc = get_num(f, arch, "rope.scaling.high_freq_factor", &c->rope_llama3.high_freq_factor, err,
+				  errlen)) ||
+		    (rc = get_num(f, arch, "rope.scaling.original_context_length", &orig, err, errlen)))
+			return rc;
+		c->rope_llama3.orig_ctx = orig >= 1 && orig < 1 << 30 ? (int)orig : 0;
+		c->rope_freqs = true;
+		return 0;
+	}
+	snprintf(err, errlen, "%s: %s is '%s', which this engine does not implement (supported: none, linear, "
+		 "llama3)", f->path, key, type);
+	return -EINVAL;
+}
+
+/* A tensor blk.0.SUFFIX exists. */
+static bool has_layer_tensor(const struct gguf_file *f, const char *suffix)
+{
+	char name[96];
+
+	snprintf(name, sizeof name, "blk.0.%s", suffix);
+	return gguf_find_tensor(f, name) != NULL;
+}
+
+static int read_config(const struct gguf_file *f, int arch_id, struct eng_config *c, char *err, size_t errlen)
+{
+	const char *arch = eng_arch_name(arch_id);
+	int rc, head_dim_v;
+
+	memset(c, 0, sizeof *c);
+	c->arch = arch_id;
+	c->rope_type = eng_arch_rope_type(arch_id);
+	if ((rc = get_dim(f, arch, "embedding_length", -1, &c->dim, err, errlen)) ||
+	    (rc = get_dim(f, arch, "feed_forward_length", -1, &c->hidden_dim, err, errlen)) ||
+	    (rc = get_dim(f, arch, "block_count", -1, &c->n_layers, err, errlen)) ||
+	    (rc = get_dim(f, arch, "attention.head_count", -1, &c->n_heads, err, errlen)) ||
+	    (rc = get_dim(f, arch, "attention.head_count_kv", c->n_heads, &c->n_kv_heads, err, errlen)) ||
+	    (rc = get_dim(f, arch, "context_length", -1, &c->seq_len, err, errlen)))
+		return rc;
+	if ((rc = get_dim(f, arch, "attention.key_length", c->dim % c->n_heads ? 0 : c->dim / c->n_heads,
+			  &c->head_dim, err, errlen)) ||
+	    (rc = get_dim(f, arch, "attention.value_length", c->head_dim, &head_dim_v, err, errlen)))
+		return rc;
+	if (head_dim_v != c->head_dim) {
+		snprintf(err, errlen, "%s: %s.attention.value_length %d differs from key_length %d, which this "
+			 "engine does not implement", f->path, arch, head_dim_v, c->head_dim);
+		return -EINVAL;
+	}
+	if ((rc = get_dim(f, arch, "rope.dimension_count", c->head_dim > 0 ? c->head_dim : 1, &c->rope_dim,
+			  err, errlen)) ||
+	    (rc = get_dim(f, arch, "attention.sliding_window", 0, &c->sliding_window, err, errlen)))
 		return rc;
 	c->rope_theta = 10000.0f;
 	c->norm_eps = 1e-5f;
-	if (!gguf_get_float(f, "llama.rope.freq_base", &v))
-		c->rope_theta = (float)v;
-	if (!gguf_get_float(f, "llama.attention.layer_norm_rms_epsilon", &v))
-		c->norm_eps = (float)v;
+	if ((rc = get_num(f, arch, "rope.freq_base", &c->rope_theta, err, errlen)) ||
+	    (rc = get_num(f, arch, "attention.layer_norm_rms_epsilon", &c->norm_eps, err, errlen)) ||
+	    (rc = read_rope_scaling(f, arch, c, err, errlen)))
+		return rc;
+	if (c->sliding_window >= c->seq_len)
+		c->sliding_window = 0; /* never reached: full attention is exact */
+	if (gguf_find_tensor(f, "rope_freqs.weight")) {
+		c->rope_freqs = true;
+		c->rope_llama3.factor = 0; /* the file's own factors win */
+	}
+	c->qkv_bias = has_layer_tensor(f, "attn_q.bias");
+	c->qk_norm = has_layer_tensor(f, "attn_q_norm.weight");
+	if (arch_id == ENG_ARCH_QWEN2 && !c->qkv_bias) {
+		snprintf(err, errlen, "%s: qwen2 needs tensor blk.0.attn_q.bias, which is missing", f->path);
+		return -EINVAL;
+	}
+	if (arch_id == ENG_ARCH_QWEN3 && !c->qk_norm) {
+		snprintf(err, errlen, "%s: qwen3 needs tensor blk.0.attn_q_norm.weight, which is missing", f->path);
+		return -EINVAL;
+	}
+	if (arch_id != ENG_ARCH_QWEN3 && c->qk_norm) {
+		snprintf(err, errlen, "%s: tensor blk.0.attn_q_norm.weight is only implemented for qwen3, not %s",
+			 f->path, arch);
+		return -EINVAL;
+	}
+	{
+		static const char *const unsupported[] = { "attn_output.bias", "ffn_up.bias", "ffn_down.bias",
+							   "ffn_gate.bias", "attn_norm.bias" };
+
+		for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
+			if (has_layer_tensor(f, unsupported[i])) {
+				snprintf(err, errlen, "%s: tensor blk.0.%s is not implemented by this engine",
+					 f->path, unsupported[i]);
+				return -EINVAL;
+			}
+	}
 	return 0;
 }
 
@@ -227,7 +456,11 @@ static int load_weights(struct load *L, struct eng_model *m)
 	int rc;
 
 	m->w.layers = calloc((size_t)c->n_layers, sizeof *m->w.layers);
-	L->norm_buf = malloc(((size_t)2 * c->n_layers + 1) * (size_t)dim * sizeof(float));
+	/* F32 copies of norms, biases and RoPE factors: at most this many floats */
+	L->norm_buf = malloc(((size_t)c->n_layers * (2 * (size_t)dim + (size_t)q_dim + 2 * (size_t)kv_dim +
+						     2 * (size_t)c->head_dim) +
+			      (size_t)dim + (size_t)c->rope_dim) *
+			     sizeof(float));
 	if (!m->w.layers || !L->norm_buf) {
 		snprintf(L->err, L->errlen, "%s: out of memory", L->f->path);
 		return -ENOMEM;
@@ -242,6 +475,22 @@ static int load_weights(struct load *L, struct eng_model *m)
 	} else {
 		m->w.output = m->w.token_embd; /* tied */
 	}
+	if (gguf_find_tensor(L->f, "rope_freqs.weight")) {
+		if ((rc = get_norm(L, "rope_freqs.weight", c->rope_dim / 2, &m->w.rope_freqs)))
+			return rc;
+		for (int i = 0; i < c->rope_dim / 2; i++)
+			if (!(m->w.rope_freqs[i] > 0) || !isfinite(m->w.rope_freqs[i])) {
+				snprintf(L->err, L->errlen, "%s: rope_freqs.weight[%d] is %g, not a positive "
+					 "frequency divisor", L->f->path, i, m->w.rope_freqs[i]);
+				return -EINVAL;
+			}
+	} else if (c->rope_llama3.factor > 0) {
+		float *ff = L->norm_buf + L->norm_used;
+
+		L->norm_used += (size_t)c->rope_dim / 2;
+		eng_llama3_freqs(c, ff);
+		m->w.rope_freqs = ff;
+	}
 	for (int l = 0; l < c->n_layers; l++) {
 		struct eng_layer *y = &m->w.layers[l];
 
@@ -249,10 +498,11 @@ static int load_weights(struct load *L, struct eng_model *m)
 	snprintf(name, sizeof name, "blk.%d.%s.weight", l, suffix);                                \
 	if ((rc = get_mat(L, name, rows, cols, &y->field)))                                        \
 		return rc;
-#define NORM(field, suffix)                                                                        \
-	snprintf(name, sizeof name, "blk.%d.%s.weight", l, suffix);                                \
-	if ((rc = get_norm(L, name, c->dim, &y->field)))                                           \
+#define VEC(field, tensor, n)                                                                      \
+	snprintf(name, sizeof name, "blk.%d.%s", l, tensor);                                       \
+	if ((rc = get_norm(L, name, (int)(n), &y->field)))                                         \
 		return rc;
+#define NORM(field, suffix) VEC(field, suffix ".weight", c->dim)
 		NORM(attn_norm, "attn_norm")
 		MAT(wq, "attn_q", q_dim, dim)
 		MAT(wk, "attn_k", kv_dim, dim)
@@ -262,7 +512,17 @@ static int load_weights(struct load *L, struct eng_model *m)
 		MAT(w_gate, "ffn_gate", hid, dim)
 		MAT(w_up, "ffn_up", hid, dim)
 		MAT(w_down, "ffn_down", dim, hid)
+		if (c->qkv_bias) {
+			VEC(bq, "attn_q.bias", q_dim)
+			VEC(bk, "attn_k.bias", kv_dim)
+			VEC(bv, "attn_v.bias", kv_dim)
+		}
+		if (c->qk_norm) {
+			VEC(q_norm, "attn_q_norm.weight", c->head_dim)
+			VEC(k_norm, "attn_k_norm.weight", c->head_dim)
+		}
 #undef MAT
+#undef VEC
 #undef NORM
 	}
 	return 0;
@@ -292,8 +552,12 @@ void eng_model_fill_sizes(struct eng_model *m)
 						 &w->layers[l].wo, &w->layers[l].w_gate, &w->layers[l].w_up,
 						 &w->layers[l].w_down };
 
-		params += 2ull * (uint64_t)c->dim;
-		norm_bytes += 8ull * (uint64_t)c->dim;
+		uint64_t vec = 2ull * (uint64_t)c->dim +
+			       (c->qkv_bias ? (uint64_t)(c->n_heads + 2 * c->n_kv_heads) * (uint64_t)c->head_dim : 0) +
+			       (c->qk_norm ? 2ull * (uint64_t)c->head_dim : 0);
+
+		params += vec;
+		norm_bytes += 4 * vec;
 		for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
 			params += (uint64_t)mats[i]->rows * (uint64_t)mats[i]->cols;
 			layer_bytes += mat_bytes(mats[i]);
@@ -327,6 +591,7 @@ static int open_gguf(const char *path, const struct eng_open_opts *opts, struct 
 	struct eng_model *m = calloc(1, sizeof *m);
 	struct load L = { .err = err, .errlen = errlen };
 	char arch[64] = "";
+	enum eng_arch arch_id;
 	int64_t seed;
 	int rc;
 
@@ -363,13 +628,14 @@ static int open_gguf(const char *path, const struct eng_open_opts *opts, struct 
 		rc = -EINVAL;
 		goto fail;
 	}
-	if (strcmp(arch, "llama")) {
-		snprintf(err, errlen, "%s: architecture '%s' is not supported (only llama)", path, arch);
+	if (eng_arch_parse(arch, &arch_id)) {
+		snprintf(err, errlen, "%s: general.architecture '%s' is not supported (supported: llama, qwen2, "
+			 "qwen3)", path, arch);
 		rc = -EINVAL;
 		goto fail;
 	}
-	snprintf(m->desc.arch, sizeof m->desc.arch, "llama");
-	if ((rc = read_config(m->gguf, &m->cfg, err, errlen)))
+	snprintf(m->desc.arch, sizeof m->desc.arch, "%s", eng_arch_name(arch_id));
+	if ((rc = read_config(m->gguf, arch_id, &m->cfg, err, errlen)))
 		goto fail;
 	{
 		const struct gguf_tensor *te = gguf_find_tensor(m->gguf, "token_embd.weight");
@@ -497,6 +763,27 @@ int eng_gguf_info(const char *path, FILE *out, char *err, size_t errlen)
 	fprintf(out, "size:      %llu bytes (%.2f MiB)\n", (unsigned long long)f->size, f->size / 1048576.0);
 	fprintf(out, "gguf:      version %u, alignment %llu, data at byte %llu\n", f->version,
 		(unsigned long long)f->alignment, (unsigned long long)f->data_offset);
+	{
+		/* what the engine makes of the file: architecture and features, or why it cannot run */
+		char arch[64] = "", line[512], why[512];
+		enum eng_arch id;
+		struct eng_config c;
+		const struct gguf_tensor *te = gguf_find_tensor(f, "token_embd.weight");
+
+		if (gguf_get_str(f, "general.architecture", arch, sizeof arch)) {
+			fprintf(out, "arch:      none (general.architecture is missing)\n");
+		} else if (eng_arch_parse(arch, &id)) {
+			fprintf(out, "arch:      %s, which this engine does not implement (supported: llama, qwen2, qwen3)\n",
+				arch);
+		} else if (read_config(f, id, &c, why, sizeof why) ||
+			   (c.vocab_size = te && te->ne[1] <= INT32_MAX ? (int)te->ne[1] : 0,
+			    eng_config_check(&c, path, why, sizeof why))) {
+			fprintf(out, "arch:      %s, not runnable: %s\n", arch, why);
+		} else {
+			eng_config_describe(&c, !gguf_find_tensor(f, "output.weight"), line, sizeof line);
+			fprintf(out, "arch:      %s\n", line);
+		}
+	}
 	fprintf(out, "\nmetadata (%llu keys):\n", (unsigned long long)f->n_kv);
 	for (uint64_t i = 0; i < f->n_kv; i++) {
 		const struct gguf_kv *kv = &f->kv[i];

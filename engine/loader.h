@@ -17,6 +17,13 @@ void eng_model_fill_sizes(struct eng_model *m);
 /* Checks the hyper-parameters for consistency and sane bounds (names `what` in the message). */
 int eng_config_check(const struct eng_config *c, const char *what, char *err, size_t errlen);
 
+/* The RoPE pairing (enum eng_rope_type) llama.cpp uses for an architecture. */
+int eng_arch_rope_type(int arch);
+
+/* Llama 3.1 RoPE frequency divisors (c->rope_dim / 2 floats) from c->rope_llama3 and
+ * c->rope_theta, as the GGUF converter writes them into rope_freqs.weight. */
+void eng_llama3_freqs(const struct eng_config *c, float *out);
+
 /* llama.cpp's general.file_type for a model whose matrices are `type`. */
 uint32_t eng_file_type(int type);
 

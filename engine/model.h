@@ -28,6 +28,12 @@ struct eng_layer {
 	struct eng_mat w_gate;  /* (hidden_dim, dim) blk.N.ffn_gate */
 	struct eng_mat w_down;  /* (dim, hidden_dim) blk.N.ffn_down */
 	struct eng_mat w_up;    /* (hidden_dim, dim) blk.N.ffn_up */
+	/* optional, NULL when absent */
+	const float *bq;        /* (n_heads*head_dim)    blk.N.attn_q.bias (qwen2) */
+	const float *bk;        /* (n_kv_heads*head_dim) blk.N.attn_k.bias */
+	const float *bv;        /* (n_kv_heads*head_dim) blk.N.attn_v.bias */
+	const float *q_norm;    /* (head_dim) blk.N.attn_q_norm, RMSNorm of each query head (qwen3) */
+	const float *k_norm;    /* (head_dim) blk.N.attn_k_norm */
 };
 
 struct eng_weights {
@@ -35,6 +41,7 @@ struct eng_weights {
 	struct eng_layer *layers;  /* n_layers */
 	const float *output_norm;  /* (dim) */
 	struct eng_mat output;     /* (vocab_size, dim); == token_embd when tied */
+	const float *rope_freqs;   /* (rope_dim/2) divisors of each RoPE pair's frequency, or NULL */
 };
 
 struct eng_vocab; /* engine/tokenizer.c */

@@ -6,8 +6,13 @@
  * Weights: every row of every tensor has its own seeded generator (seed, tensor index, row), so
  * the in-memory and the written model are bit-identical and rows can be generated in parallel.
  * Values are approximately normal (sum of four uniforms) with standard deviation 0.02, the scale
- * Llama initialises with; norm weights are 1.0. Rows are generated in F32 and quantized one at a
- * time: no full-precision copy of the model ever exists.
+ * Llama initialises with (a shape's "weight_std" may ask for more: the test shapes use 0.2 so
+ * that attention is sharp enough for a wrong RoPE to show); norm weights are 1.0. Rows are
+ * generated in F32 and quantized one at a time: no full-precision copy of the model ever exists.
+ *
+ * Architectures follow the shape's "arch": qwen2 adds Q/K/V biases (std 0.2), qwen3 per-head
+ * attn_q_norm/attn_k_norm (1.0, as other norms), and a "rope_scaling" of type llama3 adds
+ * rope_freqs.weight computed as llama.cpp's converter computes it.
  *
  * A quantized type needs rows of a multiple of 32 elements; a tensor whose rows are not (the
  * ffn_down of stories260k, hidden_dim 172) is stored as F16 instead, as llama.cpp's quantizer
@@ -145,12 +150,45 @@ static void json_str(const cJSON *o, const char *key, char *buf, size_t len)
 		snprintf(buf, len, "%s", v->valuestring);
 }
 
+/* "rope_scaling": {"type": "llama3", "factor": F, "low_freq_factor": L, "high_freq_factor": H,
+ * "original_context_length": N} (the Hugging Face config.json fields), or "linear" with a factor. */
+static int shape_rope_scaling(const cJSON *root, const char *path, struct eng_config *c, char *err,
+			      size_t errlen)
+{
+	const cJSON *rs = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
+	const cJSON *type;
+	int rc;
+
+	if (!rs || cJSON_IsNull(rs))
+		return 0;
+	type = cJSON_GetObjectItemCaseSensitive(rs, "type");
+	if (!cJSON_IsObject(rs) || !cJSON_IsString(type)) {
+		snprintf(err, errlen, "%s: field 'rope_scaling' must be an object with a string 'type'", path);
+		return -EINVAL;
+	}
+	if (!strcmp(type->valuestring, "linear"))
+		return json_float(rs, "factor", path, &c->rope_scale, err, errlen);
+	if (strcmp(type->valuestring, "llama3")) {
+		snprintf(err, errlen, "%s: rope_scaling type '%s' is not implemented (supported: llama3, linear)",
+			 path, type->valuestring);
+		return -EINVAL;
+	}
+	c->rope_llama3 = (struct eng_rope_llama3){ 8.0f, 1.0f, 4.0f, 8192 };
+	if ((rc = json_float(rs, "factor", path, &c->rope_llama3.factor, err, errlen)) ||
+	    (rc = json_float(rs, "low_freq_factor", path, &c->rope_llama3.low_freq_factor, err, errlen)) ||
+	    (rc = json_float(rs, "high_freq_factor", path, &c->rope_llama3.high_freq_factor, err, errlen)) ||
+	    (rc = json_int(rs, "original_context_length", path, &c->rope_llama3.orig_ctx, false, err, errlen)))
+		return rc;
+	c->rope_freqs = true;
+	return 0;
+}
+
 static int shape_parse(const char *path, const char *text, struct eng_shape *s, char *err, size_t errlen)
 {
 	const char *end = NULL;
 	cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
 	struct eng_config *c = &s->cfg;
-	const cJSON *tied;
+	const cJSON *tied, *arch;
 	int rc = -EINVAL;
 
 	if (!root) {
@@ -170,13 +208,30 @@ static int shape_parse(const char *path, const char *text, struct eng_shape *s, 
 	    (rc = json_int(root, "vocab_size", path, &c->vocab_size, true, err, errlen)) ||
 	    (rc = json_int(root, "seq_len", path, &c->seq_len, true, err, errlen)))
 		goto out;
+	arch = cJSON_GetObjectItemCaseSensitive(root, "arch");
+	if (arch) {
+		enum eng_arch a;
+
+		if (!cJSON_IsString(arch) || eng_arch_parse(arch->valuestring, &a)) {
+			snprintf(err, errlen, "%s: field 'arch' must be one of llama, qwen2, qwen3", path);
+			rc = -EINVAL;
+			goto out;
+		}
+		c->arch = a;
+	}
+	c->rope_type = eng_arch_rope_type(c->arch);
+	c->qkv_bias = c->arch == ENG_ARCH_QWEN2;
+	c->qk_norm = c->arch == ENG_ARCH_QWEN3;
 	c->n_kv_heads = c->n_heads;
 	c->head_dim = c->dim % c->n_heads ? 0 : c->dim / c->n_heads;
+	if ((rc = json_int(root, "head_dim", path, &c->head_dim, false, err, errlen)))
+		goto out;
 	c->rope_dim = c->head_dim;
 	if ((rc = json_int(root, "n_kv_heads", path, &c->n_kv_heads, false, err, errlen)) ||
 	    (rc = json_int(root, "rope_dim", path, &c->rope_dim, false, err, errlen)) ||
 	    (rc = json_float(root, "rope_theta", path, &c->rope_theta, err, errlen)) ||
-	    (rc = json_float(root, "norm_eps", path, &c->norm_eps, err, errlen)))
+	    (rc = json_float(root, "norm_eps", path, &c->norm_eps, err, errlen)) ||
+	    (rc = shape_rope_scaling(root, path, c, err, errlen)))
 		goto out;
 	tied = cJSON_GetObjectItemCaseSensitive(root, "tied_embeddings");
 	if (tied && !cJSON_IsBool(tied)) {
@@ -185,6 +240,9 @@ static int shape_parse(const char *path, const char *text, struct eng_shape *s, 
 		goto out;
 	}
 	s->tied = cJSON_IsTrue(tied);
+	s->weight_std = SYNTH_STD;
+	if ((rc = json_float(root, "weight_std", path, &s->weight_std, err, errlen)))
+		goto out;
 	json_str(root, "title", s->title, sizeof s->title);
 	json_str(root, "source", s->source, sizeof s->source);
 	rc = eng_config_check(c, path, err, errlen);
@@ -227,6 +285,20 @@ int eng_shape_load(const char *name, struct eng_shape *out, char *err, size_t er
 	int rc;
 
 	memset(out, 0, sizeof *out);
+	if (strlen(name) > 5 && !strcmp(name + strlen(name) - 5, ".json") && strchr(name, '/')) {
+		/* a shape file given by path */
+		const char *base = strrchr(name, '/') + 1;
+
+		if (!(text = read_text(name, err, errlen)))
+			return -ENOENT;
+		rc = shape_parse(name, text, out, err, errlen);
+		free(text);
+		snprintf(out->name, sizeof out->name, "%.*s", (int)(strlen(base) - 5 < 63 ? strlen(base) - 5 : 63),
+			 base);
+		if (!out->title[0])
+			snprintf(out->title, sizeof out->title, "%s", out->name);
+		return rc;
+	}
 	if (!valid_shape_name(name)) {
 		snprintf(err, errlen, "invalid shape name '%s' (lowercase letters, digits, '-', '.', '_')", name);
 		return -EINVAL;
@@ -329,13 +401,22 @@ static void gen_row(uint64_t seed, uint32_t tensor, int64_t row, float std, floa
 	}
 }
 
+/* What a tensor's values are. */
+enum skind {
+	SK_WEIGHT,     /* random, std weight_std; 1.0 everywhere for a norm */
+	SK_BIAS,       /* random, std SYNTH_BIAS_STD */
+	SK_ROPE_FREQS, /* llama3 frequency divisors */
+};
+#define SYNTH_BIAS_STD 0.2f
+
 /* One tensor of the synthetic model in file order. */
 struct stensor {
 	char name[64];
 	int n_dims;
 	int64_t ne[2];  /* ne[0] = row length */
 	int type;
-	bool norm;      /* 1.0 everywhere */
+	bool norm;      /* a vector, stored as F32 */
+	enum skind kind;
 	size_t row_bytes;
 	size_t offset;  /* in the in-memory buffer */
 };
@@ -366,6 +447,13 @@ static void plan_add(struct plan *p, const char *name, int type, int64_t ne0, in
 	p->total += (t->row_bytes * (size_t)ne1 + 63) / 64 * 64;
 }
 
+/* A vector (stored as F32) of values other than a norm's. */
+static void plan_add_kind(struct plan *p, const char *name, int64_t ne0, enum skind kind)
+{
+	plan_add(p, name, ENG_TYPE_F32, ne0, 1, true);
+	p->t[p->n - 1].kind = kind;
+}
+
 /* Tensors in llama.cpp's order and shapes (ne[0] = input dimension). */
 static int plan_make(struct plan *p, const char *shape, int type, uint64_t seed, char *err, size_t errlen)
 {
@@ -386,7 +474,7 @@ static int plan_make(struct plan *p, const char *shape, int type, uint64_t seed,
 	hid = c->hidden_dim;
 	p->type = type;
 	p->seed = seed ? seed : SYNTH_DEFAULT_SEED;
-	p->t = calloc((size_t)c->n_layers * 9 + 3, sizeof *p->t);
+	p->t = calloc((size_t)c->n_layers * 14 + 4, sizeof *p->t);
 	if (!p->t) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -404,10 +492,31 @@ static int plan_make(struct plan *p, const char *shape, int type, uint64_t seed,
 			snprintf(name, sizeof name, "blk.%d.%s.weight", l, names[i]);
 			plan_add(p, name, type, ne0[i], ne1[i], ne1[i] == 1);
 		}
+		if (c->qkv_bias) {
+			static const char *const bn[] = { "attn_q", "attn_k", "attn_v" };
+			const int64_t bl[] = { q_dim, kv_dim, kv_dim };
+
+			for (int i = 0; i < 3; i++) {
+				char name[64];
+
+				snprintf(name, sizeof name, "blk.%d.%s.bias", l, bn[i]);
+				plan_add_kind(p, name, bl[i], SK_BIAS);
+			}
+		}
+		if (c->qk_norm) {
+			char name[64];
+
+			snprintf(name, sizeof name, "blk.%d.attn_q_norm.weight", l);
+			plan_add(p, name, type, c->head_dim, 1, true);
+			snprintf(name, sizeof name, "blk.%d.attn_k_norm.weight", l);
+			plan_add(p, name, type, c->head_dim, 1, true);
+		}
 	}
 	plan_add(p, "output_norm.weight", type, dim, 1, true);
 	if (!p->shape.tied)
 		plan_add(p, "output.weight", type, dim, c->vocab_size, false);
+	if (c->rope_llama3.factor > 0)
+		plan_add_kind(p, "rope_freqs.weight", c->rope_dim / 2, SK_ROPE_FREQS);
 	return 0;
 }
 
@@ -417,11 +526,15 @@ static void fill_rows(const struct plan *p, int i, int64_t r0, int64_t r1, uint8
 	const struct stensor *t = &p->t[i];
 
 	for (int64_t r = r0; r < r1; r++, dst += t->row_bytes) {
-		if (t->norm) {
+		if (t->kind == SK_ROPE_FREQS) {
+			eng_llama3_freqs(&p->shape.cfg, tmp);
+		} else if (t->kind == SK_BIAS) {
+			gen_row(p->seed, (uint32_t)i, r, SYNTH_BIAS_STD, tmp, t->ne[0]);
+		} else if (t->norm) {
 			for (int64_t k = 0; k < t->ne[0]; k++)
 				tmp[k] = 1.0f;
 		} else {
-			gen_row(p->seed, (uint32_t)i, r, SYNTH_STD, tmp, t->ne[0]);
+			gen_row(p->seed, (uint32_t)i, r, p->shape.weight_std, tmp, t->ne[0]);
 		}
 		if (t->type == ENG_TYPE_F32)
 			memcpy(dst, tmp, t->row_bytes);
@@ -589,8 +702,8 @@ int eng_synth_open(const char *shape_type, const struct eng_open_opts *opts, str
 				     errlen)))
 			goto fail;
 		m->vocab = m->owned_vocab;
-		snprintf(m->desc.arch, sizeof m->desc.arch, "llama");
-		snprintf(m->desc.shape, sizeof m->desc.shape, "%s", shape);
+		snprintf(m->desc.arch, sizeof m->desc.arch, "%s", eng_arch_name(p.shape.cfg.arch));
+		snprintf(m->desc.shape, sizeof m->desc.shape, "%s", p.shape.name);
 		m->desc.synthetic = true;
 		free(p.t);
 		*out = m;
@@ -637,15 +750,26 @@ int eng_synth_open(const char *shape_type, const struct eng_open_opts *opts, str
 		mat_at(&p, k++, base, &y->w_gate);
 		mat_at(&p, k++, base, &y->w_up);
 		mat_at(&p, k++, base, &y->w_down);
+		if (m->cfg.qkv_bias) {
+			y->bq = (const float *)(base + p.t[k++].offset);
+			y->bk = (const float *)(base + p.t[k++].offset);
+			y->bv = (const float *)(base + p.t[k++].offset);
+		}
+		if (m->cfg.qk_norm) {
+			y->q_norm = (const float *)(base + p.t[k++].offset);
+			y->k_norm = (const float *)(base + p.t[k++].offset);
+		}
 	}
 	m->w.output_norm = (const float *)(base + p.t[k++].offset);
 	if (p.shape.tied)
 		m->w.output = m->w.token_embd;
 	else
 		mat_at(&p, k++, base, &m->w.output);
-	snprintf(m->desc.arch, sizeof m->desc.arch, "llama");
+	if (m->cfg.rope_llama3.factor > 0)
+		m->w.rope_freqs = (const float *)(base + p.t[k++].offset);
+	snprintf(m->desc.arch, sizeof m->desc.arch, "%s", eng_arch_name(m->cfg.arch));
 	snprintf(m->desc.name, sizeof m->desc.name, "synthetic %.100s %s", p.shape.title, eng_type_name(type));
-	snprintf(m->desc.shape, sizeof m->desc.shape, "%s", shape);
+	snprintf(m->desc.shape, sizeof m->desc.shape, "%s", p.shape.name);
 	m->desc.synthetic = true;
 	eng_model_fill_sizes(m);
 	free(p.t);
@@ -666,7 +790,8 @@ int eng_synth_write(const char *shape, int type, uint64_t seed, const char *voca
 	struct gguf_file *vf = NULL;
 	struct eng_vocab *v = NULL;
 	uint8_t *buf = NULL;
-	char name[256];
+	char name[256], key[128];
+	const char *arch;
 	int rc;
 
 	if ((rc = plan_make(&p, shape, type, seed, err, errlen)))
@@ -681,23 +806,38 @@ int eng_synth_write(const char *shape, int type, uint64_t seed, const char *voca
 		goto out;
 	}
 	snprintf(name, sizeof name, "joulebench synthetic %s %s", p.shape.title, eng_type_name(type));
-	rc = gguf_w_str(w, "general.architecture", "llama") || gguf_w_str(w, "general.name", name) ||
+	arch = eng_arch_name(c->arch);
+#define KEY(suffix) (snprintf(key, sizeof key, "%s.%s", arch, suffix), key)
+	rc = gguf_w_str(w, "general.architecture", arch) || gguf_w_str(w, "general.name", name) ||
 	     gguf_w_u32(w, "general.alignment", 32) ||
 	     gguf_w_u32(w, "general.file_type", eng_file_type(type)) ||
 	     gguf_w_u32(w, "general.quantization_version", 2) ||
-	     gguf_w_u32(w, "llama.context_length", (uint32_t)c->seq_len) ||
-	     gguf_w_u32(w, "llama.embedding_length", (uint32_t)c->dim) ||
-	     gguf_w_u32(w, "llama.block_count", (uint32_t)c->n_layers) ||
-	     gguf_w_u32(w, "llama.feed_forward_length", (uint32_t)c->hidden_dim) ||
-	     gguf_w_u32(w, "llama.attention.head_count", (uint32_t)c->n_heads) ||
-	     gguf_w_u32(w, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads) ||
-	     gguf_w_f32(w, "llama.rope.freq_base", c->rope_theta) ||
-	     gguf_w_f32(w, "llama.attention.layer_norm_rms_epsilon", c->norm_eps) ||
-	     gguf_w_u32(w, "llama.rope.dimension_count", (uint32_t)c->rope_dim) ||
-	     gguf_w_u32(w, "llama.vocab_size", (uint32_t)c->vocab_size) ||
-	     gguf_w_str(w, "joulebench.shape", shape) || gguf_w_u64(w, "joulebench.seed", p.seed)
+	     gguf_w_u32(w, KEY("context_length"), (uint32_t)c->seq_len) ||
+	     gguf_w_u32(w, KEY("embedding_length"), (uint32_t)c->dim) ||
+	     gguf_w_u32(w, KEY("block_count"), (uint32_t)c->n_layers) ||
+	     gguf_w_u32(w, KEY("feed_forward_length"), (uint32_t)c->hidden_dim) ||
+	     gguf_w_u32(w, KEY("attention.head_count"), (uint32_t)c->n_heads) ||
+	     gguf_w_u32(w, KEY("attention.head_count_kv"), (uint32_t)c->n_kv_heads) ||
+	     gguf_w_f32(w, KEY("rope.freq_base"), c->rope_theta) ||
+	     gguf_w_f32(w, KEY("attention.layer_norm_rms_epsilon"), c->norm_eps) ||
+	     gguf_w_u32(w, KEY("rope.dimension_count"), (uint32_t)c->rope_dim) ||
+	     gguf_w_u32(w, KEY("vocab_size"), (uint32_t)c->vocab_size) ||
+	     gguf_w_str(w, "joulebench.shape", p.shape.name) || gguf_w_u64(w, "joulebench.seed", p.seed)
 		     ? -ENOMEM
 		     : 0;
+	/* head_dim when it is not dim / n_heads (qwen3 writes it always, as its converter does) */
+	if (!rc && (c->arch == ENG_ARCH_QWEN3 || c->head_dim * c->n_heads != c->dim))
+		rc = gguf_w_u32(w, KEY("attention.key_length"), (uint32_t)c->head_dim) ||
+			     gguf_w_u32(w, KEY("attention.value_length"), (uint32_t)c->head_dim)
+		     ? -ENOMEM
+		     : 0;
+	/* linear scaling; llama3 scaling travels as rope_freqs.weight, which llama.cpp reads */
+	if (!rc && c->rope_scale > 0 && c->rope_scale != 1)
+		rc = gguf_w_str(w, KEY("rope.scaling.type"), "linear") ||
+			     gguf_w_f32(w, KEY("rope.scaling.factor"), c->rope_scale)
+		     ? -ENOMEM
+		     : 0;
+#undef KEY
 	if (!rc && vf) {
 		/* The vocabulary file's tokenizer keys, byte for byte. */
 		for (uint64_t i = 0; i < vf->n_kv && !rc; i++)

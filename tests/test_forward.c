@@ -28,6 +28,7 @@
 
 #include "engine/engine.h"
 #include "engine/kernels.h"
+#include "engine/loader.h"
 #include "engine/model.h"
 
 #include <errno.h>
@@ -41,13 +42,19 @@ struct shape {
 	int dim, hidden, layers, heads, kv_heads, vocab, seq, rope_dim, wtype;
 	bool tied;
 	float theta;
+	/* architecture features (zero: llama) */
+	int arch;            /* enum eng_arch: qwen2 adds Q/K/V biases, qwen3 Q/K norms; both NEOX RoPE */
+	int head_dim;        /* 0: dim / heads */
+	float llama3_factor; /* > 0: Llama 3 RoPE scaling with original context llama3_orig */
+	int llama3_orig;
+	float rope_scale;    /* linear RoPE scaling */
 };
 
 /* A model built by the test: the engine's struct plus everything it points to. */
 struct test_model {
 	struct eng_model m;
 	struct eng_layer *layers;
-	void *blobs[64];
+	void *blobs[128];
 	int n_blobs;
 };
 
@@ -61,7 +68,7 @@ static double rnd(void) /* uniform in [-1, 1) */
 static void *keep(struct test_model *t, void *p)
 {
 	assert_non_null(p);
-	assert_true(t->n_blobs < 64);
+	assert_true(t->n_blobs < 128);
 	t->blobs[t->n_blobs++] = p;
 	return p;
 }
@@ -94,11 +101,35 @@ static const float *make_norm(struct test_model *t, int n)
 	return w;
 }
 
+/* Llama 3.1 frequency divisors from the definition (Meta's reference: wavelength 2 pi / freq;
+ * below orig/high_factor keep, above orig/low_factor divide by factor, blend in between). */
+static double ref_llama3_divisor(int i, int rope_dim, double theta, double factor, double low, double high,
+				 double orig)
+{
+	double freq = pow(theta, -2.0 * i / rope_dim), wavelen = 2.0 * M_PI / freq;
+	double smooth = (orig / wavelen - low) / (high - low);
+
+	if (wavelen < orig / high)
+		return 1.0;
+	if (wavelen > orig / low)
+		return factor;
+	return 1.0 / ((1.0 - smooth) / factor + smooth);
+}
+
+static float *make_vec(struct test_model *t, int n, double scale)
+{
+	float *w = keep(t, malloc((size_t)n * sizeof *w));
+
+	for (int i = 0; i < n; i++)
+		w[i] = (float)(rnd() * scale);
+	return w;
+}
+
 static struct test_model *build(const struct shape *s, uint64_t seed)
 {
 	struct test_model *t = calloc(1, sizeof *t);
 	struct eng_config *p;
-	int hd = s->dim / s->heads;
+	int hd = s->head_dim ? s->head_dim : s->dim / s->heads;
 
 	assert_non_null(t);
 	rng_state = seed;
@@ -106,7 +137,20 @@ static struct test_model *build(const struct shape *s, uint64_t seed)
 	*p = (struct eng_config){ .dim = s->dim, .hidden_dim = s->hidden, .n_layers = s->layers,
 				  .n_heads = s->heads, .n_kv_heads = s->kv_heads, .vocab_size = s->vocab,
 				  .seq_len = s->seq, .head_dim = hd, .rope_dim = s->rope_dim,
-				  .rope_theta = s->theta, .norm_eps = 1e-5f };
+				  .rope_theta = s->theta, .norm_eps = 1e-5f, .arch = s->arch,
+				  .rope_type = s->arch == ENG_ARCH_LLAMA ? ENG_ROPE_NORM : ENG_ROPE_NEOX,
+				  .rope_scale = s->rope_scale, .qkv_bias = s->arch == ENG_ARCH_QWEN2,
+				  .qk_norm = s->arch == ENG_ARCH_QWEN3 };
+	if (s->llama3_factor > 0) {
+		float *ff = keep(t, malloc((size_t)(s->rope_dim / 2) * sizeof *ff));
+
+		p->rope_llama3 = (struct eng_rope_llama3){ s->llama3_factor, 1.0f, 4.0f, s->llama3_orig };
+		p->rope_freqs = true;
+		for (int i = 0; i < s->rope_dim / 2; i++)
+			ff[i] = (float)ref_llama3_divisor(i, s->rope_dim, s->theta, s->llama3_factor, 1.0, 4.0,
+							  s->llama3_orig);
+		t->m.w.rope_freqs = ff;
+	}
 	t->layers = keep(t, calloc((size_t)s->layers, sizeof *t->layers));
 	t->m.w.layers = t->layers;
 	t->m.w.token_embd = make_mat(t, s->wtype, s->vocab, s->dim, 1.0);
@@ -123,6 +167,15 @@ static struct test_model *build(const struct shape *s, uint64_t seed)
 		L->w_gate = make_mat(t, s->wtype, s->hidden, s->dim, 1.5 * sd);
 		L->w_up = make_mat(t, s->wtype, s->hidden, s->dim, 1.5 * sd);
 		L->w_down = make_mat(t, s->wtype, s->dim, s->hidden, 1.5 * sh);
+		if (p->qkv_bias) {
+			L->bq = make_vec(t, s->heads * hd, 0.5);
+			L->bk = make_vec(t, s->kv_heads * hd, 0.5);
+			L->bv = make_vec(t, s->kv_heads * hd, 0.5);
+		}
+		if (p->qk_norm) {
+			L->q_norm = make_norm(t, hd);
+			L->k_norm = make_norm(t, hd);
+		}
 	}
 	t->m.w.output_norm = make_norm(t, s->dim);
 	t->m.w.output = s->tied ? t->m.w.token_embd : make_mat(t, s->wtype, s->vocab, s->dim, 1.0);
@@ -177,17 +230,35 @@ static void ref_rmsnorm(double *o, const double *x, const float *w, int n, doubl
 		o[i] = x[i] * ss * w[i];
 }
 
-/* RoPE: pairs (2i, 2i+1) of the first rope_dim dims of each head turn by pos * theta^(-2i/rope_dim). */
-static void ref_rope(double *v, int heads, int hd, int rope_dim, int pos, double theta)
+/* RoPE: pair i of the first rope_dim dims of each head — (2i, 2i+1), or (i, i + rope_dim/2) for
+ * NEOX — turns by pos * theta^(-2i/rope_dim) / divisor_i / scale (Llama 3 divisors from the
+ * definition above, linear scale). */
+static void ref_rope(double *v, int heads, int hd, const struct eng_config *c, int pos)
 {
-	for (int h = 0; h < heads; h++)
-		for (int i = 0; i < rope_dim / 2; i++) {
-			double a = pos * pow(theta, -2.0 * i / rope_dim);
-			double *p = v + h * hd + 2 * i, x0 = p[0], x1 = p[1];
+	const int half = c->rope_dim / 2;
 
-			p[0] = x0 * cos(a) - x1 * sin(a);
-			p[1] = x0 * sin(a) + x1 * cos(a);
+	for (int h = 0; h < heads; h++)
+		for (int i = 0; i < half; i++) {
+			double a = pos * pow(c->rope_theta, -2.0 * i / c->rope_dim);
+			double *x0p = v + h * hd + (c->rope_type == ENG_ROPE_NEOX ? i : 2 * i);
+			double *x1p = c->rope_type == ENG_ROPE_NEOX ? x0p + half : x0p + 1, x0 = *x0p, x1 = *x1p;
+
+			if (c->rope_llama3.factor > 0)
+				a /= ref_llama3_divisor(i, c->rope_dim, c->rope_theta, c->rope_llama3.factor,
+							c->rope_llama3.low_freq_factor,
+							c->rope_llama3.high_freq_factor, c->rope_llama3.orig_ctx);
+			if (c->rope_scale > 0)
+				a /= c->rope_scale;
+			*x0p = x0 * cos(a) - x1 * sin(a);
+			*x1p = x0 * sin(a) + x1 * cos(a);
 		}
+}
+
+/* Adds a float bias to n doubles. */
+static void ref_add(double *x, const float *b, int n)
+{
+	for (int i = 0; i < n; i++)
+		x[i] += b[i];
 }
 
 /* Logits (n_tok x vocab, float) of teacher-forced tokens, computed in double. */
@@ -226,8 +297,19 @@ static float *ref_forward(const struct eng_model *m, const int32_t *tok, int n_t
 			ref_matvec(w[0], qd, dim, xb, q);
 			ref_matvec(w[1], kvd, dim, xb, k);
 			ref_matvec(w[2], kvd, dim, xb, v);
-			ref_rope(q, p->n_heads, hd, p->rope_dim, pos, p->rope_theta);
-			ref_rope(k, p->n_kv_heads, hd, p->rope_dim, pos, p->rope_theta);
+			if (L->bq) {
+				ref_add(q, L->bq, qd);
+				ref_add(k, L->bk, kvd);
+				ref_add(v, L->bv, kvd);
+			}
+			if (L->q_norm) {
+				for (int h = 0; h < p->n_heads; h++)
+					ref_rmsnorm(q + h * hd, q + h * hd, L->q_norm, hd, p->norm_eps);
+				for (int h = 0; h < p->n_kv_heads; h++)
+					ref_rmsnorm(k + h * hd, k + h * hd, L->k_norm, hd, p->norm_eps);
+			}
+			ref_rope(q, p->n_heads, hd, p, pos);
+			ref_rope(k, p->n_kv_heads, hd, p, pos);
 			for (int h = 0; h < p->n_heads; h++) {
 				int kvh = h / group;
 				double mx = -INFINITY, sum = 0.0;
@@ -368,13 +450,29 @@ static void make_tokens(int32_t *tok, int n, int vocab, unsigned seed)
 
 static const struct shape shapes[] = {
 	/* name        dim hidden L heads kv vocab seq rope type           tied   theta */
-	{ "mha", 64, 160, 2, 4, 4, 96, 64, 16, ENG_TYPE_F32, true, 10000.0f },
-	{ "gqa", 64, 128, 2, 8, 2, 80, 64, 8, ENG_TYPE_F32, false, 10000.0f },
-	{ "partial-rope", 128, 96, 2, 4, 2, 64, 64, 16, ENG_TYPE_F32, false, 500000.0f },
-	{ "gqa-f16", 64, 128, 2, 8, 4, 80, 64, 8, ENG_TYPE_F16, false, 10000.0f },
-	{ "gqa-q8", 128, 192, 2, 8, 2, 96, 64, 16, ENG_TYPE_Q8_0, false, 10000.0f },
-	{ "rope-q4", 128, 192, 2, 4, 2, 96, 64, 16, ENG_TYPE_Q4_0, true, 10000.0f },
-	{ "mha-q4", 64, 160, 3, 2, 2, 64, 64, 32, ENG_TYPE_Q4_0, false, 10000.0f },
+	{ "mha", 64, 160, 2, 4, 4, 96, 64, 16, ENG_TYPE_F32, true, 10000.0f, .arch = ENG_ARCH_LLAMA },
+	{ "gqa", 64, 128, 2, 8, 2, 80, 64, 8, ENG_TYPE_F32, false, 10000.0f, .arch = ENG_ARCH_LLAMA },
+	{ "partial-rope", 128, 96, 2, 4, 2, 64, 64, 16, ENG_TYPE_F32, false, 500000.0f, .arch = ENG_ARCH_LLAMA },
+	{ "gqa-f16", 64, 128, 2, 8, 4, 80, 64, 8, ENG_TYPE_F16, false, 10000.0f, .arch = ENG_ARCH_LLAMA },
+	{ "gqa-q8", 128, 192, 2, 8, 2, 96, 64, 16, ENG_TYPE_Q8_0, false, 10000.0f, .arch = ENG_ARCH_LLAMA },
+	{ "rope-q4", 128, 192, 2, 4, 2, 96, 64, 16, ENG_TYPE_Q4_0, true, 10000.0f, .arch = ENG_ARCH_LLAMA },
+	{ "mha-q4", 64, 160, 3, 2, 2, 64, 64, 32, ENG_TYPE_Q4_0, false, 10000.0f, .arch = ENG_ARCH_LLAMA },
+	/* architectures: biases and NEOX (qwen2), Q/K norms and head_dim != dim/heads (qwen3), Llama 3
+	 * scaling with an original context short enough to matter within NPOS, GQA 3:1 and 6:1,
+	 * linear scaling with partial NEOX RoPE */
+	{ "qwen2-bias", 64, 128, 2, 8, 2, 80, 64, 8, ENG_TYPE_F32, false, 1e6f, .arch = ENG_ARCH_QWEN2 },
+	{ "qwen2-q8", 128, 160, 2, 8, 2, 96, 64, 16, ENG_TYPE_Q8_0, true, 1e6f, .arch = ENG_ARCH_QWEN2 },
+	{ "qwen3-qknorm", 64, 128, 2, 4, 2, 80, 64, 32, ENG_TYPE_F32, true, 1e6f, .arch = ENG_ARCH_QWEN3,
+	  .head_dim = 32 },
+	{ "qwen3-f16", 64, 96, 2, 6, 1, 72, 64, 24, ENG_TYPE_F16, false, 1e6f, .arch = ENG_ARCH_QWEN3,
+	  .head_dim = 24 },
+	{ "qwen3-q4", 64, 128, 2, 4, 2, 64, 64, 64, ENG_TYPE_Q4_0, false, 1e6f, .arch = ENG_ARCH_QWEN3,
+	  .head_dim = 64 },
+	{ "llama3-scaling", 64, 128, 2, 4, 1, 80, 64, 16, ENG_TYPE_F32, true, 10000.0f, .llama3_factor = 8.0f,
+	  .llama3_orig = 16 },
+	{ "gqa-3to1-f16", 96, 128, 2, 6, 2, 80, 64, 16, ENG_TYPE_F16, false, 10000.0f, .arch = ENG_ARCH_LLAMA },
+	{ "neox-partial-linear", 64, 128, 2, 4, 4, 80, 64, 8, ENG_TYPE_F32, false, 10000.0f,
+	  .arch = ENG_ARCH_QWEN2, .rope_scale = 4.0f },
 };
 
 /* Engine against the reference per position, for batch prefill and for token-by-token decode,
@@ -471,7 +569,7 @@ static void test_kv_f16(void **state)
 static void test_long_prompt_in_chunks(void **state)
 {
 	(void)state;
-	const struct shape s = { "long", 256, 64, 1, 8, 2, 40, 1200, 32, ENG_TYPE_F32, true, 10000.0f };
+	const struct shape s = { "long", 256, 64, 1, 8, 2, 40, 1200, 32, ENG_TYPE_F32, true, 10000.0f, .arch = ENG_ARCH_LLAMA };
 	struct test_model *t = build(&s, 99);
 	const int n = 600, n_dec = 6;
 	int32_t *tok = malloc((n + n_dec) * sizeof *tok);
@@ -538,9 +636,80 @@ static void test_errors(void **state)
 	destroy(t);
 }
 
+/* The loader's Llama 3 divisors (what synth writes into rope_freqs.weight) against the
+ * definition: Llama 3.1 8B's parameters, and a short original context. */
+static void test_llama3_freqs(void **state)
+{
+	(void)state;
+	struct eng_config c = { .rope_dim = 128, .rope_theta = 500000.0f,
+				.rope_llama3 = { 8.0f, 1.0f, 4.0f, 8192 } };
+	float ff[64];
+
+	eng_llama3_freqs(&c, ff);
+	assert_float_equal(ff[0], 1.0f, 0.0f);   /* short wavelengths keep their frequency */
+	assert_float_equal(ff[63], 8.0f, 0.0f);  /* long ones are divided by the factor */
+	for (int i = 0; i < 64; i++) {
+		double want = ref_llama3_divisor(i, 128, 500000.0, 8.0, 1.0, 4.0, 8192.0);
+
+		assert_true(fabs(ff[i] - want) <= 1e-5 * want);
+		if (i)
+			assert_true(ff[i] >= ff[i - 1]); /* monotonic */
+	}
+	c = (struct eng_config){ .rope_dim = 16, .rope_theta = 10000.0f, .rope_llama3 = { 32.0f, 1.0f, 4.0f, 16 } };
+	eng_llama3_freqs(&c, ff);
+	for (int i = 0; i < 8; i++)
+		assert_true(fabs(ff[i] - ref_llama3_divisor(i, 16, 10000.0, 32.0, 1.0, 4.0, 16.0)) <= 1e-5 * ff[i]);
+}
+
+/* Each feature matters: the engine with a feature switched off is far from the reference that
+ * has it (so agreement above is not an accident of weak weights). */
+static void test_features_matter(void **state)
+{
+	(void)state;
+	static const char *const names[] = { "qwen2-bias", "qwen3-qknorm", "llama3-scaling" };
+
+	for (size_t k = 0; k < 3; k++) {
+		const struct shape *s = NULL;
+		struct test_model *t;
+		int32_t tok[NPOS];
+		float *ref, *got = malloc((size_t)NPOS * 96 * sizeof *got);
+		struct eng_ctx *c;
+		double e;
+
+		for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+			if (!strcmp(shapes[i].name, names[k]))
+				s = &shapes[i];
+		assert_non_null(s);
+		t = build(s, 4242);
+		make_tokens(tok, NPOS, s->vocab, 9);
+		ref = ref_forward(&t->m, tok, NPOS);
+		if (k == 0)
+			for (int l = 0; l < s->layers; l++)
+				t->layers[l].bq = t->layers[l].bk = t->layers[l].bv = NULL;
+		else if (k == 1)
+			for (int l = 0; l < s->layers; l++)
+				t->layers[l].q_norm = t->layers[l].k_norm = NULL;
+		else
+			t->m.w.rope_freqs = NULL;
+		c = new_ctx(t, 1, 0, ENG_TYPE_F32);
+		assert_int_equal(eng_prefill(c, tok, NPOS, NULL, got), 0);
+		e = worst_error(got, ref, NPOS, s->vocab, NULL);
+		if (!(e > 0.05)) {
+			fprintf(stderr, "%s without its feature: error %.3g, expected > 0.05\n", s->name, e);
+			fail();
+		}
+		eng_ctx_free(c);
+		free(ref);
+		free(got);
+		destroy(t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_llama3_freqs),
+		cmocka_unit_test(test_features_matter),
 		cmocka_unit_test(test_against_reference),
 		cmocka_unit_test(test_kv_f16),
 		cmocka_unit_test(test_long_prompt_in_chunks),

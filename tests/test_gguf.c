@@ -543,6 +543,9 @@ struct tiny {
 	bool norm_f16;
 	bool tied;
 	const char *arch;
+	const char *scaling;  /* llama.rope.scaling.type, with factor 4 */
+	bool rope_freqs;      /* a rope_freqs.weight of 8 values */
+	int sliding_window;
 };
 
 /* A one-layer llama: dim 32, hidden 256, 2 heads, 1 kv head, vocab 8. Weights: value = index. */
@@ -561,6 +564,7 @@ static void write_tiny(const char *path, const struct tiny *o)
 		{ "blk.0.attn_v.weight", 8, 2, 32, 16 },    { "blk.0.attn_output.weight", 2, 2, 32, 32 },
 		{ "blk.0.ffn_norm.weight", 0, 1, 32, 1 },   { "blk.0.ffn_gate.weight", 1, 2, 32, 256 },
 		{ "blk.0.ffn_up.weight", 0, 2, 32, 256 },   { "blk.0.ffn_down.weight", 0, 2, 256, 32 },
+		{ "rope_freqs.weight", 0, 1, 8, 1 },
 	};
 	const size_t nt = sizeof t / sizeof t[0];
 
@@ -579,8 +583,14 @@ static void write_tiny(const char *path, const struct tiny *o)
 	gguf_w_u32(w, "llama.attention.head_count_kv", 1);
 	gguf_w_f32(w, "llama.rope.freq_base", 500000.0f);
 	gguf_w_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-6f);
+	if (o->scaling) {
+		gguf_w_str(w, "llama.rope.scaling.type", o->scaling);
+		gguf_w_f32(w, "llama.rope.scaling.factor", 4.0f);
+	}
+	if (o->sliding_window)
+		gguf_w_u32(w, "llama.attention.sliding_window", (uint32_t)o->sliding_window);
 	for (size_t i = 0; i < nt; i++) {
-		if ((o->tied && i == 2) || (o->omit_k && i == 5))
+		if ((o->tied && i == 2) || (o->omit_k && i == 5) || (!o->rope_freqs && i == 12))
 			continue;
 		assert_int_equal(gguf_w_tensor(w, t[i].name, (uint32_t)t[i].type, t[i].nd, (int64_t[]){ t[i].ne0, t[i].ne1 }), 0);
 	}
@@ -589,12 +599,12 @@ static void write_tiny(const char *path, const struct tiny *o)
 		uint64_t n = gguf_row_bytes((uint32_t)t[i].type, t[i].ne0) * (uint64_t)t[i].ne1;
 		uint8_t *buf;
 
-		if ((o->tied && i == 2) || (o->omit_k && i == 5))
+		if ((o->tied && i == 2) || (o->omit_k && i == 5) || (!o->rope_freqs && i == 12))
 			continue;
 		buf = calloc(1, n);
 		if (t[i].type == 0)
 			for (uint64_t k = 0; k < n / 4; k++)
-				((float *)buf)[k] = (float)k;
+				((float *)buf)[k] = (float)k + (i == 12);
 		if (t[i].type == 1)
 			for (uint64_t k = 0; k < n / 2; k++)
 				((eng_f16 *)buf)[k] = eng_f32_to_f16((float)k * 0.5f);
@@ -676,6 +686,46 @@ static void test_loader(void **state)
 	assert_non_null(strstr(err, "tensor blk.0.attn_k.weight is missing"));
 	assert_int_equal(open_tiny(&(struct tiny){ .arch = "gpt2" }, &m, err, sizeof err, dir), -EINVAL);
 	assert_non_null(strstr(err, "architecture 'gpt2' is not supported"));
+	assert_int_equal(open_tiny(&(struct tiny){ .arch = "gemma2" }, &m, err, sizeof err, dir), -EINVAL);
+	assert_non_null(strstr(err, "tiny.gguf: general.architecture 'gemma2' is not supported (supported: llama, "
+				    "qwen2, qwen3)"));
+	/* a qwen2 file needs its biases (the keys here are llama's: the first missing one is named) */
+	assert_int_equal(open_tiny(&(struct tiny){ .arch = "qwen2" }, &m, err, sizeof err, dir), -EINVAL);
+	assert_non_null(strstr(err, "metadata key qwen2.embedding_length is missing"));
+
+	/* RoPE scaling: yarn is refused by name, linear is read, llama3 keys give divisors */
+	assert_int_equal(open_tiny(&(struct tiny){ .scaling = "yarn" }, &m, err, sizeof err, dir), -EINVAL);
+	assert_non_null(strstr(err, "tiny.gguf: llama.rope.scaling.type is 'yarn', which this engine does not "
+				    "implement"));
+	assert_int_equal(open_tiny(&(struct tiny){ .scaling = "linear" }, &m, err, sizeof err, dir), 0);
+	assert_true(eng_model_config(m)->rope_scale == 4.0f);
+	eng_model_close(m);
+	assert_int_equal(open_tiny(&(struct tiny){ .scaling = "llama3" }, &m, err, sizeof err, dir), 0);
+	assert_true(eng_model_config(m)->rope_llama3.factor == 4.0f);
+	assert_int_equal(eng_model_config(m)->rope_llama3.orig_ctx, 8192);
+	assert_non_null(m->w.rope_freqs);
+	assert_true(m->w.rope_freqs[0] == 1.0f); /* wavelength 2 pi: not scaled */
+	eng_model_close(m);
+	assert_int_equal(open_tiny(&(struct tiny){ .rope_freqs = true }, &m, err, sizeof err, dir), 0);
+	assert_true(eng_model_config(m)->rope_freqs);
+	assert_true(m->w.rope_freqs[7] == 8.0f);
+	eng_model_close(m);
+
+	/* a sliding window shorter than the context caps it; a longer context is refused */
+	assert_int_equal(open_tiny(&(struct tiny){ .sliding_window = 16 }, &m, err, sizeof err, dir), 0);
+	assert_int_equal(eng_model_config(m)->sliding_window, 16);
+	{
+		struct eng_ctx_opts co = { .n_threads = 1, .n_ctx = 0, .kv_type = ENG_TYPE_F32 };
+		struct eng_ctx *cx = eng_ctx_new(m, &co, err, sizeof err);
+
+		assert_non_null(cx);
+		assert_int_equal(eng_ctx_len(cx), 16);
+		eng_ctx_free(cx);
+		co.n_ctx = 32;
+		assert_null(eng_ctx_new(m, &co, err, sizeof err));
+		assert_non_null(strstr(err, "attention.sliding_window 16"));
+	}
+	eng_model_close(m);
 	tu_rmtree(dir);
 	free(dir);
 }

@@ -64,6 +64,134 @@ static void test_shapes(void **state)
 	assert_non_null(strstr(err, "invalid shape name"));
 }
 
+/* The architecture shapes: architecture, head_dim, RoPE and features as their config.json say. */
+static void test_arch_shapes(void **state)
+{
+	static const struct {
+		const char *name;
+		int arch, dim, layers, heads, kv, head_dim, vocab;
+		bool tied;
+		float theta, llama3;
+	} want[] = {
+		{ "llama-3.2-1b", ENG_ARCH_LLAMA, 2048, 16, 32, 8, 64, 128256, true, 500000.0f, 32.0f },
+		{ "llama-3.2-3b", ENG_ARCH_LLAMA, 3072, 28, 24, 8, 128, 128256, true, 500000.0f, 32.0f },
+		{ "llama-3.1-8b", ENG_ARCH_LLAMA, 4096, 32, 32, 8, 128, 128256, false, 500000.0f, 8.0f },
+		{ "qwen2.5-0.5b", ENG_ARCH_QWEN2, 896, 24, 14, 2, 64, 151936, true, 1e6f, 0 },
+		{ "qwen2.5-1.5b", ENG_ARCH_QWEN2, 1536, 28, 12, 2, 128, 151936, true, 1e6f, 0 },
+		{ "qwen2.5-7b", ENG_ARCH_QWEN2, 3584, 28, 28, 4, 128, 152064, false, 1e6f, 0 },
+		{ "qwen3-0.6b", ENG_ARCH_QWEN3, 1024, 28, 16, 8, 128, 151936, true, 1e6f, 0 },
+		{ "qwen3-4b", ENG_ARCH_QWEN3, 2560, 36, 32, 8, 128, 151936, true, 1e6f, 0 },
+		{ "qwen3-8b", ENG_ARCH_QWEN3, 4096, 36, 32, 8, 128, 151936, false, 1e6f, 0 },
+		{ "smollm2-135m", ENG_ARCH_LLAMA, 576, 30, 9, 3, 64, 49152, true, 100000.0f, 0 },
+		{ "smollm2-360m", ENG_ARCH_LLAMA, 960, 32, 15, 5, 64, 49152, true, 100000.0f, 0 },
+		{ "smollm2-1.7b", ENG_ARCH_LLAMA, 2048, 24, 32, 32, 64, 49152, true, 130000.0f, 0 },
+		{ "tinyllama-1.1b", ENG_ARCH_LLAMA, 2048, 22, 32, 4, 64, 32000, false, 10000.0f, 0 },
+	};
+	struct eng_shape s;
+	char err[1024];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		if (eng_shape_load(want[i].name, &s, err, sizeof err)) {
+			fprintf(stderr, "%s\n", err);
+			fail();
+		}
+		assert_int_equal(s.cfg.arch, want[i].arch);
+		assert_int_equal(s.cfg.dim, want[i].dim);
+		assert_int_equal(s.cfg.n_layers, want[i].layers);
+		assert_int_equal(s.cfg.n_heads, want[i].heads);
+		assert_int_equal(s.cfg.n_kv_heads, want[i].kv);
+		assert_int_equal(s.cfg.head_dim, want[i].head_dim);
+		assert_int_equal(s.cfg.rope_dim, want[i].head_dim);
+		assert_int_equal(s.cfg.vocab_size, want[i].vocab);
+		assert_int_equal(s.tied, want[i].tied);
+		assert_true(s.cfg.rope_theta == want[i].theta);
+		assert_true(s.cfg.rope_llama3.factor == want[i].llama3);
+		assert_int_equal(s.cfg.rope_type, want[i].arch == ENG_ARCH_LLAMA ? ENG_ROPE_NORM : ENG_ROPE_NEOX);
+		assert_int_equal(s.cfg.qkv_bias, want[i].arch == ENG_ARCH_QWEN2);
+		assert_int_equal(s.cfg.qk_norm, want[i].arch == ENG_ARCH_QWEN3);
+		assert_true(strstr(s.source, "https://huggingface.co/") && strstr(s.source, "config.json"));
+	}
+	assert_int_equal(eng_shape_load("llama-3.1-8b", &s, err, sizeof err), 0);
+	assert_int_equal(s.cfg.rope_llama3.orig_ctx, 8192);
+	assert_true(s.cfg.rope_llama3.high_freq_factor == 4.0f);
+}
+
+/* Each architecture written as a file: the keys and tensors llama.cpp reads, and the same logits
+ * from the file as from the in-memory model. */
+static void test_arch_files(void **state)
+{
+	static const char *const shapes[] = { "tiny-llama-gqa", "tiny-llama3", "tiny-qwen2", "tiny-qwen3" };
+	char *dir = tu_mkdtemp(), path[600], shape[128], spec[160], err[1024], arch[32];
+	const int32_t tok[6] = { 1, 7, 300, 42, 9, 511 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+		struct eng_model *mf = NULL, *mm = NULL;
+		struct eng_ctx *cf, *cm;
+		struct eng_ctx_opts co = { .n_threads = 2, .n_ctx = 16, .kv_type = ENG_TYPE_F32 };
+		struct gguf_file *f = NULL;
+		struct eng_model_desc d;
+		float *a, *b;
+		int vocab;
+
+		snprintf(shape, sizeof shape, "tests/fixtures/shapes/%s.json", shapes[i]);
+		snprintf(path, sizeof path, "%s/%s.gguf", dir, shapes[i]);
+		snprintf(spec, sizeof spec, "synth:%s:q8_0", shape);
+		assert_int_equal(eng_synth_write(shape, ENG_TYPE_Q8_0, 0, NULL, path, err, sizeof err), 0);
+		assert_int_equal(gguf_open(path, &f, err, sizeof err), 0);
+		assert_int_equal(gguf_get_str(f, "general.architecture", arch, sizeof arch), 0);
+		switch (i) {
+		case 0:
+			assert_string_equal(arch, "llama");
+			assert_non_null(gguf_find_tensor(f, "output.weight"));
+			break;
+		case 1:
+			assert_string_equal(arch, "llama");
+			assert_null(gguf_find_tensor(f, "output.weight"));
+			assert_int_equal(gguf_find_tensor(f, "rope_freqs.weight")->ne[0], 16);
+			assert_int_equal(gguf_find_tensor(f, "rope_freqs.weight")->type, ENG_TYPE_F32);
+			break;
+		case 2:
+			assert_string_equal(arch, "qwen2");
+			assert_non_null(gguf_find(f, "qwen2.embedding_length"));
+			assert_int_equal(gguf_find_tensor(f, "blk.1.attn_k.bias")->ne[0], 32);
+			assert_int_equal(gguf_find_tensor(f, "blk.1.attn_k.bias")->type, ENG_TYPE_F32);
+			break;
+		default:
+			assert_string_equal(arch, "qwen3");
+			assert_non_null(gguf_find(f, "qwen3.attention.key_length"));
+			assert_int_equal(gguf_find_tensor(f, "blk.0.attn_q_norm.weight")->ne[0], 32);
+			assert_int_equal(gguf_find_tensor(f, "blk.0.attn_q.weight")->ne[1], 256);
+		}
+		gguf_close(f);
+		assert_int_equal(eng_model_open(path, NULL, &mf, err, sizeof err), 0);
+		assert_int_equal(eng_model_open(spec, NULL, &mm, err, sizeof err), 0);
+		eng_model_describe(mf, &d);
+		assert_string_equal(d.arch, arch);
+		eng_model_describe(mm, &d);
+		assert_string_equal(d.arch, arch);
+		assert_string_equal(d.shape, shapes[i]);
+		vocab = eng_model_config(mf)->vocab_size;
+		a = malloc(6 * (size_t)vocab * sizeof *a);
+		b = malloc(6 * (size_t)vocab * sizeof *b);
+		cf = eng_ctx_new(mf, &co, err, sizeof err);
+		cm = eng_ctx_new(mm, &co, err, sizeof err);
+		assert_true(a && b && cf && cm);
+		assert_int_equal(eng_prefill(cf, tok, 6, NULL, a), 0);
+		assert_int_equal(eng_prefill(cm, tok, 6, NULL, b), 0);
+		assert_memory_equal(a, b, 6 * (size_t)vocab * sizeof *a);
+		eng_ctx_free(cf);
+		eng_ctx_free(cm);
+		free(a);
+		free(b);
+		eng_model_close(mf);
+		eng_model_close(mm);
+	}
+	tu_rmtree(dir);
+	free(dir);
+}
+
 static void test_spec_errors(void **state)
 {
 	struct eng_model *m = NULL;
@@ -337,6 +465,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shapes),          cmocka_unit_test(test_spec_errors),
+		cmocka_unit_test(test_arch_shapes),     cmocka_unit_test(test_arch_files),
 		cmocka_unit_test(test_in_memory),       cmocka_unit_test(test_write_matches_memory),
 		cmocka_unit_test(test_written_metadata), cmocka_unit_test(test_forward_finite),
 	};
