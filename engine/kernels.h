@@ -32,11 +32,12 @@ static_assert(sizeof(struct eng_block_q8_0) == 34, "q8_0 block is 34 bytes");
 float eng_f16_to_f32(eng_f16 h);
 eng_f16 eng_f32_to_f16(float f);
 
-/* Bytes of one row of n elements of `type` (n a multiple of 32 for quantized types); 0 if the
+/* Bytes of one row of n elements of `type` (n a multiple of the type's block: 32, or 256 for the
+ * K-quants, engine/kquants.h); 0 if the
  * type is unsupported or n is not a multiple of its block size. */
 size_t eng_row_bytes(int type, int64_t n);
 
-/* Quantize / dequantize n elements (n a multiple of 32 for quantized types). */
+/* Quantize / dequantize n elements (n a multiple of the type's block). */
 void eng_quantize_row(int type, const float *x, void *dst, int64_t n);
 void eng_dequantize_row(int type, const void *src, float *y, int64_t n);
 
