@@ -98,9 +98,11 @@ void eng_mm_q6_k_ref(const struct eng_mat *w, const struct eng_act *a, float *y,
 void eng_mm_q4_k_x86(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 void eng_mm_q5_k_x86(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 void eng_mm_q6_k_x86(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
-/* The instruction set the K-quant kernels use on this CPU: 512 (AVX-512F/BW/VL + VNNI) or 256
- * (AVX2); JOULEBENCH_ISA=avx2 forces 256. Chosen once. */
+/* The instruction set the K-quant kernels use on this CPU: 512 (AVX-512F/BW/VL) or 256 (AVX2);
+ * JOULEBENCH_ISA=avx2 forces 256. Chosen once. */
 int eng_kquant_isa(void);
+void eng_mm_q4_k_avx512(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+void eng_mm_q6_k_avx512(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 #endif
 
 /* The reference activation quantizer (shared by every set's tail handling). */

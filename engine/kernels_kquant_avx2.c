@@ -45,7 +45,7 @@ static void choose_isa(void)
 	if (env && !strcmp(env, "avx2"))
 		return;
 	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni"))
+	    __builtin_cpu_supports("avx512vl"))
 		g_isa = 512;
 }
 
@@ -291,7 +291,10 @@ TGT static void mm_q6_k_avx2(const struct eng_mat *w, const struct eng_act *a, f
 
 void eng_mm_q4_k_x86(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
-	mm_q4_k_avx2(w, a, y, r0, r1);
+	if (eng_kquant_isa() == 512)
+		eng_mm_q4_k_avx512(w, a, y, r0, r1);
+	else
+		mm_q4_k_avx2(w, a, y, r0, r1);
 }
 
 void eng_mm_q5_k_x86(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
@@ -301,7 +304,10 @@ void eng_mm_q5_k_x86(const struct eng_mat *w, const struct eng_act *a, float *y,
 
 void eng_mm_q6_k_x86(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
-	mm_q6_k_avx2(w, a, y, r0, r1);
+	if (eng_kquant_isa() == 512)
+		eng_mm_q6_k_avx512(w, a, y, r0, r1);
+	else
+		mm_q6_k_avx2(w, a, y, r0, r1);
 }
 
 #endif /* __x86_64__ */
