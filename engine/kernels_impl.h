@@ -3,8 +3,9 @@
  * kernel implementation (ref, avx2, neon) and the activation layout the matmul kernels share.
  *
  * eng_matmul (kernels.c) prepares the activations once per call — as floats for F32/F16 weights,
- * quantized to Q8_0 for Q8_0/Q4_0 weights — and hands row ranges to the implementation's
- * matmul kernel for the weight type, on every thread of the pool.
+ * quantized to Q8_0 for Q8_0/Q4_0/Q4_1/Q5_0/Q5_1 weights, to Q8_K for the K-quants — and hands
+ * row ranges to the implementation's matmul kernel for the weight type, on every thread of the
+ * pool.
  */
 #ifndef JB_ENGINE_KERNELS_IMPL_H
 #define JB_ENGINE_KERNELS_IMPL_H

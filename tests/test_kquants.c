@@ -382,6 +382,60 @@ static void test_threads_bitwise(void **state)
 	eng_pool_free(p3);
 }
 
+#if defined(__x86_64__)
+/* The AVX-512 kernels called directly (the kernel table runs them only when eng_kquant_isa()
+ * chose them), held to the reference on the same Q8_K activations. */
+static void test_avx512_kernels(void **state)
+{
+	static const int types[] = { ENG_TYPE_Q4_K, ENG_TYPE_Q6_K };
+	eng_mm_fn fast[] = { eng_mm_q4_k_avx512, eng_mm_q6_k_avx512 };
+	eng_mm_fn ref[] = { eng_mm_q4_k_ref, eng_mm_q6_k_ref };
+
+	(void)state;
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+	    !__builtin_cpu_supports("avx512vl"))
+		TU_SKIP("this CPU has no AVX-512 F/BW/VL");
+	for (int ti = 0; ti < 2; ti++)
+		for (int n_tok = 1; n_tok <= 6; n_tok++) {
+			struct kmat t;
+			int64_t rows = 21, cols = 1024, nbk = cols / 256;
+			float *x = malloc((size_t)(n_tok * cols) * sizeof *x);
+			float *y = malloc((size_t)(n_tok * rows) * sizeof *y), *yr = malloc((size_t)(n_tok * rows) * sizeof *yr);
+			struct eng_block_q8_k *q = malloc((size_t)(n_tok * nbk) * sizeof *q);
+			struct eng_act a = { .cols = cols, .nb = cols / 32, .n_tok = n_tok };
+
+			assert_non_null(x);
+			assert_non_null(y);
+			assert_non_null(yr);
+			assert_non_null(q);
+			make_kmat(&t, types[ti], rows, cols);
+			for (int64_t i = 0; i < n_tok * cols; i++)
+				x[i] = frand();
+			for (int tok = 0; tok < n_tok; tok++)
+				eng_quantize_row_q8_k(x + tok * cols, q + tok * nbk, cols);
+			a.x = x;
+			a.q8k = q;
+			fast[ti](&t.m, &a, y, 0, rows);
+			ref[ti](&t.m, &a, yr, 0, rows);
+			for (int64_t i = 0; i < n_tok * rows; i++) {
+				double tol = KQ_DOT_TOL(cols / 16, row_abs_sum(&t, i % rows, x + (i / rows) * cols));
+
+				if (!(fabs((double)y[i] - yr[i]) <= tol)) {
+					fprintf(stderr, "avx512 %s n_tok %d: y[%lld] %.9g ref %.9g tol %.3g\n",
+						eng_type_name(types[ti]), n_tok, (long long)i, y[i], yr[i], tol);
+					fail();
+				}
+			}
+			free_kmat(&t);
+			free(x);
+			free(y);
+			free(yr);
+			free(q);
+		}
+}
+#endif
+
 /* ---- llama.cpp's mixes ---- */
 
 static void test_synth_mix(void **state)
@@ -428,6 +482,9 @@ int main(void)
 		cmocka_unit_test(test_round_trip),	 cmocka_unit_test(test_q8_k),
 		cmocka_unit_test(test_matmul_vs_ref),	 cmocka_unit_test(test_ref_vs_double),
 		cmocka_unit_test(test_threads_bitwise), cmocka_unit_test(test_synth_mix),
+#if defined(__x86_64__)
+		cmocka_unit_test(test_avx512_kernels),
+#endif
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
