@@ -64,6 +64,23 @@ TGT_INLINE float hsum8(__m256 v)
 	return _mm_cvtss_f32(s);
 }
 
+/* The two f16 values at p (d, dmin) as floats, inline. */
+TGT_INLINE void f16x2(const void *p, float *a, float *b)
+{
+	uint32_t u;
+	__m128 v;
+
+	memcpy(&u, p, 4);
+	v = _mm_cvtph_ps(_mm_cvtsi32_si128((int)u));
+	*a = _mm_cvtss_f32(v);
+	*b = _mm_cvtss_f32(_mm_movehdup_ps(v));
+}
+
+TGT_INLINE float f16x1(eng_f16 h)
+{
+	return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+}
+
 /* The 8 scales and 8 mins of a Q4_K/Q5_K super-block (as eng_kq_scales_mins8). */
 TGT_INLINE void scales_mins(const uint8_t *q, uint8_t sc[8], uint8_t m[8])
 {
@@ -103,7 +120,7 @@ TGT_INLINE void q45k_row(const char *row, int64_t nbk, const struct eng_block_q8
 		const uint8_t *hdr, *qs;
 		uint8_t sc[8], m[8];
 		float d, dmin;
-		__m256i lo[4], hi[4], mp;
+		__m256i lo[4], hi[4], mp, sc16, scv[8];
 
 		if (q5) {
 			const struct eng_block_q5_k *wb = (const struct eng_block_q5_k *)row + b;
@@ -115,8 +132,7 @@ TGT_INLINE void q45k_row(const char *row, int64_t nbk, const struct eng_block_q8
 			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 128, _MM_HINT_T0);
 			hdr = wb->scales;
 			qs = wb->qs;
-			d = eng_f16_to_f32(wb->d);
-			dmin = eng_f16_to_f32(wb->dmin);
+			f16x2(&wb->d, &d, &dmin);
 			for (int k = 0; k < 4; k++) {
 				__m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * k));
 				__m256i h0 = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * k)), one);
@@ -133,8 +149,7 @@ TGT_INLINE void q45k_row(const char *row, int64_t nbk, const struct eng_block_q8
 			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
 			hdr = wb->scales;
 			qs = wb->qs;
-			d = eng_f16_to_f32(wb->d);
-			dmin = eng_f16_to_f32(wb->dmin);
+			f16x2(&wb->d, &d, &dmin);
 			for (int k = 0; k < 4; k++) {
 				__m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * k));
 
@@ -144,6 +159,9 @@ TGT_INLINE void q45k_row(const char *row, int64_t nbk, const struct eng_block_q8
 		}
 		scales_mins(hdr, sc, m);
 		mp = mins_pairs(m);
+		sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
+		for (int k = 0; k < 8; k++) /* int16 lane k everywhere: bytes 2k, 2k+1 */
+			scv[k] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * k)));
 		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
 			const struct eng_block_q8_k *x = xq[t] + b;
 			__m256i sumi = _mm256_setzero_si256(), mm;
@@ -153,8 +171,8 @@ TGT_INLINE void q45k_row(const char *row, int64_t nbk, const struct eng_block_q8
 				__m256i p1 = _mm256_maddubs_epi16(hi[k],
 								  _mm256_loadu_si256((const __m256i *)(x->qs + 64 * k + 32)));
 
-				p0 = _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * k]));
-				p1 = _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * k + 1]));
+				p0 = _mm256_madd_epi16(p0, scv[2 * k]);
+				p1 = _mm256_madd_epi16(p1, scv[2 * k + 1]);
 				sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
 			}
 			mm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x->bsums), mp);
@@ -178,8 +196,8 @@ TGT_INLINE void q6k_row(const char *row, int64_t nbk, const struct eng_block_q8_
 		acc[t] = _mm256_setzero_ps();
 	for (int64_t b = 0; b < nbk; b++) {
 		const struct eng_block_q6_k *wb = (const struct eng_block_q6_k *)row + b;
-		__m256i v[8], s16;
-		float d = eng_f16_to_f32(wb->d);
+		__m256i v[8], s16, scv[8];
+		float d = f16x1(wb->d);
 
 		_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
 		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
@@ -200,16 +218,26 @@ TGT_INLINE void q6k_row(const char *row, int64_t nbk, const struct eng_block_q8_
 						       _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8((char)0xc0)), 2));
 		}
 		s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wb->scales));
+		for (int c = 0; c < 8; c++) { /* [sc[2c] x8 | sc[2c+1] x8] */
+			__m256i lo = _mm256_permute4x64_epi64(s16, 0x44), hi = _mm256_permute4x64_epi64(s16, 0xee);
+			__m256i both = c < 4 ? lo : hi;
+			int j = 2 * (c & 3);
+
+			scv[c] = _mm256_shuffle_epi8(both, _mm256_setr_epi8(2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1,
+									     2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1,
+									     2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j + 2, 2 * j + 3,
+									     2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3, 2 * j + 2,
+									     2 * j + 3, 2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3,
+									     2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3));
+		}
 		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
 			const struct eng_block_q8_k *x = xq[t] + b;
 			__m256i sumi = _mm256_setzero_si256(), off;
 
 			_Pragma("GCC unroll 8") for (int c = 0; c < 8; c++) {
 				__m256i p = _mm256_maddubs_epi16(v[c], _mm256_loadu_si256((const __m256i *)(x->qs + 32 * c)));
-				__m256i scv = _mm256_set_m128i(_mm_set1_epi16(wb->scales[2 * c + 1]),
-							       _mm_set1_epi16(wb->scales[2 * c]));
 
-				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scv));
+				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scv[c]));
 			}
 			off = _mm256_madd_epi16(s16, _mm256_loadu_si256((const __m256i *)x->bsums));
 			sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(off, 5));

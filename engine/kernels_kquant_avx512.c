@@ -55,6 +55,17 @@ TGT_INLINE __m512i quad16(__m512i s, int a, int b)
 	return _mm512_permutexvar_epi16(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), s);
 }
 
+TGT_INLINE void f16x2(const void *p, float *a, float *b)
+{
+	uint32_t u;
+	__m128 v;
+
+	memcpy(&u, p, 4);
+	v = _mm_cvtph_ps(_mm_cvtsi32_si128((int)u));
+	*a = _mm_cvtss_f32(v);
+	*b = _mm_cvtss_f32(_mm_movehdup_ps(v));
+}
+
 TGT_INLINE void scales_mins(const uint8_t *q, uint8_t sc[8], uint8_t m[8])
 {
 	uint32_t w0, w1, w2, v[4];
@@ -87,10 +98,11 @@ TGT_INLINE void q4k_row512(const char *row, int64_t nbk, const struct eng_block_
 		__m512i q0, q1, lo0, hi0, lo1, hi1, s16, sA, sB, sC, sD;
 		__m256i mp;
 		__m128i m8;
-		float d = eng_f16_to_f32(wb->d), dmin = eng_f16_to_f32(wb->dmin);
+		float d, dmin;
 
 		_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
 		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
+		f16x2(&wb->d, &d, &dmin);
 		scales_mins(wb->scales, sc, m);
 		m8 = _mm_loadl_epi64((const __m128i *)m);
 		mp = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
@@ -140,7 +152,7 @@ TGT_INLINE void q6k_row512(const char *row, int64_t nbk, const struct eng_block_
 		const struct eng_block_q6_k *wb = (const struct eng_block_q6_k *)row + b;
 		__m512i A, B, QH, v0, v1, v2, v3, s16, s0, s1, s2, s3;
 		__m256i s16y;
-		float d = eng_f16_to_f32(wb->d);
+		float d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(wb->d)));
 
 		_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
 		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
