@@ -240,12 +240,12 @@ TGT_INLINE void mm_k_avx512(const struct eng_mat *w, const struct eng_act *a, fl
 	}
 }
 
-void eng_mm_q4_k_avx512(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+TGT void eng_mm_q4_k_avx512(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
 	mm_k_avx512(w, a, y, r0, r1, q4k_rows);
 }
 
-void eng_mm_q6_k_avx512(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+TGT void eng_mm_q6_k_avx512(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
 	mm_k_avx512(w, a, y, r0, r1, q6k_rows);
 }
