@@ -53,7 +53,7 @@
 extern char **environ;
 
 #define CMD "kernels"
-#define MAX_TYPES 4
+#define MAX_TYPES 12
 #define MAX_FILTERS 16
 
 struct kopts {
@@ -835,7 +835,8 @@ int cmd_kernels(int argc, char **argv)
 		case O_TYPE:
 			if (parse_types(optarg, &o))
 				return bench_usage_error(CMD, "--type '%s': expected a comma list of distinct types from "
-							      "q4_0, q8_0, f16, f32", optarg);
+							      "q4_0, q8_0, f16, f32, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k",
+						 optarg);
 			snprintf(o.types_arg, sizeof o.types_arg, "%s", optarg);
 			break;
 		case O_SHAPE:

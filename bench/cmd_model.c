@@ -23,7 +23,11 @@ static void usage(FILE *f)
 		"       joulebench model import-llama2c CHECKPOINT.bin TOKENIZER.bin -o FILE.gguf\n"
 		"       joulebench model shapes\n\n"
 		"  synth           writes a deterministic synthetic model of a shape from configs/models\n"
-		"                  (TYPE f32, f16, q8_0 or q4_0) as a GGUF file llama.cpp can load. With\n"
+		"                  as a GGUF file llama.cpp can load. TYPE is a tensor type (f32 f16 q8_0\n"
+		"                  q4_0 q3_k q4_k q5_k: every weight matrix that type) or a llama.cpp file\n"
+		"                  type with its per-tensor mix (q4_k_m q4_k_s q5_k_m q5_k_s q6_k q3_k_m\n"
+		"                  q3_k_s q3_k_l q2_k q2_k_s q5_0 q5_1 q4_1: output Q6_K, attn_v and\n"
+		"                  ffn_down promoted as llama-quantize does). With\n"
 		"                  --vocab it carries that file's vocabulary (e.g. the Llama 2\n"
 		"                  SentencePiece ggml-vocab-llama-spm.gguf), otherwise a generated\n"
 		"                  placeholder of the shape's size. Same shape, type and seed: same file.\n"
@@ -44,7 +48,7 @@ static int do_synth(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *shape = NULL, *type_s = NULL, *out = NULL, *vocab = NULL;
-	enum eng_type type;
+	int type;
 	long seed = 0;
 	char err[1024];
 	struct timespec t0, t1;
@@ -71,9 +75,9 @@ static int do_synth(int argc, char **argv)
 	if (!shape)
 		return bench_usage_error(CMD, "synth needs --shape NAME ('joulebench model shapes' lists them)");
 	if (!type_s)
-		return bench_usage_error(CMD, "synth needs --type f32|f16|q8_0|q4_0");
-	if (eng_type_parse(type_s, &type))
-		return bench_usage_error(CMD, "unsupported type '%s'; supported: f32 f16 q8_0 q4_0", type_s);
+		return bench_usage_error(CMD, "synth needs --type TYPE (%s)", ENG_SYNTH_TYPES);
+	if (eng_synth_type_parse(type_s, &type))
+		return bench_usage_error(CMD, "unsupported type '%s'; supported: %s", type_s, ENG_SYNTH_TYPES);
 	if (!out)
 		return bench_usage_error(CMD, "synth needs -o FILE.gguf");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -83,7 +87,7 @@ static int do_synth(int argc, char **argv)
 	if (rc)
 		return bench_usage_error(CMD, "%s", err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	fprintf(stderr, "wrote %s (shape %s, %s) in %.1f s\n", out, shape, eng_type_name(type),
+	fprintf(stderr, "wrote %s (shape %s, %s) in %.1f s\n", out, shape, eng_synth_type_name(type),
 		(double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
 	return 0;
 }

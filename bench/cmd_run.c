@@ -321,8 +321,8 @@ static int apply(const struct overrides *ov, struct bench_workload *w)
 		w->n_threads = n;
 	}
 	if (ov->types && parse_types(ov->types, w) < 0)
-		return bench_usage_error("run", "--type: expected f32, f16, q8_0 or q4_0 separated by "
-						"commas, got '%s'",
+		return bench_usage_error("run", "--type: expected weight types (f32 f16 q8_0 q4_0 q4_1 q5_0 q5_1 "
+						"q2_k q3_k q4_k q5_k q6_k) separated by commas, got '%s'",
 					 ov->types);
 	if (ov->probes && parse_probes(ov->probes, w) < 0)
 		return bench_usage_error("run", "--probe: expected backend or backend:domain names "

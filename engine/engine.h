@@ -23,10 +23,19 @@ enum eng_type {
 	ENG_TYPE_F32 = 0,
 	ENG_TYPE_F16 = 1,
 	ENG_TYPE_Q4_0 = 2,
+	ENG_TYPE_Q4_1 = 3,
+	ENG_TYPE_Q5_0 = 6,
+	ENG_TYPE_Q5_1 = 7,
 	ENG_TYPE_Q8_0 = 8,
+	ENG_TYPE_Q2_K = 10, /* K-quants: super-blocks of 256 elements */
+	ENG_TYPE_Q3_K = 11,
+	ENG_TYPE_Q4_K = 12,
+	ENG_TYPE_Q5_K = 13,
+	ENG_TYPE_Q6_K = 14,
 };
 
-/* "f32", "f16", "q4_0", "q8_0", or NULL for a type the engine does not support. */
+/* "f32", "f16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k" .. "q6_k", or NULL for a type the
+ * engine does not support. */
 const char *eng_type_name(int type);
 /* Parses a name as above (case-insensitive); returns 0 or -EINVAL. */
 int eng_type_parse(const char *name, enum eng_type *out);
@@ -102,7 +111,7 @@ struct eng_open_opts {
 
 /*
  * Opens a model. `spec` is a GGUF path or "synth:SHAPE:TYPE" (SHAPE from configs/models/,
- * TYPE f32|f16|q8_0|q4_0). `opts` may be NULL. On success *out owns the mapping or the
+ * TYPE as eng_synth_type_parse takes it: f32, q4_0, q4_k_m, ...). `opts` may be NULL. On success *out owns the mapping or the
  * synthesised weights until eng_model_close().
  */
 int eng_model_open(const char *spec, const struct eng_open_opts *opts, struct eng_model **out,
@@ -144,6 +153,17 @@ int eng_shape_load(const char *name, struct eng_shape *out, char *err, size_t er
 /* Every shape in configs/models, sorted by name; *out is malloc'd (free()). Returns the count or
  * -errno. */
 int eng_shape_list(struct eng_shape **out, char *err, size_t errlen);
+
+/*
+ * Synthetic model types: a tensor type name (every weight matrix that type, "pure") or a llama.cpp
+ * file type whose tensors get llama.cpp's per-tensor types ("q4_k_m": Q4_K with Q6_K output and
+ * promoted attn_v/ffn_down layers). Parse returns 0 or -EINVAL; name returns NULL for a bad type.
+ */
+#define ENG_SYNTH_TYPES                                                                            \
+	"f32 f16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q2_k_s q3_k_s q3_k_m q3_k_l q4_k_s q4_k_m q5_k_s q5_k_m q6_k " \
+	"(pure) q3_k q4_k q5_k"
+int eng_synth_type_parse(const char *name, int *out);
+const char *eng_synth_type_name(int type);
 
 /* Writes a deterministic synthetic model of a shape as a GGUF file llama.cpp can load, with the
  * vocabulary of vocab_path (a GGUF, may be NULL: generated placeholder). Weights are generated

@@ -88,9 +88,11 @@ const char *eng_simd_name(void)
 
 /* ---- matmul ---- */
 
+/* Weight types whose kernels take Q8_0 activations (the K-quants take Q8_K ones). */
 static int act_is_q8(int type)
 {
-	return type == ENG_TYPE_Q4_0 || type == ENG_TYPE_Q8_0;
+	return type == ENG_TYPE_Q4_0 || type == ENG_TYPE_Q8_0 || type == ENG_TYPE_Q4_1 || type == ENG_TYPE_Q5_0 ||
+	       type == ENG_TYPE_Q5_1;
 }
 
 struct mm_job {
@@ -187,8 +189,41 @@ static __attribute__((noinline)) void matmul_one_token_oom(const struct eng_kern
 			     .n_tok = 1 };
 
 	assert(w->cols <= MAX_COLS && "matmul: out of memory for the activations");
+	if (eng_type_is_k(w->type)) {
+		_Alignas(64) struct eng_block_q8_k q8k[MAX_COLS / ENG_QK_K];
+
+		ks->quantize_act_k(x, q8k, w->cols);
+		a.q8k = q8k;
+		run_rows(ks, p, &w, 1, &a, &y);
+		return;
+	}
 	ks->quantize_act(x, w->cols, qs, d, c);
 	run_rows(ks, p, &w, 1, &a, &y);
+}
+
+/* K-quant weights: the activations as Q8_K blocks (one set per token), then the row kernels. */
+static void matmul_k(const struct eng_kernel_set *ks, struct eng_pool *p, const struct eng_mat *const *w, int n_w,
+		     struct eng_act *a, const float *x, float *const *y)
+{
+	int64_t nbk = a->cols / ENG_QK_K;
+	size_t need = (size_t)a->n_tok * (size_t)nbk * sizeof(struct eng_block_q8_k);
+	struct eng_block_q8_k *q8k, *owned = NULL;
+
+	assert(a->cols % ENG_QK_K == 0);
+	q8k = eng_pool_in_job() ? NULL : eng_pool_scratch(p, need);
+	if (!q8k)
+		q8k = owned = aligned_alloc(64, (need + 63) & ~(size_t)63);
+	if (!q8k) {
+		for (int k = 0; k < n_w; k++)
+			for (int t = 0; t < a->n_tok; t++)
+				matmul_one_token_oom(ks, p, w[k], x + (int64_t)t * a->cols, y[k] + (int64_t)t * w[k]->rows);
+		return;
+	}
+	for (int t = 0; t < a->n_tok; t++)
+		ks->quantize_act_k(x + (int64_t)t * a->cols, q8k + (int64_t)t * nbk, a->cols);
+	a->q8k = q8k;
+	run_rows(ks, p, w, n_w, a, y);
+	free(owned);
 }
 
 void eng_matmul_multi_with(const struct eng_kernel_set *ks, struct eng_pool *p, const struct eng_mat *const *w,
@@ -211,6 +246,10 @@ void eng_matmul_multi_with(const struct eng_kernel_set *ks, struct eng_pool *p, 
 	}
 	if (n_tok <= 0)
 		return;
+	if (eng_type_is_k(w0->type)) {
+		matmul_k(ks, p, w, n_w, &a, x, y);
+		return;
+	}
 	if (!act_is_q8(w0->type)) {
 		run_rows(ks, p, w, n_w, &a, y);
 		return;

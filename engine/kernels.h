@@ -32,11 +32,12 @@ static_assert(sizeof(struct eng_block_q8_0) == 34, "q8_0 block is 34 bytes");
 float eng_f16_to_f32(eng_f16 h);
 eng_f16 eng_f32_to_f16(float f);
 
-/* Bytes of one row of n elements of `type` (n a multiple of 32 for quantized types); 0 if the
- * type is unsupported or n is not a multiple of its block size. */
+/* Bytes of one row of n elements of `type` (n a multiple of the type's block: 32, or 256 for the
+ * K-quants, engine/kquants.h); 0 if the type is unsupported or n is not a multiple of its block
+ * size. */
 size_t eng_row_bytes(int type, int64_t n);
 
-/* Quantize / dequantize n elements (n a multiple of 32 for quantized types). */
+/* Quantize / dequantize n elements (n a multiple of the type's block). */
 void eng_quantize_row(int type, const float *x, void *dst, int64_t n);
 void eng_dequantize_row(int type, const void *src, float *y, int64_t n);
 
@@ -56,7 +57,8 @@ void eng_pool_run_dynamic(struct eng_pool *p, void (*fn)(void *arg, int ith, int
 
 /*
  * y[t][r] = sum_c W[r][c] * x[t][c] for t < n_tok (x: n_tok rows of w->cols floats, y: n_tok
- * rows of w->rows floats). Quantized weights quantize x to Q8_0 and use integer dot products.
+ * rows of w->rows floats). Quantized weights quantize x to Q8_0 (Q8_K for the K-quants) and use
+ * integer dot products.
  * Split across the pool by rows. n_tok == 1 is the decode matrix-vector case.
  */
 void eng_matmul(struct eng_pool *p, const struct eng_mat *w, const float *x, int n_tok, float *y);

@@ -3,16 +3,18 @@
  * kernel implementation (ref, avx2, neon) and the activation layout the matmul kernels share.
  *
  * eng_matmul (kernels.c) prepares the activations once per call — as floats for F32/F16 weights,
- * quantized to Q8_0 for Q8_0/Q4_0 weights — and hands row ranges to the implementation's
- * matmul kernel for the weight type, on every thread of the pool.
+ * quantized to Q8_0 for Q8_0/Q4_0/Q4_1/Q5_0/Q5_1 weights, to Q8_K for the K-quants — and hands
+ * row ranges to the implementation's matmul kernel for the weight type, on every thread of the
+ * pool.
  */
 #ifndef JB_ENGINE_KERNELS_IMPL_H
 #define JB_ENGINE_KERNELS_IMPL_H
 
 #include "engine/kernels.h"
+#include "engine/kquants.h"
 
 /* Table slots: tensor types are small integers (enum eng_type), the table is indexed by them. */
-#define ENG_KTYPE_SLOTS (ENG_TYPE_Q8_0 + 1)
+#define ENG_KTYPE_SLOTS (ENG_TYPE_Q6_K + 1)
 
 /*
  * The activations of one matmul: n_tok rows of `cols`.
@@ -21,13 +23,17 @@
  *   d:  the scale of each block of 32, already rounded through f16 as Q8_0 stores it,
  *       d[t * nb + b] (nb = cols / 32).
  *   c:  8 * d * (sum of the block's 32 quants), the offset term that lets Q4_0 kernels multiply
- *       the unsigned nibbles (0..15) directly: sum (q4 - 8) q8 = sum q4 q8 - 8 sum q8.
+ *       the unsigned nibbles (0..15) directly: sum (q4 - 8) q8 = sum q4 q8 - 8 sum q8. The
+ *       Q4_1/Q5_1 kernels use c / 8 (= d * sum, exact) for their min term; Q5_0 uses qs and d.
+ *   q8k: for K-quant weights (Q2_K..Q6_K) instead of qs/d/c: Q8_K blocks of x,
+ *       q8k[t * (cols / 256) + b].
  */
 struct eng_act {
 	const float *x;
 	const int8_t *qs;
 	const float *d;
 	const float *c;
+	const struct eng_block_q8_k *q8k;
 	int64_t cols;
 	int64_t nb;
 	int n_tok;
@@ -44,6 +50,8 @@ struct eng_kernel_set {
 	const char *name;
 	eng_mm_fn mm[ENG_KTYPE_SLOTS]; /* indexed by weight type; NULL = not a weight type */
 	eng_qact_fn quantize_act;
+	/* One row of n floats (n % 256 == 0) to Q8_K; bit-identical to eng_quantize_row_q8_k. */
+	void (*quantize_act_k)(const float *x, struct eng_block_q8_k *y, int64_t n);
 	void (*rmsnorm)(float *o, const float *x, const float *weight, int n, float eps);
 	void (*softmax)(float *x, int n);
 	void (*rope)(float *v, int n_heads, int head_dim, int rope_dim, int pos, float theta);
@@ -72,6 +80,30 @@ const struct eng_kernel_set *eng_kernels_by_name(const char *name);
 /* CPUID: 1 when the CPU (and OS) can run the AVX2+FMA+F16C kernels / F16C conversions. */
 int eng_x86_has_avx2_fma_f16c(void);
 int eng_x86_has_f16c(void);
+#endif
+
+/* The reference row kernels of the legacy and K-quant types (kernels_kquant_ref.c): every set
+ * uses them for the types it has no fast kernel for. */
+void eng_mm_q4_1_ref(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+void eng_mm_q5_0_ref(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+void eng_mm_q5_1_ref(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+void eng_mm_q2_k_ref(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+void eng_mm_q3_k_ref(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+void eng_mm_q4_k_ref(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+void eng_mm_q5_k_ref(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+void eng_mm_q6_k_ref(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+
+#if defined(__x86_64__)
+/* The x86 row kernels of the K-quant types (kernels_kquant_avx2.c): each runs the AVX-512 version
+ * (kernels_kquant_avx512.c) when eng_kquant_isa() says so, else the AVX2 one. */
+void eng_mm_q4_k_x86(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+void eng_mm_q5_k_x86(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+void eng_mm_q6_k_x86(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+/* The instruction set the K-quant kernels use on this CPU: 512 (AVX-512F/BW/VL) or 256 (AVX2);
+ * JOULEBENCH_ISA=avx2 forces 256. Chosen once. */
+int eng_kquant_isa(void);
+void eng_mm_q4_k_avx512(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+void eng_mm_q6_k_avx512(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 #endif
 
 /* The reference activation quantizer (shared by every set's tail handling). */

@@ -34,6 +34,14 @@ static const struct {
 	{ ENG_TYPE_F16, "f16" },
 	{ ENG_TYPE_Q8_0, "q8_0" },
 	{ ENG_TYPE_Q4_0, "q4_0" },
+	{ ENG_TYPE_Q4_1, "q4_1" },
+	{ ENG_TYPE_Q5_0, "q5_0" },
+	{ ENG_TYPE_Q5_1, "q5_1" },
+	{ ENG_TYPE_Q2_K, "q2_k" },
+	{ ENG_TYPE_Q3_K, "q3_k" },
+	{ ENG_TYPE_Q4_K, "q4_k" },
+	{ ENG_TYPE_Q5_K, "q5_k" },
+	{ ENG_TYPE_Q6_K, "q6_k" },
 };
 
 const char *eng_type_name(int type)
@@ -56,16 +64,25 @@ int eng_type_parse(const char *name, enum eng_type *out)
 
 static bool type_supported(uint32_t t)
 {
-	return t == ENG_TYPE_F32 || t == ENG_TYPE_F16 || t == ENG_TYPE_Q8_0 || t == ENG_TYPE_Q4_0;
+	return t < 64 && eng_type_name((int)t) != NULL;
 }
 
 uint32_t eng_file_type(int type)
 {
-	/* llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7 */
+	/* llama_ftype of a file whose weights are all `type`: ALL_F32 0, MOSTLY_F16 1, Q4_0 2, Q4_1 3,
+	 * Q8_0 7, Q5_0 8, Q5_1 9, Q2_K 10, Q3_K_S 11, Q4_K_S 14, Q5_K_S 16, Q6_K 18 */
 	switch (type) {
 	case ENG_TYPE_F16: return 1;
 	case ENG_TYPE_Q4_0: return 2;
+	case ENG_TYPE_Q4_1: return 3;
 	case ENG_TYPE_Q8_0: return 7;
+	case ENG_TYPE_Q5_0: return 8;
+	case ENG_TYPE_Q5_1: return 9;
+	case ENG_TYPE_Q2_K: return 10;
+	case ENG_TYPE_Q3_K: return 11;
+	case ENG_TYPE_Q4_K: return 14;
+	case ENG_TYPE_Q5_K: return 16;
+	case ENG_TYPE_Q6_K: return 18;
 	default: return 0;
 	}
 }
@@ -398,8 +415,9 @@ static int get_tensor(struct load *L, const char *name, int64_t ne0, int64_t ne1
 		return -EINVAL;
 	}
 	if (!type_supported(t->type)) {
-		snprintf(L->err, L->errlen, "%s: %s is %s; supported: F32 F16 Q8_0 Q4_0", L->f->path, name,
-			 gguf_type_name(t->type));
+		snprintf(L->err, L->errlen,
+			 "%s: %s is %s; supported: F32 F16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K",
+			 L->f->path, name, gguf_type_name(t->type));
 		return -EINVAL;
 	}
 	align = t->type == ENG_TYPE_F32 ? 4 : 2;

@@ -176,6 +176,23 @@ static uint64_t mv_next(struct mv_fill *f)
 static void mv_fill_matrix(int type, void *data, int64_t rows, size_t row_bytes, int64_t cols,
 			   struct mv_fill *f)
 {
+	if (type != ENG_TYPE_F32 && type != ENG_TYPE_F16 && type != ENG_TYPE_Q4_0 && type != ENG_TYPE_Q8_0) {
+		/* the other block formats (scales packed with the quants): one row quantized from random
+		 * floats, copied to every row (quantizing hundreds of MiB of K-quants takes seconds) */
+		float *x = malloc((size_t)cols * sizeof *x);
+
+		if (!x) {
+			memset(data, 0, (size_t)rows * row_bytes);
+			return;
+		}
+		for (int64_t c = 0; c < cols; c++)
+			x[c] = (float)(int32_t)(mv_next(f) >> 32) * 0x1p-31f;
+		eng_quantize_row(type, x, data, cols);
+		for (int64_t r = 1; r < rows; r++)
+			memcpy((char *)data + r * (int64_t)row_bytes, data, row_bytes);
+		free(x);
+		return;
+	}
 	for (int64_t r = 0; r < rows; r++) {
 		char *row = (char *)data + r * (int64_t)row_bytes;
 

@@ -13,6 +13,7 @@
  * whole rows when the CPU has them.
  */
 #include "engine/kernels_impl.h"
+#include "engine/kquants.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -185,7 +186,7 @@ size_t eng_row_bytes(int type, int64_t n)
 	case ENG_TYPE_Q4_0:
 		return n % ENG_QK4_0 ? 0 : (size_t)(n / ENG_QK4_0) * sizeof(struct eng_block_q4_0);
 	default:
-		return 0;
+		return eng_kq_row_bytes(type, n);
 	}
 }
 
@@ -269,7 +270,7 @@ void eng_quantize_row(int type, const float *x, void *dst, int64_t n)
 		quantize_q4_0(x, dst, n);
 		break;
 	default:
-		assert(!"eng_quantize_row: unsupported type");
+		eng_kq_quantize_row(type, x, dst, n);
 	}
 }
 
@@ -290,6 +291,6 @@ void eng_dequantize_row(int type, const void *src, float *y, int64_t n)
 		dequantize_q4_0(src, y, n);
 		break;
 	default:
-		assert(!"eng_dequantize_row: unsupported type");
+		eng_kq_dequantize_row(type, src, y, n);
 	}
 }

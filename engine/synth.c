@@ -14,12 +14,20 @@
  * attn_q_norm/attn_k_norm (1.0, as other norms), and a "rope_scaling" of type llama3 adds
  * rope_freqs.weight computed as llama.cpp's converter computes it.
  *
- * A quantized type needs rows of a multiple of 32 elements; a tensor whose rows are not (the
- * ffn_down of stories260k, hidden_dim 172) is stored as F16 instead, as llama.cpp's quantizer
- * falls back for tensors a type cannot hold. Every other tensor keeps the type asked for.
+ * TYPE is a tensor type (every weight matrix stored in it: "pure") or one of llama.cpp's file
+ * types ("mixes": q4_k_m, q5_k_s, q3_k_m, q2_k, q6_k, q5_0, ...), whose tensors get the types
+ * llama.cpp's quantizer (src/llama-quant.cpp, llama_tensor_get_type, no importance matrix) gives
+ * them: output.weight (and a tied token_embd) Q6_K, attn_v / ffn_down / attn_output promoted in the
+ * layers the mix names, everything else the mix's base type.
+ *
+ * A quantized type needs rows of a multiple of its block (32, or 256 for K-quants); a tensor whose
+ * rows are not falls back as llama.cpp's quantizer does: Q2_K/Q3_K to Q4_0, Q4_K to Q5_0, Q5_K to
+ * Q5_1, Q6_K to Q8_0, and to F16 when even 32 does not divide the rows (the ffn_down of
+ * stories260k, hidden_dim 172).
  */
 #include "engine/gguf.h"
 #include "engine/kernels.h"
+#include "engine/kquants.h"
 #include "engine/loader.h"
 #include "engine/tokenizer.h"
 
@@ -34,10 +42,148 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define SYNTH_STD 0.02f
 #define SYNTH_DEFAULT_SEED 42
+
+/* ---- synthetic file types: tensor types and llama.cpp's mixes ---- */
+
+/* A mix is ENG_SYNTH_MIX + its llama_ftype value. */
+#define ENG_SYNTH_MIX 256
+
+/* llama.cpp's llama_ftype values (include/llama.h) and the base tensor type of each mix. */
+enum {
+	FT_Q4_1 = 3, FT_Q5_0 = 8, FT_Q5_1 = 9, FT_Q2_K = 10, FT_Q3_K_S = 11, FT_Q3_K_M = 12, FT_Q3_K_L = 13,
+	FT_Q4_K_S = 14, FT_Q4_K_M = 15, FT_Q5_K_S = 16, FT_Q5_K_M = 17, FT_Q6_K = 18, FT_Q2_K_S = 21,
+};
+static const struct {
+	const char *name;
+	int ftype;
+	int base;
+} mixes[] = {
+	{ "q4_1", FT_Q4_1, ENG_TYPE_Q4_1 },	  { "q5_0", FT_Q5_0, ENG_TYPE_Q5_0 },
+	{ "q5_1", FT_Q5_1, ENG_TYPE_Q5_1 },	  { "q2_k", FT_Q2_K, ENG_TYPE_Q2_K },
+	{ "q2_k_s", FT_Q2_K_S, ENG_TYPE_Q2_K },	  { "q3_k_s", FT_Q3_K_S, ENG_TYPE_Q3_K },
+	{ "q3_k_m", FT_Q3_K_M, ENG_TYPE_Q3_K },	  { "q3_k_l", FT_Q3_K_L, ENG_TYPE_Q3_K },
+	{ "q4_k_s", FT_Q4_K_S, ENG_TYPE_Q4_K },	  { "q4_k_m", FT_Q4_K_M, ENG_TYPE_Q4_K },
+	{ "q5_k_s", FT_Q5_K_S, ENG_TYPE_Q5_K },	  { "q5_k_m", FT_Q5_K_M, ENG_TYPE_Q5_K },
+	{ "q6_k", FT_Q6_K, ENG_TYPE_Q6_K },
+};
+#define N_MIXES (sizeof mixes / sizeof mixes[0])
+
+static int mix_index(int type)
+{
+	for (size_t i = 0; i < N_MIXES; i++)
+		if (type == ENG_SYNTH_MIX + mixes[i].ftype)
+			return (int)i;
+	return -1;
+}
+
+int eng_synth_type_parse(const char *name, int *out)
+{
+	enum eng_type t;
+
+	for (size_t i = 0; name && i < N_MIXES; i++)
+		if (!strcasecmp(name, mixes[i].name)) {
+			*out = ENG_SYNTH_MIX + mixes[i].ftype;
+			return 0;
+		}
+	if (eng_type_parse(name, &t))
+		return -EINVAL;
+	*out = t;
+	return 0;
+}
+
+const char *eng_synth_type_name(int type)
+{
+	int i = mix_index(type);
+
+	return i >= 0 ? mixes[i].name : eng_type_name(type);
+}
+
+/* The file type key of a synthetic file. */
+static uint32_t synth_file_type(int type)
+{
+	int i = mix_index(type);
+
+	return i >= 0 ? (uint32_t)mixes[i].ftype : eng_file_type(type);
+}
+
+enum tcat { CAT_TOKEN_EMBD, CAT_OUTPUT, CAT_ATTN_V, CAT_ATTN_OUTPUT, CAT_FFN_DOWN, CAT_OTHER };
+
+/* llama.cpp's layer rule for the _M mixes: the first and last eighth, and every third between. */
+static bool use_more_bits(int i, int n)
+{
+	return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
+}
+
+/* The type llama.cpp's quantizer gives a tensor of category `cat` in layer i of n (n_gqa = query
+ * heads per KV head) for mix m, before the shape fallback. */
+static int mix_tensor_type(int m, enum tcat cat, int i, int n, int n_gqa, bool tied, int64_t ne0)
+{
+	int ft = mixes[m].ftype, base = mixes[m].base;
+
+	if (cat == CAT_OUTPUT || (tied && cat == CAT_TOKEN_EMBD))
+		return ne0 % eng_type_block(base) ? ENG_TYPE_Q8_0 : ENG_TYPE_Q6_K;
+	switch (cat) {
+	case CAT_ATTN_V:
+		if (ft == FT_Q2_K)
+			return n_gqa >= 4 ? ENG_TYPE_Q4_K : ENG_TYPE_Q3_K;
+		if (ft == FT_Q2_K_S && n_gqa >= 4)
+			return ENG_TYPE_Q4_K;
+		if (ft == FT_Q3_K_M)
+			return i < 2 ? ENG_TYPE_Q5_K : ENG_TYPE_Q4_K;
+		if (ft == FT_Q3_K_L)
+			return ENG_TYPE_Q5_K;
+		if ((ft == FT_Q4_K_M || ft == FT_Q5_K_M) && use_more_bits(i, n))
+			return ENG_TYPE_Q6_K;
+		if (ft == FT_Q4_K_S && i < 4)
+			return ENG_TYPE_Q5_K;
+		return base;
+	case CAT_FFN_DOWN:
+		if (ft == FT_Q2_K)
+			return ENG_TYPE_Q3_K;
+		if (ft == FT_Q2_K_S)
+			return i < n / 8 ? ENG_TYPE_Q4_K : base;
+		if (ft == FT_Q3_K_M)
+			return i < n / 16 ? ENG_TYPE_Q5_K : ENG_TYPE_Q4_K;
+		if (ft == FT_Q3_K_L)
+			return ENG_TYPE_Q5_K;
+		if ((ft == FT_Q4_K_M || ft == FT_Q5_K_M) && use_more_bits(i, n))
+			return ENG_TYPE_Q6_K;
+		if (ft == FT_Q4_K_S && i < n / 8)
+			return ENG_TYPE_Q5_K;
+		return base;
+	case CAT_ATTN_OUTPUT:
+		if (ft == FT_Q2_K)
+			return ENG_TYPE_Q3_K;
+		if (ft == FT_Q3_K_M)
+			return ENG_TYPE_Q4_K;
+		if (ft == FT_Q3_K_L)
+			return ENG_TYPE_Q5_K;
+		return base;
+	default:
+		return base;
+	}
+}
+
+/* llama.cpp's fallback for rows that are not a whole number of blocks of `type`. */
+static int shape_fallback(int type, int64_t ne0)
+{
+	if (ne0 % eng_type_block(type) == 0)
+		return type;
+	switch (type) {
+	case ENG_TYPE_Q2_K:
+	case ENG_TYPE_Q3_K: type = ENG_TYPE_Q4_0; break;
+	case ENG_TYPE_Q4_K: type = ENG_TYPE_Q5_0; break;
+	case ENG_TYPE_Q5_K: type = ENG_TYPE_Q5_1; break;
+	case ENG_TYPE_Q6_K: type = ENG_TYPE_Q8_0; break;
+	default: break;
+	}
+	return ne0 % eng_type_block(type) ? ENG_TYPE_F16 : type;
+}
 
 /* ---- shapes ---- */
 
@@ -438,9 +584,7 @@ static void plan_add(struct plan *p, const char *name, int type, int64_t ne0, in
 	t->n_dims = norm ? 1 : 2;
 	t->ne[0] = ne0;
 	t->ne[1] = ne1;
-	t->type = norm ? ENG_TYPE_F32 : type;
-	if (gguf_row_bytes((uint32_t)t->type, ne0) == 0)
-		t->type = ENG_TYPE_F16; /* rows not a whole number of blocks */
+	t->type = norm ? ENG_TYPE_F32 : shape_fallback(type, ne0);
 	t->norm = norm;
 	t->row_bytes = (size_t)gguf_row_bytes((uint32_t)t->type, ne0);
 	t->offset = p->total;
@@ -459,13 +603,13 @@ static int plan_make(struct plan *p, const char *shape, int type, uint64_t seed,
 {
 	const struct eng_config *c = &p->shape.cfg;
 	int64_t dim, q_dim, kv_dim, hid;
-	int rc;
+	int rc, m, n_gqa;
 
 	memset(p, 0, sizeof *p);
 	if ((rc = eng_shape_load(shape, &p->shape, err, errlen)))
 		return rc;
-	if (!eng_type_name(type)) {
-		snprintf(err, errlen, "unsupported weight type %d; supported: f32 f16 q8_0 q4_0", type);
+	if (!eng_synth_type_name(type)) {
+		snprintf(err, errlen, "unsupported weight type %d; supported: %s", type, ENG_SYNTH_TYPES);
 		return -EINVAL;
 	}
 	dim = c->dim;
@@ -479,10 +623,15 @@ static int plan_make(struct plan *p, const char *shape, int type, uint64_t seed,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	plan_add(p, "token_embd.weight", type, dim, c->vocab_size, false);
+	m = mix_index(type);
+	n_gqa = c->n_heads / c->n_kv_heads;
+#define TYPE_OF(cat, l, ne0) (m >= 0 ? mix_tensor_type(m, cat, l, c->n_layers, n_gqa, p->shape.tied, ne0) : type)
+	plan_add(p, "token_embd.weight", TYPE_OF(CAT_TOKEN_EMBD, 0, dim), dim, c->vocab_size, false);
 	for (int l = 0; l < c->n_layers; l++) {
 		static const char *const names[] = { "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
 						     "ffn_norm", "ffn_gate", "ffn_up", "ffn_down" };
+		static const enum tcat cats[] = { CAT_OTHER, CAT_OTHER, CAT_OTHER, CAT_ATTN_V, CAT_ATTN_OUTPUT,
+						  CAT_OTHER, CAT_OTHER, CAT_OTHER, CAT_FFN_DOWN };
 		const int64_t ne0[] = { dim, dim, dim, dim, q_dim, dim, dim, dim, hid };
 		const int64_t ne1[] = { 1, q_dim, kv_dim, kv_dim, dim, 1, hid, hid, dim };
 
@@ -490,7 +639,7 @@ static int plan_make(struct plan *p, const char *shape, int type, uint64_t seed,
 			char name[64];
 
 			snprintf(name, sizeof name, "blk.%d.%s.weight", l, names[i]);
-			plan_add(p, name, type, ne0[i], ne1[i], ne1[i] == 1);
+			plan_add(p, name, TYPE_OF(cats[i], l, ne0[i]), ne0[i], ne1[i], ne1[i] == 1);
 		}
 		if (c->qkv_bias) {
 			static const char *const bn[] = { "attn_q", "attn_k", "attn_v" };
@@ -507,16 +656,17 @@ static int plan_make(struct plan *p, const char *shape, int type, uint64_t seed,
 			char name[64];
 
 			snprintf(name, sizeof name, "blk.%d.attn_q_norm.weight", l);
-			plan_add(p, name, type, c->head_dim, 1, true);
+			plan_add(p, name, ENG_TYPE_F32, c->head_dim, 1, true);
 			snprintf(name, sizeof name, "blk.%d.attn_k_norm.weight", l);
-			plan_add(p, name, type, c->head_dim, 1, true);
+			plan_add(p, name, ENG_TYPE_F32, c->head_dim, 1, true);
 		}
 	}
-	plan_add(p, "output_norm.weight", type, dim, 1, true);
+	plan_add(p, "output_norm.weight", ENG_TYPE_F32, dim, 1, true);
 	if (!p->shape.tied)
-		plan_add(p, "output.weight", type, dim, c->vocab_size, false);
+		plan_add(p, "output.weight", TYPE_OF(CAT_OUTPUT, 0, dim), dim, c->vocab_size, false);
 	if (c->rope_llama3.factor > 0)
 		plan_add_kind(p, "rope_freqs.weight", c->rope_dim / 2, SK_ROPE_FREQS);
+#undef TYPE_OF
 	return 0;
 }
 
@@ -605,7 +755,7 @@ static int fill_parallel(const struct plan *p, int i, int64_t r0, int64_t r1, ui
 static int parse_spec(const char *spec, char *shape, size_t len, int *type, char *err, size_t errlen)
 {
 	const char *colon = strrchr(spec, ':');
-	enum eng_type t;
+	int t;
 
 	if (!colon || colon == spec || (size_t)(colon - spec) >= len) {
 		snprintf(err, errlen, "model spec 'synth:%s' must be synth:SHAPE:TYPE (e.g. synth:bench-1b:q4_0)",
@@ -614,9 +764,9 @@ static int parse_spec(const char *spec, char *shape, size_t len, int *type, char
 	}
 	memcpy(shape, spec, (size_t)(colon - spec));
 	shape[colon - spec] = '\0';
-	if (eng_type_parse(colon + 1, &t)) {
-		snprintf(err, errlen, "model spec 'synth:%s': unsupported type '%s'; supported: f32 f16 q8_0 q4_0",
-			 spec, colon + 1);
+	if (eng_synth_type_parse(colon + 1, &t)) {
+		snprintf(err, errlen, "model spec 'synth:%s': unsupported type '%s'; supported: %s", spec, colon + 1,
+			 ENG_SYNTH_TYPES);
 		return -EINVAL;
 	}
 	*type = t;
@@ -768,7 +918,7 @@ int eng_synth_open(const char *shape_type, const struct eng_open_opts *opts, str
 	if (m->cfg.rope_llama3.factor > 0)
 		m->w.rope_freqs = (const float *)(base + p.t[k++].offset);
 	snprintf(m->desc.arch, sizeof m->desc.arch, "%s", eng_arch_name(m->cfg.arch));
-	snprintf(m->desc.name, sizeof m->desc.name, "synthetic %.100s %s", p.shape.title, eng_type_name(type));
+	snprintf(m->desc.name, sizeof m->desc.name, "synthetic %.100s %s", p.shape.title, eng_synth_type_name(type));
 	snprintf(m->desc.shape, sizeof m->desc.shape, "%s", p.shape.name);
 	m->desc.synthetic = true;
 	eng_model_fill_sizes(m);
@@ -805,12 +955,12 @@ int eng_synth_write(const char *shape, int type, uint64_t seed, const char *voca
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	snprintf(name, sizeof name, "joulebench synthetic %s %s", p.shape.title, eng_type_name(type));
+	snprintf(name, sizeof name, "joulebench synthetic %s %s", p.shape.title, eng_synth_type_name(type));
 	arch = eng_arch_name(c->arch);
 #define KEY(suffix) (snprintf(key, sizeof key, "%s.%s", arch, suffix), key)
 	rc = gguf_w_str(w, "general.architecture", arch) || gguf_w_str(w, "general.name", name) ||
 	     gguf_w_u32(w, "general.alignment", 32) ||
-	     gguf_w_u32(w, "general.file_type", eng_file_type(type)) ||
+	     gguf_w_u32(w, "general.file_type", synth_file_type(type)) ||
 	     gguf_w_u32(w, "general.quantization_version", 2) ||
 	     gguf_w_u32(w, KEY("context_length"), (uint32_t)c->seq_len) ||
 	     gguf_w_u32(w, KEY("embedding_length"), (uint32_t)c->dim) ||

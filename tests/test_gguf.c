@@ -676,9 +676,15 @@ static void test_loader(void **state)
 	eng_model_close(m);
 
 	m = (struct eng_model *)0x1;
-	assert_int_equal(open_tiny(&(struct tiny){ .down_type = 14 }, &m, err, sizeof err, dir), -EINVAL);
+	/* a mixed-type file (Q6_K ffn_down among F32 tensors) loads as stored */
+	assert_int_equal(open_tiny(&(struct tiny){ .down_type = 14 }, &m, err, sizeof err, dir), 0);
+	assert_int_equal(m->w.layers[0].w_down.type, ENG_TYPE_Q6_K);
+	assert_int_equal(m->w.layers[0].w_down.row_bytes, 210);
+	eng_model_close(m);
+	m = (struct eng_model *)0x1;
+	assert_int_equal(open_tiny(&(struct tiny){ .down_type = 20 }, &m, err, sizeof err, dir), -EINVAL);
 	assert_null(m);
-	assert_non_null(strstr(err, "blk.0.ffn_down.weight is Q6_K; supported: F32 F16 Q8_0 Q4_0"));
+	assert_non_null(strstr(err, "blk.0.ffn_down.weight is IQ4_NL; supported: F32 F16 Q8_0 Q4_0"));
 	assert_non_null(strstr(err, "tiny.gguf: "));
 	assert_int_equal(open_tiny(&(struct tiny){ .bad_q_shape = true }, &m, err, sizeof err, dir), -EINVAL);
 	assert_non_null(strstr(err, "tensor blk.0.attn_q.weight has shape [32, 16, 1, 1], expected [32, 32]"));
@@ -737,12 +743,16 @@ static void test_type_names(void **state)
 	(void)state;
 	assert_string_equal(eng_type_name(ENG_TYPE_Q4_0), "q4_0");
 	assert_string_equal(eng_type_name(ENG_TYPE_Q8_0), "q8_0");
-	assert_null(eng_type_name(14));
+	assert_string_equal(eng_type_name(14), "q6_k");
+	assert_null(eng_type_name(20)); /* IQ4_NL */
+	assert_null(eng_type_name(9));  /* Q8_1: activations only */
 	assert_int_equal(eng_type_parse("Q8_0", &t), 0);
 	assert_int_equal(t, ENG_TYPE_Q8_0);
 	assert_int_equal(eng_type_parse("f16", &t), 0);
 	assert_int_equal(t, ENG_TYPE_F16);
-	assert_int_equal(eng_type_parse("q6_k", &t), -EINVAL);
+	assert_int_equal(eng_type_parse("Q6_K", &t), 0);
+	assert_int_equal(t, ENG_TYPE_Q6_K);
+	assert_int_equal(eng_type_parse("iq4_nl", &t), -EINVAL);
 	assert_string_equal(gguf_type_name(14), "Q6_K");
 	assert_int_equal(gguf_row_bytes(14, 512), 420);
 	assert_int_equal(gguf_row_bytes(2, 64), 36);

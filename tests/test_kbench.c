@@ -95,7 +95,7 @@ static void test_cases_bench_1b(void **state)
 
 static void test_cases_errors(void **state)
 {
-	const int q4[] = { ENG_TYPE_Q4_0 }, bad[] = { 7 };
+	const int q4[] = { ENG_TYPE_Q4_0 }, bad[] = { 9 /* Q8_1 */ };
 	struct eng_config cfg = bench_1b(), small;
 	struct eng_kbench_spec s = { .types = q4, .n_types = 1, .n_tok = 64, .kv_len = 512 };
 	struct eng_kbench_case *v = NULL;
@@ -112,7 +112,7 @@ static void test_cases_errors(void **state)
 	s.kv_len = 512;
 	s.types = bad;
 	assert_int_equal(eng_kbench_cases(&cfg, &s, &v, err, sizeof err), -EINVAL);
-	assert_non_null(strstr(err, "type 7"));
+	assert_non_null(strstr(err, "type 9"));
 	/* stories260k-like sizes cannot hold 32-element blocks. */
 	small = cfg;
 	small.dim = 64;

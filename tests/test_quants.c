@@ -140,7 +140,9 @@ static void test_row_bytes(void **state)
 	assert_int_equal(eng_row_bytes(ENG_TYPE_Q4_0, 33), 0);
 	assert_int_equal(eng_row_bytes(ENG_TYPE_Q8_0, 31), 0);
 	assert_int_equal(eng_row_bytes(ENG_TYPE_F32, 33), 132);
-	assert_int_equal(eng_row_bytes(14 /* Q6_K */, 256), 0);
+	assert_int_equal(eng_row_bytes(ENG_TYPE_Q6_K, 256), 210);
+	assert_int_equal(eng_row_bytes(ENG_TYPE_Q4_K, 255), 0);
+	assert_int_equal(eng_row_bytes(20 /* IQ4_NL */, 256), 0);
 	assert_int_equal(eng_row_bytes(ENG_TYPE_F32, -1), 0);
 }
 

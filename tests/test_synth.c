@@ -200,8 +200,8 @@ static void test_spec_errors(void **state)
 	(void)state;
 	assert_int_not_equal(eng_model_open("synth:bench-1b", NULL, &m, err, sizeof err), 0);
 	assert_non_null(strstr(err, "synth:SHAPE:TYPE"));
-	assert_int_not_equal(eng_model_open("synth:bench-1b:q6_k", NULL, &m, err, sizeof err), 0);
-	assert_non_null(strstr(err, "unsupported type 'q6_k'"));
+	assert_int_not_equal(eng_model_open("synth:bench-1b:q7_k", NULL, &m, err, sizeof err), 0);
+	assert_non_null(strstr(err, "unsupported type 'q7_k'"));
 	assert_int_not_equal(eng_model_open("synth:nope:q4_0", NULL, &m, err, sizeof err), 0);
 	assert_non_null(strstr(err, "unknown shape 'nope'"));
 	assert_null(m);

@@ -78,7 +78,7 @@ open('corpus/llama-tiny.gguf', 'wb').write(gguf(llama, [
 open('corpus/v2-align64.gguf', 'wb').write(gguf([kv_u32('general.alignment', 64), kv_str('general.name', 'x')],
                                                 [('t', [3], 0, struct.pack('<3f', 1, 2, 3))], version=2, align=64))
 
-# 5. a llama whose ffn_down is Q6_K (hidden 256): a type the engine refuses by name
+# 5. a llama whose ffn_down is Q6_K (hidden 256): a mixed-type file
 llama6 = [kv_u32('llama.feed_forward_length', 256) if b'feed_forward' in k else k for k in llama]
 open('corpus/llama-q6k.gguf', 'wb').write(gguf(llama6, [
     ('token_embd.weight', [32, 8], 0, f32(256)), ('output_norm.weight', [32], 0, f32(32)),
@@ -87,4 +87,15 @@ open('corpus/llama-q6k.gguf', 'wb').write(gguf(llama6, [
     ('blk.0.attn_output.weight', [32, 32], 0, f32(1024)), ('blk.0.ffn_norm.weight', [32], 0, f32(32)),
     ('blk.0.ffn_gate.weight', [32, 256], 8, bytes(34 * 256)), ('blk.0.ffn_up.weight', [32, 256], 8, bytes(34 * 256)),
     ('blk.0.ffn_down.weight', [256, 32], 14, bytes(210 * 32)),
+]))
+
+# 6. the same llama with the other block formats: ffn_down Q4_K (a 256-element super-block per row),
+# ffn_gate Q5_0, ffn_up Q4_1
+open('corpus/llama-kquants.gguf', 'wb').write(gguf(llama6, [
+    ('token_embd.weight', [32, 8], 0, f32(256)), ('output_norm.weight', [32], 0, f32(32)),
+    ('blk.0.attn_norm.weight', [32], 0, f32(32)), ('blk.0.attn_q.weight', [32, 32], 0, f32(1024)),
+    ('blk.0.attn_k.weight', [32, 16], 0, f32(512)), ('blk.0.attn_v.weight', [32, 16], 0, f32(512)),
+    ('blk.0.attn_output.weight', [32, 32], 0, f32(1024)), ('blk.0.ffn_norm.weight', [32], 0, f32(32)),
+    ('blk.0.ffn_gate.weight', [32, 256], 6, bytes(22 * 256)), ('blk.0.ffn_up.weight', [32, 256], 3, bytes(20 * 256)),
+    ('blk.0.ffn_down.weight', [256, 32], 12, bytes(144 * 32)),
 ]))

@@ -1,0 +1,341 @@
+/*
+ * engine/kernels_kquant_avx2.c — AVX2 + FMA row kernels of the K-quant weight types Q4_K, Q5_K
+ * and Q6_K against Q8_K activations, and the choice between them and the AVX-512 versions
+ * (kernels_kquant_avx512.c). Built with target attributes, called only after CPUID checks.
+ *
+ * One row at a time, up to four tokens per pass over the row (a super-block is unpacked once per
+ * pass). Rows of a chunk are contiguous, so the weights are one linear stream: the kernel
+ * prefetches KQ_PF_BYTES ahead of the super-block it reads.
+ *
+ * Integer arithmetic per super-block is the reference's (kernels_kquant_ref.c):
+ *   Q4_K/Q5_K: maddubs(quants 0..15/0..31, q8) (pairs <= 2 * 31 * 127) then madd with the
+ *              sub-block's 6-bit scale gives int32 lanes; the mins term is madd(bsums, mins
+ *              repeated per pair of 16) — exactly sum m_s * (bsums[2s] + bsums[2s+1]).
+ *   Q6_K:      maddubs(quants 0..63, q8) (pairs <= 16002), madd with the int8 scales of each
+ *              half of 16, minus 32 * sum sc_g * bsums_g for the offset of 32.
+ * Only the float accumulation across super-blocks differs in order from the reference.
+ */
+#include "engine/kernels_impl.h"
+
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TGT __attribute__((target("avx2,fma,f16c")))
+#define TGT_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
+
+#ifndef KQ_PF_BYTES
+#define KQ_PF_BYTES 2048
+#endif
+
+/* ---- which instruction set: one place, so a process-wide override can replace it ---- */
+
+static int g_isa;
+static pthread_once_t g_isa_once = PTHREAD_ONCE_INIT;
+
+static void choose_isa(void)
+{
+	const char *env = getenv("JOULEBENCH_ISA");
+
+	__builtin_cpu_init();
+	g_isa = 256;
+	if (env && !strcmp(env, "avx2"))
+		return;
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vl"))
+		g_isa = 512;
+}
+
+int eng_kquant_isa(void)
+{
+	pthread_once(&g_isa_once, choose_isa);
+	return g_isa;
+}
+
+TGT_INLINE float hsum8(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+/* The two f16 values at p (d, dmin) as floats, inline. */
+TGT_INLINE void f16x2(const void *p, float *a, float *b)
+{
+	uint32_t u;
+	__m128 v;
+
+	memcpy(&u, p, 4);
+	v = _mm_cvtph_ps(_mm_cvtsi32_si128((int)u));
+	*a = _mm_cvtss_f32(v);
+	*b = _mm_cvtss_f32(_mm_movehdup_ps(v));
+}
+
+TGT_INLINE float f16x1(eng_f16 h)
+{
+	return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+}
+
+/* The 8 scales and 8 mins of a Q4_K/Q5_K super-block (as eng_kq_scales_mins8). */
+TGT_INLINE void scales_mins(const uint8_t *q, uint8_t sc[8], uint8_t m[8])
+{
+	uint32_t w0, w1, w2, v[4];
+
+	memcpy(&w0, q, 4);
+	memcpy(&w1, q + 4, 4);
+	memcpy(&w2, q + 8, 4);
+	v[0] = w0 & 0x3f3f3f3fu;
+	v[1] = (w2 & 0x0f0f0f0fu) | (((w0 >> 6) & 0x03030303u) << 4);
+	v[2] = w1 & 0x3f3f3f3fu;
+	v[3] = ((w2 >> 4) & 0x0f0f0f0fu) | (((w1 >> 6) & 0x03030303u) << 4);
+	memcpy(sc, v, 8);
+	memcpy(m, v + 2, 8);
+}
+
+/* mins as 16 int16 lanes, each repeated for the two groups of 16 of its sub-block of 32 */
+TGT_INLINE __m256i mins_pairs(const uint8_t m[8])
+{
+	__m128i m8 = _mm_loadl_epi64((const __m128i *)m);
+
+	return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+}
+
+/* ---- Q4_K / Q5_K ---- */
+
+/* nt tokens (1..4) of one row: out[t] = row . x_t. With q5, the fifth bits come from qh. */
+TGT_INLINE void q45k_row(const char *row, int64_t nbk, const struct eng_block_q8_k *const *xq, const int nt,
+			 float *out, const int q5)
+{
+	const __m256i low4 = _mm256_set1_epi8(0x0f);
+	__m256 acc[4], accm[4];
+
+	for (int t = 0; t < 4; t++)
+		acc[t] = accm[t] = _mm256_setzero_ps();
+	for (int64_t b = 0; b < nbk; b++) {
+		const uint8_t *hdr, *qs;
+		uint8_t sc[8], m[8];
+		float d, dmin;
+		__m256i lo[4], hi[4], mp, sc16, scv[8];
+
+		if (q5) {
+			const struct eng_block_q5_k *wb = (const struct eng_block_q5_k *)row + b;
+			__m256i hb = _mm256_loadu_si256((const __m256i *)wb->qh);
+			const __m256i one = _mm256_set1_epi8(1);
+
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 128, _MM_HINT_T0);
+			hdr = wb->scales;
+			qs = wb->qs;
+			f16x2(&wb->d, &d, &dmin);
+			for (int k = 0; k < 4; k++) {
+				__m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * k));
+				__m256i h0 = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * k)), one);
+				__m256i h1 = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * k + 1)), one);
+
+				lo[k] = _mm256_or_si256(_mm256_and_si256(q, low4), _mm256_slli_epi16(h0, 4));
+				hi[k] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4),
+							_mm256_slli_epi16(h1, 4));
+			}
+		} else {
+			const struct eng_block_q4_k *wb = (const struct eng_block_q4_k *)row + b;
+
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
+			hdr = wb->scales;
+			qs = wb->qs;
+			f16x2(&wb->d, &d, &dmin);
+			for (int k = 0; k < 4; k++) {
+				__m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * k));
+
+				lo[k] = _mm256_and_si256(q, low4);
+				hi[k] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+			}
+		}
+		scales_mins(hdr, sc, m);
+		mp = mins_pairs(m);
+		sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
+		for (int k = 0; k < 8; k++) /* int16 lane k everywhere: bytes 2k, 2k+1 */
+			scv[k] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * k)));
+		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
+			const struct eng_block_q8_k *x = xq[t] + b;
+			__m256i sumi = _mm256_setzero_si256(), mm;
+
+			_Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
+				__m256i p0 = _mm256_maddubs_epi16(lo[k], _mm256_loadu_si256((const __m256i *)(x->qs + 64 * k)));
+				__m256i p1 = _mm256_maddubs_epi16(hi[k],
+								  _mm256_loadu_si256((const __m256i *)(x->qs + 64 * k + 32)));
+
+				p0 = _mm256_madd_epi16(p0, scv[2 * k]);
+				p1 = _mm256_madd_epi16(p1, scv[2 * k + 1]);
+				sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+			}
+			mm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x->bsums), mp);
+			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(x->d * d), _mm256_cvtepi32_ps(sumi), acc[t]);
+			accm[t] = _mm256_fmadd_ps(_mm256_set1_ps(x->d * dmin), _mm256_cvtepi32_ps(mm), accm[t]);
+		}
+	}
+	_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++)
+		out[t] = hsum8(acc[t]) - hsum8(accm[t]);
+}
+
+/* ---- Q6_K ---- */
+
+TGT_INLINE void q6k_row(const char *row, int64_t nbk, const struct eng_block_q8_k *const *xq, const int nt,
+			float *out)
+{
+	const __m256i low4 = _mm256_set1_epi8(0x0f);
+	__m256 acc[4];
+
+	for (int t = 0; t < 4; t++)
+		acc[t] = _mm256_setzero_ps();
+	for (int64_t b = 0; b < nbk; b++) {
+		const struct eng_block_q6_k *wb = (const struct eng_block_q6_k *)row + b;
+		__m256i v[8], s16, scv[8];
+		float d = f16x1(wb->d);
+
+		_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
+		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
+		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 128, _MM_HINT_T0);
+		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 192, _MM_HINT_T0);
+		for (int h = 0; h < 2; h++) {
+			__m256i l0 = _mm256_loadu_si256((const __m256i *)(wb->ql + 64 * h));
+			__m256i l1 = _mm256_loadu_si256((const __m256i *)(wb->ql + 64 * h + 32));
+			__m256i qh = _mm256_loadu_si256((const __m256i *)(wb->qh + 32 * h));
+
+			v[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, low4),
+						       _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4));
+			v[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
+						       _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0c)), 2));
+			v[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+						       _mm256_and_si256(qh, _mm256_set1_epi8(0x30)));
+			v[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+						       _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8((char)0xc0)), 2));
+		}
+		s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wb->scales));
+		for (int c = 0; c < 8; c++) { /* [sc[2c] x8 | sc[2c+1] x8] */
+			__m256i lo = _mm256_permute4x64_epi64(s16, 0x44), hi = _mm256_permute4x64_epi64(s16, 0xee);
+			__m256i both = c < 4 ? lo : hi;
+			int j = 2 * (c & 3);
+
+			scv[c] = _mm256_shuffle_epi8(both, _mm256_setr_epi8(2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1,
+									     2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1,
+									     2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j + 2, 2 * j + 3,
+									     2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3, 2 * j + 2,
+									     2 * j + 3, 2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3,
+									     2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3));
+		}
+		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
+			const struct eng_block_q8_k *x = xq[t] + b;
+			__m256i sumi = _mm256_setzero_si256(), off;
+
+			_Pragma("GCC unroll 8") for (int c = 0; c < 8; c++) {
+				__m256i p = _mm256_maddubs_epi16(v[c], _mm256_loadu_si256((const __m256i *)(x->qs + 32 * c)));
+
+				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scv[c]));
+			}
+			off = _mm256_madd_epi16(s16, _mm256_loadu_si256((const __m256i *)x->bsums));
+			sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(off, 5));
+			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(x->d * d), _mm256_cvtepi32_ps(sumi), acc[t]);
+		}
+	}
+	_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++)
+		out[t] = hsum8(acc[t]);
+}
+
+/* ---- row-range drivers ---- */
+
+enum { KQ4, KQ5, KQ6 };
+
+TGT_INLINE void row_dispatch(int kind, const char *row, int64_t nbk, const struct eng_block_q8_k *const *xq,
+			     int nt, float *out)
+{
+	switch (nt) {
+	case 4:
+		kind == KQ6 ? q6k_row(row, nbk, xq, 4, out) : q45k_row(row, nbk, xq, 4, out, kind == KQ5);
+		break;
+	case 3:
+		kind == KQ6 ? q6k_row(row, nbk, xq, 3, out) : q45k_row(row, nbk, xq, 3, out, kind == KQ5);
+		break;
+	case 2:
+		kind == KQ6 ? q6k_row(row, nbk, xq, 2, out) : q45k_row(row, nbk, xq, 2, out, kind == KQ5);
+		break;
+	default:
+		kind == KQ6 ? q6k_row(row, nbk, xq, 1, out) : q45k_row(row, nbk, xq, 1, out, kind == KQ5);
+		break;
+	}
+}
+
+TGT_INLINE void mm_k_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1,
+			  const int kind)
+{
+	int64_t nbk = a->cols / ENG_QK_K;
+
+	for (int64_t off = 0; off < 2 * KQ_PF_BYTES; off += 64) /* nothing is in flight yet */
+		_mm_prefetch((const char *)w->data + r0 * (int64_t)w->row_bytes + off, _MM_HINT_T0);
+	for (int64_t r = r0; r < r1; r++) {
+		const char *row = (const char *)w->data + r * (int64_t)w->row_bytes;
+
+		for (int t0 = 0; t0 < a->n_tok; t0 += 4) {
+			const struct eng_block_q8_k *xq[4];
+			float out[4];
+			int nt = a->n_tok - t0 < 4 ? a->n_tok - t0 : 4;
+
+			for (int t = 0; t < nt; t++)
+				xq[t] = a->q8k + (int64_t)(t0 + t) * nbk;
+			if (kind == KQ6)
+				row_dispatch(KQ6, row, nbk, xq, nt, out);
+			else if (kind == KQ5)
+				row_dispatch(KQ5, row, nbk, xq, nt, out);
+			else
+				row_dispatch(KQ4, row, nbk, xq, nt, out);
+			for (int t = 0; t < nt; t++)
+				y[(int64_t)(t0 + t) * w->rows + r] = out[t];
+		}
+	}
+}
+
+TGT static void mm_q4_k_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+{
+	mm_k_avx2(w, a, y, r0, r1, KQ4);
+}
+
+TGT static void mm_q5_k_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+{
+	mm_k_avx2(w, a, y, r0, r1, KQ5);
+}
+
+TGT static void mm_q6_k_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+{
+	mm_k_avx2(w, a, y, r0, r1, KQ6);
+}
+
+/* ---- the entries of the AVX2 kernel table ---- */
+
+void eng_mm_q4_k_x86(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+{
+	if (eng_kquant_isa() == 512)
+		eng_mm_q4_k_avx512(w, a, y, r0, r1);
+	else
+		mm_q4_k_avx2(w, a, y, r0, r1);
+}
+
+void eng_mm_q5_k_x86(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+{
+	mm_q5_k_avx2(w, a, y, r0, r1);
+}
+
+void eng_mm_q6_k_x86(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+{
+	if (eng_kquant_isa() == 512)
+		eng_mm_q6_k_avx512(w, a, y, r0, r1);
+	else
+		mm_q6_k_avx2(w, a, y, r0, r1);
+}
+
+#endif /* __x86_64__ */

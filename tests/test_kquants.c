@@ -1,0 +1,491 @@
+/*
+ * tests/test_kquants.c — the legacy Q4_1/Q5_0/Q5_1 blocks and the K-quants (Q2_K..Q6_K, Q8_K):
+ * block sizes, row bytes, blocks decoded by hand, quantize -> dequantize error bounds, every
+ * kernel set's matmul held to the reference, the reference held to a double-precision dot
+ * product, thread counts that must not change a bit, and the per-tensor types of the llama.cpp
+ * mixes `model synth` writes. The check against llama.cpp itself is tests/test_kquant_oracle.c.
+ */
+#include "helpers/testutil.h"
+
+#include "engine/kernels_impl.h"
+#include "engine/model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const int k_types[] = { ENG_TYPE_Q4_1, ENG_TYPE_Q5_0, ENG_TYPE_Q5_1, ENG_TYPE_Q2_K,
+			       ENG_TYPE_Q3_K, ENG_TYPE_Q4_K, ENG_TYPE_Q5_K, ENG_TYPE_Q6_K };
+#define N_K_TYPES (int)(sizeof k_types / sizeof k_types[0])
+
+static uint64_t rng_state = 0x2545f4914f6cdd1dull;
+static float frand(void) /* uniform in [-1, 1) */
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (float)((rng_state >> 40) & 0xffffff) / (float)(1 << 23) - 1.0f;
+}
+
+static void test_block_sizes(void **state)
+{
+	static const struct {
+		int type;
+		int block;
+		size_t bytes;
+	} want[] = {
+		{ ENG_TYPE_Q4_1, 32, 20 },   { ENG_TYPE_Q5_0, 32, 22 },   { ENG_TYPE_Q5_1, 32, 24 },
+		{ ENG_TYPE_Q2_K, 256, 84 },  { ENG_TYPE_Q3_K, 256, 110 }, { ENG_TYPE_Q4_K, 256, 144 },
+		{ ENG_TYPE_Q5_K, 256, 176 }, { ENG_TYPE_Q6_K, 256, 210 },
+	};
+
+	(void)state;
+	assert_int_equal(sizeof(struct eng_block_q8_k), 292);
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		assert_int_equal(eng_type_block(want[i].type), want[i].block);
+		assert_int_equal(eng_row_bytes(want[i].type, 4096), 4096 / want[i].block * want[i].bytes);
+		assert_int_equal(eng_row_bytes(want[i].type, want[i].block * 3), 3 * want[i].bytes);
+		assert_int_equal(eng_row_bytes(want[i].type, want[i].block * 3 + 32), want[i].block == 256 ? 0 : 4 * want[i].bytes);
+		assert_int_equal(eng_row_bytes(want[i].type, 16), 0);
+	}
+	assert_true(eng_type_is_k(ENG_TYPE_Q4_K));
+	assert_false(eng_type_is_k(ENG_TYPE_Q5_0));
+}
+
+/* Blocks written byte by byte and decoded with ggml's formulas by hand. */
+static void test_hand_decoded_blocks(void **state)
+{
+	struct eng_block_q4_k q4k;
+	struct eng_block_q6_k q6k;
+	struct eng_block_q5_0 q50;
+	struct eng_block_q3_k q3k;
+	float y[256];
+
+	(void)state;
+	/* Q4_K: d = 1, dmin = 0.5; sub-block 0: scale 2, min 1; sub-block 5: scale 33, min 17
+	 * (6-bit values: low 4 bits in byte 9, top 2 bits in bytes 1 and 5). */
+	memset(&q4k, 0, sizeof q4k);
+	q4k.d = 0x3c00;
+	q4k.dmin = 0x3800;
+	q4k.scales[0] = 2;
+	q4k.scales[4] = 1;
+	q4k.scales[9] = (33 & 15) | ((17 & 15) << 4);
+	q4k.scales[1] = (uint8_t)((33 >> 4) << 6);
+	q4k.scales[5] = (uint8_t)((17 >> 4) << 6);
+	q4k.qs[0] = 0x7a;      /* element 0: 10 (low nibble, sub-block 0); element 32: 7 (sub-block 1) */
+	q4k.qs[64 + 3] = 0xc0; /* group 2: element 128+3 low = 0 (sub-block 4), 160+3 high = 12 (sub-block 5) */
+	eng_dequantize_row(ENG_TYPE_Q4_K, &q4k, y, 256);
+	assert_true(y[0] == 1.0f * 2 * 10 - 0.5f * 1);   /* 19.5 */
+	assert_true(y[1] == -0.5f);                       /* q 0, scale 2, min 1 */
+	assert_true(y[32] == 0.0f);                       /* sub-block 1: scale 0, min 0 */
+	assert_true(y[163] == 1.0f * 33 * 12 - 0.5f * 17); /* 387.5 */
+	assert_true(y[160] == -8.5f);
+
+	/* Q6_K: d = 0.25; scales[0] = -3, scales[5] = 7. Element 0: ql low 5, qh bits 0-1 = 2 ->
+	 * q = 5 | 32 = 37, value 0.25 * -3 * (37 - 32) = -3.75. Element 64 + 16 = 80 (scale index 5):
+	 * ql[16] high nibble 9, qh[16] bits 4-5 = 3 -> q = 9 | 48 = 57, value 0.25 * 7 * 25 = 43.75. */
+	memset(&q6k, 0, sizeof q6k);
+	q6k.d = 0x3400;
+	q6k.scales[0] = -3;
+	q6k.scales[5] = 7;
+	q6k.ql[0] = 0x05;
+	q6k.qh[0] = 0x02;
+	q6k.ql[16] = 0x90;
+	q6k.qh[16] = 0x30;
+	eng_dequantize_row(ENG_TYPE_Q6_K, &q6k, y, 256);
+	assert_true(y[0] == -3.75f);
+	assert_true(y[80] == 43.75f);
+	assert_true(y[1] == 24.0f); /* q 0: 0.25 * -3 * (0 - 32) */
+
+	/* Q5_0: d = 2; element 3: low nibble 1, fifth bit set -> 17 - 16 = 1 -> 2; element 20:
+	 * high nibble of byte 4 = 0, no fifth bit -> -16 -> -32. */
+	memset(&q50, 0, sizeof q50);
+	q50.d = 0x4000;
+	q50.qs[3] = 0x01;
+	q50.qh[0] = 1u << 3;
+	eng_dequantize_row(ENG_TYPE_Q5_0, &q50, y, 32);
+	assert_true(y[3] == 2.0f);
+	assert_true(y[20] == -32.0f);
+
+	/* Q3_K: d = 1; scale 0 = 6-bit 40 -> 40 - 32 = 8 (low nibble 8 in byte 0, high bits 2 in byte
+	 * 8 bits 0-1). Element 0: low bits 3, high bit set -> 3; element 1: low 1, no high bit ->
+	 * 1 - 4 = -3. */
+	memset(&q3k, 0, sizeof q3k);
+	q3k.d = 0x3c00;
+	q3k.scales[0] = 8;
+	q3k.scales[8] = 2;
+	q3k.qs[0] = 3;
+	q3k.qs[1] = 1;
+	q3k.hmask[0] = 1;
+	eng_dequantize_row(ENG_TYPE_Q3_K, &q3k, y, 256);
+	assert_true(y[0] == 24.0f);
+	assert_true(y[1] == -24.0f);
+}
+
+/*
+ * Quantize -> dequantize of uniform [-1, 1) rows: the RMS error over 64 super-blocks, relative to
+ * the RMS of the data, stays below the bound of each type (a few times under what 2^bits levels
+ * over the range give, measured values in the comment).
+ */
+static void test_round_trip(void **state)
+{
+	/* measured on this data: q4_1 0.078, q5_0 0.036, q5_1 0.039, q2_k 0.33, q3_k 0.18,
+	 * q4_k 0.085, q5_k 0.043, q6_k 0.021 (rounded up) */
+	static const double bound[] = { 0.10, 0.05, 0.05, 0.45, 0.25, 0.11, 0.06, 0.03 };
+	enum { N = 256 * 64 };
+	float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+	void *q = malloc(N * 2);
+
+	(void)state;
+	assert_non_null(x);
+	assert_non_null(y);
+	assert_non_null(q);
+	for (int i = 0; i < N; i++)
+		x[i] = frand();
+	for (int ti = 0; ti < N_K_TYPES; ti++) {
+		double se = 0, sx = 0, rel;
+
+		eng_quantize_row(k_types[ti], x, q, N);
+		eng_dequantize_row(k_types[ti], q, y, N);
+		for (int i = 0; i < N; i++) {
+			se += (double)(y[i] - x[i]) * (y[i] - x[i]);
+			sx += (double)x[i] * x[i];
+		}
+		rel = sqrt(se / sx);
+		if (!(rel <= bound[ti])) {
+			fprintf(stderr, "%s: relative RMS error %.4f above %.3f\n", eng_type_name(k_types[ti]), rel,
+				bound[ti]);
+			fail();
+		}
+	}
+	/* all zeros stay zeros, without NaN */
+	memset(x, 0, N * sizeof *x);
+	for (int ti = 0; ti < N_K_TYPES; ti++) {
+		eng_quantize_row(k_types[ti], x, q, 512);
+		eng_dequantize_row(k_types[ti], q, y, 512);
+		for (int i = 0; i < 512; i++)
+			assert_true(y[i] == 0.0f);
+	}
+	free(x);
+	free(y);
+	free(q);
+}
+
+static void test_q8_k(void **state)
+{
+	float x[512], back;
+	struct eng_block_q8_k b[2];
+
+	(void)state;
+	for (int i = 0; i < 512; i++)
+		x[i] = frand() * (i < 256 ? 1.0f : 100.0f);
+	x[7] = -1.5f; /* the element of largest magnitude maps to -127 * sign */
+	eng_quantize_row_q8_k(x, b, 512);
+	assert_int_equal(b[0].qs[7], -127);
+	for (int k = 0; k < 2; k++)
+		for (int g = 0; g < 16; g++) {
+			int s = 0;
+
+			for (int l = 0; l < 16; l++)
+				s += b[k].qs[16 * g + l];
+			assert_int_equal(b[k].bsums[g], s);
+		}
+	for (int i = 0; i < 512; i++) {
+		back = b[i / 256].d * (float)b[i / 256].qs[i % 256];
+		assert_true(fabsf(back - x[i]) <= fabsf(b[i / 256].d) * 0.5f + 1e-6f);
+	}
+}
+
+/* ---- kernels ---- */
+
+static int sets(const struct eng_kernel_set **out)
+{
+	static const char *const names[] = { "ref", "avx2+fma", "neon" };
+	int n = 0;
+
+	for (size_t i = 0; i < 3; i++)
+		if (eng_kernels_by_name(names[i]))
+			out[n++] = eng_kernels_by_name(names[i]);
+	return n;
+}
+
+struct kmat {
+	struct eng_mat m;
+	float *deq;
+};
+
+static void make_kmat(struct kmat *t, int type, int64_t rows, int64_t cols)
+{
+	float *row = malloc((size_t)cols * sizeof *row);
+	char *data;
+
+	t->m = (struct eng_mat){ .type = type, .rows = rows, .cols = cols, .row_bytes = eng_row_bytes(type, cols) };
+	assert_true(t->m.row_bytes > 0);
+	data = malloc(t->m.row_bytes * (size_t)rows);
+	t->deq = malloc((size_t)(rows * cols) * sizeof *t->deq);
+	assert_non_null(row);
+	assert_non_null(data);
+	assert_non_null(t->deq);
+	for (int64_t r = 0; r < rows; r++) {
+		float scale = ldexpf(1.0f, (int)(r % 5) - 2);
+
+		for (int64_t c = 0; c < cols; c++)
+			row[c] = frand() * scale + (r % 3 == 0 ? 0.3f * scale : 0.0f); /* some rows off-centre */
+		eng_quantize_row(type, row, data + r * (int64_t)t->m.row_bytes, cols);
+		eng_dequantize_row(type, data + r * (int64_t)t->m.row_bytes, t->deq + r * cols, cols);
+	}
+	t->m.data = data;
+	free(row);
+}
+
+static void free_kmat(struct kmat *t)
+{
+	free((void *)t->m.data);
+	free(t->deq);
+}
+
+/*
+ * KQ_DOT_TOL: a fast kernel computes the same integers per (super-)block as the reference and
+ * only sums the float terms of a row in another order; each term is at most
+ * |d_x| (|d sc q . q8| + |dmin m bsum|) <= sum over the block of (|w| + 2 max|w|) |x|, so the
+ * difference is bounded by a few float epsilons of that sum times log2 of the number of terms.
+ */
+#define KQ_DOT_TOL(n_terms, sum_abs) (4.0 * 1.2e-7 * (log2((double)(n_terms)) + 4.0) * (sum_abs))
+
+static double row_abs_sum(const struct kmat *t, int64_t r, const float *x)
+{
+	double s = 0, wmax = 0, xs = 0;
+
+	for (int64_t c = 0; c < t->m.cols; c++) {
+		double w = fabs(t->deq[r * t->m.cols + c]);
+
+		s += w * fabs(x[c]);
+		wmax = w > wmax ? w : wmax;
+		xs += fabs(x[c]);
+	}
+	return s + 2.0 * wmax * xs;
+}
+
+static void test_matmul_vs_ref(void **state)
+{
+	static const int64_t rows_list[] = { 1, 5, 16, 37 };
+	static const int64_t cols_list[] = { 256, 512, 2048 };
+	static const int toks[] = { 1, 2, 3, 4, 5, 9 };
+	const struct eng_kernel_set *ks[3];
+	int n_sets = sets(ks);
+	struct eng_pool *pool = eng_pool_new(2);
+
+	(void)state;
+	assert_non_null(pool);
+	for (int s = 0; s < n_sets; s++)
+		for (int ti = 0; ti < N_K_TYPES; ti++)
+			for (size_t ri = 0; ri < 4; ri++)
+				for (size_t ci = 0; ci < 3; ci++)
+					for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++) {
+						int64_t rows = rows_list[ri], cols = cols_list[ci];
+						int n_tok = toks[k];
+						struct kmat t;
+						float *x = malloc((size_t)(n_tok * cols) * sizeof *x);
+						float *y = malloc((size_t)(n_tok * rows) * sizeof *y);
+						float *yr = malloc((size_t)(n_tok * rows) * sizeof *yr);
+
+						if (cols >= 2048 && n_tok > 2) {
+							free(x), free(y), free(yr);
+							continue;
+						}
+						assert_non_null(x);
+						assert_non_null(y);
+						assert_non_null(yr);
+						make_kmat(&t, k_types[ti], rows, cols);
+						for (int64_t i = 0; i < n_tok * cols; i++)
+							x[i] = frand() * 2.0f;
+						for (int64_t i = 0; i < n_tok * rows; i++)
+							y[i] = NAN;
+						eng_matmul_ref(&t.m, x, n_tok, yr);
+						eng_matmul_with(ks[s], (k & 1) ? pool : NULL, &t.m, x, n_tok, y);
+						for (int tok = 0; tok < n_tok; tok++)
+							for (int64_t r = 0; r < rows; r++) {
+								double a = y[tok * rows + r], b = yr[tok * rows + r];
+								double tol = KQ_DOT_TOL(cols / 16, row_abs_sum(&t, r, x + tok * cols));
+
+								if (!(fabs(a - b) <= tol)) {
+									fprintf(stderr, "%s %s %lldx%lld n_tok %d: y[%d][%lld] %.9g ref %.9g tol %.3g\n",
+										ks[s]->name, eng_type_name(k_types[ti]), (long long)rows,
+										(long long)cols, n_tok, tok, (long long)r, a, b, tol);
+									fail();
+								}
+							}
+						free_kmat(&t);
+						free(x);
+						free(y);
+						free(yr);
+					}
+	eng_pool_free(pool);
+}
+
+/* The reference against a double dot product of the dequantized weights with the unquantized
+ * activations: the difference is the activation quantization, |x| <= 1 -> per element at most
+ * half a step of 1/127 of the block maximum. */
+static void test_ref_vs_double(void **state)
+{
+	(void)state;
+	for (int ti = 0; ti < N_K_TYPES; ti++) {
+		struct kmat t;
+		float x[512], y[7];
+
+		make_kmat(&t, k_types[ti], 7, 512);
+		for (int i = 0; i < 512; i++)
+			x[i] = frand();
+		eng_matmul_ref(&t.m, x, 1, y);
+		for (int64_t r = 0; r < 7; r++) {
+			double s = 0, sw = 0;
+
+			for (int c = 0; c < 512; c++) {
+				s += (double)t.deq[r * 512 + c] * x[c];
+				sw += fabs((double)t.deq[r * 512 + c]);
+			}
+			if (!(fabs(y[r] - s) <= sw / 254.0 + 1e-4)) {
+				fprintf(stderr, "%s row %lld: %.6g vs %.6g (bound %.3g)\n", eng_type_name(k_types[ti]),
+					(long long)r, y[r], s, sw / 254.0);
+				fail();
+			}
+		}
+		free_kmat(&t);
+	}
+}
+
+/* Each row is computed by one thread with the same arithmetic: 1, 2 or 3 threads, same bits. */
+static void test_threads_bitwise(void **state)
+{
+	struct eng_pool *p2 = eng_pool_new(2), *p3 = eng_pool_new(3);
+
+	(void)state;
+	for (int ti = 0; ti < N_K_TYPES; ti++) {
+		struct kmat t;
+		float x[3 * 1024], y1[3 * 300], y2[3 * 300], y3[3 * 300];
+
+		make_kmat(&t, k_types[ti], 300, 1024);
+		for (int i = 0; i < 3 * 1024; i++)
+			x[i] = frand();
+		for (int n_tok = 1; n_tok <= 3; n_tok += 2) {
+			eng_matmul_with(eng_kernels_active(), NULL, &t.m, x, n_tok, y1);
+			eng_matmul_with(eng_kernels_active(), p2, &t.m, x, n_tok, y2);
+			eng_matmul_with(eng_kernels_active(), p3, &t.m, x, n_tok, y3);
+			assert_memory_equal(y1, y2, (size_t)n_tok * 300 * sizeof(float));
+			assert_memory_equal(y1, y3, (size_t)n_tok * 300 * sizeof(float));
+		}
+		free_kmat(&t);
+	}
+	eng_pool_free(p2);
+	eng_pool_free(p3);
+}
+
+#if defined(__x86_64__)
+/* The AVX-512 kernels called directly (the kernel table runs them only when eng_kquant_isa()
+ * chose them), held to the reference on the same Q8_K activations. */
+static void test_avx512_kernels(void **state)
+{
+	static const int types[] = { ENG_TYPE_Q4_K, ENG_TYPE_Q6_K };
+	eng_mm_fn fast[] = { eng_mm_q4_k_avx512, eng_mm_q6_k_avx512 };
+	eng_mm_fn ref[] = { eng_mm_q4_k_ref, eng_mm_q6_k_ref };
+
+	(void)state;
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+	    !__builtin_cpu_supports("avx512vl"))
+		TU_SKIP("this CPU has no AVX-512 F/BW/VL");
+	for (int ti = 0; ti < 2; ti++)
+		for (int n_tok = 1; n_tok <= 6; n_tok++) {
+			struct kmat t;
+			int64_t rows = 21, cols = 1024, nbk = cols / 256;
+			float *x = malloc((size_t)(n_tok * cols) * sizeof *x);
+			float *y = malloc((size_t)(n_tok * rows) * sizeof *y), *yr = malloc((size_t)(n_tok * rows) * sizeof *yr);
+			struct eng_block_q8_k *q = malloc((size_t)(n_tok * nbk) * sizeof *q);
+			struct eng_act a = { .cols = cols, .nb = cols / 32, .n_tok = n_tok };
+
+			assert_non_null(x);
+			assert_non_null(y);
+			assert_non_null(yr);
+			assert_non_null(q);
+			make_kmat(&t, types[ti], rows, cols);
+			for (int64_t i = 0; i < n_tok * cols; i++)
+				x[i] = frand();
+			for (int tok = 0; tok < n_tok; tok++)
+				eng_quantize_row_q8_k(x + tok * cols, q + tok * nbk, cols);
+			a.x = x;
+			a.q8k = q;
+			fast[ti](&t.m, &a, y, 0, rows);
+			ref[ti](&t.m, &a, yr, 0, rows);
+			for (int64_t i = 0; i < n_tok * rows; i++) {
+				double tol = KQ_DOT_TOL(cols / 16, row_abs_sum(&t, i % rows, x + (i / rows) * cols));
+
+				if (!(fabs((double)y[i] - yr[i]) <= tol)) {
+					fprintf(stderr, "avx512 %s n_tok %d: y[%lld] %.9g ref %.9g tol %.3g\n",
+						eng_type_name(types[ti]), n_tok, (long long)i, y[i], yr[i], tol);
+					fail();
+				}
+			}
+			free_kmat(&t);
+			free(x);
+			free(y);
+			free(yr);
+			free(q);
+		}
+}
+#endif
+
+/* ---- llama.cpp's mixes ---- */
+
+static void test_synth_mix(void **state)
+{
+	struct eng_model *m = NULL;
+	char err[512];
+	int t;
+
+	(void)state;
+	assert_int_equal(eng_synth_type_parse("Q4_K_M", &t), 0);
+	assert_string_equal(eng_synth_type_name(t), "q4_k_m");
+	assert_int_equal(eng_synth_type_parse("q4_k", &t), 0);
+	assert_int_equal(t, ENG_TYPE_Q4_K);
+	assert_int_equal(eng_synth_type_parse("q4_k_x", &t), -EINVAL);
+	/* stories110m: 12 layers, tied embeddings, dim 768 and hidden 2048 (multiples of 256) */
+	assert_int_equal(eng_model_open("synth:stories110m:q4_k_m", NULL, &m, err, sizeof err), 0);
+	assert_int_equal(m->w.token_embd.type, ENG_TYPE_Q6_K); /* tied: the output's type */
+	for (int l = 0; l < 12; l++) {
+		/* use_more_bits(l, 12): l < 1, l >= 10, (l - 1) % 3 == 2 */
+		int more = l < 1 || l >= 10 || (l - 1) % 3 == 2;
+		int want = more ? ENG_TYPE_Q6_K : ENG_TYPE_Q4_K;
+
+		assert_int_equal(m->w.layers[l].wv.type, want);
+		assert_int_equal(m->w.layers[l].w_down.type, want);
+		assert_int_equal(m->w.layers[l].wq.type, ENG_TYPE_Q4_K);
+		assert_int_equal(m->w.layers[l].wo.type, ENG_TYPE_Q4_K);
+		assert_int_equal(m->w.layers[l].w_up.type, ENG_TYPE_Q4_K);
+	}
+	eng_model_close(m);
+	/* stories15m (dim 288): K rows fall back as llama.cpp does: Q4_K -> Q5_0, Q6_K -> Q8_0 */
+	assert_int_equal(eng_model_open("synth:stories15m:q4_k_m", NULL, &m, err, sizeof err), 0);
+	assert_int_equal(m->w.token_embd.type, ENG_TYPE_Q8_0);
+	assert_int_equal(m->w.layers[1].wq.type, ENG_TYPE_Q5_0);
+	assert_int_equal(m->w.layers[1].w_down.type, ENG_TYPE_Q4_K); /* rows of 768 */
+	assert_int_equal(m->w.layers[2].w_down.type, ENG_TYPE_Q6_K); /* use_more_bits(2, 6) */
+	assert_int_equal(m->w.layers[2].wv.type, ENG_TYPE_Q8_0);     /* Q6_K, rows of 288 */
+	eng_model_close(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_block_sizes),	 cmocka_unit_test(test_hand_decoded_blocks),
+		cmocka_unit_test(test_round_trip),	 cmocka_unit_test(test_q8_k),
+		cmocka_unit_test(test_matmul_vs_ref),	 cmocka_unit_test(test_ref_vs_double),
+		cmocka_unit_test(test_threads_bitwise), cmocka_unit_test(test_synth_mix),
+#if defined(__x86_64__)
+		cmocka_unit_test(test_avx512_kernels),
+#endif
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
