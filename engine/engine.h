@@ -111,6 +111,15 @@ int eng_synth_write(const char *shape, int type, uint64_t seed, const char *voca
 /* Converts a llama2.c checkpoint (.bin, version 0) and its tokenizer.bin into an F32 GGUF. */
 int eng_llama2c_import(const char *ckpt, const char *tokenizer, const char *out_path, char *err,
 		       size_t errlen);
+/*
+ * Converts a Hugging Face tokenizer.json of a byte-level BPE tokenizer into a vocabulary-only GGUF
+ * (tokenizer.ggml.model "gpt2", pre, tokens, token_type, merges, bos/eos ids, add_bos/add_eos) as
+ * llama.cpp's converter writes it. `pre` names the pre-tokenizer (NULL: inferred from the
+ * pre_tokenizer's regex; an error says to pass it when it cannot be). BOS/EOS come from
+ * tokenizer_config.json beside the file when present. Returns 0 or -errno with a message.
+ */
+int eng_vocab_from_hf(const char *json_path, const char *pre, const char *out_path, char *err,
+		      size_t errlen);
 /* Prints a GGUF file's header, metadata (arrays abbreviated), tensors (name, type, shape,
  * bytes), total size and parameter count to `out`. */
 int eng_gguf_info(const char *path, FILE *out, char *err, size_t errlen);
