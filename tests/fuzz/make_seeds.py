@@ -88,3 +88,8 @@ open('corpus/llama-q6k.gguf', 'wb').write(gguf(llama6, [
     ('blk.0.ffn_gate.weight', [32, 256], 8, bytes(34 * 256)), ('blk.0.ffn_up.weight', [32, 256], 8, bytes(34 * 256)),
     ('blk.0.ffn_down.weight', [256, 32], 14, bytes(210 * 32)),
 ]))
+
+# 6. vocab-bpe.gguf, a byte-level BPE vocabulary (tokenizer.ggml.model gpt2, pre llama-bpe, with
+# merges), is not written here but converted from the tiny tokenizer.json fixture:
+#   ./joulebench model vocab-from-hf tests/fixtures/tokenizer/tiny-tokenizer.json -o tests/fuzz/corpus/vocab-bpe.gguf
+# The seeds of fuzz_vocab_json (corpus-json/) are that tokenizer.json and a GPT-2 style variant.
