@@ -247,6 +247,43 @@ static void test_merges(void **state)
 	tiny_free(&t);
 }
 
+/* A BPE vocabulary written back with eng_vocab_write_gguf (as synth does without --vocab) reads
+ * back the same: tokens, types, merges, pre-tokenizer, BOS. */
+static void test_write_back(void **state)
+{
+	struct tiny t;
+	struct gguf_file *f = NULL;
+	struct eng_vocab *v = NULL, *v2 = NULL;
+	struct gguf_writer *w = gguf_writer_new();
+	char err[1024], path[700];
+	int32_t a[16], b[16];
+	int na, nb;
+
+	(void)state;
+	write_tiny(&t, "qwen2", NULL, 0);
+	assert_int_equal(gguf_open(t.path, &f, err, sizeof err), 0);
+	assert_int_equal(eng_vocab_from_gguf(f, &v, err, sizeof err), 0);
+	gguf_close(f);
+	f = NULL;
+	snprintf(path, sizeof path, "%s/back.gguf", t.dir);
+	assert_int_equal(eng_vocab_write_gguf(v, w), 0);
+	assert_int_equal(gguf_writer_open(w, path), 0);
+	assert_int_equal(gguf_writer_finish(w), 0);
+	gguf_writer_free(w);
+	assert_int_equal(gguf_open(path, &f, err, sizeof err), 0);
+	assert_int_equal(eng_vocab_from_gguf(f, &v2, err, sizeof err), 0);
+	assert_string_equal(eng_vocab_error(v2), "");
+	na = eng_vocab_encode(v, "bcab abc<|s|> a", true, a, 16, err, sizeof err);
+	nb = eng_vocab_encode(v2, "bcab abc<|s|> a", true, b, 16, err, sizeof err);
+	assert_int_equal(na, nb);
+	assert_memory_equal(a, b, (size_t)na * sizeof *a);
+	assert_int_equal(eng_vocab_bos(v2), 260);
+	eng_vocab_free(v);
+	eng_vocab_free(v2);
+	gguf_close(f);
+	tiny_free(&t);
+}
+
 static void expect_open_error(const char *path, const char *want)
 {
 	struct eng_open_opts o = { .vocab_only = true };
@@ -569,7 +606,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pretok),         cmocka_unit_test(test_merges),
-		cmocka_unit_test(test_load_errors),    cmocka_unit_test(test_convert_tiny),
+		cmocka_unit_test(test_load_errors),    cmocka_unit_test(test_write_back),
+		cmocka_unit_test(test_convert_tiny),
 		cmocka_unit_test(test_convert_errors), cmocka_unit_test(test_oracle_llama3),
 		cmocka_unit_test(test_oracle_llama3_1), cmocka_unit_test(test_oracle_qwen3),
 		cmocka_unit_test(test_oracle_live),
