@@ -67,6 +67,19 @@ fixed = [
     "naïve café", "Ångström", "Straße", "İstanbul", "ÀÉÎÕÜ", "ñandú", "Œuvre",
 ]
 
+# Unicode corners: other white space and format characters, combining marks, letters and numbers
+# outside the BMP, compatibility forms, private use.
+edge = [
+    "a\u0085b", "a\ufeffb", "a\u001cb", "a\u200bb", "a\u2028b", "a\u2029b", "x\u000bz", "x\u000cz",
+    "e\u0301", "\u0301abc", "a \u0301", "Ⅷ12", "ǅx", "ﬀ", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "𝟏𝟐𝟑𝟒", "٠١٢٣٤٥٦٧٨٩", "\u00ad",
+    "a\u00a0\u00a0b", "\u3000\u3000x", "  \u3000x", "\t \n \r\n\t", "'''s", "'S'T'RE", "it''s", " 's",
+    "\n's", "a'\nb", "!!!\n\n\nx", " !!!\r\n", "?\r\n\r\n", "   \n", "\n   ", "\r\r\r", "😀\n😀",
+    "😀😀😀😀", "\u200d", "🏴\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F", "ａｂｃ", "Ａ１",
+    "ℌℍ", "µ", "ß", "ŉ", "ǰ", "ΐ", "Ꭰ", "ꭰ", "ᏸ", "٫٬", "٪", "₿", "¹²³", "Ⅰⅱ", "〇一二三", "〆", "々", "ー",
+    "ｰ", "ゝ", "\U0001F1E6", "\U000E0001", "\uE000", "\U000F0000", "\uFFFD", "\uFFFC", "a\u180eb",
+    "x\u2060y",
+]
+
 code = [
     "int main(void) {\n\treturn 0;\n}\n",
     "for (int i = 0; i < n; i++) {\n    sum += a[i] * b[i];\n}",
@@ -136,7 +149,7 @@ def rand_line():
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/tokenizer/corpus.jsonl"
-    texts = fixed + code + [rand_line() for _ in range(260)]
+    texts = fixed + edge + code + [rand_line() for _ in range(260)]
     seen, lines = set(), []
     for t in texts:
         t = unicodedata.normalize("NFC", t)
