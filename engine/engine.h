@@ -164,10 +164,15 @@ bool eng_has_vocab(const struct eng_model *m);
 int32_t eng_token_bos(const struct eng_model *m);  /* -1 if none */
 int32_t eng_token_eos(const struct eng_model *m);  /* -1 if none */
 /*
- * Encodes UTF-8 text. Writes at most max tokens; returns the number of tokens the text needs
- * (which may exceed max: call again with a larger buffer) or -errno with a message in err.
- * Like llama.cpp's prompt tokenization, the text of a control token ("<s>", "</s>", "<unk>") in
- * the text becomes that token; eng_tokenize_ex() with parse_special false keeps it as text.
+ * Encodes UTF-8 text with the model's vocabulary: SentencePiece BPE ("llama") or byte-level BPE
+ * ("gpt2": Llama 3, Qwen2/3, GPT-2, SmolLM pre-tokenizers). Writes at most max tokens; returns the
+ * number of tokens the text needs (which may exceed max: call again with a larger buffer) or
+ * -errno with a message in err. add_bos adds the special tokens the vocabulary asks for, as
+ * llama.cpp's add_special does: BOS when tokenizer.ggml.add_bos_token is true (its default is true
+ * for SentencePiece and Llama 3, false for other BPE vocabularies), EOS at the end when
+ * add_eos_token is true. Like llama.cpp's prompt tokenization, the text of a control token ("<s>",
+ * "<|begin_of_text|>") in the text becomes that token; eng_tokenize_ex() with parse_special false
+ * keeps it as text (user-defined tokens are matched either way).
  */
 int eng_tokenize(const struct eng_model *m, const char *text, bool add_bos, int32_t *out, int max,
 		 char *err, size_t errlen);
