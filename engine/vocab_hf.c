@@ -262,6 +262,8 @@ int eng_vocab_from_hf(const char *json_path, const char *pre, const char *out_pa
 			 "(supported: %s)", json_path, eng_pretok_names());
 		goto out;
 	}
+	if (!strcmp(pre, "gpt2"))
+		pre = "gpt-2"; /* the name llama.cpp knows */
 	vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
 	merges = cJSON_GetObjectItemCaseSensitive(model, "merges");
 	added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
