@@ -7,7 +7,8 @@
  * reference tokenizers give for it, expected-NAME.txt (scripts/oracle/bpe-oracle.mjs). The real
  * tokenizer.json files come with the reference packages in scripts/oracle/node_modules and are
  * converted at test time; without them those tests skip. With node present, the reference is run
- * again and its output compared with the committed files.
+ * again and its output compared with the committed files, and llama.cpp itself (node-llama-cpp)
+ * tokenizes the corpus with each converted file and must give the same ids.
  */
 #include "helpers/testutil.h"
 
@@ -463,6 +464,52 @@ static void free_lines(char **lines, int n)
 	free(lines);
 }
 
+/* With node present: llama.cpp itself (node-llama-cpp) loads the converted file and must give
+ * the reference's ids too. */
+static void llamacpp_check(const char *name, const char *gguf, char **want, int n)
+{
+	char cmd[1200], *out = NULL, *errs = NULL, *p;
+	int rc, same = 0;
+	FILE *fp;
+
+	rc = tu_run("command -v node", 10, &out, &errs);
+	free(out);
+	free(errs);
+	if (rc != 0) {
+		tu_note("%s: node is not installed; llama.cpp's own ids for the converted file are not checked", name);
+		return;
+	}
+	if (!(fp = fopen("scripts/oracle/node_modules/node-llama-cpp/package.json", "rb"))) {
+		tu_note("%s: scripts/oracle/node_modules/node-llama-cpp is absent; llama.cpp's own ids for the "
+			"converted file are not checked", name);
+		return;
+	}
+	fclose(fp);
+	snprintf(cmd, sizeof cmd, "node scripts/oracle/llamacpp-tokenize.mjs '%s' " FIX "/corpus.jsonl", gguf);
+	rc = tu_run(cmd, 300, &out, &errs);
+	if (rc != 0) {
+		fprintf(stderr, "%s\n%s", cmd, errs ? errs : "");
+		fail();
+	}
+	p = out;
+	for (int i = 0; i < n && p; i++) {
+		char *nl = strchr(p, '\n');
+
+		if (nl)
+			*nl = '\0';
+		if (!strcmp(p, want[i]))
+			same++;
+		else
+			fprintf(stderr, "%s: llama.cpp gives for text %d: %s\n  reference: %s\n", name, i + 1, p, want[i]);
+		p = nl ? nl + 1 : NULL;
+	}
+	fprintf(stderr, "%s: llama.cpp (node-llama-cpp) on the converted file: %d of %d texts give the reference's ids\n",
+		name, same, n);
+	free(out);
+	free(errs);
+	assert_int_equal(same, n);
+}
+
 /* Converts the reference package's tokenizer.json, encodes the corpus, compares with
  * expected-NAME.txt, and checks that decoding gives each text back. */
 static void oracle_vocab(const char *name)
@@ -525,6 +572,7 @@ static void oracle_vocab(const char *name)
 	fprintf(stderr, "%s: %d of %d texts give the reference's ids (%.1f%%)\n", name, same, c.n,
 		100.0 * same / c.n);
 	assert_int_equal(same, c.n);
+	llamacpp_check(name, out, want, c.n);
 	eng_model_close(m);
 	free_lines(want, c.n);
 	free_corpus(&c);
