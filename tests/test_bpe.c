@@ -464,12 +464,43 @@ static void free_lines(char **lines, int n)
 	free(lines);
 }
 
-/* With node present: llama.cpp itself (node-llama-cpp) loads the converted file and must give
- * the reference's ids too. */
-static void llamacpp_check(const char *name, const char *gguf, char **want, int n)
+/* Runs llama.cpp (node-llama-cpp) on the corpus with a converted file and counts the texts whose
+ * ids equal want[]. */
+static int llamacpp_same(const char *name, const char *gguf, bool parse_special, char **want, int n)
 {
 	char cmd[1200], *out = NULL, *errs = NULL, *p;
 	int rc, same = 0;
+
+	snprintf(cmd, sizeof cmd, "node scripts/oracle/llamacpp-tokenize.mjs %s'%s' " FIX "/corpus.jsonl",
+		 parse_special ? "" : "--no-parse-special ", gguf);
+	rc = tu_run(cmd, 300, &out, &errs);
+	if (rc != 0) {
+		fprintf(stderr, "%s\n%s", cmd, errs ? errs : "");
+		fail();
+	}
+	p = out;
+	for (int i = 0; i < n && p; i++) {
+		char *nl = strchr(p, '\n');
+
+		if (nl)
+			*nl = '\0';
+		if (!strcmp(p, want[i]))
+			same++;
+		else
+			fprintf(stderr, "%s: llama.cpp gives for text %d: %s\n  expected: %s\n", name, i + 1, p, want[i]);
+		p = nl ? nl + 1 : NULL;
+	}
+	free(out);
+	free(errs);
+	return same;
+}
+
+/* With node present: llama.cpp itself loads the converted file and must give the reference's ids
+ * too, and with parse_special off the same ids as joulebench (ours_plain). */
+static void llamacpp_check(const char *name, const char *gguf, char **want, char **ours_plain, int n)
+{
+	char *out = NULL, *errs = NULL;
+	int rc, same;
 	FILE *fp;
 
 	rc = tu_run("command -v node", 10, &out, &errs);
@@ -485,28 +516,13 @@ static void llamacpp_check(const char *name, const char *gguf, char **want, int 
 		return;
 	}
 	fclose(fp);
-	snprintf(cmd, sizeof cmd, "node scripts/oracle/llamacpp-tokenize.mjs '%s' " FIX "/corpus.jsonl", gguf);
-	rc = tu_run(cmd, 300, &out, &errs);
-	if (rc != 0) {
-		fprintf(stderr, "%s\n%s", cmd, errs ? errs : "");
-		fail();
-	}
-	p = out;
-	for (int i = 0; i < n && p; i++) {
-		char *nl = strchr(p, '\n');
-
-		if (nl)
-			*nl = '\0';
-		if (!strcmp(p, want[i]))
-			same++;
-		else
-			fprintf(stderr, "%s: llama.cpp gives for text %d: %s\n  reference: %s\n", name, i + 1, p, want[i]);
-		p = nl ? nl + 1 : NULL;
-	}
+	same = llamacpp_same(name, gguf, true, want, n);
 	fprintf(stderr, "%s: llama.cpp (node-llama-cpp) on the converted file: %d of %d texts give the reference's ids\n",
 		name, same, n);
-	free(out);
-	free(errs);
+	assert_int_equal(same, n);
+	same = llamacpp_same(name, gguf, false, ours_plain, n);
+	fprintf(stderr, "%s: with special tokens kept as text (--no-parse-special): %d of %d texts give llama.cpp's ids\n",
+		name, same, n);
 	assert_int_equal(same, n);
 }
 
@@ -518,7 +534,7 @@ static void oracle_vocab(const char *name)
 	char *dir;
 	struct corpus c = { 0 };
 	struct eng_model *m;
-	char **want;
+	char **want, **plain;
 	int same = 0;
 	FILE *fp;
 
@@ -539,6 +555,7 @@ static void oracle_vocab(const char *name)
 		fail();
 	}
 	m = open_vocab(out);
+	plain = calloc((size_t)c.n + 1, sizeof *plain);
 	for (int i = 0; i < c.n; i++) {
 		int32_t ids[4096];
 		char got[32768], piece[512];
@@ -556,6 +573,11 @@ static void oracle_vocab(const char *name)
 				want[i], got);
 		/* decoding the ids of the text kept as text gives the text back */
 		n = eng_tokenize_ex(m, c.text[i], false, false, ids, 4096, err, sizeof err);
+		assert_true(n >= 0 && n <= 4096);
+		k = 0;
+		for (int j = 0; j < n; j++)
+			k += (size_t)snprintf(got + k, sizeof got - k, "%s%d", j ? " " : "", ids[j]);
+		plain[i] = strdup(got);
 		for (int j = 0; j < n; j++) {
 			int pl = eng_token_to_piece(m, -1, ids[j], piece, sizeof piece);
 
@@ -572,7 +594,8 @@ static void oracle_vocab(const char *name)
 	fprintf(stderr, "%s: %d of %d texts give the reference's ids (%.1f%%)\n", name, same, c.n,
 		100.0 * same / c.n);
 	assert_int_equal(same, c.n);
-	llamacpp_check(name, out, want, c.n);
+	llamacpp_check(name, out, want, plain, c.n);
+	free_lines(plain, c.n);
 	eng_model_close(m);
 	free_lines(want, c.n);
 	free_corpus(&c);
