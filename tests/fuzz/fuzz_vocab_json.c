@@ -43,15 +43,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	fclose(fp);
 	if (eng_vocab_from_hf(in_path, NULL, out_path, err, sizeof err) == 0) {
-		if (gguf_open(out_path, &f, err, sizeof err) == 0 && eng_vocab_from_gguf(f, &v, err, sizeof err) == 0 &&
-		    v) {
+		if (gguf_open(out_path, &f, err, sizeof err) == 0 &&
+		    eng_vocab_from_gguf(f, &v, err, sizeof err) == 0 && v) {
 			int32_t ids[64];
 			char piece[64];
-			int n = eng_vocab_encode(v, "Hello w\xc3\xb6rld 12345 I'm\n\n  x<|bos|>", true, ids, 64, err,
-						 sizeof err);
+			int n = eng_vocab_encode(v, "Hello w\xc3\xb6rld 12345 I'm\n\n  x<|bos|>",
+			                         true, ids, 64, err, sizeof err);
 
 			for (int i = 1; i < n && i < 64; i++)
-				sink += (uint64_t)eng_vocab_decode(v, ids[i - 1], ids[i], piece, sizeof piece);
+				sink += (uint64_t)eng_vocab_decode(v, ids[i - 1], ids[i], piece,
+				                                   sizeof piece);
 		}
 		eng_vocab_free(v);
 		gguf_close(f);
