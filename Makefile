@@ -172,22 +172,34 @@ help:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # ---- fuzz ------------------------------------------------------------------------------------
-# make fuzz [FUZZ_SECONDS=30]: builds the libFuzzer harness for the GGUF reader and vocabulary
-# loader (tests/fuzz/fuzz_gguf.c) with clang -fsanitize=fuzzer,address,undefined and runs it for
-# FUZZ_SECONDS on a working copy of the seed corpus tests/fuzz/corpus (in build-fuzz/corpus).
+# make fuzz [FUZZ_SECONDS=30]: builds the libFuzzer harnesses with clang
+# -fsanitize=fuzzer,address,undefined and runs each for FUZZ_SECONDS on a working copy of its seed
+# corpus: tests/fuzz/fuzz_gguf.c (the GGUF reader and the vocabulary loader, SentencePiece and
+# byte-level BPE with its merges and pre-tokenizers; seeds tests/fuzz/corpus, copy in
+# build-fuzz/corpus) and tests/fuzz/fuzz_vocab_json.c (the tokenizer.json converter behind
+# `model vocab-from-hf`; seeds tests/fuzz/corpus-json, copy in build-fuzz/corpus-json).
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 30
-FUZZ_SRC     := tests/fuzz/fuzz_gguf.c engine/gguf.c engine/gguf_write.c engine/tokenizer.c
+FUZZ_SRC     := tests/fuzz/fuzz_gguf.c engine/gguf.c engine/gguf_write.c engine/tokenizer.c engine/pretok.c
+FUZZ_JSON_SRC := tests/fuzz/fuzz_vocab_json.c engine/vocab_hf.c engine/gguf.c engine/gguf_write.c \
+                 engine/tokenizer.c engine/pretok.c
 .PHONY: fuzz
 fuzz:
 	@command -v $(FUZZ_CC) >/dev/null 2>&1 || scripts/install-deps.sh --fuzz
 	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { echo "make fuzz needs $(FUZZ_CC) (scripts/install-deps.sh --fuzz installs clang)" >&2; exit 2; }
 	@mkdir -p build-fuzz/corpus
 	$(FUZZ_CC) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  $(WARN) -Wno-unused-command-line-argument -D_GNU_SOURCE -I. $(FUZZ_SRC) -o build-fuzz/fuzz_gguf -lm
+	  $(WARN) -Wno-unused-command-line-argument -D_GNU_SOURCE -I. $(FUZZ_SRC) -o build-fuzz/fuzz_gguf -lutf8proc -lm
 	cp -n tests/fuzz/corpus/* build-fuzz/corpus/ 2>/dev/null || true
 	UBSAN_OPTIONS=halt_on_error=1 build-fuzz/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	  -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/ build-fuzz/corpus tests/fuzz/corpus
+	@mkdir -p build-fuzz/corpus-json
+	$(FUZZ_CC) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  $(WARN) -Wno-unused-command-line-argument -D_GNU_SOURCE $(CJSON_CFLAGS) -I. $(FUZZ_JSON_SRC) \
+	  -o build-fuzz/fuzz_vocab_json $(CJSON_LIBS) -lutf8proc -lm
+	cp -n tests/fuzz/corpus-json/* build-fuzz/corpus-json/ 2>/dev/null || true
+	UBSAN_OPTIONS=halt_on_error=1 build-fuzz/fuzz_vocab_json -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	  -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/ build-fuzz/corpus-json tests/fuzz/corpus-json
 
 # ---- results (reports) -------------------------------------------------------------------
 # make results: run the documented workloads on this machine and regenerate RESULTS.md, with

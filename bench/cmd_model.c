@@ -1,6 +1,7 @@
 /*
  * bench/cmd_model.c — `joulebench model`: synthesise a model of a named shape into a GGUF file,
- * inspect a GGUF file, import a llama2.c checkpoint, list the shapes.
+ * inspect a GGUF file, import a llama2.c checkpoint, list the shapes, convert a Hugging Face
+ * tokenizer.json into a vocabulary-only GGUF.
  */
 #include "bench/cli.h"
 #include "bench/commands.h"
@@ -21,7 +22,8 @@ static void usage(FILE *f)
 		"Usage: joulebench model synth --shape NAME --type TYPE -o FILE.gguf [--seed S] [--vocab VOCAB.gguf]\n"
 		"       joulebench model info FILE.gguf\n"
 		"       joulebench model import-llama2c CHECKPOINT.bin TOKENIZER.bin -o FILE.gguf\n"
-		"       joulebench model shapes\n\n"
+		"       joulebench model shapes\n"
+		"       joulebench model vocab-from-hf TOKENIZER.json [--pre NAME] -o VOCAB.gguf\n\n"
 		"  synth           writes a deterministic synthetic model of a shape from configs/models\n"
 		"                  as a GGUF file llama.cpp can load. TYPE is a tensor type (f32 f16 q8_0\n"
 		"                  q4_0 q3_k q4_k q5_k: every weight matrix that type) or a llama.cpp file\n"
@@ -34,7 +36,12 @@ static void usage(FILE *f)
 		"  info            header, metadata, tensors (type, shape, bytes), size, parameter count\n"
 		"  import-llama2c  converts a llama2.c checkpoint (version 0 .bin) and its tokenizer.bin\n"
 		"                  (or tok512.bin) into an F32 GGUF file\n"
-		"  shapes          lists the named shapes with their dimensions and sources\n\n"
+		"  shapes          lists the named shapes with their dimensions and sources\n"
+		"  vocab-from-hf   converts a Hugging Face tokenizer.json (byte-level BPE: Llama 3, Qwen2/3,\n"
+		"                  GPT-2, SmolLM) into a vocabulary-only GGUF for tokenize and synth --vocab.\n"
+		"                  --pre names the pre-tokenizer (llama-bpe, qwen2, deepseek-r1-qwen, gpt-2,\n"
+		"                  smollm, default) when it cannot be inferred from the file; BOS/EOS come\n"
+		"                  from tokenizer_config.json beside it when present\n\n"
 		"Models are also used directly as MODEL arguments: a GGUF path, or synth:SHAPE:TYPE to\n"
 		"build the synthetic model in memory.\n");
 }
@@ -138,6 +145,39 @@ static int do_import(int argc, char **argv)
 	return 0;
 }
 
+static int do_vocab_from_hf(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' }, { "pre", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+	};
+	const char *out = NULL, *pre = NULL;
+	char err[1024];
+	int c, rc;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 'p': pre = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: return bench_bad_option(CMD, argv, optind - 1);
+		}
+	}
+	if (argc - optind != 1)
+		return bench_usage_error(CMD, "vocab-from-hf needs one TOKENIZER.json and -o VOCAB.gguf");
+	if (!out)
+		return bench_usage_error(CMD, "vocab-from-hf needs -o VOCAB.gguf");
+	rc = eng_vocab_from_hf(argv[optind], pre, out, err, sizeof err);
+	if (rc == -EIO || rc == -ENOMEM)
+		return bench_fail(CMD, "%s", err);
+	if (rc)
+		return bench_usage_error(CMD, "%s", err);
+	fprintf(stderr, "wrote %s\n", out);
+	return 0;
+}
+
 static int do_shapes(int argc, char **argv)
 {
 	struct eng_shape *s = NULL;
@@ -168,7 +208,7 @@ static int do_shapes(int argc, char **argv)
 int cmd_model(int argc, char **argv)
 {
 	if (argc < 2)
-		return bench_usage_error(CMD, "missing subcommand (synth, info, import-llama2c, shapes)");
+		return bench_usage_error(CMD, "missing subcommand (synth, info, import-llama2c, shapes, vocab-from-hf)");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(stdout);
 		return 0;
@@ -181,5 +221,8 @@ int cmd_model(int argc, char **argv)
 		return do_import(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "shapes"))
 		return do_shapes(argc - 1, argv + 1);
-	return bench_usage_error(CMD, "unknown subcommand '%s' (synth, info, import-llama2c, shapes)", argv[1]);
+	if (!strcmp(argv[1], "vocab-from-hf"))
+		return do_vocab_from_hf(argc - 1, argv + 1);
+	return bench_usage_error(CMD, "unknown subcommand '%s' (synth, info, import-llama2c, shapes, vocab-from-hf)",
+				 argv[1]);
 }

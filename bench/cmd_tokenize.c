@@ -15,10 +15,13 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: joulebench tokenize -m MODEL [--no-bos] [--no-parse-special] [--pieces] TEXT\n\n"
+	fprintf(f, "Usage: joulebench tokenize -m MODEL [--no-bos] [--no-parse-special] [--pieces] TEXT\n"
+		   "       joulebench tokenize --vocab VOCAB.gguf [...] TEXT\n\n"
 		   "Prints the token ids of TEXT on one line, space separated.\n\n"
 		   "  -m, --model MODEL  GGUF file (a vocabulary-only file is enough) or synth:SHAPE:TYPE\n"
-		   "      --no-bos       do not start with the beginning-of-sequence token\n"
+		   "      --vocab FILE   a vocabulary GGUF (e.g. from 'model vocab-from-hf'); same as -m FILE\n"
+		   "      --no-bos       no beginning-of-sequence (or end) token even if the vocabulary\n"
+		   "                     adds one (tokenizer.ggml.add_bos_token / add_eos_token)\n"
 		   "      --no-parse-special\n"
 		   "                     keep control-token text such as <s> as text (by default it\n"
 		   "                     becomes the token, as in llama.cpp's llama-tokenize)\n"
@@ -31,7 +34,7 @@ int cmd_tokenize(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "model", required_argument, NULL, 'm' }, { "no-bos", no_argument, NULL, 'B' },
 		{ "pieces", no_argument, NULL, 'P' },      { "no-parse-special", no_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
+		{ "vocab", required_argument, NULL, 'm' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct eng_open_opts oo = { .vocab_only = true };
@@ -55,7 +58,7 @@ int cmd_tokenize(int argc, char **argv)
 		}
 	}
 	if (!model)
-		return bench_usage_error(CMD, "missing -m MODEL");
+		return bench_usage_error(CMD, "missing -m MODEL (or --vocab FILE)");
 	if (argc - optind != 1)
 		return bench_usage_error(CMD, argc == optind ? "missing TEXT" : "expected one TEXT argument (quote it)");
 	if (eng_model_open(model, &oo, &m, err, sizeof err))

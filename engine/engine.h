@@ -173,6 +173,15 @@ int eng_synth_write(const char *shape, int type, uint64_t seed, const char *voca
 /* Converts a llama2.c checkpoint (.bin, version 0) and its tokenizer.bin into an F32 GGUF. */
 int eng_llama2c_import(const char *ckpt, const char *tokenizer, const char *out_path, char *err,
 		       size_t errlen);
+/*
+ * Converts a Hugging Face tokenizer.json of a byte-level BPE tokenizer into a vocabulary-only GGUF
+ * (tokenizer.ggml.model "gpt2", pre, tokens, token_type, merges, bos/eos ids, add_bos/add_eos) as
+ * llama.cpp's converter writes it. `pre` names the pre-tokenizer (NULL: inferred from the
+ * pre_tokenizer's regex; an error says to pass it when it cannot be). BOS/EOS come from
+ * tokenizer_config.json beside the file when present. Returns 0 or -errno with a message.
+ */
+int eng_vocab_from_hf(const char *json_path, const char *pre, const char *out_path, char *err,
+		      size_t errlen);
 /* Prints a GGUF file's header, metadata (arrays abbreviated), tensors (name, type, shape,
  * bytes), total size and parameter count to `out`. */
 int eng_gguf_info(const char *path, FILE *out, char *err, size_t errlen);
@@ -241,10 +250,15 @@ bool eng_has_vocab(const struct eng_model *m);
 int32_t eng_token_bos(const struct eng_model *m);  /* -1 if none */
 int32_t eng_token_eos(const struct eng_model *m);  /* -1 if none */
 /*
- * Encodes UTF-8 text. Writes at most max tokens; returns the number of tokens the text needs
- * (which may exceed max: call again with a larger buffer) or -errno with a message in err.
- * Like llama.cpp's prompt tokenization, the text of a control token ("<s>", "</s>", "<unk>") in
- * the text becomes that token; eng_tokenize_ex() with parse_special false keeps it as text.
+ * Encodes UTF-8 text with the model's vocabulary: SentencePiece BPE ("llama") or byte-level BPE
+ * ("gpt2": Llama 3, Qwen2/3, GPT-2, SmolLM pre-tokenizers). Writes at most max tokens; returns the
+ * number of tokens the text needs (which may exceed max: call again with a larger buffer) or
+ * -errno with a message in err. add_bos adds the special tokens the vocabulary asks for, as
+ * llama.cpp's add_special does: BOS when tokenizer.ggml.add_bos_token is true (its default is true
+ * for SentencePiece and Llama 3, false for other BPE vocabularies), EOS at the end when
+ * add_eos_token is true. Like llama.cpp's prompt tokenization, the text of a control token ("<s>",
+ * "<|begin_of_text|>") in the text becomes that token; eng_tokenize_ex() with parse_special false
+ * keeps it as text (user-defined tokens are matched either way).
  */
 int eng_tokenize(const struct eng_model *m, const char *text, bool add_bos, int32_t *out, int max,
 		 char *err, size_t errlen);

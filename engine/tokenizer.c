@@ -1,5 +1,6 @@
 /*
- * engine/tokenizer.c — vocabularies and SentencePiece BPE encoding by scores.
+ * engine/tokenizer.c — vocabularies, SentencePiece BPE encoding by scores and byte-level BPE
+ * encoding by merge ranks.
  *
  * Encoding follows llama.cpp's SPM tokenizer: prefix the text with a space (add_space_prefix),
  * write every space as "▁", split into UTF-8 characters, then repeatedly merge the adjacent pair
@@ -8,10 +9,19 @@
  * same, except that a character outside the vocabulary turns into byte tokens before merging;
  * vocabularies read from a tokenizer.bin keep that rule (such characters never merge). For
  * SentencePiece BPE vocabularies the two agree, since every merged piece's parts are pieces.
+ *
+ * Byte-level BPE (tokenizer.ggml.model = "gpt2": Llama 3, Qwen2, GPT-2, ...) follows llama.cpp's
+ * BPE tokenizer: the text is split into words by the pre-tokenizer tokenizer.ggml.pre names
+ * (engine/pretok.c); each word's UTF-8 bytes become GPT-2's printable characters (bytes that are
+ * printable Latin-1 stand for themselves, the others for U+0100 onwards, in byte order), one
+ * symbol per byte; then the adjacent pair with the lowest merge rank (tokenizer.ggml.merges, first
+ * line rank 0) merges, leftmost first, until no pair has a rank. With Llama 3's pre-tokenizer a
+ * word that is itself a token is taken whole (ignore_merges). Invalid UTF-8 becomes U+FFFD.
  */
 #include "engine/tokenizer.h"
 
 #include "engine/model.h"
+#include "engine/pretok.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -37,6 +47,16 @@ struct eng_vocab {
 	uint32_t *ht;     /* open addressing: id + 1, 0 = empty */
 	uint32_t ht_mask;
 	char error[1400]; /* non-empty: cannot encode */
+	/* byte-level BPE (tokenizer.ggml.model = "gpt2") */
+	bool bpe;
+	int pre;            /* enum eng_pretok */
+	char pre_name[64];  /* tokenizer.ggml.pre as read ("" when absent) */
+	bool ignore_merges; /* a word that is a token is not merged (Llama 3) */
+	uint32_t n_merges;
+	int32_t *merge;     /* rank r: tokens merge[3r] and merge[3r+1] make merge[3r+2] */
+	uint32_t *mh;       /* open addressing over (left, right): rank + 1, 0 = empty */
+	uint32_t mh_mask;
+	int32_t byte_sym[256]; /* token of each byte's GPT-2 character, -1 if none */
 };
 
 static uint32_t hash(const char *s, size_t n)
@@ -136,6 +156,8 @@ void eng_vocab_free(struct eng_vocab *v)
 	free(v->type);
 	free(v->ht);
 	free(v->special);
+	free(v->merge);
+	free(v->mh);
 	free(v);
 }
 
@@ -180,6 +202,240 @@ static int32_t special_id(const struct gguf_file *f, const char *key, int32_t df
 	if (gguf_get_int(f, key, &id))
 		return dflt < n ? dflt : -1;
 	return id >= 0 && id < n ? (int32_t)id : -1;
+}
+
+/* ---- byte-level BPE: GPT-2's byte <-> character mapping and the merge table ---- */
+
+/* The character GPT-2's byte-level BPE writes for byte b. */
+static uint32_t byte_to_cp(uint8_t b)
+{
+	if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174)
+		return b;
+	if (b <= 32)
+		return 256u + b;
+	if (b <= 160)
+		return 256u + 33 + (b - 127u);
+	return 256u + 33 + 34; /* 173 */
+}
+
+/* The byte a GPT-2 character stands for, or -1. */
+static int cp_to_byte(uint32_t cp)
+{
+	if (cp < 256)
+		return byte_to_cp((uint8_t)cp) == cp ? (int)cp : -1;
+	if (cp <= 256 + 32)
+		return (int)(cp - 256);
+	if (cp <= 256 + 33 + 33)
+		return (int)(cp - 256 - 33 + 127);
+	return cp == 256 + 33 + 34 ? 173 : -1;
+}
+
+static size_t put_utf8(uint32_t cp, char *out)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xC0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xE0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	out[0] = (char)(0xF0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	out[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/* The code point at s[*i] (advancing *i); a byte that does not start a complete UTF-8 sequence
+ * is U+FFFD and advances by one, as in llama.cpp. */
+static uint32_t next_cp(const char *s, size_t n, size_t *i)
+{
+	const uint8_t *p = (const uint8_t *)s + *i;
+	size_t left = n - *i, k;
+	uint32_t cp;
+
+	if (p[0] < 0x80) {
+		*i += 1;
+		return p[0];
+	}
+	if ((p[0] & 0xE0) == 0xC0) {
+		k = 2;
+		cp = p[0] & 0x1Fu;
+	} else if ((p[0] & 0xF0) == 0xE0) {
+		k = 3;
+		cp = p[0] & 0x0Fu;
+	} else if ((p[0] & 0xF8) == 0xF0) {
+		k = 4;
+		cp = p[0] & 0x07u;
+	} else {
+		*i += 1;
+		return 0xFFFD;
+	}
+	if (k > left)
+		k = 0;
+	for (size_t j = 1; j < k; j++) {
+		if ((p[j] & 0xC0) != 0x80) {
+			k = 0;
+			break;
+		}
+		cp = (cp << 6) | (p[j] & 0x3Fu);
+	}
+	if (!k) {
+		*i += 1;
+		return 0xFFFD;
+	}
+	*i += k;
+	return cp;
+}
+
+static uint32_t merge_hash(int32_t a, int32_t b)
+{
+	return ((uint32_t)a * 0x9E3779B1u) ^ ((uint32_t)b * 0x85EBCA77u);
+}
+
+/* Rank of merging tokens a and b, or -1. */
+static int64_t merge_rank(const struct eng_vocab *v, int32_t a, int32_t b)
+{
+	if (!v->mh || a < 0 || b < 0)
+		return -1;
+	for (uint32_t i = merge_hash(a, b) & v->mh_mask;; i = (i + 1) & v->mh_mask) {
+		uint32_t e = v->mh[i];
+
+		if (!e)
+			return -1;
+		if (v->merge[3 * (e - 1)] == a && v->merge[3 * (e - 1) + 1] == b)
+			return (int64_t)(e - 1);
+	}
+}
+
+#define MERGES_KEY "tokenizer.ggml.merges"
+
+/* Reads tokenizer.ggml.merges ("LEFT RIGHT" per entry, both tokens, LEFTRIGHT a token too) into
+ * the rank table. Returns 0, or -EINVAL / -ENOMEM with a message naming the file, key and entry. */
+static int load_merges(struct eng_vocab *v, const struct gguf_file *f, char *err, size_t errlen)
+{
+	const struct gguf_kv *kv = gguf_find(f, MERGES_KEY);
+	uint64_t pos = 0;
+	uint32_t cap = 1;
+	char *cat = NULL;
+	size_t cat_cap = 0;
+	int rc = -EINVAL;
+
+	if (!kv) {
+		snprintf(err, errlen, "%s: %s is missing (a 'gpt2' BPE vocabulary needs its merge list)", f->path,
+			 MERGES_KEY);
+		return -EINVAL;
+	}
+	if (kv->type != GGUF_VT_ARRAY || kv->arr_type != GGUF_VT_STRING || kv->arr_n > (1u << 24)) {
+		snprintf(err, errlen, "%s: %s is not an array of at most %u strings", f->path, MERGES_KEY, 1u << 24);
+		return -EINVAL;
+	}
+	while (cap < 2u * (uint32_t)kv->arr_n + 2)
+		cap <<= 1;
+	v->merge = malloc(3 * (size_t)kv->arr_n * sizeof *v->merge + 1);
+	v->mh = calloc(cap, sizeof *v->mh);
+	if (!v->merge || !v->mh) {
+		snprintf(err, errlen, "%s: out of memory for %s", f->path, MERGES_KEY);
+		return -ENOMEM;
+	}
+	v->mh_mask = cap - 1;
+	for (uint64_t r = 0; r < kv->arr_n; r++) {
+		struct gguf_str s = gguf_arr_next_str(kv, &pos);
+		const char *sp = s.len > 1 ? memchr(s.p + 1, ' ', s.len - 1) : NULL;
+		int32_t a, b, ab;
+		size_t la, lb;
+		uint32_t i;
+
+		if (!sp) {
+			snprintf(err, errlen, "%s: %s entry %llu '%.*s' is not two tokens separated by a space",
+				 f->path, MERGES_KEY, (unsigned long long)r, (int)(s.len > 64 ? 64 : s.len), s.p);
+			goto out;
+		}
+		la = (size_t)(sp - s.p);
+		lb = s.len - la - 1;
+		if (la + lb > cat_cap) {
+			char *nc = realloc(cat, la + lb);
+
+			if (!nc) {
+				rc = -ENOMEM;
+				snprintf(err, errlen, "%s: out of memory for %s", f->path, MERGES_KEY);
+				goto out;
+			}
+			cat = nc;
+			cat_cap = la + lb;
+		}
+		memcpy(cat, s.p, la);
+		memcpy(cat + la, sp + 1, lb);
+		a = lookup(v, s.p, la);
+		b = lookup(v, sp + 1, lb);
+		ab = lookup(v, cat, la + lb);
+		if (a < 0 || b < 0 || ab < 0) {
+			const char *what = a < 0 ? s.p : b < 0 ? sp + 1 : cat;
+			size_t wl = a < 0 ? la : b < 0 ? lb : la + lb;
+
+			snprintf(err, errlen, "%s: %s entry %llu '%.*s' names '%.*s', which is not in tokenizer.ggml.tokens",
+				 f->path, MERGES_KEY, (unsigned long long)r, (int)(s.len > 64 ? 64 : s.len), s.p,
+				 (int)(wl > 64 ? 64 : wl), what);
+			goto out;
+		}
+		if (merge_rank(v, a, b) >= 0)
+			continue; /* a repeated pair keeps its first (lowest) rank */
+		v->merge[3 * v->n_merges] = a;
+		v->merge[3 * v->n_merges + 1] = b;
+		v->merge[3 * v->n_merges + 2] = ab;
+		for (i = merge_hash(a, b) & v->mh_mask; v->mh[i]; i = (i + 1) & v->mh_mask)
+			;
+		v->mh[i] = ++v->n_merges;
+	}
+	rc = 0;
+out:
+	free(cat);
+	return rc;
+}
+
+/* The byte-level BPE parts of a "gpt2" vocabulary: pre-tokenizer, merges, byte symbols and
+ * llama.cpp's defaults. An unknown pre-tokenizer leaves a vocabulary that cannot encode. */
+static int load_bpe(struct eng_vocab *v, const struct gguf_file *f, char *err, size_t errlen)
+{
+	int64_t flag;
+	int rc;
+
+	v->bpe = true;
+	v->add_space_prefix = false;
+	if (gguf_get_str(f, "tokenizer.ggml.pre", v->pre_name, sizeof v->pre_name))
+		v->pre_name[0] = '\0';
+	v->pre = eng_pretok_from_name(v->pre_name[0] ? v->pre_name : "default");
+	if (v->pre < 0) {
+		snprintf(v->error, sizeof v->error,
+			 "%s: tokenizer.ggml.pre '%s' is not a supported BPE pre-tokenizer (supported: %s); "
+			 "benchmarks can still run from token counts",
+			 f->path, v->pre_name, eng_pretok_names());
+		v->pre = ENG_PRE_DEFAULT;
+	}
+	v->ignore_merges = v->pre == ENG_PRE_LLAMA3;
+	/* llama.cpp: BOS and EOS default to 11 for BPE, BOS is added by default for Llama 3 only */
+	v->bos = special_id(f, "tokenizer.ggml.bos_token_id", 11, v->n);
+	v->eos = special_id(f, "tokenizer.ggml.eos_token_id", 11, v->n);
+	v->unk = special_id(f, "tokenizer.ggml.unknown_token_id", -1, v->n);
+	v->add_bos = v->pre == ENG_PRE_LLAMA3;
+	if (!gguf_get_int(f, "tokenizer.ggml.add_bos_token", &flag))
+		v->add_bos = flag != 0;
+	if ((rc = load_merges(v, f, err, errlen)))
+		return rc;
+	for (int b = 0; b < 256; b++) {
+		char c[4];
+
+		v->byte_sym[b] = lookup(v, c, put_utf8(byte_to_cp((uint8_t)b), c));
+	}
+	return 0;
 }
 
 int eng_vocab_from_gguf(const struct gguf_file *f, struct eng_vocab **out, char *err, size_t errlen)
@@ -251,15 +507,23 @@ int eng_vocab_from_gguf(const struct gguf_file *f, struct eng_vocab **out, char 
 		v->add_eos = flag != 0;
 	if (gguf_get_str(f, "tokenizer.ggml.model", model, sizeof model))
 		snprintf(v->error, sizeof v->error, "%s: tokenizer.ggml.model is missing", f->path);
-	else if (strcmp(model, "llama"))
+	else if (strcmp(model, "llama") && strcmp(model, "gpt2"))
 		snprintf(v->error, sizeof v->error,
-			 "%s: tokenizer model '%s' is not supported (only 'llama', SentencePiece BPE); "
-			 "benchmarks can still run from token counts",
+			 "%s: tokenizer model '%s' is not supported (only 'llama', SentencePiece BPE, and "
+			 "'gpt2', byte-level BPE); benchmarks can still run from token counts",
 			 f->path, model);
 	if (build_index(v)) {
 		eng_vocab_free(v);
 		snprintf(err, errlen, "%s: out of memory for the vocabulary", f->path);
 		return -ENOMEM;
+	}
+	if (!strcmp(model, "gpt2")) {
+		int rc = load_bpe(v, f, err, errlen);
+
+		if (rc) {
+			eng_vocab_free(v);
+			return rc;
+		}
 	}
 	*out = v;
 	return 0;
@@ -431,6 +695,30 @@ struct eng_vocab *eng_vocab_placeholder(int n_vocab)
 	return v;
 }
 
+/* tokenizer.ggml.merges of a byte-level BPE vocabulary, rebuilt from the rank table. */
+static int write_merges(const struct eng_vocab *v, struct gguf_writer *w)
+{
+	char **strs = calloc((size_t)v->n_merges + 1, sizeof *strs);
+	int rc = -ENOMEM;
+
+	if (!strs)
+		return -ENOMEM;
+	for (uint32_t r = 0; r < v->n_merges; r++) {
+		int32_t a = v->merge[3 * r], b = v->merge[3 * r + 1];
+
+		strs[r] = malloc((size_t)v->len[a] + v->len[b] + 2);
+		if (!strs[r])
+			goto out;
+		snprintf(strs[r], (size_t)v->len[a] + v->len[b] + 2, "%s %s", v->blob + v->off[a], v->blob + v->off[b]);
+	}
+	rc = gguf_w_arr_str(w, MERGES_KEY, (const char *const *)strs, NULL, v->n_merges) ? -ENOMEM : 0;
+out:
+	for (uint32_t r = 0; r < v->n_merges; r++)
+		free(strs[r]);
+	free(strs);
+	return rc;
+}
+
 int eng_vocab_write_gguf(const struct eng_vocab *v, struct gguf_writer *w)
 {
 	const char **strs = malloc((size_t)v->n * sizeof *strs);
@@ -442,6 +730,20 @@ int eng_vocab_write_gguf(const struct eng_vocab *v, struct gguf_writer *w)
 	for (int i = 0; i < v->n; i++) {
 		strs[i] = v->blob + v->off[i];
 		lens[i] = v->len[i];
+	}
+	if (v->bpe) {
+		rc = gguf_w_str(w, "tokenizer.ggml.model", "gpt2") ||
+		     (v->pre_name[0] && gguf_w_str(w, "tokenizer.ggml.pre", v->pre_name)) ||
+		     gguf_w_arr_str(w, "tokenizer.ggml.tokens", strs, lens, (uint64_t)v->n) ||
+		     gguf_w_arr(w, "tokenizer.ggml.token_type", GGUF_VT_I32, v->type, (uint64_t)v->n) ||
+		     write_merges(v, w) ||
+		     (v->bos >= 0 && gguf_w_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)v->bos)) ||
+		     (v->eos >= 0 && gguf_w_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)v->eos)) ||
+		     gguf_w_bool(w, "tokenizer.ggml.add_bos_token", v->add_bos) ||
+		     gguf_w_bool(w, "tokenizer.ggml.add_eos_token", v->add_eos)
+			     ? -ENOMEM
+			     : 0;
+		goto out;
 	}
 	rc = gguf_w_str(w, "tokenizer.ggml.model", "llama") ||
 	     gguf_w_arr_str(w, "tokenizer.ggml.tokens", strs, lens, (uint64_t)v->n) ||
@@ -466,6 +768,7 @@ struct sym {
 	int prev, next;
 	uint32_t start, n; /* bytes of the escaped text */
 	bool frozen;       /* llama2.c: out-of-vocabulary character, never merges */
+	int32_t id;        /* byte-level BPE: the symbol's token, -1 for none */
 };
 
 struct bigram {
@@ -579,7 +882,7 @@ static int encode_raw(const struct eng_vocab *v, const char *text, size_t tlen, 
 
 		if (k > elen - i)
 			k = (uint32_t)(elen - i);
-		s[n_sym] = (struct sym){ n_sym - 1, n_sym + 1, (uint32_t)i, k, false };
+		s[n_sym] = (struct sym){ n_sym - 1, n_sym + 1, (uint32_t)i, k, false, -1 };
 		if (v->llama2c && lookup(v, esc + i, k) < 0)
 			s[n_sym].frozen = true;
 		i += k;
@@ -626,6 +929,103 @@ out:
 	return rc;
 }
 
+/* Queues the merge of symbols l and r if their tokens have a rank (score = -rank). */
+static int bpe_pair(const struct eng_vocab *v, const struct sym *s, int l, int r, struct heap *h)
+{
+	int64_t rank;
+
+	if (l < 0 || r < 0 || (rank = merge_rank(v, s[l].id, s[r].id)) < 0)
+		return 0;
+	return heap_push(h, (struct bigram){ -(float)rank, l, s[l].n + s[r].n });
+}
+
+/* Byte-level BPE of one word of k UTF-8 bytes; s has room for k symbols, esc for 2k bytes.
+ * Appends to out. Returns 0 or -ENOMEM. */
+static int bpe_word(const struct eng_vocab *v, const uint8_t *b, size_t k, char *esc, struct sym *s,
+		    struct heap *h, int32_t *out, int max, int *n)
+{
+	if (v->ignore_merges) {
+		size_t el = 0;
+		int32_t id;
+
+		for (size_t i = 0; i < k; i++)
+			el += put_utf8(byte_to_cp(b[i]), esc + el);
+		if ((id = lookup(v, esc, el)) >= 0) {
+			emit(id, out, max, n);
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < k; i++)
+		s[i] = (struct sym){ (int)i - 1, (int)i + 1, (uint32_t)i, 1, false, v->byte_sym[b[i]] };
+	s[k - 1].next = -1;
+	h->n = 0;
+	for (size_t i = 1; i < k; i++)
+		if (bpe_pair(v, s, (int)i - 1, (int)i, h))
+			return -ENOMEM;
+	while (h->n) {
+		struct bigram g = heap_pop(h);
+		struct sym *l = &s[g.left], *r;
+
+		if (l->n == 0 || l->next < 0)
+			continue;
+		r = &s[l->next];
+		if (r->n == 0 || l->n + r->n != g.size)
+			continue; /* stale: one side changed since it was queued */
+		l->id = v->merge[3 * (uint32_t)(-g.score) + 2];
+		l->n += r->n;
+		r->n = 0;
+		l->next = r->next;
+		if (r->next >= 0)
+			s[r->next].prev = g.left;
+		if (bpe_pair(v, s, l->prev, g.left, h) || bpe_pair(v, s, g.left, l->next, h))
+			return -ENOMEM;
+	}
+	for (int i = 0; i >= 0; i = s[i].next)
+		if (s[i].id >= 0 || v->unk >= 0)
+			emit(s[i].id >= 0 ? s[i].id : v->unk, out, max, n);
+	return 0;
+}
+
+/* Byte-level BPE of one fragment of raw text (no special tokens in it): pre-tokenize into
+ * words, then merge each. Appends to out. Returns 0 or -ENOMEM. */
+static int encode_bpe(const struct eng_vocab *v, const char *text, size_t tlen, int32_t *out, int max,
+		      int *n)
+{
+	uint32_t *cps = malloc((tlen + 1) * sizeof *cps);
+	size_t *ends = malloc((tlen + 1) * sizeof *ends), *tmp = malloc((tlen + 1) * sizeof *tmp);
+	uint8_t *wb = malloc(4 * tlen + 4);
+	char *esc = malloc(8 * tlen + 8);
+	struct sym *s = malloc((4 * tlen + 4) * sizeof *s);
+	struct heap h = { 0 };
+	size_t n_cp = 0, n_words, start = 0;
+	int rc = -ENOMEM;
+
+	if (!cps || !ends || !tmp || !wb || !esc || !s)
+		goto out;
+	for (size_t i = 0; i < tlen;)
+		cps[n_cp++] = next_cp(text, tlen, &i);
+	n_words = eng_pretok_split(v->pre, cps, n_cp, ends, tmp);
+	for (size_t w = 0; w < n_words; w++) {
+		size_t k = 0;
+
+		for (size_t i = start; i < ends[w]; i++)
+			k += put_utf8(cps[i], (char *)wb + k);
+		start = ends[w];
+		if ((rc = bpe_word(v, wb, k, esc, s, &h, out, max, n)))
+			goto out;
+	}
+	rc = 0;
+out:
+	free(h.a);
+	free(cps);
+	free(ends);
+	free(tmp);
+	free(wb);
+	free(esc);
+	free(s);
+	return rc;
+}
+
 /* The special token whose text starts at p (longest wins), or -1. */
 static int32_t special_at(const struct eng_vocab *v, const char *p, size_t left, bool parse_special)
 {
@@ -635,7 +1035,8 @@ static int32_t special_at(const struct eng_vocab *v, const char *p, size_t left,
 		int32_t id = v->special[k];
 		uint32_t len = v->len[id];
 
-		if (!parse_special && v->type[id] != ENG_TOK_USER_DEFINED)
+		if ((uint8_t)v->blob[v->off[id]] != (uint8_t)*p ||
+		    (!parse_special && v->type[id] != ENG_TOK_USER_DEFINED))
 			continue;
 		if (len <= left && (best < 0 || len > v->len[best]) && !memcmp(p, v->blob + v->off[id], len))
 			best = id;
@@ -661,7 +1062,7 @@ int eng_vocab_encode_ex(const struct eng_vocab *v, const char *text, bool add_bo
 		snprintf(err, errlen, "text of %zu bytes is too long to tokenize", tlen);
 		return -E2BIG;
 	}
-	if (add_bos && v->bos >= 0)
+	if (add_bos && v->add_bos && v->bos >= 0)
 		emit(v->bos, out, max, &n);
 	for (size_t i = 0; i <= tlen;) {
 		int32_t sp = i < tlen ? special_at(v, text + i, tlen - i, parse_special) : -1;
@@ -672,7 +1073,8 @@ int eng_vocab_encode_ex(const struct eng_vocab *v, const char *text, bool add_bo
 		}
 		/* raw text [start, i), then the special token (if any). Every raw fragment is at the
 		 * start or follows a special token, and gets the space prefix (as in llama.cpp). */
-		if (i > start && encode_raw(v, text + start, i - start, v->add_space_prefix, out, max, &n)) {
+		if (i > start && (v->bpe ? encode_bpe(v, text + start, i - start, out, max, &n)
+					 : encode_raw(v, text + start, i - start, v->add_space_prefix, out, max, &n))) {
 			snprintf(err, errlen, "out of memory");
 			return -ENOMEM;
 		}
@@ -682,6 +1084,8 @@ int eng_vocab_encode_ex(const struct eng_vocab *v, const char *text, bool add_bo
 		i += v->len[sp];
 		start = i;
 	}
+	if (add_bos && v->add_eos && v->eos >= 0)
+		emit(v->eos, out, max, &n);
 	return n;
 }
 
@@ -705,6 +1109,25 @@ int eng_vocab_decode(const struct eng_vocab *v, int32_t prev, int32_t tok, char 
 		return 0;
 	p = v->blob + v->off[tok];
 	n = v->len[tok];
+	if (v->bpe && v->type[tok] != ENG_TOK_USER_DEFINED) {
+		/* GPT-2 characters back to bytes; a character outside the mapping is copied */
+		for (size_t i = 0; i < n;) {
+			size_t at = i;
+			uint32_t cp = next_cp(p, n, &i);
+			int byte = cp_to_byte(cp);
+
+			if (byte >= 0 && k + 1 < len) {
+				buf[k++] = (char)byte;
+			} else if (byte < 0 && k + (i - at) < len) {
+				memcpy(buf + k, p + at, i - at);
+				k += i - at;
+			} else {
+				break;
+			}
+		}
+		buf[k] = '\0';
+		return (int)k;
+	}
 	if (v->type[tok] == ENG_TOK_BYTE && n == 6) {
 		unsigned b;
 

@@ -1,11 +1,13 @@
 /*
- * engine/tokenizer.h — private to engine/: vocabularies and the SentencePiece BPE tokenizer.
+ * engine/tokenizer.h — private to engine/: vocabularies, the SentencePiece BPE tokenizer and the
+ * byte-level BPE tokenizer.
  *
- * A vocabulary holds pieces in GGUF form ("▁" U+2581 for a space, "<0xNN>" byte tokens), scores
- * and llama.cpp token types. It comes from a GGUF file (tokenizer.ggml.model = "llama"), from a
- * llama2.c tokenizer.bin (converted to the same form, as llama.cpp's llama2.c converter does), or
- * is a generated placeholder for synthetic models. eng_tokenize()/eng_token_to_piece() in
- * engine.h use it.
+ * A vocabulary holds pieces in GGUF form ("▁" U+2581 for a space and "<0xNN>" byte tokens for
+ * SentencePiece; GPT-2's byte characters, "Ġ" for a space, for byte-level BPE), scores or merge
+ * ranks, and llama.cpp token types. It comes from a GGUF file (tokenizer.ggml.model = "llama" or
+ * "gpt2"), from a llama2.c tokenizer.bin (converted to the same form, as llama.cpp's llama2.c
+ * converter does), or is a generated placeholder for synthetic models. eng_tokenize() and
+ * eng_token_to_piece() in engine.h use it.
  */
 #ifndef JB_ENGINE_TOKENIZER_H
 #define JB_ENGINE_TOKENIZER_H
@@ -31,8 +33,11 @@ struct eng_vocab;
 
 /*
  * Loads the vocabulary of a GGUF file. *out is NULL when the file has no tokenizer.ggml.tokens.
- * A tokenizer model other than "llama" gives a vocabulary that cannot encode: eng_has_vocab() is
- * false and eng_tokenize() fails with a message naming the model. Returns 0 or -errno.
+ * A tokenizer model other than "llama" or "gpt2", or a "gpt2" one whose tokenizer.ggml.pre is not
+ * supported, gives a vocabulary that cannot encode: eng_has_vocab() is false and eng_tokenize()
+ * fails with a message naming the file and the key. A "gpt2" vocabulary without
+ * tokenizer.ggml.merges, or with a merge naming a token not in the vocabulary, is an error.
+ * Returns 0 or -errno (message in err).
  */
 int eng_vocab_from_gguf(const struct gguf_file *f, struct eng_vocab **out, char *err, size_t errlen);
 /* Reads a llama2.c tokenizer.bin with n_vocab entries. */
@@ -50,7 +55,8 @@ int32_t eng_vocab_bos(const struct eng_vocab *v);
 int32_t eng_vocab_eos(const struct eng_vocab *v);
 
 /* Writes tokenizer.ggml.{model,tokens,scores,token_type,bos_token_id,eos_token_id,
- * unknown_token_id,add_bos_token,add_eos_token} for a llama.cpp-loadable file. */
+ * unknown_token_id,add_bos_token,add_eos_token} for a llama.cpp-loadable file; for byte-level BPE
+ * model "gpt2", pre and merges instead of scores and unknown_token_id. */
 int eng_vocab_write_gguf(const struct eng_vocab *v, struct gguf_writer *w);
 
 /* Encodes as eng_tokenize() / eng_tokenize_ex() do (see engine.h). */

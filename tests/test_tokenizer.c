@@ -238,9 +238,9 @@ static void test_unsupported_model(void **state)
 	int32_t ids[4];
 
 	(void)state;
-	snprintf(path, sizeof path, "%s/gpt2.gguf", dir);
+	snprintf(path, sizeof path, "%s/bert.gguf", dir);
 	gguf_w_str(w, "general.architecture", "llama");
-	gguf_w_str(w, "tokenizer.ggml.model", "gpt2");
+	gguf_w_str(w, "tokenizer.ggml.model", "bert");
 	gguf_w_arr_str(w, "tokenizer.ggml.tokens", toks, NULL, 2);
 	assert_int_equal(gguf_writer_open(w, path), 0);
 	assert_int_equal(gguf_writer_finish(w), 0);
@@ -248,7 +248,7 @@ static void test_unsupported_model(void **state)
 	assert_int_equal(eng_model_open(path, &o, &m, err, sizeof err), 0);
 	assert_false(eng_has_vocab(m));
 	assert_true(eng_tokenize(m, "hi", true, ids, 4, err, sizeof err) < 0);
-	assert_non_null(strstr(err, "tokenizer model 'gpt2' is not supported"));
+	assert_non_null(strstr(err, "tokenizer model 'bert' is not supported"));
 	eng_model_close(m);
 	tu_rmtree(dir);
 	free(dir);

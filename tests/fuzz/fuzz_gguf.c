@@ -59,7 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (eng_vocab_from_gguf(f, &v, err, sizeof err) == 0 && v) {
 		int32_t ids[64];
 		char piece[64];
-		int n = eng_vocab_encode(v, "Hello w\xc3\xb6rld \xf0\x9f\xa6\x99!", true, ids, 64, err, sizeof err);
+		int n = eng_vocab_encode(v, "Hello w\xc3\xb6rld \xf0\x9f\xa6\x99! 12345 I'm\n\n  x", true, ids, 64, err,
+					 sizeof err);
 
 		for (int i = 1; i < n && i < 64; i++)
 			sink += (uint64_t)eng_vocab_decode(v, ids[i - 1], ids[i], piece, sizeof piece);

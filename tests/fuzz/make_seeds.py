@@ -99,3 +99,7 @@ open('corpus/llama-kquants.gguf', 'wb').write(gguf(llama6, [
     ('blk.0.ffn_gate.weight', [32, 256], 6, bytes(22 * 256)), ('blk.0.ffn_up.weight', [32, 256], 3, bytes(20 * 256)),
     ('blk.0.ffn_down.weight', [256, 32], 12, bytes(144 * 32)),
 ]))
+# 7. vocab-bpe.gguf, a byte-level BPE vocabulary (tokenizer.ggml.model gpt2, pre llama-bpe, with
+# merges), is not written here but converted from the tiny tokenizer.json fixture:
+#   ./joulebench model vocab-from-hf tests/fixtures/tokenizer/tiny-tokenizer.json -o tests/fuzz/corpus/vocab-bpe.gguf
+# The seeds of fuzz_vocab_json (corpus-json/) are that tokenizer.json and a GPT-2 style variant.
