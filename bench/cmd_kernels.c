@@ -1007,9 +1007,12 @@ int cmd_kernels(int argc, char **argv)
 		}
 
 		/* The bandwidth bound: a streaming read far larger than the caches. */
-		bwm.fast_gbs = eng_membw_read_gbs(o.threads, ENG_MEMBW_DEFAULT_BYTES, err, sizeof err);
+		struct eng_cache_info ci;
+
+		eng_cache_info(NULL, &ci);
+		bwm.fast_gbs = eng_membw_read_gbs(o.threads, eng_membw_dram_bytes(&ci), err, sizeof err);
 		if (bwm.fast_gbs > 0 && o.threads != 1 && o.ref_reps > 0)
-			bwm.ref_gbs = eng_membw_read_gbs(1, ENG_MEMBW_DEFAULT_BYTES, err, sizeof err);
+			bwm.ref_gbs = eng_membw_read_gbs(1, eng_membw_dram_bytes(&ci), err, sizeof err);
 		else if (o.threads == 1)
 			bwm.ref_gbs = bwm.fast_gbs;
 		if (bwm.fast_gbs <= 0) {

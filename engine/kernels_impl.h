@@ -31,6 +31,9 @@ struct eng_act {
 	int64_t cols;
 	int64_t nb;
 	int n_tok;
+	/* the set's own rearrangement of qs/d for batches (pack_act), or NULL: then the row kernels
+	 * read qs/d/c as above */
+	const void *packed;
 };
 
 /* y[t * rows + r] for rows r0 <= r < r1 and every token. */
@@ -43,6 +46,11 @@ typedef void (*eng_qact_fn)(const float *x, int64_t n, int8_t *qs, float *d, flo
 struct eng_kernel_set {
 	const char *name;
 	eng_mm_fn mm[ENG_KTYPE_SLOTS]; /* indexed by weight type; NULL = not a weight type */
+	/* Optional (NULL = none): bytes of the set's packed form of Q8_0 activations `a` (0 = do not
+	 * pack this batch), and the packing itself into buf (64-byte aligned), which sets a->packed.
+	 * eng_matmul calls them once per call, after quantizing, before the row kernels. */
+	size_t (*packed_bytes)(const struct eng_act *a);
+	void (*pack_act)(struct eng_pool *p, struct eng_act *a, void *buf);
 	eng_qact_fn quantize_act;
 	void (*rmsnorm)(float *o, const float *x, const float *weight, int n, float eps);
 	void (*softmax)(float *x, int n);
@@ -55,6 +63,7 @@ struct eng_kernel_set {
 extern const struct eng_kernel_set eng_kset_ref;
 #if defined(__x86_64__)
 extern const struct eng_kernel_set eng_kset_avx2;
+extern const struct eng_kernel_set eng_kset_avx512;
 #endif
 /* NEON kernels: AArch64 only (32-bit ARM runs the reference). */
 #if defined(__ARM_NEON) && defined(__aarch64__)
@@ -62,16 +71,20 @@ extern const struct eng_kernel_set eng_kset_avx2;
 extern const struct eng_kernel_set eng_kset_neon;
 #endif
 
-/* The set eng_matmul and friends use (chosen once: CPUID, then JOULEBENCH_SIMD=ref). */
+/* The set eng_matmul and friends use (chosen once: the best the CPU runs, or the one
+ * JOULEBENCH_ISA names; see eng_kernels_isa in kernels.h). */
 const struct eng_kernel_set *eng_kernels_active(void);
-/* A set by name ("ref", "avx2+fma", "neon") if this build and CPU can run it, else NULL. For
- * tests that compare every available set with the reference. */
+/* A set by its name ("ref", "avx2+fma", "avx512vnni", "neon") or ISA name ("ref", "avx2",
+ * "avx512", "neon") if this build and CPU can run it, else NULL. For tests that compare every
+ * available set with the reference. */
 const struct eng_kernel_set *eng_kernels_by_name(const char *name);
 
 #if defined(__x86_64__) || defined(__i386__)
 /* CPUID: 1 when the CPU (and OS) can run the AVX2+FMA+F16C kernels / F16C conversions. */
 int eng_x86_has_avx2_fma_f16c(void);
 int eng_x86_has_f16c(void);
+/* 1 when the CPU (and OS) can run the AVX-512 F/BW/VL/DQ + VNNI kernels (and the AVX2 ones). */
+int eng_x86_has_avx512_vnni(void);
 #endif
 
 /* The reference activation quantizer (shared by every set's tail handling). */
