@@ -156,34 +156,34 @@ TGT_INLINE void gemm_tile(const struct eng_mat *w, const struct eng_act *a, floa
 	__m512 acc[4][4];
 	const __m512i m0f = _mm512_set1_epi8(0x0f), m80 = _mm512_set1_epi8((char)0x80);
 
-	for (int i = 0; i < R; i++)
+	_Pragma("GCC unroll 4") for (int i = 0; i < R; i++)
 		wr[i] = (const char *)w->data + (r + (i < nr ? i : nr - 1)) * (int64_t)w->row_bytes;
-	for (int j = 0; j < TT; j++)
+	_Pragma("GCC unroll 4") for (int j = 0; j < TT; j++)
 		pk[j] = (const struct pk_block *)a->packed + (t0 + j) * a->nb;
-	for (int i = 0; i < R; i++)
-		for (int j = 0; j < TT; j++)
+	_Pragma("GCC unroll 4") for (int i = 0; i < R; i++)
+		_Pragma("GCC unroll 4") for (int j = 0; j < TT; j++)
 			acc[i][j] = _mm512_setzero_ps();
 
 	for (int64_t b = 0; b < a->nb; b++) {
 		__m512i isum[4][4];
 
-		for (int i = 0; i < R; i++)
+		_Pragma("GCC unroll 4") for (int i = 0; i < R; i++)
 			_mm_prefetch(wr[i] + (b + 8) * (int64_t)bsz, _MM_HINT_T0);
-		for (int j = 0; j < TT; j++) {
+		_Pragma("GCC unroll 4") for (int j = 0; j < TT; j++) {
 			__m512i init = _mm512_slli_epi32(_mm512_loadu_si512(pk[j][b].neg_sum), q4 ? 3 : 7);
 
-			for (int i = 0; i < R; i++)
+			_Pragma("GCC unroll 4") for (int i = 0; i < R; i++)
 				isum[i][j] = init;
 		}
 		if (q4) {
-			for (int g = 0; g < 4; g++) {
-				for (int i = 0; i < R; i++) {
+			_Pragma("GCC unroll 4") for (int g = 0; g < 4; g++) {
+				_Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {
 					const struct eng_block_q4_0 *blk = (const struct eng_block_q4_0 *)wr[i] + b;
 					__m512i raw = bcast_u32(blk->qs + 4 * g);
 					__m512i lo = _mm512_and_si512(raw, m0f);
 					__m512i hi = _mm512_and_si512(_mm512_srli_epi32(raw, 4), m0f);
 
-					for (int j = 0; j < TT; j++) {
+					_Pragma("GCC unroll 4") for (int j = 0; j < TT; j++) {
 						isum[i][j] = _mm512_dpbusd_epi32(
 							isum[i][j], lo, _mm512_loadu_si512(pk[j][b].q[g]));
 						isum[i][j] = _mm512_dpbusd_epi32(
@@ -192,21 +192,21 @@ TGT_INLINE void gemm_tile(const struct eng_mat *w, const struct eng_act *a, floa
 				}
 			}
 		} else {
-			for (int s = 0; s < 8; s++) {
-				for (int i = 0; i < R; i++) {
+			_Pragma("GCC unroll 8") for (int s = 0; s < 8; s++) {
+				_Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {
 					const struct eng_block_q8_0 *blk = (const struct eng_block_q8_0 *)wr[i] + b;
 					__m512i wu = _mm512_xor_si512(bcast_u32(blk->qs + 4 * s), m80);
 
-					for (int j = 0; j < TT; j++)
+					_Pragma("GCC unroll 4") for (int j = 0; j < TT; j++)
 						isum[i][j] = _mm512_dpbusd_epi32(isum[i][j], wu,
 										 _mm512_loadu_si512(pk[j][b].q[s]));
 				}
 			}
 		}
-		for (int i = 0; i < R; i++) {
+		_Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {
 			__m512 dw = _mm512_set1_ps(row_scale(wr[i], b, bsz));
 
-			for (int j = 0; j < TT; j++) {
+			_Pragma("GCC unroll 4") for (int j = 0; j < TT; j++) {
 				/* the reference's order: (d_w * d_x) * (float)sum, then added */
 				__m512 sc = _mm512_mul_ps(dw, _mm512_loadu_ps(pk[j][b].d));
 
@@ -214,13 +214,15 @@ TGT_INLINE void gemm_tile(const struct eng_mat *w, const struct eng_act *a, floa
 			}
 		}
 	}
-	for (int j = 0; j < TT; j++) {
+	_Pragma("GCC unroll 4") for (int j = 0; j < TT; j++) {
 		int64_t tok0 = (t0 + j) * 16;
 		int nt = a->n_tok - tok0 < 16 ? (int)(a->n_tok - tok0) : 16;
 
-		for (int i = 0; i < nr; i++) {
+		_Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {
 			float v[16];
 
+			if (i >= nr)
+				break;
 			_mm512_storeu_ps(v, acc[i][j]);
 			for (int l = 0; l < nt; l++)
 				y[(tok0 + l) * w->rows + r + i] = v[l];
