@@ -657,6 +657,7 @@ static cJSON *result_json(const struct kcase *cs, int n, const struct kopts *o, 
 		cJSON_AddStringToObject(j, "compiler", bench_build.compiler);
 		cJSON_AddStringToObject(j, "cflags", bench_build.cflags);
 		cJSON_AddStringToObject(j, "simd", eng_simd_name());
+		cJSON_AddStringToObject(j, "isa", eng_isa_name());
 		cJSON_AddBoolToObject(j, "papi", bench_build.papi);
 		cJSON_AddBoolToObject(j, "libpfm4", bench_build.libpfm4);
 	}
@@ -1107,7 +1108,8 @@ int cmd_kernels(int argc, char **argv)
 			       o.threads);
 		else
 			printf("membw: %s\n", bwm.reason);
-		printf("simd: %s, threads %d (the _ref twins run on 1 thread)\n", eng_simd_name(), o.threads);
+		printf("simd: %s (ISA path %s; this CPU runs: %s), threads %d (the _ref twins run on 1 thread)\n",
+		       eng_simd_name(), eng_isa_name(), eng_isa_available(), o.threads);
 	}
 out:
 	if (env.pwr) {

@@ -218,6 +218,7 @@ int cmd_membw(int argc, char **argv)
 			return bench_fail(CMD, "out of memory");
 		cJSON_AddStringToObject(root, "kind", "membw");
 		cJSON_AddStringToObject(root, "simd", eng_simd_name());
+		cJSON_AddStringToObject(root, "isa", eng_isa_name());
 		cJSON_AddNumberToObject(root, "bytes", (double)((size_t)mib << 20));
 		cJSON_AddNumberToObject(root, "reps", (double)reps);
 		if (ci.llc_bytes)
