@@ -21,7 +21,7 @@ sections=" ${BENCH_SECTIONS:-engine kernels sampler} "
 # Nothing here is a recorded figure: where the peer cannot run (no node, node-llama-cpp not
 # installed: `scripts/install-deps.sh --oracle`), or a type does not exist in this build, the row
 # says so. The bandwidth bound is (read bandwidth from `joulebench membw` at that thread count,
-# the DRAM figure, or the cache-resident one when the weights fit in the last-level cache) /
+# the DRAM figure, or the cache-resident one when a decode step reads no more than that buffer) /
 # (weight bytes one decode step reads); peak RSS is held against weights + KV cache + 10%.
 # BENCH_TYPES / BENCH_REPS / BENCH_THREADS narrow or widen the run, e.g. BENCH_TYPES="q4_0 q8_0"
 # BENCH_REPS=5 BENCH_THREADS="2 1"; BENCH_PEER=0 skips the peer; JOULEBENCH_BIN picks the binary
@@ -65,7 +65,9 @@ membw_gbs() { # THREADS KEY
 	v=$(printf '%s' "$membw_json" | grep -o "{\"threads\":$1,[^}]*}" | head -1 | sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p")
 	if [ -n "$v" ]; then printf '%.1f\n' "$v"; else echo null; fi
 }
-llc_bytes=$(printf '%s' "$membw_json" | sed -n 's/.*"llc_bytes":\([0-9]*\).*/\1/p')
+# the size of the cache-resident buffer (half the last-level cache, at most 16 MiB): models whose
+# decode step reads no more than this use the cache figure as their bound
+cache_bytes=$(printf '%s' "$membw_json" | sed -n 's/.*"cache_bytes":\([0-9]*\).*/\1/p')
 
 # The peer: why it cannot run, or empty when it can.
 peer_why=
@@ -119,7 +121,10 @@ for type in $types; do
 				ppp+=("$(json_num prefill_tok_s "$pjson")")
 				tgp+=("$(json_num decode_tok_s "$pjson")")
 				peer_info="llama.cpp $(json_str llama_cpp_release "$pjson") ($(json_str build_type "$pjson"), CPU backend $(json_str cpu_backend "$pjson")), $peer_version"
-				echo "  llama.cpp $type t$thr run $r: pp64 $(json_num prefill_tok_s "$pjson") tg32 $(json_num decode_tok_s "$pjson") tok/s; its own counters (llama_perf_context): prompt eval $(json_num llama_perf_prompt_eval_tok_s "$pjson"), eval $(json_num llama_perf_eval_tok_s "$pjson") tok/s" >&2
+				printf '  %s t%s run %d: ours pp64 %.1f tg32 %.1f; llama.cpp pp64 %.1f tg32 %.1f tok/s, its own counters (llama_perf_context): prompt eval %s, eval %s tok/s\n' \
+					"$type" "$thr" "$r" "${pps[-1]}" "${tgs[-1]}" "${ppp[-1]}" "${tgp[-1]}" \
+					"$(printf '%.1f' "$(json_num llama_perf_prompt_eval_tok_s "$pjson")" 2>/dev/null || echo null)" \
+					"$(printf '%.1f' "$(json_num llama_perf_eval_tok_s "$pjson")" 2>/dev/null || echo null)" >&2
 			else
 				why="peer failed: $(grep -v '^\s*$' /tmp/jb-bench-err.$$ | tail -1 | cut -c1-100)"
 			fi
@@ -140,7 +145,7 @@ for type in $types; do
 	wb=$(json_num weight_bytes "$json") fb=$(json_num file_bytes "$json")
 	kv=$(json_num kv_cache_bytes "$json") rss=$(json_num peak_rss_bytes "$json")
 	# the roofline: DRAM bandwidth, or the cache-resident one when the weights fit in the LLC
-	if [ -n "$llc_bytes" ] && [ "$bpt" != null ] && awk -v b="$bpt" -v l="$llc_bytes" 'BEGIN{exit !(b <= l)}'; then
+	if [ -n "$cache_bytes" ] && [ "$bpt" != null ] && awk -v b="$bpt" -v l="$cache_bytes" 'BEGIN{exit !(b <= l)}'; then
 		bw=$(membw_gbs "$thr" cache_gb_s)
 	else
 		bw=$(membw_gbs "$thr" read_gb_s)
