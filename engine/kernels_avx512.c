@@ -327,14 +327,41 @@ TGT_INLINE __m128 scale_add(__m128 acc, __m128i isum, const char *const *wr, int
 	return _mm_add_ps(acc, _mm_mul_ps(_mm_mul_ps(scales4(wr, k, bsz), _mm_set1_ps(dx)), _mm_cvtepi32_ps(isum)));
 }
 
-#define PF_DIST_BLOCKS 16
+/* Prefetch distance, as in kernels_avx2.c: two tiles (8 rows) below when that is at most 64 KiB,
+ * else 4 KiB further along the row. */
+TGT_INLINE int64_t pf_distance(const struct eng_mat *w)
+{
+	int64_t tiles = 2 * 4 * (int64_t)w->row_bytes;
+
+	return tiles <= 64 * 1024 ? tiles : 4096;
+}
+
+/* A chunk starts with nothing in flight: request what the steady state would already have. */
+TGT_INLINE void prefetch_chunk_start(const struct eng_mat *w, int64_t r0, int64_t r1, int64_t pfd)
+{
+	const char *base = (const char *)w->data;
+	int64_t rb = (int64_t)w->row_bytes;
+
+	if (pfd >= 4 * rb) {
+		int64_t r_end = r0 + pfd / rb < r1 ? r0 + pfd / rb : r1;
+
+		for (const char *p = base + r0 * rb; p < base + r_end * rb; p += 64)
+			_mm_prefetch(p, _MM_HINT_T0);
+		return;
+	}
+	for (int64_t r = r0; r < r0 + 4 && r < r1; r++)
+		for (int64_t off = 0; off < pfd && off < rb; off += 64)
+			_mm_prefetch(base + r * rb + off, _MM_HINT_T0);
+}
 
 TGT_INLINE void matvec_rows(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1,
 			    const int q4)
 {
 	const size_t bsz = q4 ? sizeof(struct eng_block_q4_0) : sizeof(struct eng_block_q8_0);
 	const int64_t rb = (int64_t)w->row_bytes;
+	const int64_t pfd = pf_distance(w);
 
+	prefetch_chunk_start(w, r0, r1, pfd);
 	for (int t = 0; t < a->n_tok; t++) {
 		const int8_t *xq = a->qs + (int64_t)t * a->cols;
 		const float *xd = a->d + (int64_t)t * a->nb;
@@ -352,14 +379,18 @@ TGT_INLINE void matvec_rows(const struct eng_mat *w, const struct eng_act *a, fl
 				__m512i v0, v1, v2, v3, off;
 				__m256i s;
 
-				for (int i = 0; i < 4; i++) {
-					const char *pf = wr[i] + (b + PF_DIST_BLOCKS) * (int64_t)bsz;
+				{
+					/* pfd bytes ahead in each row: the same rows two tiles below, or further along
+					 * very long rows (then wrapping into the next tile's rows) */
+					int64_t o = b * (int64_t)bsz + pfd;
 
-					_mm_prefetch(pf, _MM_HINT_T0);
-					if (b + PF_DIST_BLOCKS < a->nb)
-						_mm_prefetch(pf + 64, _MM_HINT_T0);
-					else /* the same row of the next tile */
-						_mm_prefetch(pf - a->nb * (int64_t)bsz + 4 * rb, _MM_HINT_T0);
+					if (pfd < 4 * rb && o >= rb)
+						o += 3 * rb;
+					_Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
+						_mm_prefetch(wr[i] + o, _MM_HINT_T0);
+						if (!q4) /* 68 bytes per step */
+							_mm_prefetch(wr[i] + o + 64, _MM_HINT_T0);
+					}
 				}
 				/* Q4_0: nibbles 0..15 (unsigned) x x; the "- 8" comes back by starting from
 				 * -8 * (sum of each 4-group of x). Q8_0: w + 128 (unsigned) x x, starting from
