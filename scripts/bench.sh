@@ -49,7 +49,7 @@ json_str() {
 median() { sort -g | awk '{v[NR]=$1} END{if(NR==0){print "null"} else if(NR%2){print v[(NR+1)/2]} else {print (v[NR/2]+v[NR/2+1])/2}}'; }
 minmax() { sort -g | awk 'NR==1{lo=$1} {hi=$1} END{if(NR==0) print "-"; else printf "%.1f..%.1f", lo, hi}'; }
 minmax2() { sort -g | awk 'NR==1{lo=$1} {hi=$1} END{if(NR==0) print "-"; else printf "%.2f..%.2f", lo, hi}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="null" || b=="null" || b=="-" || b==0) print "null"; else printf "%.2f", a/b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="null" || b=="null" || b=="-" || b==0) print "null"; else printf "%.2f\n", a/b }'; }
 # Per-pair ratios of two lists of the same length.
 pair_ratios() {
 	local -n xs=$1 ys=$2
