@@ -1,10 +1,12 @@
 /*
  * engine/kernels_impl.h — private to the kernel files (kernels*.c, threads.c): the table of one
- * kernel implementation (ref, avx2, neon) and the activation layout the matmul kernels share.
+ * kernel implementation (ref, avx2, avx512, neon) and the activation layout the matmul kernels
+ * share.
  *
  * eng_matmul (kernels.c) prepares the activations once per call — as floats for F32/F16 weights,
- * quantized to Q8_0 for Q8_0/Q4_0 weights — and hands row ranges to the implementation's
- * matmul kernel for the weight type, on every thread of the pool.
+ * quantized to Q8_0 for Q8_0/Q4_0 weights, then packed once if the set packs batches — and hands
+ * row ranges to the implementation's matmul kernel for the weight type, on every thread of the
+ * pool.
  */
 #ifndef JB_ENGINE_KERNELS_IMPL_H
 #define JB_ENGINE_KERNELS_IMPL_H
