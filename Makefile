@@ -207,7 +207,8 @@ fuzz:
 # It also runs the engine and sampler sections of `make bench` into RESULTS.md. Overridable:
 # RESULTS_WORKLOADS="default sweep-threads claim-7b", RESULTS_DIR=docs/results, RESULTS_KERNELS=0
 # (skip the kernel microbenchmarks), RESULTS_BENCH=0 (skip the engine/sampler section),
-# RESULTS_BENCH_REPS, RESULTS_BENCH_TYPES, RESULTS_SAMPLER_REPS, RESULTS_RUN_ARGS, RESULTS_REUSE=1
+# RESULTS_BENCH_REPS, RESULTS_BENCH_TYPES, RESULTS_SAMPLER_REPS, RESULTS_BENCH_FROM (a saved `make
+# bench` output), RESULTS_RUN_ARGS, RESULTS_REUSE=1
 # (scripts/make-results.sh says what each does).
 .PHONY: results
 results: all

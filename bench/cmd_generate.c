@@ -314,6 +314,7 @@ static void print_json(const struct gen_opts *o, struct eng_model *m, const stru
 	cJSON_AddStringToObject(root, "type", eng_type_name(d.wtype) ? eng_type_name(d.wtype) : "?");
 	cJSON_AddBoolToObject(root, "synthetic", d.synthetic);
 	cJSON_AddStringToObject(root, "simd", eng_simd_name());
+	cJSON_AddStringToObject(root, "isa", eng_isa_name());
 	cJSON_AddNumberToObject(root, "threads", (double)o->threads);
 	cJSON_AddNumberToObject(root, "n_ctx", r->n_ctx);
 	cJSON_AddStringToObject(root, "kv_type", eng_type_name(o->kv_type));
@@ -490,9 +491,11 @@ int cmd_generate(int argc, char **argv)
 			r.decode_s, r.n_decoded / r.decode_s, r.stop);
 	else
 		fprintf(stderr, "decode:  0 tokens (stop: %s)\n", r.stop);
-	fprintf(stderr, "peak RSS: %.1f MiB, KV cache %.1f MiB, %d thread%s, %s kernels\n",
+	fprintf(stderr, "peak RSS: %.1f MiB, KV cache %.1f MiB, %d thread%s, %s kernels (ISA path %s)\n",
 		peak_rss_bytes() / 1048576.0, r.kv_bytes / 1048576.0, (int)o.threads, o.threads == 1 ? "" : "s",
-		eng_simd_name());
+		eng_simd_name(), eng_isa_name());
+	if (eng_isa_note())
+		fprintf(stderr, "warning: %s\n", eng_isa_note());
 	rc = 0;
 out:
 	free(logits);

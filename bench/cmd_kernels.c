@@ -657,6 +657,7 @@ static cJSON *result_json(const struct kcase *cs, int n, const struct kopts *o, 
 		cJSON_AddStringToObject(j, "compiler", bench_build.compiler);
 		cJSON_AddStringToObject(j, "cflags", bench_build.cflags);
 		cJSON_AddStringToObject(j, "simd", eng_simd_name());
+		cJSON_AddStringToObject(j, "isa", eng_isa_name());
 		cJSON_AddBoolToObject(j, "papi", bench_build.papi);
 		cJSON_AddBoolToObject(j, "libpfm4", bench_build.libpfm4);
 	}
@@ -1008,9 +1009,12 @@ int cmd_kernels(int argc, char **argv)
 		}
 
 		/* The bandwidth bound: a streaming read far larger than the caches. */
-		bwm.fast_gbs = eng_membw_read_gbs(o.threads, ENG_MEMBW_DEFAULT_BYTES, err, sizeof err);
+		struct eng_cache_info ci;
+
+		eng_cache_info(NULL, &ci);
+		bwm.fast_gbs = eng_membw_read_gbs(o.threads, eng_membw_dram_bytes(&ci), err, sizeof err);
 		if (bwm.fast_gbs > 0 && o.threads != 1 && o.ref_reps > 0)
-			bwm.ref_gbs = eng_membw_read_gbs(1, ENG_MEMBW_DEFAULT_BYTES, err, sizeof err);
+			bwm.ref_gbs = eng_membw_read_gbs(1, eng_membw_dram_bytes(&ci), err, sizeof err);
 		else if (o.threads == 1)
 			bwm.ref_gbs = bwm.fast_gbs;
 		if (bwm.fast_gbs <= 0) {
@@ -1105,7 +1109,8 @@ int cmd_kernels(int argc, char **argv)
 			       o.threads);
 		else
 			printf("membw: %s\n", bwm.reason);
-		printf("simd: %s, threads %d (the _ref twins run on 1 thread)\n", eng_simd_name(), o.threads);
+		printf("simd: %s (ISA path %s; this CPU runs: %s), threads %d (the _ref twins run on 1 thread)\n",
+		       eng_simd_name(), eng_isa_name(), eng_isa_available(), o.threads);
 	}
 out:
 	if (env.pwr) {

@@ -4,6 +4,10 @@
  * (eng_membw_measure: the engine's own thread pool streaming a buffer far larger than the
  * caches); this file parses options and prints every pass, the best and the median.
  *
+ * Two figures per thread count: DRAM (a buffer of at least 4x the last-level cache this machine
+ * reports, eng_membw_dram_bytes) and cache-resident (a buffer of half the last-level cache, at
+ * most 16 MiB, eng_membw_cache_bytes). A model's roofline takes the one matching its size.
+ *
  * With --matvec it also times the engine's decode matrix-vector kernel (eng_matmul, one token)
  * for each weight type at the matrix sizes of the bench-1b shape (ffn 5632x2048, attention
  * 2048x2048, output 32000x2048), streaming distinct copies of the weights so they come from
@@ -34,10 +38,12 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: joulebench membw [-t N[,N...]] [--size-mib N] [--reps N] [--json]\n"
 		   "                       [--matvec [--types LIST] [--shapes RxC,...]]\n\n"
 		   "Measures memory read bandwidth with the engine's thread pool: each thread streams\n"
-		   "its share of one buffer far larger than the caches. Prints the best pass (the\n"
-		   "bandwidth figure), the median and the slowest, in GB/s (1e9 bytes/s).\n\n"
+		   "its share of one buffer far larger than the caches (at least 4x the last-level\n"
+		   "cache). Prints the best pass (the bandwidth figure), the median and the slowest, in\n"
+		   "GB/s (1e9 bytes/s), and the best pass over a buffer that stays in the last-level\n"
+		   "cache (half of it, at most 16 MiB): the bound for models that fit there.\n\n"
 		   "  -t, --threads LIST  thread counts, comma separated (default: 1 and the CPU count)\n"
-		   "      --size-mib N    buffer size in MiB, %u..65536 (default %zu)\n"
+		   "      --size-mib N    DRAM buffer size in MiB, %u..65536 (default max(%zu, 4 x LLC))\n"
 		   "      --reps N        timed passes per thread count, 1..%d (default %d)\n"
 		   "      --json          one JSON object on stdout instead of the table\n"
 		   "      --matvec        also time the decode matrix-vector kernel per weight type and\n"
@@ -149,12 +155,17 @@ int cmd_membw(int argc, char **argv)
 	struct mv_shape shapes[MAX_SHAPES] = { { 5632, 2048 }, { 2048, 2048 }, { 32000, 2048 } };
 	int n_shapes = 3;
 	bool matvec = false;
-	long counts[MAX_COUNTS], mib = (long)(ENG_MEMBW_DEFAULT_BYTES >> 20), reps = ENG_MEMBW_DEFAULT_REPS;
+	struct eng_cache_info ci;
+	long counts[MAX_COUNTS], mib, reps = ENG_MEMBW_DEFAULT_REPS;
+	size_t cache_bytes;
 	int n_counts = 0, c, rc = 0;
 	bool json = false;
 	cJSON *root = NULL, *arr = NULL, *mv_arr = NULL;
 	char err[512];
 
+	eng_cache_info(NULL, &ci);
+	mib = (long)(eng_membw_dram_bytes(&ci) >> 20);
+	cache_bytes = eng_membw_cache_bytes(&ci);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":t:h", longopts, NULL)) != -1) {
@@ -207,21 +218,35 @@ int cmd_membw(int argc, char **argv)
 			return bench_fail(CMD, "out of memory");
 		cJSON_AddStringToObject(root, "kind", "membw");
 		cJSON_AddStringToObject(root, "simd", eng_simd_name());
+		cJSON_AddStringToObject(root, "isa", eng_isa_name());
 		cJSON_AddNumberToObject(root, "bytes", (double)((size_t)mib << 20));
 		cJSON_AddNumberToObject(root, "reps", (double)reps);
+		if (ci.llc_bytes)
+			cJSON_AddNumberToObject(root, "llc_bytes", (double)ci.llc_bytes);
+		else
+			cJSON_AddNullToObject(root, "llc_bytes");
+		cJSON_AddStringToObject(root, "llc_source", ci.source);
+		cJSON_AddNumberToObject(root, "cache_bytes", (double)cache_bytes);
 		arr = cJSON_AddArrayToObject(root, "results");
 		if (matvec)
 			mv_arr = cJSON_AddArrayToObject(root, "matvec");
 	} else {
 		printf("memory read bandwidth: %ld MiB buffer, %ld passes per thread count, kernels %s\n", mib, reps,
 		       eng_simd_name());
-		printf("%-8s %10s %12s %10s\n", "threads", "best GB/s", "median GB/s", "min GB/s");
+		if (ci.llc_bytes)
+			printf("last-level cache: %zu KiB (L%d, from %s); cache-resident buffer %zu KiB\n",
+			       ci.llc_bytes >> 10, ci.llc_level, ci.source, cache_bytes >> 10);
+		else
+			printf("last-level cache: %s; cache-resident buffer %zu KiB\n", ci.source, cache_bytes >> 10);
+		printf("%-8s %10s %12s %10s %14s\n", "threads", "best GB/s", "median GB/s", "min GB/s", "cache GB/s");
 	}
 	for (int i = 0; i < n_counts; i++) {
-		struct eng_membw m;
+		struct eng_membw m, mc;
 		double min;
 
-		if (eng_membw_measure((int)counts[i], (size_t)mib << 20, (int)reps, &m, err, sizeof err) < 0) {
+		if (eng_membw_measure((int)counts[i], (size_t)mib << 20, (int)reps, &m, err, sizeof err) < 0 ||
+		    eng_membw_measure_cached((int)counts[i], cache_bytes, reps * 4 > ENG_MEMBW_MAX_REPS ? ENG_MEMBW_MAX_REPS : (int)reps * 4,
+					     &mc, err, sizeof err) < 0) {
 			rc = bench_fail(CMD, "%s", err);
 			goto out;
 		}
@@ -237,8 +262,10 @@ int cmd_membw(int argc, char **argv)
 			cJSON_AddNumberToObject(o, "median_gb_s", m.median_gbs);
 			cJSON_AddNumberToObject(o, "min_gb_s", min);
 			cJSON_AddItemToObject(o, "samples_gb_s", cJSON_CreateDoubleArray(m.samples_gbs, m.n_samples));
+			cJSON_AddNumberToObject(o, "cache_gb_s", mc.best_gbs);
+			cJSON_AddNumberToObject(o, "cache_median_gb_s", mc.median_gbs);
 		} else {
-			printf("%-8d %10.1f %12.1f %10.1f\n", m.n_threads, m.best_gbs, m.median_gbs, min);
+			printf("%-8d %10.1f %12.1f %10.1f %14.1f\n", m.n_threads, m.best_gbs, m.median_gbs, min, mc.best_gbs);
 			fflush(stdout);
 		}
 		if (matvec && run_matvec(&m, types, n_types, shapes, n_shapes, (size_t)mib << 20, (int)reps, mv_arr) < 0) {

@@ -6,6 +6,7 @@
  */
 #include "bench/cli.h"
 #include "bench/commands.h"
+#include "engine/engine.h"
 
 #include <string.h>
 
@@ -50,6 +51,10 @@ void bench_print_version(FILE *f)
 	fprintf(f, "flags:     %s\n", bench_build.cflags);
 	fprintf(f, "libraries: cJSON yes, PAPI %s, libpfm4 %s\n", bench_build.papi ? "yes" : "no",
 		bench_build.libpfm4 ? "yes" : "no");
+	fprintf(f, "kernels:   %s (ISA path %s; this CPU runs: %s; JOULEBENCH_ISA=NAME picks one)\n", eng_simd_name(),
+		eng_isa_name(), eng_isa_available());
+	if (eng_isa_note())
+		fprintf(f, "warning:   %s\n", eng_isa_note());
 }
 
 int cmd_version(int argc, char **argv)

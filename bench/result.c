@@ -109,6 +109,7 @@ static void add_build(cJSON *root, const struct bench_run *r)
 		add_null(j, "libpfm4", "%s", why);
 	}
 	cJSON_AddStringToObject(j, "simd", eng_simd_name());
+	cJSON_AddStringToObject(j, "isa", eng_isa_name());
 }
 
 static void add_model_facts(cJSON *m, const struct eng_model_desc *d, const char *sha,

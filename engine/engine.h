@@ -284,8 +284,16 @@ int32_t eng_sample(struct eng_sampler *s, float *logits);
 
 /* ---- machine ------------------------------------------------------------------------------ */
 
-/* Which SIMD kernels this CPU runs ("avx2+fma", "neon", "ref"). */
+/* Which SIMD kernels this CPU runs ("avx512vnni", "avx2+fma", "neon", "ref"). */
 const char *eng_simd_name(void);
+/* Which instruction-set path runs ("avx512", "avx2", "neon", "ref"): the best this CPU has, or
+ * the one JOULEBENCH_ISA=ref|avx2|avx512|neon selects. */
+const char *eng_isa_name(void);
+/* Why the path differs from what JOULEBENCH_ISA asked for ("JOULEBENCH_ISA=avx512: this CPU
+ * lacks it; using avx2"), or NULL when it does not. */
+const char *eng_isa_note(void);
+/* The ISA paths this build and CPU can run, best first, space separated ("avx512 avx2 ref"). */
+const char *eng_isa_available(void);
 
 /* ---- memory read bandwidth (engine/membw.c) ------------------------------------------------ */
 
@@ -310,6 +318,33 @@ struct eng_membw {
  * or -EINVAL / -ENOMEM with a message in err. */
 int eng_membw_measure(int n_threads, size_t bytes, int reps, struct eng_membw *out, char *err,
 		      size_t errlen);
+/*
+ * The same over a buffer meant to stay in the last-level cache (any size >= 64 KiB): the
+ * bandwidth decode would reach if the weights fitted in the cache.
+ */
+int eng_membw_measure_cached(int n_threads, size_t bytes, int reps, struct eng_membw *out, char *err,
+			     size_t errlen);
+
+/*
+ * The caches this machine reports: the last-level cache's size and level, read from
+ * SYSFS_ROOT/devices/system/cpu/cpu0/cache/index*\/{level,type,size} (sysfs_root NULL = "/sys"),
+ * else from the C library (sysconf, which asks CPUID; a virtual machine may report a whole
+ * socket's cache there). source names where the figure came from ("sysfs", "sysconf"), or says
+ * why there is none (llc_bytes 0).
+ */
+struct eng_cache_info {
+	size_t llc_bytes;
+	int llc_level;
+	char source[96];
+};
+void eng_cache_info(const char *sysfs_root, struct eng_cache_info *out);
+/* Buffer sizes for the two bandwidth figures: DRAM = max(ENG_MEMBW_DEFAULT_BYTES, 4 x LLC), at most
+ * a quarter of physical memory; cache-resident = LLC / 2, at most ENG_MEMBW_CACHE_MAX_BYTES (a VM's
+ * CPUID may claim a whole socket's L3 that one core does not see) and at least 1 MiB. */
+#define ENG_MEMBW_CACHE_MAX_BYTES ((size_t)16 << 20)
+size_t eng_membw_dram_bytes(const struct eng_cache_info *ci);
+size_t eng_membw_cache_bytes(const struct eng_cache_info *ci);
+
 /* Best of ENG_MEMBW_DEFAULT_REPS passes in GB/s, or a negative value with a message in err. */
 double eng_membw_read_gbs(int n_threads, size_t bytes, char *err, size_t errlen);
 /*

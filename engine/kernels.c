@@ -1,7 +1,8 @@
 /*
- * engine/kernels.c — kernel dispatch: which implementation runs (chosen once, by CPUID on x86-64
- * and at compile time on ARM; JOULEBENCH_SIMD=ref forces the reference), and eng_matmul, which
- * prepares the activations once per call and splits the weight rows over the thread pool.
+ * engine/kernels.c — kernel dispatch: which implementation runs (chosen once from the ISA table
+ * below: by CPUID on x86-64, at compile time on ARM; JOULEBENCH_ISA=ref|avx2|avx512 picks a lower
+ * one), and eng_matmul, which prepares the activations once per call (quantized, and packed for
+ * sets that pack batches) and splits the weight rows over the thread pool.
  *
  * Work split: the rows are cut into chunks (a multiple of 16 rows, so two threads never write
  * the same 64-byte line of y); every thread takes the next free chunk from a shared counter,
@@ -20,6 +21,9 @@
 #include <string.h>
 
 static const struct eng_kernel_set *g_active;
+static const char *g_isa;
+static char g_note[128];
+static char g_available[64];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -40,25 +44,72 @@ int eng_x86_has_avx2_fma_f16c(void)
 	__builtin_cpu_init();
 	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && eng_x86_has_f16c();
 }
+
+/* The AVX-512 checks of __builtin_cpu_supports include the OS saving the ZMM state (XCR0). */
+int eng_x86_has_avx512_vnni(void)
+{
+	__builtin_cpu_init();
+	return eng_x86_has_avx2_fma_f16c() && __builtin_cpu_supports("avx512f") &&
+	       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+	       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
+}
 #endif
 
-static const struct eng_kernel_set *best_simd(void)
+static int always(void)
 {
-#if defined(__x86_64__)
-	if (eng_x86_has_avx2_fma_f16c())
-		return &eng_kset_avx2;
-#elif defined(JB_NEON_KERNELS)
-	return &eng_kset_neon;
-#endif
-	return NULL;
+	return 1;
 }
+
+/*
+ * Every instruction-set path of this build, best first: the one place that decides which kernels
+ * run. A new path (AMX tiles, another engineer's AVX-512 K-quant kernels in their own set) is one
+ * more row with its CPUID check.
+ */
+static const struct isa_row {
+	const char *isa;
+	const struct eng_kernel_set *set;
+	int (*supported)(void);
+} g_isas[] = {
+#if defined(__x86_64__)
+	{ "avx512", &eng_kset_avx512, eng_x86_has_avx512_vnni },
+	{ "avx2", &eng_kset_avx2, eng_x86_has_avx2_fma_f16c },
+#elif defined(JB_NEON_KERNELS)
+	{ "neon", &eng_kset_neon, always },
+#endif
+	{ "ref", &eng_kset_ref, always },
+};
+#define N_ISAS (sizeof g_isas / sizeof g_isas[0])
 
 static void choose_kernels(void)
 {
-	const char *env = getenv("JOULEBENCH_SIMD");
-	const struct eng_kernel_set *simd = best_simd();
+	const char *env = getenv("JOULEBENCH_ISA");
+	const char *simd = getenv("JOULEBENCH_SIMD");
+	const struct isa_row *best = NULL, *pick = NULL;
+	size_t off = 0;
 
-	g_active = (env && !strcmp(env, "ref")) || !simd ? &eng_kset_ref : simd;
+	for (size_t i = 0; i < N_ISAS; i++) {
+		if (!g_isas[i].supported())
+			continue;
+		if (!best)
+			best = &g_isas[i];
+		if (env && !strcmp(env, g_isas[i].isa))
+			pick = &g_isas[i];
+		off += (size_t)snprintf(g_available + off, sizeof g_available - off, "%s%s", off ? " " : "",
+					g_isas[i].isa);
+		if (off >= sizeof g_available)
+			off = sizeof g_available - 1;
+	}
+	if (!env && simd && !strcmp(simd, "ref")) {
+		env = "ref";
+		pick = &g_isas[N_ISAS - 1];
+	}
+	if (env && *env && !pick)
+		snprintf(g_note, sizeof g_note, "JOULEBENCH_ISA=%s: not a path this build and CPU run (%s); using %s",
+			 env, g_available, best->isa);
+	if (!pick)
+		pick = best;
+	g_active = pick->set;
+	g_isa = pick->isa;
 }
 
 const struct eng_kernel_set *eng_kernels_active(void)
@@ -69,11 +120,10 @@ const struct eng_kernel_set *eng_kernels_active(void)
 
 const struct eng_kernel_set *eng_kernels_by_name(const char *name)
 {
-	const struct eng_kernel_set *simd = best_simd();
-
-	if (!strcmp(name, eng_kset_ref.name))
-		return &eng_kset_ref;
-	return simd && !strcmp(name, simd->name) ? simd : NULL;
+	for (size_t i = 0; i < N_ISAS; i++)
+		if ((!strcmp(name, g_isas[i].isa) || !strcmp(name, g_isas[i].set->name)) && g_isas[i].supported())
+			return g_isas[i].set;
+	return NULL;
 }
 
 const char *eng_kernels_impl(void)
@@ -81,9 +131,32 @@ const char *eng_kernels_impl(void)
 	return eng_kernels_active()->name;
 }
 
+const char *eng_kernels_isa(void)
+{
+	pthread_once(&g_once, choose_kernels);
+	return g_isa;
+}
+
 const char *eng_simd_name(void)
 {
 	return eng_kernels_impl();
+}
+
+const char *eng_isa_name(void)
+{
+	return eng_kernels_isa();
+}
+
+const char *eng_isa_note(void)
+{
+	pthread_once(&g_once, choose_kernels);
+	return g_note[0] ? g_note : NULL;
+}
+
+const char *eng_isa_available(void)
+{
+	pthread_once(&g_once, choose_kernels);
+	return g_available;
 }
 
 /* ---- matmul ---- */
@@ -231,7 +304,7 @@ void eng_matmul_multi_with(const struct eng_kernel_set *ks, struct eng_pool *p, 
 {
 	const struct eng_mat *w0 = w[0];
 	struct eng_act a = { .x = x, .cols = w0->cols, .nb = w0->cols / ENG_QK8_0, .n_tok = n_tok };
-	size_t qs_bytes, need;
+	size_t qs_bytes, need, pk_bytes;
 	char *buf, *owned = NULL;
 
 	assert(n_w >= 1 && n_w <= ENG_MATMUL_MAX_MULTI);
@@ -257,6 +330,9 @@ void eng_matmul_multi_with(const struct eng_kernel_set *ks, struct eng_pool *p, 
 	assert(w0->cols % ENG_QK8_0 == 0);
 	qs_bytes = ((size_t)n_tok * (size_t)w0->cols + 63) & ~(size_t)63;
 	need = qs_bytes + 2 * (size_t)n_tok * (size_t)a.nb * sizeof(float);
+	pk_bytes = ks->packed_bytes ? (ks->packed_bytes(&a) + 63) & ~(size_t)63 : 0;
+	need = (need + 63) & ~(size_t)63;
+	need += pk_bytes;
 	buf = eng_pool_in_job() ? NULL : eng_pool_scratch(p, need); /* nested: own buffer */
 	if (!buf)
 		buf = owned = aligned_alloc(64, (need + 63) & ~(size_t)63);
@@ -280,6 +356,8 @@ void eng_matmul_multi_with(const struct eng_kernel_set *ks, struct eng_pool *p, 
 			ks->quantize_act(x + (int64_t)t * w0->cols, w0->cols, (int8_t *)a.qs + (int64_t)t * w0->cols,
 					 (float *)a.d + (int64_t)t * a.nb, (float *)a.c + (int64_t)t * a.nb);
 	}
+	if (pk_bytes)
+		ks->pack_act(p, &a, buf + need - pk_bytes);
 	run_rows(ks, p, w, n_w, &a, y);
 	free(owned);
 }

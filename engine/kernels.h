@@ -93,8 +93,12 @@ float eng_dot_f32_ref(const float *a, const float *b, int n);
 void eng_axpy_f32(float *y, float a, const float *x, int n);
 void eng_axpy_f32_ref(float *y, float a, const float *x, int n);
 
-/* "avx2+fma", "neon" or "ref"; eng_simd_name() in engine.h returns the same. Setting the
- * environment variable JOULEBENCH_SIMD=ref forces the reference kernels. */
+/* "avx512vnni", "avx2+fma", "neon" or "ref"; eng_simd_name() in engine.h returns the same. */
 const char *eng_kernels_impl(void);
+/* The instruction-set path that runs: "avx512", "avx2", "neon" or "ref" (eng_isa_name() in
+ * engine.h). Chosen once: the best one the CPU runs, unless the environment variable
+ * JOULEBENCH_ISA=ref|avx2|avx512|neon asks for another this CPU can run (JOULEBENCH_SIMD=ref, the
+ * older name, forces the reference too). */
+const char *eng_kernels_isa(void);
 
 #endif

@@ -1,9 +1,11 @@
 /*
  * engine/kernels_impl.h — private to the kernel files (kernels*.c, threads.c): the table of one
- * kernel implementation (ref, avx2, neon) and the activation layout the matmul kernels share.
+ * kernel implementation (ref, avx2, avx512, neon) and the activation layout the matmul kernels
+ * share.
  *
  * eng_matmul (kernels.c) prepares the activations once per call — as floats for F32/F16 weights,
- * quantized to Q8_0 for Q8_0/Q4_0/Q4_1/Q5_0/Q5_1 weights, to Q8_K for the K-quants — and hands
+ * quantized to Q8_0 for Q8_0/Q4_0/Q4_1/Q5_0/Q5_1 weights, to Q8_K for the K-quants, then packed
+ * once if the set packs batches — and hands
  * row ranges to the implementation's matmul kernel for the weight type, on every thread of the
  * pool.
  */
@@ -37,6 +39,9 @@ struct eng_act {
 	int64_t cols;
 	int64_t nb;
 	int n_tok;
+	/* the set's own rearrangement of qs/d for batches (pack_act), or NULL: then the row kernels
+	 * read qs/d/c as above */
+	const void *packed;
 };
 
 /* y[t * rows + r] for rows r0 <= r < r1 and every token. */
@@ -49,6 +54,11 @@ typedef void (*eng_qact_fn)(const float *x, int64_t n, int8_t *qs, float *d, flo
 struct eng_kernel_set {
 	const char *name;
 	eng_mm_fn mm[ENG_KTYPE_SLOTS]; /* indexed by weight type; NULL = not a weight type */
+	/* Optional (NULL = none): bytes of the set's packed form of Q8_0 activations `a` (0 = do not
+	 * pack this batch), and the packing itself into buf (64-byte aligned), which sets a->packed.
+	 * eng_matmul calls them once per call, after quantizing, before the row kernels. */
+	size_t (*packed_bytes)(const struct eng_act *a);
+	void (*pack_act)(struct eng_pool *p, struct eng_act *a, void *buf);
 	eng_qact_fn quantize_act;
 	/* One row of n floats (n % 256 == 0) to Q8_K; bit-identical to eng_quantize_row_q8_k. */
 	void (*quantize_act_k)(const float *x, struct eng_block_q8_k *y, int64_t n);
@@ -63,6 +73,7 @@ struct eng_kernel_set {
 extern const struct eng_kernel_set eng_kset_ref;
 #if defined(__x86_64__)
 extern const struct eng_kernel_set eng_kset_avx2;
+extern const struct eng_kernel_set eng_kset_avx512;
 #endif
 /* NEON kernels: AArch64 only (32-bit ARM runs the reference). */
 #if defined(__ARM_NEON) && defined(__aarch64__)
@@ -70,16 +81,20 @@ extern const struct eng_kernel_set eng_kset_avx2;
 extern const struct eng_kernel_set eng_kset_neon;
 #endif
 
-/* The set eng_matmul and friends use (chosen once: CPUID, then JOULEBENCH_SIMD=ref). */
+/* The set eng_matmul and friends use (chosen once: the best the CPU runs, or the one
+ * JOULEBENCH_ISA names; see eng_kernels_isa in kernels.h). */
 const struct eng_kernel_set *eng_kernels_active(void);
-/* A set by name ("ref", "avx2+fma", "neon") if this build and CPU can run it, else NULL. For
- * tests that compare every available set with the reference. */
+/* A set by its name ("ref", "avx2+fma", "avx512vnni", "neon") or ISA name ("ref", "avx2",
+ * "avx512", "neon") if this build and CPU can run it, else NULL. For tests that compare every
+ * available set with the reference. */
 const struct eng_kernel_set *eng_kernels_by_name(const char *name);
 
 #if defined(__x86_64__) || defined(__i386__)
 /* CPUID: 1 when the CPU (and OS) can run the AVX2+FMA+F16C kernels / F16C conversions. */
 int eng_x86_has_avx2_fma_f16c(void);
 int eng_x86_has_f16c(void);
+/* 1 when the CPU (and OS) can run the AVX-512 F/BW/VL/DQ + VNNI kernels (and the AVX2 ones). */
+int eng_x86_has_avx512_vnni(void);
 #endif
 
 /* The reference row kernels of the legacy and K-quant types (kernels_kquant_ref.c): every set

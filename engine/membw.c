@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -86,8 +88,8 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int eng_membw_measure(int n_threads, size_t bytes, int reps, struct eng_membw *out, char *err,
-		      size_t errlen)
+static int measure(int n_threads, size_t bytes, size_t min_bytes, int reps, struct eng_membw *out, char *err,
+		   size_t errlen)
 {
 	struct eng_pool *pool = NULL;
 	struct read_job *job = NULL;
@@ -100,9 +102,9 @@ int eng_membw_measure(int n_threads, size_t bytes, int reps, struct eng_membw *o
 		snprintf(err, errlen, "membw: thread count %d out of range (1..1024)", n_threads);
 		return -EINVAL;
 	}
-	if (bytes < ENG_MEMBW_MIN_BYTES) {
-		snprintf(err, errlen, "membw: buffer of %zu bytes is too small (at least %u MiB, well past the caches)",
-			 bytes, ENG_MEMBW_MIN_BYTES >> 20);
+	if (bytes < min_bytes) {
+		snprintf(err, errlen, "membw: buffer of %zu bytes is too small (at least %zu KiB)", bytes,
+			 min_bytes >> 10);
 		return -EINVAL;
 	}
 	if (reps < 1 || reps > ENG_MEMBW_MAX_REPS) {
@@ -121,6 +123,10 @@ int eng_membw_measure(int n_threads, size_t bytes, int reps, struct eng_membw *o
 		rc = -ENOMEM;
 		goto out;
 	}
+#if defined(MADV_HUGEPAGE)
+	/* large pages where the kernel allows: a multi-GiB buffer on 4 KiB pages measures TLB misses */
+	(void)madvise(buf, bytes, MADV_HUGEPAGE);
+#endif
 	/* real pages with non-zero data (zero pages could all map one physical page) */
 	for (size_t i = 0; i < bytes / sizeof *buf; i++)
 		buf[i] = i * 0x9e3779b97f4a7c15ull;
@@ -146,6 +152,138 @@ out:
 	free(job);
 	free(buf);
 	return rc;
+}
+
+int eng_membw_measure(int n_threads, size_t bytes, int reps, struct eng_membw *out, char *err,
+		      size_t errlen)
+{
+	if (bytes < ENG_MEMBW_MIN_BYTES) {
+		memset(out, 0, sizeof *out);
+		snprintf(err, errlen, "membw: buffer of %zu bytes is too small (at least %u MiB, well past the caches)",
+			 bytes, ENG_MEMBW_MIN_BYTES >> 20);
+		return -EINVAL;
+	}
+	return measure(n_threads, bytes, ENG_MEMBW_MIN_BYTES, reps, out, err, errlen);
+}
+
+int eng_membw_measure_cached(int n_threads, size_t bytes, int reps, struct eng_membw *out, char *err,
+			     size_t errlen)
+{
+	/* each thread's share a whole number of 64-word steps */
+	return measure(n_threads, bytes, (size_t)64 << 10, reps, out, err, errlen);
+}
+
+/* ---- cache sizes ---- */
+
+/* The first line of a small sysfs file, without the newline; -1 when it cannot be read. */
+static int read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	int rc = -1;
+
+	if (!f)
+		return -1;
+	if (fgets(buf, (int)len, f)) {
+		buf[strcspn(buf, "\n")] = '\0';
+		rc = 0;
+	}
+	fclose(f);
+	return rc;
+}
+
+/* "32768K", "1M", "512" -> bytes; 0 when it does not parse. */
+static size_t parse_size(const char *s)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	if (end == s)
+		return 0;
+	if (*end == 'K')
+		v <<= 10;
+	else if (*end == 'M')
+		v <<= 20;
+	else if (*end == 'G')
+		v <<= 30;
+	return (size_t)v;
+}
+
+void eng_cache_info(const char *sysfs_root, struct eng_cache_info *out)
+{
+	char path[512], level[16], type[32], size[32];
+
+	memset(out, 0, sizeof *out);
+	for (int i = 0; i < 16; i++) {
+		const char *root = sysfs_root ? sysfs_root : "/sys";
+		size_t b;
+		int lv;
+
+		snprintf(path, sizeof path, "%s/devices/system/cpu/cpu0/cache/index%d/level", root, i);
+		if (read_line(path, level, sizeof level) < 0)
+			continue;
+		snprintf(path, sizeof path, "%s/devices/system/cpu/cpu0/cache/index%d/type", root, i);
+		if (read_line(path, type, sizeof type) < 0 || !strcmp(type, "Instruction"))
+			continue;
+		snprintf(path, sizeof path, "%s/devices/system/cpu/cpu0/cache/index%d/size", root, i);
+		if (read_line(path, size, sizeof size) < 0)
+			continue;
+		lv = atoi(level);
+		b = parse_size(size);
+		if (b > 0 && lv >= out->llc_level) {
+			out->llc_level = lv;
+			out->llc_bytes = b;
+		}
+	}
+	if (out->llc_bytes) {
+		snprintf(out->source, sizeof out->source, "sysfs (cpu0 cache index*, L%d)", out->llc_level);
+		return;
+	}
+	if (sysfs_root) { /* a fake tree: never the real machine's figures */
+		snprintf(out->source, sizeof out->source, "no cache sizes under %s", sysfs_root);
+		return;
+	}
+#if defined(_SC_LEVEL3_CACHE_SIZE)
+	{
+		long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE), l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+
+		if (l3 > 0) {
+			out->llc_bytes = (size_t)l3;
+			out->llc_level = 3;
+		} else if (l2 > 0) {
+			out->llc_bytes = (size_t)l2;
+			out->llc_level = 2;
+		}
+	}
+#endif
+	if (out->llc_bytes)
+		snprintf(out->source, sizeof out->source, "sysconf (CPUID), L%d: /sys has no cache sizes here",
+			 out->llc_level);
+	else
+		snprintf(out->source, sizeof out->source, "unknown: neither /sys nor sysconf report cache sizes");
+}
+
+size_t eng_membw_dram_bytes(const struct eng_cache_info *ci)
+{
+	size_t b = ENG_MEMBW_DEFAULT_BYTES;
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+	size_t cap = pages > 0 && psz > 0 ? (size_t)pages * (size_t)psz / 4 : 0;
+
+	if (ci->llc_bytes > b / 4)
+		b = 4 * ci->llc_bytes;
+	if (cap >= ENG_MEMBW_DEFAULT_BYTES && b > cap)
+		b = cap;
+	return b / 4096 * 4096;
+}
+
+size_t eng_membw_cache_bytes(const struct eng_cache_info *ci)
+{
+	size_t b = ci->llc_bytes / 2;
+
+	if (b > ENG_MEMBW_CACHE_MAX_BYTES)
+		b = ENG_MEMBW_CACHE_MAX_BYTES;
+	if (b < ((size_t)1 << 20))
+		b = (size_t)1 << 20;
+	return b / 4096 * 4096;
 }
 
 double eng_membw_read_gbs(int n_threads, size_t bytes, char *err, size_t errlen)

@@ -7,9 +7,12 @@
 # RESULTS_RUN_ARGS (extra `joulebench run` flags, e.g. "--tdp-w 65" when this CPU's TDP is known
 # and no energy probe is readable), JOULEBENCH (default ./joulebench).
 # It also runs the engine speed table and the sampler overhead of `make bench` (scripts/bench.sh
-# sections "engine sampler") and puts their output in RESULTS.md: RESULTS_BENCH=0 skips them,
-# RESULTS_BENCH_REPS (default 3) sets the runs per engine row, RESULTS_BENCH_TYPES (default
-# "q4_0 q8_0 f16 f32") the weight types, RESULTS_SAMPLER_REPS (default 3) the sampler A/B reps.
+# sections "engine sampler": ours against llama.cpp on the same GGUF files, interleaved) and puts
+# their output in RESULTS.md with the date, the CPU's SIMD flags and the peer's version:
+# RESULTS_BENCH=0 skips them, RESULTS_BENCH_REPS (default 3) sets the runs per engine row,
+# RESULTS_BENCH_TYPES (default "q4_0 q8_0 f16 q4_k_m") the weight types, RESULTS_SAMPLER_REPS
+# (default 3) the sampler A/B reps; RESULTS_BENCH_FROM=FILE takes a saved `make bench` output (all
+# its sections) instead of running it again.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 jb=${JOULEBENCH:-./joulebench}
@@ -69,12 +72,19 @@ fi
 bench_txt="$out/bench.txt"
 bench_rc=0
 if [ "${RESULTS_BENCH:-1}" != 0 ]; then
-	echo "make results: scripts/bench.sh (engine speed, sampler overhead) > $bench_txt" >&2
-	BENCH_SECTIONS="engine sampler" BENCH_REPS=${RESULTS_BENCH_REPS:-3} \
-		BENCH_TYPES=${RESULTS_BENCH_TYPES:-"q4_0 q8_0 f16 f32"} \
-		SAMPLER_REPS=${RESULTS_SAMPLER_REPS:-3} JOULEBENCH_BIN="$jb" \
-		scripts/bench.sh >"$bench_txt" 2>"$out/bench.err"
-	bench_rc=$?
+	if [ -n "${RESULTS_BENCH_FROM:-}" ]; then
+		echo "make results: engine speed from $RESULTS_BENCH_FROM (RESULTS_BENCH_FROM)" >&2
+		cp "$RESULTS_BENCH_FROM" "$bench_txt" && : >"$out/bench.err"
+		bench_rc=$?
+		notes+=("engine speed table: a saved \`make bench\` output ($RESULTS_BENCH_FROM, RESULTS_BENCH_FROM), not re-run")
+	else
+		echo "make results: scripts/bench.sh (engine speed against llama.cpp, sampler overhead) > $bench_txt" >&2
+		BENCH_SECTIONS="engine sampler" BENCH_REPS=${RESULTS_BENCH_REPS:-3} \
+			BENCH_TYPES=${RESULTS_BENCH_TYPES:-"q4_0 q8_0 f16 q4_k_m"} \
+			SAMPLER_REPS=${RESULTS_SAMPLER_REPS:-3} JOULEBENCH_BIN="$jb" \
+			scripts/bench.sh >"$bench_txt" 2>"$out/bench.err"
+		bench_rc=$?
+	fi
 	[ -s "$out/bench.err" ] || rm -f "$out/bench.err"
 	[ $bench_rc -ne 0 ] && notes+=("scripts/bench.sh exited with status $bench_rc (\`$out/bench.err\`); its output so far is below")
 fi
@@ -84,6 +94,13 @@ if [ ${#results[@]} -eq 0 ]; then
 fi
 
 host=$(hostname 2>/dev/null || echo unknown)
+# the CPU's SIMD flags that pick kernels (x86: AVX2/AVX-512/VNNI/AMX; ARM: asimd, dotprod, i8mm, sve)
+simd_flags=$(grep -m1 -E '^(flags|Features)' /proc/cpuinfo 2>/dev/null | sed 's/.*: //' | tr ' ' '\n' |
+	grep -E '^(avx2|fma|f16c|avx512[a-z_0-9]*|avx_vnni|amx[a-z_0-9]*|asimd|asimddp|i8mm|sve2?)$' | tr '\n' ' ' | sed 's/ $//')
+peer=
+if [ -e scripts/oracle/node_modules/node-llama-cpp/package.json ]; then
+	peer="node-llama-cpp $(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' scripts/oracle/node_modules/node-llama-cpp/package.json | head -1)"
+fi
 load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 "$jb" report "${results[@]}" -o "$out" --title "joulebench results on $host" || exit 1
 
@@ -112,12 +129,17 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 		echo "## Engine speed and sampler overhead (\`make bench\`)"
 		echo
 		echo "The engine and sampler sections of \`scripts/bench.sh\` (what \`make bench\` prints), run by"
-		echo "\`make results\` with BENCH_REPS=${RESULTS_BENCH_REPS:-3} and SAMPLER_REPS=${RESULTS_SAMPLER_REPS:-3}. Sources of the figures:"
+		echo "\`make results\` with BENCH_REPS=${RESULTS_BENCH_REPS:-3} and SAMPLER_REPS=${RESULTS_SAMPLER_REPS:-3}, on $(date -u '+%Y-%m-%d'),"
+		echo "CPU SIMD flags: \`${simd_flags:-unknown}\`. Sources of the figures:"
 		echo
 		echo "- pp64 / tg32 tok/s, MB/token, RSS: **measured** here by \`joulebench generate\` on"
-		echo "  \`synth:bench-1b:TYPE\` (median of the runs, min..max in brackets)."
-		echo "- llama.cpp columns: **reference figures** recorded in \`scripts/bench.sh\` (llama-bench, Feb"
-		echo "  2025 build, same shape, measured on the reference VM), not re-measured by this command."
+		echo "  \`synth:bench-1b:TYPE\` written to a GGUF file (median of the runs, min..max in brackets)."
+		echo "- llama.cpp columns: **measured in the same run** on the same GGUF file by"
+		echo "  \`scripts/oracle/bench.mjs\` (${peer:-peer not installed}: its prebuilt llama.cpp,"
+		echo "  timed as llama-bench does — warm-up, same thread count, fresh context per run, one"
+		echo "  \`llama_decode\` per token without sampling), alternating with ours run by run; ratio ="
+		echo "  ours / llama.cpp. The stderr lines in \`$out/bench.err\` give llama.cpp's own counters"
+		echo "  (\`llama_perf_context\`) for every run next to the harness's timing."
 		echo "- GB/s: memory read bandwidth **measured** here by \`joulebench membw\`; bound = GB/s / MB per"
 		echo "  token, the decode speed if every weight byte came from memory at that bandwidth."
 		echo "- Sampler overhead: decode tok/s with the 100 ms power sampler over the same run with it"

@@ -1,9 +1,9 @@
 /*
  * tests/test_kernels.c — every SIMD kernel against its plain-C `_ref` twin.
  *
- * Each kernel set this build and CPU can run (avx2+fma on x86-64 with AVX2, neon on ARM) is held
- * to the reference over random inputs and sizes, odd lengths included where the kernel allows
- * them, within the named bounds below. The bounds are derived from how the two versions may
+ * Each kernel set this build and CPU can run (avx512vnni on x86-64 with AVX-512 VNNI, avx2+fma
+ * with AVX2, neon on ARM) is held to the reference over random inputs and sizes, odd lengths
+ * included where the kernel allows them, within the named bounds below. The bounds are derived from how the two versions may
  * differ (summation order, fused multiply-add, the exp approximation), not tuned to pass: a
  * kernel that drops a block, a row or a tail element fails them by orders of magnitude.
  */
@@ -63,7 +63,7 @@ static float frand(void)
  * the harness is exercised even where no SIMD set exists. */
 static int simd_sets(const struct eng_kernel_set **out)
 {
-	static const char *names[] = { "avx2+fma", "neon" };
+	static const char *names[] = { "avx512vnni", "avx2+fma", "neon" };
 	int n = 0;
 
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -81,24 +81,45 @@ static int simd_sets(const struct eng_kernel_set **out)
 static void test_active_set(void **state)
 {
 	const char *name = eng_kernels_impl();
+	const char *isa_env = getenv("JOULEBENCH_ISA"), *simd_env = getenv("JOULEBENCH_SIMD");
 
 	(void)state;
 	assert_non_null(name);
 	assert_string_equal(name, eng_simd_name());
 	assert_non_null(eng_kernels_by_name("ref"));
-	assert_null(eng_kernels_by_name("avx512"));
-	if (getenv("JOULEBENCH_SIMD") && !strcmp(getenv("JOULEBENCH_SIMD"), "ref")) {
+	assert_ptr_equal(eng_kernels_by_name("ref"), &eng_kset_ref);
+	assert_null(eng_kernels_by_name("amx"));
+	assert_non_null(strstr(eng_isa_available(), eng_isa_name()));
+	if (isa_env && *isa_env) {
+		/* forced: that path when this CPU runs it, else the best with a note */
+		if (eng_kernels_by_name(isa_env))
+			assert_string_equal(eng_isa_name(), isa_env);
+		else
+			assert_non_null(eng_isa_note());
+		return;
+	}
+	assert_null(eng_isa_note());
+	if (simd_env && !strcmp(simd_env, "ref")) {
 		assert_string_equal(name, "ref");
+		assert_string_equal(eng_isa_name(), "ref");
 		return;
 	}
 #if defined(__x86_64__)
-	if (eng_x86_has_avx2_fma_f16c())
+	assert_true(!eng_kernels_by_name("avx512") == !eng_x86_has_avx512_vnni());
+	if (eng_x86_has_avx512_vnni()) {
+		assert_string_equal(name, "avx512vnni");
+		assert_string_equal(eng_isa_name(), "avx512");
+	} else if (eng_x86_has_avx2_fma_f16c()) {
 		assert_string_equal(name, "avx2+fma");
-	else
+		assert_string_equal(eng_isa_name(), "avx2");
+	} else {
 		assert_string_equal(name, "ref");
+	}
 #elif defined(JB_NEON_KERNELS)
+	assert_null(eng_kernels_by_name("avx512"));
 	assert_string_equal(name, "neon");
 #else
+	assert_null(eng_kernels_by_name("avx512"));
 	assert_string_equal(name, "ref");
 #endif
 }
@@ -301,6 +322,71 @@ static void test_matmul_vs_ref(void **state)
 				check_matmul(sets[s], pools[ci % 3], types[ti], 37, cols[ci], 6);
 		}
 	}
+	eng_pool_free(pools[1]);
+	eng_pool_free(pools[2]);
+}
+
+/*
+ * The AVX-512 VNNI Q4_0 / Q8_0 kernels compute every block's integer dot product exactly and then
+ * scale and add block by block in the reference's order, so they must match eng_matmul_ref bit
+ * for bit: decode (matvec, odd block counts included) and the packed batch GEMM (n_tok >= 8, token
+ * tiles of 16 with partial tiles, row tiles of 4 and 2 with tails), on 1..3 threads.
+ */
+static void test_matmul_avx512_bitwise(void **state)
+{
+	static const int types[] = { ENG_TYPE_Q8_0, ENG_TYPE_Q4_0 };
+	static const int64_t rows_list[] = { 1, 2, 3, 5, 17, 64, 133 };
+	static const int64_t cols_list[] = { 32, 64, 96, 288, 2048 };
+	static const int toks[] = { 1, 2, 5, 8, 16, 17, 33, 47, 64 };
+	const struct eng_kernel_set *ks = eng_kernels_by_name("avx512vnni");
+	struct eng_pool *pools[3] = { NULL, eng_pool_new(2), eng_pool_new(3) };
+
+	(void)state;
+	assert_non_null(pools[1]);
+	assert_non_null(pools[2]);
+	if (!ks) {
+		tu_note("no AVX-512 VNNI on this CPU/build: the avx512vnni kernels are not checked here");
+		goto out;
+	}
+	for (size_t ti = 0; ti < 2; ti++)
+		for (size_t ri = 0; ri < sizeof rows_list / sizeof rows_list[0]; ri++)
+			for (size_t ci = 0; ci < sizeof cols_list / sizeof cols_list[0]; ci++)
+				for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++) {
+					struct test_mat t;
+					int64_t rows = rows_list[ri], cols = cols_list[ci];
+					int n_tok = toks[k];
+					float *x, *y, *yr;
+
+					if (cols >= 2048 && n_tok > 17 && rows > 17)
+						continue; /* keep the test fast */
+					x = malloc((size_t)(n_tok * cols) * sizeof *x);
+					y = malloc((size_t)(n_tok * rows) * sizeof *y);
+					yr = malloc((size_t)(n_tok * rows) * sizeof *yr);
+					assert_non_null(x);
+					assert_non_null(y);
+					assert_non_null(yr);
+					make_mat(&t, types[ti], rows, cols);
+					for (int64_t i = 0; i < n_tok * cols; i++)
+						x[i] = frand() * 3.0f;
+					memset(y, 0xff, (size_t)(n_tok * rows) * sizeof *y);
+					eng_matmul_ref(&t.m, x, n_tok, yr);
+					eng_matmul_with(ks, pools[(ri + k) % 3], &t.m, x, n_tok, y);
+					if (memcmp(y, yr, (size_t)(n_tok * rows) * sizeof *y)) {
+						for (int64_t i = 0; i < n_tok * rows; i++)
+							if (memcmp(&y[i], &yr[i], sizeof *y)) {
+								fprintf(stderr, "avx512vnni %s %lldx%lld n_tok %d: y[%lld] = %.9g, ref %.9g\n",
+									type_str(types[ti]), (long long)rows, (long long)cols, n_tok,
+									(long long)i, y[i], yr[i]);
+								break;
+							}
+						fail();
+					}
+					free_mat(&t);
+					free(x);
+					free(y);
+					free(yr);
+				}
+out:
 	eng_pool_free(pools[1]);
 	eng_pool_free(pools[2]);
 }
@@ -640,6 +726,7 @@ int main(void)
 		cmocka_unit_test(test_quantize_act_identical),
 		cmocka_unit_test(test_matmul_vs_ref),
 		cmocka_unit_test(test_matmul_threads_bitwise),
+		cmocka_unit_test(test_matmul_avx512_bitwise),
 		cmocka_unit_test(test_matmul_multi),
 		cmocka_unit_test(test_matmul_nested_in_pool),
 		cmocka_unit_test(test_matmul_ref_vs_double),
