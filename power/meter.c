@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 #define REPLY_MAX 16384
-#define CACHE_NS 20000000LL /* the counter domain reuses a reply younger than 20 ms */
+#define CACHE_NS  20000000LL /* the counter domain reuses a reply younger than 20 ms */
 
 enum meter_kind { METER_SHELLY, METER_TASMOTA, METER_EXEC };
 
@@ -45,7 +45,7 @@ enum meter_kind { METER_SHELLY, METER_TASMOTA, METER_EXEC };
 struct meter {
 	enum meter_kind kind;
 	int refs;
-	char target[256];  /* HOST[:PORT] or the command */
+	char target[256]; /* HOST[:PORT] or the command */
 	char url[320];
 	CURL *curl;
 	long timeout_ms;
@@ -55,18 +55,18 @@ struct meter {
 	int last_rc;
 	/* the last good reading */
 	double power_w;
-	double energy_j;   /* the meter's counter as read, J */
+	double energy_j; /* the meter's counter as read, J */
 	bool has_power, has_counter;
 	/* counter resets */
 	double last_counter_j, offset_j;
 	bool counter_seen;
 	int resets;
-	char why[200];     /* what was wrong with the last reply */
+	char why[200]; /* what was wrong with the last reply */
 };
 
 struct meter_dom {
 	struct meter *m;
-	bool counter;      /* the counter view */
+	bool counter; /* the counter view */
 };
 
 static size_t on_data(char *p, size_t size, size_t n, void *ud)
@@ -127,7 +127,8 @@ static int parse_reply(struct meter *m)
 			return 0;
 		}
 		reply_excerpt(m, ex, sizeof ex);
-		pwr_strf(m->why, sizeof m->why, "expected a first line 'W <watts>' or 'J <joules>', got '%s'", ex);
+		pwr_strf(m->why, sizeof m->why,
+		         "expected a first line 'W <watts>' or 'J <joules>', got '%s'", ex);
 		return -EBADMSG;
 	}
 	root = cJSON_ParseWithLength(m->reply, m->reply_len);
@@ -140,9 +141,10 @@ static int parse_reply(struct meter *m)
 	}
 	if (!cJSON_IsNumber(pw) || !(pw->valuedouble >= 0 && pw->valuedouble < 1e6)) {
 		reply_excerpt(m, ex, sizeof ex);
-		pwr_strf(m->why, sizeof m->why, "the reply is not %s JSON with a power reading (%s): '%s'",
-			 m->kind == METER_SHELLY ? "Shelly Switch.GetStatus" : "Tasmota Status 8",
-			 m->kind == METER_SHELLY ? "apower" : "StatusSNS.ENERGY.Power", ex);
+		pwr_strf(m->why, sizeof m->why,
+		         "the reply is not %s JSON with a power reading (%s): '%s'",
+		         m->kind == METER_SHELLY ? "Shelly Switch.GetStatus" : "Tasmota Status 8",
+		         m->kind == METER_SHELLY ? "apower" : "StatusSNS.ENERGY.Power", ex);
 		rc = -EBADMSG;
 		goto out;
 	}
@@ -186,7 +188,7 @@ static int run_command(struct meter *m)
 	close(fds[1]);
 	for (;;) {
 		int64_t left = deadline - pwr_now_ns();
-		struct pollfd p = { fds[0], POLLIN, 0 };
+		struct pollfd p = {fds[0], POLLIN, 0};
 		ssize_t got;
 
 		if (left <= 0) {
@@ -210,12 +212,13 @@ static int run_command(struct meter *m)
 		rc = -errno;
 	if (rc == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
 		pwr_strf(m->why, sizeof m->why, "the command exited with %s %d",
-			 WIFEXITED(status) ? "status" : "signal",
-			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		         WIFEXITED(status) ? "status" : "signal",
+		         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 		rc = -ECHILD;
 	}
 	if (rc == -ETIMEDOUT)
-		pwr_strf(m->why, sizeof m->why, "the command did not finish within %ld ms", m->timeout_ms);
+		pwr_strf(m->why, sizeof m->why, "the command did not finish within %ld ms",
+		         m->timeout_ms);
 	return rc;
 }
 
@@ -273,7 +276,8 @@ static int meter_read(struct pwr_dom *dom, uint64_t *raw)
 		return rc;
 	if (md->counter || dom->value_kind == PWR_VALUE_COUNTER) {
 		if (!m->has_counter) {
-			pwr_strf(m->why, sizeof m->why, "the reply has no energy counter this time");
+			pwr_strf(m->why, sizeof m->why,
+			         "the reply has no energy counter this time");
 			return -EBADMSG;
 		}
 		*raw = (uint64_t)llround(counter_unfolded(m) / dom->joules_per_unit);
@@ -292,7 +296,9 @@ static void meter_explain(struct pwr_dom *dom, int err, char *buf, size_t len)
 	struct meter_dom *md = dom->priv;
 
 	pwr_strf(buf, len, "%s: %s%s", dom->desc.id, md->m->why[0] ? md->m->why : strerror(-err),
-		 err == -ETIMEDOUT && md->m->kind != METER_EXEC ? " (the meter did not answer in time)" : "");
+	         err == -ETIMEDOUT && md->m->kind != METER_EXEC
+	             ? " (the meter did not answer in time)"
+	             : "");
 }
 
 static void meter_close(struct pwr_dom *dom)
@@ -315,7 +321,8 @@ static void meter_close(struct pwr_dom *dom)
 static int curl_setup(struct meter *m, const char *host_port)
 {
 	static bool global_done;
-	const char *path = m->kind == METER_SHELLY ? "/rpc/Switch.GetStatus?id=0" : "/cm?cmnd=Status%208";
+	const char *path =
+	    m->kind == METER_SHELLY ? "/rpc/Switch.GetStatus?id=0" : "/cm?cmnd=Status%208";
 
 	if (!global_done) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
@@ -348,7 +355,8 @@ static int curl_setup(struct meter *m, const char *host_port)
  * in the raw reply ("total":12.345 → 0.001), in the counter's unit (Wh or kWh), converted to J.
  * Falls back to `def_j` when the number cannot be found.
  */
-static double counter_resolution_j(const struct meter *m, const char *key, double unit_j, double def_j)
+static double counter_resolution_j(const struct meter *m, const char *key, double unit_j,
+                                   double def_j)
 {
 	const char *p = strstr(m->reply, key), *dot;
 	int decimals = 0;
@@ -369,8 +377,8 @@ static double counter_resolution_j(const struct meter *m, const char *key, doubl
 	return unit_j * pow(10, -decimals);
 }
 
-static int add_view(struct pwr_discover *d, struct meter *m, const char *domain, bool counter, const char *covers,
-		    const char *unit, struct pwr_dom **power_dom)
+static int add_view(struct pwr_discover *d, struct meter *m, const char *domain, bool counter,
+                    const char *covers, const char *unit, struct pwr_dom **power_dom)
 {
 	struct meter_dom *md = calloc(1, sizeof *md);
 	struct pwr_dom dom, *stored;
@@ -388,9 +396,10 @@ static int add_view(struct pwr_discover *d, struct meter *m, const char *domain,
 		dom.value_kind = PWR_VALUE_COUNTER;
 		dom.joules_per_unit = m->kind == METER_EXEC ? 1e-6 : 3.6; /* exec: uJ; plugs: mWh */
 		/* as stated by the reply's decimals (Shelly Wh, Tasmota kWh per EnergyRes) */
-		dom.desc.resolution_j = m->kind == METER_SHELLY    ? counter_resolution_j(m, "\"total\"", 3600.0, 3.6)
-					: m->kind == METER_TASMOTA ? counter_resolution_j(m, "\"Total\"", 3.6e6, 3600)
-								   : 1e-6;
+		dom.desc.resolution_j =
+		    m->kind == METER_SHELLY    ? counter_resolution_j(m, "\"total\"", 3600.0, 3.6)
+		    : m->kind == METER_TASMOTA ? counter_resolution_j(m, "\"Total\"", 3.6e6, 3600)
+		                               : 1e-6;
 		if (dom.desc.resolution_j < 3.6)
 			dom.desc.resolution_j = 3.6; /* raw readings are kept in mWh */
 		dom.not_primary = m->kind != METER_EXEC;
@@ -412,7 +421,8 @@ static int add_view(struct pwr_discover *d, struct meter *m, const char *domain,
 	return 0;
 }
 
-static int meter_open_target(struct pwr_discover *d, enum meter_kind kind, const char *name, const char *target)
+static int meter_open_target(struct pwr_discover *d, enum meter_kind kind, const char *name,
+                             const char *target)
 {
 	struct meter *m = calloc(1, sizeof *m);
 	struct pwr_dom *power_dom = NULL;
@@ -434,9 +444,13 @@ static int meter_open_target(struct pwr_discover *d, enum meter_kind kind, const
 	if (kind != METER_EXEC) {
 		char host_port[300];
 
-		if (!*target || strspn(target, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") !=
-				       strlen(target)) {
-			d->unavailable(d, what, "expected %s:HOST[:PORT] (a host name or address, no path)", name);
+		if (!*target ||
+		    strspn(target,
+		           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") !=
+		        strlen(target)) {
+			d->unavailable(d, what,
+			               "expected %s:HOST[:PORT] (a host name or address, no path)",
+			               name);
 			free(m);
 			return 0;
 		}
@@ -447,7 +461,9 @@ static int meter_open_target(struct pwr_discover *d, enum meter_kind kind, const
 			return 0;
 		}
 	} else if (!*target) {
-		d->unavailable(d, what, "expected exec:CMD, a command that prints 'W <watts>' or 'J <joules>'");
+		d->unavailable(
+		    d, what,
+		    "expected exec:CMD, a command that prints 'W <watts>' or 'J <joules>'");
 		free(m);
 		return 0;
 	}
@@ -470,7 +486,7 @@ static int meter_open_target(struct pwr_discover *d, enum meter_kind kind, const
 	} else {
 		pwr_strf(dom, sizeof dom, "%.63s", target);
 		pwr_strf(covers, sizeof covers, "wall, whole system incl. PSU loss (%s plug %.60s)",
-			 kind == METER_SHELLY ? "Shelly" : "Tasmota", target);
+		         kind == METER_SHELLY ? "Shelly" : "Tasmota", target);
 		rc = add_view(d, m, dom, false, covers, "mW power (plug)", &power_dom);
 		if (rc == 0 && m->has_counter) {
 			char cdom[64], ccov[160];
@@ -481,10 +497,12 @@ static int meter_open_target(struct pwr_discover *d, enum meter_kind kind, const
 				struct pwr_dom *cd = (struct pwr_dom *)power_dom->counter;
 
 				pwr_strf(ccov, sizeof ccov,
-					 "the same plug's own energy counter (%s, resolution %.4g J as its "
-					 "decimals state)",
-					 kind == METER_SHELLY ? "aenergy.total, Wh" : "ENERGY.Total, kWh",
-					 cd->desc.resolution_j);
+				         "the same plug's own energy counter (%s, resolution %.4g "
+				         "J as its "
+				         "decimals state)",
+				         kind == METER_SHELLY ? "aenergy.total, Wh"
+				                              : "ENERGY.Total, kWh",
+				         cd->desc.resolution_j);
 				pwr_strf(cd->desc.covers, sizeof cd->desc.covers, "%s", ccov);
 			}
 		}
@@ -512,7 +530,10 @@ static int meter_discover_kind(struct pwr_discover *d, enum meter_kind kind, con
 			return rc;
 	}
 	if (n == 0)
-		d->unavailable(d, name, "no meter named: pass --probe %s", kind == METER_EXEC ? "exec:CMD (prints 'W <watts>' or 'J <joules>')" : kind == METER_SHELLY ? "shelly:HOST[:PORT]" : "tasmota:HOST[:PORT]");
+		d->unavailable(d, name, "no meter named: pass --probe %s",
+		               kind == METER_EXEC ? "exec:CMD (prints 'W <watts>' or 'J <joules>')"
+		               : kind == METER_SHELLY ? "shelly:HOST[:PORT]"
+		                                      : "tasmota:HOST[:PORT]");
 	return 0;
 }
 
@@ -532,37 +553,39 @@ static int exec_discover(struct pwr_discover *d)
 }
 
 const struct pwr_backend pwr_backend_shelly = {
-	.name = "shelly",
-	.summary = "Shelly Gen2+ plug over HTTP (apower W, aenergy.total Wh): wall power, --probe shelly:HOST[:PORT]",
-	.discover = shelly_discover,
-	.read = meter_read,
-	.close = meter_close,
-	.explain = meter_explain,
-	.transient = true,
-	.target_probe = true,
-	.wall = true,
+    .name = "shelly",
+    .summary = "Shelly Gen2+ plug over HTTP (apower W, aenergy.total Wh): wall power, --probe "
+               "shelly:HOST[:PORT]",
+    .discover = shelly_discover,
+    .read = meter_read,
+    .close = meter_close,
+    .explain = meter_explain,
+    .transient = true,
+    .target_probe = true,
+    .wall = true,
 };
 
 const struct pwr_backend pwr_backend_tasmota = {
-	.name = "tasmota",
-	.summary = "Tasmota plug over HTTP (Status 8: ENERGY.Power W, Total kWh): wall power, --probe tasmota:HOST[:PORT]",
-	.discover = tasmota_discover,
-	.read = meter_read,
-	.close = meter_close,
-	.explain = meter_explain,
-	.transient = true,
-	.target_probe = true,
-	.wall = true,
+    .name = "tasmota",
+    .summary = "Tasmota plug over HTTP (Status 8: ENERGY.Power W, Total kWh): wall power, --probe "
+               "tasmota:HOST[:PORT]",
+    .discover = tasmota_discover,
+    .read = meter_read,
+    .close = meter_close,
+    .explain = meter_explain,
+    .transient = true,
+    .target_probe = true,
+    .wall = true,
 };
 
 const struct pwr_backend pwr_backend_exec = {
-	.name = "exec",
-	.summary = "any command that prints 'W <watts>' or 'J <joules>' each round: --probe exec:CMD",
-	.discover = exec_discover,
-	.read = meter_read,
-	.close = meter_close,
-	.explain = meter_explain,
-	.transient = true,
-	.target_probe = true,
-	.wall = true,
+    .name = "exec",
+    .summary = "any command that prints 'W <watts>' or 'J <joules>' each round: --probe exec:CMD",
+    .discover = exec_discover,
+    .read = meter_read,
+    .close = meter_close,
+    .explain = meter_explain,
+    .transient = true,
+    .target_probe = true,
+    .wall = true,
 };

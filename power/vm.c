@@ -25,10 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define VM_COEF_FILE "configs/hardware/vm/ccf-vcpu.json"
+#define VM_COEF_FILE   "configs/hardware/vm/ccf-vcpu.json"
 #define MAX_COEF_BYTES (1 << 20)
 
-/* ---- /proc ------------------------------------------------------------------------------------ */
+/* ---- /proc ------------------------------------------------------------------------------------
+ */
 
 static void rstrip(char *s)
 {
@@ -113,7 +114,8 @@ const char *pwr_vm_infer_uarch(const struct pwr_cpuid *c, char *how, size_t how_
 	if (!c->model_name[0])
 		pwr_strf(name_note, sizeof name_note, "no model name");
 	else if (name_masked(c->model_name))
-		pwr_strf(name_note, sizeof name_note, "model name '%.60s' names no part", c->model_name);
+		pwr_strf(name_note, sizeof name_note, "model name '%.60s' names no part",
+		         c->model_name);
 	else
 		pwr_strf(name_note, sizeof name_note, "model name '%.60s'", c->model_name);
 
@@ -128,8 +130,10 @@ const char *pwr_vm_infer_uarch(const struct pwr_cpuid *c, char *how, size_t how_
 		case 0x19:
 			if (has_flag(c, "avx512f"))
 				u = "zen4", why = "family 0x19 with AVX-512 (Zen 3 has none)";
-			else if ((c->model >= 0x10 && c->model <= 0x1f) || (c->model >= 0xa0 && c->model <= 0xaf))
-				u = "zen4", why = "family 0x19 model in 0x10-0x1F/0xA0-0xAF (Genoa, Bergamo)";
+			else if ((c->model >= 0x10 && c->model <= 0x1f) ||
+			         (c->model >= 0xa0 && c->model <= 0xaf))
+				u = "zen4",
+				why = "family 0x19 model in 0x10-0x1F/0xA0-0xAF (Genoa, Bergamo)";
 			else
 				u = "zen3", why = "family 0x19 without AVX-512";
 			break;
@@ -142,37 +146,70 @@ const char *pwr_vm_infer_uarch(const struct pwr_cpuid *c, char *how, size_t how_
 	} else if (!strcmp(c->vendor, "GenuineIntel")) {
 		if (c->family == 6) {
 			switch (c->model) {
-			case 0x2a: case 0x2d:
-				u = "sandybridge", why = "family 6 model 0x2A/0x2D"; break;
-			case 0x3a: case 0x3e:
-				u = "ivybridge", why = "family 6 model 0x3A/0x3E"; break;
-			case 0x3c: case 0x3f: case 0x45: case 0x46:
-				u = "haswell", why = "family 6 model 0x3C/0x3F/0x45/0x46"; break;
-			case 0x3d: case 0x47: case 0x4f: case 0x56:
-				u = "broadwell", why = "family 6 model 0x3D/0x47/0x4F/0x56"; break;
-			case 0x4e: case 0x5e:
-				u = "skylake", why = "family 6 model 0x4E/0x5E"; break;
+			case 0x2a:
+			case 0x2d:
+				u = "sandybridge", why = "family 6 model 0x2A/0x2D";
+				break;
+			case 0x3a:
+			case 0x3e:
+				u = "ivybridge", why = "family 6 model 0x3A/0x3E";
+				break;
+			case 0x3c:
+			case 0x3f:
+			case 0x45:
+			case 0x46:
+				u = "haswell", why = "family 6 model 0x3C/0x3F/0x45/0x46";
+				break;
+			case 0x3d:
+			case 0x47:
+			case 0x4f:
+			case 0x56:
+				u = "broadwell", why = "family 6 model 0x3D/0x47/0x4F/0x56";
+				break;
+			case 0x4e:
+			case 0x5e:
+				u = "skylake", why = "family 6 model 0x4E/0x5E";
+				break;
 			case 0x55:
 				if (c->stepping >= 5 || has_flag(c, "avx512_vnni"))
-					u = "cascadelake", why = "family 6 model 0x55 stepping >= 5 or AVX512-VNNI";
+					u = "cascadelake",
+					why = "family 6 model 0x55 stepping >= 5 or AVX512-VNNI";
 				else
-					u = "skylake", why = "family 6 model 0x55 stepping < 5 (Skylake-SP)";
+					u = "skylake",
+					why = "family 6 model 0x55 stepping < 5 (Skylake-SP)";
 				break;
-			case 0x8e: case 0x9e: case 0xa5: case 0xa6:
-				u = "coffeelake", why = "family 6 model 0x8E/0x9E/0xA5/0xA6 (Kaby/Coffee/Comet Lake)"; break;
-			case 0x6a: case 0x6c: case 0x7d: case 0x7e:
-				u = "icelake", why = "family 6 model 0x6A/0x6C/0x7D/0x7E"; break;
+			case 0x8e:
+			case 0x9e:
+			case 0xa5:
+			case 0xa6:
+				u = "coffeelake",
+				why = "family 6 model 0x8E/0x9E/0xA5/0xA6 (Kaby/Coffee/Comet Lake)";
+				break;
+			case 0x6a:
+			case 0x6c:
+			case 0x7d:
+			case 0x7e:
+				u = "icelake", why = "family 6 model 0x6A/0x6C/0x7D/0x7E";
+				break;
 			case 0x8f:
-				u = "sapphirerapids", why = "family 6 model 0x8F"; break;
+				u = "sapphirerapids", why = "family 6 model 0x8F";
+				break;
 			case 0xcf:
-				u = "emeraldrapids", why = "family 6 model 0xCF"; break;
-			case 0xad: case 0xae:
-				u = "graniterapids", why = "family 6 model 0xAD/0xAE"; break;
+				u = "emeraldrapids", why = "family 6 model 0xCF";
+				break;
+			case 0xad:
+			case 0xae:
+				u = "graniterapids", why = "family 6 model 0xAD/0xAE";
+				break;
 			default:
 				if (has_flag(c, "amx_tile"))
-					u = "sapphirerapids", why = "AMX (Sapphire Rapids or later; the earliest is assumed)";
+					u = "sapphirerapids",
+					why = "AMX (Sapphire Rapids or later; the earliest is "
+					      "assumed)";
 				else if (has_flag(c, "avx512_vnni"))
-					u = "cascadelake", why = "AVX512-VNNI without AMX (Cascade Lake or Ice Lake; the earlier is assumed)";
+					u = "cascadelake",
+					why = "AVX512-VNNI without AMX (Cascade Lake or Ice Lake; "
+					      "the earlier is assumed)";
 				else
 					why = "an Intel model without a row";
 			}
@@ -186,14 +223,15 @@ const char *pwr_vm_infer_uarch(const struct pwr_cpuid *c, char *how, size_t how_
 	}
 	if (c->family >= 0)
 		pwr_strf(how, how_len, "CPUID %s family 0x%X model 0x%X stepping %d: %s; %s",
-			 c->vendor[0] ? c->vendor : "?", (unsigned)c->family, (unsigned)(c->model < 0 ? 0 : c->model),
-			 c->stepping, why, name_note);
+		         c->vendor[0] ? c->vendor : "?", (unsigned)c->family,
+		         (unsigned)(c->model < 0 ? 0 : c->model), c->stepping, why, name_note);
 	else
 		pwr_strf(how, how_len, "%s; %s", why, name_note);
 	return u;
 }
 
-/* ---- coefficients ----------------------------------------------------------------------------- */
+/* ---- coefficients -----------------------------------------------------------------------------
+ */
 
 static char *slurp(const char *path, size_t max, int *err)
 {
@@ -224,17 +262,18 @@ static char *slurp(const char *path, size_t max, int *err)
 }
 
 /* {"default": d, "low": l, "high": h} with 0 <= l <= d <= h. */
-static int triple(const cJSON *o, const char *key, double v[3], const char *path, const char *row, char *err,
-		  size_t errlen)
+static int triple(const cJSON *o, const char *key, double v[3], const char *path, const char *row,
+                  char *err, size_t errlen)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, key);
-	static const char *names[3] = { "default", "low", "high" };
+	static const char *names[3] = {"default", "low", "high"};
 
 	for (int i = 0; i < 3; i++) {
 		const cJSON *x = cJSON_GetObjectItemCaseSensitive(t, names[i]);
 
 		if (!cJSON_IsNumber(x) || !(x->valuedouble >= 0 && x->valuedouble < 1000)) {
-			pwr_strf(err, errlen, "%s: %s.%s.%s must be a number in [0, 1000)", path, row, key, names[i]);
+			pwr_strf(err, errlen, "%s: %s.%s.%s must be a number in [0, 1000)", path,
+			         row, key, names[i]);
 			return -EINVAL;
 		}
 		v[i] = x->valuedouble;
@@ -246,7 +285,8 @@ static int triple(const cJSON *o, const char *key, double v[3], const char *path
 	return 0;
 }
 
-int pwr_vm_coef_load(const char *path, const char *uarch, struct pwr_vm_coef *k, char *err, size_t errlen)
+int pwr_vm_coef_load(const char *path, const char *uarch, struct pwr_vm_coef *k, char *err,
+                     size_t errlen)
 {
 	cJSON *root = NULL;
 	const cJSON *rows, *row, *found = NULL, *unknown = NULL, *src;
@@ -257,12 +297,14 @@ int pwr_vm_coef_load(const char *path, const char *uarch, struct pwr_vm_coef *k,
 	memset(k, 0, sizeof *k);
 	text = slurp(path, MAX_COEF_BYTES, &ferr);
 	if (!text) {
-		pwr_strf(err, errlen, "%s: %s", path, ferr == -EFBIG ? "larger than 1 MiB" : strerror(-ferr));
+		pwr_strf(err, errlen, "%s: %s", path,
+		         ferr == -EFBIG ? "larger than 1 MiB" : strerror(-ferr));
 		return ferr;
 	}
 	root = cJSON_ParseWithOpts(text, &end, 1);
 	if (!root) {
-		pwr_strf(err, errlen, "%s: invalid JSON at byte %td", path, end ? end - text : (ptrdiff_t)0);
+		pwr_strf(err, errlen, "%s: invalid JSON at byte %td", path,
+		         end ? end - text : (ptrdiff_t)0);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -279,7 +321,8 @@ int pwr_vm_coef_load(const char *path, const char *uarch, struct pwr_vm_coef *k,
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(row, "id");
 
 		if (!cJSON_IsString(id)) {
-			pwr_strf(err, errlen, "%s: every uarchs[] row needs an \"id\" string", path);
+			pwr_strf(err, errlen, "%s: every uarchs[] row needs an \"id\" string",
+			         path);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -295,7 +338,8 @@ int pwr_vm_coef_load(const char *path, const char *uarch, struct pwr_vm_coef *k,
 	}
 	if (!found)
 		found = unknown;
-	pwr_strf(k->uarch, sizeof k->uarch, "%s", cJSON_GetObjectItemCaseSensitive(found, "id")->valuestring);
+	pwr_strf(k->uarch, sizeof k->uarch, "%s",
+	         cJSON_GetObjectItemCaseSensitive(found, "id")->valuestring);
 	if ((rc = triple(found, "min_w", k->min_w, path, k->uarch, err, errlen)) ||
 	    (rc = triple(found, "max_w", k->max_w, path, k->uarch, err, errlen)))
 		goto out;
@@ -306,7 +350,8 @@ int pwr_vm_coef_load(const char *path, const char *uarch, struct pwr_vm_coef *k,
 			goto out;
 		}
 	src = cJSON_GetObjectItemCaseSensitive(found, "name");
-	pwr_strf(k->uarch_name, sizeof k->uarch_name, "%s", cJSON_IsString(src) ? src->valuestring : k->uarch);
+	pwr_strf(k->uarch_name, sizeof k->uarch_name, "%s",
+	         cJSON_IsString(src) ? src->valuestring : k->uarch);
 	src = cJSON_GetObjectItemCaseSensitive(found, "source");
 	if (!cJSON_IsString(src) || !src->valuestring[0]) {
 		pwr_strf(err, errlen, "%s: %s has no \"source\"", path, k->uarch);
@@ -320,14 +365,16 @@ out:
 	return rc;
 }
 
-double pwr_vm_energy_j(const struct pwr_vm_coef *k, int which, int n_vcpu, double mem_gb, double elapsed_s,
-		       double busy_cpu_s)
+double pwr_vm_energy_j(const struct pwr_vm_coef *k, int which, int n_vcpu, double mem_gb,
+                       double elapsed_s, double busy_cpu_s)
 {
-	return n_vcpu * k->min_w[which] * elapsed_s + (k->max_w[which] - k->min_w[which]) * busy_cpu_s +
+	return n_vcpu * k->min_w[which] * elapsed_s +
+	       (k->max_w[which] - k->min_w[which]) * busy_cpu_s +
 	       k->mem_w_per_gb[which] * mem_gb * elapsed_s;
 }
 
-int pwr_procstat_read(const char *root, int *n_cpu, unsigned long long *busy, unsigned long long *total)
+int pwr_procstat_read(const char *root, int *n_cpu, unsigned long long *busy,
+                      unsigned long long *total)
 {
 	char path[PATH_MAX], line[1024];
 	FILE *f;
@@ -340,13 +387,13 @@ int pwr_procstat_read(const char *root, int *n_cpu, unsigned long long *busy, un
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof line, f)) {
-		unsigned long long v[8] = { 0 };
+		unsigned long long v[8] = {0};
 
 		if (strncmp(line, "cpu", 3))
 			continue;
 		if (line[3] == ' ') {
-			if (sscanf(line + 3, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-				   &v[4], &v[5], &v[6], &v[7]) < 4)
+			if (sscanf(line + 3, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+			           &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) < 4)
 				break;
 			/* user nice system idle iowait irq softirq steal */
 			*busy = v[0] + v[1] + v[2] + v[5] + v[6];
@@ -377,7 +424,8 @@ int pwr_procself_ticks(const char *root, unsigned long long *ticks)
 	p = strrchr(buf, ')'); /* comm may contain spaces and parentheses */
 	if (!p)
 		return -EINVAL;
-	/* after ")": state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15) */
+	/* after ")": state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
+	 * utime(14) stime(15) */
 	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return -EINVAL;
 	*ticks = ut + st;
@@ -401,23 +449,24 @@ static double mem_gb_read(const char *root)
 	return kb ? (double)kb * 1024.0 / 1e9 : -1;
 }
 
-/* ---- the backend ------------------------------------------------------------------------------ */
+/* ---- the backend ------------------------------------------------------------------------------
+ */
 
 enum vm_what { VM_PROCESS, VM_MACHINE };
 
 struct vm_priv {
 	struct pwr_vm_coef k;
 	enum vm_what what;
-	int which;              /* coefficient set: 0 default, 1 low, 2 high */
+	int which; /* coefficient set: 0 default, 1 low, 2 high */
 	int n_vcpu;
 	double mem_gb;
 	char root[PATH_MAX];
 	bool real_root;
 	double tick_s;
 	int64_t t0_ns, t_last_ns;
-	double cpu0_s;          /* VM_PROCESS: process CPU seconds at open */
+	double cpu0_s;                /* VM_PROCESS: process CPU seconds at open */
 	unsigned long long busy_last; /* VM_MACHINE */
-	double e_j;             /* VM_MACHINE: accumulated */
+	double e_j;                   /* VM_MACHINE: accumulated */
 	uint64_t last;
 };
 
@@ -445,10 +494,10 @@ static bool is_real_root(const char *root)
 	return !root || !*root || !strcmp(root, "/");
 }
 
-static int add_domain(struct pwr_discover *d, const struct vm_priv *tmpl, enum vm_what what, int which,
-		      const char *domain, const char *how)
+static int add_domain(struct pwr_discover *d, const struct vm_priv *tmpl, enum vm_what what,
+                      int which, const char *domain, const char *how)
 {
-	static const char *set_name[3] = { "default", "low", "high" };
+	static const char *set_name[3] = {"default", "low", "high"};
 	struct vm_priv *p = malloc(sizeof *p);
 	struct pwr_dom dom, *stored;
 	const struct pwr_vm_coef *k = &tmpl->k;
@@ -463,22 +512,25 @@ static int add_domain(struct pwr_discover *d, const struct vm_priv *tmpl, enum v
 	pwr_strf(dom.desc.domain, sizeof dom.desc.domain, "%s", domain);
 	if (what == VM_MACHINE)
 		pwr_strf(dom.desc.covers, sizeof dom.desc.covers,
-			 "model of the whole VM (%d vCPUs, %.3g GB): busy time of every process from /proc/stat",
-			 p->n_vcpu, p->mem_gb);
+		         "model of the whole VM (%d vCPUs, %.3g GB): busy time of every process "
+		         "from /proc/stat",
+		         p->n_vcpu, p->mem_gb);
 	else if (which == 0)
 		pwr_strf(dom.desc.covers, sizeof dom.desc.covers,
-			 "model of this VM (%d vCPUs idle, %.3g GB) plus this process's busy CPU time; not a "
-			 "measurement",
-			 p->n_vcpu, p->mem_gb);
+		         "model of this VM (%d vCPUs idle, %.3g GB) plus this process's busy CPU "
+		         "time; not a "
+		         "measurement",
+		         p->n_vcpu, p->mem_gb);
 	else
 		pwr_strf(dom.desc.covers, sizeof dom.desc.covers,
-			 "%s bound of vm:process (every coefficient at its %s value)", which == 1 ? "low" : "high",
-			 set_name[which]);
+		         "%s bound of vm:process (every coefficient at its %s value)",
+		         which == 1 ? "low" : "high", set_name[which]);
 	pwr_strf(dom.desc.model, sizeof dom.desc.model,
-		 "CCF per-vCPU model (%s): P = %d vCPU x %.3g W + (%.3g - %.3g) W x busy vCPUs + %.4g W/GB x "
-		 "%.3g GB; %s; %s",
-		 set_name[which], p->n_vcpu, k->min_w[which], k->max_w[which], k->min_w[which],
-		 k->mem_w_per_gb[which], p->mem_gb, k->uarch_name, how);
+	         "CCF per-vCPU model (%s): P = %d vCPU x %.3g W + (%.3g - %.3g) W x busy vCPUs + "
+	         "%.4g W/GB x "
+	         "%.3g GB; %s; %s",
+	         set_name[which], p->n_vcpu, k->min_w[which], k->max_w[which], k->min_w[which],
+	         k->mem_w_per_gb[which], p->mem_gb, k->uarch_name, how);
 	pwr_strf(dom.desc.unit, sizeof dom.desc.unit, "uJ (estimated)");
 	dom.desc.kind = PWR_ESTIMATED;
 	dom.desc.resolution_j = 1e-6;
@@ -507,12 +559,15 @@ static int vm_discover(struct pwr_discover *d)
 
 	memset(&t, 0, sizeof t);
 	if (pwr_cpuid_read(d->sysfs_root, &c) < 0)
-		memset(&c, 0, sizeof c), c.family = c.model = c.stepping = c.arm_implementer = c.arm_part = -1;
+		memset(&c, 0, sizeof c),
+		    c.family = c.model = c.stepping = c.arm_implementer = c.arm_part = -1;
 	uarch = pwr_vm_infer_uarch(&c, how, sizeof how);
 	if (pwr_data_path(VM_COEF_FILE, path, sizeof path) < 0) {
-		d->unavailable(d, "vm", "%s not found (looked in $JOULEBENCH_DATA, the working directory, next to "
-				      "the executable and the installed data directory)",
-			       VM_COEF_FILE);
+		d->unavailable(
+		    d, "vm",
+		    "%s not found (looked in $JOULEBENCH_DATA, the working directory, next to "
+		    "the executable and the installed data directory)",
+		    VM_COEF_FILE);
 		return 0;
 	}
 	rc = pwr_vm_coef_load(path, uarch, &t.k, err, sizeof err);
@@ -525,14 +580,17 @@ static int vm_discover(struct pwr_discover *d)
 	t.tick_s = tck > 0 ? 1.0 / (double)tck : 0.01;
 	rc = pwr_procstat_read(t.root, &t.n_vcpu, &busy, &total);
 	if (rc < 0) {
-		d->unavailable(d, "vm", "cannot read %s/proc/stat (%s): the model needs the vCPU count and the "
-				      "machine's busy time",
-			       t.real_root ? "" : t.root, strerror(-rc));
+		d->unavailable(
+		    d, "vm",
+		    "cannot read %s/proc/stat (%s): the model needs the vCPU count and the "
+		    "machine's busy time",
+		    t.real_root ? "" : t.root, strerror(-rc));
 		return 0;
 	}
 	t.mem_gb = mem_gb_read(t.root);
 	if (t.mem_gb < 0) {
-		d->unavailable(d, "vm", "cannot read MemTotal from %s/proc/meminfo", t.real_root ? "" : t.root);
+		d->unavailable(d, "vm", "cannot read MemTotal from %s/proc/meminfo",
+		               t.real_root ? "" : t.root);
 		return 0;
 	}
 	t.busy_last = busy;
@@ -572,8 +630,9 @@ static int vm_read(struct pwr_dom *dom, uint64_t *raw)
 		rc = pwr_procstat_read(p->root, &n, &busy, &total);
 		if (rc < 0)
 			return rc;
-		p->e_j += pwr_vm_energy_j(&p->k, p->which, p->n_vcpu, p->mem_gb, (double)(now - p->t_last_ns) / 1e9,
-					  busy >= p->busy_last ? (double)(busy - p->busy_last) * p->tick_s : 0);
+		p->e_j += pwr_vm_energy_j(
+		    &p->k, p->which, p->n_vcpu, p->mem_gb, (double)(now - p->t_last_ns) / 1e9,
+		    busy >= p->busy_last ? (double)(busy - p->busy_last) * p->tick_s : 0);
 		p->busy_last = busy;
 		p->t_last_ns = now;
 		e = p->e_j;
@@ -593,10 +652,10 @@ static void vm_close(struct pwr_dom *dom)
 }
 
 const struct pwr_backend pwr_backend_vm = {
-	.name = "vm",
-	.summary = "labelled VM/CI model: CCF watts per vCPU by micro-architecture x CPU use, + memory "
-		   "(configs/hardware/vm)",
-	.discover = vm_discover,
-	.read = vm_read,
-	.close = vm_close,
+    .name = "vm",
+    .summary = "labelled VM/CI model: CCF watts per vCPU by micro-architecture x CPU use, + memory "
+               "(configs/hardware/vm)",
+    .discover = vm_discover,
+    .read = vm_read,
+    .close = vm_close,
 };

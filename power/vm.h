@@ -25,11 +25,11 @@
 
 /* What /proc/cpuinfo says about the first CPU. */
 struct pwr_cpuid {
-	char vendor[32];      /* vendor_id: "GenuineIntel", "AuthenticAMD"; "" on ARM */
-	char model_name[128]; /* "" if absent */
-	int family, model, stepping; /* -1 if absent */
+	char vendor[32];               /* vendor_id: "GenuineIntel", "AuthenticAMD"; "" on ARM */
+	char model_name[128];          /* "" if absent */
+	int family, model, stepping;   /* -1 if absent */
 	int arm_implementer, arm_part; /* ARM "CPU implementer" / "CPU part", -1 if absent */
-	char flags[4096];     /* space-separated, with a space at each end */
+	char flags[4096];              /* space-separated, with a space at each end */
 };
 
 /* Reads ROOT/proc/cpuinfo. 0, or -errno. */
@@ -50,17 +50,19 @@ struct pwr_vm_coef {
 /* Loads the coefficients of micro-architecture `uarch` from the JSON file at path (falls back to
  * the file's "unknown" row when uarch has none, saying so in source). 0, or -errno/-EINVAL with
  * "FILE: what is wrong" in err. */
-int pwr_vm_coef_load(const char *path, const char *uarch, struct pwr_vm_coef *k, char *err, size_t errlen);
+int pwr_vm_coef_load(const char *path, const char *uarch, struct pwr_vm_coef *k, char *err,
+                     size_t errlen);
 
 /* Energy in joules of the model with coefficient set `which` (0 default, 1 low, 2 high) over
  * elapsed_s seconds with busy_cpu_s CPU-seconds of work, n_vcpu vCPUs and mem_gb of memory. */
-double pwr_vm_energy_j(const struct pwr_vm_coef *k, int which, int n_vcpu, double mem_gb, double elapsed_s,
-		       double busy_cpu_s);
+double pwr_vm_energy_j(const struct pwr_vm_coef *k, int which, int n_vcpu, double mem_gb,
+                       double elapsed_s, double busy_cpu_s);
 
 /* ROOT/proc/stat: number of cpuN lines (vCPUs) and the aggregate busy and total jiffies.
  * busy = user + nice + system + irq + softirq (guest time is inside user); total adds idle,
  * iowait and steal. 0 or -errno. */
-int pwr_procstat_read(const char *root, int *n_cpu, unsigned long long *busy, unsigned long long *total);
+int pwr_procstat_read(const char *root, int *n_cpu, unsigned long long *busy,
+                      unsigned long long *total);
 
 /* ROOT/proc/self/stat: utime + stime of the process, in clock ticks. 0 or -errno. */
 int pwr_procself_ticks(const char *root, unsigned long long *ticks);

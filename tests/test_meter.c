@@ -48,7 +48,7 @@ static int64_t now_ns(void)
 
 static void sleep_ms(int ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
 }
@@ -68,7 +68,7 @@ static void serve_one(struct fake_meter *m, int c)
 
 	/* read the request head (bounded) */
 	while (n + 1 < sizeof req && now_ns() < deadline) {
-		struct pollfd p = { c, POLLIN, 0 };
+		struct pollfd p = {c, POLLIN, 0};
 		ssize_t got;
 
 		if (poll(&p, 1, 50) <= 0)
@@ -90,20 +90,23 @@ static void serve_one(struct fake_meter *m, int c)
 		snprintf(body, sizeof body, "<html><body>502 Bad Gateway</body></html>");
 	else if (m->kind == FAKE_SHELLY)
 		snprintf(body, sizeof body,
-			 "{\"id\":0,\"source\":\"init\",\"output\":true,\"apower\":%.1f,\"voltage\":230.1,"
-			 "\"current\":0.152,\"aenergy\":{\"total\":%.3f,\"by_minute\":[0,0,0],"
-			 "\"minute_ts\":1700000000},\"temperature\":{\"tC\":40.1,\"tF\":104.2}}",
-			 m->watts, counter_wh(m));
+		         "{\"id\":0,\"source\":\"init\",\"output\":true,\"apower\":%.1f,"
+		         "\"voltage\":230.1,"
+		         "\"current\":0.152,\"aenergy\":{\"total\":%.3f,\"by_minute\":[0,0,0],"
+		         "\"minute_ts\":1700000000},\"temperature\":{\"tC\":40.1,\"tF\":104.2}}",
+		         m->watts, counter_wh(m));
 	else
 		snprintf(body, sizeof body,
-			 "{\"StatusSNS\":{\"Time\":\"2026-12-04T12:00:00\",\"ENERGY\":{\"TotalStartTime\":"
-			 "\"2026-01-01T00:00:00\",\"Total\":%.3f,\"Yesterday\":0.1,\"Today\":0.01,\"Power\":%.0f,"
-			 "\"Voltage\":230,\"Current\":0.052}}}",
-			 counter_wh(m) / 1000.0, m->watts);
+		         "{\"StatusSNS\":{\"Time\":\"2026-12-04T12:00:00\",\"ENERGY\":{"
+		         "\"TotalStartTime\":"
+		         "\"2026-01-01T00:00:00\",\"Total\":%.3f,\"Yesterday\":0.1,\"Today\":0.01,"
+		         "\"Power\":%.0f,"
+		         "\"Voltage\":230,\"Current\":0.052}}}",
+		         counter_wh(m) / 1000.0, m->watts);
 	snprintf(head, sizeof head,
-		 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-		 "Connection: close\r\n\r\n",
-		 strlen(body));
+	         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+	         "Connection: close\r\n\r\n",
+	         strlen(body));
 	(void)!send(c, head, strlen(head), MSG_NOSIGNAL);
 	(void)!send(c, body, strlen(body), MSG_NOSIGNAL);
 }
@@ -113,7 +116,7 @@ static void *serve(void *arg)
 	struct fake_meter *m = arg;
 
 	while (!m->stop) {
-		struct pollfd p = { m->fd, POLLIN, 0 };
+		struct pollfd p = {m->fd, POLLIN, 0};
 		int c;
 
 		if (poll(&p, 1, 50) <= 0)
@@ -130,7 +133,7 @@ static void *serve(void *arg)
 static struct fake_meter *fake_start(enum fake_kind kind, double watts)
 {
 	struct fake_meter *m = calloc(1, sizeof *m);
-	struct sockaddr_in a = { 0 };
+	struct sockaddr_in a = {0};
 	socklen_t al = sizeof a;
 
 	assert_non_null(m);
@@ -142,7 +145,7 @@ static struct fake_meter *fake_start(enum fake_kind kind, double watts)
 	assert_true(m->fd >= 0);
 	a.sin_family = AF_INET;
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* 127.0.0.1 only */
-	a.sin_port = 0;                              /* a random free port */
+	a.sin_port = 0;                             /* a random free port */
 	assert_int_equal(bind(m->fd, (struct sockaddr *)&a, sizeof a), 0);
 	assert_int_equal(listen(m->fd, 16), 0);
 	assert_int_equal(getsockname(m->fd, (struct sockaddr *)&a, &al), 0);
@@ -170,11 +173,11 @@ static int env_int(const char *name, int def)
 
 /* A set with one meter backend reading the fake at 127.0.0.1:port, every 50 ms (or
  * $JB_METER_INTERVAL_MS: scripts/bench-meter.sh polls at 1 Hz, as for a real plug). */
-static struct pwr_set *open_meter(const struct pwr_backend *b, const char *name, int port, char *probe,
-				  size_t probe_len)
+static struct pwr_set *open_meter(const struct pwr_backend *b, const char *name, int port,
+                                  char *probe, size_t probe_len)
 {
-	const char *probes[2] = { probe, NULL };
-	struct pwr_opts o = { .probes = probes, .interval_ms = env_int("JB_METER_INTERVAL_MS", 50) };
+	const char *probes[2] = {probe, NULL};
+	struct pwr_opts o = {.probes = probes, .interval_ms = env_int("JB_METER_INTERVAL_MS", 50)};
 
 	snprintf(probe, probe_len, "%s:127.0.0.1:%d", name, port);
 	return fs_open_one(b, &o);
@@ -203,7 +206,9 @@ static struct pwr_energy window(struct pwr_set *s, const char *id, int64_t from,
 		fail_msg("no domain %s", id);
 	n = pwr_samples(s, i, &v);
 	assert_true(n >= 2);
-	assert_int_equal(pwr_energy_window(s, i, v[0].t_ns + from, to < 0 ? v[n - 1].t_ns : v[0].t_ns + to, &e), 0);
+	assert_int_equal(
+	    pwr_energy_window(s, i, v[0].t_ns + from, to < 0 ? v[n - 1].t_ns : v[0].t_ns + to, &e),
+	    0);
 	free(v);
 	return e;
 }
@@ -213,7 +218,8 @@ static void check_watts(const struct pwr_energy *e, double want, double tol, con
 	if (!e->valid)
 		fail_msg("%s: no energy: %s", what, e->reason);
 	if (fabs(e->avg_power_w - want) > tol * want)
-		fail_msg("%s: %.4f W, want %.4f W within %.1f%%", what, e->avg_power_w, want, tol * 100);
+		fail_msg("%s: %.4f W, want %.4f W within %.1f%%", what, e->avg_power_w, want,
+		         tol * 100);
 }
 
 static void shelly_35w_within_1pct(void **state)
@@ -233,12 +239,15 @@ static void shelly_35w_within_1pct(void **state)
 	sample_for(s, 1000 * env_int("JB_METER_SECONDS", 2));
 	e = window(s, id, 0, -1);
 	check_watts(&e, 35.0, 0.01, "shelly power");
-	tu_note("shelly: %.4f W over %.1f s (fake at 35.0 W)", e.avg_power_w, e.energy_j / e.avg_power_w);
+	tu_note("shelly: %.4f W over %.1f s (fake at 35.0 W)", e.avg_power_w,
+	        e.energy_j / e.avg_power_w);
 	/* the counter alone: 1 mWh steps over ~70 J, within 2 steps */
 	e = window(s, cid, 0, -1);
 	assert_true(e.valid);
-	assert_true(fabs(e.energy_j - 35.0 * (e.energy_j / e.avg_power_w)) <= 2 * 3.6 + 0.01 * e.energy_j);
-	assert_true(m->requests >= 500 * env_int("JB_METER_SECONDS", 2) / env_int("JB_METER_INTERVAL_MS", 50));
+	assert_true(fabs(e.energy_j - 35.0 * (e.energy_j / e.avg_power_w)) <=
+	            2 * 3.6 + 0.01 * e.energy_j);
+	assert_true(m->requests >=
+	            500 * env_int("JB_METER_SECONDS", 2) / env_int("JB_METER_INTERVAL_MS", 50));
 	pwr_close(s);
 	fake_stop(m);
 }
@@ -247,7 +256,8 @@ static void tasmota_12w_within_1pct(void **state)
 {
 	struct fake_meter *m = fake_start(FAKE_TASMOTA, 12.0);
 	char probe[64], id[96];
-	struct pwr_set *s = open_meter(&pwr_backend_tasmota, "tasmota", m->port, probe, sizeof probe);
+	struct pwr_set *s =
+	    open_meter(&pwr_backend_tasmota, "tasmota", m->port, probe, sizeof probe);
 	struct pwr_energy e;
 
 	(void)state;
@@ -259,7 +269,8 @@ static void tasmota_12w_within_1pct(void **state)
 	sample_for(s, 1000 * env_int("JB_METER_SECONDS", 2));
 	e = window(s, id, 0, -1);
 	check_watts(&e, 12.0, 0.01, "tasmota power");
-	tu_note("tasmota: %.4f W over %.1f s (fake at 12.0 W)", e.avg_power_w, e.energy_j / e.avg_power_w);
+	tu_note("tasmota: %.4f W over %.1f s (fake at 12.0 W)", e.avg_power_w,
+	        e.energy_j / e.avg_power_w);
 	/* 1 Wh counter steps are far coarser than the integral here: the power integral is used */
 	assert_false(e.from_counter);
 	pwr_close(s);
@@ -295,7 +306,8 @@ static void stall_marks_window_invalid(void **state)
 		int i = fs_dom_index(s, id);
 		size_t n = pwr_samples(s, i, &v);
 
-		assert_int_equal(pwr_energy_window(s, i, v[n - 1].t_ns - 500000000LL, v[n - 1].t_ns, &e), 0);
+		assert_int_equal(
+		    pwr_energy_window(s, i, v[n - 1].t_ns - 500000000LL, v[n - 1].t_ns, &e), 0);
 		free(v);
 	}
 	check_watts(&e, 35.0, 0.01, "after the stall");
@@ -355,8 +367,9 @@ static void jumpy_power_uses_the_counter(void **state)
 	e = window(s, id, 0, -1);
 	c = window(s, cid, 0, -1);
 	if (!e.valid || !c.valid || !e.from_counter)
-		fail_msg("power %s (%s), counter %s (%s), from_counter %d", e.valid ? "valid" : "invalid", e.reason,
-			 c.valid ? "valid" : "invalid", c.reason, e.from_counter);
+		fail_msg("power %s (%s), counter %s (%s), from_counter %d",
+		         e.valid ? "valid" : "invalid", e.reason, c.valid ? "valid" : "invalid",
+		         c.reason, e.from_counter);
 	assert_true(fabs(e.energy_j - c.energy_j) <= 0.005 * c.energy_j); /* edges a read apart */
 	/* and the counter's 30 W within its resolution (2 x 3.6 J over ~60 J) */
 	assert_true(fabs(c.avg_power_w - 30.0) * (c.energy_j / c.avg_power_w) <= 2 * 3.6 + 0.3);
@@ -380,7 +393,8 @@ static void garbage_replies_say_why(void **state)
 	snprintf(what, sizeof what, "shelly:127.0.0.1:%d", m->port);
 	why = fs_reason(s, what);
 	assert_non_null(why);
-	assert_non_null(strstr(why, "the reply is not Shelly Switch.GetStatus JSON with a power reading (apower)"));
+	assert_non_null(strstr(
+	    why, "the reply is not Shelly Switch.GetStatus JSON with a power reading (apower)"));
 	assert_non_null(strstr(why, "<html>"));
 	pwr_close(s);
 	/* garbage mid-run: a gap with the reason */
@@ -414,9 +428,9 @@ static void garbage_replies_say_why(void **state)
 
 static void exec_meter_watts_and_joules(void **state)
 {
-	const char *p1[] = { "exec:echo W 20.0", NULL };
-	const char *p2[] = { "exec:echo garbage", NULL };
-	struct pwr_opts o = { .probes = p1, .interval_ms = 50 };
+	const char *p1[] = {"exec:echo W 20.0", NULL};
+	const char *p2[] = {"exec:echo garbage", NULL};
+	struct pwr_opts o = {.probes = p1, .interval_ms = 50};
 	struct pwr_set *s = fs_open_one(&pwr_backend_exec, &o);
 	struct pwr_energy e;
 
@@ -430,24 +444,25 @@ static void exec_meter_watts_and_joules(void **state)
 	o.probes = p2;
 	s = fs_open_one(&pwr_backend_exec, &o);
 	assert_int_equal(pwr_n_domains(s), 0);
-	assert_non_null(strstr(fs_reason(s, "exec:echo garbage"), "expected a first line 'W <watts>' or 'J <joules>', got 'garbage"));
+	assert_non_null(strstr(fs_reason(s, "exec:echo garbage"),
+	                       "expected a first line 'W <watts>' or 'J <joules>', got 'garbage"));
 	pwr_close(s);
 }
 
 int main(void)
 {
 	const struct CMUnitTest steady[] = {
-		cmocka_unit_test(shelly_35w_within_1pct),
-		cmocka_unit_test(tasmota_12w_within_1pct),
+	    cmocka_unit_test(shelly_35w_within_1pct),
+	    cmocka_unit_test(tasmota_12w_within_1pct),
 	};
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(shelly_35w_within_1pct),
-		cmocka_unit_test(tasmota_12w_within_1pct),
-		cmocka_unit_test(stall_marks_window_invalid),
-		cmocka_unit_test(counter_reset_survives),
-		cmocka_unit_test(jumpy_power_uses_the_counter),
-		cmocka_unit_test(garbage_replies_say_why),
-		cmocka_unit_test(exec_meter_watts_and_joules),
+	    cmocka_unit_test(shelly_35w_within_1pct),
+	    cmocka_unit_test(tasmota_12w_within_1pct),
+	    cmocka_unit_test(stall_marks_window_invalid),
+	    cmocka_unit_test(counter_reset_survives),
+	    cmocka_unit_test(jumpy_power_uses_the_counter),
+	    cmocka_unit_test(garbage_replies_say_why),
+	    cmocka_unit_test(exec_meter_watts_and_joules),
 	};
 
 	/* scripts/bench-meter.sh: only the steady meters, for $JB_METER_SECONDS */

@@ -19,7 +19,7 @@
 #define COEF "configs/hardware/vm/ccf-vcpu.json"
 
 static const char *infer(const char *vendor, const char *name, int family, int model, int stepping,
-			 const char *flags, char *how, size_t how_len)
+                         const char *flags, char *how, size_t how_len)
 {
 	struct pwr_cpuid c;
 
@@ -40,34 +40,44 @@ static void masked_names_inferred_from_cpuid(void **state)
 
 	(void)state;
 	/* this VM: "AMD EPYC", family 26 */
-	assert_string_equal(infer("AuthenticAMD", "AMD EPYC", 0x1a, 2, 1, "fpu avx2 avx512f", how, sizeof how), "zen5");
+	assert_string_equal(
+	    infer("AuthenticAMD", "AMD EPYC", 0x1a, 2, 1, "fpu avx2 avx512f", how, sizeof how),
+	    "zen5");
 	assert_non_null(strstr(how, "family 0x1A"));
 	assert_non_null(strstr(how, "model name 'AMD EPYC' names no part"));
 	/* AVX-512 on family 0x19 is Zen 4, without it Zen 3 */
-	assert_string_equal(infer("AuthenticAMD", "AMD EPYC", 0x19, 0x11, 1, "avx2 avx512f", how, sizeof how), "zen4");
+	assert_string_equal(
+	    infer("AuthenticAMD", "AMD EPYC", 0x19, 0x11, 1, "avx2 avx512f", how, sizeof how),
+	    "zen4");
 	assert_non_null(strstr(how, "AVX-512"));
-	assert_string_equal(infer("AuthenticAMD", "AMD EPYC 7B13", 0x19, 0x01, 1, "avx2", how, sizeof how), "zen3");
+	assert_string_equal(
+	    infer("AuthenticAMD", "AMD EPYC 7B13", 0x19, 0x01, 1, "avx2", how, sizeof how), "zen3");
 	assert_non_null(strstr(how, "model name 'AMD EPYC 7B13'"));
-	assert_string_equal(infer("AuthenticAMD", "AMD EPYC", 0x19, 0x11, 1, "avx2", how, sizeof how), "zen4");
-	assert_string_equal(infer("AuthenticAMD", "AMD EPYC", 0x17, 0x31, 0, "avx2", how, sizeof how), "zen2");
-	assert_string_equal(infer("AuthenticAMD", "AMD EPYC", 0x17, 0x01, 2, "avx2", how, sizeof how), "zen1");
+	assert_string_equal(
+	    infer("AuthenticAMD", "AMD EPYC", 0x19, 0x11, 1, "avx2", how, sizeof how), "zen4");
+	assert_string_equal(
+	    infer("AuthenticAMD", "AMD EPYC", 0x17, 0x31, 0, "avx2", how, sizeof how), "zen2");
+	assert_string_equal(
+	    infer("AuthenticAMD", "AMD EPYC", 0x17, 0x01, 2, "avx2", how, sizeof how), "zen1");
 	/* Intel: "Intel(R) Xeon(R) Processor" with a known model, or AMX with an unknown one */
-	assert_string_equal(infer("GenuineIntel", "Intel(R) Xeon(R) Processor", 6, 0x8f, 8, "avx512f amx_tile", how,
-				  sizeof how),
-			    "sapphirerapids");
-	assert_string_equal(infer("GenuineIntel", "Intel(R) Xeon(R) Processor", 6, 0xee, 1, "avx512f amx_tile", how,
-				  sizeof how),
-			    "sapphirerapids");
+	assert_string_equal(infer("GenuineIntel", "Intel(R) Xeon(R) Processor", 6, 0x8f, 8,
+	                          "avx512f amx_tile", how, sizeof how),
+	                    "sapphirerapids");
+	assert_string_equal(infer("GenuineIntel", "Intel(R) Xeon(R) Processor", 6, 0xee, 1,
+	                          "avx512f amx_tile", how, sizeof how),
+	                    "sapphirerapids");
 	assert_non_null(strstr(how, "AMX"));
-	assert_string_equal(infer("GenuineIntel", "Intel(R) Xeon(R) Processor", 6, 0x55, 7, "avx512f avx512_vnni",
-				  how, sizeof how),
-			    "cascadelake");
-	assert_string_equal(infer("GenuineIntel", "Intel(R) Xeon(R) CPU @ 2.00GHz", 6, 0x55, 4, "avx512f", how,
-				  sizeof how),
-			    "skylake");
-	assert_string_equal(infer("GenuineIntel", "Intel(R) Xeon(R) CPU", 6, 0x4f, 1, "avx2", how, sizeof how),
-			    "broadwell");
-	assert_string_equal(infer("GenuineIntel", "x", 6, 0x01, 1, "sse2", how, sizeof how), "unknown");
+	assert_string_equal(infer("GenuineIntel", "Intel(R) Xeon(R) Processor", 6, 0x55, 7,
+	                          "avx512f avx512_vnni", how, sizeof how),
+	                    "cascadelake");
+	assert_string_equal(infer("GenuineIntel", "Intel(R) Xeon(R) CPU @ 2.00GHz", 6, 0x55, 4,
+	                          "avx512f", how, sizeof how),
+	                    "skylake");
+	assert_string_equal(
+	    infer("GenuineIntel", "Intel(R) Xeon(R) CPU", 6, 0x4f, 1, "avx2", how, sizeof how),
+	    "broadwell");
+	assert_string_equal(infer("GenuineIntel", "x", 6, 0x01, 1, "sse2", how, sizeof how),
+	                    "unknown");
 	assert_string_equal(infer("", "", -1, -1, -1, "", how, sizeof how), "unknown");
 	{
 		struct pwr_cpuid c;
@@ -88,7 +98,8 @@ static void shipped_table_rows(void **state)
 	(void)state;
 	assert_int_equal(pwr_vm_coef_load(COEF, "zen3", &k, err, sizeof err), 0);
 	assert_true(k.min_w[0] == 0.45 && k.max_w[0] == 2.02);
-	assert_true(k.mem_w_per_gb[0] == 0.392 && k.mem_w_per_gb[1] == 0.375 && k.mem_w_per_gb[2] == 0.4083);
+	assert_true(k.mem_w_per_gb[0] == 0.392 && k.mem_w_per_gb[1] == 0.375 &&
+	            k.mem_w_per_gb[2] == 0.4083);
 	assert_non_null(strstr(k.source, "CCF"));
 	assert_int_equal(pwr_vm_coef_load(COEF, "zen5", &k, err, sizeof err), 0);
 	assert_true(k.min_w[0] == 0.74 && k.min_w[1] == 0.45 && k.min_w[2] == 0.82);
@@ -98,10 +109,11 @@ static void shipped_table_rows(void **state)
 	assert_string_equal(k.uarch, "unknown");
 	/* every row has a source and low <= default <= high (the loader checks) */
 	{
-		static const char *ids[] = { "sandybridge", "ivybridge", "haswell", "broadwell", "skylake",
-					     "cascadelake", "coffeelake", "icelake", "sapphirerapids",
-					     "emeraldrapids", "graniterapids", "zen1", "zen2", "zen3", "zen4",
-					     "zen5", "graviton2", "unknown" };
+		static const char *ids[] = {
+		    "sandybridge",   "ivybridge",  "haswell", "broadwell",      "skylake",
+		    "cascadelake",   "coffeelake", "icelake", "sapphirerapids", "emeraldrapids",
+		    "graniterapids", "zen1",       "zen2",    "zen3",           "zen4",
+		    "zen5",          "graviton2",  "unknown"};
 
 		for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
 			if (pwr_vm_coef_load(COEF, ids[i], &k, err, sizeof err) != 0)
@@ -116,8 +128,9 @@ static void shipped_table_rows(void **state)
 
 static void energy_hand_computed(void **state)
 {
-	struct pwr_vm_coef k = { .min_w = { 0.74, 0.45, 0.82 }, .max_w = { 3.5, 1.69, 4.11 },
-				 .mem_w_per_gb = { 0.392, 0.375, 0.4083 } };
+	struct pwr_vm_coef k = {.min_w = {0.74, 0.45, 0.82},
+	                        .max_w = {3.5, 1.69, 4.11},
+	                        .mem_w_per_gb = {0.392, 0.375, 0.4083}};
 
 	(void)state;
 	/* 4 vCPUs, 8 GB, 10 s, 2 vCPUs busy the whole time (20 CPU-s): CCF's avg watts per vCPU at
@@ -133,19 +146,21 @@ static void energy_hand_computed(void **state)
 }
 
 static void fake_proc(const char *root, unsigned long long self_ticks, unsigned long long busy,
-		      unsigned long long idle)
+                      unsigned long long idle)
 {
 	char buf[512];
 
 	/* busy split across user and system; 4 vCPUs */
 	snprintf(buf, sizeof buf,
-		 "cpu  %llu 0 %llu %llu 0 0 0 0 0 0\ncpu0 1 0 1 1 0 0 0 0 0 0\ncpu1 1 0 1 1 0 0 0 0 0 0\n"
-		 "cpu2 1 0 1 1 0 0 0 0 0 0\ncpu3 1 0 1 1 0 0 0 0 0 0\nintr 0\n",
-		 busy / 2, busy - busy / 2, idle);
+	         "cpu  %llu 0 %llu %llu 0 0 0 0 0 0\ncpu0 1 0 1 1 0 0 0 0 0 0\ncpu1 1 0 1 1 0 0 0 "
+	         "0 0 0\n"
+	         "cpu2 1 0 1 1 0 0 0 0 0 0\ncpu3 1 0 1 1 0 0 0 0 0 0\nintr 0\n",
+	         busy / 2, busy - busy / 2, idle);
 	fs_put(root, "proc/stat", buf);
 	snprintf(buf, sizeof buf,
-		 "4242 (joule bench) R 1 4242 4242 0 -1 4194304 100 0 0 0 %llu %llu 0 0 20 0 3 0 1 0 0\n",
-		 self_ticks / 3, self_ticks - self_ticks / 3);
+	         "4242 (joule bench) R 1 4242 4242 0 -1 4194304 100 0 0 0 %llu %llu 0 0 20 0 3 0 1 "
+	         "0 0\n",
+	         self_ticks / 3, self_ticks - self_ticks / 3);
 	fs_put(root, "proc/self/stat", buf);
 }
 
@@ -164,7 +179,7 @@ static char *make_root(void)
 
 static void sleep_ms(int ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
 }
@@ -174,7 +189,7 @@ static void sleep_ms(int ms)
 static void backend_end_to_end(void **state)
 {
 	char *root = make_root();
-	struct pwr_opts o = { .sysfs_root = root, .interval_ms = 50 };
+	struct pwr_opts o = {.sysfs_root = root, .interval_ms = 50};
 	struct pwr_set *s = fs_open_one(&pwr_backend_vm, &o);
 	double tick = 1.0 / (double)sysconf(_SC_CLK_TCK), mem_gb = 8000000.0 * 1024 / 1e9;
 	static const struct {
@@ -182,7 +197,10 @@ static void backend_end_to_end(void **state)
 		int which;
 		double busy_ticks;
 	} want[] = {
-		{ "vm:process", 0, 30 }, { "vm:process-low", 1, 30 }, { "vm:process-high", 2, 30 }, { "vm:machine", 0, 60 },
+	    {"vm:process", 0, 30},
+	    {"vm:process-low", 1, 30},
+	    {"vm:process-high", 2, 30},
+	    {"vm:machine", 0, 60},
 	};
 	struct pwr_vm_coef k;
 	char err[256];
@@ -215,9 +233,11 @@ static void backend_end_to_end(void **state)
 		assert_int_equal(pwr_energy_window(s, i, v[0].t_ns, v[n - 1].t_ns, &e), 0);
 		assert_true(e.valid);
 		dt = (double)(v[n - 1].t_ns - v[0].t_ns) / 1e9;
-		expect = pwr_vm_energy_j(&k, want[w].which, 4, mem_gb, dt, want[w].busy_ticks * tick);
+		expect =
+		    pwr_vm_energy_j(&k, want[w].which, 4, mem_gb, dt, want[w].busy_ticks * tick);
 		if (fabs(e.energy_j - expect) > 2e-3 * expect)
-			fail_msg("%s: %.6f J over %.3f s, hand-computed %.6f J", want[w].id, e.energy_j, dt, expect);
+			fail_msg("%s: %.6f J over %.3f s, hand-computed %.6f J", want[w].id,
+			         e.energy_j, dt, expect);
 		free(v);
 	}
 	pwr_close(s);
@@ -228,8 +248,8 @@ static void backend_end_to_end(void **state)
 static void full_registry_prefers_table_and_measurement(void **state)
 {
 	char *root = make_root();
-	struct pwr_opts o = { .sysfs_root = root };
-	const char *only[] = { "estimate", "vm", NULL };
+	struct pwr_opts o = {.sysfs_root = root};
+	const char *only[] = {"estimate", "vm", NULL};
 	struct pwr_set *s = NULL;
 	char err[256];
 
@@ -253,8 +273,8 @@ static void full_registry_prefers_table_and_measurement(void **state)
 static void measurement_beats_the_estimate(void **state)
 {
 	char *root = fs_copy_fixture("intel-client");
-	const char *only[] = { "powercap", "vm", NULL };
-	struct pwr_opts o = { .sysfs_root = root, .probes = only };
+	const char *only[] = {"powercap", "vm", NULL};
+	struct pwr_opts o = {.sysfs_root = root, .probes = only};
 	struct pwr_set *s = NULL;
 	char err[256];
 
@@ -273,7 +293,7 @@ static void measurement_beats_the_estimate(void **state)
 static void missing_proc_stat_says_why(void **state)
 {
 	char *root = tu_mkdtemp(), path[512];
-	struct pwr_opts o = { 0 };
+	struct pwr_opts o = {0};
 	struct pwr_set *s;
 	const char *why;
 
@@ -294,13 +314,13 @@ static void missing_proc_stat_says_why(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(masked_names_inferred_from_cpuid),
-		cmocka_unit_test(shipped_table_rows),
-		cmocka_unit_test(energy_hand_computed),
-		cmocka_unit_test(backend_end_to_end),
-		cmocka_unit_test(full_registry_prefers_table_and_measurement),
-		cmocka_unit_test(measurement_beats_the_estimate),
-		cmocka_unit_test(missing_proc_stat_says_why),
+	    cmocka_unit_test(masked_names_inferred_from_cpuid),
+	    cmocka_unit_test(shipped_table_rows),
+	    cmocka_unit_test(energy_hand_computed),
+	    cmocka_unit_test(backend_end_to_end),
+	    cmocka_unit_test(full_registry_prefers_table_and_measurement),
+	    cmocka_unit_test(measurement_beats_the_estimate),
+	    cmocka_unit_test(missing_proc_stat_says_why),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
