@@ -282,12 +282,13 @@ static int cmp_threads(const void *a, const void *b)
 	const struct rpt_config *x = *(const struct rpt_config *const *)a;
 	const struct rpt_config *y = *(const struct rpt_config *const *)b;
 
-	return x->threads - y->threads;
+	return x->threads != y->threads ? x->threads - y->threads : x->concurrency - y->concurrency;
 }
 
-/* tokens/s and J/token against threads for the type of the headline config. */
+/* tokens/s and J/token against threads for the type of the headline config; for an external
+ * engine's sweep (*sweep set) against the concurrency of its levels. */
 static int dat_threads(const struct rpt_result *r, const char *dir, const char *name,
-                       bool *estimated, bool *has_energy)
+                       bool *estimated, bool *has_energy, bool *sweep)
 {
 	const struct rpt_config *head = rpt_headline_config(r), **cs;
 	char path[1200];
@@ -296,11 +297,12 @@ static int dat_threads(const struct rpt_result *r, const char *dir, const char *
 
 	if (!head)
 		return 0;
+	*sweep = head->concurrency > 0;
 	cs = calloc((size_t)r->n_configs, sizeof *cs);
 	if (!cs)
 		return -ENOMEM;
 	for (int i = 0; i < r->n_configs; i++)
-		if (!strcmp(r->configs[i].type, head->type))
+		if (!strcmp(r->configs[i].type, head->type) && (r->configs[i].concurrency > 0) == *sweep)
 			cs[n++] = &r->configs[i];
 	if (n < 2) {
 		free(cs);
@@ -314,10 +316,10 @@ static int dat_threads(const struct rpt_result *r, const char *dir, const char *
 	}
 	*estimated = false;
 	*has_energy = false;
-	fprintf(f, "# %s: type %s\n# threads tok_s low high j_per_token low high\n", r->path,
-	        head->type);
+	fprintf(f, "# %s: type %s\n# %s tok_s low high j_per_token low high\n", r->path,
+	        head->type, *sweep ? "concurrency" : "threads");
 	for (int i = 0; i < n; i++) {
-		fprintf(f, "%d", cs[i]->threads);
+		fprintf(f, "%d", *sweep ? cs[i]->concurrency : cs[i]->threads);
 		dat_stat(f, &cs[i]->decode_tok_s);
 		dat_stat(f, &cs[i]->decode_jpt_gross);
 		fputc('\n', f);
@@ -328,6 +330,16 @@ static int dat_threads(const struct rpt_result *r, const char *dir, const char *
 	fclose(f);
 	free(cs);
 	return 1;
+}
+
+/* dir/from.dat → dir/to.dat */
+static void rename_dat(const char *dir, const char *from, const char *to)
+{
+	char a[1200], b[1200];
+
+	snprintf(a, sizeof a, "%s/%s.dat", dir, from);
+	snprintf(b, sizeof b, "%s/%s.dat", dir, to);
+	rename(a, b);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -690,9 +702,19 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 	for (int i = 0; i < n; i++) {
 		if (strcmp(rs[i]->kind, "run"))
 			continue;
-		rc = dat_threads(rs[i], dir, "threads", &est, &has_energy);
+		bool sweep = false;
+
+		rc = dat_threads(rs[i], dir, "threads", &est, &has_energy, &sweep);
 		if (rc < 0)
 			goto fail_dat;
+		if (rc > 0 && sweep) {
+			rename_dat(dir, "threads", "sweep");
+			snprintf(title, sizeof title,
+			         "Aggregate speed and energy vs concurrent streams: %.100s",
+			         rj_label(rs[i]->path));
+			RENDER("plot-sweep.gp", "sweep", title, est ? "1" : "0", has_energy ? "1" : "0");
+			break;
+		}
 		if (rc > 0) {
 			snprintf(title, sizeof title, "Decode speed and energy vs threads: %.100s",
 			         rj_label(rs[i]->path));

@@ -1069,6 +1069,31 @@ static void test_sweep_in_compare_and_claims(void **state)
 	if (!strstr(claims[2].evidence, "server sweep, J/token by concurrency: c1 ") ||
 	    !strstr(claims[2].evidence, "at concurrency"))
 		fail_msg("same-model evidence does not use the sweep:\n%s", claims[2].evidence);
+	/* the plots: aggregate tok/s and J/token against the concurrency (scripts/plot-sweep.gp) */
+	{
+		struct rpt_plot plots[RPT_MAX_PLOTS];
+		char why[RPT_ERR_LEN] = "", skipped[RPT_ERR_LEN] = "", pdir[PATH_MAX - 64], *dat;
+		int np;
+
+		snprintf(pdir, sizeof pdir, "%s/plots", dir);
+		np = rpt_plots_write(&res, 1, pdir, "scripts", "configs/cloud", plots, skipped,
+				     sizeof skipped, err, sizeof err);
+		assert_true(np >= 0);
+		snprintf(path, sizeof path, "%s/sweep.dat", pdir);
+		dat = tu_read_file(path, NULL);
+		assert_non_null(dat);
+		assert_non_null(strstr(dat, "\n1 "));
+		assert_non_null(strstr(dat, "\n4 "));
+		free(dat);
+		if (rpt_gnuplot_available(why, sizeof why)) {
+			bool found = false;
+
+			for (int i = 0; i < np; i++)
+				found |= !strcmp(plots[i].name, "sweep");
+			if (!found)
+				fail_msg("no sweep plot: %s", skipped);
+		}
+	}
 	rpt_result_free(res);
 	tu_rmtree(dir);
 	free(dir);

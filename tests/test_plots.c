@@ -159,7 +159,8 @@ static void test_estimated_timeline(void **state)
 static void test_scripts_check_arguments(void **state)
 {
 	const char *scripts[] = {"plot-power-timeline.gp", "plot-jpt-cloud.gp", "plot-threads.gp",
-	                         "plot-latency-cdf.gp",    "plot-compare.gp",   "plot-roofline.gp"};
+	                         "plot-latency-cdf.gp",    "plot-compare.gp",   "plot-roofline.gp",
+	                         "plot-sweep.gp"};
 	char why[RPT_ERR_LEN], err[RPT_ERR_LEN], path[128];
 
 	(void)state;
