@@ -302,7 +302,8 @@ static int dat_threads(const struct rpt_result *r, const char *dir, const char *
 	if (!cs)
 		return -ENOMEM;
 	for (int i = 0; i < r->n_configs; i++)
-		if (!strcmp(r->configs[i].type, head->type) && (r->configs[i].concurrency > 0) == *sweep)
+		if (!strcmp(r->configs[i].type, head->type) &&
+		    (r->configs[i].concurrency > 0) == *sweep)
 			cs[n++] = &r->configs[i];
 	if (n < 2) {
 		free(cs);
@@ -316,8 +317,8 @@ static int dat_threads(const struct rpt_result *r, const char *dir, const char *
 	}
 	*estimated = false;
 	*has_energy = false;
-	fprintf(f, "# %s: type %s\n# %s tok_s low high j_per_token low high\n", r->path,
-	        head->type, *sweep ? "concurrency" : "threads");
+	fprintf(f, "# %s: type %s\n# %s tok_s low high j_per_token low high\n", r->path, head->type,
+	        *sweep ? "concurrency" : "threads");
 	for (int i = 0; i < n; i++) {
 		fprintf(f, "%d", *sweep ? cs[i]->concurrency : cs[i]->threads);
 		dat_stat(f, &cs[i]->decode_tok_s);
@@ -712,7 +713,8 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 			snprintf(title, sizeof title,
 			         "Aggregate speed and energy vs concurrent streams: %.100s",
 			         rj_label(rs[i]->path));
-			RENDER("plot-sweep.gp", "sweep", title, est ? "1" : "0", has_energy ? "1" : "0");
+			RENDER("plot-sweep.gp", "sweep", title, est ? "1" : "0",
+			       has_energy ? "1" : "0");
 			break;
 		}
 		if (rc > 0) {

@@ -25,18 +25,18 @@ enum fl_fault {
 };
 
 struct fl_script {
-	int n_tokens;            /* token chunks per stream */
-	int ttft_ms;             /* delay before the first token chunk */
-	int itl_ms;              /* delay between token chunks */
-	bool usage;              /* send a usage chunk (completion_tokens = n_tokens) */
+	int n_tokens; /* token chunks per stream */
+	int ttft_ms;  /* delay before the first token chunk */
+	int itl_ms;   /* delay between token chunks */
+	bool usage;   /* send a usage chunk (completion_tokens = n_tokens) */
 	int usage_prompt_tokens;
-	int split_bytes;         /* > 0: send each event in pieces of this many bytes ... */
-	int split_gap_ms;        /* ... with this pause between pieces */
+	int split_bytes;  /* > 0: send each event in pieces of this many bytes ... */
+	int split_gap_ms; /* ... with this pause between pieces */
 	enum fl_fault fault;
-	int fault_after;         /* tokens sent before the fault */
-	int fault_request;       /* -1: every request; else only the request with this index */
-	int http_status;         /* FL_HTTP_ERROR */
-	const char *error_body;  /* FL_HTTP_ERROR: the JSON body */
+	int fault_after;        /* tokens sent before the fault */
+	int fault_request;      /* -1: every request; else only the request with this index */
+	int http_status;        /* FL_HTTP_ERROR */
+	const char *error_body; /* FL_HTTP_ERROR: the JSON body */
 };
 
 struct fl_server;
