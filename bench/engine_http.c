@@ -141,6 +141,8 @@ struct bench_stream {
 	size_t elen, ecap;
 	int64_t t_last_ns; /* previous token chunk */
 	bool overflow;
+	bool saw_data;   /* an SSE data: line arrived */
+	bool plain_json; /* SSE expected, but a line was a bare JSON object: not streamed */
 };
 
 #define STREAM_LINE_MAX (4u << 20)
@@ -398,9 +400,12 @@ static void on_line(struct bench_stream *s, char *line, size_t n, int64_t t_ns)
 		dispatch_event(s, t_ns);
 		return;
 	}
+	if (line[0] == '{' && !s->saw_data)
+		s->plain_json = true;
 	if (!strncmp(line, "data:", 5)) {
 		const char *d = line + 5;
 
+		s->saw_data = true;
 		if (*d == ' ')
 			d++;
 		if (s->elen > 0 && append(&s->event, &s->elen, &s->ecap, "\n", 1) < 0)
@@ -620,6 +625,11 @@ static void xfer_done(struct xfer *x, CURLcode cc, const struct bench_http_opts 
 		          x->status ? "the stream broke" : "no response", q->n_chunks,
 		          q->n_chunks == 1 ? "" : "s",
 		          x->curl_err[0] ? x->curl_err : curl_easy_strerror(cc));
+	} else if (!q->done && x->st->plain_json) {
+		set_error(q,
+		          "the server answered with one JSON body, not a stream of server-sent "
+		          "events: does it support \"stream\": true on %s?",
+		          o->chat ? "/chat/completions" : "/completions");
 	} else if (!q->done) {
 		set_error(q, "the stream ended after %d token chunk%s without its end marker (%s)",
 		          q->n_chunks, q->n_chunks == 1 ? "" : "s",

@@ -440,6 +440,15 @@ static void test_missing_done(void **state)
 	expect_failure(sc, want, 2, false, 0);
 }
 
+static void test_not_streamed(void **state)
+{
+	struct fl_script sc = {.n_tokens = 3, .fault = FL_NOT_STREAMED, .fault_request = -1};
+	const char *want[] = {"one JSON body, not a stream", "\"stream\": true"};
+
+	(void)state;
+	expect_failure(sc, want, 2, false, 0);
+}
+
 static void test_http_400_json(void **state)
 {
 	struct fl_script sc = {.n_tokens = 3,
@@ -1171,6 +1180,7 @@ int main(void)
 	    cmocka_unit_test(test_error_event_mid_stream),
 	    cmocka_unit_test(test_close_mid_stream),
 	    cmocka_unit_test(test_missing_done),
+	    cmocka_unit_test(test_not_streamed),
 	    cmocka_unit_test(test_http_400_json),
 	    cmocka_unit_test(test_http_500),
 	    cmocka_unit_test(test_stall_timeout),

@@ -154,6 +154,18 @@ static int answer(struct fl_server *f, int fd, const char *path, int req)
 
 		return send_all(fd, head, (size_t)h) || send_all(fd, b, strlen(b)) ? -1 : 0;
 	}
+	if (faulty && s->fault == FL_NOT_STREAMED) {
+		const char *b =
+		    "{\"id\":\"c\",\"object\":\"text_completion\",\"choices\":[{\"index\":0,"
+		    "\"text\":\"all at once\",\"finish_reason\":\"length\"}],\"usage\":{"
+		    "\"prompt_tokens\":3,\"completion_tokens\":3}}\n";
+		int h = snprintf(head, sizeof head,
+		                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+		                 "Content-Length: %zu\r\n\r\n",
+		                 strlen(b));
+
+		return send_all(fd, head, (size_t)h) || send_all(fd, b, strlen(b)) ? -1 : 0;
+	}
 	snprintf(head, sizeof head,
 	         "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n"
 	         "Cache-Control: no-cache\r\n\r\n",

@@ -17,11 +17,12 @@
 
 enum fl_fault {
 	FL_NONE,
-	FL_ERROR_EVENT, /* after fault_after tokens: an error event (code 500), then the end */
-	FL_CLOSE,       /* after fault_after tokens: close the connection mid-stream */
-	FL_STALL,       /* after fault_after tokens: send nothing more until the client leaves */
-	FL_NO_DONE,     /* a clean end of the body without data: [DONE] */
-	FL_HTTP_ERROR,  /* answer http_status with error_body instead of a stream */
+	FL_ERROR_EVENT,  /* after fault_after tokens: an error event (code 500), then the end */
+	FL_CLOSE,        /* after fault_after tokens: close the connection mid-stream */
+	FL_STALL,        /* after fault_after tokens: send nothing more until the client leaves */
+	FL_NO_DONE,      /* a clean end of the body without data: [DONE] */
+	FL_HTTP_ERROR,   /* answer http_status with error_body instead of a stream */
+	FL_NOT_STREAMED, /* answer 200 with one JSON completion, as a server without streaming */
 };
 
 struct fl_script {
