@@ -74,7 +74,8 @@ char *bench_http_body(const struct bench_http_opts *o, const char *prompt, int m
 	cJSON_AddStringToObject(b, "model", o->model);
 	if (o->engine == BENCH_ENGINE_OLLAMA) {
 		if (o->chat) {
-			cJSON *msgs = cJSON_AddArrayToObject(b, "messages"), *m = cJSON_CreateObject();
+			cJSON *msgs = cJSON_AddArrayToObject(b, "messages"),
+			      *m = cJSON_CreateObject();
 
 			cJSON_AddItemToArray(msgs, m);
 			cJSON_AddStringToObject(m, "role", "user");
@@ -89,7 +90,8 @@ char *bench_http_body(const struct bench_http_opts *o, const char *prompt, int m
 		cJSON_AddNumberToObject(x, "seed", 42);
 	} else {
 		if (o->chat) {
-			cJSON *msgs = cJSON_AddArrayToObject(b, "messages"), *m = cJSON_CreateObject();
+			cJSON *msgs = cJSON_AddArrayToObject(b, "messages"),
+			      *m = cJSON_CreateObject();
 
 			cJSON_AddItemToArray(msgs, m);
 			cJSON_AddStringToObject(m, "role", "user");
@@ -104,8 +106,8 @@ char *bench_http_body(const struct bench_http_opts *o, const char *prompt, int m
 		x = cJSON_AddObjectToObject(b, "stream_options");
 		cJSON_AddBoolToObject(x, "include_usage", 1);
 		if (o->ignore_eos) {
-			/* vLLM and llama-server: decode max_tokens even past an end-of-sequence token;
-			 * min_tokens is vLLM's, n_predict llama-server's native spelling */
+			/* vLLM and llama-server: decode max_tokens even past an end-of-sequence
+			 * token; min_tokens is vLLM's, n_predict llama-server's native spelling */
 			cJSON_AddBoolToObject(b, "ignore_eos", 1);
 			cJSON_AddNumberToObject(b, "min_tokens", max_tokens);
 		}
@@ -133,12 +135,14 @@ void bench_http_req_free(struct bench_http_req *q)
 struct bench_stream {
 	enum bench_engine engine;
 	struct bench_http_req *q;
-	char *line;               /* the line being assembled */
+	char *line; /* the line being assembled */
 	size_t len, cap;
-	char *event;              /* SSE: data lines of the current event, joined by '\n' */
+	char *event; /* SSE: data lines of the current event, joined by '\n' */
 	size_t elen, ecap;
-	int64_t t_last_ns;        /* previous token chunk */
+	int64_t t_last_ns; /* previous token chunk */
 	bool overflow;
+	bool saw_data;   /* an SSE data: line arrived */
+	bool plain_json; /* SSE expected, but a line was a bare JSON object: not streamed */
 };
 
 #define STREAM_LINE_MAX (4u << 20)
@@ -185,7 +189,8 @@ static int append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
 	return 0;
 }
 
-static void set_error(struct bench_http_req *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_error(struct bench_http_req *q, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void set_error(struct bench_http_req *q, const char *fmt, ...)
 {
 	va_list ap;
@@ -270,12 +275,14 @@ static void openai_json(struct bench_stream *s, const cJSON *j, int64_t t_ns)
 		char msg[400];
 
 		error_text(e, msg, sizeof msg);
-		set_error(q, "the server reported an error in the stream after %d token chunk%s: %s",
-			  q->n_chunks, q->n_chunks == 1 ? "" : "s", msg);
+		set_error(q,
+		          "the server reported an error in the stream after %d token chunk%s: %s",
+		          q->n_chunks, q->n_chunks == 1 ? "" : "s", msg);
 		return;
 	}
 	choices = cJSON_GetObjectItemCaseSensitive(j, "choices");
-	cJSON_ArrayForEach(ch, choices) {
+	cJSON_ArrayForEach(ch, choices)
+	{
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(ch, "text");
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(ch, "delta");
 		const cJSON *f = cJSON_GetObjectItemCaseSensitive(ch, "finish_reason");
@@ -317,15 +324,16 @@ static void ollama_line(struct bench_stream *s, const char *line, int64_t t_ns)
 		char msg[400];
 
 		error_text(e, msg, sizeof msg);
-		set_error(q, "the server reported an error in the stream after %d token chunk%s: %s",
-			  q->n_chunks, q->n_chunks == 1 ? "" : "s", msg);
+		set_error(q,
+		          "the server reported an error in the stream after %d token chunk%s: %s",
+		          q->n_chunks, q->n_chunks == 1 ? "" : "s", msg);
 		cJSON_Delete(j);
 		return;
 	}
 	r = cJSON_GetObjectItemCaseSensitive(j, "response");
 	if (!cJSON_IsString(r))
 		r = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "message"),
-						     "content");
+		                                     "content");
 	if (cJSON_IsString(r) && r->valuestring[0])
 		token_at(s, t_ns);
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "done"))) {
@@ -371,7 +379,7 @@ static void dispatch_event(struct bench_stream *s, int64_t t_ns)
 		cJSON_Delete(j);
 	} else {
 		set_error(s->q, "unparsable stream event at byte %ld: %.80s",
-			  (long)((end ? end : s->event) - s->event), s->event);
+		          (long)((end ? end : s->event) - s->event), s->event);
 	}
 	event_reset(s);
 }
@@ -392,9 +400,12 @@ static void on_line(struct bench_stream *s, char *line, size_t n, int64_t t_ns)
 		dispatch_event(s, t_ns);
 		return;
 	}
+	if (line[0] == '{' && !s->saw_data)
+		s->plain_json = true;
 	if (!strncmp(line, "data:", 5)) {
 		const char *d = line + 5;
 
+		s->saw_data = true;
 		if (*d == ' ')
 			d++;
 		if (s->elen > 0 && append(&s->event, &s->elen, &s->ecap, "\n", 1) < 0)
@@ -460,7 +471,7 @@ struct xfer {
 	struct curl_slist *hdrs;
 	struct curl_slist *connect_to;
 	char *body;
-	char errbody[4096];       /* the body of a non-2xx answer */
+	char errbody[4096]; /* the body of a non-2xx answer */
 	size_t errlen;
 	long status;
 	bool busy;
@@ -497,8 +508,8 @@ static void curl_init_once(void)
 }
 
 static int xfer_start(struct xfer *x, CURLM *m, const struct bench_http_opts *o, const char *url,
-		      const char *prompt, int max_tokens, struct bench_http_req *q, char *err,
-		      size_t errlen)
+                      const char *prompt, int max_tokens, struct bench_http_req *q, char *err,
+                      size_t errlen)
 {
 	memset(q->error, 0, sizeof q->error);
 	q->prompt_tokens = -1;
@@ -534,18 +545,21 @@ static int xfer_start(struct xfer *x, CURLM *m, const struct bench_http_opts *o,
 			return -ENOMEM;
 		}
 		x->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-		x->hdrs = curl_slist_append(x->hdrs, "Accept: text/event-stream, application/x-ndjson");
+		x->hdrs =
+		    curl_slist_append(x->hdrs, "Accept: text/event-stream, application/x-ndjson");
 		x->hdrs = curl_slist_append(x->hdrs, "Expect:"); /* no 100-continue round trip */
 		if (o->api_key_env[0] && getenv(o->api_key_env) && *getenv(o->api_key_env)) {
 			char auth[1024];
 
-			snprintf(auth, sizeof auth, "Authorization: Bearer %.990s", getenv(o->api_key_env));
+			snprintf(auth, sizeof auth, "Authorization: Bearer %.990s",
+			         getenv(o->api_key_env));
 			x->hdrs = curl_slist_append(x->hdrs, auth);
 		}
 		/* HOST:PORT:CONNECT-HOST:CONNECT-PORT, as curl --connect-to: the tests reach their
 		 * loopback server under a remote-looking URL without sending anything elsewhere */
 		if (getenv("JOULEBENCH_HTTP_CONNECT_TO") && *getenv("JOULEBENCH_HTTP_CONNECT_TO"))
-			x->connect_to = curl_slist_append(NULL, getenv("JOULEBENCH_HTTP_CONNECT_TO"));
+			x->connect_to =
+			    curl_slist_append(NULL, getenv("JOULEBENCH_HTTP_CONNECT_TO"));
 	}
 	if (x->connect_to)
 		curl_easy_setopt(x->easy, CURLOPT_CONNECT_TO, x->connect_to);
@@ -559,9 +573,9 @@ static int xfer_start(struct xfer *x, CURLM *m, const struct bench_http_opts *o,
 	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS,
-			 o->timeout_s > 0 ? (long)(o->timeout_s * 1000) : 0L);
+	                 o->timeout_s > 0 ? (long)(o->timeout_s * 1000) : 0L);
 	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS,
-			 o->timeout_s > 0 ? (long)(o->timeout_s * 1000) : 30000L);
+	                 o->timeout_s > 0 ? (long)(o->timeout_s * 1000) : 30000L);
 	q->t_start_ns = pwr_now_ns();
 	if (curl_multi_add_handle(m, x->easy) != CURLM_OK) {
 		snprintf(err, errlen, "curl_multi_add_handle failed");
@@ -587,9 +601,9 @@ static void xfer_done(struct xfer *x, CURLcode cc, const struct bench_http_opts 
 		q->timed_out = true;
 		q->error[0] = '\0';
 		set_error(q,
-			  "timed out after %g s (--timeout-s) with %d token chunk%s received: the "
-			  "server stalled or is too slow",
-			  o->timeout_s, q->n_chunks, q->n_chunks == 1 ? "" : "s");
+		          "timed out after %g s (--timeout-s) with %d token chunk%s received: the "
+		          "server stalled or is too slow",
+		          o->timeout_s, q->n_chunks, q->n_chunks == 1 ? "" : "s");
 	} else if (x->status && (x->status < 200 || x->status >= 300)) {
 		char msg[400] = "";
 		cJSON *j = cJSON_Parse(x->errbody);
@@ -599,20 +613,27 @@ static void xfer_done(struct xfer *x, CURLcode cc, const struct bench_http_opts 
 			error_text(e, msg, sizeof msg);
 		else if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "detail")))
 			snprintf(msg, sizeof msg, "%s",
-				 cJSON_GetObjectItemCaseSensitive(j, "detail")->valuestring);
+			         cJSON_GetObjectItemCaseSensitive(j, "detail")->valuestring);
 		else
-			snprintf(msg, sizeof msg, "%.200s", x->errbody[0] ? x->errbody : "(empty body)");
+			snprintf(msg, sizeof msg, "%.200s",
+			         x->errbody[0] ? x->errbody : "(empty body)");
 		cJSON_Delete(j);
 		q->error[0] = '\0';
 		set_error(q, "HTTP %ld from %s: %s", x->status, o->url, msg);
 	} else if (cc != CURLE_OK) {
-		set_error(q, "%s after %d token chunk%s: %s", x->status ? "the stream broke" : "no response",
-			  q->n_chunks, q->n_chunks == 1 ? "" : "s",
-			  x->curl_err[0] ? x->curl_err : curl_easy_strerror(cc));
+		set_error(q, "%s after %d token chunk%s: %s",
+		          x->status ? "the stream broke" : "no response", q->n_chunks,
+		          q->n_chunks == 1 ? "" : "s",
+		          x->curl_err[0] ? x->curl_err : curl_easy_strerror(cc));
+	} else if (!q->done && x->st->plain_json) {
+		set_error(q,
+		          "the server answered with one JSON body, not a stream of server-sent "
+		          "events: does it support \"stream\": true on %s?",
+		          o->chat ? "/chat/completions" : "/completions");
 	} else if (!q->done) {
 		set_error(q, "the stream ended after %d token chunk%s without its end marker (%s)",
-			  q->n_chunks, q->n_chunks == 1 ? "" : "s",
-			  o->engine == BENCH_ENGINE_OLLAMA ? "\"done\": true" : "data: [DONE]");
+		          q->n_chunks, q->n_chunks == 1 ? "" : "s",
+		          o->engine == BENCH_ENGINE_OLLAMA ? "\"done\": true" : "data: [DONE]");
 	} else if (q->n_chunks == 0 && !q->error[0]) {
 		set_error(q, "the stream carried no token");
 	}
@@ -625,8 +646,8 @@ static void xfer_done(struct xfer *x, CURLcode cc, const struct bench_http_opts 
 }
 
 int bench_http_batch(const struct bench_http_opts *o, const char *const *prompts, int n_prompts,
-		     int max_tokens, int n, int concurrency, struct bench_http_req *out,
-		     volatile const sig_atomic_t *stop, char *err, size_t errlen)
+                     int max_tokens, int n, int concurrency, struct bench_http_req *out,
+                     volatile const sig_atomic_t *stop, char *err, size_t errlen)
 {
 	char url[700];
 	struct xfer *xs = NULL;
@@ -664,7 +685,7 @@ int bench_http_batch(const struct bench_http_opts *o, const char *const *prompts
 			if (stop && *stop)
 				break;
 			rc = xfer_start(&xs[k], m, o, url, prompts[next % n_prompts], max_tokens,
-					&out[next], err, errlen);
+			                &out[next], err, errlen);
 			if (rc < 0)
 				goto out;
 			next++;
@@ -701,8 +722,8 @@ out:
 				curl_multi_remove_handle(m, xs[k].easy);
 				if (xs[k].q && !xs[k].q->error[0])
 					snprintf(xs[k].q->error, sizeof xs[k].q->error, "%s",
-						 stop && *stop ? "interrupted: the run was stopped"
-							       : "abandoned: the batch failed");
+					         stop && *stop ? "interrupted: the run was stopped"
+					                       : "abandoned: the batch failed");
 				if (xs[k].q)
 					xs[k].q->t_end_ns = pwr_now_ns();
 			}
@@ -741,7 +762,8 @@ static bool addr_is_local(const struct sockaddr *sa, const struct ifaddrs *ifs)
 			return true;
 		for (const struct ifaddrs *i = ifs; i; i = i->ifa_next)
 			if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET6 &&
-			    !memcmp(&((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, a, sizeof *a))
+			    !memcmp(&((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, a,
+			            sizeof *a))
 				return true;
 	}
 	return false;
@@ -772,7 +794,8 @@ int bench_url_is_local(const char *url, bool resolve, char *host, size_t hostlen
 		return -EINVAL;
 	snprintf(h, sizeof h, "%.*s", (int)n, p);
 	snprintf(host, hostlen, "%s", h);
-	if (!strcasecmp(h, "localhost") || (strlen(h) > 10 && !strcasecmp(h + strlen(h) - 10, ".localhost")))
+	if (!strcasecmp(h, "localhost") ||
+	    (strlen(h) > 10 && !strcasecmp(h + strlen(h) - 10, ".localhost")))
 		return 1;
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_STREAM;

@@ -3,10 +3,10 @@
  * (issue 12), and the concurrency sweep that drives them.
  *
  * Adapters: `openai` streams /v1/completions (or /v1/chat/completions) as server-sent events,
- * `ollama` streams Ollama's native /api/generate (or /api/chat) as newline-delimited JSON. Every token chunk is
- * timestamped (CLOCK_MONOTONIC, pwr_now_ns) in libcurl's write callback, the moment its bytes
- * are read, so TTFT and every inter-token gap are the client's view of the stream. Lines are
- * reassembled across arbitrary read boundaries. Token counts come from the server (`usage`,
+ * `ollama` streams Ollama's native /api/generate (or /api/chat) as newline-delimited JSON. Every
+ * token chunk is timestamped (CLOCK_MONOTONIC, pwr_now_ns) in libcurl's write callback, the moment
+ * its bytes are read, so TTFT and every inter-token gap are the client's view of the stream. Lines
+ * are reassembled across arbitrary read boundaries. Token counts come from the server (`usage`,
  * Ollama's `eval_count`) or, when it sends none, from the number of streamed chunks, and each
  * request says which.
  *
@@ -41,41 +41,41 @@ int bench_engine_parse(const char *s, enum bench_engine *out);
 /* An external engine and how to load it. */
 struct bench_http_opts {
 	enum bench_engine engine;
-	char url[512];            /* openai: base ending in /v1; ollama: http://HOST:11434 */
-	char model[256];          /* the server's model name */
-	bool chat;                /* /v1/chat/completions (ollama: /api/chat) instead of /v1/completions
-				   * (/api/generate) */
-	bool ignore_eos;          /* ask the server to decode max_tokens whatever it samples */
-	double timeout_s;         /* per request, from sending to the last byte; 0 = none */
+	char url[512];    /* openai: base ending in /v1; ollama: http://HOST:11434 */
+	char model[256];  /* the server's model name */
+	bool chat;        /* /v1/chat/completions (ollama: /api/chat) instead of /v1/completions
+	                   * (/api/generate) */
+	bool ignore_eos;  /* ask the server to decode max_tokens whatever it samples */
+	double timeout_s; /* per request, from sending to the last byte; 0 = none */
 	int n_levels;
 	int concurrency[BENCH_HTTP_MAX_LEVELS];
-	int requests;             /* requests per level */
-	double n_params;          /* parameters of the served model (for claims), 0 = unknown */
-	bool remote;              /* runs elsewhere whatever its URL says (a tunnel): no energy */
-	char api_key_env[64];     /* environment variable holding a bearer token, "" = none */
-	bool same_prompt;         /* identical prompts (default: each request's starts "(N) ", so
-				   * a prefix cache cannot skip its prefill) */
+	int requests;         /* requests per level */
+	double n_params;      /* parameters of the served model (for claims), 0 = unknown */
+	bool remote;          /* runs elsewhere whatever its URL says (a tunnel): no energy */
+	char api_key_env[64]; /* environment variable holding a bearer token, "" = none */
+	bool same_prompt;     /* identical prompts (default: each request's starts "(N) ", so
+	                       * a prefix cache cannot skip its prefill) */
 };
 
 /* The outcome of one streamed request. */
 struct bench_http_req {
-	int index;                /* order of submission within its level */
-	bool ok;                  /* a complete stream ([DONE] / done:true) with at least one token */
-	char error[512];          /* why not ok: "HTTP 400: model 'x' not found", "timed out ..." */
+	int index;       /* order of submission within its level */
+	bool ok;         /* a complete stream ([DONE] / done:true) with at least one token */
+	char error[512]; /* why not ok: "HTTP 400: model 'x' not found", "timed out ..." */
 	bool timed_out;
-	int http_status;          /* 0 when no response arrived */
-	int64_t t_start_ns;       /* request handed to libcurl */
-	int64_t t_first_ns;       /* first token chunk read (0: none) */
-	int64_t t_end_ns;         /* stream ended (or failed) */
-	int64_t *itl_ns;          /* gaps between successive token chunks, n_chunks - 1 of them */
+	int http_status;    /* 0 when no response arrived */
+	int64_t t_start_ns; /* request handed to libcurl */
+	int64_t t_first_ns; /* first token chunk read (0: none) */
+	int64_t t_end_ns;   /* stream ended (or failed) */
+	int64_t *itl_ns;    /* gaps between successive token chunks, n_chunks - 1 of them */
 	int n_itl, cap_itl;
-	int n_chunks;             /* token-bearing chunks read */
-	int prompt_tokens;        /* from the server, -1 unknown */
-	int completion_tokens;    /* from the server, else n_chunks (see token_count_source) */
+	int n_chunks;                /* token-bearing chunks read */
+	int prompt_tokens;           /* from the server, -1 unknown */
+	int completion_tokens;       /* from the server, else n_chunks (see token_count_source) */
 	char token_count_source[24]; /* "usage", "eval_count", "streamed_chunks" */
-	bool done;                /* the stream's end marker arrived */
+	bool done;                   /* the stream's end marker arrived */
 	char finish_reason[32];
-	bool has_ollama;          /* Ollama's own counters below are set */
+	bool has_ollama; /* Ollama's own counters below are set */
 	int64_t ollama_eval_count, ollama_eval_duration_ns;
 	int64_t ollama_prompt_eval_count, ollama_prompt_eval_duration_ns;
 };
@@ -88,8 +88,8 @@ struct bench_http_req {
  * marked so. The caller frees each out[i] with bench_http_req_free().
  */
 int bench_http_batch(const struct bench_http_opts *o, const char *const *prompts, int n_prompts,
-		     int max_tokens, int n, int concurrency, struct bench_http_req *out,
-		     volatile const sig_atomic_t *stop, char *err, size_t errlen);
+                     int max_tokens, int n, int concurrency, struct bench_http_req *out,
+                     volatile const sig_atomic_t *stop, char *err, size_t errlen);
 void bench_http_req_free(struct bench_http_req *q);
 
 /* The request body for a prompt (caller frees); exposed for tests. */
@@ -126,10 +126,10 @@ struct bench_http_level {
 	bool started;
 	/* energy over the level's window: the local probes, or null + reason */
 	bool energy_valid;
-	double energy_j;          /* summed over `covers` (disjoint devices only) */
+	double energy_j; /* summed over `covers` (disjoint devices only) */
 	bool energy_estimated;
 	char energy_reason[512];
-	double *by_domain_j;      /* per domain of the run, NAN when not valid */
+	double *by_domain_j; /* per domain of the run, NAN when not valid */
 };
 
 struct bench_http_sweep {
@@ -139,11 +139,11 @@ struct bench_http_sweep {
 	char host[256];
 	char remote_reason[400];
 	int max_tokens;
-	int prompt_words;         /* filler words when the workload has no prompt text */
-	char *prompt;             /* the text sent */
+	int prompt_words; /* filler words when the workload has no prompt text */
+	char *prompt;     /* the text sent */
 	int n_levels;
 	struct bench_http_level levels[BENCH_HTTP_MAX_LEVELS];
-	int n_covers;             /* domain indices the headline energy adds up */
+	int n_covers; /* domain indices the headline energy adds up */
 	int covers[8];
 	char covers_reason[400];
 };
@@ -156,9 +156,9 @@ struct bench_http_sweep {
  * line (phase NULL) after each level.
  */
 int bench_http_sweep_run(struct bench_run *r, const struct bench_http_opts *o, struct pwr_set *pwr,
-			 volatile const sig_atomic_t *stop,
-			 void (*event)(void *ud, const char *phase, int level, const char *line),
-			 void *ud, char *err, size_t errlen);
+                         volatile const sig_atomic_t *stop,
+                         void (*event)(void *ud, const char *phase, int level, const char *line),
+                         void *ud, char *err, size_t errlen);
 /* Energy of each level's window, once the sampler has stopped. */
 void bench_http_sweep_energy(struct bench_run *r, struct pwr_set *pwr);
 void bench_http_sweep_free(struct bench_http_sweep *s);
@@ -169,7 +169,7 @@ struct bench_http_level_summary {
 	char first_error[512];
 	double duration_s;
 	int64_t output_tokens, prompt_tokens;
-	double agg_tok_s;         /* output tokens of successful requests / level duration */
+	double agg_tok_s; /* output tokens of successful requests / level duration */
 	double req_s;
 	bool ttft_valid, itl_valid;
 	double ttft_p50_ms, ttft_p90_ms, ttft_p99_ms;
@@ -178,11 +178,11 @@ struct bench_http_level_summary {
 	double j_per_token, j_per_token_net, avg_power_w, tokens_per_j;
 	char jpt_reason[512], net_reason[256];
 	char token_count_source[24];
-	bool server_tok_s_valid;  /* Ollama: median eval_count / eval_duration over the requests */
+	bool server_tok_s_valid; /* Ollama: median eval_count / eval_duration over the requests */
 	double server_decode_tok_s;
 };
 void bench_http_level_summarize(const struct bench_run *r, int li,
-				struct bench_http_level_summary *s);
+                                struct bench_http_level_summary *s);
 
 /* result.json: the `engine` object and the `sweep` (null + reason for the built-in engine). */
 void bench_http_json(struct cJSON *root, const struct bench_run *r);

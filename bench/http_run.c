@@ -17,9 +17,10 @@
 /* Filler text of about `words` words (a server's tokenizer gives at least as many tokens). */
 static char *filler_prompt(int words)
 {
-	static const char *const w[] = { "the", "energy", "of", "a", "token", "is", "measured",
-					 "while", "the", "model", "writes", "one", "word", "after",
-					 "another", "and", "power", "probes", "sample", "watts" };
+	static const char *const w[] = {"the",    "energy",   "of",     "a",      "token",
+	                                "is",     "measured", "while",  "the",    "model",
+	                                "writes", "one",      "word",   "after",  "another",
+	                                "and",    "power",    "probes", "sample", "watts"};
 	size_t cap = (size_t)words * 12 + 16, n = 0;
 	char *s = malloc(cap);
 
@@ -34,16 +35,16 @@ static char *filler_prompt(int words)
 static void sleep_ms(int ms, volatile const sig_atomic_t *stop)
 {
 	for (int i = 0; i < ms && !(stop && *stop); i += 10) {
-		struct timespec ts = { 0, 10000000 };
+		struct timespec ts = {0, 10000000};
 
 		nanosleep(&ts, NULL);
 	}
 }
 
 int bench_http_sweep_run(struct bench_run *r, const struct bench_http_opts *o, struct pwr_set *pwr,
-			 volatile const sig_atomic_t *stop,
-			 void (*event)(void *ud, const char *phase, int level, const char *line),
-			 void *ud, char *err, size_t errlen)
+                         volatile const sig_atomic_t *stop,
+                         void (*event)(void *ud, const char *phase, int level, const char *line),
+                         void *ud, char *err, size_t errlen)
 {
 	const struct bench_workload *w = r->w;
 	struct bench_http_sweep *s = calloc(1, sizeof *s);
@@ -66,8 +67,8 @@ int bench_http_sweep_run(struct bench_run *r, const struct bench_http_opts *o, s
 	s->remote = local == 0 || o->remote;
 	if (s->remote)
 		snprintf(s->remote_reason, sizeof s->remote_reason,
-			 "remote engine at %.200s%s: the local probes do not see its power", s->host,
-			 local ? " (--remote)" : "");
+		         "remote engine at %.200s%s: the local probes do not see its power",
+		         s->host, local ? " (--remote)" : "");
 	s->max_tokens = w->gen_tokens;
 	if (w->prompt_text) {
 		s->prompt = strdup(w->prompt_text);
@@ -92,7 +93,8 @@ int bench_http_sweep_run(struct bench_run *r, const struct bench_http_opts *o, s
 		}
 		if (event)
 			event(ud, "warmup", -1, NULL);
-		rc = bench_http_batch(o, prompts, 1, s->max_tokens, w->warmup, 1, q, stop, err, errlen);
+		rc = bench_http_batch(o, prompts, 1, s->max_tokens, w->warmup, 1, q, stop, err,
+		                      errlen);
 		bench_run_phase_add(r, -1, -1, "warmup", t0, pwr_now_ns());
 		for (int i = 0; i < w->warmup; i++)
 			bench_http_req_free(&q[i]);
@@ -106,7 +108,8 @@ int bench_http_sweep_run(struct bench_run *r, const struct bench_http_opts *o, s
 
 		s->n_levels = li + 1;
 		L->concurrency = o->concurrency[li];
-		L->n_req = o->requests > 0 ? o->requests : (2 * L->concurrency > 8 ? 2 * L->concurrency : 8);
+		L->n_req = o->requests > 0 ? o->requests
+		                           : (2 * L->concurrency > 8 ? 2 * L->concurrency : 8);
 		L->req = calloc((size_t)L->n_req + 1, sizeof *L->req);
 		if (!L->req) {
 			snprintf(err, errlen, "out of memory");
@@ -117,8 +120,8 @@ int bench_http_sweep_run(struct bench_run *r, const struct bench_http_opts *o, s
 			event(ud, "level", li, NULL);
 		pwr_sample_now(pwr);
 		L->t_start_ns = pwr_now_ns();
-		rc = bench_http_batch(o, prompts, 1, s->max_tokens, L->n_req, L->concurrency, L->req,
-				      stop, err, errlen);
+		rc = bench_http_batch(o, prompts, 1, s->max_tokens, L->n_req, L->concurrency,
+		                      L->req, stop, err, errlen);
 		L->t_end_ns = pwr_now_ns();
 		pwr_sample_now(pwr);
 		bench_run_phase_add(r, -1, li, "level", L->t_start_ns, L->t_end_ns);
@@ -126,13 +129,14 @@ int bench_http_sweep_run(struct bench_run *r, const struct bench_http_opts *o, s
 			return rc;
 		for (int i = 0; i < L->n_req; i++)
 			ok += L->req[i].ok;
-		snprintf(line, sizeof line, "concurrency %d: %d/%d requests ok in %.2f s", L->concurrency,
-			 ok, L->n_req, (double)(L->t_end_ns - L->t_start_ns) / 1e9);
+		snprintf(line, sizeof line, "concurrency %d: %d/%d requests ok in %.2f s",
+		         L->concurrency, ok, L->n_req, (double)(L->t_end_ns - L->t_start_ns) / 1e9);
 		for (int i = 0; i < L->n_req; i++)
 			if (!L->req[i].ok) {
 				size_t u = strlen(line);
 
-				snprintf(line + u, sizeof line - u, "; first failure: %.300s", L->req[i].error);
+				snprintf(line + u, sizeof line - u, "; first failure: %.300s",
+				         L->req[i].error);
 				break;
 			}
 		if (event)
@@ -177,10 +181,10 @@ void bench_http_sweep_energy(struct bench_run *r, struct pwr_set *pwr)
 		snprintf(s->covers_reason, sizeof s->covers_reason, "%s", s->remote_reason);
 	else if (s->n_covers == 0)
 		snprintf(s->covers_reason, sizeof s->covers_reason, "no energy source: %.360s",
-			 r->primary_reason);
+		         r->primary_reason);
 	else if (r->primary < 0)
 		snprintf(s->covers_reason, sizeof s->covers_reason, "%s",
-			 "GPUs only: no CPU package or system domain was available");
+		         "GPUs only: no CPU package or system domain was available");
 	for (int li = 0; li < s->n_levels; li++) {
 		struct bench_http_level *L = &s->levels[li];
 
@@ -193,7 +197,8 @@ void bench_http_sweep_energy(struct bench_run *r, struct pwr_set *pwr)
 			struct pwr_energy e;
 
 			L->by_domain_j[d] = NAN;
-			if (pwr_energy_window(pwr, d, L->t_start_ns, L->t_end_ns, &e) == 0 && e.valid)
+			if (pwr_energy_window(pwr, d, L->t_start_ns, L->t_end_ns, &e) == 0 &&
+			    e.valid)
 				L->by_domain_j[d] = e.energy_j;
 		}
 		if (s->remote) {
@@ -214,7 +219,8 @@ void bench_http_sweep_energy(struct bench_run *r, struct pwr_set *pwr)
 				L->energy_valid = false;
 				pwr_energy_window(pwr, d, L->t_start_ns, L->t_end_ns, &e);
 				snprintf(L->energy_reason, sizeof L->energy_reason, "%.90s: %.300s",
-					 r->domains[d].id, e.reason[0] ? e.reason : "no samples in the window");
+				         r->domains[d].id,
+				         e.reason[0] ? e.reason : "no samples in the window");
 				break;
 			}
 			L->energy_j += L->by_domain_j[d];
@@ -239,7 +245,8 @@ void bench_http_sweep_free(struct bench_http_sweep *s)
 
 /* ---- summaries -------------------------------------------------------------------------- */
 
-void bench_http_level_summarize(const struct bench_run *r, int li, struct bench_http_level_summary *s)
+void bench_http_level_summarize(const struct bench_run *r, int li,
+                                struct bench_http_level_summary *s)
 {
 	const struct bench_http_sweep *h = r->http;
 	const struct bench_http_level *L = &h->levels[li];
@@ -265,20 +272,23 @@ void bench_http_level_summarize(const struct bench_run *r, int li, struct bench_
 			s->n_failed++;
 			s->n_timed_out += q->timed_out;
 			if (!s->first_error[0])
-				snprintf(s->first_error, sizeof s->first_error, "request %d: %.490s", i,
-					 q->error);
+				snprintf(s->first_error, sizeof s->first_error,
+				         "request %d: %.490s", i, q->error);
 			continue;
 		}
 		s->n_ok++;
 		any = true;
-		if (strcmp(q->token_count_source, "usage") && strcmp(q->token_count_source, "eval_count"))
+		if (strcmp(q->token_count_source, "usage") &&
+		    strcmp(q->token_count_source, "eval_count"))
 			all_usage = false;
 		if (tt && q->t_first_ns)
 			tt[k++] = (double)(q->t_first_ns - q->t_start_ns) / 1e6;
 		for (int j = 0; itl && j < q->n_itl; j++)
 			itl[ki++] = (double)q->itl_ns[j] / 1e6;
-		if (srv && q->has_ollama && q->ollama_eval_count > 0 && q->ollama_eval_duration_ns > 0)
-			srv[ks++] = (double)q->ollama_eval_count / ((double)q->ollama_eval_duration_ns / 1e9);
+		if (srv && q->has_ollama && q->ollama_eval_count > 0 &&
+		    q->ollama_eval_duration_ns > 0)
+			srv[ks++] = (double)q->ollama_eval_count /
+			            ((double)q->ollama_eval_duration_ns / 1e9);
 	}
 	if (ks > 0) {
 		s->server_tok_s_valid = true;
@@ -286,8 +296,9 @@ void bench_http_level_summarize(const struct bench_run *r, int li, struct bench_
 	}
 	free(srv);
 	snprintf(s->token_count_source, sizeof s->token_count_source, "%s",
-		 !any ? "none" : all_usage ? (h->opts.engine == BENCH_ENGINE_OLLAMA ? "eval_count" : "usage")
-				      : "streamed_chunks");
+	         !any        ? "none"
+	         : all_usage ? (h->opts.engine == BENCH_ENGINE_OLLAMA ? "eval_count" : "usage")
+	                     : "streamed_chunks");
 	if (s->duration_s > 0) {
 		s->agg_tok_s = (double)s->output_tokens / s->duration_s;
 		s->req_s = s->n_ok / s->duration_s;
@@ -308,12 +319,13 @@ void bench_http_level_summarize(const struct bench_run *r, int li, struct bench_
 	free(itl);
 	if (!L->energy_valid) {
 		snprintf(s->jpt_reason, sizeof s->jpt_reason, "%s",
-			 L->energy_reason[0] ? L->energy_reason : "energy not computed");
+		         L->energy_reason[0] ? L->energy_reason : "energy not computed");
 		snprintf(s->net_reason, sizeof s->net_reason, "%.250s", s->jpt_reason);
 		return;
 	}
 	if (s->output_tokens <= 0) {
-		snprintf(s->jpt_reason, sizeof s->jpt_reason, "%s", "no token was generated in this level");
+		snprintf(s->jpt_reason, sizeof s->jpt_reason, "%s",
+		         "no token was generated in this level");
 		snprintf(s->net_reason, sizeof s->net_reason, "%.250s", s->jpt_reason);
 		return;
 	}
@@ -325,9 +337,10 @@ void bench_http_level_summarize(const struct bench_run *r, int li, struct bench_
 
 		if (!idle_w(r, h->covers[c], &wt)) {
 			net_ok = false;
-			snprintf(s->net_reason, sizeof s->net_reason, "no idle power for %.60s: %.160s",
-				 r->domains[h->covers[c]].id,
-				 r->idle_before.reason[0] ? r->idle_before.reason : "the idle window had no samples");
+			snprintf(s->net_reason, sizeof s->net_reason,
+			         "no idle power for %.60s: %.160s", r->domains[h->covers[c]].id,
+			         r->idle_before.reason[0] ? r->idle_before.reason
+			                                  : "the idle window had no samples");
 			break;
 		}
 		idle += wt;
@@ -344,7 +357,8 @@ void bench_http_level_summarize(const struct bench_run *r, int li, struct bench_
 
 /* ---- result.json ------------------------------------------------------------------------- */
 
-static void null_r(cJSON *o, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void null_r(cJSON *o, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void null_r(cJSON *o, const char *key, const char *fmt, ...)
 {
 	char k[128], reason[600];
@@ -359,7 +373,7 @@ static void null_r(cJSON *o, const char *key, const char *fmt, ...)
 }
 
 static void pct(cJSON *o, const char *key, bool valid, double p50, double p90, double p99,
-		const char *why)
+                const char *why)
 {
 	cJSON *x;
 
@@ -406,9 +420,10 @@ static void add_request(cJSON *a, const struct bench_http_req *q)
 		cJSON_AddNumberToObject(j, "prompt_tokens", q->prompt_tokens);
 	else
 		null_r(j, "prompt_tokens", "%s", "the server did not report it");
-	cJSON_AddNumberToObject(j, "completion_tokens", q->completion_tokens > 0 ? q->completion_tokens : 0);
+	cJSON_AddNumberToObject(j, "completion_tokens",
+	                        q->completion_tokens > 0 ? q->completion_tokens : 0);
 	cJSON_AddStringToObject(j, "token_count_source",
-				q->token_count_source[0] ? q->token_count_source : "none");
+	                        q->token_count_source[0] ? q->token_count_source : "none");
 	if (q->finish_reason[0])
 		cJSON_AddStringToObject(j, "finish_reason", q->finish_reason);
 	else
@@ -417,9 +432,10 @@ static void add_request(cJSON *a, const struct bench_http_req *q)
 		x = cJSON_AddObjectToObject(j, "ollama");
 		cJSON_AddNumberToObject(x, "eval_count", (double)q->ollama_eval_count);
 		cJSON_AddNumberToObject(x, "eval_duration_ns", (double)q->ollama_eval_duration_ns);
-		cJSON_AddNumberToObject(x, "prompt_eval_count", (double)q->ollama_prompt_eval_count);
+		cJSON_AddNumberToObject(x, "prompt_eval_count",
+		                        (double)q->ollama_prompt_eval_count);
 		cJSON_AddNumberToObject(x, "prompt_eval_duration_ns",
-					(double)q->ollama_prompt_eval_duration_ns);
+		                        (double)q->ollama_prompt_eval_duration_ns);
 	} else {
 		null_r(j, "ollama", "%s", "not an Ollama stream, or it did not finish");
 	}
@@ -459,10 +475,12 @@ static void add_level(cJSON *a, const struct bench_run *r, int li)
 		cJSON_AddNumberToObject(j, "server_decode_tok_s", s.server_decode_tok_s);
 	else
 		null_r(j, "server_decode_tok_s", "%s",
-		       "the server reports no decode timing of its own (Ollama's eval_count/eval_duration)");
+		       "the server reports no decode timing of its own (Ollama's "
+		       "eval_count/eval_duration)");
 	if (L->energy_valid) {
 		cJSON_AddNumberToObject(j, "energy_j", L->energy_j);
-		cJSON_AddStringToObject(j, "energy_kind", L->energy_estimated ? "estimated" : "measured");
+		cJSON_AddStringToObject(j, "energy_kind",
+		                        L->energy_estimated ? "estimated" : "measured");
 	} else {
 		null_r(j, "energy_j", "%s", L->energy_reason);
 		null_r(j, "energy_kind", "%s", L->energy_reason);
@@ -482,8 +500,10 @@ static void add_level(cJSON *a, const struct bench_run *r, int li)
 		cJSON_AddNumberToObject(j, "tokens_per_j", s.tokens_per_j);
 	else
 		null_r(j, "tokens_per_j", "%s",
-		       s.net_valid ? "net energy was not positive: idle power at least the level's power"
-				   : s.jpt_valid ? s.net_reason : s.jpt_reason);
+		       s.net_valid
+		           ? "net energy was not positive: idle power at least the level's power"
+		       : s.jpt_valid ? s.net_reason
+		                     : s.jpt_reason);
 	x = cJSON_AddObjectToObject(j, "energy_by_source");
 	for (int d = 0; d < r->n_domains; d++)
 		if (L->by_domain_j && !isnan(L->by_domain_j[d]))
@@ -550,7 +570,8 @@ void bench_http_json(cJSON *root, const struct bench_run *r)
 			cJSON_AddItemToArray(x, c);
 			cJSON_AddStringToObject(c, "id", d->id);
 			cJSON_AddStringToObject(c, "covers", d->covers);
-			cJSON_AddStringToObject(c, "kind", d->kind == PWR_ESTIMATED ? "estimated" : "measured");
+			cJSON_AddStringToObject(
+			    c, "kind", d->kind == PWR_ESTIMATED ? "estimated" : "measured");
 		}
 	if (h->covers_reason[0])
 		cJSON_AddStringToObject(s, "energy_note", h->covers_reason);
@@ -605,7 +626,8 @@ void bench_http_csv(const struct bench_run *r, FILE *f)
 		fprintf(f, "%d", li);
 		csv_str(f, bench_engine_name(h->opts.engine));
 		csv_str(f, h->opts.model);
-		fprintf(f, ",%d,%d,%d,%d,%d", L->concurrency, L->n_req, s.n_ok, s.n_failed, s.n_timed_out);
+		fprintf(f, ",%d,%d,%d,%d,%d", L->concurrency, L->n_req, s.n_ok, s.n_failed,
+		        s.n_timed_out);
 		csv_num(f, true, s.agg_tok_s);
 		csv_num(f, true, s.req_s);
 		csv_num(f, s.ttft_valid, s.ttft_p50_ms);
@@ -644,7 +666,7 @@ void bench_http_table(const struct bench_run *r, FILE *f)
 
 	fprintf(f, "%s %s at %s\n", bench_engine_name(h->opts.engine), h->opts.model, h->endpoint);
 	fprintf(f, "%5s %9s %10s %10s %10s %10s %12s %12s\n", "conc", "ok/req", "agg tok/s",
-		"TTFT p50", "TTFT p99", "ITL p50", "J/token", "J/tok (net)");
+	        "TTFT p50", "TTFT p99", "ITL p50", "J/token", "J/tok (net)");
 	for (int li = 0; li < h->n_levels; li++) {
 		const struct bench_http_level *L = &h->levels[li];
 		struct bench_http_level_summary s;
@@ -658,8 +680,8 @@ void bench_http_table(const struct bench_run *r, FILE *f)
 		cellf(i50, sizeof i50, s.itl_valid, "%.2f ms", s.itl_p50_ms);
 		cellf(jt, sizeof jt, s.jpt_valid, "%.4g", s.j_per_token);
 		cellf(jn, sizeof jn, s.net_valid, "%.4g", s.j_per_token_net);
-		fprintf(f, "%5d %9s %10s %10s %10s %10s %12s %12s\n", L->concurrency, okr, ag, t50, t99,
-			i50, jt, jn);
+		fprintf(f, "%5d %9s %10s %10s %10s %10s %12s %12s\n", L->concurrency, okr, ag, t50,
+		        t99, i50, jt, jn);
 		if (s.first_error[0])
 			fprintf(f, "  failed: %s\n", s.first_error);
 		if (!s.jpt_valid && !said) {

@@ -653,12 +653,14 @@ int rpt_cloud_table(FILE *f, const struct rpt_result *r, const struct rpt_cloud_
 
 	fprintf(f, "%sLocal vs cloud-equivalent energy: %s\n\n", o->md ? "### " : "", r->path);
 	if (l.ok && l.cfg->concurrency > 0)
-		fprintf(f,
-		        "Local: %s server at concurrency %d (the sweep level with the highest aggregate "
-		        "tok/s), J/token over the level's window (prefill included); Wh/query for %d "
-		        "prompt + %d generated tokens; energy %s by source '%s'.\n",
-		        l.cfg->type, l.cfg->concurrency, l.cfg->prompt_tokens, l.cfg->gen_tokens,
-		        l.estimated ? "ESTIMATED" : "measured", l.source);
+		fprintf(
+		    f,
+		    "Local: %s server at concurrency %d (the sweep level with the highest "
+		    "aggregate "
+		    "tok/s), J/token over the level's window (prefill included); Wh/query for %d "
+		    "prompt + %d generated tokens; energy %s by source '%s'.\n",
+		    l.cfg->type, l.cfg->concurrency, l.cfg->prompt_tokens, l.cfg->gen_tokens,
+		    l.estimated ? "ESTIMATED" : "measured", l.source);
 	else if (l.ok)
 		fprintf(f,
 		        "Local: %d threads, %s, decode J/token gross, median (95%% CI%s); Wh/query "

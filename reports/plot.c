@@ -313,7 +313,7 @@ static void dat_stat(FILE *f, const struct rpt_stat *s)
 }
 
 /* The settings a sweep can vary; the other two are held at the headline configuration's. */
-enum sweep_axis { SWEEP_THREADS, SWEEP_TYPE, SWEEP_PROMPT };
+enum sweep_axis { SWEEP_THREADS, SWEEP_TYPE, SWEEP_PROMPT, SWEEP_CONCURRENCY };
 
 static bool same_but(const struct rpt_config *a, const struct rpt_config *b, enum sweep_axis ax)
 {
@@ -324,7 +324,10 @@ static bool same_but(const struct rpt_config *a, const struct rpt_config *b, enu
 
 static int sweep_value(const struct rpt_config *c, enum sweep_axis ax)
 {
-	return ax == SWEEP_THREADS ? c->threads : ax == SWEEP_PROMPT ? c->prompt_tokens : 0;
+	return ax == SWEEP_THREADS       ? c->threads
+	       : ax == SWEEP_PROMPT      ? c->prompt_tokens
+	       : ax == SWEEP_CONCURRENCY ? c->concurrency
+	                                 : 0;
 }
 
 /* Bits per weight of a type name (ggml's block sizes), to order a type sweep widest first;
@@ -376,7 +379,8 @@ static int dat_sweep(const struct rpt_result *r, enum sweep_axis ax, const char 
 	if (!cs)
 		return -ENOMEM;
 	for (int i = 0; i < r->n_configs; i++)
-		if (same_but(&r->configs[i], head, ax))
+		if (same_but(&r->configs[i], head, ax) &&
+		    (r->configs[i].concurrency > 0) == (ax == SWEEP_CONCURRENCY))
 			cs[n++] = &r->configs[i];
 	if (n < 2) {
 		free(cs);
@@ -394,7 +398,11 @@ static int dat_sweep(const struct rpt_result *r, enum sweep_axis ax, const char 
 	fprintf(f,
 	        "# %s: %s sweep at type %s, %d threads, %d prompt tokens\n"
 	        "# x label tok_s low high j_per_token low high\n",
-	        r->path, ax == SWEEP_THREADS ? "threads" : ax == SWEEP_TYPE ? "type" : "prompt",
+	        r->path,
+	        ax == SWEEP_THREADS  ? "threads"
+	        : ax == SWEEP_TYPE   ? "type"
+	        : ax == SWEEP_PROMPT ? "prompt"
+	                             : "concurrency",
 	        head->type, head->threads, head->prompt_tokens);
 	for (int i = 0; i < n; i++) {
 		const struct rpt_stat *tok =
@@ -777,10 +785,11 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 		}                                                                                  \
 	} while (0)
 
-/* A sweep plot: plot-sweep.gp DAT OUT TITLE EST HAS_ENERGY XLABEL PHASE CATEGORICAL. */
-#define RENDER_SWEEP(name, ttl, cap, estb, energyb, xlabel, phase, categorical)                    \
+/* A sweep plot: plot-sweep.gp DAT OUT TITLE EST HAS_ENERGY XLABEL PHASE CATEGORICAL LOGX. */
+#define RENDER_SWEEP(name, ttl, cap, estb, energyb, xlabel, phase, categorical, logx)              \
 	do {                                                                                       \
-		const char *more_[] = {xlabel, phase, (categorical) ? "1" : "0", NULL};            \
+		const char *more_[] = {xlabel, phase, (categorical) ? "1" : "0", logx ? "1" : "0",  \
+		                       NULL};                                                      \
 		if (np < RPT_MAX_PLOTS && gp) {                                                    \
 			if (render(dir, scripts_dir, "plot-sweep.gp", name, ttl, (estb) ? "1" : "0", \
 			           (energyb) ? "1" : "0", NULL, more_, &plots[np], err,             \
@@ -868,6 +877,10 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 		     "weight type (widest first)", "decode", "the weight type"},
 		    {SWEEP_PROMPT, "prompt", "Prefill speed and energy vs prompt length",
 		     "prompt tokens", "prefill", "the prompt length"},
+		    {SWEEP_CONCURRENCY, "sweep", "Aggregate speed and energy vs concurrency",
+		     "concurrent streams", "decode",
+		     "the number of concurrent streams (aggregate tok/s; J/token over each level's whole "
+		     "window, prefill included)"},
 		};
 
 		for (size_t a = 0; a < sizeof sw / sizeof sw[0]; a++)
@@ -885,7 +898,8 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 				         "95%% CI).",
 				         rj_label(rs[i]->path), sw[a].phase, sw[a].phase, sw[a].what);
 				RENDER_SWEEP(sw[a].name, sw[a].title, caption, est, has_energy,
-				             sw[a].xlabel, sw[a].phase, sw[a].ax == SWEEP_TYPE);
+				             sw[a].xlabel, sw[a].phase, sw[a].ax == SWEEP_TYPE,
+				             sw[a].ax == SWEEP_CONCURRENCY || sw[a].ax == SWEEP_PROMPT);
 				break;
 			}
 	}

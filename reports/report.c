@@ -130,14 +130,15 @@ static void md_result(FILE *f, const struct rpt_result *r, const struct rpt_resu
 		fputc('\n', f);
 	}
 	fprintf(f,
-	        "| threads (cN: streams) | type | reps | prefill tok/s | decode tok/s | TTFT ms | ITL p50 ms | "
-	        "ITL p99 ms | J/token decode (gross) | J/token decode (net) | tokens/J | avg W | "
-	        "Wh/query (net) | energy |\n"
+	        "| threads (cN: streams) | type | reps | prefill tok/s | decode tok/s | TTFT ms | "
+	        "ITL p50 ms | ITL p99 ms | J/token decode (gross) | J/token decode (net) | "
+	        "tokens/J | avg W | Wh/query (net) | energy |\n"
 	        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (int i = 0; i < r->n_configs; i++) {
 		const struct rpt_config *c = &r->configs[i];
 
-		if (c->concurrency > 0) /* a sweep level: concurrency streams, successful requests */
+		/* a sweep level: cN streams, reps = successful requests */
+		if (c->concurrency > 0)
 			fprintf(f, "| c%d | %s | %d |", c->concurrency, c->type, c->n_reps);
 		else
 			fprintf(f, "| %d | %s | %d |", c->threads, c->type, c->n_reps);

@@ -324,8 +324,10 @@ static int read_sweep(struct rpt_result *r, const cJSON *root, char *err, size_t
 
 		memset(c, 0, sizeof *c);
 		if (!rj_num(it, "concurrency", &v) || v < 1) {
-			snprintf(err, errlen, "%s: field 'sweep.levels[%d].concurrency' must be a positive "
-			                      "number", r->path, i);
+			snprintf(err, errlen,
+			         "%s: field 'sweep.levels[%d].concurrency' must be a positive "
+			         "number",
+			         r->path, i);
 			return -EINVAL;
 		}
 		c->concurrency = (int)v;
@@ -360,7 +362,8 @@ static int read_sweep(struct rpt_result *r, const cJSON *root, char *err, size_t
 		snprintf(c->prefill_jpt_net.reason, sizeof c->prefill_jpt_net.reason, "%s",
 		         c->prefill_jpt_gross.reason);
 		if (c->decode_jpt_gross.ok && c->gen_tokens > 0) {
-			c->wh_per_query = c->decode_jpt_net.ok ? c->decode_jpt_net : c->decode_jpt_gross;
+			c->wh_per_query =
+			    c->decode_jpt_net.ok ? c->decode_jpt_net : c->decode_jpt_gross;
 			c->wh_per_query.median *= c->gen_tokens / 3600.0;
 			c->wh_per_query.mean = c->wh_per_query.ci_low = c->wh_per_query.ci_high =
 			    c->wh_per_query.min = c->wh_per_query.max = c->wh_per_query.median;
@@ -370,11 +373,13 @@ static int read_sweep(struct rpt_result *r, const cJSON *root, char *err, size_t
 		}
 		rj_str(it, "energy_kind", c->energy_kind, sizeof c->energy_kind);
 		if (c->decode_jpt_gross.ok && c->energy_kind[0])
-			snprintf(c->energy_source, sizeof c->energy_source, "%s", src[0] ? src : "?");
+			snprintf(c->energy_source, sizeof c->energy_source, "%s",
+			         src[0] ? src : "?");
 		else
 			snprintf(c->energy_reason, sizeof c->energy_reason, "%s",
 			         c->decode_jpt_gross.reason[0] ? c->decode_jpt_gross.reason
-			                                       : note[0] ? note : "no energy recorded");
+			         : note[0]                     ? note
+			                                       : "no energy recorded");
 		snprintf(c->weight_bytes.reason, sizeof c->weight_bytes.reason, "%s",
 		         "an external engine's model file is not visible");
 		c->decode_bytes_per_token = c->weight_bytes;
@@ -510,8 +515,9 @@ static int read_run(struct rpt_result *r, const cJSON *root, char *err, size_t e
 			r->n_params.ok = true;
 			r->n_params.v = v;
 		} else if (!r->n_params.ok && r->engine[0] && strcmp(r->engine, "builtin")) {
-			snprintf(r->n_params.reason, sizeof r->n_params.reason, "%s",
-			         "an external engine's model: pass --model-params N to joulebench run");
+			snprintf(
+			    r->n_params.reason, sizeof r->n_params.reason, "%s",
+			    "an external engine's model: pass --model-params N to joulebench run");
 		}
 	}
 	return read_sweep(r, root, err, errlen);

@@ -1,9 +1,10 @@
 # joulebench plot: tokens/s and J/token against one swept setting (threads, weight type or
 # prompt length), the other settings held at the headline configuration's.
 # usage: gnuplot -c scripts/plot-sweep.gp DATA.dat OUTBASE "TITLE" ESTIMATED(0|1) HAS_ENERGY(0|1)
-#                   "XLABEL" PHASE(decode|prefill) CATEGORICAL(0|1)
+#                   "XLABEL" PHASE(decode|prefill) CATEGORICAL(0|1) [LOGX(0|1)]
 #   DATA.dat: x "label" tok_s tok_s_low tok_s_high j_per_token low high   ("?" = not measured)
-#   x is the setting itself (threads, prompt tokens) or, when CATEGORICAL, the row index.
+#   x is the setting itself (threads, prompt tokens, concurrent streams) or, when CATEGORICAL,
+#   the row index; LOGX draws x on a log2 scale (prompt lengths, concurrency levels).
 # Writes OUTBASE.png and OUTBASE.svg.
 if (ARGC < 8) { print "usage: gnuplot -c plot-sweep.gp DATA.dat OUTBASE TITLE ESTIMATED HAS_ENERGY XLABEL PHASE CATEGORICAL"; exit status 2 }
 has_energy = int(ARG5)
@@ -20,6 +21,7 @@ set key below
 set yrange [0:*]
 set xtics noenhanced
 if (categorical) { set xtics rotate by -25 }
+if (ARGC >= 9 && int(ARG9)) { set logscale x 2 }
 tok = sprintf("ARG1 using 1:3:4:5:xtic(2) with yerrorlines lw 2 pt 7 lc rgb '#1f77b4' title '%s tok/s (median, 95%% CI)'", phase)
 if (has_energy) {
   set y2label (int(ARG4) ? sprintf("J per %s token (gross) - ESTIMATED", phase) : sprintf("J per %s token (gross)", phase))

@@ -53,7 +53,7 @@ static struct bench_http_opts opts_for(const struct fl_server *f, enum bench_eng
 
 static void batch(const struct bench_http_opts *o, int n, int conc, struct bench_http_req *q)
 {
-	const char *prompts[] = { "hello there" };
+	const char *prompts[] = {"hello there"};
 	char err[256] = "";
 
 	if (bench_http_batch(o, prompts, 1, 16, n, conc, q, NULL, err, sizeof err) != 0)
@@ -73,15 +73,15 @@ static double med_itl_ms(const struct bench_http_req *q)
 /* ---- parsers --------------------------------------------------------------------------------- */
 
 static const char sse[] =
-	": comment\r\n"
-	"data: {\"choices\":[{\"index\":0,\"text\":\"a\",\"finish_reason\":null}]}\r\n\r\n"
-	"data: {\"choices\":[{\"index\":0,\"text\":\"\",\"finish_reason\":null}]}\n\n"
-	"event: message\n"
-	"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"},\"finish_reason\":null}]}\n\n"
-	"data: {\"choices\":[{\"index\":0,\n"
-	"data: \"text\":\"c\",\"finish_reason\":\"length\"}]}\n\n"
-	"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3}}\n\n"
-	"data: [DONE]\r\n\r\n";
+    ": comment\r\n"
+    "data: {\"choices\":[{\"index\":0,\"text\":\"a\",\"finish_reason\":null}]}\r\n\r\n"
+    "data: {\"choices\":[{\"index\":0,\"text\":\"\",\"finish_reason\":null}]}\n\n"
+    "event: message\n"
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"},\"finish_reason\":null}]}\n\n"
+    "data: {\"choices\":[{\"index\":0,\n"
+    "data: \"text\":\"c\",\"finish_reason\":\"length\"}]}\n\n"
+    "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3}}\n\n"
+    "data: [DONE]\r\n\r\n";
 
 /* Every split of the stream into two reads, and byte-by-byte reads, parse the same. */
 static void test_sse_any_split(void **state)
@@ -105,10 +105,11 @@ static void test_sse_any_split(void **state)
 				bench_stream_feed(s, sse + i, 1, (int64_t)i);
 		}
 		bench_stream_finish(s, 3000);
-		if (q.n_chunks != 3 || !q.done || q.completion_tokens != 3 || q.prompt_tokens != 7 ||
-		    q.error[0] || strcmp(q.finish_reason, "length"))
-			fail_msg("split at %zu: chunks %d done %d completion %d prompt %d error '%s'", cut,
-				 q.n_chunks, q.done, q.completion_tokens, q.prompt_tokens, q.error);
+		if (q.n_chunks != 3 || !q.done || q.completion_tokens != 3 ||
+		    q.prompt_tokens != 7 || q.error[0] || strcmp(q.finish_reason, "length"))
+			fail_msg(
+			    "split at %zu: chunks %d done %d completion %d prompt %d error '%s'",
+			    cut, q.n_chunks, q.done, q.completion_tokens, q.prompt_tokens, q.error);
 		assert_int_equal(q.n_itl, 2);
 		bench_stream_free(s);
 		bench_http_req_free(&q);
@@ -117,9 +118,10 @@ static void test_sse_any_split(void **state)
 
 static void test_ndjson_parse(void **state)
 {
-	const char *nd = "{\"response\":\"x\",\"done\":false}\n{\"response\":\"y\",\"done\":false}\n"
-			 "{\"response\":\"\",\"done\":true,\"done_reason\":\"length\",\"eval_count\":2,"
-			 "\"eval_duration\":5000,\"prompt_eval_count\":4,\"prompt_eval_duration\":700}";
+	const char *nd =
+	    "{\"response\":\"x\",\"done\":false}\n{\"response\":\"y\",\"done\":false}\n"
+	    "{\"response\":\"\",\"done\":true,\"done_reason\":\"length\",\"eval_count\":2,"
+	    "\"eval_duration\":5000,\"prompt_eval_count\":4,\"prompt_eval_duration\":700}";
 	struct bench_http_req q;
 	struct bench_stream *s;
 
@@ -159,8 +161,8 @@ static void test_bodies(void **state)
 	assert_int_equal(cJSON_GetObjectItem(j, "max_tokens")->valueint, 64);
 	assert_int_equal(cJSON_GetObjectItem(j, "temperature")->valueint, 0);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "stream")));
-	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "stream_options"),
-						     "include_usage")));
+	assert_true(cJSON_IsTrue(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(j, "stream_options"), "include_usage")));
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "ignore_eos")));
 	assert_string_equal(cJSON_GetObjectItem(j, "prompt")->valuestring, "hi");
 	cJSON_Delete(j);
@@ -185,7 +187,8 @@ static void test_bodies(void **state)
 	}
 }
 
-/* ---- the stream over a socket ----------------------------------------------------------------- */
+/* ---- the stream over a socket -----------------------------------------------------------------
+ */
 
 /*
  * TTFT and inter-token gaps against the injected 120 ms and 25 ms. Always: every chunk is
@@ -196,8 +199,12 @@ static void test_bodies(void **state)
  */
 static void test_ttft_itl(void **state)
 {
-	struct fl_script sc = { .n_tokens = 12, .ttft_ms = 120, .itl_ms = 25, .usage = true,
-				.usage_prompt_tokens = 5, .fault_request = -1 };
+	struct fl_script sc = {.n_tokens = 12,
+	                       .ttft_ms = 120,
+	                       .itl_ms = 25,
+	                       .usage = true,
+	                       .usage_prompt_tokens = 5,
+	                       .fault_request = -1};
 	struct fl_server *f;
 	struct bench_http_opts o;
 	char path[128], body[1024], why[256] = "";
@@ -233,7 +240,7 @@ static void test_ttft_itl(void **state)
 		for (int k = 0; k < 12; k++) {
 			if (cl[k] < srv[k])
 				fail_msg("chunk %d stamped %.3f ms before the server sent it", k,
-					 (double)(srv[k] - cl[k]) / 1e6);
+				         (double)(srv[k] - cl[k]) / 1e6);
 			lag[k] = (double)(cl[k] - srv[k]) / 1e6;
 		}
 		ttft = (double)(q[1].t_first_ns - q[1].t_start_ns) / 1e6;
@@ -242,10 +249,12 @@ static void test_ttft_itl(void **state)
 		if (ttft > 120 + SLACK_MS)
 			snprintf(why, sizeof why, "TTFT %.1f ms, injected 120 ms", ttft);
 		else if (itl < 25 * 0.9 || itl > 25 + SLACK_MS / 2)
-			snprintf(why, sizeof why, "median inter-token gap %.1f ms, injected 25 ms", itl);
+			snprintf(why, sizeof why, "median inter-token gap %.1f ms, injected 25 ms",
+			         itl);
 		else if (bench_median(lag, 12) > 15)
-			snprintf(why, sizeof why, "chunks read a median %.1f ms after they were sent",
-				 bench_median(lag, 12));
+			snprintf(why, sizeof why,
+			         "chunks read a median %.1f ms after they were sent",
+			         bench_median(lag, 12));
 		else
 			good = true;
 		if (!good)
@@ -267,7 +276,7 @@ static void test_ttft_itl(void **state)
  * --same-prompt. */
 static void test_unique_prompts(void **state)
 {
-	struct fl_script sc = { .n_tokens = 2, .fault_request = -1 };
+	struct fl_script sc = {.n_tokens = 2, .fault_request = -1};
 	struct fl_server *f = fl_start(&sc);
 	struct bench_http_opts o = opts_for(f, BENCH_ENGINE_OPENAI, false);
 	struct bench_http_req q;
@@ -288,7 +297,7 @@ static void test_unique_prompts(void **state)
 	assert_int_equal(cJSON_GetObjectItem(j1, "prompt")->valuestring[0], '(');
 	assert_non_null(strstr(cJSON_GetObjectItem(j1, "prompt")->valuestring, ") hello there"));
 	assert_string_not_equal(cJSON_GetObjectItem(j1, "prompt")->valuestring,
-				cJSON_GetObjectItem(j2, "prompt")->valuestring);
+	                        cJSON_GetObjectItem(j2, "prompt")->valuestring);
 	cJSON_Delete(j1);
 	cJSON_Delete(j2);
 	o.same_prompt = true;
@@ -303,8 +312,12 @@ static void test_unique_prompts(void **state)
 /* Events arrive in 7-byte pieces (inside "data:" and inside the JSON), 3 ms apart. */
 static void test_split_reads_chat(void **state)
 {
-	struct fl_script sc = { .n_tokens = 6, .itl_ms = 10, .usage = false, .split_bytes = 7,
-				.split_gap_ms = 3, .fault_request = -1 };
+	struct fl_script sc = {.n_tokens = 6,
+	                       .itl_ms = 10,
+	                       .usage = false,
+	                       .split_bytes = 7,
+	                       .split_gap_ms = 3,
+	                       .fault_request = -1};
 	struct fl_server *f = fl_start(&sc);
 	struct bench_http_opts o = opts_for(f, BENCH_ENGINE_OPENAI, true);
 	struct bench_http_req q;
@@ -338,7 +351,8 @@ static void test_split_reads_chat(void **state)
 
 static void test_ollama_stream(void **state)
 {
-	struct fl_script sc = { .n_tokens = 5, .itl_ms = 5, .usage_prompt_tokens = 9, .fault_request = -1 };
+	struct fl_script sc = {
+	    .n_tokens = 5, .itl_ms = 5, .usage_prompt_tokens = 9, .fault_request = -1};
 	struct fl_server *f = fl_start(&sc);
 	struct bench_http_opts o = opts_for(f, BENCH_ENGINE_OLLAMA, false);
 	struct bench_http_req q;
@@ -372,7 +386,7 @@ static void test_ollama_stream(void **state)
 }
 
 static void expect_failure(struct fl_script sc, const char *const *want, int n_want, bool timed_out,
-			   double timeout_s)
+                           double timeout_s)
 {
 	struct fl_server *f = fl_start(&sc);
 	struct bench_http_opts o = opts_for(f, BENCH_ENGINE_OPENAI, false);
@@ -389,16 +403,19 @@ static void expect_failure(struct fl_script sc, const char *const *want, int n_w
 	assert_int_equal(q.timed_out, timed_out);
 	if (timeout_s > 0 && (double)(pwr_now_ns() - t0) / 1e9 > timeout_s + 3)
 		fail_msg("the request took %.1f s with --timeout-s %g",
-			 (double)(pwr_now_ns() - t0) / 1e9, timeout_s);
+		         (double)(pwr_now_ns() - t0) / 1e9, timeout_s);
 	bench_http_req_free(&q);
 	fl_stop(f);
 }
 
 static void test_error_event_mid_stream(void **state)
 {
-	struct fl_script sc = { .n_tokens = 8, .itl_ms = 2, .fault = FL_ERROR_EVENT, .fault_after = 3,
-				.fault_request = -1 };
-	const char *want[] = { "after 3 token chunks", "injected failure", "code 500" };
+	struct fl_script sc = {.n_tokens = 8,
+	                       .itl_ms = 2,
+	                       .fault = FL_ERROR_EVENT,
+	                       .fault_after = 3,
+	                       .fault_request = -1};
+	const char *want[] = {"after 3 token chunks", "injected failure", "code 500"};
 
 	(void)state;
 	expect_failure(sc, want, 3, false, 0);
@@ -406,9 +423,9 @@ static void test_error_event_mid_stream(void **state)
 
 static void test_close_mid_stream(void **state)
 {
-	struct fl_script sc = { .n_tokens = 8, .itl_ms = 2, .fault = FL_CLOSE, .fault_after = 4,
-				.fault_request = -1 };
-	const char *want[] = { "after 4 token chunks" };
+	struct fl_script sc = {
+	    .n_tokens = 8, .itl_ms = 2, .fault = FL_CLOSE, .fault_after = 4, .fault_request = -1};
+	const char *want[] = {"after 4 token chunks"};
 
 	(void)state;
 	expect_failure(sc, want, 1, false, 0);
@@ -416,8 +433,17 @@ static void test_close_mid_stream(void **state)
 
 static void test_missing_done(void **state)
 {
-	struct fl_script sc = { .n_tokens = 3, .fault = FL_NO_DONE, .fault_request = -1 };
-	const char *want[] = { "without its end marker", "[DONE]" };
+	struct fl_script sc = {.n_tokens = 3, .fault = FL_NO_DONE, .fault_request = -1};
+	const char *want[] = {"without its end marker", "[DONE]"};
+
+	(void)state;
+	expect_failure(sc, want, 2, false, 0);
+}
+
+static void test_not_streamed(void **state)
+{
+	struct fl_script sc = {.n_tokens = 3, .fault = FL_NOT_STREAMED, .fault_request = -1};
+	const char *want[] = {"one JSON body, not a stream", "\"stream\": true"};
 
 	(void)state;
 	expect_failure(sc, want, 2, false, 0);
@@ -425,10 +451,13 @@ static void test_missing_done(void **state)
 
 static void test_http_400_json(void **state)
 {
-	struct fl_script sc = { .n_tokens = 3, .fault = FL_HTTP_ERROR, .fault_request = -1, .http_status = 400,
-				.error_body = "{\"error\":{\"message\":\"model 'nope' not found\","
-					      "\"type\":\"invalid_request_error\",\"code\":400}}" };
-	const char *want[] = { "HTTP 400", "model 'nope' not found" };
+	struct fl_script sc = {.n_tokens = 3,
+	                       .fault = FL_HTTP_ERROR,
+	                       .fault_request = -1,
+	                       .http_status = 400,
+	                       .error_body = "{\"error\":{\"message\":\"model 'nope' not found\","
+	                                     "\"type\":\"invalid_request_error\",\"code\":400}}"};
+	const char *want[] = {"HTTP 400", "model 'nope' not found"};
 
 	(void)state;
 	expect_failure(sc, want, 2, false, 0);
@@ -436,9 +465,12 @@ static void test_http_400_json(void **state)
 
 static void test_http_500(void **state)
 {
-	struct fl_script sc = { .n_tokens = 3, .fault = FL_HTTP_ERROR, .fault_request = -1, .http_status = 500,
-				.error_body = "{\"error\":\"out of memory on the device\"}" };
-	const char *want[] = { "HTTP 500", "out of memory on the device" };
+	struct fl_script sc = {.n_tokens = 3,
+	                       .fault = FL_HTTP_ERROR,
+	                       .fault_request = -1,
+	                       .http_status = 500,
+	                       .error_body = "{\"error\":\"out of memory on the device\"}"};
+	const char *want[] = {"HTTP 500", "out of memory on the device"};
 
 	(void)state;
 	expect_failure(sc, want, 2, false, 0);
@@ -446,9 +478,9 @@ static void test_http_500(void **state)
 
 static void test_stall_timeout(void **state)
 {
-	struct fl_script sc = { .n_tokens = 8, .itl_ms = 2, .fault = FL_STALL, .fault_after = 2,
-				.fault_request = -1 };
-	const char *want[] = { "timed out after 0.6 s", "2 token chunks" };
+	struct fl_script sc = {
+	    .n_tokens = 8, .itl_ms = 2, .fault = FL_STALL, .fault_after = 2, .fault_request = -1};
+	const char *want[] = {"timed out after 0.6 s", "2 token chunks"};
 
 	(void)state;
 	expect_failure(sc, want, 2, true, 0.6);
@@ -458,12 +490,15 @@ static void test_stall_timeout(void **state)
  * level's streams do overlap. */
 static void test_concurrency_levels(void **state)
 {
-	static const int levels[] = { 1, 2, 4, 8 };
+	static const int levels[] = {1, 2, 4, 8};
 
 	(void)state;
 	for (size_t k = 0; k < sizeof levels / sizeof *levels; k++) {
-		struct fl_script sc = { .n_tokens = 6, .ttft_ms = 150, .itl_ms = 15, .usage = true,
-					.fault_request = -1 };
+		struct fl_script sc = {.n_tokens = 6,
+		                       .ttft_ms = 150,
+		                       .itl_ms = 15,
+		                       .usage = true,
+		                       .fault_request = -1};
 		struct fl_server *f = fl_start(&sc);
 		struct bench_http_opts o = opts_for(f, BENCH_ENGINE_OPENAI, false);
 		int c = levels[k], n = 2 * c + 1;
@@ -479,7 +514,7 @@ static void test_concurrency_levels(void **state)
 		assert_int_equal(fl_requests(f), n);
 		if (fl_max_active(f) != c)
 			fail_msg("concurrency %d: the server saw at most %d streams at once", c,
-				 fl_max_active(f));
+			         fl_max_active(f));
 		assert_true(fl_connections(f) <= c);
 		fl_stop(f);
 	}
@@ -488,8 +523,12 @@ static void test_concurrency_levels(void **state)
 /* One failing request among several: the others are fine and the level counts it. */
 static void test_one_request_fails(void **state)
 {
-	struct fl_script sc = { .n_tokens = 4, .fault = FL_HTTP_ERROR, .fault_request = 2, .http_status = 503,
-				.error_body = "{\"error\":{\"message\":\"overloaded\"}}", .usage = true };
+	struct fl_script sc = {.n_tokens = 4,
+	                       .fault = FL_HTTP_ERROR,
+	                       .fault_request = 2,
+	                       .http_status = 503,
+	                       .error_body = "{\"error\":{\"message\":\"overloaded\"}}",
+	                       .usage = true};
 	struct fl_server *f = fl_start(&sc);
 	struct bench_http_opts o = opts_for(f, BENCH_ENGINE_OPENAI, false);
 	struct bench_http_req q[5];
@@ -524,7 +563,8 @@ static bool hosts_file_has(const char *name)
 
 		line[strcspn(line, "#")] = '\0';
 		w = strtok_r(line, " \t", &s2);
-		for (w = w ? strtok_r(NULL, " \t", &s2) : NULL; w && !found; w = strtok_r(NULL, " \t", &s2))
+		for (w = w ? strtok_r(NULL, " \t", &s2) : NULL; w && !found;
+		     w = strtok_r(NULL, " \t", &s2))
 			found = !strcmp(w, name);
 	}
 	free(text);
@@ -539,17 +579,17 @@ static void test_url_classification(void **state)
 		int local;
 		const char *host;
 	} cases[] = {
-		{ "http://127.0.0.1:8080/v1", 1, "127.0.0.1" },
-		{ "http://127.3.4.5:80", 1, "127.3.4.5" },
-		{ "http://localhost:11434", 1, "localhost" },
-		{ "http://LOCALHOST/v1", 1, "LOCALHOST" },
-		{ "http://[::1]:8000/v1", 1, "::1" },
-		{ "http://user:pw@127.0.0.1:8000/v1", 1, "127.0.0.1" },
-		{ "http://0.0.0.0:8000/v1", 1, "0.0.0.0" },
-		{ "http://203.0.113.7:8000/v1", 0, "203.0.113.7" },
-		{ "https://[2001:db8::1]:443/v1", 0, "2001:db8::1" },
-		{ "https://api.example.com/v1", 0, "api.example.com" },
-		{ "http://gpu-box.invalid:8000/v1", 0, "gpu-box.invalid" },
+	    {"http://127.0.0.1:8080/v1", 1, "127.0.0.1"},
+	    {"http://127.3.4.5:80", 1, "127.3.4.5"},
+	    {"http://localhost:11434", 1, "localhost"},
+	    {"http://LOCALHOST/v1", 1, "LOCALHOST"},
+	    {"http://[::1]:8000/v1", 1, "::1"},
+	    {"http://user:pw@127.0.0.1:8000/v1", 1, "127.0.0.1"},
+	    {"http://0.0.0.0:8000/v1", 1, "0.0.0.0"},
+	    {"http://203.0.113.7:8000/v1", 0, "203.0.113.7"},
+	    {"https://[2001:db8::1]:443/v1", 0, "2001:db8::1"},
+	    {"https://api.example.com/v1", 0, "api.example.com"},
+	    {"http://gpu-box.invalid:8000/v1", 0, "gpu-box.invalid"},
 	};
 
 	(void)state;
@@ -558,7 +598,7 @@ static void test_url_classification(void **state)
 
 		if (rc != cases[i].local)
 			fail_msg("%s: %s, expected %s", cases[i].url, rc == 1 ? "local" : "remote",
-				 cases[i].local ? "local" : "remote");
+			         cases[i].local ? "local" : "remote");
 		assert_string_equal(host, cases[i].host);
 	}
 	assert_int_equal(bench_url_is_local("http:///v1", false, host, sizeof host), -EINVAL);
@@ -577,7 +617,7 @@ static void test_url_classification(void **state)
 
 /* ---- whole runs: energy per level -------------------------------------------------------- */
 
-#define W_IDLE 5.0
+#define W_IDLE  5.0
 #define W_LEVEL 40.0
 #define W_OTHER 30.0
 
@@ -587,14 +627,15 @@ static struct {
 	double watts, base_j;
 	int64_t base_ns;
 	int energy_fd;
-} fz = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} fz = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static uint64_t raw_now(void)
 {
 	uint64_t r;
 
 	pthread_mutex_lock(&fz.lock);
-	r = (uint64_t)llround((fz.base_j + fz.watts * (double)(pwr_now_ns() - fz.base_ns) / 1e9) * 1e6) %
+	r = (uint64_t)llround((fz.base_j + fz.watts * (double)(pwr_now_ns() - fz.base_ns) / 1e9) *
+	                      1e6) %
 	    fz.range_uj;
 	pthread_mutex_unlock(&fz.lock);
 	return r;
@@ -642,7 +683,7 @@ static ssize_t hook_pread(int fd, void *buf, size_t n, off_t off)
 	return (ssize_t)n;
 }
 
-static const struct pwr_powercap_io hook_io = { hook_open, hook_pread };
+static const struct pwr_powercap_io hook_io = {hook_open, hook_pread};
 
 static char *fake_zone(void)
 {
@@ -670,17 +711,20 @@ static void on_phase(void *ud, const char *phase, int config, int rep)
 	(void)ud;
 	(void)config;
 	(void)rep;
-	set_watts(!strncmp(phase, "idle", 4) ? W_IDLE : !strcmp(phase, "level") ? W_LEVEL : W_OTHER);
+	set_watts(!strncmp(phase, "idle", 4) ? W_IDLE
+	          : !strcmp(phase, "level")  ? W_LEVEL
+	                                     : W_OTHER);
 }
 
 static void near(double got, double want, double rel, const char *what)
 {
 	if (!(fabs(got - want) <= rel * fabs(want)))
-		fail_msg("%s: got %.9g, expected %.9g (%.2f%% off, allowed %.1f%%)", what, got, want,
-			 100 * (got - want) / want, 100 * rel);
+		fail_msg("%s: got %.9g, expected %.9g (%.2f%% off, allowed %.1f%%)", what, got,
+		         want, 100 * (got - want) / want, 100 * rel);
 }
 
-static struct bench_run *sweep_run(const struct bench_http_opts *h, const char *sysfs_root, bool hook)
+static struct bench_run *sweep_run(const struct bench_http_opts *h, const char *sysfs_root,
+                                   bool hook)
 {
 	static struct bench_workload w; /* the run points at it until bench_run_free */
 	struct bench_run_opts o;
@@ -713,8 +757,12 @@ static struct bench_run *sweep_run(const struct bench_http_opts *h, const char *
 
 static void test_jpt_per_level(void **state)
 {
-	struct fl_script sc = { .n_tokens = 8, .ttft_ms = 20, .itl_ms = 12, .usage = true,
-				.usage_prompt_tokens = 16, .fault_request = -1 };
+	struct fl_script sc = {.n_tokens = 8,
+	                       .ttft_ms = 20,
+	                       .itl_ms = 12,
+	                       .usage = true,
+	                       .usage_prompt_tokens = 16,
+	                       .fault_request = -1};
 	struct fl_server *f = fl_start(&sc);
 	struct bench_http_opts h = opts_for(f, BENCH_ENGINE_OPENAI, false);
 	char *root = fake_zone();
@@ -761,7 +809,7 @@ static void test_jpt_per_level(void **state)
 	}
 	/* more streams at once finish the same 8 requests sooner */
 	assert_true(r->http->levels[2].t_end_ns - r->http->levels[2].t_start_ns <
-		    r->http->levels[0].t_end_ns - r->http->levels[0].t_start_ns);
+	            r->http->levels[0].t_end_ns - r->http->levels[0].t_start_ns);
 	bench_run_free(r);
 	tu_rmtree(root);
 	free(root);
@@ -771,7 +819,7 @@ static void test_jpt_per_level(void **state)
  * --connect-to): timed, but its energy is null with the reason, never the local watts. */
 static void test_remote_energy_null(void **state)
 {
-	struct fl_script sc = { .n_tokens = 4, .itl_ms = 5, .usage = true, .fault_request = -1 };
+	struct fl_script sc = {.n_tokens = 4, .itl_ms = 5, .usage = true, .fault_request = -1};
 	struct fl_server *f = fl_start(&sc);
 	struct bench_http_opts h = opts_for(f, BENCH_ENGINE_OPENAI, false);
 	char *root = fake_zone(), ct[128];
@@ -797,18 +845,20 @@ static void test_remote_energy_null(void **state)
 	assert_false(r->http->levels[0].energy_valid);
 	assert_false(s.jpt_valid);
 	assert_string_equal(s.jpt_reason,
-			    "remote engine at 203.0.113.7: the local probes do not see its power");
+	                    "remote engine at 203.0.113.7: the local probes do not see its power");
 	doc = cJSON_CreateObject();
 	bench_http_json(doc, r);
-	lv = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "sweep"), "levels"), 0);
+	lv =
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "sweep"), "levels"), 0);
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(lv, "j_per_token")));
 	assert_non_null(strstr(cJSON_GetObjectItem(lv, "j_per_token_reason")->valuestring,
-			       "remote engine at 203.0.113.7"));
+	                       "remote engine at 203.0.113.7"));
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(lv, "energy_j")));
-	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "engine"), "remote")));
+	assert_true(
+	    cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "engine"), "remote")));
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "sweep"),
-								"energy_covers")),
-			 0);
+	                                                        "energy_covers")),
+	                 0);
 	cJSON_Delete(doc);
 	bench_run_free(r);
 	tu_rmtree(root);
@@ -818,7 +868,8 @@ static void test_remote_energy_null(void **state)
 /* Ollama's own counters beside the client's timings, per level. */
 static void test_ollama_level(void **state)
 {
-	struct fl_script sc = { .n_tokens = 5, .itl_ms = 4, .usage_prompt_tokens = 9, .fault_request = -1 };
+	struct fl_script sc = {
+	    .n_tokens = 5, .itl_ms = 4, .usage_prompt_tokens = 9, .fault_request = -1};
 	struct fl_server *f = fl_start(&sc);
 	struct bench_http_opts h = opts_for(f, BENCH_ENGINE_OLLAMA, false);
 	struct bench_http_level_summary s;
@@ -843,7 +894,7 @@ static void test_ollama_level(void **state)
 /* --remote: a loopback URL that is really a tunnel to another machine. */
 static void test_forced_remote(void **state)
 {
-	struct fl_script sc = { .n_tokens = 3, .usage = true, .fault_request = -1 };
+	struct fl_script sc = {.n_tokens = 3, .usage = true, .fault_request = -1};
 	struct fl_server *f = fl_start(&sc);
 	struct bench_http_opts h = opts_for(f, BENCH_ENGINE_OPENAI, false);
 	struct bench_run *r;
@@ -856,14 +907,15 @@ static void test_forced_remote(void **state)
 	assert_true(r->complete);
 	assert_true(r->http->remote);
 	assert_false(r->http->levels[0].energy_valid);
-	assert_string_equal(r->http->levels[0].energy_reason,
-			    "remote engine at 127.0.0.1 (--remote): the local probes do not see its power");
+	assert_string_equal(
+	    r->http->levels[0].energy_reason,
+	    "remote engine at 127.0.0.1 (--remote): the local probes do not see its power");
 	bench_run_free(r);
 }
 
 static void *stop_later(void *arg)
 {
-	struct timespec ts = { 0, 600000000L };
+	struct timespec ts = {0, 600000000L};
 
 	(void)arg;
 	nanosleep(&ts, NULL);
@@ -875,7 +927,7 @@ static void *stop_later(void *arg)
  * in flight is marked interrupted, and the run incomplete. */
 static void test_interrupted_sweep(void **state)
 {
-	struct fl_script sc = { .n_tokens = 60, .itl_ms = 50, .usage = true, .fault_request = -1 };
+	struct fl_script sc = {.n_tokens = 60, .itl_ms = 50, .usage = true, .fault_request = -1};
 	struct fl_server *f = fl_start(&sc);
 	struct bench_http_opts h = opts_for(f, BENCH_ENGINE_OPENAI, false);
 	struct bench_run *r;
@@ -890,7 +942,8 @@ static void test_interrupted_sweep(void **state)
 	bench_stop_clear();
 	fl_stop(f);
 	if ((double)(pwr_now_ns() - t0) / 1e9 > 2.5)
-		fail_msg("the run took %.1f s after a stop at 0.6 s", (double)(pwr_now_ns() - t0) / 1e9);
+		fail_msg("the run took %.1f s after a stop at 0.6 s",
+		         (double)(pwr_now_ns() - t0) / 1e9);
 	assert_false(r->complete);
 	assert_non_null(strstr(r->incomplete_reason, "interrupted by SIGINT"));
 	bench_run_free(r);
@@ -900,11 +953,11 @@ static void test_interrupted_sweep(void **state)
  * sent say so, and the batch returns at once. */
 static void test_batch_stop_mid_level(void **state)
 {
-	struct fl_script sc = { .n_tokens = 100, .itl_ms = 30, .fault_request = -1 };
+	struct fl_script sc = {.n_tokens = 100, .itl_ms = 30, .fault_request = -1};
 	struct fl_server *f = fl_start(&sc);
 	struct bench_http_opts o = opts_for(f, BENCH_ENGINE_OPENAI, false);
 	struct bench_http_req q[6];
-	const char *prompts[] = { "x" };
+	const char *prompts[] = {"x"};
 	char err[256] = "";
 	pthread_t t;
 	int64_t t0 = pwr_now_ns();
@@ -913,12 +966,14 @@ static void test_batch_stop_mid_level(void **state)
 	(void)state;
 	bench_stop_clear();
 	assert_int_equal(pthread_create(&t, NULL, stop_later, NULL), 0);
-	assert_int_equal(bench_http_batch(&o, prompts, 1, 100, 6, 2, q, bench_stop_flag(), err, sizeof err), 0);
+	assert_int_equal(
+	    bench_http_batch(&o, prompts, 1, 100, 6, 2, q, bench_stop_flag(), err, sizeof err), 0);
 	pthread_join(t, NULL);
 	bench_stop_clear();
 	fl_stop(f);
 	if ((double)(pwr_now_ns() - t0) / 1e9 > 2)
-		fail_msg("the batch took %.1f s after a stop at 0.6 s", (double)(pwr_now_ns() - t0) / 1e9);
+		fail_msg("the batch took %.1f s after a stop at 0.6 s",
+		         (double)(pwr_now_ns() - t0) / 1e9);
 	for (int i = 0; i < 6; i++) {
 		assert_false(q[i].ok);
 		interrupted += strstr(q[i].error, "interrupted") != NULL;
@@ -932,8 +987,12 @@ static void test_batch_stop_mid_level(void **state)
 /* A run whose requests fail is incomplete and says why. */
 static void test_failed_run_says_so(void **state)
 {
-	struct fl_script sc = { .n_tokens = 3, .fault = FL_HTTP_ERROR, .fault_request = -1, .http_status = 404,
-				.error_body = "{\"error\":{\"message\":\"model 'fake-model' not found\"}}" };
+	struct fl_script sc = {.n_tokens = 3,
+	                       .fault = FL_HTTP_ERROR,
+	                       .fault_request = -1,
+	                       .http_status = 404,
+	                       .error_body =
+	                           "{\"error\":{\"message\":\"model 'fake-model' not found\"}}"};
 	struct fl_server *f = fl_start(&sc);
 	struct bench_http_opts h = opts_for(f, BENCH_ENGINE_OPENAI, false);
 	struct bench_run *r;
@@ -954,8 +1013,8 @@ static void test_failed_run_says_so(void **state)
  * constant 100 W) the level's energy covers the CPU package and the GPU, and says so. */
 static void test_gpu_covered(void **state)
 {
-	struct fl_script sc = { .n_tokens = 6, .ttft_ms = 10, .itl_ms = 15, .usage = true,
-				.fault_request = -1 };
+	struct fl_script sc = {
+	    .n_tokens = 6, .ttft_ms = 10, .itl_ms = 15, .usage = true, .fault_request = -1};
 	char *tmp = tu_mkdtemp(), lib[PATH_MAX], cmd[PATH_MAX + 128];
 	struct fl_server *f;
 	struct bench_http_opts h;
@@ -967,7 +1026,8 @@ static void test_gpu_covered(void **state)
 
 	(void)state;
 	snprintf(lib, sizeof lib, "%s/libnvidia-ml-fake.so", tmp);
-	snprintf(cmd, sizeof cmd, "cc -shared -fPIC -O1 -o '%s' tests/fixtures/fake_nvml.c 2>&1", lib);
+	snprintf(cmd, sizeof cmd, "cc -shared -fPIC -O1 -o '%s' tests/fixtures/fake_nvml.c 2>&1",
+	         lib);
 	if (system(cmd) != 0) {
 		tu_rmtree(tmp);
 		free(tmp);
@@ -1001,8 +1061,10 @@ static void test_gpu_covered(void **state)
 	bench_http_json(doc, r);
 	cov = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "sweep"), "energy_covers");
 	assert_int_equal(cJSON_GetArraySize(cov), 2);
-	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(cov, 1), "id")->valuestring, "nvml:gpu0");
-	assert_non_null(strstr(cJSON_GetObjectItem(cJSON_GetArrayItem(cov, 1), "covers")->valuestring, "GPU 0"));
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(cov, 1), "id")->valuestring,
+	                    "nvml:gpu0");
+	assert_non_null(strstr(
+	    cJSON_GetObjectItem(cJSON_GetArrayItem(cov, 1), "covers")->valuestring, "GPU 0"));
 	cJSON_Delete(doc);
 	bench_run_free(r);
 	tu_rmtree(root);
@@ -1014,8 +1076,12 @@ static void test_gpu_covered(void **state)
 /* The sweep as `compare` and `claims` read it back from result.json. */
 static void test_sweep_in_compare_and_claims(void **state)
 {
-	struct fl_script sc = { .n_tokens = 8, .ttft_ms = 10, .itl_ms = 8, .usage = true,
-				.usage_prompt_tokens = 16, .fault_request = -1 };
+	struct fl_script sc = {.n_tokens = 8,
+	                       .ttft_ms = 10,
+	                       .itl_ms = 8,
+	                       .usage = true,
+	                       .usage_prompt_tokens = 16,
+	                       .fault_request = -1};
 	struct fl_server *f = fl_start(&sc);
 	struct bench_http_opts h = opts_for(f, BENCH_ENGINE_OPENAI, false);
 	char *root = fake_zone(), *dir = tu_mkdtemp(), path[PATH_MAX], err[512] = "", *text = NULL;
@@ -1069,6 +1135,31 @@ static void test_sweep_in_compare_and_claims(void **state)
 	if (!strstr(claims[2].evidence, "server sweep, J/token by concurrency: c1 ") ||
 	    !strstr(claims[2].evidence, "at concurrency"))
 		fail_msg("same-model evidence does not use the sweep:\n%s", claims[2].evidence);
+	/* the plots: aggregate tok/s and J/token against the concurrency (scripts/plot-sweep.gp) */
+	{
+		struct rpt_plot plots[RPT_MAX_PLOTS];
+		char why[RPT_ERR_LEN] = "", skipped[RPT_ERR_LEN] = "", pdir[PATH_MAX - 64], *dat;
+		int np;
+
+		snprintf(pdir, sizeof pdir, "%s/plots", dir);
+		np = rpt_plots_write(&res, 1, pdir, "scripts", "configs/cloud", plots, skipped,
+		                     sizeof skipped, err, sizeof err);
+		assert_true(np >= 0);
+		snprintf(path, sizeof path, "%s/sweep.dat", pdir);
+		dat = tu_read_file(path, NULL);
+		assert_non_null(dat);
+		assert_non_null(strstr(dat, "\n1 "));
+		assert_non_null(strstr(dat, "\n4 "));
+		free(dat);
+		if (rpt_gnuplot_available(why, sizeof why)) {
+			bool found = false;
+
+			for (int i = 0; i < np; i++)
+				found |= !strcmp(plots[i].name, "sweep");
+			if (!found)
+				fail_msg("no sweep plot: %s", skipped);
+		}
+	}
 	rpt_result_free(res);
 	tu_rmtree(dir);
 	free(dir);
@@ -1079,31 +1170,32 @@ static void test_sweep_in_compare_and_claims(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sse_any_split),
-		cmocka_unit_test(test_ndjson_parse),
-		cmocka_unit_test(test_bodies),
-		cmocka_unit_test(test_ttft_itl),
-		cmocka_unit_test(test_unique_prompts),
-		cmocka_unit_test(test_split_reads_chat),
-		cmocka_unit_test(test_ollama_stream),
-		cmocka_unit_test(test_error_event_mid_stream),
-		cmocka_unit_test(test_close_mid_stream),
-		cmocka_unit_test(test_missing_done),
-		cmocka_unit_test(test_http_400_json),
-		cmocka_unit_test(test_http_500),
-		cmocka_unit_test(test_stall_timeout),
-		cmocka_unit_test(test_concurrency_levels),
-		cmocka_unit_test(test_one_request_fails),
-		cmocka_unit_test(test_url_classification),
-		cmocka_unit_test(test_jpt_per_level),
-		cmocka_unit_test(test_remote_energy_null),
-		cmocka_unit_test(test_ollama_level),
-		cmocka_unit_test(test_forced_remote),
-		cmocka_unit_test(test_interrupted_sweep),
-		cmocka_unit_test(test_batch_stop_mid_level),
-		cmocka_unit_test(test_failed_run_says_so),
-		cmocka_unit_test(test_gpu_covered),
-		cmocka_unit_test(test_sweep_in_compare_and_claims),
+	    cmocka_unit_test(test_sse_any_split),
+	    cmocka_unit_test(test_ndjson_parse),
+	    cmocka_unit_test(test_bodies),
+	    cmocka_unit_test(test_ttft_itl),
+	    cmocka_unit_test(test_unique_prompts),
+	    cmocka_unit_test(test_split_reads_chat),
+	    cmocka_unit_test(test_ollama_stream),
+	    cmocka_unit_test(test_error_event_mid_stream),
+	    cmocka_unit_test(test_close_mid_stream),
+	    cmocka_unit_test(test_missing_done),
+	    cmocka_unit_test(test_not_streamed),
+	    cmocka_unit_test(test_http_400_json),
+	    cmocka_unit_test(test_http_500),
+	    cmocka_unit_test(test_stall_timeout),
+	    cmocka_unit_test(test_concurrency_levels),
+	    cmocka_unit_test(test_one_request_fails),
+	    cmocka_unit_test(test_url_classification),
+	    cmocka_unit_test(test_jpt_per_level),
+	    cmocka_unit_test(test_remote_energy_null),
+	    cmocka_unit_test(test_ollama_level),
+	    cmocka_unit_test(test_forced_remote),
+	    cmocka_unit_test(test_interrupted_sweep),
+	    cmocka_unit_test(test_batch_stop_mid_level),
+	    cmocka_unit_test(test_failed_run_says_so),
+	    cmocka_unit_test(test_gpu_covered),
+	    cmocka_unit_test(test_sweep_in_compare_and_claims),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,7 +44,7 @@ static void fl_sleep_ms(struct fl_server *f, int ms)
 	/* short waits in one piece (they are what the client times); long ones in slices */
 	while (ms > 0 && !f->stop) {
 		int step = ms > 50 ? 50 : ms;
-		struct timespec ts = { step / 1000, (long)(step % 1000) * 1000000L };
+		struct timespec ts = {step / 1000, (long)(step % 1000) * 1000000L};
 
 		nanosleep(&ts, NULL);
 		ms -= step;
@@ -129,7 +129,7 @@ static int send_event(struct fl_server *f, int fd, const char *ev)
 static void wait_gone(struct fl_server *f, int fd)
 {
 	for (int i = 0; i < 600 && !f->stop; i++) {
-		struct pollfd p = { fd, POLLIN, 0 };
+		struct pollfd p = {fd, POLLIN, 0};
 		char c;
 
 		if (poll(&p, 1, 50) > 0 && recv(fd, &c, 1, MSG_DONTWAIT) <= 0)
@@ -148,16 +148,28 @@ static int answer(struct fl_server *f, int fd, const char *path, int req)
 	if (faulty && s->fault == FL_HTTP_ERROR) {
 		const char *b = s->error_body ? s->error_body : "{}";
 		int h = snprintf(head, sizeof head,
-				 "HTTP/1.1 %d Error\r\nContent-Type: application/json\r\n"
-				 "Content-Length: %zu\r\n\r\n",
-				 s->http_status, strlen(b));
+		                 "HTTP/1.1 %d Error\r\nContent-Type: application/json\r\n"
+		                 "Content-Length: %zu\r\n\r\n",
+		                 s->http_status, strlen(b));
+
+		return send_all(fd, head, (size_t)h) || send_all(fd, b, strlen(b)) ? -1 : 0;
+	}
+	if (faulty && s->fault == FL_NOT_STREAMED) {
+		const char *b =
+		    "{\"id\":\"c\",\"object\":\"text_completion\",\"choices\":[{\"index\":0,"
+		    "\"text\":\"all at once\",\"finish_reason\":\"length\"}],\"usage\":{"
+		    "\"prompt_tokens\":3,\"completion_tokens\":3}}\n";
+		int h = snprintf(head, sizeof head,
+		                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+		                 "Content-Length: %zu\r\n\r\n",
+		                 strlen(b));
 
 		return send_all(fd, head, (size_t)h) || send_all(fd, b, strlen(b)) ? -1 : 0;
 	}
 	snprintf(head, sizeof head,
-		 "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n"
-		 "Cache-Control: no-cache\r\n\r\n",
-		 ollama ? "application/x-ndjson" : "text/event-stream");
+	         "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n"
+	         "Cache-Control: no-cache\r\n\r\n",
+	         ollama ? "application/x-ndjson" : "text/event-stream");
 	if (send_all(fd, head, strlen(head)))
 		return -1;
 	pthread_mutex_lock(&f->lock);
@@ -173,10 +185,11 @@ static int answer(struct fl_server *f, int fd, const char *path, int req)
 				return -1;
 			}
 			if (s->fault == FL_ERROR_EVENT) {
-				snprintf(ev, sizeof ev, ollama ? "{\"error\":\"injected failure\"}\n"
-							       : "data: {\"error\":{\"message\":\"injected "
-								 "failure\",\"type\":\"server_error\","
-								 "\"code\":500}}\n\n");
+				snprintf(ev, sizeof ev,
+				         ollama ? "{\"error\":\"injected failure\"}\n"
+				                : "data: {\"error\":{\"message\":\"injected "
+				                  "failure\",\"type\":\"server_error\","
+				                  "\"code\":500}}\n\n");
 				if (send_event(f, fd, ev) || send_chunk(fd, "", 0))
 					return -1;
 				return 0;
@@ -185,42 +198,53 @@ static int answer(struct fl_server *f, int fd, const char *path, int req)
 		if (i > 0)
 			fl_sleep_ms(f, s->itl_ms);
 		if (ollama && chat)
-			snprintf(ev, sizeof ev,
-				 "{\"model\":\"fake\",\"message\":{\"role\":\"assistant\",\"content\":"
-				 "\"tok%d \"},\"done\":false}\n",
-				 i);
+			snprintf(
+			    ev, sizeof ev,
+			    "{\"model\":\"fake\",\"message\":{\"role\":\"assistant\",\"content\":"
+			    "\"tok%d \"},\"done\":false}\n",
+			    i);
 		else if (ollama)
 			snprintf(ev, sizeof ev,
-				 "{\"model\":\"fake\",\"created_at\":\"2026-01-01T00:00:00Z\",\"response\":"
-				 "\"tok%d \",\"done\":false}\n",
-				 i);
+			         "{\"model\":\"fake\",\"created_at\":\"2026-01-01T00:00:00Z\","
+			         "\"response\":"
+			         "\"tok%d \",\"done\":false}\n",
+			         i);
 		else if (chat)
-			snprintf(ev, sizeof ev,
-				 "data: {\"id\":\"c%d\",\"object\":\"chat.completion.chunk\",\"choices\":[{"
-				 "\"index\":0,\"delta\":{\"content\":\"tok%d \"},\"finish_reason\":%s}]}\n\n",
-				 req, i, i + 1 == s->n_tokens ? "\"length\"" : "null");
+			snprintf(
+			    ev, sizeof ev,
+			    "data: "
+			    "{\"id\":\"c%d\",\"object\":\"chat.completion.chunk\",\"choices\":[{"
+			    "\"index\":0,\"delta\":{\"content\":\"tok%d "
+			    "\"},\"finish_reason\":%s}]}\n\n",
+			    req, i, i + 1 == s->n_tokens ? "\"length\"" : "null");
 		else
-			snprintf(ev, sizeof ev,
-				 "data: {\"id\":\"c%d\",\"object\":\"text_completion\",\"choices\":[{"
-				 "\"index\":0,\"text\":\"tok%d \",\"finish_reason\":%s}]}\n\n",
-				 req, i, i + 1 == s->n_tokens ? "\"length\"" : "null");
+			snprintf(
+			    ev, sizeof ev,
+			    "data: {\"id\":\"c%d\",\"object\":\"text_completion\",\"choices\":[{"
+			    "\"index\":0,\"text\":\"tok%d \",\"finish_reason\":%s}]}\n\n",
+			    req, i, i + 1 == s->n_tokens ? "\"length\"" : "null");
 		if (send_event_tok(f, fd, ev, i))
 			return -1;
 	}
 	if (ollama) {
-		snprintf(ev, sizeof ev,
-			 "{\"model\":\"fake\",\"response\":\"\",\"done\":true,\"done_reason\":\"length\","
-			 "\"total_duration\":9000000,\"prompt_eval_count\":%d,\"prompt_eval_duration\":"
-			 "1500000,\"eval_count\":%d,\"eval_duration\":%lld}\n",
-			 s->usage_prompt_tokens, s->n_tokens, (long long)s->n_tokens * s->itl_ms * 1000000LL);
+		snprintf(
+		    ev, sizeof ev,
+		    "{\"model\":\"fake\",\"response\":\"\",\"done\":true,\"done_reason\":"
+		    "\"length\","
+		    "\"total_duration\":9000000,\"prompt_eval_count\":%d,\"prompt_eval_duration\":"
+		    "1500000,\"eval_count\":%d,\"eval_duration\":%lld}\n",
+		    s->usage_prompt_tokens, s->n_tokens,
+		    (long long)s->n_tokens * s->itl_ms * 1000000LL);
 		if (send_event(f, fd, ev))
 			return -1;
 	} else {
 		if (s->usage) {
-			snprintf(ev, sizeof ev,
-				 "data: {\"id\":\"c%d\",\"choices\":[],\"usage\":{\"prompt_tokens\":%d,"
-				 "\"completion_tokens\":%d,\"total_tokens\":%d}}\n\n",
-				 req, s->usage_prompt_tokens, s->n_tokens, s->usage_prompt_tokens + s->n_tokens);
+			snprintf(
+			    ev, sizeof ev,
+			    "data: {\"id\":\"c%d\",\"choices\":[],\"usage\":{\"prompt_tokens\":%d,"
+			    "\"completion_tokens\":%d,\"total_tokens\":%d}}\n\n",
+			    req, s->usage_prompt_tokens, s->n_tokens,
+			    s->usage_prompt_tokens + s->n_tokens);
 			if (send_event(f, fd, ev))
 				return -1;
 		}
@@ -232,14 +256,15 @@ static int answer(struct fl_server *f, int fd, const char *path, int req)
 
 /* Reads one request (headers and Content-Length body) into buf. Returns its length, 0 when
  * the client closed or the server stops, -1 on error. */
-static int read_request(struct fl_server *f, int fd, char *buf, size_t cap, char **body, size_t *blen)
+static int read_request(struct fl_server *f, int fd, char *buf, size_t cap, char **body,
+                        size_t *blen)
 {
 	size_t n = 0;
 	char *end = NULL;
 	long clen = 0;
 
 	for (;;) {
-		struct pollfd p = { fd, POLLIN, 0 };
+		struct pollfd p = {fd, POLLIN, 0};
 		ssize_t k;
 		int pr;
 
@@ -321,7 +346,7 @@ static void *accept_main(void *arg)
 	struct fl_server *f = arg;
 
 	while (!f->stop) {
-		struct pollfd p = { f->lfd, POLLIN, 0 };
+		struct pollfd p = {f->lfd, POLLIN, 0};
 		struct fl_conn *c;
 		int fd, one = 1;
 

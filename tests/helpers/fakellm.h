@@ -17,26 +17,27 @@
 
 enum fl_fault {
 	FL_NONE,
-	FL_ERROR_EVENT, /* after fault_after tokens: an error event (code 500), then the end */
-	FL_CLOSE,       /* after fault_after tokens: close the connection mid-stream */
-	FL_STALL,       /* after fault_after tokens: send nothing more until the client leaves */
-	FL_NO_DONE,     /* a clean end of the body without data: [DONE] */
-	FL_HTTP_ERROR,  /* answer http_status with error_body instead of a stream */
+	FL_ERROR_EVENT,  /* after fault_after tokens: an error event (code 500), then the end */
+	FL_CLOSE,        /* after fault_after tokens: close the connection mid-stream */
+	FL_STALL,        /* after fault_after tokens: send nothing more until the client leaves */
+	FL_NO_DONE,      /* a clean end of the body without data: [DONE] */
+	FL_HTTP_ERROR,   /* answer http_status with error_body instead of a stream */
+	FL_NOT_STREAMED, /* answer 200 with one JSON completion, as a server without streaming */
 };
 
 struct fl_script {
-	int n_tokens;            /* token chunks per stream */
-	int ttft_ms;             /* delay before the first token chunk */
-	int itl_ms;              /* delay between token chunks */
-	bool usage;              /* send a usage chunk (completion_tokens = n_tokens) */
+	int n_tokens; /* token chunks per stream */
+	int ttft_ms;  /* delay before the first token chunk */
+	int itl_ms;   /* delay between token chunks */
+	bool usage;   /* send a usage chunk (completion_tokens = n_tokens) */
 	int usage_prompt_tokens;
-	int split_bytes;         /* > 0: send each event in pieces of this many bytes ... */
-	int split_gap_ms;        /* ... with this pause between pieces */
+	int split_bytes;  /* > 0: send each event in pieces of this many bytes ... */
+	int split_gap_ms; /* ... with this pause between pieces */
 	enum fl_fault fault;
-	int fault_after;         /* tokens sent before the fault */
-	int fault_request;       /* -1: every request; else only the request with this index */
-	int http_status;         /* FL_HTTP_ERROR */
-	const char *error_body;  /* FL_HTTP_ERROR: the JSON body */
+	int fault_after;        /* tokens sent before the fault */
+	int fault_request;      /* -1: every request; else only the request with this index */
+	int http_status;        /* FL_HTTP_ERROR */
+	const char *error_body; /* FL_HTTP_ERROR: the JSON body */
 };
 
 struct fl_server;
