@@ -251,6 +251,14 @@ static bool take_token(struct srv *s, struct srv_req *r, int32_t tok)
 		n = 0;
 	if ((size_t)n >= sizeof buf)
 		n = sizeof buf - 1;
+	{ /* a <0x00> byte token: JSON strings here are C strings, so NUL bytes are dropped */
+		int k = 0;
+
+		for (int i = 0; i < n; i++)
+			if (buf[i])
+				buf[k++] = buf[i];
+		n = k;
+	}
 	if (text_append(r, buf, (size_t)n)) {
 		finish(s, r, NULL, "out of memory for the generated text");
 		pthread_mutex_unlock(&s->mu);
