@@ -25,6 +25,7 @@
 
 #define SRV_MAX_STOP 8      /* stop strings per request */
 #define SRV_MAX_STOP_LEN 256 /* bytes per stop string */
+#define SRV_PREFILL_CHUNK 128 /* prompt tokens a slot runs per scheduler turn */
 
 /* One completion request, from submit to the last chunk. */
 struct srv_req {
@@ -59,6 +60,7 @@ struct srv_req {
 	struct eng_sampler *smp;
 	int32_t last;         /* last token (prompt's last, then generated): detokenizing context */
 	int32_t pending;      /* sampled, to be decoded in the next step */
+	int n_prefilled;      /* prompt tokens in the slot's KV cache; < n_prompt: still prefilling */
 	int budget;           /* tokens it may still generate */
 };
 

@@ -3,9 +3,11 @@
  * the context, a FIFO of requests waiting for a slot, and the decode loop.
  *
  * Each turn of the loop: requests that were cancelled (client gone) leave their slots; queued
- * requests take the free slots and are prefilled one by one (a prompt is one batch of its own);
- * then ONE eng_decode_batch runs the pending token of every active slot, so the weights are read
- * once per step however many requests are running. Each request samples from its own sampler
+ * requests take the free slots; every slot whose prompt is still being run prefills its next
+ * SRV_PREFILL_CHUNK tokens (a batch of its own, so a long prompt holds the running requests up
+ * for one chunk at a time, not for all of it); then ONE eng_decode_batch runs the pending token
+ * of every slot that is generating, so the weights are read once per step however many requests
+ * are running. Each request samples from its own sampler
  * (seeded per request), so what a request generates does not depend on what else is running.
  */
 #include "bench/serve.h"
@@ -249,6 +251,14 @@ static bool take_token(struct srv *s, struct srv_req *r, int32_t tok)
 		n = 0;
 	if ((size_t)n >= sizeof buf)
 		n = sizeof buf - 1;
+	{ /* a <0x00> byte token: JSON strings here are C strings, so NUL bytes are dropped */
+		int k = 0;
+
+		for (int i = 0; i < n; i++)
+			if (buf[i])
+				buf[k++] = buf[i];
+		n = k;
+	}
 	if (text_append(r, buf, (size_t)n)) {
 		finish(s, r, NULL, "out of memory for the generated text");
 		pthread_mutex_unlock(&s->mu);
@@ -280,38 +290,52 @@ static bool take_token(struct srv *s, struct srv_req *r, int32_t tok)
 	return more;
 }
 
-/* Prefills the prompt of the request just given slot i and takes its first token. */
-static void start_slot(struct srv *s, int i)
+/* Sets up the request just given slot i (under mu): its sampler and token budget. Returns false
+ * when it has ended already (nothing to generate, out of memory). */
+static bool start_slot(struct srv *s, int i)
 {
 	struct srv_req *r = s->slots[i].req;
-	float *logits = s->logits;
-	int rc;
 
 	r->smp = eng_sampler_new(&r->so, s->n_vocab);
+	if (!r->smp) {
+		finish(s, r, NULL, "out of memory for a sampler");
+		return false;
+	}
 	r->budget = s->n_ctx - r->n_prompt;
 	if (r->max_tokens >= 0 && r->max_tokens < r->budget)
 		r->budget = r->max_tokens;
+	if (r->budget <= 0) {
+		finish(s, r, "length", NULL);
+		return false;
+	}
 	r->last = r->prompt[r->n_prompt - 1];
+	r->n_prefilled = 0;
 	eng_seq_reset(s->c, i);
-	rc = r->smp ? eng_seq_prefill(s->c, i, r->prompt, r->n_prompt, logits) : -ENOMEM;
-	pthread_mutex_lock(&s->mu);
-	if (rc) {
+	return true;
+}
+
+/* Runs the next SRV_PREFILL_CHUNK tokens of slot i's prompt; after the last of them, samples the
+ * request's first token. */
+static void prefill_chunk(struct srv *s, int i)
+{
+	struct srv_req *r = s->slots[i].req;
+	int n = r->n_prompt - r->n_prefilled < SRV_PREFILL_CHUNK ? r->n_prompt - r->n_prefilled : SRV_PREFILL_CHUNK;
+	bool last = r->n_prefilled + n == r->n_prompt;
+
+	if (eng_seq_prefill(s->c, i, r->prompt + r->n_prefilled, n, last ? s->logits : NULL)) {
 		char msg[256];
 
-		snprintf(msg, sizeof msg, "prefill failed: %s", r->smp ? eng_ctx_error(s->c) : "out of memory");
+		snprintf(msg, sizeof msg, "prefill failed: %s", eng_ctx_error(s->c));
+		pthread_mutex_lock(&s->mu);
 		finish(s, r, NULL, msg);
 		pthread_mutex_unlock(&s->mu);
 		return;
 	}
-	if (r->budget <= 0) {
-		finish(s, r, "length", NULL);
-		pthread_mutex_unlock(&s->mu);
+	r->n_prefilled += n;
+	if (!last)
 		return;
-	}
-	pthread_mutex_unlock(&s->mu);
-	r->pending = eng_sample(r->smp, logits);
-	if (!take_token(s, r, r->pending))
-		return;
+	r->pending = eng_sample(r->smp, s->logits);
+	take_token(s, r, r->pending);
 }
 
 /* One decode step over every active slot; returns the number of rows run. */
@@ -323,7 +347,7 @@ static int decode_step(struct srv *s)
 	for (int i = 0; i < s->n_slots; i++) {
 		struct srv_req *r = s->slots[i].req;
 
-		if (!r)
+		if (!r || r->n_prefilled < r->n_prompt) /* free, or its prompt is still being run */
 			continue;
 		s->seq[nb] = i;
 		s->tok[nb] = r->pending;
@@ -358,11 +382,10 @@ static int decode_step(struct srv *s)
 static void *sched_main(void *arg)
 {
 	struct srv *s = arg;
-	int *admitted = malloc((size_t)s->n_slots * sizeof *admitted);
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		int na = 0, n_active = 0;
+		int n_active = 0;
 
 		/* cancelled requests leave their slots */
 		for (int i = 0; i < s->n_slots; i++) {
@@ -372,7 +395,7 @@ static void *sched_main(void *arg)
 				finish(s, r, "stop", NULL);
 		}
 		/* queued requests take the free slots, first come first served */
-		for (int i = 0; i < s->n_slots && s->head && admitted; i++) {
+		for (int i = 0; i < s->n_slots && s->head; i++) {
 			struct srv_req *r;
 
 			if (s->slots[i].req)
@@ -386,31 +409,28 @@ static void *sched_main(void *arg)
 			r->slot = i;
 			r->t_start_s = srv_now_s();
 			s->slots[i].req = r;
-			admitted[na++] = i;
+			start_slot(s, i);
 		}
 		for (int i = 0; i < s->n_slots; i++)
 			n_active += s->slots[i].req != NULL;
 		if (!n_active) {
 			if (s->stop && !s->head)
 				break;
-			if (!admitted && s->head) { /* no scratch: fail what waits */
-				struct srv_req *r = s->head;
-
-				queue_remove(s, r);
-				finish(s, r, NULL, "out of memory in the scheduler");
-				continue;
-			}
 			pthread_cond_wait(&s->work, &s->mu);
 			continue;
 		}
 		pthread_mutex_unlock(&s->mu);
-		for (int k = 0; k < na; k++)
-			start_slot(s, admitted[k]);
+		/* a chunk of every prompt still being run, then one decode step of the others */
+		for (int i = 0; i < s->n_slots; i++) {
+			struct srv_req *r = s->slots[i].req;
+
+			if (r && r->n_prefilled < r->n_prompt)
+				prefill_chunk(s, i);
+		}
 		decode_step(s);
 		pthread_mutex_lock(&s->mu);
 	}
 	pthread_mutex_unlock(&s->mu);
-	free(admitted);
 	return NULL;
 }
 

@@ -11,7 +11,8 @@
 #                 (decode_tokens, decode_seconds): the aggregate decode rate, prefill excluded;
 #   seqs/step     sequences per batched decode step (c when every request overlapped);
 #   wall tok/s    generated tokens / wall time of the whole round, prefill of every prompt included;
-# then the ratio of the decode rates, highest concurrency over 1. The median of the reps is taken.
+# then the ratio of the decode rates, highest concurrency over 1. The median of the reps is taken;
+# rounds alternate between the concurrencies.
 # Batched decode reads every weight once per step, so the ratio is bounded by how much faster the
 # engine's matrix-matrix kernels run a batch than the memory-bound matrix-vector case (compare
 # pp64 and tg32 in `make bench`'s engine section).
@@ -70,40 +71,44 @@ request 0 >/dev/null # warm-up: faults the weights in, starts the threads
 echo "== serve: $model, $threads threads, $ntok tokens per request, 16-token prompts, $reps rounds (median) =="
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M) UTC; the machine may be shared: numbers are noisy"
 printf '%11s %12s %10s %11s %s\n' concurrency "decode tok/s" seqs/step "wall tok/s" "(each round)"
-declare -A rate
-n=0
-for c in $conc; do
-	rates=() walls=() seqs=() all=""
-	for ((r = 0; r < reps; r++)); do
-		h0=$(health)
-		t0=$(date +%s.%N)
-		pids=()
-		for ((i = 0; i < c; i++)); do
-			n=$((n + 1))
-			request "$n" >"$tmp/out.$i" &
-			pids+=($!)
-		done
-		for p in "${pids[@]}"; do wait "$p"; done
-		t1=$(date +%s.%N)
-		h1=$(health)
-		got=0
-		for ((i = 0; i < c; i++)); do
-			u=$(grep -o '"completion_tokens":[0-9]*' "$tmp/out.$i" | tail -1 | cut -d: -f2)
-			grep -q 'data: \[DONE\]' "$tmp/out.$i" || { echo "request $i of round $r did not finish:" >&2; cat "$tmp/out.$i" >&2; exit 1; }
-			got=$((got + ${u:-0}))
-		done
-		read -r dt ds st < <(awk -v a="$(json_num decode_tokens "$h1")" -v b="$(json_num decode_tokens "$h0")" \
-			-v c="$(json_num decode_seconds "$h1")" -v d="$(json_num decode_seconds "$h0")" \
-			-v e="$(json_num decode_steps "$h1")" -v f="$(json_num decode_steps "$h0")" \
-			'BEGIN{print a-b, c-d, e-f}')
-		rates+=("$(awk -v t="$dt" -v s="$ds" 'BEGIN{printf "%.2f", (s > 0 ? t/s : 0)}')")
-		seqs+=("$(awk -v t="$dt" -v s="$st" 'BEGIN{printf "%.2f", (s > 0 ? t/s : 0)}')")
-		walls+=("$(awk -v g="$got" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", g/(b-a)}')")
-		all="$all ${rates[-1]}"
+# One round at concurrency $1: appends "decode_rate seqs_per_step wall_rate" to $tmp/rounds.$1.
+round() {
+	local c=$1 i p h0 h1 t0 t1 got u dt ds st pids=()
+	h0=$(health)
+	t0=$(date +%s.%N)
+	for ((i = 0; i < c; i++)); do
+		n=$((n + 1))
+		request "$n" >"$tmp/out.$i" &
+		pids+=($!)
 	done
-	rate[$c]=$(printf '%s\n' "${rates[@]}" | median)
-	printf '%11s %12s %10s %11s %s\n' "$c" "${rate[$c]}" "$(printf '%s\n' "${seqs[@]}" | median)" \
-		"$(printf '%s\n' "${walls[@]}" | median)" "($all )"
+	for p in "${pids[@]}"; do wait "$p"; done
+	t1=$(date +%s.%N)
+	h1=$(health)
+	got=0
+	for ((i = 0; i < c; i++)); do
+		grep -q 'data: \[DONE\]' "$tmp/out.$i" || { echo "request $i at concurrency $c did not finish:" >&2; cat "$tmp/out.$i" >&2; exit 1; }
+		u=$(grep -o '"completion_tokens":[0-9]*' "$tmp/out.$i" | tail -1 | cut -d: -f2)
+		got=$((got + ${u:-0}))
+	done
+	read -r dt ds st < <(awk -v a="$(json_num decode_tokens "$h1")" -v b="$(json_num decode_tokens "$h0")" \
+		-v c="$(json_num decode_seconds "$h1")" -v d="$(json_num decode_seconds "$h0")" \
+		-v e="$(json_num decode_steps "$h1")" -v f="$(json_num decode_steps "$h0")" \
+		'BEGIN{print a-b, c-d, e-f}')
+	awk -v t="$dt" -v s="$ds" -v k="$st" -v g="$got" -v a="$t0" -v b="$t1" \
+		'BEGIN{printf "%.2f %.2f %.2f\n", (s > 0 ? t/s : 0), (k > 0 ? t/k : 0), g/(b-a)}' >>"$tmp/rounds.$c"
+}
+
+# Rounds alternate between the concurrencies (1, 8, 1, 8, ...), so that a change in the machine's
+# load over the run falls on both alike.
+n=0
+for ((r = 0; r < reps; r++)); do
+	for c in $conc; do round "$c"; done
+done
+declare -A rate
+for c in $conc; do
+	rate[$c]=$(cut -d' ' -f1 "$tmp/rounds.$c" | median)
+	printf '%11s %12s %10s %11s (%s )\n' "$c" "${rate[$c]}" "$(cut -d' ' -f2 "$tmp/rounds.$c" | median)" \
+		"$(cut -d' ' -f3 "$tmp/rounds.$c" | median)" "$(cut -d' ' -f1 "$tmp/rounds.$c" | tr '\n' ' ' | sed 's/ $//; s/^/ /')"
 done
 first=${conc%% *}
 if [ "$maxc" != "$first" ]; then

@@ -241,8 +241,8 @@ static int usage_of(const cJSON *j, const char *key)
 	return v->valueint;
 }
 
-/* A non-streamed completion's text (malloc'd); asserts status 200. */
-static char *complete(const struct server *sv, const char *body, int *completion_tokens)
+/* A non-streamed completion's text (malloc'd) and token counts; asserts status 200. */
+static char *complete_usage(const struct server *sv, const char *body, int *completion_tokens, int *prompt_tokens)
 {
 	char *resp = NULL, *text;
 	long code = http(sv, "/v1/completions", body, &resp);
@@ -257,9 +257,16 @@ static char *complete(const struct server *sv, const char *body, int *completion
 	text = strdup(t->valuestring);
 	if (completion_tokens)
 		*completion_tokens = usage_of(j, "completion_tokens");
+	if (prompt_tokens)
+		*prompt_tokens = usage_of(j, "prompt_tokens");
 	cJSON_Delete(j);
 	free(resp);
 	return text;
+}
+
+static char *complete(const struct server *sv, const char *body, int *completion_tokens)
+{
+	return complete_usage(sv, body, completion_tokens, NULL);
 }
 
 /* What one SSE stream said. */
@@ -374,8 +381,9 @@ static int health_int(const struct server *sv, const char *key)
 	return v;
 }
 
-/* Runs `joulebench generate ... --json` and returns its "text" (malloc'd). */
-static char *generate_text(const char *model, const char *prompt, int n, const char *sampling)
+/* Runs `joulebench generate ... --json` and returns its "text" (malloc'd); *n_prompt gets its
+ * prompt_tokens. */
+static char *generate_text(const char *model, const char *prompt, int n, const char *sampling, int *n_prompt)
 {
 	char cmd[1024], *out = NULL, *err = NULL, *text;
 	cJSON *j;
@@ -388,6 +396,7 @@ static char *generate_text(const char *model, const char *prompt, int n, const c
 		fail_msg("%s: exit %d: %s", cmd, rc, err);
 	j = parse(out);
 	text = strdup(cJSON_GetObjectItemCaseSensitive(j, "text")->valuestring);
+	*n_prompt = cJSON_GetObjectItemCaseSensitive(j, "prompt_tokens")->valueint;
 	cJSON_Delete(j);
 	free(out);
 	free(err);
@@ -396,11 +405,11 @@ static char *generate_text(const char *model, const char *prompt, int n, const c
 
 /* ---- tests --------------------------------------------------------------------------------- */
 
-static struct server g_small; /* SMALL, 4 slots, ctx 128: shared by the quick tests */
+static struct server g_small; /* SMALL, 4 slots, ctx 512: shared by the quick tests */
 
 static int setup_small(void **state)
 {
-	static const char *const args[] = { "-m", SMALL, "-np", "4", "-t", "1", "-c", "128", NULL };
+	static const char *const args[] = { "-m", SMALL, "-np", "4", "-t", "1", "-c", "512", NULL };
 
 	(void)state;
 	server_start(&g_small, args);
@@ -440,17 +449,19 @@ static void test_health_models(void **state)
 }
 
 /* The completion is what `generate` prints after the prompt (its -n 0 output). */
-static void check_against_generate(const char *sampling, const char *fields)
+static void check_against_generate(const char *prompt, const char *sampling, const char *fields)
 {
-	const char *prompt = "Once upon a time";
-	char body[512], *full, *head, *text;
-	int n_gen = 0;
+	char body[2048], *full, *head, *text;
+	int n_gen = 0, n_prompt = 0, n_prompt_gen = 0;
 
-	full = generate_text(SMALL, prompt, 24, sampling);
-	head = generate_text(SMALL, prompt, 0, sampling);
+	full = generate_text(SMALL, prompt, 24, sampling, &n_prompt_gen);
+	head = generate_text(SMALL, prompt, 0, sampling, &n_prompt_gen);
 	snprintf(body, sizeof body, "{\"prompt\":\"%s\",\"max_tokens\":24,\"ignore_eos\":true,%s}", prompt, fields);
-	text = complete(&g_small, body, &n_gen);
+	text = complete_usage(&g_small, body, &n_gen, &n_prompt);
 	assert_int_equal(n_gen, 24);
+	assert_int_equal(n_prompt, n_prompt_gen);
+	if (strlen(prompt) > 300)
+		assert_true(n_prompt > 128); /* runs as several prefill chunks */
 	assert_true(strlen(text) > 0);
 	assert_int_equal(strncmp(full, head, strlen(head)), 0);
 	assert_string_equal(full + strlen(head), text);
@@ -462,9 +473,15 @@ static void check_against_generate(const char *sampling, const char *fields)
 static void test_matches_generate(void **state)
 {
 	(void)state;
-	check_against_generate("--temp 0", "\"temperature\":0");
-	check_against_generate("--temp 0.8 --top-k 40 --top-p 0.95 --seed 7",
+	char longer[512] = ""; /* 30 pieces of 14 bytes */
+
+	check_against_generate("Once upon a time", "--temp 0", "\"temperature\":0");
+	check_against_generate("Once upon a time", "--temp 0.8 --top-k 40 --top-p 0.95 --seed 7",
 			       "\"temperature\":0.8,\"top_k\":40,\"top_p\":0.95,\"seed\":7");
+	/* a prompt the server runs in several chunks (SRV_PREFILL_CHUNK 128), generate in one batch */
+	for (int i = 0; i < 30; i++)
+		strcat(longer, i % 2 ? "the quick fox " : "jumps over it ");
+	check_against_generate(longer, "--temp 0", "\"temperature\":0");
 }
 
 static void test_stream(void **state)
@@ -552,7 +569,7 @@ static void test_stop_and_tokens(void **state)
 
 static void test_errors(void **state)
 {
-	char big[4096];
+	char big[8192];
 	size_t k;
 
 	(void)state;
@@ -568,16 +585,17 @@ static void test_errors(void **state)
 	expect_error(&g_small, "/v1/chat/completions", "{\"prompt\":\"x\"}", 400, "invalid_request_error");
 	expect_error(&g_small, "/v1/chat/completions", "{\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}", 400,
 		     "invalid_request_error");
-	/* 200 tokens into a context of 128 */
+	/* 600 tokens into a context of 512, as ids and as text */
 	k = (size_t)snprintf(big, sizeof big, "{\"prompt\":[1");
-	for (int i = 0; i < 199; i++)
-		k += (size_t)snprintf(big + k, sizeof big - k, ",%d", 3 + i);
+	for (int i = 0; i < 599; i++)
+		k += (size_t)snprintf(big + k, sizeof big - k, ",%d", 3 + i % 500);
 	snprintf(big + k, sizeof big - k, "]}");
 	expect_error(&g_small, "/v1/completions", big, 400, "exceed_context_size_error");
-	expect_error(&g_small, "/v1/completions", "{\"prompt\":\"a very long prompt that will not fit: "
-						  "0123456789 0123456789 0123456789 0123456789 0123456789 "
-						  "0123456789 0123456789 0123456789 0123456789 0123456789 "
-						  "0123456789 0123456789 0123456789\"}", 400, "exceed_context_size_error");
+	k = (size_t)snprintf(big, sizeof big, "{\"prompt\":\"");
+	for (int i = 0; i < 60; i++)
+		k += (size_t)snprintf(big + k, sizeof big - k, "0123456789");
+	snprintf(big + k, sizeof big - k, "\"}");
+	expect_error(&g_small, "/v1/completions", big, 400, "exceed_context_size_error");
 	/* the server still answers */
 	assert_int_equal(health_int(&g_small, "slots_idle"), 4);
 }
