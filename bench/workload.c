@@ -191,19 +191,19 @@ static int get_types(struct perr *e, const cJSON *v, const char *path, struct be
 
 	if (cJSON_IsString(v)) {
 		if (eng_type_parse(v->valuestring, &t) < 0)
-			return bad(e, path, v, "expected a weight type (f32, f16, q8_0 or q4_0)");
+			return bad(e, path, v, "expected a weight type (f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k .. q6_k)");
 		w->types[0] = t;
 		w->n_types = 1;
 		return 0;
 	}
 	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
-		return bad(e, path, v, "expected a non-empty array of weight types (f32, f16, q8_0, q4_0)");
+		return bad(e, path, v, "expected a non-empty array of weight types (f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k .. q6_k)");
 	if (cJSON_GetArraySize(v) > BENCH_MAX_LIST)
 		return bad(e, path, NULL, "expected at most %d types", BENCH_MAX_LIST);
 	cJSON_ArrayForEach(it, v) {
 		snprintf(p, sizeof p, "%.100s[%d]", path, i);
 		if (!cJSON_IsString(it) || eng_type_parse(it->valuestring, &t) < 0)
-			return bad(e, p, it, "expected a weight type (f32, f16, q8_0 or q4_0)");
+			return bad(e, p, it, "expected a weight type (f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k .. q6_k)");
 		w->types[i++] = t;
 	}
 	w->n_types = i;

@@ -117,6 +117,10 @@ void eng_mm_q6_k_x86(const struct eng_mat *w, const struct eng_act *a, float *y,
 /* The instruction set the K-quant kernels use on this CPU: 512 (AVX-512F/BW/VL) or 256 (AVX2);
  * JOULEBENCH_ISA=avx2 forces 256. Chosen once. */
 int eng_kquant_isa(void);
+/* AVX2 row kernels of the legacy types (kernels_kquant_avx2.c). */
+void eng_mm_q4_1_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+void eng_mm_q5_0_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+void eng_mm_q5_1_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 void eng_mm_q4_k_avx512(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 void eng_mm_q6_k_avx512(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 #endif

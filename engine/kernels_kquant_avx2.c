@@ -248,6 +248,98 @@ TGT_INLINE void q6k_row(const char *row, int64_t nbk, const struct eng_block_q8_
 		out[t] = hsum8(acc[t]);
 }
 
+/* ---- Q4_1 / Q5_0 / Q5_1 x Q8_0 (blocks of 32) ---- */
+
+/* The 32 quants of a block as bytes 0..15, element j at byte j (as the Q4_0 kernel unpacks). */
+TGT_INLINE __m256i nibbles32(const uint8_t *qs)
+{
+	__m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+
+	return _mm256_and_si256(_mm256_srlv_epi64(raw, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
+}
+
+/* Bit j of the 32-bit qh as 0x10 in byte j (the fifth bit of element j). */
+TGT_INLINE __m256i fifth_bits(const uint8_t *qh4)
+{
+	uint32_t qh;
+	__m256i v, bit;
+
+	memcpy(&qh, qh4, 4);
+	v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh),
+				_mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3,
+						 3, 3, 3, 3, 3, 3));
+	bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+	return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit), _mm256_set1_epi8(0x10));
+}
+
+/*
+ * One row against one token. Unsigned quants q (0..15 or 0..31) meet the Q8_0 activations in
+ * maddubs + madd; per block: Q4_1/Q5_1 add m * (d_x * sum x) = m * c / 8, Q5_0 subtracts the
+ * offset 16 as d_w * 16 * (c / 8) = 2 d_w c.
+ */
+TGT_INLINE float legacy_row(const char *row, int type, const int8_t *qx, const float *dx, const float *cx, int64_t nb)
+{
+	__m256 acc = _mm256_setzero_ps();
+	float extra = 0.0f;
+
+	for (int64_t b = 0; b < nb; b++) {
+		__m256i q, p, x = _mm256_load_si256((const __m256i *)(qx + 32 * b));
+		float d, m = 0.0f;
+
+		if (type == ENG_TYPE_Q4_1) {
+			const struct eng_block_q4_1 *wb = (const struct eng_block_q4_1 *)row + b;
+
+			f16x2(&wb->d, &d, &m);
+			q = nibbles32(wb->qs);
+		} else if (type == ENG_TYPE_Q5_1) {
+			const struct eng_block_q5_1 *wb = (const struct eng_block_q5_1 *)row + b;
+
+			f16x2(&wb->d, &d, &m);
+			q = _mm256_or_si256(nibbles32(wb->qs), fifth_bits(wb->qh));
+		} else {
+			const struct eng_block_q5_0 *wb = (const struct eng_block_q5_0 *)row + b;
+
+			d = f16x1(wb->d);
+			q = _mm256_or_si256(nibbles32(wb->qs), fifth_bits(wb->qh));
+		}
+		p = _mm256_madd_epi16(_mm256_maddubs_epi16(q, x), _mm256_set1_epi16(1));
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(d * dx[b]), _mm256_cvtepi32_ps(p), acc);
+		extra += type == ENG_TYPE_Q5_0 ? -2.0f * d * cx[b] : m * (cx[b] * 0.125f);
+	}
+	return hsum8(acc) + extra;
+}
+
+TGT_INLINE void mm_legacy_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1,
+			       const int type)
+{
+	for (int64_t off = 0; off < 2 * KQ_PF_BYTES; off += 64)
+		_mm_prefetch((const char *)w->data + r0 * (int64_t)w->row_bytes + off, _MM_HINT_T0);
+	for (int64_t r = r0; r < r1; r++) {
+		const char *row = (const char *)w->data + r * (int64_t)w->row_bytes;
+
+		for (int64_t off = 0; off < (int64_t)w->row_bytes; off += 64)
+			_mm_prefetch(row + KQ_PF_BYTES + off, _MM_HINT_T0);
+		for (int t = 0; t < a->n_tok; t++)
+			y[(int64_t)t * w->rows + r] = legacy_row(row, type, a->qs + (int64_t)t * a->cols,
+								 a->d + (int64_t)t * a->nb, a->c + (int64_t)t * a->nb, a->nb);
+	}
+}
+
+TGT void eng_mm_q4_1_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+{
+	mm_legacy_avx2(w, a, y, r0, r1, ENG_TYPE_Q4_1);
+}
+
+TGT void eng_mm_q5_0_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+{
+	mm_legacy_avx2(w, a, y, r0, r1, ENG_TYPE_Q5_0);
+}
+
+TGT void eng_mm_q5_1_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+{
+	mm_legacy_avx2(w, a, y, r0, r1, ENG_TYPE_Q5_1);
+}
+
 /* ---- row-range drivers ---- */
 
 enum { KQ4, KQ5, KQ6 };
