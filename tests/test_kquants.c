@@ -202,10 +202,10 @@ static void test_q8_k(void **state)
 
 static int sets(const struct eng_kernel_set **out)
 {
-	static const char *const names[] = { "ref", "avx2+fma", "neon" };
+	static const char *const names[] = { "ref", "avx2+fma", "avx512", "neon" };
 	int n = 0;
 
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (eng_kernels_by_name(names[i]))
 			out[n++] = eng_kernels_by_name(names[i]);
 	return n;
@@ -273,7 +273,7 @@ static void test_matmul_vs_ref(void **state)
 	static const int64_t rows_list[] = { 1, 5, 16, 37 };
 	static const int64_t cols_list[] = { 256, 512, 2048 };
 	static const int toks[] = { 1, 2, 3, 4, 5, 9 };
-	const struct eng_kernel_set *ks[3];
+	const struct eng_kernel_set *ks[4];
 	int n_sets = sets(ks);
 	struct eng_pool *pool = eng_pool_new(2);
 
