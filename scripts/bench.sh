@@ -105,7 +105,7 @@ for type in $types; do
 		fi
 		mv "$model.tmp" "$model"
 	fi
-	pps=() tgs=() ppp=() tgp=() json= pjson= why=$peer_why
+	pps=() tgs=() ppp=() tgp=() json= pjson= why=$peer_why runs_txt=
 	for ((r = 0; r < reps; r++)); do
 		if ! json=$("$jb" generate -m "$model" --prompt-tokens 64 -n 32 \
 			--ignore-eos --temp 0 --ctx 96 -t "$thr" --warmup --json 2>/tmp/jb-bench-err.$$); then
@@ -121,10 +121,10 @@ for type in $types; do
 				ppp+=("$(json_num prefill_tok_s "$pjson")")
 				tgp+=("$(json_num decode_tok_s "$pjson")")
 				peer_info="llama.cpp $(json_str llama_cpp_release "$pjson") ($(json_str build_type "$pjson"), CPU backend $(json_str cpu_backend "$pjson")), $peer_version"
-				printf '  %s t%s run %d: ours pp64 %.1f tg32 %.1f; llama.cpp pp64 %.1f tg32 %.1f tok/s, its own counters (llama_perf_context): prompt eval %s, eval %s tok/s\n' \
+				runs_txt+=$(printf '  %s t%s run %d: ours pp64 %.1f tg32 %.1f; llama.cpp pp64 %.1f tg32 %.1f tok/s, its own counters (llama_perf_context): prompt eval %s, eval %s tok/s' \
 					"$type" "$thr" "$r" "${pps[-1]}" "${tgs[-1]}" "${ppp[-1]}" "${tgp[-1]}" \
 					"$(printf '%.1f' "$(json_num llama_perf_prompt_eval_tok_s "$pjson")" 2>/dev/null || echo null)" \
-					"$(printf '%.1f' "$(json_num llama_perf_eval_tok_s "$pjson")" 2>/dev/null || echo null)" >&2
+					"$(printf '%.1f' "$(json_num llama_perf_eval_tok_s "$pjson")" 2>/dev/null || echo null)")$'\n'
 			else
 				why="peer failed: $(grep -v '^\s*$' /tmp/jb-bench-err.$$ | tail -1 | cut -c1-100)"
 			fi
@@ -158,7 +158,9 @@ for type in $types; do
 		"$(awk -v b="$bpt" 'BEGIN{printf "%.1f", b/1e6}')" "$bw" "$bound" \
 		"$(awk -v a="$tg" -v b="$bound" 'BEGIN{ if (b=="null" || b==0) print "-"; else printf "%.0f%%", 100*a/b }')" \
 		"$(awk -v r="$rss" 'BEGIN{printf "%.0f", r/1048576}')" "$limit"
-	[ -n "$why" ] && [ "$why" != "$peer_why" ] && echo "       llama.cpp: $why"
+	[ -n "$why" ] && echo "       llama.cpp: not measured: $why"
+	# every run of the pair, with llama.cpp's own counters for the same decodes
+	printf '%s' "$runs_txt"
 done
 done
 echo "(ratio = median ours / median llama.cpp, min..max of the per-run pairs in brackets; bound = membw / bytes per token;"

@@ -76,7 +76,7 @@ if [ "${RESULTS_BENCH:-1}" != 0 ]; then
 		echo "make results: engine speed from $RESULTS_BENCH_FROM (RESULTS_BENCH_FROM)" >&2
 		cp "$RESULTS_BENCH_FROM" "$bench_txt" && : >"$out/bench.err"
 		bench_rc=$?
-		notes+=("engine speed table: a saved \`make bench\` output ($RESULTS_BENCH_FROM, RESULTS_BENCH_FROM), not re-run")
+		notes+=("engine speed table: a saved \`make bench\` output of $(date -u -r "$RESULTS_BENCH_FROM" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?') (RESULTS_BENCH_FROM), not re-run")
 	else
 		echo "make results: scripts/bench.sh (engine speed against llama.cpp, sampler overhead) > $bench_txt" >&2
 		BENCH_SECTIONS="engine sampler" BENCH_REPS=${RESULTS_BENCH_REPS:-3} \
@@ -138,8 +138,8 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 		echo "  \`scripts/oracle/bench.mjs\` (${peer:-peer not installed}: its prebuilt llama.cpp,"
 		echo "  timed as llama-bench does — warm-up, same thread count, fresh context per run, one"
 		echo "  \`llama_decode\` per token without sampling), alternating with ours run by run; ratio ="
-		echo "  ours / llama.cpp. The stderr lines in \`$out/bench.err\` give llama.cpp's own counters"
-		echo "  (\`llama_perf_context\`) for every run next to the harness's timing."
+		echo "  ours / llama.cpp. Under each row, every run of the pair, with llama.cpp's own counters"
+		echo "  (\`llama_perf_context\`) for the same decodes next to the harness's timing."
 		echo "- GB/s: memory read bandwidth **measured** here by \`joulebench membw\`; bound = GB/s / MB per"
 		echo "  token, the decode speed if every weight byte came from memory at that bandwidth."
 		echo "- Sampler overhead: decode tok/s with the 100 ms power sampler over the same run with it"
