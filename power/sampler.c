@@ -519,6 +519,9 @@ static void prefer_counter(struct pwr_set *s, int i, int64_t t0, int64_t t1, str
 	e->from_counter = true;
 }
 
+/* Sampling time after which a measured counter that never moved is treated as reporting nothing. */
+#define STUCK_NS 1000000000LL
+
 int pwr_energy_window(struct pwr_set *s, int i, int64_t t0_ns, int64_t t1_ns, struct pwr_energy *e)
 {
 	const struct pwr_series *ser;
@@ -572,6 +575,18 @@ int pwr_energy_window(struct pwr_set *s, int i, int64_t t0_ns, int64_t t1_ns, st
 		pwr_strf(e->reason, sizeof e->reason,
 			 "the window ends %.3f ms after the last sample (take a sample at its end)",
 			 (double)(t1_ns - last) / 1e6);
+		goto out;
+	}
+	/* A measured counter that has not moved at all over a second or more of sampling is not an
+	 * energy figure of 0 J: some VMs expose the RAPL event (perf's power/energy-psys, say) and
+	 * always read it as 0. Real RAPL counts within a millisecond on an idle machine. */
+	if (s->doms[i]->value_kind == PWR_VALUE_COUNTER && s->doms[i]->desc.kind == PWR_MEASURED &&
+	    last - first >= STUCK_NS && ser->raw[ser->n - 1] == ser->raw[0]) {
+		pwr_strf(e->reason, sizeof e->reason,
+			 "%s never advanced in %.1f s of sampling (%zu readings, all %llu): the counter "
+			 "is exposed but reports no energy, as in some VMs",
+			 s->doms[i]->desc.id, (double)(last - first) / 1e9, ser->n,
+			 (unsigned long long)ser->raw[0]);
 		goto out;
 	}
 	e->energy_j = energy_at(ser, t1_ns) - energy_at(ser, t0_ns);

@@ -315,6 +315,50 @@ static int count_wraps(struct pwr_set *s, int i)
 	return wraps;
 }
 
+
+/* A measured counter that never moves over more than a second of sampling (a VM exposing the
+ * RAPL event but reading it as 0) gives no figure, with the reason, instead of 0 J; the same
+ * counter once it moves integrates again. */
+static void stuck_counter_is_no_energy(void **state)
+{
+	char *root = fs_copy_fixture("amd-zen");
+	struct fake_zone *z;
+	struct pwr_set *s;
+	struct pwr_energy e;
+	int64_t a, b, c;
+	int i;
+
+	(void)state;
+	z = add_zone(root, ZONE_DIR "intel-rapl:0", 0.0, 65532610987ULL, 9071453379ULL);
+	start_writer();
+	s = open_root(root, 100);
+	i = find_domain(s, "powercap:package-0");
+	pwr_sample_now(s);
+	a = pwr_now_ns();
+	for (int k = 0; k < 12; k++) {
+		sleep_ms(100);
+		pwr_sample_now(s);
+	}
+	b = pwr_now_ns();
+	pwr_sample_now(s);
+	assert_int_equal(pwr_energy_window(s, i, a, b, &e), 0);
+	assert_false(e.valid);
+	assert_non_null(strstr(e.reason, "never advanced"));
+	assert_non_null(strstr(e.reason, "powercap:package-0"));
+	/* it starts counting: every window is a measurement again */
+	set_watts(z, 20.0);
+	sleep_ms(300);
+	c = pwr_now_ns();
+	pwr_sample_now(s);
+	assert_int_equal(pwr_energy_window(s, i, b, c, &e), 0);
+	assert_true(e.valid);
+	expect_joules(s, i, b, c, zone_energy_j(z, c) - zone_energy_j(z, b));
+	pwr_close(s);
+	stop_writer();
+	tu_rmtree(root);
+	free(root);
+}
+
 /* ---- tests --------------------------------------------------------------------------------- */
 
 static void integrates_constant_power(void **state)
@@ -866,6 +910,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(integrates_across_one_wrap, setup, teardown),
 		cmocka_unit_test_setup_teardown(integrates_across_several_wraps, setup, teardown),
 		cmocka_unit_test_setup_teardown(equal_readings_are_zero_not_a_wrap, setup, teardown),
+		cmocka_unit_test_setup_teardown(stuck_counter_is_no_energy, setup, teardown),
 		cmocka_unit_test_setup_teardown(unreadable_zone_is_reported_others_integrate, setup, teardown),
 		cmocka_unit_test_setup_teardown(permission_lost_mid_run_invalidates, setup, teardown),
 		cmocka_unit_test_setup_teardown(zone_disappearing_invalidates, setup, teardown),
