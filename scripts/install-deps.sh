@@ -60,6 +60,10 @@ for e in "${extras[@]}"; do
 		# arm64 cmocka and cJSON (and with them the arm64 C library qemu runs the tests on)
 		[ -e /usr/lib/aarch64-linux-gnu/libcmocka.so ] || missing+=(armcmocka)
 		[ -e /usr/lib/aarch64-linux-gnu/libcjson.so ] || missing+=(armcjson)
+		# the core libraries the binary links, for arm64
+		for l in utf8proc curl microhttpd sqlite3 pq; do
+			[ -e /usr/lib/aarch64-linux-gnu/lib$l.so ] || { missing+=(armcorelibs); break; }
+		done
 		;;
 	fuzz) command -v clang >/dev/null 2>&1 || missing+=(clang) ;;
 	oracle) command -v npm >/dev/null 2>&1 || missing+=(node) ;;
@@ -91,12 +95,13 @@ declare -A apt=([cjson]=libcjson-dev [cmocka]=libcmocka-dev [papi]=libpapi-dev [
 	[gnuplot]=gnuplot-nox [pkgconfig]=pkg-config [valgrind]=valgrind
 	[armcc]="gcc-aarch64-linux-gnu libc6-dev-arm64-cross" [qemu]=qemu-user [clang]=clang
 	[armcmocka]=libcmocka-dev:arm64 [armcjson]=libcjson-dev:arm64
+	[armcorelibs]="libutf8proc-dev:arm64 libcurl4-openssl-dev:arm64 libmicrohttpd-dev:arm64 libsqlite3-dev:arm64 libpq-dev:arm64"
 	[utf8proc]=libutf8proc-dev [curl]=libcurl4-openssl-dev [microhttpd]=libmicrohttpd-dev
 	[sqlite]=libsqlite3-dev [libpq]=libpq-dev [pgserver]=postgresql [node]="nodejs npm" [chromium]=chromium)
 declare -A dnf=([cjson]=cjson-devel [cmocka]=libcmocka-devel [papi]=papi-devel [pfm]=libpfm-devel
 	[gnuplot]=gnuplot [pkgconfig]=pkgconf-pkg-config [valgrind]=valgrind
 	[armcc]="gcc-aarch64-linux-gnu sysroot-aarch64-fc-glibc" [qemu]=qemu-user [clang]=clang
-	[armcmocka]="" [armcjson]=""
+	[armcmocka]="" [armcjson]="" [armcorelibs]=""
 	[utf8proc]=utf8proc-devel [curl]=libcurl-devel [microhttpd]=libmicrohttpd-devel
 	[sqlite]=sqlite-devel [libpq]=libpq-devel [pgserver]=postgresql-server [node]="nodejs npm" [chromium]=chromium) # Fedora has no multiarch: arm64 cmocka/cJSON are built by hand
 
