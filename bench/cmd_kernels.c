@@ -6,7 +6,7 @@
  * loaded machine.
  *
  * The cases and their buffers come from the engine (eng_kbench_* in engine/engine.h); this file
- * times them, summarises every sample (bench_summarize) and writes the `kernels` result kind of
+ * times them, summarises every sample (rpt_summarize) and writes the `kernels` result kind of
  * reports/SCHEMA.md.
  *
  * Instruction counts: the command re-executes itself as
@@ -88,7 +88,7 @@ struct kresult {
 	int calls_per_sample;
 	int n;
 	double *samples_ns;
-	struct bench_stat st;
+	struct rpt_summary st;
 	bool instr_ok;
 	double instr;
 	char instr_reason[200];
@@ -260,7 +260,7 @@ static int measure(struct eng_kbench *k, bool ref, int reps, double min_sample_m
 	if (env->pwr && env->primary >= 0)
 		pwr_sample_now(env->pwr);
 	r->timed = r->n > 0;
-	bench_summarize(r->samples_ns, r->n, seed, &r->st);
+	rpt_summarize(r->samples_ns, r->n, seed, &r->st);
 
 	/* Hardware counters over all timed calls, per call. */
 	if (!env->ctr) {
@@ -523,7 +523,7 @@ static void null_reason(cJSON *o, const char *name, const char *reason)
 	cJSON_AddStringToObject(o, key, reason);
 }
 
-static cJSON *stat_json(const struct bench_stat *s)
+static cJSON *stat_json(const struct rpt_summary *s)
 {
 	cJSON *o = cJSON_CreateObject();
 

@@ -174,11 +174,46 @@ void bench_http_sweep_energy(struct bench_run *r, struct pwr_set *pwr)
 	s->n_covers = 0;
 	if (r->primary >= 0)
 		s->covers[s->n_covers++] = r->primary;
+	/* A primary that gives nothing over the sweep (a counter the VM exposes but never advances)
+	 * hands over to the next host source that does: measured first, then an estimate. */
+	if (r->primary >= 0 && s->n_levels > 0) {
+		struct pwr_energy e;
+		int64_t t0 = s->levels[0].t_start_ns, t1 = s->levels[s->n_levels - 1].t_end_ns;
+
+		if (pwr_energy_window(pwr, r->primary, t0, t1, &e) == 0 && !e.valid) {
+			int pick = -1;
+
+			for (int pass = 0; pass < 2 && pick < 0; pass++)
+				for (int d = 0; d < r->n_domains && pick < 0; d++) {
+					const struct pwr_domain_desc *dd = &r->domains[d];
+					const char *id = dd->id;
+					size_t n = strlen(id);
+					struct pwr_energy ed;
+
+					if (d == r->primary || !strcmp(dd->backend, "nvml") ||
+					    (n > 4 && (!strcmp(id + n - 4, "-low") ||
+					               (n > 5 && !strcmp(id + n - 5, "-high")))) ||
+					    !strcmp(id, "vm:machine") ||
+					    (pass == 0) != (dd->kind == PWR_MEASURED))
+						continue;
+					if (pwr_energy_window(pwr, d, t0, t1, &ed) == 0 && ed.valid)
+						pick = d;
+				}
+			snprintf(s->covers_reason, sizeof s->covers_reason,
+			         "%.90s gave no figure (%.200s)%s%.90s", r->domains[r->primary].id, e.reason,
+			         pick >= 0 ? "; the host figure is " : "",
+			         pick >= 0 ? r->domains[pick].id : "");
+			if (pick >= 0)
+				s->covers[0] = pick;
+		}
+	}
 	for (int d = 0; d < r->n_domains && s->n_covers < 8; d++)
 		if (d != r->primary && !strcmp(r->domains[d].backend, "nvml"))
 			s->covers[s->n_covers++] = d;
 	if (s->remote)
 		snprintf(s->covers_reason, sizeof s->covers_reason, "%s", s->remote_reason);
+	else if (s->covers_reason[0])
+		; /* the primary handed over (above) */
 	else if (s->n_covers == 0)
 		snprintf(s->covers_reason, sizeof s->covers_reason, "no energy source: %.360s",
 		         r->primary_reason);
@@ -292,7 +327,7 @@ void bench_http_level_summarize(const struct bench_run *r, int li,
 	}
 	if (ks > 0) {
 		s->server_tok_s_valid = true;
-		s->server_decode_tok_s = bench_median(srv, ks);
+		s->server_decode_tok_s = rpt_median(srv, ks);
 	}
 	free(srv);
 	snprintf(s->token_count_source, sizeof s->token_count_source, "%s",
@@ -305,15 +340,15 @@ void bench_http_level_summarize(const struct bench_run *r, int li,
 	}
 	if (k > 0) {
 		s->ttft_valid = true;
-		s->ttft_p50_ms = bench_percentile(tt, k, 50);
-		s->ttft_p90_ms = bench_percentile(tt, k, 90);
-		s->ttft_p99_ms = bench_percentile(tt, k, 99);
+		s->ttft_p50_ms = rpt_percentile(tt, k, 50);
+		s->ttft_p90_ms = rpt_percentile(tt, k, 90);
+		s->ttft_p99_ms = rpt_percentile(tt, k, 99);
 	}
 	if (ki > 0) {
 		s->itl_valid = true;
-		s->itl_p50_ms = bench_percentile(itl, ki, 50);
-		s->itl_p90_ms = bench_percentile(itl, ki, 90);
-		s->itl_p99_ms = bench_percentile(itl, ki, 99);
+		s->itl_p50_ms = rpt_percentile(itl, ki, 50);
+		s->itl_p90_ms = rpt_percentile(itl, ki, 90);
+		s->itl_p99_ms = rpt_percentile(itl, ki, 99);
 	}
 	free(tt);
 	free(itl);
@@ -694,6 +729,8 @@ void bench_http_table(const struct bench_run *r, FILE *f)
 		for (int k = 0; k < h->n_covers; k++)
 			fprintf(f, "%s %s", k ? "," : "", r->domains[h->covers[k]].id);
 		fprintf(f, " (the whole level's window: every request, prefill and decode)\n");
+		if (h->covers_reason[0])
+			fprintf(f, "  note: %s\n", h->covers_reason);
 	}
 	if (!r->complete)
 		fprintf(f, "INCOMPLETE: %s\n", r->incomplete_reason);

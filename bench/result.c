@@ -62,7 +62,7 @@ static void add_str_or_null(cJSON *o, const char *key, const char *v, const char
 		add_null(o, key, "%s", reason && reason[0] ? reason : "unknown");
 }
 
-static void add_stat(cJSON *o, const char *key, const struct bench_stat *s, const char *reason)
+static void add_stat(cJSON *o, const char *key, const struct rpt_summary *s, const char *reason)
 {
 	cJSON *j;
 

@@ -319,12 +319,12 @@ static int make_prompt(struct runner *R, int n_tokens, char *err, size_t errlen)
 		R->r->prompt_text_tokens = n;
 		return n;
 	} else {
-		struct bench_rng rng;
+		struct rpt_rng rng;
 		int32_t bos = eng_token_bos(R->model);
 
-		bench_rng_seed(&rng, R->w->seed ^ 0x70726f6d7074ULL);
+		rpt_rng_seed(&rng, R->w->seed ^ 0x70726f6d7074ULL);
 		for (int i = 0; i < need; i++)
-			R->prompt[i] = (int32_t)bench_rng_below(&rng, (uint64_t)mc->vocab_size);
+			R->prompt[i] = (int32_t)rpt_rng_below(&rng, (uint64_t)mc->vocab_size);
 		if (bos >= 0)
 			R->prompt[0] = bos;
 	}
@@ -598,7 +598,7 @@ static int run_config(struct runner *R, int ci, char *err, size_t errlen)
 		}
 		tps[i] = decode_tok_s(rep);
 		if (w->stop_rule && i + 1 >= w->reps &&
-		    bench_stop_rule_met(tps, i + 1, w->reps, w->stop_rsd_pct)) {
+		    rpt_stop_rule_met(tps, i + 1, w->reps, w->stop_rsd_pct)) {
 			c->stop_rule_met = true;
 			break;
 		}
@@ -1164,28 +1164,28 @@ void bench_config_summarize_source(const struct bench_run *r, int ci, int source
 		}
 	}
 	s->n = k;
-	bench_summarize(pf, k, seed, &s->prefill_tok_s);
-	bench_summarize(dc, k, seed, &s->decode_tok_s);
-	bench_summarize(tt, k, seed, &s->ttft_ms);
-	s->rsd_decode_pct = bench_rsd_pct(dc, k);
+	rpt_summarize(pf, k, seed, &s->prefill_tok_s);
+	rpt_summarize(dc, k, seed, &s->decode_tok_s);
+	rpt_summarize(tt, k, seed, &s->ttft_ms);
+	s->rsd_decode_pct = rpt_rsd_pct(dc, k);
 	if (n_itl > 0) {
 		s->itl_valid = true;
-		s->itl_p50_ms = bench_percentile(itl, n_itl, 50);
-		s->itl_p90_ms = bench_percentile(itl, n_itl, 90);
-		s->itl_p99_ms = bench_percentile(itl, n_itl, 99);
+		s->itl_p50_ms = rpt_percentile(itl, n_itl, 50);
+		s->itl_p90_ms = rpt_percentile(itl, n_itl, 90);
+		s->itl_p99_ms = rpt_percentile(itl, n_itl, 99);
 	}
 	if (ke > 0) {
 		s->energy_valid = true;
 		s->energy_reason[0] = '\0';
-		bench_summarize(pg, ke, seed, &s->prefill_jpt_gross);
-		bench_summarize(dg, ke, seed, &s->decode_jpt_gross);
-		bench_summarize(aw, ke, seed, &s->avg_power_w);
+		rpt_summarize(pg, ke, seed, &s->prefill_jpt_gross);
+		rpt_summarize(dg, ke, seed, &s->decode_jpt_gross);
+		rpt_summarize(aw, ke, seed, &s->avg_power_w);
 		if (s->net_valid) {
-			bench_summarize(pn, ke, seed, &s->prefill_jpt_net);
-			bench_summarize(dn, ke, seed, &s->decode_jpt_net);
-			bench_summarize(wh, ke, seed, &s->wh_per_query);
-			bench_summarize(tpj, kt, seed, &s->tokens_per_j);
-			bench_summarize(ptpj, kp, seed, &s->prefill_tokens_per_j);
+			rpt_summarize(pn, ke, seed, &s->prefill_jpt_net);
+			rpt_summarize(dn, ke, seed, &s->decode_jpt_net);
+			rpt_summarize(wh, ke, seed, &s->wh_per_query);
+			rpt_summarize(tpj, kt, seed, &s->tokens_per_j);
+			rpt_summarize(ptpj, kp, seed, &s->prefill_tokens_per_j);
 		}
 	} else if (s->source >= 0 && !s->energy_reason[0]) {
 		snprintf(s->energy_reason, sizeof s->energy_reason, "%s", "no complete repetition");

@@ -138,7 +138,7 @@ struct bench_run {
 /* Statistics of one configuration, shared by the JSON, the CSV and the terminal table. */
 struct bench_config_summary {
 	int n;                         /* complete repetitions */
-	struct bench_stat prefill_tok_s, decode_tok_s, ttft_ms;
+	struct rpt_summary prefill_tok_s, decode_tok_s, ttft_ms;
 	bool itl_valid;
 	double itl_p50_ms, itl_p90_ms, itl_p99_ms;
 	int source;                    /* domain index, -1 none */
@@ -146,8 +146,8 @@ struct bench_config_summary {
 	char energy_reason[1100];
 	bool net_valid;                /* idle power known */
 	char net_reason[256];
-	struct bench_stat prefill_jpt_gross, prefill_jpt_net, decode_jpt_gross, decode_jpt_net;
-	struct bench_stat tokens_per_j, prefill_tokens_per_j, avg_power_w, wh_per_query;
+	struct rpt_summary prefill_jpt_gross, prefill_jpt_net, decode_jpt_gross, decode_jpt_net;
+	struct rpt_summary tokens_per_j, prefill_tokens_per_j, avg_power_w, wh_per_query;
 	double rsd_decode_pct;
 };
 

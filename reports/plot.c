@@ -5,7 +5,7 @@
  * The .dat files stay next to the images so a plot can be re-rendered or restyled by hand.
  * A missing gnuplot is reported once by the caller; the data files are still written.
  */
-#include "bench/bench.h"
+#include "reports/reports.h"
 #include "reports/rpt_json.h"
 
 #include <errno.h>
@@ -497,7 +497,7 @@ static int dat_latency(struct rpt_result *const *rs, int n, const char *dir, con
 
 			snprintf(label, sizeof label, "%.100s %dt %s (p99 %.3g ms)",
 			         short_label(rs[i]->path), c->threads, c->type,
-			         bench_percentile(ms, m, 99));
+			         rpt_percentile(ms, m, 99));
 			dat_label(f, label);
 			fputc('\n', f);
 		}

@@ -8,7 +8,7 @@
  * threshold. Machines (cpu_model, cores, threads) and models (sha256, shape, sizes) must match
  * unless the caller allows otherwise.
  */
-#include "bench/bench.h"
+#include "reports/reports.h"
 #include "reports/rpt_json.h"
 
 #include <errno.h>
@@ -160,7 +160,7 @@ void rpt_ratio_ci(const double *base, int nb, const double *cur, int nc, double 
 		  uint64_t seed, double *lo, double *hi)
 {
 	double *ratios = NULL, *rb = NULL, *rc = NULL;
-	struct bench_rng g;
+	struct rpt_rng g;
 
 	*lo = *hi = NAN;
 	if (nb < 1 || nc < 1)
@@ -172,16 +172,16 @@ void rpt_ratio_ci(const double *base, int nb, const double *cur, int nc, double 
 	rc = malloc((size_t)nc * sizeof *rc);
 	if (!ratios || !rb || !rc)
 		goto out;
-	bench_rng_seed(&g, seed);
+	rpt_rng_seed(&g, seed);
 	for (int k = 0; k < resamples; k++) {
 		for (int i = 0; i < nb; i++)
-			rb[i] = base[bench_rng_below(&g, (uint64_t)nb)];
+			rb[i] = base[rpt_rng_below(&g, (uint64_t)nb)];
 		for (int i = 0; i < nc; i++)
-			rc[i] = cur[bench_rng_below(&g, (uint64_t)nc)];
-		ratios[k] = bench_median(rc, nc) / bench_median(rb, nb);
+			rc[i] = cur[rpt_rng_below(&g, (uint64_t)nc)];
+		ratios[k] = rpt_median(rc, nc) / rpt_median(rb, nb);
 	}
-	*lo = bench_percentile(ratios, resamples, 100.0 * (1 - conf) / 2);
-	*hi = bench_percentile(ratios, resamples, 100.0 * (1 + conf) / 2);
+	*lo = rpt_percentile(ratios, resamples, 100.0 * (1 - conf) / 2);
+	*hi = rpt_percentile(ratios, resamples, 100.0 * (1 + conf) / 2);
 out:
 	free(ratios);
 	free(rb);
@@ -245,8 +245,8 @@ void rpt_gate_samples(const double *base, int nb, const double *cur, int nc, boo
 	row->n_cur = nc;
 	row->has_ci = row->has_p = false;
 	row->verdict = RPT_INCONCLUSIVE;
-	row->base = nb > 0 ? bench_median(base, nb) : NAN;
-	row->cur = nc > 0 ? bench_median(cur, nc) : NAN;
+	row->base = nb > 0 ? rpt_median(base, nb) : NAN;
+	row->cur = nc > 0 ? rpt_median(cur, nc) : NAN;
 	row->ratio = row->base != 0 ? row->cur / row->base : NAN;
 	if (nb < RPT_MIN_REPS || nc < RPT_MIN_REPS) {
 		row_note(row, "too few samples (%d vs %d): need at least %d repetitions on each side", nb, nc,

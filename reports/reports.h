@@ -21,6 +21,46 @@
 #define RPT_REASON_LEN 512
 #define RPT_ERR_LEN    512
 
+/* ---- statistics (reports/stats.c; the runner uses them too) ------------------------------------------------------------------------ */
+
+/* A summary of repeated measurements: median with a 95% bootstrap confidence interval. */
+struct rpt_summary {
+	int n;
+	double median;
+	double mean;
+	double sd;       /* sample standard deviation (n-1); 0 when n < 2 */
+	double ci_low;   /* 95% bootstrap CI of the median; == median when n < 2 */
+	double ci_high;
+	double min, max;
+};
+
+double rpt_mean(const double *x, int n);
+double rpt_sd(const double *x, int n);
+double rpt_median(const double *x, int n);
+/* p in [0, 100]; linear interpolation between order statistics (Hyndman–Fan type 7, as
+ * numpy.percentile's default). n >= 1. */
+double rpt_percentile(const double *x, int n, double p);
+/* Percentile bootstrap CI of `stat` (NULL = median) with `resamples` resamples from a seeded
+ * generator: the same inputs and seed give the same interval. conf e.g. 0.95. */
+void rpt_bootstrap_ci(const double *x, int n, double (*stat)(const double *, int), double conf,
+			int resamples, uint64_t seed, double *lo, double *hi);
+/* Fills s from x[0..n): 1000 resamples, 95%, the given seed. n == 0 leaves s->n = 0. */
+void rpt_summarize(const double *x, int n, uint64_t seed, struct rpt_summary *s);
+/* Relative standard deviation in percent (sd / mean * 100); 0 when n < 2 or mean == 0. */
+double rpt_rsd_pct(const double *x, int n);
+/* The stop rule: true when n >= min_n, n >= 2 (one value says nothing about spread) and the
+ * RSD is strictly below max_rsd_pct. */
+bool rpt_stop_rule_met(const double *x, int n, int min_n, double max_rsd_pct);
+
+/* Deterministic 64-bit generator (splitmix64 seeding a xoshiro-style state) for resampling. */
+struct rpt_rng {
+	uint64_t s[4];
+};
+void rpt_rng_seed(struct rpt_rng *r, uint64_t seed);
+uint64_t rpt_rng_next(struct rpt_rng *r);
+/* Uniform integer in [0, n). */
+uint64_t rpt_rng_below(struct rpt_rng *r, uint64_t n);
+
 /* ---- result files --------------------------------------------------------------------- */
 
 /* A number that may be missing: when !ok, `reason` says why (from the file's `<name>_reason`). */

@@ -67,7 +67,7 @@ static double med_itl_ms(const struct bench_http_req *q)
 
 	for (int i = 0; i < n; i++)
 		v[i] = (double)q->itl_ns[i] / 1e6;
-	return bench_median(v, n);
+	return rpt_median(v, n);
 }
 
 /* ---- parsers --------------------------------------------------------------------------------- */
@@ -251,10 +251,10 @@ static void test_ttft_itl(void **state)
 		else if (itl < 25 * 0.9 || itl > 25 + SLACK_MS / 2)
 			snprintf(why, sizeof why, "median inter-token gap %.1f ms, injected 25 ms",
 			         itl);
-		else if (bench_median(lag, 12) > 15)
+		else if (rpt_median(lag, 12) > 15)
 			snprintf(why, sizeof why,
 			         "chunks read a median %.1f ms after they were sent",
-			         bench_median(lag, 12));
+			         rpt_median(lag, 12));
 		else
 			good = true;
 		if (!good)
@@ -1073,6 +1073,64 @@ static void test_gpu_covered(void **state)
 	free(tmp);
 }
 
+/* A primary counter that never advances (a VM that exposes RAPL and reads it as 0) is no 0 J
+ * figure: the level's energy is null, the note says which source gave nothing, and the GPU's
+ * own energy is still kept per source. */
+static void test_stuck_primary_is_no_figure(void **state)
+{
+	struct fl_script sc = {
+	    .n_tokens = 20, .ttft_ms = 10, .itl_ms = 30, .usage = true, .fault_request = -1};
+	char *tmp = tu_mkdtemp(), lib[PATH_MAX], cmd[PATH_MAX + 128];
+	struct fl_server *f;
+	struct bench_http_opts h;
+	struct bench_run *r;
+	struct bench_http_level_summary s;
+	char *root;
+	int gpu = -1;
+
+	(void)state;
+	snprintf(lib, sizeof lib, "%s/libnvidia-ml-fake.so", tmp);
+	snprintf(cmd, sizeof cmd, "cc -shared -fPIC -O1 -o '%s' tests/fixtures/fake_nvml.c 2>&1",
+	         lib);
+	if (system(cmd) != 0) {
+		tu_rmtree(tmp);
+		free(tmp);
+		TU_SKIP("no C compiler to build the fake NVML library");
+	}
+	setenv("JOULEBENCH_NVML_LIB", lib, 1);
+	setenv("FAKE_NVML_NO_ENERGY", "1", 1);
+	setenv("FAKE_NVML_WATTS", "100", 1);
+	f = fl_start(&sc);
+	h = opts_for(f, BENCH_ENGINE_OPENAI, false);
+	h.requests = 2;
+	h.concurrency[0] = 1;
+	root = fake_zone();
+	fz.watts = 0; /* and no phase hook: the package counter never moves */
+	r = sweep_run(&h, root, false);
+	pwr_powercap_set_io(NULL);
+	fl_stop(f);
+	unsetenv("JOULEBENCH_NVML_LIB");
+	unsetenv("FAKE_NVML_NO_ENERGY");
+	unsetenv("FAKE_NVML_WATTS");
+	if (!r->complete)
+		fail_msg("incomplete: %s", r->incomplete_reason);
+	assert_false(r->http->levels[0].energy_valid);
+	assert_non_null(strstr(r->http->levels[0].energy_reason, "never advanced"));
+	assert_non_null(strstr(r->http->covers_reason, "powercap:package-0 gave no figure"));
+	bench_http_level_summarize(r, 0, &s);
+	assert_false(s.jpt_valid);
+	for (int d = 0; d < r->n_domains; d++)
+		if (!strcmp(r->domains[d].id, "nvml:gpu0"))
+			gpu = d;
+	assert_true(gpu >= 0);
+	assert_true(r->http->levels[0].by_domain_j[gpu] > 0); /* the GPU's own figure is kept */
+	bench_run_free(r);
+	tu_rmtree(root);
+	free(root);
+	tu_rmtree(tmp);
+	free(tmp);
+}
+
 /* The sweep as `compare` and `claims` read it back from result.json. */
 static void test_sweep_in_compare_and_claims(void **state)
 {
@@ -1195,6 +1253,7 @@ int main(void)
 	    cmocka_unit_test(test_batch_stop_mid_level),
 	    cmocka_unit_test(test_failed_run_says_so),
 	    cmocka_unit_test(test_gpu_covered),
+	    cmocka_unit_test(test_stuck_primary_is_no_figure),
 	    cmocka_unit_test(test_sweep_in_compare_and_claims),
 	};
 

@@ -289,16 +289,16 @@ static void test_known_wattage(void **state)
 	bench_config_summarize(r, 0, &s);
 	assert_int_equal(s.n, 3);
 	assert_true(s.energy_valid && s.net_valid);
-	near(s.prefill_jpt_gross.median, bench_median(want_pf, n), 0.02, "prefill J/token gross");
-	near(s.prefill_jpt_net.median, bench_median(want_pn, n), 0.02, "prefill J/token net");
-	near(s.decode_jpt_gross.median, bench_median(want_dg, n), 0.02, "decode J/token gross");
-	near(s.decode_jpt_net.median, bench_median(want_dn, n), 0.02, "decode J/token net");
+	near(s.prefill_jpt_gross.median, rpt_median(want_pf, n), 0.02, "prefill J/token gross");
+	near(s.prefill_jpt_net.median, rpt_median(want_pn, n), 0.02, "prefill J/token net");
+	near(s.decode_jpt_gross.median, rpt_median(want_dg, n), 0.02, "decode J/token gross");
+	near(s.decode_jpt_net.median, rpt_median(want_dn, n), 0.02, "decode J/token net");
 	for (int i = 0; i < n; i++)
 		want_dn[i] = 1.0 / want_dn[i];
-	near(s.tokens_per_j.median, bench_median(want_dn, n), 0.02, "tokens per joule (net)");
+	near(s.tokens_per_j.median, rpt_median(want_dn, n), 0.02, "tokens per joule (net)");
 	for (int i = 0; i < n; i++)
 		want_pn[i] = 1.0 / want_pn[i];
-	near(s.prefill_tokens_per_j.median, bench_median(want_pn, n), 0.02,
+	near(s.prefill_tokens_per_j.median, rpt_median(want_pn, n), 0.02,
 	     "prefill tokens per joule (net)");
 	assert_true(s.decode_jpt_net.ci_low <= s.decode_jpt_net.median &&
 		    s.decode_jpt_net.median <= s.decode_jpt_net.ci_high);
@@ -338,7 +338,7 @@ static void test_known_wattage(void **state)
 							     "net"),
 					 "median")
 			     ->valuedouble,
-		     bench_median(dn, k), 0.02, "summary.decode_j_per_token.net.median in the JSON");
+		     rpt_median(dn, k), 0.02, "summary.decode_j_per_token.net.median in the JSON");
 		assert_string_equal(cJSON_GetObjectItem(sum, "energy_kind")->valuestring, "measured");
 		cJSON_Delete(j);
 		free(text);

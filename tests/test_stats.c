@@ -15,13 +15,13 @@ static void test_mean_sd(void **state)
 	const double x[] = { 2, 4, 4, 4, 5, 5, 7, 9 };
 
 	(void)state;
-	assert_float_equal(bench_mean(x, 8), 5.0, 1e-12);
-	assert_float_equal(bench_sd(x, 8), sqrt(32.0 / 7.0), 1e-12);
-	assert_float_equal(bench_sd(x, 8), 2.1380899352993950, 1e-12);
-	assert_float_equal(bench_sd(x, 1), 0.0, 0);
+	assert_float_equal(rpt_mean(x, 8), 5.0, 1e-12);
+	assert_float_equal(rpt_sd(x, 8), sqrt(32.0 / 7.0), 1e-12);
+	assert_float_equal(rpt_sd(x, 8), 2.1380899352993950, 1e-12);
+	assert_float_equal(rpt_sd(x, 1), 0.0, 0);
 	/* RSD: 2.13809 / 5 * 100 */
-	assert_float_equal(bench_rsd_pct(x, 8), 42.761798705987900, 1e-9);
-	assert_float_equal(bench_rsd_pct(x, 1), 0.0, 0);
+	assert_float_equal(rpt_rsd_pct(x, 8), 42.761798705987900, 1e-9);
+	assert_float_equal(rpt_rsd_pct(x, 1), 0.0, 0);
 }
 
 static void test_median(void **state)
@@ -31,9 +31,9 @@ static void test_median(void **state)
 	double one[] = { 7.5 };
 
 	(void)state;
-	assert_float_equal(bench_median(odd, 3), 5.0, 0);
-	assert_float_equal(bench_median(even, 4), 2.5, 0);
-	assert_float_equal(bench_median(one, 1), 7.5, 0);
+	assert_float_equal(rpt_median(odd, 3), 5.0, 0);
+	assert_float_equal(rpt_median(even, 4), 2.5, 0);
+	assert_float_equal(rpt_median(one, 1), 7.5, 0);
 	/* the caller's array is not reordered */
 	assert_float_equal(odd[0], 9.0, 0);
 	assert_float_equal(even[0], 4.0, 0);
@@ -46,26 +46,26 @@ static void test_percentile_type7(void **state)
 
 	(void)state;
 	/* h = (n-1) p/100: p90 → h = 8.1 → 9 + 0.1 × (10 − 9) */
-	assert_float_equal(bench_percentile(ten, 10, 90), 9.1, 1e-12);
-	assert_float_equal(bench_percentile(ten, 10, 99), 9.91, 1e-12);
-	assert_float_equal(bench_percentile(ten, 10, 50), 5.5, 1e-12);
-	assert_float_equal(bench_percentile(ten, 10, 0), 1.0, 0);
-	assert_float_equal(bench_percentile(ten, 10, 100), 10.0, 0);
+	assert_float_equal(rpt_percentile(ten, 10, 90), 9.1, 1e-12);
+	assert_float_equal(rpt_percentile(ten, 10, 99), 9.91, 1e-12);
+	assert_float_equal(rpt_percentile(ten, 10, 50), 5.5, 1e-12);
+	assert_float_equal(rpt_percentile(ten, 10, 0), 1.0, 0);
+	assert_float_equal(rpt_percentile(ten, 10, 100), 10.0, 0);
 	/* numpy.percentile([15,20,35,40,50], 40) = 29.0; 25 → 20.0 */
-	assert_float_equal(bench_percentile(five, 5, 40), 29.0, 1e-12);
-	assert_float_equal(bench_percentile(five, 5, 25), 20.0, 1e-12);
-	assert_float_equal(bench_percentile(five, 5, 75), 40.0, 1e-12);
+	assert_float_equal(rpt_percentile(five, 5, 40), 29.0, 1e-12);
+	assert_float_equal(rpt_percentile(five, 5, 25), 20.0, 1e-12);
+	assert_float_equal(rpt_percentile(five, 5, 75), 40.0, 1e-12);
 }
 
 static void test_bootstrap_reproducible(void **state)
 {
 	const double x[] = { 10.2, 9.8, 11.5, 10.0, 10.7, 9.5, 12.1, 10.4, 9.9, 10.1 };
-	double lo1, hi1, lo2, hi2, lo3, hi3, med = bench_median(x, 10);
+	double lo1, hi1, lo2, hi2, lo3, hi3, med = rpt_median(x, 10);
 
 	(void)state;
-	bench_bootstrap_ci(x, 10, NULL, 0.95, 1000, 42, &lo1, &hi1);
-	bench_bootstrap_ci(x, 10, NULL, 0.95, 1000, 42, &lo2, &hi2);
-	bench_bootstrap_ci(x, 10, bench_median, 0.95, 1000, 43, &lo3, &hi3);
+	rpt_bootstrap_ci(x, 10, NULL, 0.95, 1000, 42, &lo1, &hi1);
+	rpt_bootstrap_ci(x, 10, NULL, 0.95, 1000, 42, &lo2, &hi2);
+	rpt_bootstrap_ci(x, 10, rpt_median, 0.95, 1000, 43, &lo3, &hi3);
 	assert_true(lo1 == lo2 && hi1 == hi2);
 	assert_true(lo1 <= med && med <= hi1);
 	assert_true(lo3 <= med && med <= hi3);
@@ -82,11 +82,11 @@ static void test_bootstrap_two_values(void **state)
 	double lo, hi;
 
 	(void)state;
-	bench_bootstrap_ci(x, 2, NULL, 0.95, 1000, 7, &lo, &hi);
+	rpt_bootstrap_ci(x, 2, NULL, 0.95, 1000, 7, &lo, &hi);
 	assert_float_equal(lo, 0.0, 0);
 	assert_float_equal(hi, 1.0, 0);
 	/* a 10% interval around the middle is the middle value */
-	bench_bootstrap_ci(x, 2, NULL, 0.10, 1000, 7, &lo, &hi);
+	rpt_bootstrap_ci(x, 2, NULL, 0.10, 1000, 7, &lo, &hi);
 	assert_float_equal(lo, 0.5, 0);
 	assert_float_equal(hi, 0.5, 0);
 }
@@ -100,7 +100,7 @@ static void test_bootstrap_mean_width(void **state)
 	(void)state;
 	for (int i = 0; i < 100; i++)
 		x[i] = i;
-	bench_bootstrap_ci(x, 100, bench_mean, 0.95, 2000, 1, &lo, &hi);
+	rpt_bootstrap_ci(x, 100, rpt_mean, 0.95, 2000, 1, &lo, &hi);
 	assert_true(fabs(lo - 43.81) < 1.0);
 	assert_true(fabs(hi - 55.19) < 1.0);
 }
@@ -109,10 +109,10 @@ static void test_summarize(void **state)
 {
 	const double x[] = { 3, 1, 2, 5, 4 };
 	const double one[] = { 42 };
-	struct bench_stat s;
+	struct rpt_summary s;
 
 	(void)state;
-	bench_summarize(x, 5, 9, &s);
+	rpt_summarize(x, 5, 9, &s);
 	assert_int_equal(s.n, 5);
 	assert_float_equal(s.median, 3, 0);
 	assert_float_equal(s.mean, 3, 1e-12);
@@ -121,14 +121,14 @@ static void test_summarize(void **state)
 	assert_float_equal(s.max, 5, 0);
 	assert_true(s.ci_low <= 3 && s.ci_high >= 3 && s.ci_low >= 1 && s.ci_high <= 5);
 
-	bench_summarize(one, 1, 9, &s);
+	rpt_summarize(one, 1, 9, &s);
 	assert_int_equal(s.n, 1);
 	assert_float_equal(s.median, 42, 0);
 	assert_float_equal(s.sd, 0, 0);
 	assert_float_equal(s.ci_low, 42, 0);
 	assert_float_equal(s.ci_high, 42, 0);
 
-	bench_summarize(one, 0, 9, &s);
+	rpt_summarize(one, 0, 9, &s);
 	assert_int_equal(s.n, 0);
 }
 
@@ -140,30 +140,30 @@ static void test_stop_rule(void **state)
 	const double loose[] = { 100, 110, 90 };
 
 	(void)state;
-	assert_float_equal(bench_rsd_pct(tight, 3), 1.0, 1e-12);
-	assert_true(bench_stop_rule_met(tight, 3, 3, 3.5));
-	assert_false(bench_stop_rule_met(tight, 2, 3, 3.5)); /* fewer than min_n */
-	assert_false(bench_stop_rule_met(tight, 3, 3, 1.0)); /* 1% is not below 1% */
-	assert_false(bench_stop_rule_met(loose, 3, 3, 3.5));
-	assert_true(bench_stop_rule_met(loose, 3, 2, 10.5));
+	assert_float_equal(rpt_rsd_pct(tight, 3), 1.0, 1e-12);
+	assert_true(rpt_stop_rule_met(tight, 3, 3, 3.5));
+	assert_false(rpt_stop_rule_met(tight, 2, 3, 3.5)); /* fewer than min_n */
+	assert_false(rpt_stop_rule_met(tight, 3, 3, 1.0)); /* 1% is not below 1% */
+	assert_false(rpt_stop_rule_met(loose, 3, 3, 3.5));
+	assert_true(rpt_stop_rule_met(loose, 3, 2, 10.5));
 	/* one value says nothing about spread */
-	assert_false(bench_stop_rule_met(tight, 1, 1, 3.5));
+	assert_false(rpt_stop_rule_met(tight, 1, 1, 3.5));
 }
 
 static void test_rng(void **state)
 {
-	struct bench_rng a, b;
+	struct rpt_rng a, b;
 	int counts[5] = { 0 };
 
 	(void)state;
-	bench_rng_seed(&a, 123);
-	bench_rng_seed(&b, 123);
+	rpt_rng_seed(&a, 123);
+	rpt_rng_seed(&b, 123);
 	for (int i = 0; i < 100; i++)
-		assert_true(bench_rng_next(&a) == bench_rng_next(&b));
-	bench_rng_seed(&b, 124);
-	assert_true(bench_rng_next(&a) != bench_rng_next(&b));
+		assert_true(rpt_rng_next(&a) == rpt_rng_next(&b));
+	rpt_rng_seed(&b, 124);
+	assert_true(rpt_rng_next(&a) != rpt_rng_next(&b));
 	for (int i = 0; i < 50000; i++) {
-		uint64_t v = bench_rng_below(&a, 5);
+		uint64_t v = rpt_rng_below(&a, 5);
 
 		assert_true(v < 5);
 		counts[v]++;
@@ -171,7 +171,7 @@ static void test_rng(void **state)
 	/* expected 10000 each; 5 sigma ≈ 450 */
 	for (int i = 0; i < 5; i++)
 		assert_true(counts[i] > 9500 && counts[i] < 10500);
-	assert_true(bench_rng_below(&a, 1) == 0);
+	assert_true(rpt_rng_below(&a, 1) == 0);
 }
 
 int main(void)

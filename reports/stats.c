@@ -1,10 +1,11 @@
 /*
- * bench/stats.c — the statistics of bench/bench.h: mean, sample sd, median, type-7
- * percentiles, a seeded percentile bootstrap of any statistic, RSD and the stop rule.
+ * reports/stats.c — the statistics of reports/reports.h, which the runner (bench/) and the reports
+ * both use: mean, sample sd, median, type-7 percentiles, a seeded percentile bootstrap of any
+ * statistic, RSD and the stop rule.
  *
  * Everything works on a private sorted copy, so callers' arrays are never reordered.
  */
-#include "bench/bench.h"
+#include "reports/reports.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@ static uint64_t rotl(uint64_t x, int k)
 	return (x << k) | (x >> (64 - k));
 }
 
-void bench_rng_seed(struct bench_rng *r, uint64_t seed)
+void rpt_rng_seed(struct rpt_rng *r, uint64_t seed)
 {
 	uint64_t x = seed;
 
@@ -35,7 +36,7 @@ void bench_rng_seed(struct bench_rng *r, uint64_t seed)
 }
 
 /* xoshiro256** */
-uint64_t bench_rng_next(struct bench_rng *r)
+uint64_t rpt_rng_next(struct rpt_rng *r)
 {
 	uint64_t *s = r->s;
 	uint64_t result = rotl(s[1] * 5, 7) * 9;
@@ -51,7 +52,7 @@ uint64_t bench_rng_next(struct bench_rng *r)
 }
 
 /* Rejection sampling: unbiased for every n. */
-uint64_t bench_rng_below(struct bench_rng *r, uint64_t n)
+uint64_t rpt_rng_below(struct rpt_rng *r, uint64_t n)
 {
 	uint64_t limit, v;
 
@@ -59,14 +60,14 @@ uint64_t bench_rng_below(struct bench_rng *r, uint64_t n)
 		return 0;
 	limit = UINT64_MAX - (UINT64_MAX % n);
 	do
-		v = bench_rng_next(r);
+		v = rpt_rng_next(r);
 	while (v >= limit);
 	return v % n;
 }
 
 /* ---- basic statistics --------------------------------------------------------------------- */
 
-double bench_mean(const double *x, int n)
+double rpt_mean(const double *x, int n)
 {
 	double s = 0;
 
@@ -77,13 +78,13 @@ double bench_mean(const double *x, int n)
 	return s / n;
 }
 
-double bench_sd(const double *x, int n)
+double rpt_sd(const double *x, int n)
 {
 	double m, ss = 0;
 
 	if (n < 2)
 		return 0;
-	m = bench_mean(x, n);
+	m = rpt_mean(x, n);
 	for (int i = 0; i < n; i++)
 		ss += (x[i] - m) * (x[i] - m);
 	return sqrt(ss / (n - 1));
@@ -128,7 +129,7 @@ static double *sorted_copy(const double *x, int n)
 	return s;
 }
 
-double bench_percentile(const double *x, int n, double p)
+double rpt_percentile(const double *x, int n, double p)
 {
 	double *s, v;
 
@@ -144,20 +145,20 @@ double bench_percentile(const double *x, int n, double p)
 	return v;
 }
 
-double bench_median(const double *x, int n)
+double rpt_median(const double *x, int n)
 {
-	return bench_percentile(x, n, 50.0);
+	return rpt_percentile(x, n, 50.0);
 }
 
-void bench_bootstrap_ci(const double *x, int n, double (*stat)(const double *, int), double conf,
+void rpt_bootstrap_ci(const double *x, int n, double (*stat)(const double *, int), double conf,
 			int resamples, uint64_t seed, double *lo, double *hi)
 {
 	double *boot = NULL, *buf = NULL;
-	struct bench_rng rng;
+	struct rpt_rng rng;
 	double alpha;
 
 	if (!stat)
-		stat = bench_median;
+		stat = rpt_median;
 	if (n <= 0) {
 		*lo = *hi = NAN;
 		return;
@@ -172,10 +173,10 @@ void bench_bootstrap_ci(const double *x, int n, double (*stat)(const double *, i
 		*lo = *hi = NAN;
 		goto out;
 	}
-	bench_rng_seed(&rng, seed);
+	rpt_rng_seed(&rng, seed);
 	for (int r = 0; r < resamples; r++) {
 		for (int i = 0; i < n; i++)
-			buf[i] = x[bench_rng_below(&rng, (uint64_t)n)];
+			buf[i] = x[rpt_rng_below(&rng, (uint64_t)n)];
 		boot[r] = stat(buf, n);
 	}
 	qsort(boot, (size_t)resamples, sizeof *boot, cmp_double);
@@ -187,15 +188,15 @@ out:
 	free(buf);
 }
 
-void bench_summarize(const double *x, int n, uint64_t seed, struct bench_stat *s)
+void rpt_summarize(const double *x, int n, uint64_t seed, struct rpt_summary *s)
 {
 	memset(s, 0, sizeof *s);
 	s->n = n > 0 ? n : 0;
 	if (n <= 0)
 		return;
-	s->median = bench_median(x, n);
-	s->mean = bench_mean(x, n);
-	s->sd = bench_sd(x, n);
+	s->median = rpt_median(x, n);
+	s->mean = rpt_mean(x, n);
+	s->sd = rpt_sd(x, n);
 	s->min = s->max = x[0];
 	for (int i = 1; i < n; i++) {
 		if (x[i] < s->min)
@@ -207,24 +208,24 @@ void bench_summarize(const double *x, int n, uint64_t seed, struct bench_stat *s
 		s->ci_low = s->ci_high = s->median;
 		return;
 	}
-	bench_bootstrap_ci(x, n, bench_median, 0.95, 1000, seed, &s->ci_low, &s->ci_high);
+	rpt_bootstrap_ci(x, n, rpt_median, 0.95, 1000, seed, &s->ci_low, &s->ci_high);
 }
 
-double bench_rsd_pct(const double *x, int n)
+double rpt_rsd_pct(const double *x, int n)
 {
 	double m;
 
 	if (n < 2)
 		return 0;
-	m = bench_mean(x, n);
+	m = rpt_mean(x, n);
 	if (m == 0)
 		return 0;
-	return bench_sd(x, n) / fabs(m) * 100.0;
+	return rpt_sd(x, n) / fabs(m) * 100.0;
 }
 
-bool bench_stop_rule_met(const double *x, int n, int min_n, double max_rsd_pct)
+bool rpt_stop_rule_met(const double *x, int n, int min_n, double max_rsd_pct)
 {
 	if (n < min_n || n < 2)
 		return false;
-	return bench_rsd_pct(x, n) < max_rsd_pct;
+	return rpt_rsd_pct(x, n) < max_rsd_pct;
 }
