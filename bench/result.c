@@ -536,6 +536,25 @@ static void csv_str(FILE *f, const char *s)
 	}
 }
 
+/* The domains that bound an estimated source's range ("vm:process" -> "vm:process-low" and
+ * "vm:process-high"), or -1. */
+static void range_domains(const struct bench_run *r, int src, int *lo, int *hi)
+{
+	char want[128];
+
+	*lo = *hi = -1;
+	if (src < 0 || r->domains[src].kind != PWR_ESTIMATED)
+		return;
+	for (int d = 0; d < r->n_domains; d++) {
+		snprintf(want, sizeof want, "%s-low", r->domains[src].id);
+		if (!strcmp(r->domains[d].id, want))
+			*lo = d;
+		snprintf(want, sizeof want, "%s-high", r->domains[src].id);
+		if (!strcmp(r->domains[d].id, want))
+			*hi = d;
+	}
+}
+
 void bench_summary_csv(const struct bench_run *r, FILE *f)
 {
 	if (r->http) {
@@ -547,7 +566,8 @@ void bench_summary_csv(const struct bench_run *r, FILE *f)
 	      "energy_source,energy_kind,prefill_j_per_token_gross,prefill_j_per_token_net,"
 	      "decode_j_per_token_gross,decode_j_per_token_net,decode_j_per_token_net_ci95_low,"
 	      "decode_j_per_token_net_ci95_high,tokens_per_j,avg_power_w,wh_per_query,rsd_decode_pct,"
-	      "complete,energy_reason,net_reason\n",
+	      "complete,energy_reason,net_reason,estimate_decode_j_per_token_net_low,"
+	      "estimate_decode_j_per_token_net_high\n",
 	      f);
 	for (int ci = 0; ci < r->n_configs; ci++) {
 		const struct bench_config_run *c = &r->configs[ci];
@@ -583,6 +603,21 @@ void bench_summary_csv(const struct bench_run *r, FILE *f)
 		/* An empty energy cell is never "zero": these say why it is empty. */
 		csv_str(f, s.energy_valid ? "" : s.energy_reason);
 		csv_str(f, !s.energy_valid || s.net_valid ? "" : s.net_reason);
+		/* an estimate's range: the same figure at the model's low and high coefficients */
+		{
+			struct bench_config_summary lo, hi;
+			int dl, dh;
+			bool ok = false;
+
+			range_domains(r, s.source, &dl, &dh);
+			if (dl >= 0 && dh >= 0) {
+				bench_config_summarize_source(r, ci, dl, &lo);
+				bench_config_summarize_source(r, ci, dh, &hi);
+				ok = lo.decode_jpt_net.n > 0 && hi.decode_jpt_net.n > 0;
+			}
+			csv_num(f, ok, ok ? lo.decode_jpt_net.median : 0);
+			csv_num(f, ok, ok ? hi.decode_jpt_net.median : 0);
+		}
 		fputc('\n', f);
 	}
 }
@@ -595,25 +630,6 @@ static void cell(char *buf, size_t len, bool valid, const char *fmt, double v)
 		snprintf(buf, len, fmt, v);
 	else
 		snprintf(buf, len, "%s", "n/a");
-}
-
-/* The domains that bound an estimated source's range ("vm:process" -> "vm:process-low" and
- * "vm:process-high"), or -1. */
-static void range_domains(const struct bench_run *r, int src, int *lo, int *hi)
-{
-	char want[128];
-
-	*lo = *hi = -1;
-	if (src < 0 || r->domains[src].kind != PWR_ESTIMATED)
-		return;
-	for (int d = 0; d < r->n_domains; d++) {
-		snprintf(want, sizeof want, "%s-low", r->domains[src].id);
-		if (!strcmp(r->domains[d].id, want))
-			*lo = d;
-		snprintf(want, sizeof want, "%s-high", r->domains[src].id);
-		if (!strcmp(r->domains[d].id, want))
-			*hi = d;
-	}
 }
 
 /* Under an estimated figure: its range (from the bound domains) and the model it comes from. */
