@@ -1011,11 +1011,35 @@ static void test_failed_run_says_so(void **state)
 
 /* With an NVIDIA GPU (the fake libnvidia-ml of tests/fixtures/fake_nvml.c, power-only at a
  * constant 100 W) the level's energy covers the CPU package and the GPU, and says so. */
+/* Builds the fake libnvidia-ml (tests/fixtures/fake_nvml.c) in dir and points NVML at it: one GPU
+ * drawing 100 W, power only. False when no C compiler could build it. */
+static bool fake_nvml_at_100w(const char *dir)
+{
+	char lib[PATH_MAX], cmd[PATH_MAX + 128];
+
+	snprintf(lib, sizeof lib, "%s/libnvidia-ml-fake.so", dir);
+	snprintf(cmd, sizeof cmd, "cc -shared -fPIC -O1 -o '%s' tests/fixtures/fake_nvml.c 2>&1",
+	         lib);
+	if (system(cmd) != 0)
+		return false;
+	setenv("JOULEBENCH_NVML_LIB", lib, 1);
+	setenv("FAKE_NVML_NO_ENERGY", "1", 1);
+	setenv("FAKE_NVML_WATTS", "100", 1);
+	return true;
+}
+
+static void fake_nvml_unset(void)
+{
+	unsetenv("JOULEBENCH_NVML_LIB");
+	unsetenv("FAKE_NVML_NO_ENERGY");
+	unsetenv("FAKE_NVML_WATTS");
+}
+
 static void test_gpu_covered(void **state)
 {
 	struct fl_script sc = {
 	    .n_tokens = 6, .ttft_ms = 10, .itl_ms = 15, .usage = true, .fault_request = -1};
-	char *tmp = tu_mkdtemp(), lib[PATH_MAX], cmd[PATH_MAX + 128];
+	char *tmp = tu_mkdtemp();
 	struct fl_server *f;
 	struct bench_http_opts h;
 	struct bench_run *r;
@@ -1025,17 +1049,11 @@ static void test_gpu_covered(void **state)
 	cJSON *doc, *cov;
 
 	(void)state;
-	snprintf(lib, sizeof lib, "%s/libnvidia-ml-fake.so", tmp);
-	snprintf(cmd, sizeof cmd, "cc -shared -fPIC -O1 -o '%s' tests/fixtures/fake_nvml.c 2>&1",
-	         lib);
-	if (system(cmd) != 0) {
+	if (!fake_nvml_at_100w(tmp)) {
 		tu_rmtree(tmp);
 		free(tmp);
 		TU_SKIP("no C compiler to build the fake NVML library");
 	}
-	setenv("JOULEBENCH_NVML_LIB", lib, 1);
-	setenv("FAKE_NVML_NO_ENERGY", "1", 1);
-	setenv("FAKE_NVML_WATTS", "100", 1);
 	f = fl_start(&sc);
 	h = opts_for(f, BENCH_ENGINE_OPENAI, false);
 	h.requests = 4;
@@ -1044,9 +1062,7 @@ static void test_gpu_covered(void **state)
 	r = sweep_run(&h, root, true);
 	pwr_powercap_set_io(NULL);
 	fl_stop(f);
-	unsetenv("JOULEBENCH_NVML_LIB");
-	unsetenv("FAKE_NVML_NO_ENERGY");
-	unsetenv("FAKE_NVML_WATTS");
+	fake_nvml_unset();
 	if (!r->complete)
 		fail_msg("incomplete: %s", r->incomplete_reason);
 	assert_int_equal(r->http->n_covers, 2);
@@ -1080,7 +1096,7 @@ static void test_stuck_primary_is_no_figure(void **state)
 {
 	struct fl_script sc = {
 	    .n_tokens = 20, .ttft_ms = 10, .itl_ms = 30, .usage = true, .fault_request = -1};
-	char *tmp = tu_mkdtemp(), lib[PATH_MAX], cmd[PATH_MAX + 128];
+	char *tmp = tu_mkdtemp();
 	struct fl_server *f;
 	struct bench_http_opts h;
 	struct bench_run *r;
@@ -1089,17 +1105,11 @@ static void test_stuck_primary_is_no_figure(void **state)
 	int gpu = -1;
 
 	(void)state;
-	snprintf(lib, sizeof lib, "%s/libnvidia-ml-fake.so", tmp);
-	snprintf(cmd, sizeof cmd, "cc -shared -fPIC -O1 -o '%s' tests/fixtures/fake_nvml.c 2>&1",
-	         lib);
-	if (system(cmd) != 0) {
+	if (!fake_nvml_at_100w(tmp)) {
 		tu_rmtree(tmp);
 		free(tmp);
 		TU_SKIP("no C compiler to build the fake NVML library");
 	}
-	setenv("JOULEBENCH_NVML_LIB", lib, 1);
-	setenv("FAKE_NVML_NO_ENERGY", "1", 1);
-	setenv("FAKE_NVML_WATTS", "100", 1);
 	f = fl_start(&sc);
 	h = opts_for(f, BENCH_ENGINE_OPENAI, false);
 	h.requests = 2;
@@ -1109,9 +1119,7 @@ static void test_stuck_primary_is_no_figure(void **state)
 	r = sweep_run(&h, root, false);
 	pwr_powercap_set_io(NULL);
 	fl_stop(f);
-	unsetenv("JOULEBENCH_NVML_LIB");
-	unsetenv("FAKE_NVML_NO_ENERGY");
-	unsetenv("FAKE_NVML_WATTS");
+	fake_nvml_unset();
 	if (!r->complete)
 		fail_msg("incomplete: %s", r->incomplete_reason);
 	assert_false(r->http->levels[0].energy_valid);
