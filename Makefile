@@ -133,7 +133,7 @@ cmocka-check:
 # installed when npm is there; without them the oracle tests skip with a line saying so.
 test: deps
 	@if command -v npm >/dev/null 2>&1; then scripts/install-deps.sh --oracle || \
-	  echo "make test: scripts/oracle could not be installed (npm ci failed); the oracle tests will skip" >&2; fi
+	  echo "make test: scripts/oracle could not be installed (npm install failed); the oracle tests will skip" >&2; fi
 	@$(MAKE) --no-print-directory test-build
 	@scripts/run-tests.sh $(BUILD)/tests
 

@@ -77,9 +77,11 @@ oracle_npm() {
 	local dir
 	dir="$(cd "$(dirname "$0")" && pwd)/oracle"
 	[ -d "$dir/node_modules/node-llama-cpp" ] && return 0
-	[ $mode = check ] && { echo "missing: scripts/oracle/node_modules (npm ci)"; return 1; }
-	echo "install-deps.sh: npm ci in $dir" >&2
-	(cd "$dir" && npm ci --no-audit --no-fund >&2)
+	[ $mode = check ] && { echo "missing: scripts/oracle/node_modules (npm install)"; return 1; }
+	# `npm install` with the committed lock file installs the pinned versions and leaves the lock
+	# as it is (`npm ci` refuses locks that lack other platforms' optional packages).
+	echo "install-deps.sh: npm install in $dir (versions pinned by package-lock.json)" >&2
+	(cd "$dir" && npm install --no-audit --no-fund >&2)
 }
 
 if [ ${#missing[@]} -eq 0 ]; then

