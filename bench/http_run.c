@@ -619,14 +619,6 @@ void bench_http_json(cJSON *root, const struct bench_run *r)
 
 /* ---- summary.csv and the table ----------------------------------------------------------- */
 
-static void csv_num(FILE *f, bool valid, double v)
-{
-	if (valid && isfinite(v))
-		fprintf(f, ",%.6g", v);
-	else
-		fputs(",", f);
-}
-
 static void csv_str(FILE *f, const char *s)
 {
 	fputc(',', f);
@@ -663,22 +655,22 @@ void bench_http_csv(const struct bench_run *r, FILE *f)
 		csv_str(f, h->opts.model);
 		fprintf(f, ",%d,%d,%d,%d,%d", L->concurrency, L->n_req, s.n_ok, s.n_failed,
 		        s.n_timed_out);
-		csv_num(f, true, s.agg_tok_s);
-		csv_num(f, true, s.req_s);
-		csv_num(f, s.ttft_valid, s.ttft_p50_ms);
-		csv_num(f, s.ttft_valid, s.ttft_p90_ms);
-		csv_num(f, s.ttft_valid, s.ttft_p99_ms);
-		csv_num(f, s.itl_valid, s.itl_p50_ms);
-		csv_num(f, s.itl_valid, s.itl_p90_ms);
-		csv_num(f, s.itl_valid, s.itl_p99_ms);
+		bench_csv_num(f, true, s.agg_tok_s);
+		bench_csv_num(f, true, s.req_s);
+		bench_csv_num(f, s.ttft_valid, s.ttft_p50_ms);
+		bench_csv_num(f, s.ttft_valid, s.ttft_p90_ms);
+		bench_csv_num(f, s.ttft_valid, s.ttft_p99_ms);
+		bench_csv_num(f, s.itl_valid, s.itl_p50_ms);
+		bench_csv_num(f, s.itl_valid, s.itl_p90_ms);
+		bench_csv_num(f, s.itl_valid, s.itl_p99_ms);
 		fprintf(f, ",%lld", (long long)s.output_tokens);
 		csv_str(f, s.token_count_source);
-		csv_num(f, L->energy_valid, L->energy_j);
+		bench_csv_num(f, L->energy_valid, L->energy_j);
 		csv_str(f, L->energy_valid ? (L->energy_estimated ? "estimated" : "measured") : "");
-		csv_num(f, s.jpt_valid, s.j_per_token);
-		csv_num(f, s.net_valid, s.j_per_token_net);
-		csv_num(f, s.net_valid && s.tokens_per_j > 0, s.tokens_per_j);
-		csv_num(f, s.jpt_valid, s.avg_power_w);
+		bench_csv_num(f, s.jpt_valid, s.j_per_token);
+		bench_csv_num(f, s.net_valid, s.j_per_token_net);
+		bench_csv_num(f, s.net_valid && s.tokens_per_j > 0, s.tokens_per_j);
+		bench_csv_num(f, s.jpt_valid, s.avg_power_w);
 		fprintf(f, ",%s", s.n_failed == 0 && r->complete ? "true" : "false");
 		csv_str(f, s.jpt_valid ? "" : s.jpt_reason);
 		csv_str(f, s.first_error);

@@ -512,7 +512,7 @@ cJSON *bench_result_json(const struct bench_run *r)
 
 /* ---- CSV ------------------------------------------------------------------------------------------ */
 
-static void csv_num(FILE *f, bool valid, double v)
+void bench_csv_num(FILE *f, bool valid, double v)
 {
 	if (valid && isfinite(v))
 		fprintf(f, ",%.6g", v);
@@ -579,26 +579,26 @@ void bench_summary_csv(const struct bench_run *r, FILE *f)
 			complete &= c->reps[i].complete;
 		fprintf(f, "%d,%d,%s,%d,%d,%d", ci, c->threads,
 			c->type >= 0 ? eng_type_name(c->type) : "", c->prompt_tokens, r->w->gen_tokens, s.n);
-		csv_num(f, s.n > 0, s.prefill_tok_s.median);
-		csv_num(f, s.n > 0, s.decode_tok_s.median);
-		csv_num(f, s.n > 0, s.decode_tok_s.ci_low);
-		csv_num(f, s.n > 0, s.decode_tok_s.ci_high);
-		csv_num(f, s.n > 0, s.ttft_ms.median);
-		csv_num(f, s.itl_valid, s.itl_p50_ms);
-		csv_num(f, s.itl_valid, s.itl_p90_ms);
-		csv_num(f, s.itl_valid, s.itl_p99_ms);
+		bench_csv_num(f, s.n > 0, s.prefill_tok_s.median);
+		bench_csv_num(f, s.n > 0, s.decode_tok_s.median);
+		bench_csv_num(f, s.n > 0, s.decode_tok_s.ci_low);
+		bench_csv_num(f, s.n > 0, s.decode_tok_s.ci_high);
+		bench_csv_num(f, s.n > 0, s.ttft_ms.median);
+		bench_csv_num(f, s.itl_valid, s.itl_p50_ms);
+		bench_csv_num(f, s.itl_valid, s.itl_p90_ms);
+		bench_csv_num(f, s.itl_valid, s.itl_p99_ms);
 		csv_str(f, s.source >= 0 ? r->domains[s.source].id : "");
 		csv_str(f, s.source >= 0 ? kind_name(r->domains[s.source].kind) : "");
-		csv_num(f, s.prefill_jpt_gross.n > 0, s.prefill_jpt_gross.median);
-		csv_num(f, s.prefill_jpt_net.n > 0, s.prefill_jpt_net.median);
-		csv_num(f, s.decode_jpt_gross.n > 0, s.decode_jpt_gross.median);
-		csv_num(f, s.decode_jpt_net.n > 0, s.decode_jpt_net.median);
-		csv_num(f, s.decode_jpt_net.n > 0, s.decode_jpt_net.ci_low);
-		csv_num(f, s.decode_jpt_net.n > 0, s.decode_jpt_net.ci_high);
-		csv_num(f, s.tokens_per_j.n > 0, s.tokens_per_j.median);
-		csv_num(f, s.avg_power_w.n > 0, s.avg_power_w.median);
-		csv_num(f, s.wh_per_query.n > 0, s.wh_per_query.median);
-		csv_num(f, s.n >= 2, s.rsd_decode_pct);
+		bench_csv_num(f, s.prefill_jpt_gross.n > 0, s.prefill_jpt_gross.median);
+		bench_csv_num(f, s.prefill_jpt_net.n > 0, s.prefill_jpt_net.median);
+		bench_csv_num(f, s.decode_jpt_gross.n > 0, s.decode_jpt_gross.median);
+		bench_csv_num(f, s.decode_jpt_net.n > 0, s.decode_jpt_net.median);
+		bench_csv_num(f, s.decode_jpt_net.n > 0, s.decode_jpt_net.ci_low);
+		bench_csv_num(f, s.decode_jpt_net.n > 0, s.decode_jpt_net.ci_high);
+		bench_csv_num(f, s.tokens_per_j.n > 0, s.tokens_per_j.median);
+		bench_csv_num(f, s.avg_power_w.n > 0, s.avg_power_w.median);
+		bench_csv_num(f, s.wh_per_query.n > 0, s.wh_per_query.median);
+		bench_csv_num(f, s.n >= 2, s.rsd_decode_pct);
 		fprintf(f, ",%s", complete && r->complete ? "true" : "false");
 		/* An empty energy cell is never "zero": these say why it is empty. */
 		csv_str(f, s.energy_valid ? "" : s.energy_reason);
@@ -615,8 +615,8 @@ void bench_summary_csv(const struct bench_run *r, FILE *f)
 				bench_config_summarize_source(r, ci, dh, &hi);
 				ok = lo.decode_jpt_net.n > 0 && hi.decode_jpt_net.n > 0;
 			}
-			csv_num(f, ok, ok ? lo.decode_jpt_net.median : 0);
-			csv_num(f, ok, ok ? hi.decode_jpt_net.median : 0);
+			bench_csv_num(f, ok, ok ? lo.decode_jpt_net.median : 0);
+			bench_csv_num(f, ok, ok ? hi.decode_jpt_net.median : 0);
 		}
 		fputc('\n', f);
 	}

@@ -200,6 +200,10 @@ int bench_result_write(const struct bench_run *r, const char *dir, char *err, si
 /* Creates DIR (and parents) and checks a file can be created in it, so a run does not end with
  * nowhere to write its result. 0 or -errno with a message. */
 int bench_result_dir_prepare(const char *dir, char *err, size_t errlen);
+/* One numeric CSV cell with its leading comma: %.6g, or empty when not valid or not finite (an
+ * empty cell is never zero). Shared by summary.csv's printers (result.c, http_run.c). */
+void bench_csv_num(FILE *f, bool valid, double v);
+
 /* The summary rows as CSV (header + one row per configuration). */
 void bench_summary_csv(const struct bench_run *r, FILE *f);
 /* The short table printed after a run. */
