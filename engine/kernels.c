@@ -279,13 +279,14 @@ static void matmul_k(const struct eng_kernel_set *ks, struct eng_pool *p, const 
 		     struct eng_act *a, const float *x, float *const *y)
 {
 	int64_t nbk = a->cols / ENG_QK_K;
-	size_t need = (size_t)a->n_tok * (size_t)nbk * sizeof(struct eng_block_q8_k);
+	size_t need = ((size_t)a->n_tok * (size_t)nbk * sizeof(struct eng_block_q8_k) + 63) & ~(size_t)63, pk_bytes;
 	struct eng_block_q8_k *q8k, *owned = NULL;
 
 	assert(a->cols % ENG_QK_K == 0);
-	q8k = eng_pool_in_job() ? NULL : eng_pool_scratch(p, need);
+	pk_bytes = ks->packed_bytes_k ? (ks->packed_bytes_k(a) + 63) & ~(size_t)63 : 0;
+	q8k = eng_pool_in_job() ? NULL : eng_pool_scratch(p, need + pk_bytes);
 	if (!q8k)
-		q8k = owned = aligned_alloc(64, (need + 63) & ~(size_t)63);
+		q8k = owned = aligned_alloc(64, need + pk_bytes);
 	if (!q8k) {
 		for (int k = 0; k < n_w; k++)
 			for (int t = 0; t < a->n_tok; t++)
@@ -295,6 +296,8 @@ static void matmul_k(const struct eng_kernel_set *ks, struct eng_pool *p, const 
 	for (int t = 0; t < a->n_tok; t++)
 		ks->quantize_act_k(x + (int64_t)t * a->cols, q8k + (int64_t)t * nbk, a->cols);
 	a->q8k = q8k;
+	if (pk_bytes)
+		ks->pack_act_k(p, a, (char *)q8k + need);
 	run_rows(ks, p, w, n_w, a, y);
 	free(owned);
 }

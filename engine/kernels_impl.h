@@ -59,6 +59,9 @@ struct eng_kernel_set {
 	 * eng_matmul calls them once per call, after quantizing, before the row kernels. */
 	size_t (*packed_bytes)(const struct eng_act *a);
 	void (*pack_act)(struct eng_pool *p, struct eng_act *a, void *buf);
+	/* The same for Q8_K activations (K-quant weights; a->q8k set): optional. */
+	size_t (*packed_bytes_k)(const struct eng_act *a);
+	void (*pack_act_k)(struct eng_pool *p, struct eng_act *a, void *buf);
 	eng_qact_fn quantize_act;
 	/* One row of n floats (n % 256 == 0) to Q8_K; bit-identical to eng_quantize_row_q8_k. */
 	void (*quantize_act_k)(const float *x, struct eng_block_q8_k *y, int64_t n);
@@ -123,6 +126,12 @@ void eng_mm_q5_0_avx2(const struct eng_mat *w, const struct eng_act *a, float *y
 void eng_mm_q5_1_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 void eng_mm_q4_k_avx512(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 void eng_mm_q6_k_avx512(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+/* AVX-512 VNNI (kernels_kquant_vnni.c): a GEMM of batches of Q8_K activations packed by
+ * eng_kq_pack_act_vnni (a->packed set), else the AVX-512 row kernels above. */
+void eng_mm_q4_k_vnni(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+void eng_mm_q6_k_vnni(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+size_t eng_kq_packed_bytes_vnni(const struct eng_act *a);
+void eng_kq_pack_act_vnni(struct eng_pool *p, struct eng_act *a, void *buf);
 #endif
 
 /* The reference activation quantizer (shared by every set's tail handling). */

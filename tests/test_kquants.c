@@ -325,6 +325,75 @@ static void test_matmul_vs_ref(void **state)
 	eng_pool_free(pool);
 }
 
+/* Batches of 8 tokens and more: the sets that pack K-quant activations (the AVX-512 VNNI GEMM)
+ * take another path than the row kernels above, with token tiles of 16 and row tiles of 4 and 2;
+ * the counts cover full and partial tiles of both, and one call with several matrices (the packed
+ * activations shared), all held to the reference. */
+static void test_batch_gemm_vs_ref(void **state)
+{
+	static const int64_t rows_list[] = { 1, 3, 5, 16, 37 };
+	static const int toks[] = { 8, 16, 17, 33, 64 };
+	static const int types[] = { ENG_TYPE_Q4_K, ENG_TYPE_Q6_K, ENG_TYPE_Q5_K };
+	const struct eng_kernel_set *ks[4];
+	int n_sets = sets(ks), packing = 0;
+	struct eng_pool *pool = eng_pool_new(2);
+
+	(void)state;
+	assert_non_null(pool);
+	for (int s = 0; s < n_sets; s++) {
+		packing += ks[s]->packed_bytes_k != NULL;
+		for (int ti = 0; ti < 3; ti++)
+			for (size_t ri = 0; ri < sizeof rows_list / sizeof rows_list[0]; ri++)
+				for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++) {
+					int64_t rows = rows_list[ri], cols = (ri & 1) ? 768 : 512;
+					int n_tok = toks[k];
+					struct kmat t[2];
+					const struct eng_mat *wm[2] = { &t[0].m, &t[1].m };
+					float *x = malloc((size_t)(n_tok * cols) * sizeof *x);
+					float *y[2], *yr = malloc((size_t)(n_tok * rows) * sizeof *yr);
+
+					y[0] = malloc((size_t)(n_tok * rows) * sizeof(float));
+					y[1] = malloc((size_t)(n_tok * rows) * sizeof(float));
+					assert_non_null(x);
+					assert_non_null(yr);
+					assert_non_null(y[0]);
+					assert_non_null(y[1]);
+					make_kmat(&t[0], types[ti], rows, cols);
+					make_kmat(&t[1], types[ti], rows, cols);
+					for (int64_t i = 0; i < n_tok * cols; i++)
+						x[i] = frand() * 2.0f;
+					for (int64_t i = 0; i < n_tok * rows; i++)
+						y[0][i] = y[1][i] = NAN;
+					eng_matmul_multi_with(ks[s], (k & 1) ? pool : NULL, wm, 2, x, n_tok, y);
+					for (int m = 0; m < 2; m++) {
+						eng_matmul_ref(&t[m].m, x, n_tok, yr);
+						for (int tok = 0; tok < n_tok; tok++)
+							for (int64_t r = 0; r < rows; r++) {
+								double a = y[m][tok * rows + r], b = yr[tok * rows + r];
+								double tol = KQ_DOT_TOL(cols / 16,
+											row_abs_sum(&t[m], r, x + tok * cols));
+
+								if (!(fabs(a - b) <= tol)) {
+									fprintf(stderr,
+										"%s %s %lldx%lld n_tok %d matrix %d: y[%d][%lld] %.9g ref %.9g tol %.3g\n",
+										ks[s]->name, eng_type_name(types[ti]), (long long)rows,
+										(long long)cols, n_tok, m, tok, (long long)r, a, b, tol);
+									fail();
+								}
+							}
+					}
+					free_kmat(&t[0]);
+					free_kmat(&t[1]);
+					free(x);
+					free(y[0]);
+					free(y[1]);
+					free(yr);
+				}
+	}
+	tu_note("%d of %d kernel sets pack K-quant batches", packing, n_sets);
+	eng_pool_free(pool);
+}
+
 /* The reference against a double dot product of the dequantized weights with the unquantized
  * activations: the difference is the activation quantization, |x| <= 1 -> per element at most
  * half a step of 1/127 of the block maximum. */
@@ -480,7 +549,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_block_sizes),	 cmocka_unit_test(test_hand_decoded_blocks),
 		cmocka_unit_test(test_round_trip),	 cmocka_unit_test(test_q8_k),
-		cmocka_unit_test(test_matmul_vs_ref),	 cmocka_unit_test(test_ref_vs_double),
+		cmocka_unit_test(test_matmul_vs_ref),	 cmocka_unit_test(test_batch_gemm_vs_ref),
+		cmocka_unit_test(test_ref_vs_double),
 		cmocka_unit_test(test_threads_bitwise), cmocka_unit_test(test_synth_mix),
 #if defined(__x86_64__)
 		cmocka_unit_test(test_avx512_kernels),
