@@ -542,7 +542,7 @@ const struct eng_kernel_set eng_kset_avx512 = {
 		[ENG_TYPE_Q2_K] = eng_mm_q2_k_ref,
 		[ENG_TYPE_Q3_K] = eng_mm_q3_k_ref,
 		[ENG_TYPE_Q4_K] = eng_mm_q4_k_vnni,
-		[ENG_TYPE_Q5_K] = eng_mm_q5_k_x86,
+		[ENG_TYPE_Q5_K] = eng_mm_q5_k_vnni,
 		[ENG_TYPE_Q6_K] = eng_mm_q6_k_vnni,
 	},
 	.packed_bytes = packed_bytes_avx512,

@@ -1,5 +1,5 @@
 /*
- * engine/kernels_kquant_vnni.c — AVX-512 VNNI batch GEMM of Q4_K and Q6_K weights against Q8_K
+ * engine/kernels_kquant_vnni.c — AVX-512 VNNI batch GEMM of Q4_K, Q5_K and Q6_K weights against Q8_K
  * activations (prefill, and batched decode of 8 or more sequences); single tokens and small
  * batches keep the row kernels of kernels_kquant_avx512.c.
  *
@@ -17,6 +17,7 @@
  *         multiplied by its 6-bit scale (vpmulld) into the super-block's sum; the mins term, sum
  *         over sub-blocks of m * (sum of the 32 activation quants), is four vpdpwssd of (m, m')
  *         pairs with the packed sums.
+ *   Q5_K: as Q4_K, with q in 0..31 (the fifth bit from qh).
  *   Q6_K: weight = d * sc * (q - 32) per sub-block of 16. The "- 32" is taken out once per
  *         super-block: 32 * sum of sc * (block sum), eight vpdpwssd of (sc, sc') pairs with the
  *         packed sums.
@@ -176,6 +177,31 @@ TGT_INLINE void q4k_unpack(const struct eng_block_q4_k *wb, uint8_t *buf)
 	_mm512_store_si512((void *)(buf + 192), _mm512_and_si512(_mm512_srli_epi16(q1, 4), m0f));
 }
 
+/* Q5_K: the Q4_K nibbles (same order) plus the fifth bit of element 32s + l, bit s of qh[l], taken
+ * from a register holding qh[0..31] twice shifted per 64-bit lane by the two sub-blocks' s. */
+TGT_INLINE void q5k_unpack(const struct eng_block_q5_k *wb, uint8_t *buf)
+{
+	const __m512i m0f = _mm512_set1_epi8(0x0f), m01 = _mm512_set1_epi8(0x01);
+	__m512i q0 = _mm512_loadu_si512((const void *)wb->qs), q1 = _mm512_loadu_si512((const void *)(wb->qs + 64));
+	__m256i qh32 = _mm256_loadu_si256((const __m256i *)wb->qh);
+	__m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh32), qh32, 1);
+	/* buffer order [0 2 1 3 4 6 5 7]: the fifth bits of sub-blocks (0, 2), (1, 3), (4, 6), (5, 7) */
+	static const int shift[4][2] = { { 0, 2 }, { 1, 3 }, { 4, 6 }, { 5, 7 } };
+	__m512i nib[4];
+
+	nib[0] = _mm512_and_si512(q0, m0f);
+	nib[1] = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m0f);
+	nib[2] = _mm512_and_si512(q1, m0f);
+	nib[3] = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m0f);
+	_Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) {
+		__m512i sh = _mm512_set_epi64(shift[v][1], shift[v][1], shift[v][1], shift[v][1], shift[v][0],
+					      shift[v][0], shift[v][0], shift[v][0]);
+		__m512i hb = _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(qh, sh), m01), 4);
+
+		_mm512_store_si512((void *)(buf + 64 * v), _mm512_or_si512(nib[v], hb));
+	}
+}
+
 static inline int q4k_off(int g, int hi)
 {
 	return 128 * (g >> 1) + 64 * hi + 32 * (g & 1);
@@ -222,8 +248,9 @@ TGT_INLINE void scales_mins(const uint8_t *q, uint8_t sc[8], uint8_t m[8])
 	memcpy(m, v + 2, 8);
 }
 
+/* Q4_K, or Q5_K when q5 (the same scales, mins and order, one more bit per quant). */
 TGT_INLINE void q4k_tile(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r, const int R, int nr,
-			 int64_t t0, const int TT)
+			 int64_t t0, const int TT, const int q5)
 {
 	int64_t nbk = a->cols / ENG_QK_K;
 	const char *wr[4];
@@ -236,6 +263,7 @@ TGT_INLINE void q4k_tile(const struct eng_mat *w, const struct eng_act *a, float
 			acc[i][j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nbk; b++) {
 		const struct eng_block_q4_k *wb[4];
+		const size_t bsz = q5 ? sizeof(struct eng_block_q5_k) : sizeof(struct eng_block_q4_k);
 		const struct pk_kblock *pk[4];
 		_Alignas(64) uint8_t q[4][256];
 		uint8_t sc[4][8], m[4][8];
@@ -245,13 +273,16 @@ TGT_INLINE void q4k_tile(const struct eng_mat *w, const struct eng_act *a, float
 		_Pragma("GCC unroll 4") for (int j = 0; j < TT; j++)
 			pk[j] = (const struct pk_kblock *)a->packed + (t0 + j) * nbk + b;
 		_Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {
-			wb[i] = (const struct eng_block_q4_k *)wr[i] + b;
-			_mm_prefetch((const char *)(wb[i] + 2), _MM_HINT_T0);
-			_mm_prefetch((const char *)(wb[i] + 2) + 64, _MM_HINT_T0);
-			_mm_prefetch((const char *)(wb[i] + 2) + 128, _MM_HINT_T0);
+			/* d, dmin and the scales lead both block types */
+			wb[i] = (const struct eng_block_q4_k *)(wr[i] + b * (int64_t)bsz);
+			for (int off = 0; off < (int)bsz; off += 64)
+				_mm_prefetch((const char *)wb[i] + 2 * bsz + off, _MM_HINT_T0);
 			f16x2(&wb[i]->d, &dw[i], &dmw[i]);
 			scales_mins(wb[i]->scales, sc[i], m[i]);
-			q4k_unpack(wb[i], q[i]);
+			if (q5)
+				q5k_unpack((const struct eng_block_q5_k *)wb[i], q[i]);
+			else
+				q4k_unpack(wb[i], q[i]);
 			_Pragma("GCC unroll 4") for (int j = 0; j < TT; j++)
 				sup[i][j] = _mm512_setzero_si512();
 		}
@@ -384,17 +415,18 @@ TGT_INLINE void q6k_tile(const struct eng_mat *w, const struct eng_act *a, float
 
 /* ---- the row ranges ---- */
 
+/* kind: 4, 5 or 6 for Q4_K, Q5_K, Q6_K */
 TGT_INLINE void gemm_rows(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1,
-			  const int q6)
+			  const int kind)
 {
 	int64_t tiles = (a->n_tok + 15) / 16;
 
-#define KQ_TILE(R_, nr_, t_, TT_)                                  \
-	do {                                                       \
-		if (q6)                                            \
-			q6k_tile(w, a, y, r, R_, nr_, t_, TT_);    \
-		else                                               \
-			q4k_tile(w, a, y, r, R_, nr_, t_, TT_);    \
+#define KQ_TILE(R_, nr_, t_, TT_)                                            \
+	do {                                                                 \
+		if (kind == 6)                                               \
+			q6k_tile(w, a, y, r, R_, nr_, t_, TT_);              \
+		else                                                         \
+			q4k_tile(w, a, y, r, R_, nr_, t_, TT_, kind == 5);   \
 	} while (0)
 	for (int64_t r = r0; r < r1;) {
 		int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
@@ -424,12 +456,17 @@ TGT_INLINE void gemm_rows(const struct eng_mat *w, const struct eng_act *a, floa
 
 TGT static void gemm_q4_k(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
-	gemm_rows(w, a, y, r0, r1, 0);
+	gemm_rows(w, a, y, r0, r1, 4);
+}
+
+TGT static void gemm_q5_k(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+{
+	gemm_rows(w, a, y, r0, r1, 5);
 }
 
 TGT static void gemm_q6_k(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
-	gemm_rows(w, a, y, r0, r1, 1);
+	gemm_rows(w, a, y, r0, r1, 6);
 }
 
 void eng_mm_q4_k_vnni(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
@@ -438,6 +475,14 @@ void eng_mm_q4_k_vnni(const struct eng_mat *w, const struct eng_act *a, float *y
 		gemm_q4_k(w, a, y, r0, r1);
 	else
 		eng_mm_q4_k_avx512(w, a, y, r0, r1);
+}
+
+void eng_mm_q5_k_vnni(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+{
+	if (a->packed)
+		gemm_q5_k(w, a, y, r0, r1);
+	else
+		eng_mm_q5_k_x86(w, a, y, r0, r1);
 }
 
 void eng_mm_q6_k_vnni(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
