@@ -248,6 +248,12 @@ test-arm:
 	@command -v $(firstword $(ARM_QEMU)) >/dev/null 2>&1 || { echo "test-arm: $(firstword $(ARM_QEMU)) not found (scripts/install-deps.sh --arm)"; exit 1; }
 	@for l in libcmocka libcjson; do [ -e $(ARM_LIBDIR)/$$l.so ] || { \
 	  echo "test-arm: no arm64 $$l in $(ARM_LIBDIR): dpkg --add-architecture arm64 && apt-get update && apt-get install libcmocka-dev:arm64 libcjson-dev:arm64"; exit 1; }; done
+	@# libpq-dev has no arm64 twin that installs beside the native one: a libpq.pc for the arm64
+	@# run-time library (libpq5:arm64) and the native headers, when the system has none
+	@mkdir -p build-arm/pkgconfig; if [ ! -e $(ARM_LIBDIR)/pkgconfig/libpq.pc ]; then \
+	  printf 'Name: libpq\nDescription: libpq (arm64 run-time library, native headers)\nVersion: 15\nCflags: -I%s\nLibs: -L%s -l:libpq.so.5\n' \
+	    "$$(pkg-config --variable=includedir libpq 2>/dev/null || echo /usr/include/postgresql)" "$(ARM_LIBDIR)" \
+	    >build-arm/pkgconfig/libpq.pc; else rm -f build-arm/pkgconfig/libpq.pc; fi
 	@set -e; total_fail=0; for a in $(ARM_ARCHES); do \
 	  d=build-arm/$$a; targets=; \
 	  if [ "$(ARM_TESTS)" = all ]; then targets=test-build; \
@@ -255,7 +261,7 @@ test-arm:
 	  echo "== test-arm: $$a: building $$targets"; \
 	  build_ok=1; mkdir -p $$d; \
 	  $(MAKE) -k --no-print-directory CC=$(ARM_CC) ARCH=$$a BUILD=$$d BIN=$$d/joulebench \
-	    PKG_CONFIG="env PKG_CONFIG_LIBDIR=$(ARM_LIBDIR)/pkgconfig:/usr/share/pkgconfig pkg-config" \
+	    PKG_CONFIG="env PKG_CONFIG_LIBDIR=$$PWD/build-arm/pkgconfig:$(ARM_LIBDIR)/pkgconfig:/usr/share/pkgconfig pkg-config" \
 	    $$targets >$$d/build.log 2>&1 || { build_ok=0; grep -E "error|Error" $$d/build.log | head -20; }; \
 	  printf '#!/bin/sh\nexec %s %s "$$@"\n' "$(ARM_QEMU)" "$$PWD/$$d/joulebench" >$$d/jb-qemu; chmod +x $$d/jb-qemu; \
 	  pass=0 fail=0 failed=; \

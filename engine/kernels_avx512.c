@@ -66,15 +66,58 @@ struct pk_block {
 };
 static_assert(sizeof(struct pk_block) == 640, "packed block is 640 bytes");
 
-#define ENG_AVX512_GEMM_MIN_TOK 8
+/*
+ * Small batches (ENG_AVX512_GEMM8_MIN_TOK..8 tokens: batched decode of a few sequences) would
+ * leave half or more of the 16 lanes empty. They use a tile of 8 tokens instead, two lanes per
+ * token: lane 2l holds quants 8k..8k+3 of token l, lane 2l + 1 quants 8k+4..8k+7, so one step
+ * covers 8 bytes of each token and the weight operand is 8 bytes broadcast to every lane pair.
+ * The pair's two partial sums are added (one shuffle) before the float arithmetic, which stays
+ * the reference's, so these results are bit-identical too.
+ *   q[k][l][*]: quants 8k..8k+7 of token l (k < 4);
+ *   neg_sum[2l]: -(sum of token l's 32 quants), neg_sum[2l + 1] = 0;
+ *   d[2l], d[2l + 1]: token l's block scale.
+ */
+struct pk8_block {
+	int8_t q[4][8][8];
+	int32_t neg_sum[16];
+	float d[16];
+};
+static_assert(sizeof(struct pk8_block) == 384, "packed 8-token block is 384 bytes");
+
+#define ENG_AVX512_GEMM_MIN_TOK 9
+#define ENG_AVX512_GEMM8_MIN_TOK 4
 
 static size_t packed_bytes_avx512(const struct eng_act *a)
 {
 	int64_t tiles = (a->n_tok + 15) / 16;
 
+	if (a->n_tok >= ENG_AVX512_GEMM8_MIN_TOK && a->n_tok <= 8)
+		return (size_t)a->nb * sizeof(struct pk8_block);
 	if (a->n_tok < ENG_AVX512_GEMM_MIN_TOK)
 		return 0;
 	return (size_t)tiles * (size_t)a->nb * sizeof(struct pk_block);
+}
+
+/* One 8-token tile (a->n_tok <= 8). */
+TGT static void pack8(const struct eng_act *a, struct pk8_block *pk)
+{
+	memset(pk, 0, (size_t)a->nb * sizeof *pk);
+	for (int l = 0; l < a->n_tok; l++) {
+		const int8_t *xq = a->qs + (int64_t)l * a->cols;
+		const float *xd = a->d + (int64_t)l * a->nb;
+
+		for (int64_t b = 0; b < a->nb; b++) {
+			const int8_t *src = xq + b * 32;
+			int sum = 0;
+
+			for (int k = 0; k < 4; k++)
+				memcpy(pk[b].q[k][l], src + 8 * k, 8);
+			for (int k = 0; k < 32; k++)
+				sum += src[k];
+			pk[b].neg_sum[2 * l] = -sum;
+			pk[b].d[2 * l] = pk[b].d[2 * l + 1] = xd[b];
+		}
+	}
 }
 
 struct pack_job {
@@ -122,6 +165,11 @@ static void pack_act_avx512(struct eng_pool *p, struct eng_act *a, void *buf)
 {
 	struct pack_job j = { .a = a, .out = buf, .tiles = (a->n_tok + 15) / 16 };
 
+	if (a->n_tok <= 8) {
+		pack8(a, buf);
+		a->packed = buf;
+		return;
+	}
 	if (p && j.tiles > 1 && !eng_pool_in_job())
 		eng_pool_run(p, pack_worker, &j);
 	else
@@ -265,6 +313,82 @@ TGT_INLINE void gemm_rows(const struct eng_mat *w, const struct eng_act *a, floa
 		}
 		r += nr;
 	}
+}
+
+/* ---- GEMM of small batches: 4 rows x one 8-token tile (struct pk8_block) ---- */
+
+TGT_INLINE __m512i bcast_u64(const void *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return _mm512_set1_epi64((long long)v);
+}
+
+TGT_INLINE void gemm8_tile(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r, int nr, const int q4)
+{
+	const struct pk8_block *pk = a->packed;
+	const size_t bsz = q4 ? sizeof(struct eng_block_q4_0) : sizeof(struct eng_block_q8_0);
+	const __m512i m0f = _mm512_set1_epi8(0x0f), m80 = _mm512_set1_epi8((char)0x80);
+	const char *wr[4];
+	__m512 acc[4];
+
+	_Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
+		wr[i] = (const char *)w->data + (r + (i < nr ? i : nr - 1)) * (int64_t)w->row_bytes;
+		acc[i] = _mm512_setzero_ps();
+	}
+	for (int64_t b = 0; b < a->nb; b++) {
+		__m512i isum[4], init = _mm512_slli_epi32(_mm512_loadu_si512(pk[b].neg_sum), q4 ? 3 : 7);
+		__m512 dx = _mm512_loadu_ps(pk[b].d);
+
+		_Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
+			_mm_prefetch(wr[i] + (b + 8) * (int64_t)bsz, _MM_HINT_T0);
+			isum[i] = init;
+		}
+		if (q4) {
+			_Pragma("GCC unroll 2") for (int k = 0; k < 2; k++)
+				_Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
+					const struct eng_block_q4_0 *blk = (const struct eng_block_q4_0 *)wr[i] + b;
+					__m512i raw = bcast_u64(blk->qs + 8 * k);
+
+					isum[i] = _mm512_dpbusd_epi32(isum[i], _mm512_and_si512(raw, m0f),
+								      _mm512_loadu_si512(pk[b].q[k]));
+					isum[i] = _mm512_dpbusd_epi32(isum[i], _mm512_and_si512(_mm512_srli_epi32(raw, 4), m0f),
+								      _mm512_loadu_si512(pk[b].q[2 + k]));
+				}
+		} else {
+			_Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
+				_Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
+					const struct eng_block_q8_0 *blk = (const struct eng_block_q8_0 *)wr[i] + b;
+
+					isum[i] = _mm512_dpbusd_epi32(isum[i], _mm512_xor_si512(bcast_u64(blk->qs + 8 * k), m80),
+								      _mm512_loadu_si512(pk[b].q[k]));
+				}
+		}
+		_Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
+			/* the pair's sum in both lanes, then the reference's order: (d_w * d_x) * (float)sum */
+			__m512i s = _mm512_add_epi32(isum[i], _mm512_shuffle_epi32(isum[i], _MM_PERM_CDAB));
+			__m512 sc = _mm512_mul_ps(_mm512_set1_ps(row_scale(wr[i], b, bsz)), dx);
+
+			acc[i] = _mm512_add_ps(acc[i], _mm512_mul_ps(sc, _mm512_cvtepi32_ps(s)));
+		}
+	}
+	_Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
+		float v[16];
+
+		if (i >= nr)
+			break;
+		_mm512_storeu_ps(v, acc[i]);
+		for (int l = 0; l < a->n_tok; l++)
+			y[(int64_t)l * w->rows + r + i] = v[2 * l];
+	}
+}
+
+TGT_INLINE void gemm8_rows(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1,
+			   const int q4)
+{
+	for (int64_t r = r0; r < r1; r += 4)
+		gemm8_tile(w, a, y, r, r1 - r < 4 ? (int)(r1 - r) : 4, q4);
 }
 
 /* ---- matvec (decode): 4 rows x 2 blocks per step ---- */
@@ -454,13 +578,17 @@ TGT_INLINE void matvec_rows(const struct eng_mat *w, const struct eng_act *a, fl
 
 TGT static void mm_q4_0_avx512(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
-	if (a->packed)
+	if (a->packed && a->n_tok <= 8)
+		gemm8_rows(w, a, y, r0, r1, 1);
+	else if (a->packed)
 		gemm_rows(w, a, y, r0, r1, 1);
 	else
 		matvec_rows(w, a, y, r0, r1, 1);
 #if defined(JB_KERNEL_SLOWDOWN) /* the CI gate check (kernels_avx2.c): the same work twice */
 	__asm__ __volatile__("" ::: "memory");
-	if (a->packed)
+	if (a->packed && a->n_tok <= 8)
+		gemm8_rows(w, a, y, r0, r1, 1);
+	else if (a->packed)
 		gemm_rows(w, a, y, r0, r1, 1);
 	else
 		matvec_rows(w, a, y, r0, r1, 1);
@@ -469,13 +597,17 @@ TGT static void mm_q4_0_avx512(const struct eng_mat *w, const struct eng_act *a,
 
 TGT static void mm_q8_0_avx512(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
-	if (a->packed)
+	if (a->packed && a->n_tok <= 8)
+		gemm8_rows(w, a, y, r0, r1, 0);
+	else if (a->packed)
 		gemm_rows(w, a, y, r0, r1, 0);
 	else
 		matvec_rows(w, a, y, r0, r1, 0);
 #if defined(JB_KERNEL_SLOWDOWN) /* the CI gate check (kernels_avx2.c): the same work twice */
 	__asm__ __volatile__("" ::: "memory");
-	if (a->packed)
+	if (a->packed && a->n_tok <= 8)
+		gemm8_rows(w, a, y, r0, r1, 0);
+	else if (a->packed)
 		gemm_rows(w, a, y, r0, r1, 0);
 	else
 		matvec_rows(w, a, y, r0, r1, 0);

@@ -60,9 +60,10 @@ for e in "${extras[@]}"; do
 		# arm64 cmocka and cJSON (and with them the arm64 C library qemu runs the tests on)
 		[ -e /usr/lib/aarch64-linux-gnu/libcmocka.so ] || missing+=(armcmocka)
 		[ -e /usr/lib/aarch64-linux-gnu/libcjson.so ] || missing+=(armcjson)
-		# the core libraries the binary links, for arm64
-		for l in utf8proc curl microhttpd sqlite3 pq; do
-			[ -e /usr/lib/aarch64-linux-gnu/lib$l.so ] || { missing+=(armcorelibs); break; }
+		# the core libraries the binary links, for arm64 (libpq: only the run-time library, see
+		# armcorelibs below)
+		for l in utf8proc.so curl.so microhttpd.so sqlite3.so pq.so.5; do
+			[ -e /usr/lib/aarch64-linux-gnu/lib$l ] || { missing+=(armcorelibs); break; }
 		done
 		;;
 	fuzz) command -v clang >/dev/null 2>&1 || missing+=(clang) ;;
@@ -97,7 +98,9 @@ declare -A apt=([cjson]=libcjson-dev [cmocka]=libcmocka-dev [papi]=libpapi-dev [
 	[gnuplot]=gnuplot-nox [pkgconfig]=pkg-config [valgrind]=valgrind
 	[armcc]="gcc-aarch64-linux-gnu libc6-dev-arm64-cross" [qemu]=qemu-user [clang]=clang
 	[armcmocka]=libcmocka-dev:arm64 [armcjson]=libcjson-dev:arm64
-	[armcorelibs]="libutf8proc-dev:arm64 libcurl4-openssl-dev:arm64 libmicrohttpd-dev:arm64 libsqlite3-dev:arm64 libpq-dev:arm64"
+	# libpq-dev is not multiarch: its arm64 package would replace the native one. libpq5:arm64 is
+	# enough: make test-arm writes a libpq.pc for it (the headers are the native package's).
+	[armcorelibs]="libutf8proc-dev:arm64 libcurl4-openssl-dev:arm64 libmicrohttpd-dev:arm64 libsqlite3-dev:arm64 libpq5:arm64"
 	[utf8proc]=libutf8proc-dev [curl]=libcurl4-openssl-dev [microhttpd]=libmicrohttpd-dev
 	[sqlite]=libsqlite3-dev [libpq]=libpq-dev [pgserver]=postgresql [node]="nodejs npm" [chromium]=chromium)
 declare -A dnf=([cjson]=cjson-devel [cmocka]=libcmocka-devel [papi]=papi-devel [pfm]=libpfm-devel

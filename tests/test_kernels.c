@@ -329,15 +329,16 @@ static void test_matmul_vs_ref(void **state)
 /*
  * The AVX-512 VNNI Q4_0 / Q8_0 kernels compute every block's integer dot product exactly and then
  * scale and add block by block in the reference's order, so they must match eng_matmul_ref bit
- * for bit: decode (matvec, odd block counts included) and the packed batch GEMM (n_tok >= 8, token
- * tiles of 16 with partial tiles, row tiles of 4 and 2 with tails), on 1..3 threads.
+ * for bit: decode (matvec, odd block counts included), the small-batch GEMM (4..8 tokens, two lanes
+ * per token) and the packed batch GEMM (n_tok >= 9, token tiles of 16 with partial tiles, row tiles
+ * of 4 and 2 with tails), on 1..3 threads.
  */
 static void test_matmul_avx512_bitwise(void **state)
 {
 	static const int types[] = { ENG_TYPE_Q8_0, ENG_TYPE_Q4_0 };
 	static const int64_t rows_list[] = { 1, 2, 3, 5, 17, 64, 133 };
 	static const int64_t cols_list[] = { 32, 64, 96, 288, 2048 };
-	static const int toks[] = { 1, 2, 5, 8, 16, 17, 33, 47, 64 };
+	static const int toks[] = { 1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33, 47, 64 };
 	const struct eng_kernel_set *ks = eng_kernels_by_name("avx512vnni");
 	struct eng_pool *pools[3] = { NULL, eng_pool_new(2), eng_pool_new(3) };
 
