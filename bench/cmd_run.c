@@ -31,7 +31,8 @@ static const char usage_text[] =
 	"  --prompt TEXT          prompt text (tokenized with the model's vocabulary)\n"
 	"  --gen-tokens N         tokens generated per repetition (>= 2)\n"
 	"  -t, --threads LIST     thread counts, comma list (a sweep)\n"
-	"  --type LIST            weight types f32,f16,q8_0,q4_0 (a sweep; synthetic models)\n"
+	"  --type LIST            weight or llama.cpp file types, f32,f16,q8_0,q4_0,q4_k_m,...\n"
+	"                         (a sweep; synthetic models)\n"
 	"  --reps N               repetitions per configuration (the minimum with a stop rule)\n"
 	"  --warmup N             warm-up runs per configuration, not counted\n"
 	"  --cooldown-seconds S   pause after each configuration\n"
@@ -252,9 +253,9 @@ static int parse_types(const char *s, struct bench_workload *w)
 		return -EINVAL;
 	snprintf(buf, sizeof buf, "%s", s);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		enum eng_type t;
+		int t;
 
-		if (n >= BENCH_MAX_LIST || eng_type_parse(tok, &t) < 0)
+		if (n >= BENCH_MAX_LIST || eng_synth_type_parse(tok, &t) < 0)
 			return -EINVAL;
 		w->types[n++] = t;
 	}

@@ -405,7 +405,7 @@ static void add_configs(cJSON *root, const struct bench_run *r)
 
 		cJSON_AddNumberToObject(j, "threads", c->threads);
 		if (c->type >= 0)
-			cJSON_AddStringToObject(j, "type", eng_type_name(c->type));
+			cJSON_AddStringToObject(j, "type", eng_synth_type_name(c->type));
 		else
 			add_null(j, "type", "%s", "the model was not opened");
 		cJSON_AddNumberToObject(j, "prompt_tokens", c->prompt_tokens);
@@ -578,7 +578,7 @@ void bench_summary_csv(const struct bench_run *r, FILE *f)
 		for (int i = 0; i < c->n_reps; i++)
 			complete &= c->reps[i].complete;
 		fprintf(f, "%d,%d,%s,%d,%d,%d", ci, c->threads,
-			c->type >= 0 ? eng_type_name(c->type) : "", c->prompt_tokens, r->w->gen_tokens, s.n);
+			c->type >= 0 ? eng_synth_type_name(c->type) : "", c->prompt_tokens, r->w->gen_tokens, s.n);
 		bench_csv_num(f, s.n > 0, s.prefill_tok_s.median);
 		bench_csv_num(f, s.n > 0, s.decode_tok_s.median);
 		bench_csv_num(f, s.n > 0, s.decode_tok_s.ci_low);
@@ -670,7 +670,7 @@ void bench_print_table(const struct bench_run *r, FILE *f)
 		char name[64], pp[24], tg[24], tt[24], jt[32], wh[24], src[128];
 
 		bench_config_summarize(r, ci, &s);
-		snprintf(name, sizeof name, "%s t%d pp%d tg%d", c->type >= 0 ? eng_type_name(c->type) : "?",
+		snprintf(name, sizeof name, "%s t%d pp%d tg%d", c->type >= 0 ? eng_synth_type_name(c->type) : "?",
 			 c->threads, c->prompt_tokens, r->w->gen_tokens);
 		cell(pp, sizeof pp, s.n > 0, "%.1f", s.prefill_tok_s.median);
 		cell(tg, sizeof tg, s.n > 0, "%.2f", s.decode_tok_s.median);

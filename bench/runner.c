@@ -165,7 +165,7 @@ static void progress(struct runner *R, const char *phase, int config, int rep, i
 		const struct bench_config_run *c = &R->r->configs[config];
 
 		snprintf(cfg, sizeof cfg, " config %d/%d (%.40s, %d thr, pp%d)", config + 1,
-			 R->r->n_configs, c->type >= 0 ? eng_type_name(c->type) : c->spec, c->threads,
+			 R->r->n_configs, c->type >= 0 ? eng_synth_type_name(c->type) : c->spec, c->threads,
 			 c->prompt_tokens);
 	}
 	if (rep >= 0)
@@ -222,7 +222,7 @@ static void spec_for_type(const char *model, int type, char *out, size_t len)
 	}
 	colon = strchr(model + 6, ':');
 	snprintf(out, len, "%.*s:%s", (int)(colon ? colon - model : (long)strlen(model)), model,
-		 eng_type_name(type));
+		 eng_synth_type_name(type));
 }
 
 static int build_configs(struct runner *R)
@@ -514,7 +514,17 @@ static int run_config(struct runner *R, int ci, char *err, size_t errlen)
 	mc = eng_model_config(R->model);
 	want_type = c->type;
 	describe_config_model(R, c);
-	if (want_type >= 0 && c->model.wtype != want_type) {
+	if (want_type >= 0 && eng_type_name(want_type) == NULL) {
+		/* a llama.cpp mix (q4_k_m): the synthetic model was written with it; the config keeps
+		 * the mix's name (the model's dominant type is in model_type) */
+		if (!c->model.synthetic) {
+			snprintf(err, errlen, "%.300s: the type %s (a llama.cpp mix) applies to synth: models only",
+				 c->spec, eng_synth_type_name(want_type));
+			rc = -EINVAL;
+			goto out;
+		}
+		c->type = want_type;
+	} else if (want_type >= 0 && c->model.wtype != want_type) {
 		snprintf(err, errlen, "%.300s holds %s weights, not %s (a type sweep needs a synth: model)",
 			 c->spec, eng_type_name(c->model.wtype) ? eng_type_name(c->model.wtype) : "?",
 			 eng_type_name(want_type));

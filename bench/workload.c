@@ -186,24 +186,23 @@ static int get_types(struct perr *e, const cJSON *v, const char *path, struct be
 {
 	char p[160];
 	const cJSON *it;
-	enum eng_type t;
-	int i = 0;
+	int t, i = 0;
 
 	if (cJSON_IsString(v)) {
-		if (eng_type_parse(v->valuestring, &t) < 0)
-			return bad(e, path, v, "expected a weight type (f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k .. q6_k)");
+		if (eng_synth_type_parse(v->valuestring, &t) < 0)
+			return bad(e, path, v, "expected a weight type or llama.cpp file type (" ENG_SYNTH_TYPES ")");
 		w->types[0] = t;
 		w->n_types = 1;
 		return 0;
 	}
 	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
-		return bad(e, path, v, "expected a non-empty array of weight types (f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k .. q6_k)");
+		return bad(e, path, v, "expected a non-empty array of weight types or llama.cpp file types (" ENG_SYNTH_TYPES ")");
 	if (cJSON_GetArraySize(v) > BENCH_MAX_LIST)
 		return bad(e, path, NULL, "expected at most %d types", BENCH_MAX_LIST);
 	cJSON_ArrayForEach(it, v) {
 		snprintf(p, sizeof p, "%.100s[%d]", path, i);
-		if (!cJSON_IsString(it) || eng_type_parse(it->valuestring, &t) < 0)
-			return bad(e, p, it, "expected a weight type (f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k .. q6_k)");
+		if (!cJSON_IsString(it) || eng_synth_type_parse(it->valuestring, &t) < 0)
+			return bad(e, p, it, "expected a weight type or llama.cpp file type (" ENG_SYNTH_TYPES ")");
 		w->types[i++] = t;
 	}
 	w->n_types = i;
@@ -536,7 +535,7 @@ cJSON *bench_workload_json(const struct bench_workload *w)
 		cJSON_AddItemToArray(a, cJSON_CreateNumber(w->threads[i]));
 	a = add_array(o, "types");
 	for (int i = 0; i < w->n_types; i++)
-		cJSON_AddItemToArray(a, cJSON_CreateString(eng_type_name(w->types[i])));
+		cJSON_AddItemToArray(a, cJSON_CreateString(eng_synth_type_name(w->types[i])));
 	cJSON_AddNumberToObject(o, "reps", w->reps);
 	cJSON_AddNumberToObject(o, "warmup", w->warmup);
 	cJSON_AddNumberToObject(o, "cooldown_s", w->cooldown_s);

@@ -29,7 +29,7 @@ struct bench_workload {
 	int n_threads;
 	int threads[BENCH_MAX_LIST];
 	int n_types;              /* 0 = the model's own type */
-	int types[BENCH_MAX_LIST]; /* enum eng_type */
+	int types[BENCH_MAX_LIST]; /* eng_synth_type_parse: a tensor type or a llama.cpp mix (q4_k_m) */
 	int reps;                 /* repetitions (the minimum when the stop rule is on) */
 	int warmup;               /* warm-up runs per configuration, not counted */
 	double cooldown_s;        /* pause after each configuration's repetitions */

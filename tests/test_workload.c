@@ -17,7 +17,7 @@ static void test_good_file(void **state)
 	const char *text = "{\n"
 			   "  \"name\": \"t\", \"model\": \"synth:stories260k\",\n"
 			   "  \"prompt_tokens\": [16, 64], \"gen_tokens\": 20,\n"
-			   "  \"threads\": [1, 2], \"types\": [\"q4_0\", \"F32\"],\n"
+			   "  \"threads\": [1, 2], \"types\": [\"q4_0\", \"F32\", \"Q4_K_M\"],\n"
 			   "  \"reps\": 4, \"warmup\": 0, \"cooldown_s\": 0.5, \"idle_s\": 1.5,\n"
 			   "  \"interval_ms\": 20, \"probes\": [\"powercap:package-0\"], \"seed\": 7,\n"
 			   "  \"stop_rule\": {\"rsd_pct\": 2.5, \"max_reps\": 9}\n"
@@ -35,9 +35,12 @@ static void test_good_file(void **state)
 	assert_int_equal(w.gen_tokens, 20);
 	assert_int_equal(w.n_threads, 2);
 	assert_int_equal(w.threads[1], 2);
-	assert_int_equal(w.n_types, 2);
+	assert_int_equal(w.n_types, 3);
 	assert_int_equal(w.types[0], ENG_TYPE_Q4_0);
 	assert_int_equal(w.types[1], ENG_TYPE_F32);
+	/* a llama.cpp mix: its own code, named back as written in lower case */
+	assert_null(eng_type_name(w.types[2]));
+	assert_string_equal(eng_synth_type_name(w.types[2]), "q4_k_m");
 	assert_int_equal(w.reps, 4);
 	assert_int_equal(w.warmup, 0);
 	assert_float_equal(w.cooldown_s, 0.5, 0);
@@ -94,9 +97,11 @@ static const struct bad_case bad_cases[] = {
 	{ "{\"idle_s\": \"2\"}", "w.json: .idle_s: expected a number from 0 to 86400, got \"2\"" },
 	{ "{\"interval_ms\": 0}", "w.json: .interval_ms: expected a positive integer, got 0" },
 	{ "{\"types\": [\"q4_0\", \"q7_k\"]}",
-	  "w.json: .types[1]: expected a weight type (f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k .. q6_k), got \"q7_k\"" },
+	  "w.json: .types[1]: expected a weight type or llama.cpp file type (f32 f16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k "
+	  "q2_k_s q3_k_s q3_k_m q3_k_l q4_k_s q4_k_m q5_k_s q5_k_m q6_k (pure) q3_k q4_k q5_k), got \"q7_k\"" },
 	{ "{\"types\": []}",
-	  "w.json: .types: expected a non-empty array of weight types (f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k .. q6_k), got []" },
+	  "w.json: .types: expected a non-empty array of weight types or llama.cpp file types (f32 f16 q8_0 q4_0 q4_1 "
+	  "q5_0 q5_1 q2_k q2_k_s q3_k_s q3_k_m q3_k_l q4_k_s q4_k_m q5_k_s q5_k_m q6_k (pure) q3_k q4_k q5_k), got []" },
 	{ "{\"model\": 3}", "w.json: .model: expected a non-empty string, got 3" },
 	{ "{\"model\": \"\"}", "w.json: .model: expected a non-empty string, got \"\"" },
 	{ "{\"probes\": [\"powercap\", 5]}", "w.json: .probes[1]: expected a non-empty string, got 5" },
