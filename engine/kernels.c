@@ -259,7 +259,7 @@ static __attribute__((noinline)) void matmul_one_token_oom(const struct eng_kern
 	_Alignas(64) int8_t qs[MAX_COLS];
 	float d[MAX_COLS / ENG_QK8_0], c[MAX_COLS / ENG_QK8_0];
 	struct eng_act a = { .x = x, .qs = qs, .d = d, .c = c, .cols = w->cols, .nb = w->cols / ENG_QK8_0,
-			     .n_tok = 1 };
+			     .n_tok = 1, .wtype = w->type };
 
 	assert(w->cols <= MAX_COLS && "matmul: out of memory for the activations");
 	if (eng_type_is_k(w->type)) {
@@ -306,7 +306,7 @@ void eng_matmul_multi_with(const struct eng_kernel_set *ks, struct eng_pool *p, 
 			   int n_w, const float *x, int n_tok, float *const *y)
 {
 	const struct eng_mat *w0 = w[0];
-	struct eng_act a = { .x = x, .cols = w0->cols, .nb = w0->cols / ENG_QK8_0, .n_tok = n_tok };
+	struct eng_act a = { .x = x, .cols = w0->cols, .nb = w0->cols / ENG_QK8_0, .n_tok = n_tok, .wtype = w0->type };
 	size_t qs_bytes, need, pk_bytes;
 	char *buf, *owned = NULL;
 

@@ -39,6 +39,7 @@ struct eng_act {
 	int64_t cols;
 	int64_t nb;
 	int n_tok;
+	int wtype; /* the weight type of the matmul (enum eng_type) */
 	/* the set's own rearrangement of qs/d for batches (pack_act), or NULL: then the row kernels
 	 * read qs/d/c as above */
 	const void *packed;

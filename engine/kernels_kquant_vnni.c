@@ -1,7 +1,8 @@
 /*
- * engine/kernels_kquant_vnni.c — AVX-512 VNNI batch GEMM of Q4_K, Q5_K and Q6_K weights against Q8_K
- * activations (prefill, and batched decode of 8 or more sequences); single tokens and small
- * batches keep the row kernels of kernels_kquant_avx512.c.
+ * engine/kernels_kquant_vnni.c — AVX-512 VNNI kernels of Q4_K, Q5_K and Q6_K weights against Q8_K
+ * activations: a batch GEMM (prefill, and batched decode of 8 or more sequences) for all three, and
+ * for Q4_K/Q5_K the decode matrix-vector product (q4k_matvec_row, below). Q6_K decode keeps the
+ * row kernel of kernels_kquant_avx512.c.
  *
  * The layout follows the Q4_0 GEMM of kernels_avx512.c: vector lanes are 16 tokens. eng_matmul
  * quantizes the activations to Q8_K once per call and pack_act_k rearranges them once per call
@@ -62,13 +63,20 @@ struct pk_kblock {
 };
 static_assert(sizeof(struct pk_kblock) == 4928, "packed K block is 4928 bytes");
 
+/* Decode and batches below KQ_GEMM_MIN_TOK of Q4_K / Q5_K weights: the Q8_K blocks with their
+ * quants in the order the matvec's nibble vectors hold the sub-blocks (q4k_matvec). */
+static int perm_type(int type)
+{
+	return type == ENG_TYPE_Q4_K || type == ENG_TYPE_Q5_K;
+}
+
 size_t eng_kq_packed_bytes_vnni(const struct eng_act *a)
 {
-	int64_t tiles = (a->n_tok + 15) / 16;
+	int64_t tiles = (a->n_tok + 15) / 16, nbk = a->cols / ENG_QK_K;
 
 	if (a->n_tok < KQ_GEMM_MIN_TOK)
-		return 0;
-	return (size_t)tiles * (size_t)(a->cols / ENG_QK_K) * sizeof(struct pk_kblock);
+		return perm_type(a->wtype) ? (size_t)a->n_tok * (size_t)nbk * sizeof(struct eng_block_q8_k) : 0;
+	return (size_t)tiles * (size_t)nbk * sizeof(struct pk_kblock);
 }
 
 struct kpack_job {
@@ -113,6 +121,20 @@ void eng_kq_pack_act_vnni(struct eng_pool *p, struct eng_act *a, void *buf)
 {
 	struct kpack_job j = { .a = a, .out = buf, .tiles = (a->n_tok + 15) / 16 };
 
+	if (a->n_tok < KQ_GEMM_MIN_TOK) {
+		/* sub-blocks of 32 in the order [0 2 1 3 4 6 5 7] (see q4k_matvec) */
+		struct eng_block_q8_k *dst = buf;
+		int64_t n = (int64_t)a->n_tok * (a->cols / ENG_QK_K);
+		static const int from[8] = { 0, 2, 1, 3, 4, 6, 5, 7 };
+
+		for (int64_t i = 0; i < n; i++) {
+			dst[i] = a->q8k[i];
+			for (int c = 0; c < 8; c++)
+				memcpy(dst[i].qs + 32 * c, a->q8k[i].qs + 32 * from[c], 32);
+		}
+		a->packed = buf;
+		return;
+	}
 	if (p && j.tiles > 1 && !eng_pool_in_job())
 		eng_pool_run(p, kpack_worker, &j);
 	else
@@ -413,6 +435,137 @@ TGT_INLINE void q6k_tile(const struct eng_mat *w, const struct eng_act *a, float
 	store_tile(w, a, y, r, R, nr, t0, TT, acc);
 }
 
+/* ---- Q4_K / Q5_K decode and small batches ---- */
+
+/*
+ * One weight row against nt (1..4) tokens whose Q8_K quants are in the order [0 2 1 3 4 6 5 7] of
+ * sub-blocks of 32 (eng_kq_pack_act_vnni): the low nibbles of qs[0..63] are sub-blocks 0 and 2,
+ * the high ones 1 and 3, so each nibble vector meets its activations in one 64-byte load. Per
+ * token and super-block: four vpdpbusd give sums of 4 products (at most 4 * 31 * 127, an int16),
+ * two vpackssdw pack them and two vpdpwssd multiply them by their sub-blocks' scales and add them
+ * up, exact, then the reference's float formula d_x * (d * sumi - dmin * summ).
+ */
+TGT_INLINE void q4k_matvec_row(const char *row, int64_t nbk, const struct eng_block_q8_k *const *xq, const int nt,
+			       float *out, const int q5)
+{
+	const size_t bsz = q5 ? sizeof(struct eng_block_q5_k) : sizeof(struct eng_block_q4_k);
+	const __m512i m0f = _mm512_set1_epi8(0x0f);
+	/* int16 lane 8k + i of packs(p, p'): p's lanes 4k..4k+3 (i < 4) or p''s (i >= 4); p holds the
+	 * first sub-block of its pair in lanes 0-7 (k < 2), the second in 8-15 */
+	const __m512i ia = _mm512_set_epi16(3, 3, 3, 3, 2, 2, 2, 2, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1,
+					    1, 1, 0, 0, 0, 0);
+	const __m512i ib = _mm512_add_epi16(ia, _mm512_set1_epi16(4));
+	__m512 acc[4];
+	__m256 accm[4];
+
+	for (int t = 0; t < 4; t++) {
+		acc[t] = _mm512_setzero_ps();
+		accm[t] = _mm256_setzero_ps();
+	}
+	for (int64_t b = 0; b < nbk; b++) {
+		const struct eng_block_q4_k *wb = (const struct eng_block_q4_k *)(row + b * (int64_t)bsz);
+		const uint8_t *qs = q5 ? ((const struct eng_block_q5_k *)wb)->qs : wb->qs;
+		uint8_t sc[8], m[8];
+		float d, dmin;
+		__m512i q0, q1, nib[4], s16, sa, sb;
+		__m256i mp;
+
+		for (int off = 0; off < (int)bsz; off += 64)
+			_mm_prefetch((const char *)wb + 2048 + off, _MM_HINT_T0);
+		f16x2(&wb->d, &d, &dmin);
+		scales_mins(wb->scales, sc, m);
+		s16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
+		sa = _mm512_permutexvar_epi16(ia, s16);
+		sb = _mm512_permutexvar_epi16(ib, s16);
+		{
+			__m128i m8 = _mm_loadl_epi64((const __m128i *)m);
+
+			mp = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+		}
+		q0 = _mm512_loadu_si512((const void *)qs);
+		q1 = _mm512_loadu_si512((const void *)(qs + 64));
+		nib[0] = _mm512_and_si512(q0, m0f);
+		nib[1] = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m0f);
+		nib[2] = _mm512_and_si512(q1, m0f);
+		nib[3] = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m0f);
+		if (q5) {
+			/* the fifth bit of element 32s + l is bit s of qh[l]; nib[v] holds sub-blocks
+			 * (0, 2), (1, 3), (4, 6), (5, 7) */
+			const __m256i qh32 = _mm256_loadu_si256((const __m256i *)((const struct eng_block_q5_k *)wb)->qh);
+			const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh32), qh32, 1);
+			const __m512i m01 = _mm512_set1_epi8(0x01);
+
+			_Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) {
+				const int s0 = (v >> 1) * 4 + (v & 1);
+				__m512i sh = _mm512_set_epi64(s0 + 2, s0 + 2, s0 + 2, s0 + 2, s0, s0, s0, s0);
+
+				nib[v] = _mm512_or_si512(nib[v], _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(qh, sh), m01), 4));
+			}
+		}
+		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
+			const struct eng_block_q8_k *x = xq[t] + b;
+			const __m512i z = _mm512_setzero_si512();
+			__m512i p0 = _mm512_dpbusd_epi32(z, nib[0], _mm512_loadu_si512((const void *)x->qs));
+			__m512i p1 = _mm512_dpbusd_epi32(z, nib[1], _mm512_loadu_si512((const void *)(x->qs + 64)));
+			__m512i p2 = _mm512_dpbusd_epi32(z, nib[2], _mm512_loadu_si512((const void *)(x->qs + 128)));
+			__m512i p3 = _mm512_dpbusd_epi32(z, nib[3], _mm512_loadu_si512((const void *)(x->qs + 192)));
+			__m512i s = _mm512_dpwssd_epi32(z, _mm512_packs_epi32(p0, p1), sa);
+			__m256i mm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x->bsums), mp);
+
+			s = _mm512_dpwssd_epi32(s, _mm512_packs_epi32(p2, p3), sb);
+			acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(x->d * d), _mm512_cvtepi32_ps(s), acc[t]);
+			accm[t] = _mm256_fmadd_ps(_mm256_set1_ps(x->d * dmin), _mm256_cvtepi32_ps(mm), accm[t]);
+		}
+	}
+	_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
+		__m128 s = _mm_add_ps(_mm256_castps256_ps128(accm[t]), _mm256_extractf128_ps(accm[t], 1));
+
+		s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+		s = _mm_add_ss(s, _mm_movehdup_ps(s));
+		out[t] = _mm512_reduce_add_ps(acc[t]) - _mm_cvtss_f32(s);
+	}
+}
+
+TGT_INLINE void q4k_matvec(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1,
+			   const int q5)
+{
+	const struct eng_block_q8_k *xp = a->packed;
+	int64_t nbk = a->cols / ENG_QK_K;
+
+	for (int64_t off = 0; off < 4096; off += 64)
+		_mm_prefetch((const char *)w->data + r0 * (int64_t)w->row_bytes + off, _MM_HINT_T0);
+	for (int64_t r = r0; r < r1; r++) {
+		const char *row = (const char *)w->data + r * (int64_t)w->row_bytes;
+
+		for (int t0 = 0; t0 < a->n_tok; t0 += 4) {
+			const struct eng_block_q8_k *xq[4];
+			float out[4];
+			int nt = a->n_tok - t0 < 4 ? a->n_tok - t0 : 4;
+
+			for (int t = 0; t < nt; t++)
+				xq[t] = xp + (int64_t)(t0 + t) * nbk;
+			switch (nt) {
+			case 4: q4k_matvec_row(row, nbk, xq, 4, out, q5); break;
+			case 3: q4k_matvec_row(row, nbk, xq, 3, out, q5); break;
+			case 2: q4k_matvec_row(row, nbk, xq, 2, out, q5); break;
+			default: q4k_matvec_row(row, nbk, xq, 1, out, q5); break;
+			}
+			for (int t = 0; t < nt; t++)
+				y[(int64_t)(t0 + t) * w->rows + r] = out[t];
+		}
+	}
+}
+
+TGT static void matvec_q4_k(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+{
+	q4k_matvec(w, a, y, r0, r1, 0);
+}
+
+TGT static void matvec_q5_k(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+{
+	q4k_matvec(w, a, y, r0, r1, 1);
+}
+
 /* ---- the row ranges ---- */
 
 /* kind: 4, 5 or 6 for Q4_K, Q5_K, Q6_K */
@@ -471,23 +624,27 @@ TGT static void gemm_q6_k(const struct eng_mat *w, const struct eng_act *a, floa
 
 void eng_mm_q4_k_vnni(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
-	if (a->packed)
+	if (a->packed && a->n_tok >= KQ_GEMM_MIN_TOK)
 		gemm_q4_k(w, a, y, r0, r1);
+	else if (a->packed)
+		matvec_q4_k(w, a, y, r0, r1);
 	else
 		eng_mm_q4_k_avx512(w, a, y, r0, r1);
 }
 
 void eng_mm_q5_k_vnni(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
-	if (a->packed)
+	if (a->packed && a->n_tok >= KQ_GEMM_MIN_TOK)
 		gemm_q5_k(w, a, y, r0, r1);
+	else if (a->packed)
+		matvec_q5_k(w, a, y, r0, r1);
 	else
 		eng_mm_q5_k_x86(w, a, y, r0, r1);
 }
 
 void eng_mm_q6_k_vnni(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
-	if (a->packed)
+	if (a->packed && a->n_tok >= KQ_GEMM_MIN_TOK)
 		gemm_q6_k(w, a, y, r0, r1);
 	else
 		eng_mm_q6_k_avx512(w, a, y, r0, r1);
