@@ -11,6 +11,7 @@
 #include "engine/model.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -509,8 +510,12 @@ static void test_avx512_kernels(void **state)
 
 static void test_synth_mix(void **state)
 {
+	static const char shape[] =
+		"{ \"name\": \"mix12\", \"title\": \"mix test shape\", \"source\": \"joulebench tests\",\n"
+		"  \"dim\": 256, \"hidden_dim\": 512, \"n_layers\": 12, \"n_heads\": 4, \"n_kv_heads\": 4,\n"
+		"  \"vocab_size\": 256, \"seq_len\": 64, \"tied_embeddings\": true }\n";
 	struct eng_model *m = NULL;
-	char err[512];
+	char err[512], path[PATH_MAX], spec[PATH_MAX + 32], *dir;
 	int t;
 
 	(void)state;
@@ -519,8 +524,14 @@ static void test_synth_mix(void **state)
 	assert_int_equal(eng_synth_type_parse("q4_k", &t), 0);
 	assert_int_equal(t, ENG_TYPE_Q4_K);
 	assert_int_equal(eng_synth_type_parse("q4_k_x", &t), -EINVAL);
-	/* stories110m: 12 layers, tied embeddings, dim 768 and hidden 2048 (multiples of 256) */
-	assert_int_equal(eng_model_open("synth:stories110m:q4_k_m", NULL, &m, err, sizeof err), 0);
+	/* 12 layers (as stories110m), tied embeddings, every width a multiple of 256, small enough to
+	 * quantize quickly under qemu (make test-arm) */
+	dir = tu_mkdtemp();
+	assert_non_null(dir);
+	snprintf(path, sizeof path, "%s/mix12.json", dir);
+	assert_int_equal(tu_write_file(path, shape, sizeof shape - 1), 0);
+	snprintf(spec, sizeof spec, "synth:%s:q4_k_m", path);
+	assert_int_equal(eng_model_open(spec, NULL, &m, err, sizeof err), 0);
 	assert_int_equal(m->w.token_embd.type, ENG_TYPE_Q6_K); /* tied: the output's type */
 	for (int l = 0; l < 12; l++) {
 		/* use_more_bits(l, 12): l < 1, l >= 10, (l - 1) % 3 == 2 */
@@ -534,6 +545,8 @@ static void test_synth_mix(void **state)
 		assert_int_equal(m->w.layers[l].w_up.type, ENG_TYPE_Q4_K);
 	}
 	eng_model_close(m);
+	tu_rmtree(dir);
+	free(dir);
 	/* stories15m (dim 288): K rows fall back as llama.cpp does: Q4_K -> Q5_0, Q6_K -> Q8_0 */
 	assert_int_equal(eng_model_open("synth:stories15m:q4_k_m", NULL, &m, err, sizeof err), 0);
 	assert_int_equal(m->w.token_embd.type, ENG_TYPE_Q8_0);
