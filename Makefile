@@ -124,7 +124,14 @@ $(BUILD)/tests/%: tests/%.c $(LIBS) $(TEST_HELPER_SRC) tests/helpers/testutil.h 
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(TEST_HELPER_SRC) $(LINK_LIBS) -lcmocka
 
-test-build: cmocka-check $(BIN) $(TEST_BINS)
+# Test-side tools. llama-quantize runs llama.cpp's own quantizer from node-llama-cpp's library,
+# which it opens at run time, so it builds without scripts/oracle/node_modules.
+TEST_TOOLS := $(BUILD)/tests/tools/llama-quantize
+$(BUILD)/tests/tools/llama-quantize: scripts/oracle/llama-quantize.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< -ldl $(EXTRA_LDFLAGS)
+
+test-build: cmocka-check $(BIN) $(TEST_BINS) $(TEST_TOOLS)
 cmocka-check:
 	@[ "$(HAVE_CMOCKA)" = yes ] || { echo "the tests need cmocka (Debian/Ubuntu: libcmocka-dev, Fedora: libcmocka-devel; scripts/install-deps.sh installs it)" >&2; exit 2; }
 
