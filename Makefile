@@ -124,7 +124,17 @@ $(BUILD)/tests/%: tests/%.c $(LIBS) $(TEST_HELPER_SRC) tests/helpers/testutil.h 
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(TEST_HELPER_SRC) $(LINK_LIBS) -lcmocka
 
-test-build: cmocka-check $(BIN) $(TEST_BINS)
+# Test-side tools. llama-quantize runs llama.cpp's own quantizer from node-llama-cpp's library,
+# which it opens at run time, so it builds without scripts/oracle/node_modules
+# (tests/test_kquant_oracle.c runs it).
+TEST_TOOLS := $(BUILD)/tests/tools/llama-quantize
+$(BUILD)/tests/tools/llama-quantize: scripts/oracle/llama-quantize.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< -ldl $(EXTRA_LDFLAGS)
+
+$(BUILD)/tests/test_kquant_oracle: | $(TEST_TOOLS)
+
+test-build: cmocka-check $(BIN) $(TEST_BINS) $(TEST_TOOLS)
 cmocka-check:
 	@[ "$(HAVE_CMOCKA)" = yes ] || { echo "the tests need cmocka (Debian/Ubuntu: libcmocka-dev, Fedora: libcmocka-devel; scripts/install-deps.sh installs it)" >&2; exit 2; }
 
@@ -264,11 +274,12 @@ test-arm:
 	    PKG_CONFIG="env PKG_CONFIG_LIBDIR=$$PWD/build-arm/pkgconfig:$(ARM_LIBDIR)/pkgconfig:/usr/share/pkgconfig pkg-config" \
 	    $$targets >$$d/build.log 2>&1 || { build_ok=0; grep -E "error|Error" $$d/build.log | head -20; }; \
 	  printf '#!/bin/sh\nexec %s %s "$$@"\n' "$(ARM_QEMU)" "$$PWD/$$d/joulebench" >$$d/jb-qemu; chmod +x $$d/jb-qemu; \
+	  printf '#!/bin/sh\nexec %s %s "$$@"\n' "$(ARM_QEMU)" "$$PWD/$$d/tests/tools/llama-quantize" >$$d/lq-qemu; chmod +x $$d/lq-qemu; \
 	  pass=0 fail=0 failed=; \
 	  for t in $$d/tests/test_*; do \
 	    [ -x "$$t" ] || continue; n=$${t##*/}; \
 	    if [ "$(ARM_TESTS)" != all ]; then case " $(ARM_TESTS) " in *" $$n "*) ;; *) continue ;; esac; fi; \
-	    if JOULEBENCH_BIN=$$d/jb-qemu timeout --kill-after=10 600 $(ARM_QEMU) $$t >$$d/$$n.log 2>&1; then \
+	    if JOULEBENCH_BIN=$$d/jb-qemu JOULEBENCH_LLAMA_QUANTIZE=$$PWD/$$d/lq-qemu timeout --kill-after=10 600 $(ARM_QEMU) $$t >$$d/$$n.log 2>&1; then \
 	      pass=$$((pass + 1)); else fail=$$((fail + 1)); failed="$$failed $$n"; tail -30 $$d/$$n.log; fi; \
 	  done; \
 	  echo "== test-arm: $$a: $$pass test programs passed, $$fail failed$${failed:+:$$failed} (logs in $$d/)"; \
