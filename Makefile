@@ -267,7 +267,7 @@ test-arm:
 	@set -e; total_fail=0; for a in $(ARM_ARCHES); do \
 	  d=build-arm/$$a; targets=; \
 	  if [ "$(ARM_TESTS)" = all ]; then targets=test-build; \
-	  else for t in $(ARM_TESTS); do targets="$$targets $$d/tests/$$t"; done; fi; \
+	  else targets=$$d/joulebench; for t in $(ARM_TESTS); do targets="$$targets $$d/tests/$$t"; done; fi; \
 	  echo "== test-arm: $$a: building $$targets"; \
 	  build_ok=1; mkdir -p $$d; \
 	  $(MAKE) -k --no-print-directory CC=$(ARM_CC) ARCH=$$a BUILD=$$d BIN=$$d/joulebench \
