@@ -177,6 +177,33 @@ static void pack_act_avx512(struct eng_pool *p, struct eng_act *a, void *buf)
 	a->packed = buf;
 }
 
+/* Prefetch distance, as in kernels_avx2.c: two tiles (8 rows) below when that is at most 64 KiB,
+ * else 4 KiB further along the row. */
+TGT_INLINE int64_t pf_distance(const struct eng_mat *w)
+{
+	int64_t tiles = 2 * 4 * (int64_t)w->row_bytes;
+
+	return tiles <= 64 * 1024 ? tiles : 4096;
+}
+
+/* A chunk starts with nothing in flight: request what the steady state would already have. */
+TGT_INLINE void prefetch_chunk_start(const struct eng_mat *w, int64_t r0, int64_t r1, int64_t pfd)
+{
+	const char *base = (const char *)w->data;
+	int64_t rb = (int64_t)w->row_bytes;
+
+	if (pfd >= 4 * rb) {
+		int64_t r_end = r0 + pfd / rb < r1 ? r0 + pfd / rb : r1;
+
+		for (const char *p = base + r0 * rb; p < base + r_end * rb; p += 64)
+			_mm_prefetch(p, _MM_HINT_T0);
+		return;
+	}
+	for (int64_t r = r0; r < r0 + 4 && r < r1; r++)
+		for (int64_t off = 0; off < pfd && off < rb; off += 64)
+			_mm_prefetch(base + r * rb + off, _MM_HINT_T0);
+}
+
 /* ---- GEMM: R rows x TT token tiles ---- */
 
 /* The f16 scale of block b of a row. */
@@ -325,25 +352,35 @@ TGT_INLINE __m512i bcast_u64(const void *p)
 	return _mm512_set1_epi64((long long)v);
 }
 
-TGT_INLINE void gemm8_tile(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r, int nr, const int q4)
+TGT_INLINE void gemm8_tile(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r, int nr, int64_t pfd,
+			   const int q4)
 {
 	const struct pk8_block *pk = a->packed;
 	const size_t bsz = q4 ? sizeof(struct eng_block_q4_0) : sizeof(struct eng_block_q8_0);
 	const __m512i m0f = _mm512_set1_epi8(0x0f), m80 = _mm512_set1_epi8((char)0x80);
 	const char *wr[4];
-	__m512 acc[4];
+	__m512 acc[2] = { _mm512_setzero_ps(), _mm512_setzero_ps() };
 
-	_Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
+	_Pragma("GCC unroll 4") for (int i = 0; i < 4; i++)
 		wr[i] = (const char *)w->data + (r + (i < nr ? i : nr - 1)) * (int64_t)w->row_bytes;
-		acc[i] = _mm512_setzero_ps();
-	}
 	for (int64_t b = 0; b < a->nb; b++) {
 		__m512i isum[4], init = _mm512_slli_epi32(_mm512_loadu_si512(pk[b].neg_sum), q4 ? 3 : 7);
 		__m512 dx = _mm512_loadu_ps(pk[b].d);
 
-		_Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
-			_mm_prefetch(wr[i] + (b + 8) * (int64_t)bsz, _MM_HINT_T0);
-			isum[i] = init;
+		{
+			/* as matvec_rows: pfd bytes ahead, the same rows two tiles below (a batch of 8 is
+			 * still memory-bound when the weights come from DRAM) */
+			int64_t o = b * (int64_t)bsz + pfd;
+
+			if (pfd < 4 * (int64_t)w->row_bytes && o >= (int64_t)w->row_bytes)
+				o += 3 * (int64_t)w->row_bytes;
+			/* one line per row every 64 bytes at most: each Q8_0 block (34 bytes), every
+			 * other Q4_0 block (18) */
+			if (!q4 || !(b & 1))
+				_Pragma("GCC unroll 4") for (int i = 0; i < 4; i++)
+					_mm_prefetch(wr[i] + o, _MM_HINT_T0);
+			_Pragma("GCC unroll 4") for (int i = 0; i < 4; i++)
+				isum[i] = init;
 		}
 		if (q4) {
 			_Pragma("GCC unroll 2") for (int k = 0; k < 2; k++)
@@ -365,30 +402,46 @@ TGT_INLINE void gemm8_tile(const struct eng_mat *w, const struct eng_act *a, flo
 								      _mm512_loadu_si512(pk[b].q[k]));
 				}
 		}
-		_Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
-			/* the pair's sum in both lanes, then the reference's order: (d_w * d_x) * (float)sum */
-			__m512i s = _mm512_add_epi32(isum[i], _mm512_shuffle_epi32(isum[i], _MM_PERM_CDAB));
-			__m512 sc = _mm512_mul_ps(_mm512_set1_ps(row_scale(wr[i], b, bsz)), dx);
+		_Pragma("GCC unroll 2") for (int p = 0; p < 2; p++) {
+			/* rows 2p and 2p + 1 share a register: lane 2l gets row 2p's pair sum for token l,
+			 * lane 2l + 1 row 2p + 1's; then the reference's order, (d_w * d_x) * (float)sum */
+			const __m512i si = isum[2 * p], sj = isum[2 * p + 1];
+			__m512i s = _mm512_add_epi32(_mm512_mask_blend_epi32(0xaaaa, si, sj),
+						     _mm512_shuffle_epi32(_mm512_mask_blend_epi32(0xaaaa, sj, si),
+									  _MM_PERM_CDAB));
+			uint16_t hi, hj;
+			__m128 dw;
+			__m512 sc;
 
-			acc[i] = _mm512_add_ps(acc[i], _mm512_mul_ps(sc, _mm512_cvtepi32_ps(s)));
+			memcpy(&hi, wr[2 * p] + b * (int64_t)bsz, 2);
+			memcpy(&hj, wr[2 * p + 1] + b * (int64_t)bsz, 2);
+			dw = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)hi | (uint32_t)hj << 16)));
+			sc = _mm512_mul_ps(_mm512_castpd_ps(_mm512_broadcastsd_pd(_mm_castps_pd(dw))), dx);
+			acc[p] = _mm512_add_ps(acc[p], _mm512_mul_ps(sc, _mm512_cvtepi32_ps(s)));
 		}
 	}
-	_Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
+	_Pragma("GCC unroll 2") for (int p = 0; p < 2; p++) {
 		float v[16];
 
-		if (i >= nr)
+		_mm512_storeu_ps(v, acc[p]);
+		for (int l = 0; l < a->n_tok; l++) {
+			y[(int64_t)l * w->rows + r + 2 * p] = v[2 * l];
+			if (2 * p + 1 < nr)
+				y[(int64_t)l * w->rows + r + 2 * p + 1] = v[2 * l + 1];
+		}
+		if (2 * p + 2 >= nr)
 			break;
-		_mm512_storeu_ps(v, acc[i]);
-		for (int l = 0; l < a->n_tok; l++)
-			y[(int64_t)l * w->rows + r + i] = v[2 * l];
 	}
 }
 
 TGT_INLINE void gemm8_rows(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1,
 			   const int q4)
 {
+	const int64_t pfd = pf_distance(w);
+
+	prefetch_chunk_start(w, r0, r1, pfd);
 	for (int64_t r = r0; r < r1; r += 4)
-		gemm8_tile(w, a, y, r, r1 - r < 4 ? (int)(r1 - r) : 4, q4);
+		gemm8_tile(w, a, y, r, r1 - r < 4 ? (int)(r1 - r) : 4, pfd, q4);
 }
 
 /* ---- matvec (decode): 4 rows x 2 blocks per step ---- */
@@ -454,33 +507,6 @@ TGT_INLINE __m128 scales4(const char *const *wr, int64_t k, size_t bsz)
 TGT_INLINE __m128 scale_add(__m128 acc, __m128i isum, const char *const *wr, int64_t k, size_t bsz, float dx)
 {
 	return _mm_add_ps(acc, _mm_mul_ps(_mm_mul_ps(scales4(wr, k, bsz), _mm_set1_ps(dx)), _mm_cvtepi32_ps(isum)));
-}
-
-/* Prefetch distance, as in kernels_avx2.c: two tiles (8 rows) below when that is at most 64 KiB,
- * else 4 KiB further along the row. */
-TGT_INLINE int64_t pf_distance(const struct eng_mat *w)
-{
-	int64_t tiles = 2 * 4 * (int64_t)w->row_bytes;
-
-	return tiles <= 64 * 1024 ? tiles : 4096;
-}
-
-/* A chunk starts with nothing in flight: request what the steady state would already have. */
-TGT_INLINE void prefetch_chunk_start(const struct eng_mat *w, int64_t r0, int64_t r1, int64_t pfd)
-{
-	const char *base = (const char *)w->data;
-	int64_t rb = (int64_t)w->row_bytes;
-
-	if (pfd >= 4 * rb) {
-		int64_t r_end = r0 + pfd / rb < r1 ? r0 + pfd / rb : r1;
-
-		for (const char *p = base + r0 * rb; p < base + r_end * rb; p += 64)
-			_mm_prefetch(p, _MM_HINT_T0);
-		return;
-	}
-	for (int64_t r = r0; r < r0 + 4 && r < r1; r++)
-		for (int64_t off = 0; off < pfd && off < rb; off += 64)
-			_mm_prefetch(base + r * rb + off, _MM_HINT_T0);
 }
 
 TGT_INLINE void matvec_rows(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1,

@@ -3,6 +3,8 @@
 # BENCH_SECTIONS picks the sections (default "engine kernels sampler store meter serve"; `make
 # results` runs "engine sampler" and puts their output in RESULTS.md).
 set -euo pipefail
+# Byte-wise text handling: generated text in --json output need not be valid UTF-8.
+export LC_ALL=C
 cd "$(dirname "$0")/.."
 sections=" ${BENCH_SECTIONS:-engine kernels sampler store meter serve} "
 ./joulebench --version
