@@ -270,6 +270,21 @@ TGT_INLINE void scales_mins(const uint8_t *q, uint8_t sc[8], uint8_t m[8])
 	memcpy(m, v + 2, 8);
 }
 
+/* scales_mins into two registers (sc in *sc64's bytes 0..7, m in *m64's): no round trip through
+ * memory, whose two 4-byte stores read back as one 8-byte load would stall the decode loop. */
+TGT_INLINE void scales_mins64(const uint8_t *q, uint64_t *sc64, uint64_t *m64)
+{
+	uint32_t w0, w1, w2;
+
+	memcpy(&w0, q, 4);
+	memcpy(&w1, q + 4, 4);
+	memcpy(&w2, q + 8, 4);
+	*sc64 = (uint64_t)(w0 & 0x3f3f3f3fu) |
+		(uint64_t)((w2 & 0x0f0f0f0fu) | (((w0 >> 6) & 0x03030303u) << 4)) << 32;
+	*m64 = (uint64_t)(w1 & 0x3f3f3f3fu) |
+	       (uint64_t)(((w2 >> 4) & 0x0f0f0f0fu) | (((w1 >> 6) & 0x03030303u) << 4)) << 32;
+}
+
 /* Q4_K, or Q5_K when q5 (the same scales, mins and order, one more bit per quant). */
 TGT_INLINE void q4k_tile(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r, const int R, int nr,
 			 int64_t t0, const int TT, const int q5)
@@ -465,7 +480,7 @@ TGT_INLINE void q4k_matvec_row(const char *row, int64_t nbk, const struct eng_bl
 	for (int64_t b = 0; b < nbk; b++) {
 		const struct eng_block_q4_k *wb = (const struct eng_block_q4_k *)(row + b * (int64_t)bsz);
 		const uint8_t *qs = q5 ? ((const struct eng_block_q5_k *)wb)->qs : wb->qs;
-		uint8_t sc[8], m[8];
+		uint64_t sc, m;
 		float d, dmin;
 		__m512i q0, q1, nib[4], s16, sa, sb;
 		__m256i mp;
@@ -473,12 +488,12 @@ TGT_INLINE void q4k_matvec_row(const char *row, int64_t nbk, const struct eng_bl
 		for (int off = 0; off < (int)bsz; off += 64)
 			_mm_prefetch((const char *)wb + 2048 + off, _MM_HINT_T0);
 		f16x2(&wb->d, &d, &dmin);
-		scales_mins(wb->scales, sc, m);
-		s16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
+		scales_mins64(wb->scales, &sc, &m);
+		s16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
 		sa = _mm512_permutexvar_epi16(ia, s16);
 		sb = _mm512_permutexvar_epi16(ib, s16);
 		{
-			__m128i m8 = _mm_loadl_epi64((const __m128i *)m);
+			__m128i m8 = _mm_cvtsi64_si128((long long)m);
 
 			mp = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
 		}
