@@ -701,9 +701,13 @@ static int compare_kernels(struct regress_ctx *x, const struct rpt_result *a, co
 
 /* ---- concurrency sweeps ------------------------------------------------------------------ */
 
+/* level_samples(): each request's seconds per output token, sent to last byte */
+#define SAMPLE_S_PER_TOKEN (-1)
+
 /* Per-request values of a sweep metric at one level, successful requests only (malloc'd, count
  * in *n): decode_tok_s = inter-token gaps / their sum (the stream's own rate, prefill excluded),
- * ttft_ns, prefill_tok_s = prompt_tokens / TTFT (queueing included, as the client sees it). */
+ * ttft_ns, prefill_tok_s = prompt_tokens / TTFT (queueing included, as the client sees it),
+ * SAMPLE_S_PER_TOKEN = (t_end_ns - t_start_ns) / completion_tokens. */
 static double *level_samples(const cJSON *lv, int m, int *n)
 {
 	const cJSON *reqs = get(lv, "requests"), *q;
@@ -730,6 +734,13 @@ static double *level_samples(const cJSON *lv, int m, int *n)
 			if (cJSON_IsNumber(tt) && cJSON_IsNumber(pt) && tt->valuedouble > 0)
 				val = pt->valuedouble / (tt->valuedouble / 1e9);
 			break;
+		case SAMPLE_S_PER_TOKEN: {
+			const cJSON *t0 = get(q, "t_start_ns"), *t1 = get(q, "t_end_ns"), *ct = get(q, "completion_tokens");
+
+			if (cJSON_IsNumber(t0) && cJSON_IsNumber(t1) && cJSON_IsNumber(ct) && ct->valuedouble > 0)
+				val = (t1->valuedouble - t0->valuedouble) / 1e9 / ct->valuedouble;
+			break;
+		}
 		case M_DECODE_TOK_S:
 			cJSON_ArrayForEach(g, get(q, "itl_ns"))
 			{
@@ -775,6 +786,52 @@ static enum rpt_change combine(const struct rpt_gate_row *rows, int n)
 		imp |= rows[i].verdict == RPT_IMPROVED;
 	}
 	return reg ? RPT_REGRESSED : inc ? RPT_INCONCLUSIVE : imp ? RPT_IMPROVED : RPT_UNCHANGED;
+}
+
+/*
+ * A figure a level has once (agg_tok_s, j_per_token: its whole window) has no repetitions to
+ * test. A change beyond the threshold counts only when the level's requests bear it out: their
+ * own time per output token (sent to last byte) moved the same way under the U test (p < alpha);
+ * otherwise it is inconclusive (an energy change at unchanged speed then needs
+ * --fail-on-inconclusive or a repeated sweep to be caught).
+ */
+static int single_window(struct regress_ctx *x, const cJSON *lv, const cJSON *other, double base, double cur,
+			 int m, struct rpt_gate_row *row)
+{
+	struct rpt_gate_row t;
+	double *sa, *sb;
+	int na, nb;
+	bool confirmed;
+
+	rpt_gate_value(base, cur, metrics[m].higher_is_better, &x->o->gate, row);
+	row->deterministic = false;
+	if (row->verdict != RPT_REGRESSED && row->verdict != RPT_IMPROVED) {
+		row_note(row, "one figure per level (its whole window): a plain threshold");
+		return 0;
+	}
+	sa = level_samples(lv, SAMPLE_S_PER_TOKEN, &na);
+	sb = level_samples(other, SAMPLE_S_PER_TOKEN, &nb);
+	if (!sa || !sb) {
+		free(sa);
+		free(sb);
+		return -ENOMEM;
+	}
+	memset(&t, 0, sizeof t);
+	rpt_gate_samples(sa, na, sb, nb, false, &x->o->gate, &t);
+	free(sa);
+	free(sb);
+	confirmed = t.has_p && t.p < x->o->gate.alpha && isfinite(t.ratio) &&
+		    (row->verdict == RPT_REGRESSED ? t.ratio > 1 : t.ratio < 1);
+	if (confirmed) {
+		row_note(row, "one figure per level, borne out by the requests' time per token (ratio %.3f, p %.3g)",
+			 t.ratio, t.p);
+	} else {
+		row_note(row, "one figure per level, %s not borne out by the requests' time per token (ratio %.3f, "
+			 "p %.3g): could be noise", row->verdict == RPT_REGRESSED ? "worse," : "better,",
+			 t.ratio, t.has_p ? t.p : 1.0);
+		row->verdict = RPT_INCONCLUSIVE;
+	}
+	return 0;
 }
 
 /*
@@ -844,11 +901,9 @@ static int compare_sweeps(struct regress_ctx *x, const struct rpt_result *a, con
 					row_note(&row, "%s: %s", cJSON_IsNumber(va) ? "current" : "baseline",
 						 reason_of(cJSON_IsNumber(va) ? other : lv, key));
 				} else {
-					rpt_gate_value(va->valuedouble, vb->valuedouble, metrics[m].higher_is_better,
-						       &x->o->gate, &row);
-					row.deterministic = false;
-					row_note(&row, "one figure per level (its whole window): a plain threshold, "
-						 "no significance test");
+					rc = single_window(x, lv, other, va->valuedouble, vb->valuedouble, m, &row);
+					if (rc)
+						return rc;
 				}
 			} else {
 				int na, nb;
