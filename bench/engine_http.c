@@ -851,7 +851,9 @@ static long http_simple(const struct bench_http_opts *o, const char *url, const 
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
 	cc = curl_easy_perform(e);
-	if (cc == CURLE_OK) {
+	if (cc == CURLE_OK && c.overflow) {
+		snprintf(why, whylen, "%.300s: an answer longer than %u bytes", url, STREAM_LINE_MAX);
+	} else if (cc == CURLE_OK) {
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 		*out = c.p;
 		c.p = NULL;
