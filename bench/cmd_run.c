@@ -66,6 +66,12 @@ static const char usage_text[] =
 	"                         started with --api-key)\n"
 	"  --same-prompt          send the identical prompt every time (default: each request's\n"
 	"                         begins \"(N) \" so a server's prefix cache cannot skip prefill)\n"
+	"  --prompt-format F      ids: the --prompt-tokens ids the built-in engine feeds (BOS\n"
+	"                         first), sent as a token array, so the server prefills exactly\n"
+	"                         that many tokens; text: filler words the server tokenizes;\n"
+	"                         auto (default): ids when /v1/models says llama-server or\n"
+	"                         joulebench serve (owned_by llamacpp or joulebench) with its\n"
+	"                         vocabulary size and BOS, text otherwise\n"
 	"  --remote               the engine runs on another machine although its URL is local\n"
 	"                         (an SSH tunnel, a port forward): measured for latency only\n"
 	"  --db DB                also store the result in this database: an SQLite file or a\n"
@@ -114,6 +120,7 @@ enum {
 	OPT_REMOTE,
 	OPT_API_KEY_ENV,
 	OPT_SAME_PROMPT,
+	OPT_PROMPT_FORMAT,
 };
 
 static const struct option long_opts[] = {
@@ -150,6 +157,7 @@ static const struct option long_opts[] = {
 	{ "remote", no_argument, NULL, OPT_REMOTE },
 	{ "api-key-env", required_argument, NULL, OPT_API_KEY_ENV },
 	{ "same-prompt", no_argument, NULL, OPT_SAME_PROMPT },
+	{ "prompt-format", required_argument, NULL, OPT_PROMPT_FORMAT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
@@ -168,7 +176,7 @@ struct overrides {
 
 /* The HTTP engine flags: checked together once parsing is done. */
 struct http_flags {
-	const char *engine, *url, *concurrency, *model, *api_key_env;
+	const char *engine, *url, *concurrency, *model, *api_key_env, *prompt_format;
 	bool chat, no_ignore_eos, has_requests, has_timeout, has_params, remote, same_prompt;
 	long requests;
 	double timeout_s, params;
@@ -190,7 +198,8 @@ static int http_setup(const struct http_flags *f, const struct bench_workload *w
 				    : f->has_requests ? "--requests" : f->has_timeout ? "--timeout-s"
 				    : f->no_ignore_eos ? "--no-ignore-eos" : f->has_params ? "--model-params"
 				    : f->remote ? "--remote" : f->api_key_env ? "--api-key-env"
-				    : f->same_prompt ? "--same-prompt" : NULL;
+				    : f->same_prompt ? "--same-prompt"
+				    : f->prompt_format ? "--prompt-format" : NULL;
 
 		if (stray)
 			return bench_usage_error("run", "%s needs an external engine (--engine openai or "
@@ -228,6 +237,20 @@ static int http_setup(const struct http_flags *f, const struct bench_workload *w
 		if (!getenv(f->api_key_env) || !*getenv(f->api_key_env))
 			return bench_usage_error("run", "--api-key-env: $%s is not set", f->api_key_env);
 		snprintf(h->api_key_env, sizeof h->api_key_env, "%s", f->api_key_env);
+	}
+	if (f->prompt_format) {
+		if (bench_prompt_format_parse(f->prompt_format, &h->prompt_format) < 0)
+			return bench_usage_error("run", "--prompt-format: expected ids, text or auto, got '%s'",
+						 f->prompt_format);
+		if (h->prompt_format == BENCH_PROMPT_IDS && h->engine == BENCH_ENGINE_OLLAMA)
+			return bench_usage_error("run", "--prompt-format ids: Ollama's API takes text prompts "
+							"only (use --engine openai, or --prompt-format text)");
+		if (h->prompt_format == BENCH_PROMPT_IDS && h->chat)
+			return bench_usage_error("run", "--prompt-format ids: --chat sends messages, not "
+							"token ids (drop --chat, or use --prompt-format text)");
+		if (h->prompt_format == BENCH_PROMPT_IDS && w->prompt_text)
+			return bench_usage_error("run", "--prompt-format ids: the prompt is a text (--prompt); "
+							"ids come from --prompt-tokens N");
 	}
 	h->n_levels = 1;
 	h->concurrency[0] = 1;
@@ -511,6 +534,7 @@ int cmd_run(int argc, char **argv)
 		case OPT_REMOTE: hf.remote = true; break;
 		case OPT_API_KEY_ENV: hf.api_key_env = optarg; break;
 		case OPT_SAME_PROMPT: hf.same_prompt = true; break;
+		case OPT_PROMPT_FORMAT: hf.prompt_format = optarg; break;
 		case OPT_REQUESTS:
 			if (bench_parse_long(optarg, 1, 1000000, &hf.requests) < 0)
 				return bench_usage_error("run", "--requests: expected an integer from 1 to "

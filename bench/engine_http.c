@@ -48,6 +48,31 @@ int bench_engine_parse(const char *s, enum bench_engine *out)
 	return 0;
 }
 
+const char *bench_prompt_format_name(enum bench_prompt_format f)
+{
+	switch (f) {
+	case BENCH_PROMPT_TEXT:
+		return "text";
+	case BENCH_PROMPT_IDS:
+		return "ids";
+	default:
+		return "auto";
+	}
+}
+
+int bench_prompt_format_parse(const char *s, enum bench_prompt_format *out)
+{
+	if (!strcmp(s, "auto"))
+		*out = BENCH_PROMPT_AUTO;
+	else if (!strcmp(s, "text"))
+		*out = BENCH_PROMPT_TEXT;
+	else if (!strcmp(s, "ids"))
+		*out = BENCH_PROMPT_IDS;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 /* ---- requests ------------------------------------------------------------------------------ */
 
 void bench_http_endpoint(const struct bench_http_opts *o, char *out, size_t len)
@@ -64,9 +89,11 @@ void bench_http_endpoint(const struct bench_http_opts *o, char *out, size_t len)
 	snprintf(out, len, "%.*s%s", (int)n, o->url, path);
 }
 
-char *bench_http_body(const struct bench_http_opts *o, const char *prompt, int max_tokens)
+char *bench_http_body(const struct bench_http_opts *o, const struct bench_http_prompt *p,
+                      int max_tokens)
 {
 	cJSON *b = cJSON_CreateObject(), *x;
+	const char *prompt = p->text ? p->text : "";
 	char *s;
 
 	if (!b)
@@ -96,8 +123,13 @@ char *bench_http_body(const struct bench_http_opts *o, const char *prompt, int m
 			cJSON_AddItemToArray(msgs, m);
 			cJSON_AddStringToObject(m, "role", "user");
 			cJSON_AddStringToObject(m, "content", prompt);
-		} else {
+		} else if (p->text) {
 			cJSON_AddStringToObject(b, "prompt", prompt);
+		} else {
+			/* token ids, sent as they are: a server adds no BOS to an id array */
+			x = cJSON_AddArrayToObject(b, "prompt");
+			for (int i = 0; i < p->n_ids; i++)
+				cJSON_AddItemToArray(x, cJSON_CreateNumber(p->ids[i]));
 		}
 		cJSON_AddNumberToObject(b, "max_tokens", max_tokens);
 		cJSON_AddNumberToObject(b, "temperature", 0);
@@ -508,8 +540,8 @@ static void curl_init_once(void)
 }
 
 static int xfer_start(struct xfer *x, CURLM *m, const struct bench_http_opts *o, const char *url,
-                      const char *prompt, int max_tokens, struct bench_http_req *q, char *err,
-                      size_t errlen)
+                      const struct bench_http_prompt *prompt, int max_tokens,
+                      struct bench_http_req *q, char *err, size_t errlen)
 {
 	memset(q->error, 0, sizeof q->error);
 	q->prompt_tokens = -1;
@@ -522,15 +554,35 @@ static int xfer_start(struct xfer *x, CURLM *m, const struct bench_http_opts *o,
 	free(x->body);
 	if (o->same_prompt) {
 		x->body = bench_http_body(o, prompt, max_tokens);
-	} else {
+	} else if (prompt->text) {
 		/* a different first token in every request: a server's prefix cache cannot skip the
 		 * prefill that the benchmark means to measure */
+		struct bench_http_prompt v = *prompt;
 		char *p = NULL;
 
-		if (asprintf(&p, "(%d) %s", atomic_fetch_add(&req_serial, 1), prompt) < 0)
+		if (asprintf(&p, "(%d) %s", atomic_fetch_add(&req_serial, 1), prompt->text) < 0)
 			p = NULL;
-		x->body = p ? bench_http_body(o, p, max_tokens) : NULL;
+		v.text = p;
+		x->body = p ? bench_http_body(o, &v, max_tokens) : NULL;
 		free(p);
+	} else {
+		/* ids: the same length, one id after BOS different in every request */
+		struct bench_http_prompt v = *prompt;
+		int32_t *ids = malloc((size_t)(prompt->n_ids ? prompt->n_ids : 1) * sizeof *ids);
+
+		x->body = NULL;
+		if (ids) {
+			int k = prompt->vary_at;
+
+			memcpy(ids, prompt->ids, (size_t)prompt->n_ids * sizeof *ids);
+			if (k >= 0 && k < prompt->n_ids && prompt->n_vocab > 0)
+				ids[k] = (int32_t)(((int64_t)ids[k] +
+				                    atomic_fetch_add(&req_serial, 1)) %
+				                   prompt->n_vocab);
+			v.ids = ids;
+			x->body = bench_http_body(o, &v, max_tokens);
+			free(ids);
+		}
 	}
 	bench_stream_free(x->st);
 	x->st = bench_stream_new(o->engine, q);
@@ -645,8 +697,8 @@ static void xfer_done(struct xfer *x, CURLcode cc, const struct bench_http_opts 
 	x->busy = false;
 }
 
-int bench_http_batch(const struct bench_http_opts *o, const char *const *prompts, int n_prompts,
-                     int max_tokens, int n, int concurrency, struct bench_http_req *out,
+int bench_http_batch(const struct bench_http_opts *o, const struct bench_http_prompt *prompts,
+                     int n_prompts, int max_tokens, int n, int concurrency, struct bench_http_req *out,
                      volatile const sig_atomic_t *stop, char *err, size_t errlen)
 {
 	char url[700];
@@ -684,7 +736,7 @@ int bench_http_batch(const struct bench_http_opts *o, const char *const *prompts
 				continue;
 			if (stop && *stop)
 				break;
-			rc = xfer_start(&xs[k], m, o, url, prompts[next % n_prompts], max_tokens,
+			rc = xfer_start(&xs[k], m, o, url, &prompts[next % n_prompts], max_tokens,
 			                &out[next], err, errlen);
 			if (rc < 0)
 				goto out;
@@ -738,6 +790,168 @@ out:
 	if (m)
 		curl_multi_cleanup(m);
 	return rc;
+}
+
+/* ---- what the server says about itself ------------------------------------------------------ */
+
+struct collect {
+	char *p;
+	size_t n, cap;
+	bool overflow;
+};
+
+static size_t on_collect(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct collect *c = ud;
+	size_t n = size * nmemb;
+
+	if (append(&c->p, &c->n, &c->cap, ptr, n) < 0)
+		c->overflow = true;
+	return n;
+}
+
+/* GET url (body NULL) or POST body to it, with o's key and --connect-to; returns the HTTP status
+ * (0: no answer, the reason in why) with the body in *out (malloc'd, may be NULL). */
+static long http_simple(const struct bench_http_opts *o, const char *url, const char *body,
+                        char **out, char *why, size_t whylen)
+{
+	struct collect c = {NULL, 0, 0, false};
+	struct curl_slist *hdrs = NULL, *connect_to = NULL;
+	char cerr[CURL_ERROR_SIZE] = "";
+	CURL *e = NULL;
+	CURLcode cc;
+	long status = 0;
+
+	*out = NULL;
+	pthread_once(&curl_once, curl_init_once);
+	e = curl_easy_init();
+	if (!e) {
+		snprintf(why, whylen, "curl_easy_init failed");
+		return 0;
+	}
+	hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	if (o->api_key_env[0] && getenv(o->api_key_env) && *getenv(o->api_key_env)) {
+		char auth[1024];
+
+		snprintf(auth, sizeof auth, "Authorization: Bearer %.990s", getenv(o->api_key_env));
+		hdrs = curl_slist_append(hdrs, auth);
+	}
+	if (getenv("JOULEBENCH_HTTP_CONNECT_TO") && *getenv("JOULEBENCH_HTTP_CONNECT_TO")) {
+		connect_to = curl_slist_append(NULL, getenv("JOULEBENCH_HTTP_CONNECT_TO"));
+		curl_easy_setopt(e, CURLOPT_CONNECT_TO, connect_to);
+	}
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+	if (body)
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_collect);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &c);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
+	cc = curl_easy_perform(e);
+	if (cc == CURLE_OK && c.overflow) {
+		snprintf(why, whylen, "%.300s: an answer longer than %u bytes", url, STREAM_LINE_MAX);
+	} else if (cc == CURLE_OK) {
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+		*out = c.p;
+		c.p = NULL;
+	} else {
+		snprintf(why, whylen, "%s: %s", url, cerr[0] ? cerr : curl_easy_strerror(cc));
+	}
+	free(c.p);
+	curl_slist_free_all(hdrs);
+	curl_slist_free_all(connect_to);
+	curl_easy_cleanup(e);
+	return status;
+}
+
+void bench_http_server_info(const struct bench_http_opts *o, struct bench_http_server_info *si)
+{
+	char url[700], models[700], *body = NULL;
+	const cJSON *data, *it, *m = NULL, *meta, *v;
+	cJSON *j = NULL;
+	size_t n = strlen(o->url);
+	long st;
+
+	memset(si, 0, sizeof *si);
+	si->bos = -1;
+	while (n > 0 && o->url[n - 1] == '/')
+		n--;
+	snprintf(models, sizeof models, "%.*s/models", (int)n, o->url);
+	snprintf(url, sizeof url, "%s", models);
+	st = http_simple(o, url, NULL, &body, si->why, sizeof si->why);
+	if (st == 0)
+		goto out;
+	j = body ? cJSON_Parse(body) : NULL;
+	data = cJSON_GetObjectItemCaseSensitive(j, "data");
+	if (st != 200 || !cJSON_IsArray(data)) {
+		snprintf(si->why, sizeof si->why, "GET %.300s answered %ld without a model list", url, st);
+		goto out;
+	}
+	cJSON_ArrayForEach(it, data)
+	{
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+
+		if (cJSON_IsString(id) && !strcmp(id->valuestring, o->model))
+			m = it;
+	}
+	if (!m && cJSON_GetArraySize(data) == 1)
+		m = cJSON_GetArrayItem(data, 0); /* llama-server lists its one model by file name */
+	if (!m) {
+		snprintf(si->why, sizeof si->why, "GET %.250s does not list model '%.100s'", url, o->model);
+		goto out;
+	}
+	si->listed = true;
+	v = cJSON_GetObjectItemCaseSensitive(m, "owned_by");
+	if (cJSON_IsString(v))
+		snprintf(si->owned_by, sizeof si->owned_by, "%s", v->valuestring);
+	meta = cJSON_GetObjectItemCaseSensitive(m, "meta");
+	v = cJSON_GetObjectItemCaseSensitive(meta, "n_vocab");
+	if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble < 1e9)
+		si->n_vocab = (int)v->valuedouble;
+	v = cJSON_GetObjectItemCaseSensitive(meta, "bos_token_id");
+	if (cJSON_IsNull(v) || (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e9)) {
+		si->bos_known = true;
+		si->bos = cJSON_IsNull(v) ? -1 : (int32_t)v->valuedouble;
+		snprintf(si->bos_source, sizeof si->bos_source, "%s", "meta.bos_token_id");
+	}
+	if (!si->bos_known && !strcmp(si->owned_by, "llamacpp")) {
+		/* llama-server: the tokens of an empty text with special tokens are its BOS (or
+		 * nothing); /tokenize lives at the root, not under /v1 */
+		const cJSON *toks;
+
+		if (n >= 3 && !strncmp(o->url + n - 3, "/v1", 3))
+			n -= 3;
+		snprintf(url, sizeof url, "%.*s/tokenize", (int)n, o->url);
+		free(body);
+		cJSON_Delete(j);
+		body = NULL;
+		st = http_simple(o, url, "{\"content\":\"\",\"add_special\":true}", &body, si->why,
+		                 sizeof si->why);
+		j = body ? cJSON_Parse(body) : NULL;
+		toks = cJSON_GetObjectItemCaseSensitive(j, "tokens");
+		if (st == 200 && cJSON_IsArray(toks) && cJSON_GetArraySize(toks) <= 1 &&
+		    (cJSON_GetArraySize(toks) == 0 || cJSON_IsNumber(cJSON_GetArrayItem(toks, 0)))) {
+			si->bos_known = true;
+			si->bos = cJSON_GetArraySize(toks) ? cJSON_GetArrayItem(toks, 0)->valueint : -1;
+			snprintf(si->bos_source, sizeof si->bos_source, "%s", "/tokenize");
+		} else if (st != 0) {
+			snprintf(si->why, sizeof si->why,
+			         "POST %.300s (an empty text with add_special) answered %ld without one "
+			         "token or none",
+			         url, st);
+		}
+	}
+	if (!si->why[0] && !si->n_vocab)
+		snprintf(si->why, sizeof si->why, "GET %.300s gives no meta.n_vocab", models);
+	else if (!si->why[0] && !si->bos_known)
+		snprintf(si->why, sizeof si->why,
+		         "the server says neither meta.bos_token_id nor (llama-server) its /tokenize BOS");
+out:
+	free(body);
+	cJSON_Delete(j);
 }
 
 /* ---- whose machine ------------------------------------------------------------------------- */

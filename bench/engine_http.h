@@ -38,6 +38,34 @@ int bench_engine_parse(const char *s, enum bench_engine *out);
 
 #define BENCH_HTTP_MAX_LEVELS 16
 
+/*
+ * How the workload's prompt is sent (--prompt-format). `text`: words (or the workload's text)
+ * that the server tokenizes. `ids`: the token ids the built-in engine feeds, as an array in
+ * `prompt` (the OpenAI /v1/completions API, llama-server and `joulebench serve` take one), so
+ * the server prefills exactly the workload's prompt length. `auto`: ids when the server's
+ * /v1/models says it is llama-server (owned_by "llamacpp") or `joulebench serve` (owned_by
+ * "joulebench") and gives its vocabulary size and BOS token; text otherwise.
+ */
+enum bench_prompt_format {
+	BENCH_PROMPT_AUTO = 0,
+	BENCH_PROMPT_TEXT,
+	BENCH_PROMPT_IDS,
+};
+/* "auto", "text", "ids"; parse returns 0 or -EINVAL. */
+const char *bench_prompt_format_name(enum bench_prompt_format f);
+int bench_prompt_format_parse(const char *s, enum bench_prompt_format *out);
+
+/* One prompt as sent: text, or n_ids token ids. Unless same_prompt, each request changes its
+ * prompt so no prefix cache can skip the prefill: text gets "(N) " in front, ids get N added
+ * (modulo n_vocab) to the id at vary_at (the first after BOS). */
+struct bench_http_prompt {
+	const char *text; /* NULL: ids */
+	const int32_t *ids;
+	int n_ids;
+	int vary_at;
+	int n_vocab;
+};
+
 /* An external engine and how to load it. */
 struct bench_http_opts {
 	enum bench_engine engine;
@@ -55,6 +83,7 @@ struct bench_http_opts {
 	char api_key_env[64]; /* environment variable holding a bearer token, "" = none */
 	bool same_prompt;     /* identical prompts (default: each request's starts "(N) ", so
 	                       * a prefix cache cannot skip its prefill) */
+	enum bench_prompt_format prompt_format; /* as asked; the sweep records what was used */
 };
 
 /* The outcome of one streamed request. */
@@ -87,15 +116,36 @@ struct bench_http_req {
  * non-NULL *stop that becomes non-zero ends the batch early: requests not yet started are
  * marked so. The caller frees each out[i] with bench_http_req_free().
  */
-int bench_http_batch(const struct bench_http_opts *o, const char *const *prompts, int n_prompts,
+int bench_http_batch(const struct bench_http_opts *o, const struct bench_http_prompt *prompts,
+                     int n_prompts,
                      int max_tokens, int n, int concurrency, struct bench_http_req *out,
                      volatile const sig_atomic_t *stop, char *err, size_t errlen);
 void bench_http_req_free(struct bench_http_req *q);
 
 /* The request body for a prompt (caller frees); exposed for tests. */
-char *bench_http_body(const struct bench_http_opts *o, const char *prompt, int max_tokens);
+char *bench_http_body(const struct bench_http_opts *o, const struct bench_http_prompt *p,
+                      int max_tokens);
 /* The endpoint URL for o (caller's buffer). */
 void bench_http_endpoint(const struct bench_http_opts *o, char *out, size_t len);
+
+/* What an OpenAI-compatible server says about the model it serves. */
+struct bench_http_server_info {
+	bool listed;       /* GET URL/models answered and named the model (or only one) */
+	char owned_by[64]; /* "" when not given */
+	int n_vocab;       /* meta.n_vocab (llama-server, joulebench serve); 0 = not given */
+	bool bos_known;
+	int32_t bos;          /* the BOS id the server puts before a text prompt; -1: none */
+	char bos_source[64];  /* "meta.bos_token_id" or "/tokenize" */
+	char why[400];        /* what could not be learnt, and why */
+};
+
+/*
+ * Asks the server of o (openai engine) about its model: GET URL/models, then for llama-server
+ * (owned_by "llamacpp", whose /v1/models gives no BOS) POST /tokenize of an empty text with
+ * add_special, which answers with the BOS it adds. Fills si; never fails (si->why says what is
+ * missing).
+ */
+void bench_http_server_info(const struct bench_http_opts *o, struct bench_http_server_info *si);
 
 /*
  * Stream parsers, fed raw bytes as they arrive in any split; each complete event updates q at
@@ -140,13 +190,29 @@ struct bench_http_sweep {
 	char remote_reason[400];
 	int max_tokens;
 	int prompt_words; /* filler words when the workload has no prompt text */
-	char *prompt;     /* the text sent */
+	char *prompt;     /* the text sent (NULL with ids) */
+	enum bench_prompt_format prompt_format; /* text or ids: what was sent */
+	char prompt_format_reason[400];          /* why (auto), or what the server said */
+	int32_t *prompt_ids; /* with ids: the workload's prompt, n_prompt_ids of them */
+	int n_prompt_ids;
+	int n_vocab;         /* the server's, with ids */
+	int32_t bos;         /* the server's BOS id (-1: it adds none), with ids */
+	char bos_source[64]; /* where bos came from: "/v1/models meta.bos_token_id", "/tokenize" */
+	char server_owned_by[64];
 	int n_levels;
 	struct bench_http_level levels[BENCH_HTTP_MAX_LEVELS];
 	int n_covers; /* domain indices the headline energy adds up */
 	int covers[8];
 	char covers_reason[400];
 };
+
+/*
+ * Sets up r->http (owned by r) before anything is measured: where the engine runs and how the
+ * prompt is sent (asking the server when --prompt-format is auto or ids). Returns 0, or -errno
+ * with a message (-EINVAL: ids asked for and impossible, a URL without a host). Idempotent.
+ */
+int bench_http_sweep_prepare(struct bench_run *r, const struct bench_http_opts *o, char *err,
+                             size_t errlen);
 
 /*
  * Runs the sweep inside a run that has opened its probes and measured idle power: one level per

@@ -32,6 +32,81 @@ static char *filler_prompt(int words)
 	return s;
 }
 
+/*
+ * Decides how the prompt is sent (see enum bench_prompt_format) and, for ids, builds the
+ * workload's ids as the built-in engine would feed them. Returns 0, or -EINVAL with a message
+ * when ids were asked for and cannot be sent.
+ */
+static int choose_format(struct bench_http_sweep *s, const struct bench_http_opts *o,
+                         const struct bench_workload *w, char *err, size_t errlen)
+{
+	struct bench_http_server_info si;
+	const char *no_ids = o->engine == BENCH_ENGINE_OLLAMA ? "Ollama's API takes text prompts only"
+	                     : o->chat         ? "the chat endpoint takes messages, not token ids"
+	                     : w->prompt_text ? "the workload's prompt is a text (--prompt)"
+	                                      : NULL;
+	char bos_s[32];
+	bool known;
+
+	s->prompt_format = BENCH_PROMPT_TEXT;
+	s->bos = -1;
+	if (o->prompt_format == BENCH_PROMPT_TEXT) {
+		snprintf(s->prompt_format_reason, sizeof s->prompt_format_reason, "%s",
+		         "asked for (--prompt-format text)");
+		return 0;
+	}
+	if (no_ids) {
+		if (o->prompt_format == BENCH_PROMPT_IDS) {
+			snprintf(err, errlen, "--prompt-format ids: %s", no_ids);
+			return -EINVAL;
+		}
+		snprintf(s->prompt_format_reason, sizeof s->prompt_format_reason, "auto: %s", no_ids);
+		return 0;
+	}
+	bench_http_server_info(o, &si);
+	snprintf(s->server_owned_by, sizeof s->server_owned_by, "%s", si.owned_by);
+	known = !strcmp(si.owned_by, "joulebench") || !strcmp(si.owned_by, "llamacpp");
+	if (!si.n_vocab || !si.bos_known) {
+		if (o->prompt_format == BENCH_PROMPT_IDS) {
+			snprintf(err, errlen,
+			         "--prompt-format ids: the ids depend on the server's vocabulary size and "
+			         "BOS token, and %.300s (use --prompt-format text)",
+			         si.why);
+			return -EINVAL;
+		}
+		snprintf(s->prompt_format_reason, sizeof s->prompt_format_reason,
+		         "auto: text, since %.360s", si.why);
+		return 0;
+	}
+	if (o->prompt_format == BENCH_PROMPT_AUTO && !known) {
+		snprintf(s->prompt_format_reason, sizeof s->prompt_format_reason,
+		         "auto: text, since the server (owned_by \"%.60s\") is not one known to take "
+		         "token-id prompts (llama-server: \"llamacpp\", joulebench serve: \"joulebench\")",
+		         si.owned_by);
+		return 0;
+	}
+	s->n_prompt_ids = w->prompt_tokens[0];
+	s->prompt_ids = malloc((size_t)s->n_prompt_ids * sizeof *s->prompt_ids);
+	if (!s->prompt_ids) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->prompt_format = BENCH_PROMPT_IDS;
+	s->bos = si.bos;
+	snprintf(s->bos_source, sizeof s->bos_source, "%s", si.bos_source);
+	bench_workload_prompt_ids(w->seed, s->n_prompt_ids, si.n_vocab, si.bos, s->prompt_ids);
+	if (si.bos >= 0)
+		snprintf(bos_s, sizeof bos_s, "id %d", si.bos);
+	else
+		snprintf(bos_s, sizeof bos_s, "%s", "none");
+	snprintf(s->prompt_format_reason, sizeof s->prompt_format_reason,
+	         "%s: owned_by \"%.60s\", meta.n_vocab %d, BOS %s (from %s)",
+	         o->prompt_format == BENCH_PROMPT_IDS ? "asked for (--prompt-format ids)" : "auto",
+	         si.owned_by, si.n_vocab, bos_s, si.bos_source);
+	s->n_vocab = si.n_vocab;
+	return 0;
+}
+
 static void sleep_ms(int ms, volatile const sig_atomic_t *stop)
 {
 	for (int i = 0; i < ms && !(stop && *stop); i += 10) {
@@ -41,17 +116,16 @@ static void sleep_ms(int ms, volatile const sig_atomic_t *stop)
 	}
 }
 
-int bench_http_sweep_run(struct bench_run *r, const struct bench_http_opts *o, struct pwr_set *pwr,
-                         volatile const sig_atomic_t *stop,
-                         void (*event)(void *ud, const char *phase, int level, const char *line),
-                         void *ud, char *err, size_t errlen)
+int bench_http_sweep_prepare(struct bench_run *r, const struct bench_http_opts *o, char *err,
+                             size_t errlen)
 {
 	const struct bench_workload *w = r->w;
-	struct bench_http_sweep *s = calloc(1, sizeof *s);
-	const char *prompts[1];
-	char line[700];
-	int local;
+	struct bench_http_sweep *s;
+	int local, rc;
 
+	if (r->http)
+		return 0;
+	s = calloc(1, sizeof *s);
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -70,17 +144,47 @@ int bench_http_sweep_run(struct bench_run *r, const struct bench_http_opts *o, s
 		         "remote engine at %.200s%s: the local probes do not see its power",
 		         s->host, local ? " (--remote)" : "");
 	s->max_tokens = w->gen_tokens;
-	if (w->prompt_text) {
-		s->prompt = strdup(w->prompt_text);
+	rc = choose_format(s, o, w, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (s->prompt_format == BENCH_PROMPT_TEXT) {
+		if (w->prompt_text) {
+			s->prompt = strdup(w->prompt_text);
+		} else {
+			s->prompt_words = w->prompt_tokens[0];
+			s->prompt = filler_prompt(s->prompt_words);
+		}
+		if (!s->prompt) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int bench_http_sweep_run(struct bench_run *r, const struct bench_http_opts *o, struct pwr_set *pwr,
+                         volatile const sig_atomic_t *stop,
+                         void (*event)(void *ud, const char *phase, int level, const char *line),
+                         void *ud, char *err, size_t errlen)
+{
+	const struct bench_workload *w = r->w;
+	struct bench_http_sweep *s;
+	struct bench_http_prompt prompts[1];
+	char line[700];
+	int rc0 = bench_http_sweep_prepare(r, o, err, errlen);
+
+	if (rc0 < 0)
+		return rc0;
+	s = r->http;
+	memset(prompts, 0, sizeof prompts);
+	if (s->prompt_format == BENCH_PROMPT_IDS) {
+		prompts[0].ids = s->prompt_ids;
+		prompts[0].n_ids = s->n_prompt_ids;
+		prompts[0].n_vocab = s->n_vocab;
+		prompts[0].vary_at = s->bos >= 0 ? 1 : 0;
 	} else {
-		s->prompt_words = w->prompt_tokens[0];
-		s->prompt = filler_prompt(s->prompt_words);
+		prompts[0].text = s->prompt;
 	}
-	if (!s->prompt) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	prompts[0] = s->prompt;
 	/* warm-up: the server loads the model and fills its caches outside the measured levels */
 	if (w->warmup > 0 && !(stop && *stop)) {
 		struct bench_http_req *q = calloc((size_t)w->warmup, sizeof *q);
@@ -275,6 +379,7 @@ void bench_http_sweep_free(struct bench_http_sweep *s)
 		free(s->levels[li].by_domain_j);
 	}
 	free(s->prompt);
+	free(s->prompt_ids);
 	free(s);
 }
 
@@ -550,6 +655,42 @@ static void add_level(cJSON *a, const struct bench_run *r, int li)
 		add_request(x, &L->req[i]);
 }
 
+/*
+ * sweep.server_added_bos for an ids prompt: usage.prompt_tokens of every request that reported
+ * one equals the ids sent (false: nothing added), or the ids sent + 1 (true: a second BOS, or
+ * whatever the server put in front); null + reason otherwise.
+ */
+static void server_bos(cJSON *s, const struct bench_http_sweep *h)
+{
+	int same = 0, plus1 = 0, other = 0, other_v = 0;
+
+	for (int li = 0; li < h->n_levels; li++)
+		for (int i = 0; i < h->levels[li].n_req; i++) {
+			const struct bench_http_req *q = &h->levels[li].req[i];
+
+			if (!q->ok || q->prompt_tokens < 0)
+				continue;
+			if (q->prompt_tokens == h->n_prompt_ids)
+				same++;
+			else if (q->prompt_tokens == h->n_prompt_ids + 1)
+				plus1++;
+			else if (!other++)
+				other_v = q->prompt_tokens;
+		}
+	if (same && !plus1 && !other)
+		cJSON_AddBoolToObject(s, "server_added_bos", 0);
+	else if (plus1 && !same && !other)
+		cJSON_AddBoolToObject(s, "server_added_bos", 1);
+	else if (!same && !plus1 && !other)
+		null_r(s, "server_added_bos", "%s",
+		       "no successful request reported usage.prompt_tokens");
+	else
+		null_r(s, "server_added_bos",
+		       "usage.prompt_tokens was the %d ids sent in %d requests, one more in %d, "
+		       "something else in %d (first %d)",
+		       h->n_prompt_ids, same, plus1, other, other_v);
+}
+
 void bench_http_json(cJSON *root, const struct bench_run *r)
 {
 	const struct bench_http_sweep *h = r->http;
@@ -596,6 +737,32 @@ void bench_http_json(cJSON *root, const struct bench_run *r)
 		cJSON_AddNumberToObject(s, "prompt_words", h->prompt_words);
 	else
 		cJSON_AddNullToObject(s, "prompt_words");
+	cJSON_AddStringToObject(s, "prompt_format", bench_prompt_format_name(h->prompt_format));
+	cJSON_AddStringToObject(s, "prompt_format_asked",
+	                        bench_prompt_format_name(h->opts.prompt_format));
+	cJSON_AddStringToObject(s, "prompt_format_reason", h->prompt_format_reason);
+	if (h->server_owned_by[0])
+		cJSON_AddStringToObject(s, "server_owned_by", h->server_owned_by);
+	else
+		null_r(s, "server_owned_by", "%s",
+		       h->opts.prompt_format == BENCH_PROMPT_TEXT || h->opts.engine != BENCH_ENGINE_OPENAI
+		           ? "not asked: the server's model list was not read"
+		           : "the server's model list gave no owned_by");
+	if (h->prompt_format == BENCH_PROMPT_IDS) {
+		cJSON_AddNumberToObject(s, "prompt_ids_sent", h->n_prompt_ids);
+		if (h->bos >= 0)
+			cJSON_AddNumberToObject(s, "bos_token_id", h->bos);
+		else
+			null_r(s, "bos_token_id", "the server's vocabulary adds no BOS (%s)",
+			       h->bos_source);
+		server_bos(s, h);
+	} else {
+		null_r(s, "prompt_ids_sent", "%s", "the prompt was sent as text");
+		null_r(s, "bos_token_id", "%s", "the prompt was sent as text: the server tokenizes it");
+		null_r(s, "server_added_bos", "%s",
+		       "the prompt was sent as text: the server tokenizes it, so its prompt_tokens "
+		       "cannot tell");
+	}
 	x = cJSON_AddArrayToObject(s, "energy_covers");
 	if (!h->remote)
 		for (int k = 0; k < h->n_covers; k++) {
@@ -692,6 +859,11 @@ void bench_http_table(const struct bench_run *r, FILE *f)
 	bool said = false;
 
 	fprintf(f, "%s %s at %s\n", bench_engine_name(h->opts.engine), h->opts.model, h->endpoint);
+	if (h->prompt_format == BENCH_PROMPT_IDS)
+		fprintf(f, "prompt: %d token ids, the built-in engine's (%s)\n", h->n_prompt_ids,
+		        h->prompt_format_reason);
+	else
+		fprintf(f, "prompt: text (%s)\n", h->prompt_format_reason);
 	fprintf(f, "%5s %9s %10s %10s %10s %10s %12s %12s\n", "conc", "ok/req", "agg tok/s",
 	        "TTFT p50", "TTFT p99", "ITL p50", "J/token", "J/tok (net)");
 	for (int li = 0; li < h->n_levels; li++) {

@@ -319,14 +319,8 @@ static int make_prompt(struct runner *R, int n_tokens, char *err, size_t errlen)
 		R->r->prompt_text_tokens = n;
 		return n;
 	} else {
-		struct rpt_rng rng;
-		int32_t bos = eng_token_bos(R->model);
-
-		rpt_rng_seed(&rng, R->w->seed ^ 0x70726f6d7074ULL);
-		for (int i = 0; i < need; i++)
-			R->prompt[i] = (int32_t)rpt_rng_below(&rng, (uint64_t)mc->vocab_size);
-		if (bos >= 0)
-			R->prompt[0] = bos;
+		bench_workload_prompt_ids(R->w->seed, need, mc->vocab_size, eng_token_bos(R->model),
+					  R->prompt);
 	}
 	return need;
 }
@@ -869,6 +863,10 @@ static int run_http(struct runner *R, bool *stopped, char *err, size_t errlen)
 	snprintf(r->model_reason, sizeof r->model_reason,
 		 "an external engine (%s at %.150s) serves '%.150s': joulebench does not see its file",
 		 bench_engine_name(R->o->http->engine), R->o->http->url, R->o->http->model);
+	/* a prompt format that cannot be used is an input error, found before idle is measured */
+	rc = bench_http_sweep_prepare(r, R->o->http, err, errlen);
+	if (rc < 0)
+		return rc;
 	if (!measure_idle(R, &r->idle_before, "idle_before")) {
 		*stopped = true;
 		return 0;

@@ -717,6 +717,13 @@ static enum MHD_Result handle_models(struct srv_http *h, struct MHD_Connection *
 	cJSON_AddStringToObject(meta, "type", eng_type_name(d.wtype) ? eng_type_name(d.wtype) : "?");
 	cJSON_AddNumberToObject(meta, "n_params", (double)d.n_params);
 	cJSON_AddNumberToObject(meta, "n_vocab", s->n_vocab);
+	/* what a text prompt starts with; a prompt of token ids is taken as it is */
+	if (eng_token_bos(s->m) >= 0) {
+		cJSON_AddNumberToObject(meta, "bos_token_id", eng_token_bos(s->m));
+	} else {
+		cJSON_AddNullToObject(meta, "bos_token_id");
+		cJSON_AddStringToObject(meta, "bos_token_id_reason", "the vocabulary adds no BOS");
+	}
 	cJSON_AddNumberToObject(meta, "n_ctx_slot", s->n_ctx);
 	cJSON_AddNumberToObject(meta, "n_slots", s->n_slots);
 	cJSON_AddStringToObject(meta, "chat_template", srv_chat_template(s->m));

@@ -4,6 +4,7 @@
  */
 #include "bench/workload.h"
 #include "power/power.h"
+#include "reports/reports.h"
 
 #include "engine/engine.h"
 
@@ -563,4 +564,15 @@ cJSON *bench_workload_json(const struct bench_workload *w)
 		cJSON_AddNullToObject(o, "stop_rule");
 	}
 	return o;
+}
+
+void bench_workload_prompt_ids(uint64_t seed, int n, int vocab_size, int32_t bos, int32_t *out)
+{
+	struct rpt_rng rng;
+
+	rpt_rng_seed(&rng, seed ^ 0x70726f6d7074ULL);
+	for (int i = 0; i < n; i++)
+		out[i] = (int32_t)rpt_rng_below(&rng, (uint64_t)vocab_size);
+	if (bos >= 0 && n > 0)
+		out[0] = bos;
 }

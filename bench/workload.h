@@ -68,6 +68,13 @@ int bench_workload_load(const char *path, struct bench_workload *w, char *err, s
  * rule's max_reps >= reps, a type sweep has a synthetic model. 0 or -EINVAL with a message. */
 int bench_workload_check(const struct bench_workload *w, char *err, size_t errlen);
 
+/*
+ * The prompt a workload without prompt text feeds the model: n token ids below vocab_size drawn
+ * from seed, with bos first when bos >= 0. The built-in engine and the HTTP adapter's
+ * --prompt-format ids both use it, so both send the same ids.
+ */
+void bench_workload_prompt_ids(uint64_t seed, int n, int vocab_size, int32_t bos, int32_t *out);
+
 /* The effective workload as the result's `workload` object (caller owns it). */
 struct cJSON;
 struct cJSON *bench_workload_json(const struct bench_workload *w);

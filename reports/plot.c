@@ -252,22 +252,73 @@ static int dat_power(const struct rpt_result *r, const char *dir, const char *na
 	return 1;
 }
 
+/* One cloud profile's J/token estimate for a result. */
+struct cloud_row {
+	char label[96];
+	struct rpt_range jpt; /* central value and its low/high */
+	bool same_model;      /* a same-model estimate (else a published per-prompt figure) */
+};
+
+/*
+ * The cloud-equivalent J/token of every profile in cloud_dir that gives one for result r (its
+ * parameter count, the answer length of its headline configuration): the rows the J/token-vs-
+ * cloud plot draws as bars and the concurrency sweep as bands. Returns the count (*out malloc'd,
+ * the caller frees it; 0 when none applies), or a negative errno when the profiles cannot be
+ * read.
+ */
+static int cloud_rows(const struct rpt_result *r, const char *cloud_dir, struct cloud_row **out)
+{
+	struct rpt_cloud_profile *ps = NULL;
+	struct rj_local l;
+	char err[RPT_ERR_LEN];
+	int np = rpt_cloud_profiles_load(cloud_dir, &ps, err, sizeof err), n = 0;
+
+	*out = NULL;
+	if (np <= 0) {
+		free(ps);
+		return np;
+	}
+	*out = calloc((size_t)np, sizeof **out);
+	if (!*out) {
+		free(ps);
+		return -ENOMEM;
+	}
+	rj_local(r, &l);
+	for (int i = 0; i < np; i++) {
+		struct rpt_cloud_estimate e;
+		struct rpt_cloud_query q = {.n_params = r->n_params.ok ? r->n_params.v : 0,
+		                            .gen_tokens =
+		                                l.cfg ? l.cfg->gen_tokens : r->gen_tokens};
+		struct cloud_row *c = &(*out)[n];
+
+		if (rpt_cloud_estimate(&ps[i], &q, &e, err, sizeof err))
+			continue;
+		snprintf(c->label, sizeof c->label, "%s%s", ps[i].name,
+		         ps[i].superseded ? " (superseded)" : "");
+		c->jpt = e.j_per_token;
+		c->same_model = ps[i].same_model;
+		n++;
+	}
+	free(ps);
+	return n;
+}
+
 /* J/token local vs every cloud profile. */
 static int dat_cloud(const struct rpt_result *r, const char *dir, const char *cloud_dir,
                      const char *name, bool *estimated, bool *has_local, char kinds[8])
 {
-	struct rpt_cloud_profile *ps = NULL;
+	struct cloud_row *cr = NULL;
 	struct rj_local l;
-	char path[1200], err[RPT_ERR_LEN];
-	int np = rpt_cloud_profiles_load(cloud_dir, &ps, err, sizeof err), idx = 0;
+	char path[1200];
+	int nc = cloud_rows(r, cloud_dir, &cr), idx = 0;
 	FILE *f;
 
-	if (np < 0)
-		return 0;
+	if (nc < 0)
+		return 0; /* no profiles: no plot */
 	rj_local(r, &l);
 	f = open_dat(dir, name, path, sizeof path);
 	if (!f) {
-		free(ps);
+		free(cr);
 		return -errno;
 	}
 	fprintf(f, "# %s: J/token local vs cloud-equivalent\n# idx label j low high kind\n",
@@ -282,25 +333,15 @@ static int dat_cloud(const struct rpt_result *r, const char *dir, const char *cl
 		        l.estimated ? 1 : 0);
 		add_code(kinds, l.estimated ? 1 : 0);
 	}
-	for (int i = 0; i < np; i++) {
-		struct rpt_cloud_estimate e;
-		struct rpt_cloud_query q = {.n_params = r->n_params.ok ? r->n_params.v : 0,
-		                            .gen_tokens =
-		                                l.cfg ? l.cfg->gen_tokens : r->gen_tokens};
-		char label[96];
-
-		if (rpt_cloud_estimate(&ps[i], &q, &e, err, sizeof err))
-			continue;
-		snprintf(label, sizeof label, "%s%s", ps[i].name,
-		         ps[i].superseded ? " (superseded)" : "");
+	for (int i = 0; i < nc; i++) {
 		fprintf(f, "%d ", idx++);
-		dat_label(f, label);
-		fprintf(f, " %.6g %.6g %.6g %d\n", e.j_per_token.v, e.j_per_token.low,
-		        e.j_per_token.high, ps[i].same_model ? 2 : 3);
-		add_code(kinds, ps[i].same_model ? 2 : 3);
+		dat_label(f, cr[i].label);
+		fprintf(f, " %.6g %.6g %.6g %d\n", cr[i].jpt.v, cr[i].jpt.low, cr[i].jpt.high,
+		        cr[i].same_model ? 2 : 3);
+		add_code(kinds, cr[i].same_model ? 2 : 3);
 	}
 	fclose(f);
-	free(ps);
+	free(cr);
 	return idx > 0;
 }
 
@@ -366,7 +407,7 @@ static int cmp_sweep(const void *a, const void *b)
  * figures for threads and types, prefill figures (J per prompt token) for prompt lengths.
  * Returns 1 when at least two values of the setting were measured, 0 when there is no sweep. */
 static int dat_sweep(const struct rpt_result *r, enum sweep_axis ax, const char *dir,
-                     const char *name, bool *estimated, bool *has_energy)
+                     const char *name, const char *cloud_dir, bool *estimated, bool *has_energy)
 {
 	const struct rpt_config *head = rpt_headline_config(r), **cs;
 	char path[1200];
@@ -432,6 +473,27 @@ static int dat_sweep(const struct rpt_result *r, enum sweep_axis ax, const char 
 		if (!strcmp(cs[i]->energy_kind, "estimated"))
 			*estimated = true;
 		*has_energy |= j.ok;
+	}
+	if (ax == SWEEP_CONCURRENCY && cloud_dir) {
+		/* a second data block: each cloud profile's J/token as a band (low..high) across the
+		 * concurrency range, so each level's J/token reads against the cloud's */
+		struct cloud_row *cr = NULL;
+		int nc = cloud_rows(r, cloud_dir, &cr), xlo = sweep_value(cs[0], ax),
+		    xhi = sweep_value(cs[n - 1], ax), k = 0;
+
+		for (int i = 0; i < nc; i++) {
+			if (!(cr[i].jpt.low > 0) || !(cr[i].jpt.high >= cr[i].jpt.low))
+				continue;
+			if (k++ == 0)
+				fprintf(f, "\n\n# cloud-equivalent J/token of the profiles in %s, as bands "
+				           "across the levels\n# x_mid j low_x high_x j_low j_high label\n",
+				        cloud_dir);
+			fprintf(f, "%.6g %.6g %d %d %.6g %.6g ", sqrt((double)xlo * xhi), cr[i].jpt.v,
+			        xlo, xhi, cr[i].jpt.low, cr[i].jpt.high);
+			dat_label(f, cr[i].label);
+			fputc('\n', f);
+		}
+		free(cr);
 	}
 	fclose(f);
 	free(cs);
@@ -879,15 +941,16 @@ int rpt_plots_write(struct rpt_result *const *rs, int n, const char *dir, const 
 		     "prompt tokens", "prefill", "the prompt length"},
 		    {SWEEP_CONCURRENCY, "sweep", "Aggregate speed and energy vs concurrency",
 		     "concurrent streams", "decode",
-		     "the number of concurrent streams (aggregate tok/s; J/token over each level's whole "
-		     "window, prefill included)"},
+		     "the number of concurrent streams (aggregate tok/s; J/token over each level's "
+		     "window, prefill included; shaded: each cloud profile's J/token, low to high)"},
 		};
 
 		for (size_t a = 0; a < sizeof sw / sizeof sw[0]; a++)
 			for (int i = 0; i < n; i++) {
 				if (strcmp(rs[i]->kind, "run"))
 					continue;
-				rc = dat_sweep(rs[i], sw[a].ax, dir, sw[a].name, &est, &has_energy);
+				rc = dat_sweep(rs[i], sw[a].ax, dir, sw[a].name, cloud_dir, &est,
+				               &has_energy);
 				if (rc < 0)
 					goto fail_dat;
 				if (rc == 0)

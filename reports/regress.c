@@ -319,7 +319,7 @@ void rpt_gate_value(double base, double cur, bool higher_is_better, const struct
 
 /* ---- metrics ----------------------------------------------------------------------------- */
 
-enum metric_id { M_DECODE_TOK_S, M_PREFILL_TOK_S, M_TTFT_NS, M_J_PER_TOKEN, M_NS_PER_CALL, M_INSTRUCTIONS };
+enum metric_id { M_DECODE_TOK_S, M_PREFILL_TOK_S, M_TTFT_NS, M_J_PER_TOKEN, M_NS_PER_CALL, M_INSTRUCTIONS, M_AGG_TOK_S };
 
 static const struct metric {
 	const char *name;
@@ -333,13 +333,14 @@ static const struct metric {
 	[M_J_PER_TOKEN] = { "j_per_token", "run", false, true },
 	[M_NS_PER_CALL] = { "ns_per_call", "kernels", false, true },
 	[M_INSTRUCTIONS] = { "instructions", "kernels", false, true },
+	[M_AGG_TOK_S] = { "agg_tok_s", "run", true, false }, /* concurrency sweeps: their default */
 };
 #define N_METRICS ((int)(sizeof metrics / sizeof metrics[0]))
 
 const char *rpt_regress_metric_names(void)
 {
-	return "decode_tok_s, prefill_tok_s, ttft_ns, j_per_token (run results); "
-	       "ns_per_call, instructions (kernels results)";
+	return "decode_tok_s, prefill_tok_s, ttft_ns, j_per_token (run results), agg_tok_s (run "
+	       "results of concurrency sweeps); ns_per_call, instructions (kernels results)";
 }
 
 static int metric_find(const char *name)
@@ -537,6 +538,11 @@ static int compare_runs(struct regress_ctx *x, const struct rpt_result *a, const
 
 			if (!want[m])
 				continue;
+			if (m == M_AGG_TOK_S) {
+				appendf(r->warnings, sizeof r->warnings, "%s%s agg_tok_s: only concurrency sweeps "
+					"(--engine openai|ollama) have an aggregate rate", r->warnings[0] ? "\n" : "", item);
+				continue;
+			}
 			memset(&row, 0, sizeof row);
 			snprintf(row.metric, sizeof row.metric, "%s", metrics[m].name);
 			snprintf(row.item, sizeof row.item, "%s", item);
@@ -693,6 +699,234 @@ static int compare_kernels(struct regress_ctx *x, const struct rpt_result *a, co
 	return 0;
 }
 
+/* ---- concurrency sweeps ------------------------------------------------------------------ */
+
+/* level_samples(): each request's seconds per output token, sent to last byte */
+#define SAMPLE_S_PER_TOKEN (-1)
+
+/* Per-request values of a sweep metric at one level, successful requests only (malloc'd, count
+ * in *n): decode_tok_s = inter-token gaps / their sum (the stream's own rate, prefill excluded),
+ * ttft_ns, prefill_tok_s = prompt_tokens / TTFT (queueing included, as the client sees it),
+ * SAMPLE_S_PER_TOKEN = (t_end_ns - t_start_ns) / completion_tokens. */
+static double *level_samples(const cJSON *lv, int m, int *n)
+{
+	const cJSON *reqs = get(lv, "requests"), *q;
+	double *v = malloc((size_t)(cJSON_GetArraySize(reqs) + 1) * sizeof *v);
+	int k = 0;
+
+	*n = 0;
+	if (!v)
+		return NULL;
+	cJSON_ArrayForEach(q, reqs)
+	{
+		const cJSON *tt = get(q, "ttft_ns"), *pt = get(q, "prompt_tokens"), *g;
+		double val = NAN, sum = 0;
+		int gaps = 0;
+
+		if (!cJSON_IsTrue(get(q, "ok")))
+			continue;
+		switch (m) {
+		case M_TTFT_NS:
+			if (cJSON_IsNumber(tt))
+				val = tt->valuedouble;
+			break;
+		case M_PREFILL_TOK_S:
+			if (cJSON_IsNumber(tt) && cJSON_IsNumber(pt) && tt->valuedouble > 0)
+				val = pt->valuedouble / (tt->valuedouble / 1e9);
+			break;
+		case SAMPLE_S_PER_TOKEN: {
+			const cJSON *t0 = get(q, "t_start_ns"), *t1 = get(q, "t_end_ns"), *ct = get(q, "completion_tokens");
+
+			if (cJSON_IsNumber(t0) && cJSON_IsNumber(t1) && cJSON_IsNumber(ct) && ct->valuedouble > 0)
+				val = (t1->valuedouble - t0->valuedouble) / 1e9 / ct->valuedouble;
+			break;
+		}
+		case M_DECODE_TOK_S:
+			cJSON_ArrayForEach(g, get(q, "itl_ns"))
+			{
+				if (cJSON_IsNumber(g)) {
+					sum += g->valuedouble;
+					gaps++;
+				}
+			}
+			if (gaps > 0 && sum > 0)
+				val = gaps / (sum / 1e9);
+			break;
+		}
+		if (isfinite(val))
+			v[k++] = val;
+	}
+	*n = k;
+	return v;
+}
+
+static const cJSON *find_level(const cJSON *levels, double concurrency)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, levels)
+	{
+		const cJSON *c = get(it, "concurrency");
+
+		if (cJSON_IsNumber(c) && c->valuedouble == concurrency)
+			return it;
+	}
+	return NULL;
+}
+
+/* One verdict for several rows: regressed if any is, else inconclusive if any is, else improved
+ * if any is, else unchanged. */
+static enum rpt_change combine(const struct rpt_gate_row *rows, int n)
+{
+	bool reg = false, inc = false, imp = false;
+
+	for (int i = 0; i < n; i++) {
+		reg |= rows[i].verdict == RPT_REGRESSED;
+		inc |= rows[i].verdict == RPT_INCONCLUSIVE;
+		imp |= rows[i].verdict == RPT_IMPROVED;
+	}
+	return reg ? RPT_REGRESSED : inc ? RPT_INCONCLUSIVE : imp ? RPT_IMPROVED : RPT_UNCHANGED;
+}
+
+/*
+ * A figure a level has once (agg_tok_s, j_per_token: its whole window) has no repetitions to
+ * test. A change beyond the threshold counts only when the level's requests bear it out: their
+ * own time per output token (sent to last byte) moved the same way under the U test (p < alpha);
+ * otherwise it is inconclusive (an energy change at unchanged speed then needs
+ * --fail-on-inconclusive or a repeated sweep to be caught).
+ */
+static int single_window(struct regress_ctx *x, const cJSON *lv, const cJSON *other, double base, double cur,
+			 int m, struct rpt_gate_row *row)
+{
+	struct rpt_gate_row t;
+	double *sa, *sb;
+	int na, nb;
+	bool confirmed;
+
+	rpt_gate_value(base, cur, metrics[m].higher_is_better, &x->o->gate, row);
+	row->deterministic = false;
+	if (row->verdict != RPT_REGRESSED && row->verdict != RPT_IMPROVED) {
+		row_note(row, "one figure per level (its whole window): a plain threshold");
+		return 0;
+	}
+	sa = level_samples(lv, SAMPLE_S_PER_TOKEN, &na);
+	sb = level_samples(other, SAMPLE_S_PER_TOKEN, &nb);
+	if (!sa || !sb) {
+		free(sa);
+		free(sb);
+		return -ENOMEM;
+	}
+	memset(&t, 0, sizeof t);
+	rpt_gate_samples(sa, na, sb, nb, false, &x->o->gate, &t);
+	free(sa);
+	free(sb);
+	confirmed = t.has_p && t.p < x->o->gate.alpha && isfinite(t.ratio) &&
+		    (row->verdict == RPT_REGRESSED ? t.ratio > 1 : t.ratio < 1);
+	if (confirmed) {
+		row_note(row, "one figure per level, borne out by the requests' time per token (ratio %.3f, p %.3g)",
+			 t.ratio, t.p);
+	} else {
+		row_note(row, "one figure per level, %s not borne out by the requests' time per token (ratio %.3f, "
+			 "p %.3g): could be noise", row->verdict == RPT_REGRESSED ? "worse," : "better,",
+			 t.ratio, t.has_p ? t.p : 1.0);
+		row->verdict = RPT_INCONCLUSIVE;
+	}
+	return 0;
+}
+
+/*
+ * Two concurrency sweeps, level by level: the same levels on both sides or -EINVAL (the message
+ * lists both). Per-request figures (decode_tok_s, ttft_ns, prefill_tok_s) get the U test; a
+ * level's aggregate figures (agg_tok_s, j_per_token: one window each) a plain threshold.
+ */
+static int compare_sweeps(struct regress_ctx *x, const struct rpt_result *a, const struct rpt_result *b,
+			  const bool *want)
+{
+	const cJSON *la = get(get(a->json, "sweep"), "levels"), *lb = get(get(b->json, "sweep"), "levels"), *lv;
+	struct rpt_regress *r = x->r;
+	char ca[256] = "", cb[256] = "";
+	bool same = cJSON_GetArraySize(la) == cJSON_GetArraySize(lb) && cJSON_GetArraySize(la) > 0;
+
+	cJSON_ArrayForEach(lv, la)
+	{
+		appendf(ca, sizeof ca, "%s%g", ca[0] ? "," : "", cJSON_GetNumberValue(get(lv, "concurrency")));
+		if (!find_level(lb, cJSON_GetNumberValue(get(lv, "concurrency"))))
+			same = false;
+	}
+	cJSON_ArrayForEach(lv, lb)
+		appendf(cb, sizeof cb, "%s%g", cb[0] ? "," : "", cJSON_GetNumberValue(get(lv, "concurrency")));
+	if (!same) {
+		snprintf(x->err, x->errlen,
+			 "%s and %s swept different concurrency levels (%s vs %s): sweeps are compared level "
+			 "by level, so run both with the same --concurrency",
+			 a->path, b->path, ca[0] ? ca : "none", cb[0] ? cb : "none");
+		return -EINVAL;
+	}
+	r->levels = calloc((size_t)cJSON_GetArraySize(la), sizeof *r->levels);
+	if (!r->levels)
+		return -ENOMEM;
+	cJSON_ArrayForEach(lv, la)
+	{
+		double c = cJSON_GetNumberValue(get(lv, "concurrency"));
+		const cJSON *other = find_level(lb, c);
+		int first = r->n_rows;
+		char item[128];
+
+		snprintf(item, sizeof item, "c=%g", c);
+		for (int m = 0; m < N_METRICS; m++) {
+			struct rpt_gate_row row;
+			int rc;
+
+			if (!want[m])
+				continue;
+			memset(&row, 0, sizeof row);
+			snprintf(row.metric, sizeof row.metric, "%s", metrics[m].name);
+			snprintf(row.item, sizeof row.item, "%s", item);
+			if (m == M_J_PER_TOKEN || m == M_AGG_TOK_S) {
+				const char *key = metrics[m].name;
+				const cJSON *va = get(lv, key), *vb = get(other, key);
+
+				if (!cJSON_IsNumber(va) && !cJSON_IsNumber(vb) && m == M_J_PER_TOKEN) {
+					appendf(r->warnings, sizeof r->warnings, "%s%s j_per_token: no energy values in "
+						"either file", r->warnings[0] ? "\n" : "", item);
+					continue;
+				}
+				if (!cJSON_IsNumber(va) || !cJSON_IsNumber(vb)) {
+					row.higher_is_better = metrics[m].higher_is_better;
+					row.n_base = row.n_cur = 1;
+					row.base = cJSON_IsNumber(va) ? va->valuedouble : NAN;
+					row.cur = cJSON_IsNumber(vb) ? vb->valuedouble : NAN;
+					row.ratio = NAN;
+					row.verdict = RPT_INCONCLUSIVE;
+					row_note(&row, "%s: %s", cJSON_IsNumber(va) ? "current" : "baseline",
+						 reason_of(cJSON_IsNumber(va) ? other : lv, key));
+				} else {
+					rc = single_window(x, lv, other, va->valuedouble, vb->valuedouble, m, &row);
+					if (rc)
+						return rc;
+				}
+			} else {
+				int na, nb;
+				double *sa = level_samples(lv, m, &na), *sb = level_samples(other, m, &nb);
+
+				if (!sa || !sb) {
+					free(sa);
+					free(sb);
+					return -ENOMEM;
+				}
+				rpt_gate_samples(sa, na, sb, nb, metrics[m].higher_is_better, &x->o->gate, &row);
+				free(sa);
+				free(sb);
+			}
+			if ((rc = push_row(r, &row)))
+				return rc;
+		}
+		r->levels[r->n_levels].concurrency = (int)c;
+		r->levels[r->n_levels++].verdict = combine(r->rows + first, r->n_rows - first);
+	}
+	return 0;
+}
+
 /* What makes two results incomparable: the machine, and the model (run) or shape (kernels). */
 static void find_differences(const struct rpt_result *a, const struct rpt_result *b, char *buf, size_t len)
 {
@@ -710,6 +944,9 @@ static void find_differences(const struct rpt_result *a, const struct rpt_result
 		diff_str(buf, len, oa, ob, "name", "model.name");
 		diff_num(buf, len, oa, ob, "n_params", "model.n_params");
 		diff_num(buf, len, oa, ob, "weight_bytes", "model.weight_bytes");
+		/* an external engine: the model it serves, by the name the server knows it */
+		diff_str(buf, len, get(a->json, "engine"), get(b->json, "engine"), "name", "engine.name");
+		diff_str(buf, len, get(a->json, "engine"), get(b->json, "engine"), "model_name", "engine.model_name");
 		/* Configurations are paired by (threads, type): with no pair in common the results
 		 * measured different things (e.g. a q4_0 run against a q8_0 run). */
 		{
@@ -774,6 +1011,7 @@ int rpt_regress_results(const struct rpt_result *a, const struct rpt_result *b, 
 	struct rpt_regress *r = NULL;
 	bool want[N_METRICS] = { false };
 	struct regress_ctx x;
+	bool sweep;
 	int rc;
 
 	*out = NULL;
@@ -799,9 +1037,23 @@ int rpt_regress_results(const struct rpt_result *a, const struct rpt_result *b, 
 		}
 		want[m] = true;
 	}
-	if (!o->metrics || o->n_metrics == 0)
+	sweep = !strcmp(a->kind, "run") && cJSON_IsObject(get(a->json, "sweep"));
+	if (!strcmp(a->kind, "run") && sweep != cJSON_IsObject(get(b->json, "sweep"))) {
+		snprintf(err, errlen, "%s is %s and %s is %s: compare a sweep with a sweep", base_path,
+			 sweep ? "a concurrency sweep of an external engine" : "a built-in engine run", cur_path,
+			 sweep ? "a built-in engine run" : "a concurrency sweep of an external engine");
+		rc = -EINVAL;
+		goto out;
+	}
+	if (!o->metrics || o->n_metrics == 0) {
 		for (int m = 0; m < N_METRICS; m++)
 			want[m] = metrics[m].is_default && !strcmp(metrics[m].kind, a->kind);
+		if (sweep) {
+			/* per level: the aggregate rate and energy, each stream's decode rate and TTFT */
+			want[M_PREFILL_TOK_S] = false;
+			want[M_TTFT_NS] = want[M_AGG_TOK_S] = true;
+		}
+	}
 
 	r = calloc(1, sizeof *r);
 	if (!r) {
@@ -823,12 +1075,16 @@ int rpt_regress_results(const struct rpt_result *a, const struct rpt_result *b, 
 	if (!b->complete)
 		appendf(r->warnings, sizeof r->warnings, "%scurrent is incomplete: %s", r->warnings[0] ? "\n" : "", b->incomplete_reason);
 	x = (struct regress_ctx){ r, o, err, errlen };
-	rc = !strcmp(a->kind, "run") ? compare_runs(&x, a, b, want) : compare_kernels(&x, a, b, want);
+	rc = sweep                      ? compare_sweeps(&x, a, b, want)
+	     : !strcmp(a->kind, "run") ? compare_runs(&x, a, b, want)
+				       : compare_kernels(&x, a, b, want);
 	if (rc) {
 		if (rc == -ENOMEM)
 			snprintf(err, errlen, "out of memory");
 		goto out;
 	}
+	r->sweep = sweep;
+	r->overall = combine(r->rows, r->n_rows);
 	for (int i = 0; i < r->n_rows; i++) {
 		switch (r->rows[i].verdict) {
 		case RPT_REGRESSED:
@@ -863,6 +1119,7 @@ void rpt_regress_free(struct rpt_regress *r)
 	if (!r)
 		return;
 	free(r->rows);
+	free(r->levels);
 	free(r);
 }
 
@@ -976,6 +1233,15 @@ void rpt_regress_print(FILE *f, const struct rpt_regress *r, const struct rpt_re
 			fprintf(f, "%snot compared: %.*s\n", fmt == RPT_FMT_MD ? "- " : "", l, p);
 			p += l + (e ? 1 : 0);
 		}
+	}
+	if (r->sweep) {
+		bool md = fmt == RPT_FMT_MD;
+
+		fprintf(f, "\n%s\n", md ? "**per concurrency level:**\n" : "per concurrency level:");
+		for (int i = 0; i < r->n_levels; i++)
+			fprintf(f, "%sconcurrency %d: %s\n", md ? "- " : "  ", r->levels[i].concurrency,
+				rpt_change_name(r->levels[i].verdict));
+		fprintf(f, "%soverall: %s%s\n", md ? "\n**" : "", rpt_change_name(r->overall), md ? "**" : "");
 	}
 	fprintf(f, "\n%s%d regressed, %d improved, %d unchanged, %d inconclusive (threshold %g%%, alpha %g; "
 		   "p: exact Mann-Whitney U, ~ normal approximation)%s\n",

@@ -416,8 +416,19 @@ struct rpt_regress_opts {
 	bool allow_different_machine;
 };
 
+/* One concurrency level of two sweeps: the verdict of its rows taken together. */
+struct rpt_regress_level {
+	int concurrency;
+	enum rpt_change verdict;
+};
+
 struct rpt_regress {
 	char kind[16];           /* "run" or "kernels" */
+	bool sweep;              /* two concurrency sweeps, compared level by level (items "c=N") */
+	int n_levels;
+	struct rpt_regress_level *levels; /* sweeps: one per level, in the baseline's order */
+	enum rpt_change overall; /* all rows: regressed if any is, else inconclusive if any is,
+				  * else improved if any is, else unchanged */
 	char differences[1024];  /* machine/model differences found ("" when none) */
 	char warnings[1024];     /* lines about what was not compared */
 	int n_rows;
@@ -429,9 +440,11 @@ struct rpt_regress {
 const char *rpt_regress_metric_names(void);
 
 /*
- * Compares two result files of the same kind metric by metric. Returns 0 (then *out is the
- * caller's, freed with rpt_regress_free); -EINVAL for bad input (unreadable file, unknown metric,
- * a metric that does not apply, different kinds); -EXDEV when machines or models differ and
+ * Compares two result files of the same kind metric by metric; two concurrency sweeps level by
+ * level (defaults agg_tok_s, decode_tok_s and ttft_ns per stream, j_per_token). Returns 0 (then
+ * *out is the caller's, freed with rpt_regress_free); -EINVAL for bad input (unreadable file,
+ * unknown metric, a metric that does not apply, different kinds, a sweep against a run, sweeps
+ * of different concurrency levels); -EXDEV when machines or models differ and
  * different machines are not allowed: the message says exactly what differs.
  */
 int rpt_regress_files(const char *base_path, const char *cur_path, const struct rpt_regress_opts *o,

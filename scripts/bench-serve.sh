@@ -13,6 +13,18 @@
 #   wall tok/s    generated tokens / wall time of the whole round, prefill of every prompt included;
 # then the ratio of the decode rates, highest concurrency over 1. The median of the reps is taken;
 # rounds alternate between the concurrencies.
+#
+# Then the HTTP adapter against the built-in engine, same model, same workload, concurrency 1:
+# `joulebench run --engine openai --url http://127.0.0.1:PORT/v1 --prompt-format ids` against this
+# server and `joulebench run --engine builtin` on SERVE_MODEL, each with a CMP_PROMPT-token prompt
+# (default 64; the same token ids: --prompt-format ids sends the built-in engine's) and CMP_GEN
+# tokens (default 32), CMP_REPS requests / repetitions (default 5) after one warm-up, no idle
+# measurement, CMP_ROUNDS rounds (default 3) alternating between the two. It prints for each the
+# TTFT (median) and the decode tokens/s, taken as 1000 / the median inter-token gap in ms on both
+# sides (the built-in engine's own decode tok/s beside it), medians over the rounds, and the
+# ratios adapter / built-in. The server's usage.prompt_tokens is checked against the ids
+# sent (sweep.server_added_bos of the adapter's result). The built-in run happens while the server
+# idles (its thread pool sleeps on a futex), so the two do not compete.
 # Batched decode reads every weight once per step, so the ratio is bounded by how much faster the
 # engine's matrix-matrix kernels run a batch than the memory-bound matrix-vector case (compare
 # pp64 and tg32 in `make bench`'s engine section).
@@ -25,8 +37,14 @@ threads=${SERVE_THREADS:-$(nproc)}
 conc=${SERVE_CONCURRENCY:-"1 8"}
 ntok=${SERVE_TOKENS:-32}
 reps=${SERVE_REPS:-3}
+cmp_prompt=${CMP_PROMPT:-64}
+cmp_gen=${CMP_GEN:-32}
+cmp_reps=${CMP_REPS:-5}
+cmp_rounds=${CMP_ROUNDS:-3}
 maxc=1
 for c in $conc; do ((c > maxc)) && maxc=$c; done
+ctx=$((16 + ntok + 16))
+((cmp_prompt + cmp_gen + 8 > ctx)) && ctx=$((cmp_prompt + cmp_gen + 8))
 
 tmp=$(mktemp -d)
 pid=
@@ -40,7 +58,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$jb" serve -m "$model" --host 127.0.0.1 --port 0 -np "$maxc" -t "$threads" -c $((16 + ntok + 16)) \
+"$jb" serve -m "$model" --host 127.0.0.1 --port 0 -np "$maxc" -t "$threads" -c "$ctx" \
 	2>"$tmp/serve.err" &
 pid=$!
 port=
@@ -115,4 +133,39 @@ if [ "$maxc" != "$first" ]; then
 	awk -v a="${rate[$maxc]}" -v b="${rate[$first]}" -v c="$maxc" -v f="$first" \
 		'BEGIN{ if (b > 0) printf "decode tok/s at concurrency %s / concurrency %s: %.2fx\n", c, f, a/b }'
 fi
+
+# ---- the adapter (--engine openai, token ids) against the built-in engine at concurrency 1 ----
+# The value of column NAME in row 2 of a summary.csv (the columns read come before any quoted one).
+csv_col() { awk -F, -v k="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == k) c = i } NR == 2 && c { print $c }' "$1"; }
+echo
+echo "== adapter vs built-in: $model, $threads threads, ${cmp_prompt}-token prompt, $cmp_gen tokens, concurrency 1, $cmp_reps requests / repetitions, $cmp_rounds rounds (median) =="
+# Rounds alternate between the two engines, so that a change in the machine's load falls on both.
+for ((r = 0; r < cmp_rounds; r++)); do
+	"$jb" run --engine openai --url "$base/v1" --model "$model" --prompt-tokens "$cmp_prompt" \
+		--gen-tokens "$cmp_gen" --prompt-format ids --concurrency 1 --requests "$cmp_reps" --warmup 1 \
+		--idle-seconds 0 --no-db -q -o "$tmp/adapter.$r" >"$tmp/adapter.out" 2>&1 ||
+		{ cat "$tmp/adapter.out" >&2; exit 1; }
+	"$jb" run --model "$model" --prompt-tokens "$cmp_prompt" --gen-tokens "$cmp_gen" -t "$threads" \
+		--reps "$cmp_reps" --warmup 1 --idle-seconds 0 --no-db -q -o "$tmp/builtin.$r" >"$tmp/builtin.out" 2>&1 ||
+		{ cat "$tmp/builtin.out" >&2; exit 1; }
+	echo "$(csv_col "$tmp/adapter.$r/summary.csv" ttft_p50_ms) $(csv_col "$tmp/adapter.$r/summary.csv" itl_p50_ms)" >>"$tmp/cmp.adapter"
+	echo "$(csv_col "$tmp/builtin.$r/summary.csv" ttft_ms) $(csv_col "$tmp/builtin.$r/summary.csv" itl_p50_ms) $(csv_col "$tmp/builtin.$r/summary.csv" decode_tok_s)" >>"$tmp/cmp.builtin"
+done
+grep '^prompt:' "$tmp/adapter.out" || true
+added=$(grep -o '"server_added_bos":[[:space:]]*[a-z]*' "$tmp/adapter.0/result.json" | sed 's/.*:[[:space:]]*//')
+echo "server added a token in front of the ids (usage.prompt_tokens = ids + 1): ${added:-unknown}"
+a_ttft=$(cut -d' ' -f1 "$tmp/cmp.adapter" | median)
+a_itl=$(cut -d' ' -f2 "$tmp/cmp.adapter" | median)
+b_ttft=$(cut -d' ' -f1 "$tmp/cmp.builtin" | median)
+b_itl=$(cut -d' ' -f2 "$tmp/cmp.builtin" | median)
+b_tok=$(cut -d' ' -f3 "$tmp/cmp.builtin" | median)
+awk -v at="$a_ttft" -v ai="$a_itl" -v bt="$b_ttft" -v bi="$b_itl" -v bd="$b_tok" \
+	-v ar="$(tr '\n' ';' <"$tmp/cmp.adapter")" -v br="$(tr '\n' ';' <"$tmp/cmp.builtin")" 'BEGIN {
+	printf "%-22s %10s %14s %s\n", "engine", "TTFT ms", "decode tok/s", "(1000 / median inter-token gap)"
+	printf "%-22s %10.1f %14.2f\n", "openai adapter (ids)", at, (ai > 0 ? 1000 / ai : 0)
+	printf "%-22s %10.1f %14.2f %s\n", "builtin", bt, (bi > 0 ? 1000 / bi : 0), "(its own decode tok/s: " bd ")"
+	if (bt > 0 && ai > 0)
+		printf "adapter / built-in: TTFT %.2fx, decode tok/s %.2fx\n", at / bt, bi / ai
+	printf "rounds (TTFT ms, ITL p50 ms): adapter %s builtin %s\n", ar, br
+}'
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -246,7 +246,7 @@ if [[ $sections == *" meter "* ]]; then
 	scripts/bench-meter.sh
 fi
 
-# ---- serve: aggregate decode tokens/s at concurrency 1 vs 8 (scripts/bench-serve.sh) -----------
+# ---- serve: decode tokens/s at concurrency 1 vs 8, adapter vs built-in (scripts/bench-serve.sh) --
 if [[ $sections == *" serve "* ]]; then
 	echo
 	JOULEBENCH_BIN=$jb scripts/bench-serve.sh

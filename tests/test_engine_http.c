@@ -53,7 +53,7 @@ static struct bench_http_opts opts_for(const struct fl_server *f, enum bench_eng
 
 static void batch(const struct bench_http_opts *o, int n, int conc, struct bench_http_req *q)
 {
-	const char *prompts[] = {"hello there"};
+	const struct bench_http_prompt prompts[] = {{.text = "hello there"}};
 	char err[256] = "";
 
 	if (bench_http_batch(o, prompts, 1, 16, n, conc, q, NULL, err, sizeof err) != 0)
@@ -145,6 +145,9 @@ static void test_ndjson_parse(void **state)
 
 static void test_bodies(void **state)
 {
+	static const int32_t three[] = {1, 5, 31999};
+	const struct bench_http_prompt hi = {.text = "hi"};
+	const struct bench_http_prompt ids = {.ids = three, .n_ids = 3, .vary_at = 1, .n_vocab = 32000};
 	struct bench_http_opts o;
 	char *b;
 	cJSON *j;
@@ -155,7 +158,7 @@ static void test_bodies(void **state)
 	o.ignore_eos = true;
 	snprintf(o.url, sizeof o.url, "%s", "http://127.0.0.1:8080/v1/");
 	snprintf(o.model, sizeof o.model, "%s", "m");
-	b = bench_http_body(&o, "hi", 64);
+	b = bench_http_body(&o, &hi, 64);
 	j = cJSON_Parse(b);
 	assert_non_null(j);
 	assert_int_equal(cJSON_GetObjectItem(j, "max_tokens")->valueint, 64);
@@ -167,12 +170,16 @@ static void test_bodies(void **state)
 	assert_string_equal(cJSON_GetObjectItem(j, "prompt")->valuestring, "hi");
 	cJSON_Delete(j);
 	free(b);
+	/* token ids go as they are, an array in "prompt" */
+	b = bench_http_body(&o, &ids, 64);
+	assert_non_null(strstr(b, "\"prompt\":[1,5,31999]"));
+	free(b);
 	o.chat = true;
-	b = bench_http_body(&o, "hi", 8);
+	b = bench_http_body(&o, &hi, 8);
 	assert_non_null(strstr(b, "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]"));
 	free(b);
 	o.engine = BENCH_ENGINE_OLLAMA;
-	b = bench_http_body(&o, "hi", 8);
+	b = bench_http_body(&o, &hi, 8);
 	assert_non_null(strstr(b, "\"num_predict\":8"));
 	free(b);
 	{
@@ -957,7 +964,7 @@ static void test_batch_stop_mid_level(void **state)
 	struct fl_server *f = fl_start(&sc);
 	struct bench_http_opts o = opts_for(f, BENCH_ENGINE_OPENAI, false);
 	struct bench_http_req q[6];
-	const char *prompts[] = {"x"};
+	const struct bench_http_prompt prompts[] = {{.text = "x"}};
 	char err[256] = "";
 	pthread_t t;
 	int64_t t0 = pwr_now_ns();
@@ -1140,6 +1147,140 @@ static void test_stuck_primary_is_no_figure(void **state)
 }
 
 /* The sweep as `compare` and `claims` read it back from result.json. */
+/* The sweep's JSON (bench_http_json) of a run, parsed. */
+static cJSON *sweep_json(const struct bench_run *r)
+{
+	cJSON *root = cJSON_CreateObject();
+
+	bench_http_json(root, r);
+	return root;
+}
+
+#define LLAMACPP_MODELS                                                                            \
+	"{\"object\":\"list\",\"data\":[{\"id\":\"/models/x.gguf\",\"object\":\"model\","       \
+	"\"owned_by\":\"llamacpp\",\"meta\":{\"n_vocab\":32000,\"n_ctx_train\":4096}}]}"
+
+/* --prompt-format: auto sends token ids to a server that says it is llama-server (owned_by
+ * "llamacpp", meta.n_vocab, its BOS from /tokenize) — exactly the ids the built-in engine feeds
+ * — and records whether usage.prompt_tokens shows a BOS added; a server that says less gets
+ * text under auto, and an error naming what is missing under ids. */
+static void test_prompt_format(void **state)
+{
+	struct fl_script sc = {.n_tokens = 4,
+	                       .itl_ms = 2,
+	                       .usage = true,
+	                       .usage_prompt_tokens = 16,
+	                       .fault_request = -1,
+	                       .models_body = LLAMACPP_MODELS,
+	                       .tokenize_body = "{\"tokens\":[1]}"};
+	struct fl_server *f = fl_start(&sc);
+	struct bench_http_opts h = opts_for(f, BENCH_ENGINE_OPENAI, false);
+	struct bench_http_server_info si;
+	struct bench_run *r;
+	int32_t want[16];
+	char path[128], body[8192], err[512] = "";
+	cJSON *j, *sw, *p;
+
+	(void)state;
+	bench_http_server_info(&h, &si);
+	assert_true(si.listed);
+	assert_string_equal(si.owned_by, "llamacpp");
+	assert_int_equal(si.n_vocab, 32000);
+	assert_true(si.bos_known);
+	assert_int_equal(si.bos, 1);
+	assert_string_equal(si.bos_source, "/tokenize");
+
+	h.same_prompt = true;
+	h.requests = 2;
+	r = sweep_run(&h, NULL, false);
+	if (!r->complete)
+		fail_msg("incomplete: %s", r->incomplete_reason);
+	assert_int_equal(r->http->prompt_format, BENCH_PROMPT_IDS);
+	fl_last_request(f, path, sizeof path, body, sizeof body);
+	assert_string_equal(path, "/v1/completions");
+	j = cJSON_Parse(body);
+	assert_non_null(j);
+	p = cJSON_GetObjectItem(j, "prompt");
+	assert_true(cJSON_IsArray(p));
+	assert_int_equal(cJSON_GetArraySize(p), 16);
+	bench_workload_prompt_ids(r->w->seed, 16, 32000, 1, want);
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(cJSON_GetArrayItem(p, i)->valueint, want[i]);
+	cJSON_Delete(j);
+	sw = sweep_json(r);
+	j = cJSON_GetObjectItem(sw, "sweep");
+	assert_string_equal(cJSON_GetObjectItem(j, "prompt_format")->valuestring, "ids");
+	assert_string_equal(cJSON_GetObjectItem(j, "prompt_format_asked")->valuestring, "auto");
+	assert_int_equal(cJSON_GetObjectItem(j, "prompt_ids_sent")->valueint, 16);
+	assert_int_equal(cJSON_GetObjectItem(j, "bos_token_id")->valueint, 1);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(j, "server_added_bos")));
+	cJSON_Delete(sw);
+	bench_run_free(r);
+	fl_stop(f);
+
+	/* a server that counts one token more than was sent put something (a BOS) in front */
+	sc.usage_prompt_tokens = 17;
+	f = fl_start(&sc);
+	h = opts_for(f, BENCH_ENGINE_OPENAI, false);
+	h.requests = 2;
+	h.prompt_format = BENCH_PROMPT_IDS;
+	r = sweep_run(&h, NULL, false);
+	assert_int_equal(r->http->prompt_format, BENCH_PROMPT_IDS);
+	/* unique prompts: the id after BOS differs from the built-in engine's, the rest does not */
+	fl_last_request(f, path, sizeof path, body, sizeof body);
+	j = cJSON_Parse(body);
+	assert_non_null(j);
+	p = cJSON_GetObjectItem(j, "prompt");
+	assert_int_equal(cJSON_GetArraySize(p), 16);
+	assert_int_equal(cJSON_GetArrayItem(p, 0)->valueint, 1);
+	assert_int_not_equal(cJSON_GetArrayItem(p, 1)->valueint, want[1]);
+	for (int i = 2; i < 16; i++)
+		assert_int_equal(cJSON_GetArrayItem(p, i)->valueint, want[i]);
+	cJSON_Delete(j);
+	sw = sweep_json(r);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(sw, "sweep"), "server_added_bos")));
+	cJSON_Delete(sw);
+	bench_run_free(r);
+	fl_stop(f);
+
+	/* no vocabulary size: auto falls back to text and says why; ids is refused */
+	sc.models_body = NULL;
+	sc.usage_prompt_tokens = 16;
+	f = fl_start(&sc);
+	h = opts_for(f, BENCH_ENGINE_OPENAI, false);
+	h.requests = 1;
+	r = sweep_run(&h, NULL, false);
+	assert_int_equal(r->http->prompt_format, BENCH_PROMPT_TEXT);
+	assert_non_null(strstr(r->http->prompt_format_reason, "no meta.n_vocab"));
+	fl_last_request(f, path, sizeof path, body, sizeof body);
+	assert_non_null(strstr(body, "\"prompt\":\"("));
+	sw = sweep_json(r);
+	j = cJSON_GetObjectItem(sw, "sweep");
+	assert_string_equal(cJSON_GetObjectItem(j, "prompt_format")->valuestring, "text");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "server_added_bos")));
+	assert_non_null(cJSON_GetObjectItem(j, "server_added_bos_reason"));
+	cJSON_Delete(sw);
+	bench_run_free(r);
+	h.prompt_format = BENCH_PROMPT_IDS;
+	{
+		static struct bench_workload w;
+		struct bench_run_opts o;
+
+		bench_workload_init(&w);
+		snprintf(w.model, sizeof w.model, "%s", "fake-model");
+		w.idle_s = 0;
+		memset(&o, 0, sizeof o);
+		o.w = &w;
+		o.http = &h;
+		r = NULL;
+		assert_int_equal(bench_run(&o, &r, err, sizeof err), -EINVAL);
+		assert_null(r);
+		assert_non_null(strstr(err, "--prompt-format ids:"));
+		assert_non_null(strstr(err, "no meta.n_vocab"));
+	}
+	fl_stop(f);
+}
+
 static void test_sweep_in_compare_and_claims(void **state)
 {
 	struct fl_script sc = {.n_tokens = 8,
@@ -1241,6 +1382,7 @@ int main(void)
 	    cmocka_unit_test(test_bodies),
 	    cmocka_unit_test(test_ttft_itl),
 	    cmocka_unit_test(test_unique_prompts),
+	    cmocka_unit_test(test_prompt_format),
 	    cmocka_unit_test(test_split_reads_chat),
 	    cmocka_unit_test(test_ollama_stream),
 	    cmocka_unit_test(test_error_event_mid_stream),

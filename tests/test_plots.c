@@ -537,6 +537,75 @@ static void test_type_and_prompt_sweeps(void **state)
 	free(dir);
 }
 
+/* A concurrency sweep's plot carries every cloud profile's J/token as a band across the levels,
+ * labelled with the profile, the same estimates the J/token-vs-cloud bars show. */
+static void test_concurrency_cloud_bands(void **state)
+{
+	struct rpt_result *r = NULL;
+	struct rpt_plot plots[RPT_MAX_PLOTS];
+	char *dir, why[RPT_ERR_LEN] = "", err[RPT_ERR_LEN] = "", *dat, *bars, *svg, legend[512];
+	char skipped[RPT_ERR_LEN] = "", *line, *save = NULL, *block;
+	int n, rows = 0;
+
+	(void)state;
+	if (!rpt_gnuplot_available(why, sizeof why))
+		TU_SKIP("%s", why);
+	assert_int_equal(rpt_result_load(FIX "laptop-7b-measured.json", &r, err, sizeof err), 0);
+	assert_int_equal(r->n_configs, 3);
+	/* three levels of one configuration: 1, 2 and 4 streams */
+	for (int i = 0; i < 3; i++) {
+		r->configs[i].threads = r->configs[2].threads;
+		r->configs[i].prompt_tokens = r->configs[2].prompt_tokens;
+		if (i < 2)
+			snprintf(r->configs[i].type, sizeof r->configs[i].type, "%s", r->configs[2].type);
+		r->configs[i].concurrency = 1 << i;
+	}
+	dir = tu_mkdtemp();
+	n = rpt_plots_write(&r, 1, dir, "scripts", "configs/cloud", plots, skipped, sizeof skipped,
+	                    err, sizeof err);
+	if (n < 0)
+		fail_msg("%s", err);
+	if (skipped[0])
+		fail_msg("not drawn: %s", skipped);
+	check_svg_title(dir, find(plots, n, "sweep"));
+	dat = read_in(dir, "sweep.dat", NULL);
+	bars = read_in(dir, "jpt-cloud.dat", NULL);
+	svg = read_in(dir, "sweep.svg", NULL);
+	assert_non_null(dat);
+	assert_non_null(bars);
+	assert_non_null(svg);
+	block = strstr(dat, "\n\n\n# cloud-equivalent");
+	assert_non_null(block);
+	/* every cloud bar of the other plot is a band here, from level 1 to level 4 */
+	for (line = strtok_r(bars, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char label[128], want[200];
+		double j, lo, hi;
+		int idx, kind;
+
+		if (sscanf(line, "%d \"%127[^\"]\" %lf %lf %lf %d", &idx, label, &j, &lo, &hi, &kind) != 6 ||
+		    kind < 2)
+			continue;
+		snprintf(want, sizeof want, " %.6g 1 4 %.6g %.6g \"%s\"\n", j, lo, hi, label);
+		if (!strstr(block, want))
+			fail_msg("no band '%s' in sweep.dat:\n%s", want, block);
+		snprintf(want, sizeof want, ">%s<", label);
+		if (!strstr(svg, want))
+			fail_msg("the band of %s is not labelled in sweep.svg", label);
+		rows++;
+	}
+	assert_true(rows >= 3);
+	svg_legend(dir, "sweep.svg", legend, sizeof legend);
+	assert_string_equal(legend, "cloud-equivalent J/token (low-high, one band per profile)|"
+	                            "decode tok/s (median, 95% CI)|J/decode token (median, 95% CI)");
+	assert_non_null(strstr(svg, "(log scale)"));
+	free(dat);
+	free(bars);
+	free(svg);
+	rpt_result_free(r);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -544,6 +613,7 @@ int main(void)
 	    cmocka_unit_test(test_legends_and_titles),
 	    cmocka_unit_test(test_roofline_needs_a_bound),
 	    cmocka_unit_test(test_type_and_prompt_sweeps),
+	    cmocka_unit_test(test_concurrency_cloud_bands),
 	    cmocka_unit_test(test_estimated_timeline),
 	    cmocka_unit_test(test_threads_without_energy),
 	    cmocka_unit_test(test_scripts_check_arguments),

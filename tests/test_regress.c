@@ -7,6 +7,7 @@
 
 #include "reports/reports.h"
 
+#include <cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -345,6 +346,120 @@ static void test_files_refusals(void **state)
 	assert_non_null(strstr(err, "no-such-file.json"));
 }
 
+/* A synthetic concurrency sweep in place of r's own: the given levels, 8 requests each with TTFT
+ * and inter-token gaps within 3% of each other; at level `slow` every gap is 1.5 times as long
+ * (the streams decode a third slower, and the level's aggregate rate falls with them); at level
+ * `noisy` only the aggregate rate is 20% lower, the requests are as they were. */
+static void set_sweep(struct rpt_result *r, const int *levels, int n_levels, int slow, int noisy)
+{
+	cJSON *sw, *arr;
+
+	cJSON_DeleteItemFromObjectCaseSensitive(r->json, "sweep");
+	sw = cJSON_AddObjectToObject(r->json, "sweep");
+	arr = cJSON_AddArrayToObject(sw, "levels");
+	for (int l = 0; l < n_levels; l++) {
+		cJSON *lv = cJSON_CreateObject(), *reqs;
+
+		cJSON_AddItemToArray(arr, lv);
+		cJSON_AddNumberToObject(lv, "concurrency", levels[l]);
+		cJSON_AddNumberToObject(lv, "agg_tok_s", 90.0 * levels[l] / (levels[l] == slow ? 1.5 : 1) *
+							       (levels[l] == noisy ? 0.8 : 1));
+		cJSON_AddNumberToObject(lv, "j_per_token", 0.5 / levels[l]);
+		reqs = cJSON_AddArrayToObject(lv, "requests");
+		for (int i = 0; i < 8; i++) {
+			cJSON *q = cJSON_CreateObject(), *itl;
+			double t = 1e8 * i + 40e6 + 0.1e6 * i;
+
+			cJSON_AddItemToArray(reqs, q);
+			cJSON_AddBoolToObject(q, "ok", 1);
+			cJSON_AddNumberToObject(q, "ttft_ns", 40e6 + 0.1e6 * i);
+			cJSON_AddNumberToObject(q, "prompt_tokens", 64);
+			itl = cJSON_AddArrayToObject(q, "itl_ns");
+			for (int k = 0; k < 4; k++) {
+				double gap = (10 + 0.1 * (i % 4) + 0.01 * k) * 1e6 * (levels[l] == slow ? 1.5 : 1);
+
+				cJSON_AddItemToArray(itl, cJSON_CreateNumber(gap));
+				t += gap;
+			}
+			cJSON_AddNumberToObject(q, "t_start_ns", 1e8 * i);
+			cJSON_AddNumberToObject(q, "t_end_ns", t + 1e5);
+			cJSON_AddNumberToObject(q, "completion_tokens", 5);
+		}
+	}
+}
+
+/* Two sweeps compared level by level: the one level whose streams decode slower regresses (its
+ * aggregate rate too, borne out by the requests' own times), a level whose aggregate alone fell is
+ * inconclusive, the other is unchanged, and the overall verdict follows; sweeps of other levels, or a sweep against a
+ * built-in run, are refused with what differs. */
+static void test_sweeps_level_by_level(void **state)
+{
+	static const int lv[] = { 1, 2, 4 }, other[] = { 1, 2, 8 };
+	struct rpt_regress_opts o = { .gate = gate };
+	struct rpt_result *a = NULL, *b = NULL;
+	struct rpt_regress *r = NULL;
+	char err[RPT_ERR_LEN], *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(rpt_result_load(FIX "run-base.json", &a, err, sizeof err), 0);
+	assert_int_equal(rpt_result_load(FIX "run-base.json", &b, err, sizeof err), 0);
+	set_sweep(a, lv, 3, 0, 0);
+	set_sweep(b, lv, 3, 4, 2);
+	assert_int_equal(rpt_regress_results(a, b, &o, &r, err, sizeof err), 0);
+	assert_true(r->sweep);
+	assert_int_equal(r->n_levels, 3);
+	assert_int_equal(r->levels[0].concurrency, 1);
+	assert_int_equal(r->levels[0].verdict, RPT_UNCHANGED);
+	assert_int_equal(r->levels[1].verdict, RPT_INCONCLUSIVE); /* the aggregate alone fell */
+	assert_int_equal(r->levels[2].concurrency, 4);
+	assert_int_equal(r->levels[2].verdict, RPT_REGRESSED);
+	assert_int_equal(r->overall, RPT_REGRESSED);
+	assert_int_equal(r->n_regressed, 2);
+	assert_int_equal(find_row(r, "decode_tok_s", "c=4")->verdict, RPT_REGRESSED);
+	assert_int_equal(find_row(r, "agg_tok_s", "c=4")->verdict, RPT_REGRESSED);
+	assert_non_null(strstr(find_row(r, "agg_tok_s", "c=4")->note, "borne out by the requests"));
+	assert_int_equal(find_row(r, "agg_tok_s", "c=2")->verdict, RPT_INCONCLUSIVE);
+	assert_non_null(strstr(find_row(r, "agg_tok_s", "c=2")->note, "could be noise"));
+	assert_float_equal(find_row(r, "decode_tok_s", "c=4")->ratio, 1 / 1.5, 0.01);
+	assert_int_equal(find_row(r, "decode_tok_s", "c=2")->verdict, RPT_UNCHANGED);
+	assert_int_equal(find_row(r, "ttft_ns", "c=4")->verdict, RPT_UNCHANGED);
+	assert_int_equal(find_row(r, "agg_tok_s", "c=1")->verdict, RPT_UNCHANGED);
+	assert_non_null(strstr(find_row(r, "j_per_token", "c=2")->note, "plain threshold"));
+	f = open_memstream(&text, &len);
+	assert_non_null(f);
+	rpt_regress_print(f, r, &o, RPT_FMT_TERM);
+	fclose(f);
+	assert_non_null(strstr(text, "concurrency 1: unchanged\n"));
+	assert_non_null(strstr(text, "concurrency 2: inconclusive\n"));
+	assert_non_null(strstr(text, "concurrency 4: regressed\n"));
+	assert_non_null(strstr(text, "overall: regressed\n"));
+	free(text);
+	rpt_regress_free(r);
+
+	/* the same sweep twice: nothing regressed anywhere */
+	set_sweep(b, lv, 3, 0, 0);
+	assert_int_equal(rpt_regress_results(a, b, &o, &r, err, sizeof err), 0);
+	assert_int_equal(r->overall, RPT_UNCHANGED);
+	assert_int_equal(r->n_regressed, 0);
+	rpt_regress_free(r);
+
+	/* other levels: refused, naming both */
+	r = NULL;
+	set_sweep(b, other, 3, 0, 0);
+	assert_int_equal(rpt_regress_results(a, b, &o, &r, err, sizeof err), -EINVAL);
+	assert_null(r);
+	assert_non_null(strstr(err, "different concurrency levels (1,2,4 vs 1,2,8)"));
+
+	/* a sweep against a built-in engine run */
+	cJSON_DeleteItemFromObjectCaseSensitive(b->json, "sweep");
+	assert_int_equal(rpt_regress_results(a, b, &o, &r, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "compare a sweep with a sweep"));
+	rpt_result_free(a);
+	rpt_result_free(b);
+}
+
 static void test_print_markdown(void **state)
 {
 	char err[RPT_ERR_LEN], *text = NULL;
@@ -386,6 +501,7 @@ int main(void)
 		cmocka_unit_test(test_files_runs),
 		cmocka_unit_test(test_files_refusals),
 		cmocka_unit_test(test_print_markdown),
+		cmocka_unit_test(test_sweeps_level_by_level),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

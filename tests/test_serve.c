@@ -600,6 +600,67 @@ static void test_errors(void **state)
 	assert_int_equal(health_int(&g_small, "slots_idle"), 4);
 }
 
+/* `run --engine openai --prompt-format ids|auto` against the server: it prefills exactly the
+ * workload's prompt (usage.prompt_tokens = --prompt-tokens, no second BOS), the result says so,
+ * and auto finds out by itself; a bad id is a 400 that names it. */
+static void check_adapter_run(const char *format, int n_prompt)
+{
+	char cmd[1024], path[600], *dir = tu_mkdtemp(), *out = NULL, *err = NULL, *text;
+	const cJSON *sw, *lv, *q;
+	cJSON *j;
+	int rc, n = 0;
+
+	snprintf(cmd, sizeof cmd,
+		 "\"$JB\" run --engine openai --url %s/v1 --model %s --prompt-tokens %d --gen-tokens 4 "
+		 "--prompt-format %s --concurrency 1 --requests 2 --warmup 0 --idle-seconds 0 --no-db -q -o '%s'",
+		 g_small.base, SMALL, n_prompt, format, dir);
+	rc = tu_run(cmd, 120, &out, &err);
+	if (rc != 0)
+		fail_msg("%s: exit %d: %s%s", cmd, rc, out, err);
+	assert_non_null(strstr(out, "token ids, the built-in engine's"));
+	snprintf(path, sizeof path, "%s/result.json", dir);
+	text = tu_read_file(path, NULL);
+	assert_non_null(text);
+	j = parse(text);
+	sw = cJSON_GetObjectItemCaseSensitive(j, "sweep");
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(sw, "prompt_format")->valuestring, "ids");
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(sw, "prompt_format_asked")->valuestring, format);
+	assert_int_equal(cJSON_GetObjectItemCaseSensitive(sw, "prompt_ids_sent")->valueint, n_prompt);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(sw, "server_added_bos")));
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(sw, "server_owned_by")->valuestring, "joulebench");
+	lv = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(sw, "levels"), 0);
+	cJSON_ArrayForEach(q, cJSON_GetObjectItemCaseSensitive(lv, "requests"))
+	{
+		assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(q, "ok")));
+		assert_int_equal(cJSON_GetObjectItemCaseSensitive(q, "prompt_tokens")->valueint, n_prompt);
+		assert_int_equal(cJSON_GetObjectItemCaseSensitive(q, "completion_tokens")->valueint, 4);
+		n++;
+	}
+	assert_int_equal(n, 2);
+	cJSON_Delete(j);
+	free(text);
+	free(out);
+	free(err);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+static void test_adapter_token_ids(void **state)
+{
+	char *resp = NULL;
+
+	(void)state;
+	check_adapter_run("ids", 64);
+	check_adapter_run("auto", 40);
+	/* the ids the server refuses, with the index and the value */
+	assert_int_equal(http(&g_small, "/v1/completions", "{\"prompt\":[1,2,512],\"max_tokens\":2}", &resp), 400);
+	assert_non_null(strstr(resp, "token 512 at index 2 is outside the vocabulary (0..511)"));
+	assert_non_null(strstr(resp, "\"type\":\"invalid_request_error\""));
+	free(resp);
+	expect_error(&g_small, "/v1/completions", "{\"prompt\":[1,-3]}", 400, "invalid_request_error");
+	expect_error(&g_small, "/v1/completions", "{\"prompt\":[1,2.5]}", 400, "invalid_request_error");
+}
+
 /* ---- concurrency, queueing, disconnects, drain (MEDIUM) ------------------------------------- */
 
 /* Runs n requests at once with curl's multi interface (each body[i], to path); returns each body
@@ -878,6 +939,7 @@ int main(void)
 		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_stop_and_tokens),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_adapter_token_ids),
 	};
 	const struct CMUnitTest medium[] = {
 		cmocka_unit_test(test_concurrent),

@@ -295,6 +295,28 @@ static int read_request(struct fl_server *f, int fd, char *buf, size_t cap, char
 	}
 }
 
+/* The server's description of itself: /v1/models, /tokenize (script bodies, or defaults). */
+static int answer_info(struct fl_server *f, int fd, const char *path)
+{
+	const char *b = strcmp(path, "/tokenize") ? f->s.models_body : f->s.tokenize_body;
+	int status = 200;
+	char head[256];
+	int h;
+
+	if (!b && strcmp(path, "/tokenize"))
+		b = "{\"object\":\"list\",\"data\":[{\"id\":\"fake-model\",\"object\":\"model\","
+		    "\"owned_by\":\"fakellm\"}]}";
+	if (!b) {
+		b = "{\"error\":{\"code\":404,\"message\":\"File Not Found\",\"type\":"
+		    "\"not_found_error\"}}";
+		status = 404;
+	}
+	h = snprintf(head, sizeof head,
+	             "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+	             status, status == 200 ? "OK" : "Not Found", strlen(b));
+	return send_all(fd, head, (size_t)h) || send_all(fd, b, strlen(b)) ? -1 : 0;
+}
+
 static void *conn_main(void *arg)
 {
 	struct fl_conn *c = arg;
@@ -309,6 +331,12 @@ static void *conn_main(void *arg)
 		if (n <= 0)
 			break;
 		sscanf(buf, "%*s %127s", path);
+		if ((strlen(path) >= 7 && !strcmp(path + strlen(path) - 7, "/models")) ||
+		    !strcmp(path, "/tokenize")) {
+			if (answer_info(f, c->fd, path) < 0)
+				break;
+			continue;
+		}
 		pthread_mutex_lock(&f->lock);
 		req = f->requests++;
 		if (++f->active > f->max_active)

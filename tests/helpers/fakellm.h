@@ -6,7 +6,8 @@
  * with an error event, close the connection, stall, omit [DONE], or answer with an HTTP error.
  *
  * Paths: /v1/completions and /v1/chat/completions stream server-sent events; /api/generate
- * streams Ollama's newline-delimited JSON. Every wait checks the stop flag, so fl_stop() ends
+ * streams Ollama's newline-delimited JSON; /v1/models and /tokenize answer one JSON body (see
+ * fl_script) and are not counted as requests. Every wait checks the stop flag, so fl_stop() ends
  * within about 100 ms whatever a client does.
  */
 #ifndef JB_FAKELLM_H
@@ -38,6 +39,10 @@ struct fl_script {
 	int fault_request;      /* -1: every request; else only the request with this index */
 	int http_status;        /* FL_HTTP_ERROR */
 	const char *error_body; /* FL_HTTP_ERROR: the JSON body */
+	/* GET .../models: this body (NULL: one model "fake-model", owned_by "fakellm");
+	 * POST /tokenize: this body (NULL: 404). Neither counts as a request. */
+	const char *models_body;
+	const char *tokenize_body;
 };
 
 struct fl_server;
