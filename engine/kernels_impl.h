@@ -121,7 +121,10 @@ void eng_mm_q6_k_x86(const struct eng_mat *w, const struct eng_act *a, float *y,
 /* The instruction set the K-quant kernels use on this CPU: 512 (AVX-512F/BW/VL) or 256 (AVX2);
  * JOULEBENCH_ISA=avx2 forces 256. Chosen once. */
 int eng_kquant_isa(void);
-/* AVX2 row kernels of the legacy types (kernels_kquant_avx2.c). */
+/* AVX2 row kernels of the legacy types and of Q2_K / Q3_K (kernels_kquant_avx2.c); the AVX-512
+ * set runs them too. */
+void eng_mm_q2_k_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+void eng_mm_q3_k_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 void eng_mm_q4_1_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 void eng_mm_q5_0_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 void eng_mm_q5_1_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);

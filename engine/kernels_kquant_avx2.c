@@ -1,7 +1,8 @@
 /*
- * engine/kernels_kquant_avx2.c — AVX2 + FMA row kernels of the K-quant weight types Q4_K, Q5_K
- * and Q6_K against Q8_K activations, and the choice between them and the AVX-512 versions
- * (kernels_kquant_avx512.c). Built with target attributes, called only after CPUID checks.
+ * engine/kernels_kquant_avx2.c — AVX2 + FMA row kernels of the K-quant weight types Q2_K..Q6_K
+ * against Q8_K activations, and the choice between them and the AVX-512 versions of Q4_K/Q6_K
+ * (kernels_kquant_avx512.c); the legacy Q4_1/Q5_0/Q5_1 against Q8_0. Built with target
+ * attributes, called only after CPUID checks.
  *
  * One row at a time, up to four tokens per pass over the row (a super-block is unpacked once per
  * pass). Rows of a chunk are contiguous, so the weights are one linear stream: the kernel
@@ -13,6 +14,8 @@
  *              repeated per pair of 16) — exactly sum m_s * (bsums[2s] + bsums[2s+1]).
  *   Q6_K:      maddubs(quants 0..63, q8) (pairs <= 16002), madd with the int8 scales of each
  *              half of 16, minus 32 * sum sc_g * bsums_g for the offset of 32.
+ *   Q3_K:      the same with quants 0..7 (low bits | high bit << 2) and an offset of 4.
+ *   Q2_K:      maddubs(quants 0..3, q8), madd with the 4-bit scales; mins as Q4_K, per 16.
  * Only the float accumulation across super-blocks differs in order from the reference.
  */
 #include "engine/kernels_impl.h"
@@ -186,6 +189,23 @@ TGT_INLINE void q45k_row(const char *row, int64_t nbk, const struct eng_block_q8
 
 /* ---- Q6_K ---- */
 
+/*
+ * From the 16 int16 scales of the sub-blocks of 16 (s16: scales 0..7 in the low 128 bits, 8..15
+ * in the high), the multipliers of group c of 32 quants (sub-blocks 2c and 2c + 1) for
+ * madd_epi16 after maddubs: [sc[2c] x8 | sc[2c+1] x8].
+ */
+TGT_INLINE __m256i pair_scales(__m256i s16, int c)
+{
+	__m256i both = c < 4 ? _mm256_permute4x64_epi64(s16, 0x44) : _mm256_permute4x64_epi64(s16, 0xee);
+	int j = 2 * (c & 3);
+
+	return _mm256_shuffle_epi8(both, _mm256_setr_epi8(2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j,
+							  2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1,
+							  2 * j, 2 * j + 1, 2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3,
+							  2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3,
+							  2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3));
+}
+
 TGT_INLINE void q6k_row(const char *row, int64_t nbk, const struct eng_block_q8_k *const *xq, const int nt,
 			float *out)
 {
@@ -218,18 +238,8 @@ TGT_INLINE void q6k_row(const char *row, int64_t nbk, const struct eng_block_q8_
 						       _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8((char)0xc0)), 2));
 		}
 		s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wb->scales));
-		for (int c = 0; c < 8; c++) { /* [sc[2c] x8 | sc[2c+1] x8] */
-			__m256i lo = _mm256_permute4x64_epi64(s16, 0x44), hi = _mm256_permute4x64_epi64(s16, 0xee);
-			__m256i both = c < 4 ? lo : hi;
-			int j = 2 * (c & 3);
-
-			scv[c] = _mm256_shuffle_epi8(both, _mm256_setr_epi8(2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1,
-									     2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1,
-									     2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j + 2, 2 * j + 3,
-									     2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3, 2 * j + 2,
-									     2 * j + 3, 2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3,
-									     2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3));
-		}
+		for (int c = 0; c < 8; c++)
+			scv[c] = pair_scales(s16, c);
 		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
 			const struct eng_block_q8_k *x = xq[t] + b;
 			__m256i sumi = _mm256_setzero_si256(), off;
@@ -242,6 +252,111 @@ TGT_INLINE void q6k_row(const char *row, int64_t nbk, const struct eng_block_q8_
 			off = _mm256_madd_epi16(s16, _mm256_loadu_si256((const __m256i *)x->bsums));
 			sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(off, 5));
 			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(x->d * d), _mm256_cvtepi32_ps(sumi), acc[t]);
+		}
+	}
+	_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++)
+		out[t] = hsum8(acc[t]);
+}
+
+/* ---- Q2_K / Q3_K ---- */
+
+/* The 16 signed scales of a Q3_K super-block (as eng_kq_q3_scales) as int16: low nibbles from
+ * bytes 0..7, the high two bits from bytes 8..11 (scale j: bits 2 (j / 4) of byte 8 + j % 4). */
+TGT_INLINE __m256i q3_scales16(const uint8_t *p)
+{
+	uint32_t a0, a1, hb, v[4];
+
+	memcpy(&a0, p, 4);
+	memcpy(&a1, p + 4, 4);
+	memcpy(&hb, p + 8, 4);
+	v[0] = (a0 & 0x0f0f0f0fu) | ((hb & 0x03030303u) << 4);
+	v[1] = (a1 & 0x0f0f0f0fu) | (((hb >> 2) & 0x03030303u) << 4);
+	v[2] = ((a0 >> 4) & 0x0f0f0f0fu) | (((hb >> 4) & 0x03030303u) << 4);
+	v[3] = ((a1 >> 4) & 0x0f0f0f0fu) | (((hb >> 6) & 0x03030303u) << 4);
+	return _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_loadu_si128((const __m128i *)v), _mm_set1_epi8(32)));
+}
+
+/*
+ * nt tokens (1..4) of one row of Q2_K (q3 = 0) or Q3_K (q3 = 1): out[t] = row . x_t.
+ *
+ * Group c of 32 quants (c = 0..7, sub-blocks 2c and 2c + 1) is bits 2 (c % 4) of the 32 bytes
+ * qs[32 (c / 4) ..] and meets x->qs[32 c ..]. Q2_K quants are 0..3; a Q3_K quant is taken as
+ * q = low | high << 2 in 0..7 (bit c of hmask[l] is the high bit), so maddubs sees unsigned
+ * values (pairs <= 2 * 7 * 127) and the offset of 4 comes back as 4 * sum sc_g * bsums_g, as Q6_K
+ * does with its 32. Q2_K's mins term is madd(mins, bsums). The groups are the outer loop so that
+ * each is unpacked once for all tokens and only one is live at a time.
+ */
+TGT_INLINE void q23k_row(const char *row, int64_t nbk, const struct eng_block_q8_k *const *xq, const int nt,
+			 float *out, const int q3)
+{
+	const __m256i m3 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
+	__m256 acc[4];
+
+	for (int t = 0; t < 4; t++)
+		acc[t] = _mm256_setzero_ps();
+	for (int64_t b = 0; b < nbk; b++) {
+		const uint8_t *qs;
+		float d, dmin = 0.0f;
+		__m256i s16, m16 = _mm256_setzero_si256(), hbits = _mm256_setzero_si256(), q[2], sumi[4];
+
+		if (q3) {
+			const struct eng_block_q3_k *wb = (const struct eng_block_q3_k *)row + b;
+
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
+			d = f16x1(wb->d);
+			s16 = q3_scales16(wb->scales);
+			hbits = _mm256_loadu_si256((const __m256i *)wb->hmask);
+			qs = wb->qs;
+		} else {
+			const struct eng_block_q2_k *wb = (const struct eng_block_q2_k *)row + b;
+			__m128i raw = _mm_loadu_si128((const __m128i *)wb->scales);
+
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
+			f16x2(&wb->d, &d, &dmin);
+			s16 = _mm256_cvtepu8_epi16(_mm_and_si128(raw, _mm_set1_epi8(0x0f)));
+			m16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f)));
+			qs = wb->qs;
+		}
+		q[0] = _mm256_loadu_si256((const __m256i *)qs);
+		q[1] = _mm256_loadu_si256((const __m256i *)(qs + 32));
+		for (int t = 0; t < 4; t++)
+			sumi[t] = _mm256_setzero_si256();
+		_Pragma("GCC unroll 8") for (int c = 0; c < 8; c++) {
+			__m256i v = _mm256_and_si256(_mm256_srl_epi16(q[c / 4], _mm_cvtsi32_si128(2 * (c & 3))), m3);
+			__m256i sc = pair_scales(s16, c);
+
+			/* Q3_K: bit c of each hmask byte to bit 2 (a 16-bit shift by at most 5 brings no bit
+			 * of the other byte there) */
+			if (q3) {
+				__m256i h = c < 2 ? _mm256_sll_epi16(hbits, _mm_cvtsi32_si128(2 - c))
+						  : _mm256_srl_epi16(hbits, _mm_cvtsi32_si128(c - 2));
+
+				v = _mm256_or_si256(v, _mm256_and_si256(h, four));
+			}
+			_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
+				const int8_t *xs = xq[t][b].qs + 32 * c;
+				__m256i p = _mm256_maddubs_epi16(v, _mm256_loadu_si256((const __m256i *)xs));
+
+				sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(p, sc));
+			}
+		}
+		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
+			const struct eng_block_q8_k *x = xq[t] + b;
+			__m256i bs = _mm256_loadu_si256((const __m256i *)x->bsums);
+
+			if (q3) {
+				__m256i off = _mm256_madd_epi16(s16, bs);
+
+				sumi[t] = _mm256_sub_epi32(sumi[t], _mm256_slli_epi32(off, 2));
+				acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(x->d * d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+			} else {
+				__m256i mm = _mm256_madd_epi16(m16, bs);
+
+				acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(x->d * d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+				acc[t] = _mm256_fnmadd_ps(_mm256_set1_ps(x->d * dmin), _mm256_cvtepi32_ps(mm), acc[t]);
+			}
 		}
 	}
 	_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++)
@@ -342,23 +457,43 @@ TGT void eng_mm_q5_1_avx2(const struct eng_mat *w, const struct eng_act *a, floa
 
 /* ---- row-range drivers ---- */
 
-enum { KQ4, KQ5, KQ6 };
+enum { KQ2, KQ3, KQ4, KQ5, KQ6 };
 
-TGT_INLINE void row_dispatch(int kind, const char *row, int64_t nbk, const struct eng_block_q8_k *const *xq,
+TGT_INLINE void row_kind(int kind, const char *row, int64_t nbk, const struct eng_block_q8_k *const *xq, const int nt,
+			 float *out)
+{
+	switch (kind) {
+	case KQ2:
+		q23k_row(row, nbk, xq, nt, out, 0);
+		break;
+	case KQ3:
+		q23k_row(row, nbk, xq, nt, out, 1);
+		break;
+	case KQ6:
+		q6k_row(row, nbk, xq, nt, out);
+		break;
+	default:
+		q45k_row(row, nbk, xq, nt, out, kind == KQ5);
+		break;
+	}
+}
+
+/* nt as a constant in each call, so the token loops unroll */
+TGT_INLINE void row_dispatch(const int kind, const char *row, int64_t nbk, const struct eng_block_q8_k *const *xq,
 			     int nt, float *out)
 {
 	switch (nt) {
 	case 4:
-		kind == KQ6 ? q6k_row(row, nbk, xq, 4, out) : q45k_row(row, nbk, xq, 4, out, kind == KQ5);
+		row_kind(kind, row, nbk, xq, 4, out);
 		break;
 	case 3:
-		kind == KQ6 ? q6k_row(row, nbk, xq, 3, out) : q45k_row(row, nbk, xq, 3, out, kind == KQ5);
+		row_kind(kind, row, nbk, xq, 3, out);
 		break;
 	case 2:
-		kind == KQ6 ? q6k_row(row, nbk, xq, 2, out) : q45k_row(row, nbk, xq, 2, out, kind == KQ5);
+		row_kind(kind, row, nbk, xq, 2, out);
 		break;
 	default:
-		kind == KQ6 ? q6k_row(row, nbk, xq, 1, out) : q45k_row(row, nbk, xq, 1, out, kind == KQ5);
+		row_kind(kind, row, nbk, xq, 1, out);
 		break;
 	}
 }
@@ -380,16 +515,21 @@ TGT_INLINE void mm_k_avx2(const struct eng_mat *w, const struct eng_act *a, floa
 
 			for (int t = 0; t < nt; t++)
 				xq[t] = a->q8k + (int64_t)(t0 + t) * nbk;
-			if (kind == KQ6)
-				row_dispatch(KQ6, row, nbk, xq, nt, out);
-			else if (kind == KQ5)
-				row_dispatch(KQ5, row, nbk, xq, nt, out);
-			else
-				row_dispatch(KQ4, row, nbk, xq, nt, out);
+			row_dispatch(kind, row, nbk, xq, nt, out);
 			for (int t = 0; t < nt; t++)
 				y[(int64_t)(t0 + t) * w->rows + r] = out[t];
 		}
 	}
+}
+
+TGT void eng_mm_q2_k_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+{
+	mm_k_avx2(w, a, y, r0, r1, KQ2);
+}
+
+TGT void eng_mm_q3_k_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+{
+	mm_k_avx2(w, a, y, r0, r1, KQ3);
 }
 
 TGT static void mm_q4_k_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)

@@ -70,10 +70,19 @@ static int perm_type(int type)
 	return type == ENG_TYPE_Q4_K || type == ENG_TYPE_Q5_K;
 }
 
+/* Weight types with a GEMM here (the others, Q2_K and Q3_K, run the AVX2 row kernels, which read
+ * a->q8k: packing for them would be wasted). */
+static int gemm_type(int type)
+{
+	return type == ENG_TYPE_Q4_K || type == ENG_TYPE_Q5_K || type == ENG_TYPE_Q6_K;
+}
+
 size_t eng_kq_packed_bytes_vnni(const struct eng_act *a)
 {
 	int64_t tiles = (a->n_tok + 15) / 16, nbk = a->cols / ENG_QK_K;
 
+	if (!gemm_type(a->wtype))
+		return 0;
 	if (a->n_tok < KQ_GEMM_MIN_TOK)
 		return perm_type(a->wtype) ? (size_t)a->n_tok * (size_t)nbk * sizeof(struct eng_block_q8_k) : 0;
 	return (size_t)tiles * (size_t)nbk * sizeof(struct pk_kblock);

@@ -329,12 +329,13 @@ static void test_matmul_vs_ref(void **state)
 /* Batches of 8 tokens and more: the sets that pack K-quant activations (the AVX-512 VNNI GEMM)
  * take another path than the row kernels above, with token tiles of 16 and row tiles of 4 and 2;
  * the counts cover full and partial tiles of both, and one call with several matrices (the packed
- * activations shared), all held to the reference. */
+ * activations shared), all held to the reference. Q2_K and Q3_K have no GEMM: their batches run
+ * the row kernels, four tokens per pass over a row. */
 static void test_batch_gemm_vs_ref(void **state)
 {
 	static const int64_t rows_list[] = { 1, 3, 5, 16, 37 };
 	static const int toks[] = { 8, 16, 17, 33, 64 };
-	static const int types[] = { ENG_TYPE_Q4_K, ENG_TYPE_Q6_K, ENG_TYPE_Q5_K };
+	static const int types[] = { ENG_TYPE_Q4_K, ENG_TYPE_Q6_K, ENG_TYPE_Q5_K, ENG_TYPE_Q2_K, ENG_TYPE_Q3_K };
 	const struct eng_kernel_set *ks[4];
 	int n_sets = sets(ks), packing = 0;
 	struct eng_pool *pool = eng_pool_new(2);
@@ -343,7 +344,7 @@ static void test_batch_gemm_vs_ref(void **state)
 	assert_non_null(pool);
 	for (int s = 0; s < n_sets; s++) {
 		packing += ks[s]->packed_bytes_k != NULL;
-		for (int ti = 0; ti < 3; ti++)
+		for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)
 			for (size_t ri = 0; ri < sizeof rows_list / sizeof rows_list[0]; ri++)
 				for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++) {
 					int64_t rows = rows_list[ri], cols = (ri & 1) ? 768 : 512;
@@ -393,6 +394,70 @@ static void test_batch_gemm_vs_ref(void **state)
 	}
 	tu_note("%d of %d kernel sets pack K-quant batches", packing, n_sets);
 	eng_pool_free(pool);
+}
+
+/*
+ * Q2_K and Q3_K blocks of random bytes (every byte pattern but the f16 scales is a valid block):
+ * the extreme quants and scales a quantizer rarely writes (Q3_K scale -32, every quant 0 or 7,
+ * Q2_K scale and min 15) against activations mostly at +-127, so a saturating or overflowing
+ * integer step in a fast kernel shows; every set held to the reference.
+ */
+static void test_random_blocks_vs_ref(void **state)
+{
+	static const int types[] = { ENG_TYPE_Q2_K, ENG_TYPE_Q3_K };
+	const struct eng_kernel_set *ks[4];
+	int n_sets = sets(ks);
+	enum { ROWS = 19, COLS = 1024, NTOK = 6 };
+
+	(void)state;
+	for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+		struct kmat t;
+		size_t rb = eng_row_bytes(types[ti], COLS), bb = rb / (COLS / ENG_QK_K);
+		unsigned char *data = malloc(rb * ROWS);
+		float *x = malloc(NTOK * COLS * sizeof *x), y[NTOK * ROWS], yr[NTOK * ROWS];
+
+		assert_non_null(data);
+		assert_non_null(x);
+		for (size_t i = 0; i < rb * ROWS; i++)
+			data[i] = (unsigned char)(frand() * 128.0f + 128.0f);
+		for (size_t blk = 0; blk < ROWS * (size_t)(COLS / ENG_QK_K); blk++) {
+			/* d (and Q2_K's dmin) are the block's last f16s */
+			unsigned char *b = data + blk * bb;
+			eng_f16 d = eng_f32_to_f16(0.01f + 0.005f * (float)(blk % 7)), dmin = eng_f32_to_f16(0.003f);
+
+			if (types[ti] == ENG_TYPE_Q2_K) {
+				memcpy(b + bb - 4, &d, 2);
+				memcpy(b + bb - 2, &dmin, 2);
+			} else {
+				memcpy(b + bb - 2, &d, 2);
+			}
+		}
+		t.m = (struct eng_mat){ .type = types[ti], .rows = ROWS, .cols = COLS, .row_bytes = rb, .data = data };
+		t.deq = malloc((size_t)ROWS * COLS * sizeof *t.deq);
+		assert_non_null(t.deq);
+		for (int r = 0; r < ROWS; r++)
+			eng_dequantize_row(types[ti], data + r * rb, t.deq + r * COLS, COLS);
+		for (int i = 0; i < NTOK * COLS; i++) /* most at +-max of their block, some smaller */
+			x[i] = i % 5 == 4 ? frand() : (frand() < 0.0f ? -1.0f : 1.0f);
+		eng_matmul_ref(&t.m, x, NTOK, yr);
+		for (int s = 0; s < n_sets; s++)
+			for (int n_tok = 1; n_tok <= NTOK; n_tok++) {
+				for (int i = 0; i < n_tok * ROWS; i++)
+					y[i] = NAN;
+				eng_matmul_with(ks[s], NULL, &t.m, x, n_tok, y);
+				for (int i = 0; i < n_tok * ROWS; i++) {
+					double tol = KQ_DOT_TOL(COLS / 16, row_abs_sum(&t, i % ROWS, x + (i / ROWS) * COLS));
+
+					if (!(fabs((double)y[i] - yr[i]) <= tol)) {
+						fprintf(stderr, "%s %s random blocks n_tok %d: y[%d] %.9g ref %.9g tol %.3g\n",
+							ks[s]->name, eng_type_name(types[ti]), n_tok, i, y[i], yr[i], tol);
+						fail();
+					}
+				}
+			}
+		free_kmat(&t);
+		free(x);
+	}
 }
 
 /* The reference against a double dot product of the dequantized weights with the unquantized
@@ -563,7 +628,7 @@ int main(void)
 		cmocka_unit_test(test_block_sizes),	 cmocka_unit_test(test_hand_decoded_blocks),
 		cmocka_unit_test(test_round_trip),	 cmocka_unit_test(test_q8_k),
 		cmocka_unit_test(test_matmul_vs_ref),	 cmocka_unit_test(test_batch_gemm_vs_ref),
-		cmocka_unit_test(test_ref_vs_double),
+		cmocka_unit_test(test_random_blocks_vs_ref), cmocka_unit_test(test_ref_vs_double),
 		cmocka_unit_test(test_threads_bitwise), cmocka_unit_test(test_synth_mix),
 #if defined(__x86_64__)
 		cmocka_unit_test(test_avx512_kernels),
