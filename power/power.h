@@ -57,7 +57,10 @@ struct pwr_domain_desc {
 	char domain[64];      /* "package-0", "core", "dram", "psys", "gpu0", "BAT0", ... */
 	char covers[160];     /* what it covers, in words ("CPU package 0: cores, caches, uncore") */
 	enum pwr_kind kind;
-	char model[320];      /* for estimates: the model and its inputs; "" when measured */
+	char model[512];      /* for estimates: the model and its inputs; "" when measured */
+	/* for estimates with a range (ID-low / ID-high domains): the coefficient sets the range
+	 * spans, comma-separated ("ccf-vcpu,boavizta-vcpu"); "" when it has none */
+	char range_sets[128];
 	double range_j;       /* counter range before wrap, 0 if it does not wrap / not a counter */
 	double resolution_j;  /* smallest step, 0 if unknown */
 	char unit[32];        /* what a raw reading counts: "uJ counter", "uW power", ... */
