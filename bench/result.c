@@ -185,6 +185,13 @@ static void add_sources(cJSON *root, const struct bench_run *r)
 			add_null(s, "range_sets", "%s",
 				 d->kind == PWR_ESTIMATED ? "this estimate has no range" : "measured, not estimated");
 		}
+		if (r->samples && r->samples[i].update.known) {
+			cJSON_AddNumberToObject(s, "update_period_s", r->samples[i].update.period_s);
+			cJSON_AddNumberToObject(s, "update_changes", r->samples[i].update.n_changes);
+		} else {
+			add_null(s, "update_period_s", "%s",
+				 r->samples ? r->samples[i].update.reason : "no samples were kept");
+		}
 	}
 	u = arr(root, "energy_unavailable");
 	for (int i = 0; i < r->n_unavail; i++) {
