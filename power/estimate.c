@@ -326,8 +326,8 @@ static int frac_pair(const cJSON *set, const char *key, double max, double v[2],
 
 	if (!cJSON_IsNumber(l) || !cJSON_IsNumber(h) || !(l->valuedouble > 0 && l->valuedouble <= h->valuedouble &&
 							 h->valuedouble < max)) {
-		pwr_strf(err, errlen, "%s: sets[%d].%s must be {\"low\": l, \"high\": h} with 0 < l <= h < %g", path,
-			 k, key, max);
+		pwr_strf(err, errlen, "%s: sets[%d].%s must be {\"low\": l, \"high\": h} with 0 < l <= h < %g (low %g, high %g)",
+			 path, k, key, max, cJSON_IsNumber(l) ? l->valuedouble : NAN, cJSON_IsNumber(h) ? h->valuedouble : NAN);
 		return -EINVAL;
 	}
 	v[0] = l->valuedouble;
@@ -627,6 +627,9 @@ static int estimate_discover(struct pwr_discover *d)
 			pwr_strf(m.range_text, sizeof m.range_text, "%s", err);
 		else
 			pwr_estimate_range(&m, &f);
+		if (!m.has_range)
+			d->unavailable(d, "estimate:range", "cannot use the published TDP fractions (%s): estimate:cpu has no range",
+				       m.range_text);
 	}
 	t0 = pwr_now_ns();
 	cpu0 = process_cpu_ns();

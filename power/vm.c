@@ -800,6 +800,13 @@ static int vm_discover(struct pwr_discover *d)
 			pwr_strf(t.boa.why, sizeof t.boa.why, "configs/hardware not found");
 		else if ((rc = pwr_vm_boavizta_load(path, hw, uarch, &t.boa, err, sizeof err)) < 0)
 			pwr_strf(t.boa.why, sizeof t.boa.why, "%s", err);
+		/* a missing or broken file (not a micro-architecture without a row) is a fault
+		 * to report, not only a note in the model text */
+		if (!t.boa.have && (rc < 0 || strstr(t.boa.why, "not found")))
+			d->unavailable(d, "vm:boavizta",
+			               "cannot use the Boavizta/Teads set (%s): the range of "
+			               "vm:process spans CCF's coefficients only",
+			               t.boa.why);
 	}
 	pwr_strf(t.root, sizeof t.root, "%s", d->sysfs_root ? d->sysfs_root : "/");
 	t.real_root = is_real_root(d->sysfs_root);

@@ -448,6 +448,41 @@ static void fraction_file_errors_name_file_and_field(void **state)
 	free(dir);
 }
 
+/* A broken fractions file: estimate:cpu still runs, without a range, and estimate:range says why. */
+static void broken_fraction_file_is_reported(void **state)
+{
+	char *data = tu_mkdtemp(), cmd[PATH_MAX + 64], path[PATH_MAX];
+	struct pwr_opts o = { .sysfs_root = "tests/fixtures/sysfs/intel-client", .probes = estimate_only };
+	struct pwr_set *s = NULL;
+	char err[256];
+	const char *why = NULL;
+
+	(void)state;
+	snprintf(cmd, sizeof cmd, "mkdir -p '%s/configs/hardware/ranges'", data);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof path, "%s/configs/hardware/ranges/tdp-fractions.json", data);
+	assert_int_equal(put(path, "{\"sets\": [{\"id\": \"x\", \"source\": \"s\", \"idle_fraction\": {\"low\": 0.5, "
+				   "\"high\": 0.2}, \"full_fraction\": {\"low\": 1, \"high\": 1}}]}"),
+			 0);
+	/* configs/hardware is then the one under $JOULEBENCH_DATA, without tables: give the TDP */
+	o.tdp_w = 28;
+	setenv("JOULEBENCH_DATA", data, 1);
+	assert_int_equal(pwr_open(&o, &s, err, sizeof err), 0);
+	unsetenv("JOULEBENCH_DATA");
+	assert_int_equal(pwr_n_domains(s), 1);
+	assert_string_equal(pwr_domain(s, 0)->id, "estimate:cpu");
+	assert_non_null(strstr(pwr_domain(s, 0)->model, "no range: "));
+	for (int u = 0; u < pwr_n_unavailable(s); u++)
+		if (!strcmp(pwr_unavailable(s, u)->what, "estimate:range"))
+			why = pwr_unavailable(s, u)->reason;
+	assert_non_null(why);
+	assert_non_null(strstr(why, "tdp-fractions.json: sets[0].idle_fraction must be"));
+	assert_non_null(strstr(why, "(low 0.5, high 0.2)"));
+	pwr_close(s);
+	tu_rmtree(data);
+	free(data);
+}
+
 /* The backend: estimate:cpu-low and -high bracket estimate:cpu over the same window, never stand
  * for the run, and record the sets their range spans. */
 static void backend_range_brackets_the_estimate(void **state)
@@ -522,6 +557,7 @@ int main(void)
 		cmocka_unit_test(range_from_published_fractions),
 		cmocka_unit_test(fraction_file_errors_name_file_and_field),
 		cmocka_unit_test(backend_range_brackets_the_estimate),
+		cmocka_unit_test(broken_fraction_file_is_reported),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

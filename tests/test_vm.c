@@ -470,6 +470,34 @@ static void range_covers_ccf_and_boavizta(void **state)
 	free(root);
 }
 
+/* A broken Boavizta file is reported (vm:boavizta unavailable, with file and position), and the
+ * vm model still runs with CCF's range alone. */
+static void broken_boavizta_file_is_reported(void **state)
+{
+	char *root = make_root(), *data = tu_mkdtemp();
+	struct pwr_opts o = {0};
+	struct pwr_set *s;
+	const char *why;
+
+	(void)state;
+	fs_put(data, "configs/hardware/vm/boavizta-vcpu.json", "{\"tdp_ratio\": ");
+	setenv("JOULEBENCH_DATA", data, 1);
+	o.sysfs_root = root;
+	s = fs_open_one(&pwr_backend_vm, &o);
+	unsetenv("JOULEBENCH_DATA");
+	assert_int_equal(pwr_n_domains(s), 4);
+	why = fs_reason(s, "vm:boavizta");
+	assert_non_null(why);
+	assert_non_null(strstr(why, "boavizta-vcpu.json: invalid JSON at byte"));
+	assert_non_null(strstr(why, "spans CCF's coefficients only"));
+	assert_string_equal(pwr_domain(s, fs_dom_index(s, "vm:process-low"))->range_sets, "ccf-vcpu");
+	pwr_close(s);
+	tu_rmtree(data);
+	free(data);
+	tu_rmtree(root);
+	free(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -482,6 +510,7 @@ int main(void)
 	    cmocka_unit_test(missing_proc_stat_says_why),
 	    cmocka_unit_test(boavizta_set_hand_computed),
 	    cmocka_unit_test(range_covers_ccf_and_boavizta),
+	    cmocka_unit_test(broken_boavizta_file_is_reported),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
