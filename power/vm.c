@@ -434,26 +434,29 @@ int pwr_vm_boavizta_load(const char *path, const char *hw_dir, const char *uarch
 	for (int i = 0; i < n_pct; i++) {
 		if ((i == 0 && pct[i] != 0) || (i == n_pct - 1 && pct[i] != 100) ||
 		    (i > 0 && !(pct[i] > pct[i - 1]))) {
-			pwr_strf(err, errlen,
-			         "%s: tdp_ratio.load_pct[%d] = %g: the loads must rise from 0 to 100",
-			         path, i, pct[i]);
+			pwr_strf(
+			    err, errlen,
+			    "%s: tdp_ratio.load_pct[%d] = %g: the loads must rise from 0 to 100",
+			    path, i, pct[i]);
 			rc = -EINVAL;
 			goto out;
 		}
-		if (!(b->ratio[i] > 0 && b->ratio[i] < 5) || (i > 0 && b->ratio[i] < b->ratio[i - 1])) {
-			pwr_strf(err, errlen,
-			         "%s: tdp_ratio.ratio[%d] = %g: ratios must be in (0, 5) and not fall",
-			         path, i, b->ratio[i]);
+		if (!(b->ratio[i] > 0 && b->ratio[i] < 5) ||
+		    (i > 0 && b->ratio[i] < b->ratio[i - 1])) {
+			pwr_strf(
+			    err, errlen,
+			    "%s: tdp_ratio.ratio[%d] = %g: ratios must be in (0, 5) and not fall",
+			    path, i, b->ratio[i]);
 			rc = -EINVAL;
 			goto out;
 		}
 		b->load[i] = pct[i] / 100.0;
 	}
-	mem = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root,
-	                                                                         "memory_w_per_gb"),
-	                                       "value");
+	mem = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(root, "memory_w_per_gb"), "value");
 	if (!cJSON_IsNumber(mem) || !(mem->valuedouble >= 0 && mem->valuedouble < 1000)) {
-		pwr_strf(err, errlen, "%s: memory_w_per_gb.value must be a number in [0, 1000)", path);
+		pwr_strf(err, errlen, "%s: memory_w_per_gb.value must be a number in [0, 1000)",
+		         path);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -469,7 +472,8 @@ int pwr_vm_boavizta_load(const char *path, const char *hw_dir, const char *uarch
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(row, "id");
 
 		if (!cJSON_IsString(id)) {
-			pwr_strf(err, errlen, "%s: every uarchs[] row needs an \"id\" string", path);
+			pwr_strf(err, errlen, "%s: every uarchs[] row needs an \"id\" string",
+			         path);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -478,13 +482,14 @@ int pwr_vm_boavizta_load(const char *path, const char *hw_dir, const char *uarch
 	}
 	if (!found) {
 		pwr_strf(b->why, sizeof b->why,
-		         "no reference CPU for '%s' in %s, so the range is CCF's alone", uarch, path);
+		         "no reference CPU for '%s' in %s, so the range is CCF's alone", uarch,
+		         path);
 		goto out;
 	}
 	refs = cJSON_GetObjectItemCaseSensitive(found, "reference_cpus");
 	if (!cJSON_IsArray(refs) || cJSON_GetArraySize(refs) < 1) {
-		pwr_strf(err, errlen, "%s: uarchs[%s].reference_cpus must be a non-empty array", path,
-		         uarch);
+		pwr_strf(err, errlen, "%s: uarchs[%s].reference_cpus must be a non-empty array",
+		         path, uarch);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -500,10 +505,11 @@ int pwr_vm_boavizta_load(const char *path, const char *hw_dir, const char *uarch
 			if (!strcasecmp(hw[i].match, ref->valuestring))
 				e = &hw[i];
 		if (!e) {
-			pwr_strf(err, errlen,
-			         "%s: uarchs[%s].reference_cpus[%d] = '%.60s' is no row of the tables "
-			         "in %s",
-			         path, uarch, k, cJSON_IsString(ref) ? ref->valuestring : "?", hw_dir);
+			pwr_strf(
+			    err, errlen,
+			    "%s: uarchs[%s].reference_cpus[%d] = '%.60s' is no row of the tables "
+			    "in %s",
+			    path, uarch, k, cJSON_IsString(ref) ? ref->valuestring : "?", hw_dir);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -537,7 +543,8 @@ double pwr_vm_boavizta_ratio(const struct pwr_vm_boavizta *b, double util)
 		return b->ratio[b->n_curve - 1];
 	for (int i = 1; i < b->n_curve; i++)
 		if (util <= b->load[i])
-			return b->ratio[i - 1] + (b->ratio[i] - b->ratio[i - 1]) * (util - b->load[i - 1]) /
+			return b->ratio[i - 1] + (b->ratio[i] - b->ratio[i - 1]) *
+			                             (util - b->load[i - 1]) /
 			                             (b->load[i] - b->load[i - 1]);
 	return b->ratio[b->n_curve - 1];
 }
@@ -652,7 +659,7 @@ enum vm_what { VM_PROCESS, VM_MACHINE };
 
 struct vm_priv {
 	struct pwr_vm_coef k;
-	struct pwr_vm_boavizta boa;   /* the second set of the range (boa.have false: none) */
+	struct pwr_vm_boavizta boa; /* the second set of the range (boa.have false: none) */
 	enum vm_what what;
 	int which; /* coefficient set: 0 default, 1 low, 2 high */
 	int n_vcpu;
@@ -732,16 +739,18 @@ static int add_domain(struct pwr_discover *d, const struct vm_priv *tmpl, enum v
 	if (what == VM_PROCESS && which != 0 && p->boa.have) {
 		size_t used = strlen(dom.desc.model);
 
-		pwr_strf(dom.desc.model + used, sizeof dom.desc.model - used,
-		         "; in each interval the %s of this and Boavizta/Teads: %d vCPU x %.3g W per "
-		         "thread x TDP ratio(utilisation) + %.4g W/GB (%s)",
-		         which == 1 ? "lower" : "higher", p->n_vcpu,
-		         p->boa.tdp_per_thread_w[which - 1], p->boa.mem_w_per_gb, p->boa.refs);
+		pwr_strf(
+		    dom.desc.model + used, sizeof dom.desc.model - used,
+		    "; in each interval the %s of this and Boavizta/Teads: %d vCPU x %.3g W per "
+		    "thread x TDP ratio(utilisation) + %.4g W/GB (%s)",
+		    which == 1 ? "lower" : "higher", p->n_vcpu, p->boa.tdp_per_thread_w[which - 1],
+		    p->boa.mem_w_per_gb, p->boa.refs);
 	} else if (what == VM_PROCESS && which != 0) {
 		size_t used = strlen(dom.desc.model);
 
 		pwr_strf(dom.desc.model + used, sizeof dom.desc.model - used,
-		         "; CCF's range only: the Boavizta/Teads set does not apply (%s)", p->boa.why);
+		         "; CCF's range only: the Boavizta/Teads set does not apply (%s)",
+		         p->boa.why);
 	}
 	if (what == VM_PROCESS)
 		pwr_strf(dom.desc.range_sets, sizeof dom.desc.range_sets, "%s",
@@ -867,7 +876,8 @@ static int vm_read(struct pwr_dom *dom, uint64_t *raw)
 			double dt = (double)(now - p->t_last_ns) / 1e9,
 			       busy = cpu > p->cpu_last_s ? cpu - p->cpu_last_s : 0,
 			       ci = pwr_vm_energy_j(&p->k, p->which, p->n_vcpu, p->mem_gb, dt, 0),
-			       cb = pwr_vm_energy_j(&p->k, p->which, p->n_vcpu, p->mem_gb, dt, busy),
+			       cb =
+			           pwr_vm_energy_j(&p->k, p->which, p->n_vcpu, p->mem_gb, dt, busy),
 			       bi = pwr_vm_boavizta_energy_j(&p->boa, p->which - 1, p->n_vcpu,
 			                                     p->mem_gb, dt, 0),
 			       bb = pwr_vm_boavizta_energy_j(&p->boa, p->which - 1, p->n_vcpu,

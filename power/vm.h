@@ -70,14 +70,14 @@ double pwr_vm_energy_j(const struct pwr_vm_coef *k, int which, int n_vcpu, doubl
  */
 #define PWR_VM_CURVE_MAX 8
 struct pwr_vm_boavizta {
-	bool have;                  /* false: no reference CPU for this micro-architecture (why) */
+	bool have; /* false: no reference CPU for this micro-architecture (why) */
 	int n_curve;
 	double load[PWR_VM_CURVE_MAX];  /* utilisation 0..1, increasing, from 0 to 1 */
 	double ratio[PWR_VM_CURVE_MAX]; /* power / TDP at that utilisation */
 	double tdp_per_thread_w[2];     /* [0] low, [1] high */
 	double mem_w_per_gb;
-	char refs[200];                 /* "Gold 6338 205 W/64 thr, Platinum 8380 270 W/80 thr" */
-	char why[200];                  /* when !have: why the set does not apply */
+	char refs[200]; /* "Gold 6338 205 W/64 thr, Platinum 8380 270 W/80 thr" */
+	char why[200];  /* when !have: why the set does not apply */
 };
 
 /* Loads the set for `uarch` from the JSON file at path, resolving reference CPUs in the

@@ -90,7 +90,8 @@ static double counter_wh(struct fake_meter *m)
 		int64_t tick = (now_ns() - m->t_base_ns) / (int64_t)(m->update_s * 1e9);
 
 		return m->counter_base_wh +
-		       stepped_energy_j(m, m->t_base_ns + tick * (int64_t)(m->update_s * 1e9)) / 3600.0;
+		       stepped_energy_j(m, m->t_base_ns + tick * (int64_t)(m->update_s * 1e9)) /
+		           3600.0;
 	}
 	double w = m->counter_w > 0 ? m->counter_w : m->watts;
 
@@ -115,7 +116,8 @@ static void digest_field(const char *hdr, const char *key, char *out, size_t len
 
 	out[0] = '\0';
 	snprintf(pat, sizeof pat, "%s=", key);
-	for (p = strstr(hdr, pat); p && p > hdr && p[-1] != ' ' && p[-1] != ','; p = strstr(p + 1, pat))
+	for (p = strstr(hdr, pat); p && p > hdr && p[-1] != ' ' && p[-1] != ',';
+	     p = strstr(p + 1, pat))
 		;
 	if (!p)
 		return;
@@ -199,9 +201,8 @@ static void serve_one(struct fake_meter *m, int c)
 	m->requests++;
 	if (m->alternate)
 		m->watts = m->requests % 2 ? 15.0 : 45.0;
-	w = m->update_s > 0
-	        ? stepped_w(m, (now_ns() - m->t_base_ns) / (int64_t)(m->update_s * 1e9))
-	        : m->watts;
+	w = m->update_s > 0 ? stepped_w(m, (now_ns() - m->t_base_ns) / (int64_t)(m->update_s * 1e9))
+	                    : m->watts;
 	while (now_ns() < m->stall_until_ns && !m->stop)
 		sleep_ms(10); /* a stalled meter: answers after the client gave up */
 	if (m->garbage)
@@ -603,7 +604,8 @@ static void stale_readings_and_update_period(void **state)
 	for (int d = 0; d < 2; d++) {
 		assert_int_equal(pwr_update_period(s, d ? ci : i, &u), 0);
 		if (!u.known || fabs(u.period_s - 1.0) > 0.1)
-			fail_msg("%s: update period %s %.3f s (%d changes; polled every %.3f s): want 1.0 s "
+			fail_msg("%s: update period %s %.3f s (%d changes; polled every %.3f s): "
+			         "want 1.0 s "
 			         "within 10%%",
 			         d ? "counter" : "power", u.known ? "" : u.reason, u.period_s,
 			         u.n_changes, u.poll_s);
@@ -649,9 +651,10 @@ static void stale_readings_and_update_period(void **state)
 			              (double)(v[c2].t_ns - v[c1].t_ns);
 
 			if (!(step > 0 && fabs(e.energy_j - step * frac) <= 0.01 * step))
-				fail_msg("counter before its next step: %.3f J, want %.3f J (%.2f of a "
-				         "%.3f J step)",
-				         e.energy_j, step * frac, frac, step);
+				fail_msg(
+				    "counter before its next step: %.3f J, want %.3f J (%.2f of a "
+				    "%.3f J step)",
+				    e.energy_j, step * frac, frac, step);
 		}
 	}
 	free(v);

@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define COEF "configs/hardware/vm/ccf-vcpu.json"
-#define BOA  "configs/hardware/vm/boavizta-vcpu.json"
+#define COEF       "configs/hardware/vm/ccf-vcpu.json"
+#define BOA        "configs/hardware/vm/boavizta-vcpu.json"
 #define NEAR(a, b) (fabs((a) - (b)) < 1e-9)
 
 static const char *infer(const char *vendor, const char *name, int family, int model, int stepping,
@@ -322,11 +322,12 @@ static void boavizta_set_hand_computed(void **state)
 	char err[320], *dir, path[512];
 
 	(void)state;
-	assert_int_equal(pwr_vm_boavizta_load(BOA, "configs/hardware", "cascadelake", &b, err, sizeof err),
-	                 0);
+	assert_int_equal(
+	    pwr_vm_boavizta_load(BOA, "configs/hardware", "cascadelake", &b, err, sizeof err), 0);
 	assert_true(b.have);
 	/* Xeon Gold 6248R: 205 W over 48 threads */
-	assert_true(NEAR(b.tdp_per_thread_w[0], 205.0 / 48) && NEAR(b.tdp_per_thread_w[1], 205.0 / 48));
+	assert_true(NEAR(b.tdp_per_thread_w[0], 205.0 / 48) &&
+	            NEAR(b.tdp_per_thread_w[1], 205.0 / 48));
 	assert_true(NEAR(b.mem_w_per_gb, 0.284));
 	assert_non_null(strstr(b.refs, "Gold 6248R 205 W/48 thr"));
 	/* the Teads points, and linear between them */
@@ -340,26 +341,31 @@ static void boavizta_set_hand_computed(void **state)
 	/* idle: 4 x 205/48 x 0.12 x 10 */
 	assert_true(NEAR(pwr_vm_boavizta_energy_j(&b, 1, 4, 0, 10, 0), 20.5));
 	/* two reference CPUs: low and high TDP per thread */
-	assert_int_equal(pwr_vm_boavizta_load(BOA, "configs/hardware", "icelake", &b, err, sizeof err), 0);
-	assert_true(NEAR(b.tdp_per_thread_w[0], 205.0 / 64) && NEAR(b.tdp_per_thread_w[1], 270.0 / 80));
+	assert_int_equal(
+	    pwr_vm_boavizta_load(BOA, "configs/hardware", "icelake", &b, err, sizeof err), 0);
+	assert_true(NEAR(b.tdp_per_thread_w[0], 205.0 / 64) &&
+	            NEAR(b.tdp_per_thread_w[1], 270.0 / 80));
 	/* no reference CPU: the set does not apply, and says why */
-	assert_int_equal(pwr_vm_boavizta_load(BOA, "configs/hardware", "zen5", &b, err, sizeof err), 0);
+	assert_int_equal(pwr_vm_boavizta_load(BOA, "configs/hardware", "zen5", &b, err, sizeof err),
+	                 0);
 	assert_false(b.have);
 	assert_non_null(strstr(b.why, "no reference CPU for 'zen5'"));
 	/* a reference that is no row: the file, the field and the value */
 	dir = tu_mkdtemp();
 	snprintf(path, sizeof path, "%s/b.json", dir);
-	fs_put(dir, "b.json",
-	       "{\"tdp_ratio\": {\"load_pct\": [0, 100], \"ratio\": [0.1, 1]}, \"memory_w_per_gb\": "
-	       "{\"value\": 0.3}, \"uarchs\": [{\"id\": \"zen4\", \"reference_cpus\": [\"Nope 1\"]}]}");
-	assert_int_equal(pwr_vm_boavizta_load(path, "configs/hardware", "zen4", &b, err, sizeof err),
-	                 -EINVAL);
+	fs_put(
+	    dir, "b.json",
+	    "{\"tdp_ratio\": {\"load_pct\": [0, 100], \"ratio\": [0.1, 1]}, \"memory_w_per_gb\": "
+	    "{\"value\": 0.3}, \"uarchs\": [{\"id\": \"zen4\", \"reference_cpus\": [\"Nope "
+	    "1\"]}]}");
+	assert_int_equal(
+	    pwr_vm_boavizta_load(path, "configs/hardware", "zen4", &b, err, sizeof err), -EINVAL);
 	assert_non_null(strstr(err, "b.json: uarchs[zen4].reference_cpus[0] = 'Nope 1' is no row"));
 	fs_put(dir, "b.json",
 	       "{\"tdp_ratio\": {\"load_pct\": [0, 50], \"ratio\": [0.1, 1]}, \"memory_w_per_gb\": "
 	       "{\"value\": 0.3}, \"uarchs\": []}");
-	assert_int_equal(pwr_vm_boavizta_load(path, "configs/hardware", "zen4", &b, err, sizeof err),
-	                 -EINVAL);
+	assert_int_equal(
+	    pwr_vm_boavizta_load(path, "configs/hardware", "zen4", &b, err, sizeof err), -EINVAL);
 	assert_non_null(strstr(err, "b.json: tdp_ratio.load_pct[1] = 50"));
 	tu_rmtree(dir);
 	free(dir);
@@ -396,14 +402,15 @@ static void range_covers_ccf_and_boavizta(void **state)
 	int il, ih, im;
 
 	(void)state;
-	fs_put(root, "proc/cpuinfo",
-	       "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n"
-	       "model name\t: Intel(R) Xeon(R) Processor\nstepping\t: 7\nflags\t\t: fpu avx2 avx512f "
-	       "avx512_vnni hypervisor\n");
+	fs_put(
+	    root, "proc/cpuinfo",
+	    "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n"
+	    "model name\t: Intel(R) Xeon(R) Processor\nstepping\t: 7\nflags\t\t: fpu avx2 avx512f "
+	    "avx512_vnni hypervisor\n");
 	s = fs_open_one(&pwr_backend_vm, &o);
 	assert_int_equal(pwr_vm_coef_load(COEF, "cascadelake", &k, err, sizeof err), 0);
-	assert_int_equal(pwr_vm_boavizta_load(BOA, "configs/hardware", "cascadelake", &b, err, sizeof err),
-	                 0);
+	assert_int_equal(
+	    pwr_vm_boavizta_load(BOA, "configs/hardware", "cascadelake", &b, err, sizeof err), 0);
 	im = fs_dom_index(s, "vm:process");
 	il = fs_dom_index(s, "vm:process-low");
 	ih = fs_dom_index(s, "vm:process-high");
@@ -429,8 +436,10 @@ static void range_covers_ccf_and_boavizta(void **state)
 		ccf_hi = pwr_vm_energy_j(&k, 2, 4, mem_gb, dt, 0);
 		boa_lo = pwr_vm_boavizta_energy_j(&b, 0, 4, mem_gb, dt, 0);
 		boa_hi = pwr_vm_boavizta_energy_j(&b, 1, 4, mem_gb, dt, 0);
-		if (!(lo.energy_j <= fmin(ccf_lo, boa_lo) * 1.002 && hi.energy_j >= fmax(ccf_hi, boa_hi) * 0.998))
-			fail_msg("range %.6f-%.6f J does not cover CCF %.6f-%.6f J and Boavizta %.6f-%.6f J",
+		if (!(lo.energy_j <= fmin(ccf_lo, boa_lo) * 1.002 &&
+		      hi.energy_j >= fmax(ccf_hi, boa_hi) * 0.998))
+			fail_msg("range %.6f-%.6f J does not cover CCF %.6f-%.6f J and Boavizta "
+			         "%.6f-%.6f J",
 			         lo.energy_j, hi.energy_j, ccf_lo, ccf_hi, boa_lo, boa_hi);
 		/* where the sets differ, the bound is the wider one: Boavizta low, CCF high */
 		assert_true(boa_lo < ccf_lo && ccf_hi > boa_hi);
@@ -454,15 +463,17 @@ static void range_covers_ccf_and_boavizta(void **state)
 		hi = own_window(s, ih, &dt_hi);
 		if (!(lo.energy_j <= pwr_vm_energy_j(&k, 1, 4, mem_gb, dt, 30 * tick) * 1.002 &&
 		      hi.energy_j >= pwr_vm_energy_j(&k, 2, 4, mem_gb, dt_hi, 30 * tick) * 0.998))
-			fail_msg("busy: range %.6f-%.6f J does not cover CCF", lo.energy_j, hi.energy_j);
-		/* net of the idle floor (as the net figures subtract it): the low bound's part above
-		 * its floor (Boavizta's here) is at most CCF's (max - min) x busy, the high's at least */
+			fail_msg("busy: range %.6f-%.6f J does not cover CCF", lo.energy_j,
+			         hi.energy_j);
+		/* net of the idle floor (as the net figures subtract it): the low bound's part
+		 * above its floor (Boavizta's here) is at most CCF's (max - min) x busy, the high's
+		 * at least */
 		lo.energy_j -= pwr_vm_boavizta_energy_j(&b, 0, 4, mem_gb, dt, 0);
 		hi.energy_j -= pwr_vm_energy_j(&k, 2, 4, mem_gb, dt_hi, 0);
 		if (!(lo.energy_j <= (k.max_w[1] - k.min_w[1]) * 30 * tick * 1.002 + 1e-6 &&
 		      hi.energy_j >= (k.max_w[2] - k.min_w[2]) * 30 * tick * 0.998 - 1e-6))
-			fail_msg("busy, net: range %.6f-%.6f J does not cover CCF's %.6f-%.6f J", lo.energy_j,
-			         hi.energy_j, (k.max_w[1] - k.min_w[1]) * 30 * tick,
+			fail_msg("busy, net: range %.6f-%.6f J does not cover CCF's %.6f-%.6f J",
+			         lo.energy_j, hi.energy_j, (k.max_w[1] - k.min_w[1]) * 30 * tick,
 			         (k.max_w[2] - k.min_w[2]) * 30 * tick);
 	}
 	pwr_close(s);
@@ -490,7 +501,8 @@ static void broken_boavizta_file_is_reported(void **state)
 	assert_non_null(why);
 	assert_non_null(strstr(why, "boavizta-vcpu.json: invalid JSON at byte"));
 	assert_non_null(strstr(why, "spans CCF's coefficients only"));
-	assert_string_equal(pwr_domain(s, fs_dom_index(s, "vm:process-low"))->range_sets, "ccf-vcpu");
+	assert_string_equal(pwr_domain(s, fs_dom_index(s, "vm:process-low"))->range_sets,
+	                    "ccf-vcpu");
 	pwr_close(s);
 	tu_rmtree(data);
 	free(data);
