@@ -172,7 +172,7 @@ install:
 	@[ -x "$(INSTALL_BIN)" ] || $(MAKE) --no-print-directory build
 	install -d "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(DATADIR)/scripts"
 	install -m 755 "$(INSTALL_BIN)" "$(DESTDIR)$(PREFIX)/bin/joulebench"
-	for d in cloud hardware hardware/vm models workloads; do \
+	for d in cloud hardware hardware/vm hardware/ranges models workloads; do \
 	  install -d "$(DESTDIR)$(DATADIR)/configs/$$d" && \
 	  install -m 644 configs/$$d/*.json "$(DESTDIR)$(DATADIR)/configs/$$d/" || exit 1; done
 	install -m 644 scripts/*.gp "$(DESTDIR)$(DATADIR)/scripts/"

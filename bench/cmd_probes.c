@@ -30,7 +30,9 @@ static void usage(FILE *f)
 		   "  --probe LIST         only these probes: BACKEND or BACKEND:DOMAIN, comma-separated\n"
 		   "                       (e.g. powercap:package-0,estimate); repeatable. Meters are named:\n"
 		   "                       shelly:HOST[:PORT], tasmota:HOST[:PORT], exec:CMD (prints 'W <watts>'\n"
-		   "                       or 'J <joules>'; takes the rest of the value, commas included)\n"
+		   "                       or 'J <joules>'; takes the rest of the value, commas included).\n"
+		   "                       A Shelly with authentication: its password in\n"
+		   "                       $JOULEBENCH_SHELLY_PASSWORD (never on the command line)\n"
 		   "  --sysfs-root DIR     read sysfs and /proc under DIR (default $JOULEBENCH_SYSFS_ROOT or /)\n"
 		   "  --dev-root DIR       read /dev/cpu/N/msr under DIR (default /)\n"
 		   "  --interval-ms N      sampling interval for the live reading (default 100)\n"
@@ -63,6 +65,7 @@ struct live {
 	int samples;
 	bool wrap_suspect;
 	char reason[256];
+	struct pwr_update update; /* the probe's own update period over the live reading */
 };
 
 static void live_reading(struct pwr_set *s, int i, struct live *l)
@@ -84,6 +87,7 @@ static void live_reading(struct pwr_set *s, int i, struct live *l)
 		l->seconds = (double)(v[n - 1].t_ns - v[0].t_ns) / 1e9;
 		l->samples = (int)n;
 		l->wrap_suspect = e.wrap_suspect;
+		pwr_update_period(s, i, &l->update);
 	} else {
 		snprintf(l->reason, sizeof l->reason, "%s", e.reason);
 	}
@@ -151,6 +155,14 @@ static void print_text(struct pwr_set *s, const char *root, double seconds, cons
 					       l->wrap_suspect ? "; a wrap may have been missed" : "");
 				else
 					printf("               live: none: %s\n", l->reason);
+				if (l->have && l->update.known)
+					printf("               updates: every %.3g s%s (median of %d changes; polled every "
+					       "%.3g s)\n",
+					       l->update.period_s,
+					       l->update.at_poll_rate ? " or faster (as often as it was read)" : "",
+					       l->update.n_changes, l->update.poll_s);
+				else if (l->have)
+					printf("               updates: unknown: %s\n", l->update.reason);
 			}
 		}
 		for (int u = 0; u < nu; u++) {
@@ -248,6 +260,12 @@ static int print_json(struct pwr_set *s, const char *root, double seconds, const
 			cJSON_AddNumberToObject(x, "avg_power_w", l->power_w);
 			cJSON_AddNumberToObject(x, "samples", l->samples);
 			cJSON_AddBoolToObject(x, "wrap_suspect", l->wrap_suspect);
+			cJSON_AddItemToObject(x, "update_period_s",
+					      num_or_null(l->update.period_s, l->update.known));
+			if (!l->update.known)
+				cJSON_AddStringToObject(x, "update_period_reason", l->update.reason);
+			cJSON_AddNumberToObject(x, "update_changes", l->update.n_changes);
+			cJSON_AddBoolToObject(x, "updates_at_poll_rate", l->update.at_poll_rate);
 		} else {
 			cJSON_AddNullToObject(o, "live");
 			cJSON_AddStringToObject(o, "live_reason", seconds > 0 ? l->reason : "no live reading asked (--seconds 0)");

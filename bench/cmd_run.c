@@ -40,6 +40,7 @@ static const char usage_text[] =
 	"  --interval-ms N        power sampling interval\n"
 	"  --probe LIST           probes to use: backend or backend:domain, comma list (default auto);\n"
 	"                         wall meters: shelly:HOST[:PORT], tasmota:HOST[:PORT], exec:CMD\n"
+	"                         (a Shelly's password: $JOULEBENCH_SHELLY_PASSWORD)\n"
 	"  --seed S               seed of prompt ids, synthetic weights and the bootstrap\n"
 	"  --sysfs-root DIR       read sysfs/procfs under DIR (fake trees for testing)\n"
 	"  --tdp-w W              CPU TDP for the estimate probe when the CPU is not in\n"

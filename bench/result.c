@@ -174,6 +174,24 @@ static void add_sources(cJSON *root, const struct bench_run *r)
 			cJSON_AddNumberToObject(s, "range_j", d->range_j);
 		else
 			add_null(s, "range_j", "%s", "not a wrapping counter");
+		if (d->range_sets[0]) {
+			cJSON *rs = arr(s, "range_sets");
+			char buf[sizeof d->range_sets], *save = NULL;
+
+			snprintf(buf, sizeof buf, "%s", d->range_sets);
+			for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+				cJSON_AddItemToArray(rs, cJSON_CreateString(t));
+		} else {
+			add_null(s, "range_sets", "%s",
+				 d->kind == PWR_ESTIMATED ? "this estimate has no range" : "measured, not estimated");
+		}
+		if (r->samples && r->samples[i].update.known) {
+			cJSON_AddNumberToObject(s, "update_period_s", r->samples[i].update.period_s);
+			cJSON_AddNumberToObject(s, "update_changes", r->samples[i].update.n_changes);
+		} else {
+			add_null(s, "update_period_s", "%s",
+				 r->samples ? r->samples[i].update.reason : "no samples were kept");
+		}
 	}
 	u = arr(root, "energy_unavailable");
 	for (int i = 0; i < r->n_unavail; i++) {
@@ -567,7 +585,7 @@ void bench_summary_csv(const struct bench_run *r, FILE *f)
 	      "decode_j_per_token_gross,decode_j_per_token_net,decode_j_per_token_net_ci95_low,"
 	      "decode_j_per_token_net_ci95_high,tokens_per_j,avg_power_w,wh_per_query,rsd_decode_pct,"
 	      "complete,energy_reason,net_reason,estimate_decode_j_per_token_net_low,"
-	      "estimate_decode_j_per_token_net_high\n",
+	      "estimate_decode_j_per_token_net_high,estimate_range_sets\n",
 	      f);
 	for (int ci = 0; ci < r->n_configs; ci++) {
 		const struct bench_config_run *c = &r->configs[ci];
@@ -617,6 +635,16 @@ void bench_summary_csv(const struct bench_run *r, FILE *f)
 			}
 			bench_csv_num(f, ok, ok ? lo.decode_jpt_net.median : 0);
 			bench_csv_num(f, ok, ok ? hi.decode_jpt_net.median : 0);
+			/* the coefficient sets the range spans, ';'-separated in one cell */
+			{
+				char sets[128];
+
+				snprintf(sets, sizeof sets, "%s", ok ? r->domains[s.source].range_sets : "");
+				for (char *p = sets; *p; p++)
+					if (*p == ',')
+						*p = ';';
+				csv_str(f, sets);
+			}
 		}
 		fputc('\n', f);
 	}
@@ -645,8 +673,9 @@ static void print_estimate_note(const struct bench_run *r, int ci, const struct 
 		bench_config_summarize_source(r, ci, dh, &hi);
 	}
 	if (dl >= 0 && dh >= 0 && s->decode_jpt_net.n > 0 && lo.decode_jpt_net.n > 0 && hi.decode_jpt_net.n > 0)
-		fprintf(f, "  ESTIMATED J/token (net) %.4g, range %.4g-%.4g (low/high coefficients)\n",
-			s->decode_jpt_net.median, lo.decode_jpt_net.median, hi.decode_jpt_net.median);
+		fprintf(f, "  ESTIMATED J/token (net) %.4g, range %.4g-%.4g (low/high coefficients%s%s)\n",
+			s->decode_jpt_net.median, lo.decode_jpt_net.median, hi.decode_jpt_net.median,
+			r->domains[s->source].range_sets[0] ? ": " : "", r->domains[s->source].range_sets);
 	else if (s->decode_jpt_net.n > 0)
 		fprintf(f, "  ESTIMATED J/token (net) %.4g (this model gives no range)\n", s->decode_jpt_net.median);
 	if (with_model)

@@ -748,6 +748,7 @@ static int copy_power(struct runner *R)
 		}
 		r->samples[d].n = n;
 		free(s);
+		pwr_update_period(R->pwr, d, &r->samples[d].update);
 	}
 	r->sampler_count = pwr_sampler_count(R->pwr);
 	r->sampler_cpu_ns = pwr_sampler_cpu_ns_per_sample(R->pwr);

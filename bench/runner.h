@@ -92,6 +92,7 @@ struct bench_domain_samples {
 	int64_t *t_ns;
 	double *energy_j;
 	size_t n;
+	struct pwr_update update; /* the probe's own update period, from these samples */
 };
 
 struct bench_run {

@@ -33,6 +33,11 @@ struct pwr_dom {
 	/* POWER domains of a meter that also keeps an energy counter: that counter's domain. A window
 	 * uses the counter when its resolution is finer than the error of the power integral. */
 	const struct pwr_dom *counter;
+	/* A meter that refreshes its reading slower than it may be polled: a reading equal to the
+	 * previous one is stale. COUNTER domains spread the energy between two distinct readings
+	 * over the time between them (not all into the last poll); windows count distinct
+	 * readings only. */
+	bool stale_repeats;
 };
 
 /* What discover() works with: where to look, and where to put what it finds. */

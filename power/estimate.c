@@ -283,6 +283,7 @@ int pwr_estimate_build(const char *cpu_name, const struct pwr_cpu_entry *row, co
 	m->tdp_w = o->tdp_w > 0 ? o->tdp_w : row->tdp_w;
 	m->threads = o->cpu_threads > 0 ? o->cpu_threads : row ? row->threads : m->online_cpus;
 	frac = row && row->idle_fraction > 0 ? row->idle_fraction : PWR_DEFAULT_IDLE_FRACTION;
+	m->idle_given = o->idle_w > 0 || (row && row->idle_w > 0 && o->tdp_w <= 0);
 	if (o->idle_w > 0) {
 		m->idle_w = o->idle_w;
 		pwr_strf(idle_note, sizeof idle_note, "idle %.3g W given", m->idle_w);
@@ -314,6 +315,128 @@ int pwr_estimate_build(const char *cpu_name, const struct pwr_cpu_entry *row, co
 double pwr_estimate_energy_j(const struct pwr_estimate_model *m, double elapsed_s, double cpu_s)
 {
 	return m->idle_w * m->idle_share * elapsed_s + m->per_cpu_w * cpu_s;
+}
+
+/* {"low": l, "high": h} with 0 < l <= h < max, into v[0], v[1]. */
+static int frac_pair(const cJSON *set, const char *key, double max, double v[2], const char *path, int k,
+		     char *err, size_t errlen)
+{
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(set, key),
+		    *l = cJSON_GetObjectItemCaseSensitive(o, "low"), *h = cJSON_GetObjectItemCaseSensitive(o, "high");
+
+	if (!cJSON_IsNumber(l) || !cJSON_IsNumber(h) || !(l->valuedouble > 0 && l->valuedouble <= h->valuedouble &&
+							 h->valuedouble < max)) {
+		pwr_strf(err, errlen, "%s: sets[%d].%s must be {\"low\": l, \"high\": h} with 0 < l <= h < %g (low %g, high %g)",
+			 path, k, key, max, cJSON_IsNumber(l) ? l->valuedouble : NAN, cJSON_IsNumber(h) ? h->valuedouble : NAN);
+		return -EINVAL;
+	}
+	v[0] = l->valuedouble;
+	v[1] = h->valuedouble;
+	return 0;
+}
+
+int pwr_tdp_fractions_load(const char *path, struct pwr_tdp_fractions *f, char *err, size_t errlen)
+{
+	cJSON *root = NULL;
+	const cJSON *sets, *set;
+	const char *end = NULL;
+	char *text;
+	int rc = 0, ferr, k = 0;
+	size_t used = 0;
+
+	memset(f, 0, sizeof *f);
+	text = slurp(path, MAX_TABLE_BYTES, &ferr);
+	if (!text) {
+		pwr_strf(err, errlen, "%s: %s", path, ferr == -EFBIG ? "larger than 4 MiB" : strerror(-ferr));
+		return ferr;
+	}
+	root = cJSON_ParseWithOpts(text, &end, 1);
+	if (!root) {
+		pwr_strf(err, errlen, "%s: invalid JSON at byte %td", path, end ? end - text : (ptrdiff_t)0);
+		rc = -EINVAL;
+		goto out;
+	}
+	sets = cJSON_GetObjectItemCaseSensitive(root, "sets");
+	if (!cJSON_IsArray(sets) || cJSON_GetArraySize(sets) < 1) {
+		pwr_strf(err, errlen, "%s: expected a non-empty \"sets\" array", path);
+		rc = -EINVAL;
+		goto out;
+	}
+	cJSON_ArrayForEach(set, sets)
+	{
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(set, "id"),
+			    *src = cJSON_GetObjectItemCaseSensitive(set, "source");
+		double idle[2], full[2];
+
+		if (!cJSON_IsString(id) || !id->valuestring[0] || strchr(id->valuestring, ',')) {
+			pwr_strf(err, errlen, "%s: sets[%d].id must be a non-empty string without commas", path, k);
+			rc = -EINVAL;
+			goto out;
+		}
+		if (!cJSON_IsString(src) || !src->valuestring[0]) {
+			pwr_strf(err, errlen, "%s: sets[%d] (%s) has no \"source\"", path, k, id->valuestring);
+			rc = -EINVAL;
+			goto out;
+		}
+		if ((rc = frac_pair(set, "idle_fraction", 1, idle, path, k, err, errlen)) ||
+		    (rc = frac_pair(set, "full_fraction", 2, full, path, k, err, errlen)))
+			goto out;
+		if (idle[1] >= full[0]) {
+			pwr_strf(err, errlen, "%s: sets[%d] (%s): idle_fraction.high %g must be below full_fraction.low %g",
+				 path, k, id->valuestring, idle[1], full[0]);
+			rc = -EINVAL;
+			goto out;
+		}
+		if (k == 0 || idle[0] < f->idle[0])
+			f->idle[0] = idle[0];
+		if (k == 0 || idle[1] > f->idle[1])
+			f->idle[1] = idle[1];
+		if (k == 0 || full[0] < f->full[0])
+			f->full[0] = full[0];
+		if (k == 0 || full[1] > f->full[1])
+			f->full[1] = full[1];
+		if (used + 1 < sizeof f->sets) {
+			pwr_strf(f->sets + used, sizeof f->sets - used, "%s%s", k ? "," : "", id->valuestring);
+			used = strlen(f->sets);
+		}
+		k++;
+	}
+out:
+	cJSON_Delete(root);
+	free(text);
+	return rc;
+}
+
+void pwr_estimate_range(struct pwr_estimate_model *m, const struct pwr_tdp_fractions *f)
+{
+	double tdp = m->tdp_w;
+
+	m->idle_lh_w[0] = m->idle_given ? m->idle_w : fmin(m->idle_w, f->idle[0] * tdp);
+	m->idle_lh_w[1] = m->idle_given ? m->idle_w : fmax(m->idle_w, f->idle[1] * tdp);
+	m->full_lh_w[0] = fmin(tdp, f->full[0] * tdp);
+	m->full_lh_w[1] = fmax(tdp, f->full[1] * tdp);
+	/* per busy CPU: the corners, so that net (idle-subtracted) figures are bounded too */
+	m->per_cpu_lh_w[0] = m->full_lh_w[0] > m->idle_lh_w[1] ? (m->full_lh_w[0] - m->idle_lh_w[1]) / m->threads : 0;
+	m->per_cpu_lh_w[1] = (m->full_lh_w[1] - m->idle_lh_w[0]) / m->threads;
+	m->has_range = true;
+	pwr_strf(m->range_sets, sizeof m->range_sets, "%s,%s", m->idle_given ? "given-idle" : "table-idle-fraction",
+		 f->sets);
+	pwr_strf(m->range_text, sizeof m->range_text,
+		 "range: idle %.4g-%.4g W (%s), full load %.4g-%.4g W (%.3g-%.3g of TDP), every corner; the lowest "
+		 "and highest of this model and the published fractions of %s",
+		 m->idle_lh_w[0], m->idle_lh_w[1],
+		 m->idle_given ? "as given" : "fractions of TDP", m->full_lh_w[0], m->full_lh_w[1], m->full_lh_w[0] / tdp,
+		 m->full_lh_w[1] / tdp, f->sets);
+}
+
+double pwr_estimate_bound_j(const struct pwr_estimate_model *m, int which, double elapsed_s, double cpu_s)
+{
+	double e = pwr_estimate_energy_j(m, elapsed_s, cpu_s), b;
+
+	if (!m->has_range)
+		return e;
+	b = m->idle_lh_w[which] * m->idle_share * elapsed_s + m->per_cpu_lh_w[which] * cpu_s;
+	return which == 0 ? fmin(b, e) : fmax(b, e);
 }
 
 static void rstrip(char *s)
@@ -372,9 +495,63 @@ void pwr_estimate_cpu_name(const char *root, char *name, size_t len, char *alt, 
 
 struct estimate_priv {
 	struct pwr_estimate_model m;
+	int which; /* -1 the model, 0 its low bound, 1 its high bound */
 	int64_t t0_ns, cpu0_ns;
 	uint64_t last;
 };
+
+#define FRACTIONS_FILE "configs/hardware/ranges/tdp-fractions.json"
+
+/* Adds estimate:cpu (which -1) or its bound estimate:cpu-low / -high. */
+static int add_estimate_domain(struct pwr_discover *d, const struct pwr_estimate_model *m, int which,
+			       int64_t t0_ns, int64_t cpu0_ns)
+{
+	struct estimate_priv *p = calloc(1, sizeof *p);
+	struct pwr_dom dom, *stored;
+
+	if (!p)
+		return -ENOMEM;
+	p->m = *m;
+	p->which = which;
+	p->t0_ns = t0_ns;
+	p->cpu0_ns = cpu0_ns;
+	memset(&dom, 0, sizeof dom);
+	pwr_strf(dom.desc.backend, sizeof dom.desc.backend, "estimate");
+	pwr_strf(dom.desc.domain, sizeof dom.desc.domain, "%s", which < 0 ? "cpu" : which == 0 ? "cpu-low" : "cpu-high");
+	if (which < 0)
+		pwr_strf(dom.desc.covers, sizeof dom.desc.covers,
+			 "model of this process's CPU package power (idle share + busy CPU time); not a measurement");
+	else
+		pwr_strf(dom.desc.covers, sizeof dom.desc.covers,
+			 "%s bound of estimate:cpu (idle and full-load power at their %s published values)",
+			 which == 0 ? "low" : "high", which == 0 ? "lowest" : "highest");
+	if (which < 0 && m->has_range)
+		pwr_strf(dom.desc.model, sizeof dom.desc.model, "%s; %s", m->text, m->range_text);
+	else if (which < 0)
+		pwr_strf(dom.desc.model, sizeof dom.desc.model, "%s; no range: %s", m->text, m->range_text);
+	else
+		pwr_strf(dom.desc.model, sizeof dom.desc.model,
+			 "%s bound: E = %.4g W idle x %.3g share x elapsed + %.4g W per busy CPU x process CPU time; %s",
+			 which == 0 ? "low" : "high", m->idle_lh_w[which], m->idle_share, m->per_cpu_lh_w[which],
+			 m->range_text);
+	if (m->has_range)
+		pwr_strf(dom.desc.range_sets, sizeof dom.desc.range_sets, "%s", m->range_sets);
+	pwr_strf(dom.desc.unit, sizeof dom.desc.unit, "uJ (estimated)");
+	dom.desc.kind = PWR_ESTIMATED;
+	dom.desc.resolution_j = 1e-6;
+	dom.value_kind = PWR_VALUE_COUNTER;
+	dom.range_raw = 0;
+	dom.joules_per_unit = 1e-6;
+	dom.backend = &pwr_backend_estimate;
+	dom.not_primary = which >= 0;
+	dom.priv = p;
+	stored = d->add(d, &dom);
+	if (!stored) {
+		free(p);
+		return -ENOMEM;
+	}
+	return 0;
+}
 
 static int64_t process_cpu_ns(void)
 {
@@ -396,8 +573,7 @@ static int estimate_discover(struct pwr_discover *d)
 	const struct pwr_opts *o = d->opts;
 	struct pwr_cpu_entry *rows = NULL;
 	struct pwr_estimate_model m;
-	struct estimate_priv *p;
-	struct pwr_dom dom, *stored;
+	int64_t t0, cpu0;
 	char name[160], alt[160], err[320], dir[PATH_MAX];
 	const char *user_db = d->hardware_db;
 	int n_rows = 0, n_user = 0, row = -1, rc;
@@ -440,31 +616,28 @@ static int estimate_discover(struct pwr_discover *d)
 		d->unavailable(d, "estimate", "%s", err);
 		return 0;
 	}
-	p = calloc(1, sizeof *p);
-	if (!p)
-		return -ENOMEM;
-	p->m = m;
-	p->t0_ns = pwr_now_ns();
-	p->cpu0_ns = process_cpu_ns();
-	memset(&dom, 0, sizeof dom);
-	pwr_strf(dom.desc.backend, sizeof dom.desc.backend, "estimate");
-	pwr_strf(dom.desc.domain, sizeof dom.desc.domain, "cpu");
-	pwr_strf(dom.desc.covers, sizeof dom.desc.covers,
-		 "model of this process's CPU package power (idle share + busy CPU time); not a measurement");
-	pwr_strf(dom.desc.model, sizeof dom.desc.model, "%s", m.text);
-	pwr_strf(dom.desc.unit, sizeof dom.desc.unit, "uJ (estimated)");
-	dom.desc.kind = PWR_ESTIMATED;
-	dom.desc.resolution_j = 1e-6;
-	dom.value_kind = PWR_VALUE_COUNTER;
-	dom.range_raw = 0;
-	dom.joules_per_unit = 1e-6;
-	dom.backend = &pwr_backend_estimate;
-	dom.priv = p;
-	stored = d->add(d, &dom);
-	if (!stored) {
-		free(p);
-		return -ENOMEM;
+	/* the range: published idle and full-load fractions of TDP; without them, none (said so) */
+	{
+		struct pwr_tdp_fractions f;
+		char fpath[PATH_MAX];
+
+		if (pwr_data_path(FRACTIONS_FILE, fpath, sizeof fpath) < 0)
+			pwr_strf(m.range_text, sizeof m.range_text, "%s not found", FRACTIONS_FILE);
+		else if (pwr_tdp_fractions_load(fpath, &f, err, sizeof err) < 0)
+			pwr_strf(m.range_text, sizeof m.range_text, "%s", err);
+		else
+			pwr_estimate_range(&m, &f);
+		if (!m.has_range)
+			d->unavailable(d, "estimate:range", "cannot use the published TDP fractions (%s): estimate:cpu has no range",
+				       m.range_text);
 	}
+	t0 = pwr_now_ns();
+	cpu0 = process_cpu_ns();
+	if ((rc = add_estimate_domain(d, &m, -1, t0, cpu0)) < 0)
+		return rc;
+	if (m.has_range &&
+	    ((rc = add_estimate_domain(d, &m, 0, t0, cpu0)) < 0 || (rc = add_estimate_domain(d, &m, 1, t0, cpu0)) < 0))
+		return rc;
 	return 0;
 }
 
@@ -477,8 +650,12 @@ static int estimate_read(struct pwr_dom *dom, uint64_t *raw)
 
 	if (cpu < 0 || p->cpu0_ns < 0)
 		return -ENOTSUP;
-	e_uj = pwr_estimate_energy_j(&p->m, (double)(pwr_now_ns() - p->t0_ns) / 1e9, (double)(cpu - p->cpu0_ns) / 1e9) *
-	       1e6;
+	{
+		double el = (double)(pwr_now_ns() - p->t0_ns) / 1e9, cs = (double)(cpu - p->cpu0_ns) / 1e9;
+
+		e_uj = (p->which < 0 ? pwr_estimate_energy_j(&p->m, el, cs) : pwr_estimate_bound_j(&p->m, p->which, el, cs)) *
+		       1e6;
+	}
 	v = e_uj > 0 ? (uint64_t)llround(e_uj) : 0;
 	if (v < p->last)
 		v = p->last; /* never run backwards on rounding */

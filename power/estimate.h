@@ -42,8 +42,40 @@ int pwr_hwdb_load_dir(const char *dir, struct pwr_cpu_entry **v, int *n, char *e
 struct pwr_estimate_model {
 	double tdp_w, idle_w, per_cpu_w, idle_share;
 	int threads, online_cpus;
+	bool idle_given;   /* idle power from the user or a table row, not a fraction of TDP */
 	char text[320]; /* the `model` string: formula and inputs */
+	/* the range (pwr_estimate_range): [0] low, [1] high; has_range false without one */
+	bool has_range;
+	double idle_lh_w[2], full_lh_w[2], per_cpu_lh_w[2];
+	char range_text[320];
+	char range_sets[128]; /* "default,teads-boavizta,ccf-specpower" */
 };
+
+/*
+ * Published idle and full-load powers as fractions of TDP (configs/hardware/ranges/
+ * tdp-fractions.json): the lowest and highest over every set in the file, and the sets' ids.
+ */
+struct pwr_tdp_fractions {
+	double idle[2], full[2]; /* [0] low, [1] high */
+	char sets[96];           /* comma-separated ids */
+};
+
+/* Loads the fractions file. 0, or -errno / -EINVAL with "FILE: field: what is wrong" in err. */
+int pwr_tdp_fractions_load(const char *path, struct pwr_tdp_fractions *f, char *err, size_t errlen);
+
+/*
+ * The range of a built model: idle and full-load power at the lowest and highest of the
+ * model's own values (idle_w, the TDP) and the fractions' (an idle power that was given, not
+ * assumed, stays as given); per busy CPU at the corners, (full low - idle high) / threads and
+ * (full high - idle low) / threads, so that net figures (idle subtracted) are bounded as well as
+ * gross ones. Fills has_range, the _lh_ fields, range_text and range_sets.
+ */
+void pwr_estimate_range(struct pwr_estimate_model *m, const struct pwr_tdp_fractions *f);
+
+/* The model's energy with its low (which 0) or high (1) idle and full-load power; never above
+ * (low) or below (high) pwr_estimate_energy_j. */
+double pwr_estimate_bound_j(const struct pwr_estimate_model *m, int which, double elapsed_s,
+			    double cpu_s);
 
 /* The configs/hardware file a row for cpu_name belongs in ("amd-epyc.json" for "AMD EPYC"), or
  * "<vendor>.json (a new file)" when no shipped file fits. Never NULL; a static string. */

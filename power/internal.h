@@ -29,6 +29,7 @@ struct pwr_series {
 	} *gaps;
 	int n_gaps, cap_gaps;
 	bool in_gap;
+	size_t last_change;     /* stale_repeats domains: first sample with the current value */
 };
 
 /* A derived domain: the sum of disjoint domains sampled in the same round (package-0 +

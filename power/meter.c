@@ -19,6 +19,13 @@
  * answers garbage leaves a gap (backend `transient`): windows touching it have no energy, with
  * the reason, and readings resume when it answers again. Requests time out after 2 x the
  * sampling interval, at least 0.5 s and at most 2 s (commands: at least 2 s, at most 10 s).
+ *
+ * Plugs refresh their reading about once a second while the sampler may poll faster: a repeated
+ * value is stale (domains are `stale_repeats`), the sampler spreads a counter's step over the
+ * time since the previous distinct reading, and pwr_update_period() tells the plug's own period.
+ * A Shelly with authentication enabled answers 401 with a digest challenge (SHA-256, user
+ * "admin"): libcurl answers it with the password in $JOULEBENCH_SHELLY_PASSWORD, which is
+ * never taken from the command line nor written anywhere.
  */
 #include "power/backend.h"
 
@@ -49,6 +56,7 @@ struct meter {
 	char url[320];
 	CURL *curl;
 	long timeout_ms;
+	bool auth; /* Shelly: digest authentication with JOULEBENCH_SHELLY_PASSWORD */
 	char reply[REPLY_MAX + 1];
 	size_t reply_len;
 	int64_t fetched_ns;
@@ -247,6 +255,20 @@ static int fetch(struct meter *m)
 		return m->last_rc = cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
 	}
 	curl_easy_getinfo(m->curl, CURLINFO_RESPONSE_CODE, &code);
+	if (code == 401 && m->kind == METER_SHELLY) {
+		if (m->auth)
+			pwr_strf(m->why, sizeof m->why,
+			         "HTTP 401 from %s: the Shelly refused the password in "
+			         "JOULEBENCH_SHELLY_PASSWORD (digest authentication as user admin)",
+			         m->url);
+		else
+			pwr_strf(m->why, sizeof m->why,
+			         "HTTP 401 from %s: this Shelly has authentication enabled; set "
+			         "JOULEBENCH_SHELLY_PASSWORD to its password (user admin, digest "
+			         "authentication)",
+			         m->url);
+		return m->last_rc = -EACCES;
+	}
 	if (code != 200) {
 		pwr_strf(m->why, sizeof m->why, "HTTP status %ld from %s", code, m->url);
 		return m->last_rc = -EPROTO;
@@ -347,6 +369,18 @@ static int curl_setup(struct meter *m, const char *host_port)
 	curl_easy_setopt(m->curl, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(m->curl, CURLOPT_WRITEDATA, m);
 	curl_easy_setopt(m->curl, CURLOPT_USERAGENT, "joulebench");
+	if (m->kind == METER_SHELLY) {
+		/* Gen2+ with authentication enabled: digest (SHA-256) as user "admin". The password
+		 * comes from the environment only, never the command line or a result. */
+		const char *pw = getenv("JOULEBENCH_SHELLY_PASSWORD");
+
+		if (pw && *pw) {
+			curl_easy_setopt(m->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_DIGEST);
+			curl_easy_setopt(m->curl, CURLOPT_USERNAME, "admin");
+			curl_easy_setopt(m->curl, CURLOPT_PASSWORD, pw);
+			m->auth = true;
+		}
+	}
 	return 0;
 }
 
@@ -407,6 +441,7 @@ static int add_view(struct pwr_discover *d, struct meter *m, const char *domain,
 		dom.value_kind = PWR_VALUE_POWER;
 		dom.watts_per_unit = 1e-3; /* mW */
 	}
+	dom.stale_repeats = true; /* plugs refresh about once a second, however often polled */
 	dom.priv = md;
 	stored = d->add(d, &dom);
 	if (!stored) {

@@ -57,7 +57,10 @@ struct pwr_domain_desc {
 	char domain[64];      /* "package-0", "core", "dram", "psys", "gpu0", "BAT0", ... */
 	char covers[160];     /* what it covers, in words ("CPU package 0: cores, caches, uncore") */
 	enum pwr_kind kind;
-	char model[320];      /* for estimates: the model and its inputs; "" when measured */
+	char model[512];      /* for estimates: the model and its inputs; "" when measured */
+	/* for estimates with a range (ID-low / ID-high domains): the coefficient sets the range
+	 * spans, comma-separated ("ccf-vcpu,boavizta-vcpu"); "" when it has none */
+	char range_sets[128];
 	double range_j;       /* counter range before wrap, 0 if it does not wrap / not a counter */
 	double resolution_j;  /* smallest step, 0 if unknown */
 	char unit[32];        /* what a raw reading counts: "uJ counter", "uW power", ... */
@@ -106,7 +109,8 @@ bool pwr_domain_valid(struct pwr_set *s, int i, char *reason, size_t len);
 struct pwr_energy {
 	double energy_j;      /* energy in [t0, t1], interpolated linearly at the window edges */
 	double avg_power_w;
-	int n_samples;        /* samples inside the window */
+	int n_samples;        /* samples inside the window; for a meter, distinct readings only
+			       * (a repeated, stale value is not a new sample) */
 	bool wrap_suspect;    /* a gap long enough that a whole wrap could have been missed */
 	bool valid;           /* false: no samples cover the window (reason in `reason`) */
 	bool from_counter;    /* a meter's power domain: taken from its energy counter, whose
@@ -114,6 +118,24 @@ struct pwr_energy {
 	char reason[128];
 };
 int pwr_energy_window(struct pwr_set *s, int i, int64_t t0_ns, int64_t t1_ns, struct pwr_energy *e);
+
+/*
+ * A probe's own update period. Wall plugs refresh their reading about once a second (or slower)
+ * while the sampler may poll faster; the period is the median interval between readings that
+ * differ from the one before (a repeated value is the plug's stale reading, not news). With
+ * period_s close to poll_s the probe updates at least as often as it is read and the figure is
+ * only a bound.
+ */
+struct pwr_update {
+	bool known;        /* false: too few changes to tell (reason says) */
+	double period_s;   /* median interval between distinct readings */
+	double poll_s;     /* median interval between samples */
+	int n_changes;     /* readings that differed from the previous one */
+	bool at_poll_rate; /* period_s <= 1.5 x poll_s: it may update faster than it is read */
+	char reason[160];
+};
+/* Fills u for domain i from its samples so far. 0, or -EINVAL for no such domain. */
+int pwr_update_period(struct pwr_set *s, int i, struct pwr_update *u);
 
 /* Sampler cost: CPU time spent reading probes per sample, in ns (mean so far), and the count. */
 double pwr_sampler_cpu_ns_per_sample(const struct pwr_set *s);

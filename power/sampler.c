@@ -199,6 +199,16 @@ static void take_reading(struct pwr_dom *d, struct pwr_series *ser)
 				ser->max_power_w = e / dt_s;
 		}
 		e += ser->energy_j[ser->n - 1];
+		if (d->stale_repeats && raw != ser->raw[ser->n - 1]) {
+			/* a meter's counter that was stale since sample lc: the energy of this step
+			 * accrued between the two distinct readings, not in the last poll */
+			size_t lc = ser->last_change;
+			double e0 = ser->energy_j[lc], span = (double)(t - ser->t_ns[lc]);
+
+			for (size_t j = lc + 1; d->value_kind == PWR_VALUE_COUNTER && span > 0 && j < ser->n; j++)
+				ser->energy_j[j] = e0 + (e - e0) * (double)(ser->t_ns[j] - ser->t_ns[lc]) / span;
+			ser->last_change = ser->n;
+		}
 	} else if (d->value_kind == PWR_VALUE_POWER) {
 		ser->last_power_w = (double)raw * d->watts_per_unit;
 		ser->max_power_w = ser->last_power_w;
@@ -596,6 +606,13 @@ int pwr_energy_window(struct pwr_set *s, int i, int64_t t0_ns, int64_t t1_ns, st
 		ptrdiff_t k1 = find_le(ser, t1_ns), k0 = find_le(ser, t0_ns - 1);
 
 		e->n_samples = (int)(k1 - k0);
+		if (s->doms[i]->stale_repeats) {
+			/* a repeated reading is the meter's stale value, not a new sample */
+			e->n_samples = 0;
+			for (ptrdiff_t k = k0 + 1; k <= k1; k++)
+				if (k == 0 || ser->raw[k] != ser->raw[k - 1])
+					e->n_samples++;
+		}
 	}
 	e->wrap_suspect = window_wrap_suspect(s, i, t0_ns, t1_ns);
 	e->valid = true;
@@ -631,4 +648,72 @@ uint64_t pwr_sampler_count(const struct pwr_set *s)
 int pwr_sampler_interval_ms(const struct pwr_set *s)
 {
 	return s->interval_ms;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median of v[0..n) (sorts v). */
+static double median_ns(int64_t *v, size_t n)
+{
+	qsort(v, n, sizeof *v, cmp_i64);
+	return n % 2 ? (double)v[n / 2] : ((double)v[n / 2 - 1] + (double)v[n / 2]) / 2;
+}
+
+int pwr_update_period(struct pwr_set *s, int i, struct pwr_update *u)
+{
+	const struct pwr_series *ser;
+	int64_t *polls = NULL, *changes = NULL, last_change = -1;
+	size_t np = 0, nc = 0;
+	int rc = 0;
+
+	memset(u, 0, sizeof *u);
+	if (!s || i < 0 || i >= s->n_doms) {
+		pwr_strf(u->reason, sizeof u->reason, "no such domain");
+		return -EINVAL;
+	}
+	if (s->sums[i].n_parts) {
+		pwr_strf(u->reason, sizeof u->reason, "a sum of other domains (see its parts)");
+		return 0;
+	}
+	pthread_mutex_lock(&s->lock);
+	ser = &s->series[i];
+	if (ser->n >= 2) {
+		polls = malloc((ser->n - 1) * sizeof *polls);
+		changes = malloc((ser->n - 1) * sizeof *changes);
+	}
+	if (ser->n >= 2 && (!polls || !changes)) {
+		pwr_strf(u->reason, sizeof u->reason, "out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t k = 1; k < ser->n; k++) {
+		polls[np++] = ser->t_ns[k] - ser->t_ns[k - 1];
+		if (ser->raw[k] == ser->raw[k - 1])
+			continue;
+		u->n_changes++;
+		if (last_change >= 0)
+			changes[nc++] = ser->t_ns[k] - last_change;
+		last_change = ser->t_ns[k];
+	}
+	if (np)
+		u->poll_s = median_ns(polls, np) / 1e9;
+	if (nc < 2) {
+		pwr_strf(u->reason, sizeof u->reason,
+			 "%d change%s of the reading in %zu samples: too few to tell how often it updates",
+			 u->n_changes, u->n_changes == 1 ? "" : "s", ser->n);
+		goto out;
+	}
+	u->period_s = median_ns(changes, nc) / 1e9;
+	u->known = true;
+	u->at_poll_rate = u->period_s <= 1.5 * u->poll_s;
+out:
+	pthread_mutex_unlock(&s->lock);
+	free(polls);
+	free(changes);
+	return rc;
 }

@@ -12,6 +12,7 @@
  * as /proc/self/stat, in ns rather than clock ticks); under a fake root from ROOT/proc/self/stat.
  */
 #include "power/backend.h"
+#include "power/estimate.h"
 #include "power/vm.h"
 
 #include <cJSON.h>
@@ -22,10 +23,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #define VM_COEF_FILE   "configs/hardware/vm/ccf-vcpu.json"
+#define VM_BOA_FILE    "configs/hardware/vm/boavizta-vcpu.json"
 #define MAX_COEF_BYTES (1 << 20)
 
 /* ---- /proc ------------------------------------------------------------------------------------
@@ -365,6 +368,206 @@ out:
 	return rc;
 }
 
+/* A JSON number array of 2..PWR_VM_CURVE_MAX entries into v. */
+static int num_array(const cJSON *a, double *v, int *n, const char *path, const char *field,
+                     char *err, size_t errlen)
+{
+	const cJSON *x;
+	int k = 0;
+
+	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) < 2 ||
+	    cJSON_GetArraySize(a) > PWR_VM_CURVE_MAX) {
+		pwr_strf(err, errlen, "%s: %s must be an array of 2 to %d numbers", path, field,
+		         PWR_VM_CURVE_MAX);
+		return -EINVAL;
+	}
+	cJSON_ArrayForEach(x, a)
+	{
+		if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble)) {
+			pwr_strf(err, errlen, "%s: %s[%d] must be a number", path, field, k);
+			return -EINVAL;
+		}
+		v[k++] = x->valuedouble;
+	}
+	*n = k;
+	return 0;
+}
+
+int pwr_vm_boavizta_load(const char *path, const char *hw_dir, const char *uarch,
+                         struct pwr_vm_boavizta *b, char *err, size_t errlen)
+{
+	cJSON *root = NULL;
+	const cJSON *curve, *mem, *rows, *row, *found = NULL, *refs, *ref;
+	struct pwr_cpu_entry *hw = NULL;
+	const char *end = NULL;
+	char *text;
+	double pct[PWR_VM_CURVE_MAX];
+	int rc = 0, ferr, n_pct = 0, n_hw = 0, k = 0;
+	size_t used = 0;
+
+	memset(b, 0, sizeof *b);
+	text = slurp(path, MAX_COEF_BYTES, &ferr);
+	if (!text) {
+		pwr_strf(err, errlen, "%s: %s", path,
+		         ferr == -EFBIG ? "larger than 1 MiB" : strerror(-ferr));
+		return ferr;
+	}
+	root = cJSON_ParseWithOpts(text, &end, 1);
+	if (!root) {
+		pwr_strf(err, errlen, "%s: invalid JSON at byte %td", path,
+		         end ? end - text : (ptrdiff_t)0);
+		rc = -EINVAL;
+		goto out;
+	}
+	curve = cJSON_GetObjectItemCaseSensitive(root, "tdp_ratio");
+	if ((rc = num_array(cJSON_GetObjectItemCaseSensitive(curve, "load_pct"), pct, &n_pct, path,
+	                    "tdp_ratio.load_pct", err, errlen)) ||
+	    (rc = num_array(cJSON_GetObjectItemCaseSensitive(curve, "ratio"), b->ratio, &b->n_curve,
+	                    path, "tdp_ratio.ratio", err, errlen)))
+		goto out;
+	if (n_pct != b->n_curve) {
+		pwr_strf(err, errlen, "%s: tdp_ratio.load_pct has %d points but tdp_ratio.ratio %d",
+		         path, n_pct, b->n_curve);
+		rc = -EINVAL;
+		goto out;
+	}
+	for (int i = 0; i < n_pct; i++) {
+		if ((i == 0 && pct[i] != 0) || (i == n_pct - 1 && pct[i] != 100) ||
+		    (i > 0 && !(pct[i] > pct[i - 1]))) {
+			pwr_strf(
+			    err, errlen,
+			    "%s: tdp_ratio.load_pct[%d] = %g: the loads must rise from 0 to 100",
+			    path, i, pct[i]);
+			rc = -EINVAL;
+			goto out;
+		}
+		if (!(b->ratio[i] > 0 && b->ratio[i] < 5) ||
+		    (i > 0 && b->ratio[i] < b->ratio[i - 1])) {
+			pwr_strf(
+			    err, errlen,
+			    "%s: tdp_ratio.ratio[%d] = %g: ratios must be in (0, 5) and not fall",
+			    path, i, b->ratio[i]);
+			rc = -EINVAL;
+			goto out;
+		}
+		b->load[i] = pct[i] / 100.0;
+	}
+	mem = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(root, "memory_w_per_gb"), "value");
+	if (!cJSON_IsNumber(mem) || !(mem->valuedouble >= 0 && mem->valuedouble < 1000)) {
+		pwr_strf(err, errlen, "%s: memory_w_per_gb.value must be a number in [0, 1000)",
+		         path);
+		rc = -EINVAL;
+		goto out;
+	}
+	b->mem_w_per_gb = mem->valuedouble;
+	rows = cJSON_GetObjectItemCaseSensitive(root, "uarchs");
+	if (!cJSON_IsArray(rows)) {
+		pwr_strf(err, errlen, "%s: expected a \"uarchs\" array", path);
+		rc = -EINVAL;
+		goto out;
+	}
+	cJSON_ArrayForEach(row, rows)
+	{
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(row, "id");
+
+		if (!cJSON_IsString(id)) {
+			pwr_strf(err, errlen, "%s: every uarchs[] row needs an \"id\" string",
+			         path);
+			rc = -EINVAL;
+			goto out;
+		}
+		if (!strcmp(id->valuestring, uarch))
+			found = row;
+	}
+	if (!found) {
+		pwr_strf(b->why, sizeof b->why,
+		         "no reference CPU for '%s' in %s, so the range is CCF's alone", uarch,
+		         path);
+		goto out;
+	}
+	refs = cJSON_GetObjectItemCaseSensitive(found, "reference_cpus");
+	if (!cJSON_IsArray(refs) || cJSON_GetArraySize(refs) < 1) {
+		pwr_strf(err, errlen, "%s: uarchs[%s].reference_cpus must be a non-empty array",
+		         path, uarch);
+		rc = -EINVAL;
+		goto out;
+	}
+	rc = pwr_hwdb_load_dir(hw_dir, &hw, &n_hw, err, errlen);
+	if (rc < 0)
+		goto out;
+	cJSON_ArrayForEach(ref, refs)
+	{
+		const struct pwr_cpu_entry *e = NULL;
+		double w;
+
+		for (int i = 0; cJSON_IsString(ref) && i < n_hw && !e; i++)
+			if (!strcasecmp(hw[i].match, ref->valuestring))
+				e = &hw[i];
+		if (!e) {
+			pwr_strf(
+			    err, errlen,
+			    "%s: uarchs[%s].reference_cpus[%d] = '%.60s' is no row of the tables "
+			    "in %s",
+			    path, uarch, k, cJSON_IsString(ref) ? ref->valuestring : "?", hw_dir);
+			rc = -EINVAL;
+			goto out;
+		}
+		w = e->tdp_w / e->threads;
+		if (k == 0 || w < b->tdp_per_thread_w[0])
+			b->tdp_per_thread_w[0] = w;
+		if (k == 0 || w > b->tdp_per_thread_w[1])
+			b->tdp_per_thread_w[1] = w;
+		if (used + 1 < sizeof b->refs) {
+			pwr_strf(b->refs + used, sizeof b->refs - used, "%s%s %.4g W/%d thr",
+			         k ? ", " : "", e->match, e->tdp_w, e->threads);
+			used = strlen(b->refs);
+		}
+		k++;
+	}
+	b->have = true;
+out:
+	free(hw);
+	cJSON_Delete(root);
+	free(text);
+	return rc;
+}
+
+double pwr_vm_boavizta_ratio(const struct pwr_vm_boavizta *b, double util)
+{
+	if (b->n_curve < 2)
+		return 0;
+	if (!(util > 0))
+		return b->ratio[0];
+	if (util >= 1)
+		return b->ratio[b->n_curve - 1];
+	for (int i = 1; i < b->n_curve; i++)
+		if (util <= b->load[i])
+			return b->ratio[i - 1] + (b->ratio[i] - b->ratio[i - 1]) *
+			                             (util - b->load[i - 1]) /
+			                             (b->load[i] - b->load[i - 1]);
+	return b->ratio[b->n_curve - 1];
+}
+
+double pwr_vm_boavizta_energy_j(const struct pwr_vm_boavizta *b, int which, int n_vcpu,
+                                double mem_gb, double dt_s, double busy_cpu_s)
+{
+	double w = b->tdp_per_thread_w[which ? 1 : 0], cap, e;
+
+	if (!b->have || n_vcpu <= 0 || dt_s < 0)
+		return 0;
+	cap = n_vcpu * dt_s; /* CPU-seconds at 100% */
+	if (busy_cpu_s <= cap) {
+		e = n_vcpu * w * pwr_vm_boavizta_ratio(b, cap > 0 ? busy_cpu_s / cap : 0) * dt_s;
+	} else {
+		/* more CPU time than the interval holds (a clock step): the rest at the curve's
+		 * average slope, so no CPU-second goes uncounted */
+		e = n_vcpu * w * b->ratio[b->n_curve - 1] * dt_s +
+		    w * (b->ratio[b->n_curve - 1] - b->ratio[0]) * (busy_cpu_s - cap);
+	}
+	return e + b->mem_w_per_gb * mem_gb * dt_s;
+}
+
 double pwr_vm_energy_j(const struct pwr_vm_coef *k, int which, int n_vcpu, double mem_gb,
                        double elapsed_s, double busy_cpu_s)
 {
@@ -456,6 +659,7 @@ enum vm_what { VM_PROCESS, VM_MACHINE };
 
 struct vm_priv {
 	struct pwr_vm_coef k;
+	struct pwr_vm_boavizta boa; /* the second set of the range (boa.have false: none) */
 	enum vm_what what;
 	int which; /* coefficient set: 0 default, 1 low, 2 high */
 	int n_vcpu;
@@ -465,8 +669,9 @@ struct vm_priv {
 	double tick_s;
 	int64_t t0_ns, t_last_ns;
 	double cpu0_s;                /* VM_PROCESS: process CPU seconds at open */
+	double cpu_last_s;            /* VM_PROCESS bounds: at the previous read */
 	unsigned long long busy_last; /* VM_MACHINE */
-	double e_j;                   /* VM_MACHINE: accumulated */
+	double e_j;                   /* VM_MACHINE and the VM_PROCESS bounds: accumulated */
 	uint64_t last;
 };
 
@@ -531,6 +736,25 @@ static int add_domain(struct pwr_discover *d, const struct vm_priv *tmpl, enum v
 	         "%.3g GB; %s; %s",
 	         set_name[which], p->n_vcpu, k->min_w[which], k->max_w[which], k->min_w[which],
 	         k->mem_w_per_gb[which], p->mem_gb, k->uarch_name, how);
+	if (what == VM_PROCESS && which != 0 && p->boa.have) {
+		size_t used = strlen(dom.desc.model);
+
+		pwr_strf(
+		    dom.desc.model + used, sizeof dom.desc.model - used,
+		    "; in each interval the %s of this and Boavizta/Teads: %d vCPU x %.3g W per "
+		    "thread x TDP ratio(utilisation) + %.4g W/GB (%s)",
+		    which == 1 ? "lower" : "higher", p->n_vcpu, p->boa.tdp_per_thread_w[which - 1],
+		    p->boa.mem_w_per_gb, p->boa.refs);
+	} else if (what == VM_PROCESS && which != 0) {
+		size_t used = strlen(dom.desc.model);
+
+		pwr_strf(dom.desc.model + used, sizeof dom.desc.model - used,
+		         "; CCF's range only: the Boavizta/Teads set does not apply (%s)",
+		         p->boa.why);
+	}
+	if (what == VM_PROCESS)
+		pwr_strf(dom.desc.range_sets, sizeof dom.desc.range_sets, "%s",
+		         p->boa.have ? "ccf-vcpu,boavizta-vcpu" : "ccf-vcpu");
 	pwr_strf(dom.desc.unit, sizeof dom.desc.unit, "uJ (estimated)");
 	dom.desc.kind = PWR_ESTIMATED;
 	dom.desc.resolution_j = 1e-6;
@@ -575,6 +799,24 @@ static int vm_discover(struct pwr_discover *d)
 		d->unavailable(d, "vm", "cannot use the coefficient table %s", err);
 		return rc == -ENOMEM ? rc : 0;
 	}
+	/* the second set of the range: without it the range is CCF's alone, and says so */
+	{
+		char hw[PATH_MAX];
+
+		if (pwr_data_path(VM_BOA_FILE, path, sizeof path) < 0)
+			pwr_strf(t.boa.why, sizeof t.boa.why, "%s not found", VM_BOA_FILE);
+		else if (pwr_data_path("configs/hardware", hw, sizeof hw) < 0)
+			pwr_strf(t.boa.why, sizeof t.boa.why, "configs/hardware not found");
+		else if ((rc = pwr_vm_boavizta_load(path, hw, uarch, &t.boa, err, sizeof err)) < 0)
+			pwr_strf(t.boa.why, sizeof t.boa.why, "%s", err);
+		/* a missing or broken file (not a micro-architecture without a row) is a fault
+		 * to report, not only a note in the model text */
+		if (!t.boa.have && (rc < 0 || strstr(t.boa.why, "not found")))
+			d->unavailable(d, "vm:boavizta",
+			               "cannot use the Boavizta/Teads set (%s): the range of "
+			               "vm:process spans CCF's coefficients only",
+			               t.boa.why);
+	}
 	pwr_strf(t.root, sizeof t.root, "%s", d->sysfs_root ? d->sysfs_root : "/");
 	t.real_root = is_real_root(d->sysfs_root);
 	t.tick_s = tck > 0 ? 1.0 / (double)tck : 0.01;
@@ -596,6 +838,7 @@ static int vm_discover(struct pwr_discover *d)
 	t.busy_last = busy;
 	t.t0_ns = t.t_last_ns = pwr_now_ns();
 	rc = process_cpu_s(&t, &t.cpu0_s);
+	t.cpu_last_s = t.cpu0_s;
 	if (rc < 0) {
 		d->unavailable(d, "vm", "cannot read this process's CPU time (%s)", strerror(-rc));
 		return 0;
@@ -622,7 +865,30 @@ static int vm_read(struct pwr_dom *dom, uint64_t *raw)
 		rc = process_cpu_s(p, &cpu);
 		if (rc < 0)
 			return rc;
-		e = pwr_vm_energy_j(&p->k, p->which, p->n_vcpu, p->mem_gb, el, cpu - p->cpu0_s);
+		if (p->which == 0 || !p->boa.have) {
+			e = pwr_vm_energy_j(&p->k, p->which, p->n_vcpu, p->mem_gb, el,
+			                    cpu - p->cpu0_s);
+		} else {
+			/* the bound, in this interval (the Teads curve is not linear in
+			 * utilisation): the lower/higher idle floor of CCF's low/high and
+			 * Boavizta's, plus the lower/higher part above the floor, so that both
+			 * gross and net (idle-subtracted) figures are covered */
+			double dt = (double)(now - p->t_last_ns) / 1e9,
+			       busy = cpu > p->cpu_last_s ? cpu - p->cpu_last_s : 0,
+			       ci = pwr_vm_energy_j(&p->k, p->which, p->n_vcpu, p->mem_gb, dt, 0),
+			       cb =
+			           pwr_vm_energy_j(&p->k, p->which, p->n_vcpu, p->mem_gb, dt, busy),
+			       bi = pwr_vm_boavizta_energy_j(&p->boa, p->which - 1, p->n_vcpu,
+			                                     p->mem_gb, dt, 0),
+			       bb = pwr_vm_boavizta_energy_j(&p->boa, p->which - 1, p->n_vcpu,
+			                                     p->mem_gb, dt, busy);
+
+			p->e_j += p->which == 1 ? fmin(ci, bi) + fmin(cb - ci, bb - bi)
+			                        : fmax(ci, bi) + fmax(cb - ci, bb - bi);
+			p->t_last_ns = now;
+			p->cpu_last_s = cpu;
+			e = p->e_j;
+		}
 	} else {
 		unsigned long long busy, total;
 		int n;

@@ -23,6 +23,8 @@
 
 #include "power/power.h"
 
+#include <stdbool.h>
+
 /* What /proc/cpuinfo says about the first CPU. */
 struct pwr_cpuid {
 	char vendor[32];               /* vendor_id: "GenuineIntel", "AuthenticAMD"; "" on ARM */
@@ -57,6 +59,41 @@ int pwr_vm_coef_load(const char *path, const char *uarch, struct pwr_vm_coef *k,
  * elapsed_s seconds with busy_cpu_s CPU-seconds of work, n_vcpu vCPUs and mem_gb of memory. */
 double pwr_vm_energy_j(const struct pwr_vm_coef *k, int which, int n_vcpu, double mem_gb,
                        double elapsed_s, double busy_cpu_s);
+
+/*
+ * The second coefficient set, configs/hardware/vm/boavizta-vcpu.json: BoaviztAPI's TDP-based CPU
+ * profile (the Teads curve). Per vCPU, P = TDP per host thread x ratio(utilisation), the ratio
+ * interpolated linearly between the file's points; TDP per thread from the micro-architecture's
+ * reference CPUs, rows of configs/hardware (low/high: the lowest/highest among them); memory one
+ * W/GB figure. vm:process-low/-high take, in every sampling interval, the lower/higher of this
+ * set and CCF's low/high coefficients, so the range covers both.
+ */
+#define PWR_VM_CURVE_MAX 8
+struct pwr_vm_boavizta {
+	bool have; /* false: no reference CPU for this micro-architecture (why) */
+	int n_curve;
+	double load[PWR_VM_CURVE_MAX];  /* utilisation 0..1, increasing, from 0 to 1 */
+	double ratio[PWR_VM_CURVE_MAX]; /* power / TDP at that utilisation */
+	double tdp_per_thread_w[2];     /* [0] low, [1] high */
+	double mem_w_per_gb;
+	char refs[200]; /* "Gold 6338 205 W/64 thr, Platinum 8380 270 W/80 thr" */
+	char why[200];  /* when !have: why the set does not apply */
+};
+
+/* Loads the set for `uarch` from the JSON file at path, resolving reference CPUs in the
+ * configs/hardware tables under hw_dir. A micro-architecture without a row gives have = false
+ * with why (not an error). 0, or -errno/-EINVAL with "FILE: field: what is wrong" in err. */
+int pwr_vm_boavizta_load(const char *path, const char *hw_dir, const char *uarch,
+                         struct pwr_vm_boavizta *b, char *err, size_t errlen);
+
+/* The curve's ratio at utilisation util (clamped to [0, 1]). */
+double pwr_vm_boavizta_ratio(const struct pwr_vm_boavizta *b, double util);
+
+/* Energy in joules of the set at TDP per thread `which` (0 low, 1 high) over one interval of
+ * dt_s seconds in which busy_cpu_s CPU-seconds were used on n_vcpu vCPUs (utilisation
+ * busy / (n_vcpu x dt), beyond 1 continuing at the curve's average slope). */
+double pwr_vm_boavizta_energy_j(const struct pwr_vm_boavizta *b, int which, int n_vcpu,
+                                double mem_gb, double dt_s, double busy_cpu_s);
 
 /* ROOT/proc/stat: number of cpuN lines (vCPUs) and the aggregate busy and total jiffies.
  * busy = user + nice + system + irq + softirq (guest time is inside user); total adds idle,

@@ -152,15 +152,22 @@ static void md_result(FILE *f, const struct rpt_result *r, const struct rpt_resu
 		md_stat(f, &c->tokens_per_j, 3);
 		md_stat(f, &c->avg_power_w, 3);
 		md_stat(f, &c->wh_per_query, 3);
-		if (c->energy_source[0] && c->est_range)
+		if (c->energy_source[0] && c->est_range) {
+			const char *sets = "";
+
+			for (int k = 0; k < r->n_sources; k++)
+				if (!strcmp(r->sources[k].id, c->energy_source))
+					sets = r->sources[k].range_sets;
 			fprintf(f,
-			        " **ESTIMATED** `%s`, range at the model's low/high coefficients: "
+			        " **ESTIMATED** `%s`, range at the model's low/high coefficients%s%s%s: "
 			        "J/token net %.3g-%.3g, gross %.3g-%.3g; avg W %.3g-%.3g |\n",
-			        c->energy_source, c->est_decode_jpt_net.ok ? c->est_decode_jpt_net.lo : 0,
+			        c->energy_source, *sets ? " (" : "", sets, *sets ? ")" : "",
+			        c->est_decode_jpt_net.ok ? c->est_decode_jpt_net.lo : 0,
 			        c->est_decode_jpt_net.ok ? c->est_decode_jpt_net.hi : 0,
 			        c->est_decode_jpt_gross.lo, c->est_decode_jpt_gross.hi,
 			        c->est_avg_power_w.ok ? c->est_avg_power_w.lo : 0,
 			        c->est_avg_power_w.ok ? c->est_avg_power_w.hi : 0);
+		}
 		else if (c->energy_source[0])
 			fprintf(f, " %s `%s` |\n",
 			        !strcmp(c->energy_kind, "estimated") ? "**ESTIMATED**" : "measured",

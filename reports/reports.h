@@ -114,6 +114,7 @@ struct rpt_config {
 /* One energy_sources[] entry. */
 struct rpt_source {
 	char id[64], backend[32], domain[32], covers[160], kind[16], model[320];
+	char range_sets[128]; /* an estimate's coefficient sets, comma-separated; "" if none */
 };
 
 /* A loaded and validated result file (kind "run" or "kernels"). */

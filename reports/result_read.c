@@ -467,6 +467,19 @@ static int read_run(struct rpt_result *r, const cJSON *root, char *err, size_t e
 		rj_str(it, "covers", s->covers, sizeof s->covers);
 		rj_str(it, "kind", s->kind, sizeof s->kind);
 		rj_str(it, "model", s->model, sizeof s->model);
+		{
+			const cJSON *set;
+			size_t used = 0;
+
+			cJSON_ArrayForEach(set, cJSON_GetObjectItemCaseSensitive(it, "range_sets"))
+			{
+				if (!cJSON_IsString(set) || used + 1 >= sizeof s->range_sets)
+					continue;
+				snprintf(s->range_sets + used, sizeof s->range_sets - used, "%s%s",
+				         used ? "," : "", set->valuestring);
+				used = strlen(s->range_sets);
+			}
+		}
 		if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, "model")) &&
 		    cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(it, "model"))) {
 			char *txt =

@@ -271,7 +271,10 @@ static void backend_estimates_this_process(void **state)
 
 	(void)state;
 	assert_int_equal(pwr_open(&o, &s, err, sizeof err), 0);
-	assert_int_equal(pwr_n_domains(s), 1);
+	/* the model and its low and high bounds */
+	assert_int_equal(pwr_n_domains(s), 3);
+	assert_string_equal(pwr_domain(s, 1)->id, "estimate:cpu-low");
+	assert_string_equal(pwr_domain(s, 2)->id, "estimate:cpu-high");
 	d = pwr_domain(s, 0);
 	assert_string_equal(d->id, "estimate:cpu");
 	assert_int_equal(d->kind, PWR_ESTIMATED);
@@ -329,7 +332,7 @@ static void backend_unknown_cpu_reason(void **state)
 	/* with --tdp-w the same machine gets a labelled estimate */
 	o.tdp_w = 180;
 	assert_int_equal(pwr_open(&o, &s, err, sizeof err), 0);
-	assert_int_equal(pwr_n_domains(s), 1);
+	assert_int_equal(pwr_n_domains(s), 3);
 	assert_non_null(strstr(pwr_domain(s, 0)->model, "TDP 180 W given for 'AMD EPYC'"));
 	pwr_close(s);
 	tu_rmtree(root);
@@ -366,6 +369,161 @@ static void backend_user_table_wins(void **state)
 	free(dir);
 }
 
+#define FRACTIONS "configs/hardware/ranges/tdp-fractions.json"
+
+/* The range from the published fractions of TDP, hand-computed: a Xeon Gold 6338 (205 W, 64
+ * threads, the server table's 25% idle assumption) in a 2-CPU VM. */
+static void range_from_published_fractions(void **state)
+{
+	struct pwr_cpu_entry row = { .match = "Gold 6338", .name = "Intel Xeon Gold 6338", .tdp_w = 205,
+				     .idle_fraction = 0.25, .threads = 64, .file = "x.json" };
+	struct pwr_opts o = { 0 };
+	struct pwr_estimate_model m;
+	struct pwr_tdp_fractions f;
+	char err[256];
+	double e, lo, hi;
+
+	(void)state;
+	assert_int_equal(pwr_tdp_fractions_load(FRACTIONS, &f, err, sizeof err), 0);
+	/* idle: Teads/Boavizta 0.12 to CCF's highest min/max 0.3685; full load 1.0 to Teads 1.02 */
+	assert_true(NEAR(f.idle[0], 0.12) && NEAR(f.idle[1], 0.3685));
+	assert_true(NEAR(f.full[0], 1.0) && NEAR(f.full[1], 1.02));
+	assert_string_equal(f.sets, "teads-boavizta,ccf-specpower");
+	assert_int_equal(pwr_estimate_build("Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz", &row, &o, 2, &m, err,
+					    sizeof err),
+			 0);
+	pwr_estimate_range(&m, &f);
+	assert_true(m.has_range);
+	/* low: idle 24.6 W, full 205 W; high: idle 75.5425 W, full 209.1 W */
+	assert_true(NEAR(m.idle_lh_w[0], 24.6) && NEAR(m.idle_lh_w[1], 75.5425));
+	assert_true(NEAR(m.full_lh_w[0], 205) && NEAR(m.full_lh_w[1], 209.1));
+	/* per busy CPU at the corners: (205 - 75.5425) / 64 and (209.1 - 24.6) / 64 */
+	assert_true(NEAR(m.per_cpu_lh_w[0], (205 - 75.5425) / 64) && NEAR(m.per_cpu_lh_w[1], (209.1 - 24.6) / 64));
+	assert_true(m.per_cpu_lh_w[0] < m.per_cpu_w && m.per_cpu_w < m.per_cpu_lh_w[1]);
+	/* 10 s, 15 CPU-seconds: low 24.6/32 x 10 + 2.02277 x 15, high 75.5425/32 x 10 + 2.88281 x 15 */
+	e = pwr_estimate_energy_j(&m, 10, 15);
+	lo = pwr_estimate_bound_j(&m, 0, 10, 15);
+	hi = pwr_estimate_bound_j(&m, 1, 10, 15);
+	assert_true(NEAR(lo, 24.6 / 32 * 10 + (205 - 75.5425) / 64 * 15));
+	assert_true(NEAR(hi, 75.5425 / 32 * 10 + (209.1 - 24.6) / 64 * 15));
+	assert_true(lo < e && e < hi);
+	/* idle for 1 s: the VM's 1/32 share of the low idle; both vCPUs busy for 1 s: the high idle
+	 * share and two threads' part of the high full load */
+	assert_true(NEAR(pwr_estimate_bound_j(&m, 0, 1, 0), 24.6 / 32));
+	assert_true(NEAR(pwr_estimate_bound_j(&m, 1, 1, 2), 75.5425 / 32 + (209.1 - 24.6) / 64 * 2));
+	assert_true(pwr_estimate_bound_j(&m, 1, 1, 2) > pwr_estimate_energy_j(&m, 1, 2));
+	assert_string_equal(m.range_sets, "table-idle-fraction,teads-boavizta,ccf-specpower");
+	assert_non_null(strstr(m.range_text, "teads-boavizta,ccf-specpower"));
+	/* an idle power that was given stays as given: only full load moves */
+	o.idle_w = 30;
+	assert_int_equal(pwr_estimate_build("Gold 6338", &row, &o, 2, &m, err, sizeof err), 0);
+	pwr_estimate_range(&m, &f);
+	assert_true(NEAR(m.idle_lh_w[0], 30) && NEAR(m.idle_lh_w[1], 30));
+	assert_true(NEAR(m.full_lh_w[1], 209.1));
+	assert_string_equal(m.range_sets, "given-idle,teads-boavizta,ccf-specpower");
+}
+
+static void fraction_file_errors_name_file_and_field(void **state)
+{
+	char *dir = tu_mkdtemp(), path[PATH_MAX];
+	struct pwr_tdp_fractions f;
+	char err[320];
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/f.json", dir);
+	assert_int_equal(put(path, "{\"sets\": [{\"id\": \"x\", \"source\": \"s\", \"idle_fraction\": {\"low\": 0.5, "
+				   "\"high\": 0.2}, \"full_fraction\": {\"low\": 1, \"high\": 1}}]}"),
+			 0);
+	assert_int_equal(pwr_tdp_fractions_load(path, &f, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "f.json: sets[0].idle_fraction must be"));
+	assert_int_equal(put(path, "{\"sets\": [{\"id\": \"x\", \"idle_fraction\": {\"low\": 0.1, \"high\": 0.2}, "
+				   "\"full_fraction\": {\"low\": 1, \"high\": 1}}]}"),
+			 0);
+	assert_int_equal(pwr_tdp_fractions_load(path, &f, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "sets[0] (x) has no \"source\""));
+	assert_int_equal(put(path, "{\"sets\": []"), 0);
+	assert_int_equal(pwr_tdp_fractions_load(path, &f, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "f.json: invalid JSON at byte"));
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* A broken fractions file: estimate:cpu still runs, without a range, and estimate:range says why. */
+static void broken_fraction_file_is_reported(void **state)
+{
+	char *data = tu_mkdtemp(), cmd[PATH_MAX + 64], path[PATH_MAX];
+	struct pwr_opts o = { .sysfs_root = "tests/fixtures/sysfs/intel-client", .probes = estimate_only };
+	struct pwr_set *s = NULL;
+	char err[256];
+	const char *why = NULL;
+
+	(void)state;
+	snprintf(cmd, sizeof cmd, "mkdir -p '%s/configs/hardware/ranges'", data);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof path, "%s/configs/hardware/ranges/tdp-fractions.json", data);
+	assert_int_equal(put(path, "{\"sets\": [{\"id\": \"x\", \"source\": \"s\", \"idle_fraction\": {\"low\": 0.5, "
+				   "\"high\": 0.2}, \"full_fraction\": {\"low\": 1, \"high\": 1}}]}"),
+			 0);
+	/* configs/hardware is then the one under $JOULEBENCH_DATA, without tables: give the TDP */
+	o.tdp_w = 28;
+	setenv("JOULEBENCH_DATA", data, 1);
+	assert_int_equal(pwr_open(&o, &s, err, sizeof err), 0);
+	unsetenv("JOULEBENCH_DATA");
+	assert_int_equal(pwr_n_domains(s), 1);
+	assert_string_equal(pwr_domain(s, 0)->id, "estimate:cpu");
+	assert_non_null(strstr(pwr_domain(s, 0)->model, "no range: "));
+	for (int u = 0; u < pwr_n_unavailable(s); u++)
+		if (!strcmp(pwr_unavailable(s, u)->what, "estimate:range"))
+			why = pwr_unavailable(s, u)->reason;
+	assert_non_null(why);
+	assert_non_null(strstr(why, "tdp-fractions.json: sets[0].idle_fraction must be"));
+	assert_non_null(strstr(why, "(low 0.5, high 0.2)"));
+	pwr_close(s);
+	tu_rmtree(data);
+	free(data);
+}
+
+/* The backend: estimate:cpu-low and -high bracket estimate:cpu over the same window, never stand
+ * for the run, and record the sets their range spans. */
+static void backend_range_brackets_the_estimate(void **state)
+{
+	struct pwr_opts o = { .sysfs_root = "tests/fixtures/sysfs/intel-client", .probes = estimate_only };
+	struct pwr_set *s = NULL;
+	struct pwr_energy e[3];
+	struct pwr_sample *v;
+	char err[256];
+	volatile double sink = 0;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(pwr_open(&o, &s, err, sizeof err), 0);
+	assert_int_equal(pwr_n_domains(s), 3);
+	assert_int_equal(pwr_primary_domain(s), 0);
+	for (int i = 0; i < 3; i++)
+		assert_string_equal(pwr_domain(s, i)->range_sets, "table-idle-fraction,teads-boavizta,ccf-specpower");
+	assert_non_null(strstr(pwr_domain(s, 0)->model, "range: idle 2.8-10.32 W"));
+	assert_non_null(strstr(pwr_domain(s, 1)->covers, "low bound of estimate:cpu"));
+	pwr_sample_now(s);
+	for (long k = 0; k < 10000000; k++)
+		sink += (double)k * 1e-9;
+	(void)sink;
+	pwr_sample_now(s);
+	/* each over its own two samples (the domains are read one after another, microseconds apart) */
+	for (int i = 0; i < 3; i++) {
+		n = pwr_samples(s, i, &v);
+		assert_int_equal(n, 2);
+		assert_int_equal(pwr_energy_window(s, i, v[0].t_ns, v[1].t_ns, &e[i]), 0);
+		assert_true(e[i].valid);
+		free(v);
+	}
+	/* the low bound equals the model here (the table's 10% idle is below Teads' 12%, full load
+	 * is the TDP): allow the microseconds between the reads */
+	if (!(e[1].energy_j <= e[0].energy_j * 1.001 + 1e-6 && e[0].energy_j <= e[2].energy_j &&
+	      e[1].energy_j < e[2].energy_j))
+		fail_msg("low %.6f J, estimate %.6f J, high %.6f J", e[1].energy_j, e[0].energy_j, e[2].energy_j);
+	pwr_close(s);
+}
+
 static void measured_beats_estimate_for_primary(void **state)
 {
 	const char *both[] = { "powercap", "estimate", NULL };
@@ -375,7 +533,7 @@ static void measured_beats_estimate_for_primary(void **state)
 
 	(void)state;
 	assert_int_equal(pwr_open(&o, &s, err, sizeof err), 0);
-	assert_int_equal(pwr_n_domains(s), 2);
+	assert_int_equal(pwr_n_domains(s), 4);
 	assert_string_equal(pwr_domain(s, pwr_primary_domain(s))->id, "powercap:package-0");
 	pwr_close(s);
 }
@@ -396,6 +554,10 @@ int main(void)
 		cmocka_unit_test(backend_unknown_cpu_reason),
 		cmocka_unit_test(backend_user_table_wins),
 		cmocka_unit_test(measured_beats_estimate_for_primary),
+		cmocka_unit_test(range_from_published_fractions),
+		cmocka_unit_test(fraction_file_errors_name_file_and_field),
+		cmocka_unit_test(backend_range_brackets_the_estimate),
+		cmocka_unit_test(broken_fraction_file_is_reported),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

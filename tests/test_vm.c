@@ -9,6 +9,7 @@
 #include "power/backend.h"
 #include "power/vm.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define COEF "configs/hardware/vm/ccf-vcpu.json"
+#define COEF       "configs/hardware/vm/ccf-vcpu.json"
+#define BOA        "configs/hardware/vm/boavizta-vcpu.json"
+#define NEAR(a, b) (fabs((a) - (b)) < 1e-9)
 
 static const char *infer(const char *vendor, const char *name, int family, int model, int stepping,
                          const char *flags, char *how, size_t how_len)
@@ -311,6 +314,202 @@ static void missing_proc_stat_says_why(void **state)
 	free(root);
 }
 
+/* The Boavizta/Teads set by hand: the curve, TDP per thread from the reference CPUs' rows of
+ * configs/hardware, and the energy of one interval. */
+static void boavizta_set_hand_computed(void **state)
+{
+	struct pwr_vm_boavizta b;
+	char err[320], *dir, path[512];
+
+	(void)state;
+	assert_int_equal(
+	    pwr_vm_boavizta_load(BOA, "configs/hardware", "cascadelake", &b, err, sizeof err), 0);
+	assert_true(b.have);
+	/* Xeon Gold 6248R: 205 W over 48 threads */
+	assert_true(NEAR(b.tdp_per_thread_w[0], 205.0 / 48) &&
+	            NEAR(b.tdp_per_thread_w[1], 205.0 / 48));
+	assert_true(NEAR(b.mem_w_per_gb, 0.284));
+	assert_non_null(strstr(b.refs, "Gold 6248R 205 W/48 thr"));
+	/* the Teads points, and linear between them */
+	assert_true(NEAR(pwr_vm_boavizta_ratio(&b, 0), 0.12));
+	assert_true(NEAR(pwr_vm_boavizta_ratio(&b, 0.1), 0.32));
+	assert_true(NEAR(pwr_vm_boavizta_ratio(&b, 0.3), 0.535));
+	assert_true(NEAR(pwr_vm_boavizta_ratio(&b, 1), 1.02));
+	assert_true(NEAR(pwr_vm_boavizta_ratio(&b, 2), 1.02));
+	/* 4 vCPUs, 8 GB, 10 s, 20 CPU-s (50%): 4 x 205/48 x 0.75 x 10 + 0.284 x 8 x 10 */
+	assert_true(NEAR(pwr_vm_boavizta_energy_j(&b, 0, 4, 8, 10, 20), 128.125 + 22.72));
+	/* idle: 4 x 205/48 x 0.12 x 10 */
+	assert_true(NEAR(pwr_vm_boavizta_energy_j(&b, 1, 4, 0, 10, 0), 20.5));
+	/* two reference CPUs: low and high TDP per thread */
+	assert_int_equal(
+	    pwr_vm_boavizta_load(BOA, "configs/hardware", "icelake", &b, err, sizeof err), 0);
+	assert_true(NEAR(b.tdp_per_thread_w[0], 205.0 / 64) &&
+	            NEAR(b.tdp_per_thread_w[1], 270.0 / 80));
+	/* no reference CPU: the set does not apply, and says why */
+	assert_int_equal(pwr_vm_boavizta_load(BOA, "configs/hardware", "zen5", &b, err, sizeof err),
+	                 0);
+	assert_false(b.have);
+	assert_non_null(strstr(b.why, "no reference CPU for 'zen5'"));
+	/* a reference that is no row: the file, the field and the value */
+	dir = tu_mkdtemp();
+	snprintf(path, sizeof path, "%s/b.json", dir);
+	fs_put(
+	    dir, "b.json",
+	    "{\"tdp_ratio\": {\"load_pct\": [0, 100], \"ratio\": [0.1, 1]}, \"memory_w_per_gb\": "
+	    "{\"value\": 0.3}, \"uarchs\": [{\"id\": \"zen4\", \"reference_cpus\": [\"Nope "
+	    "1\"]}]}");
+	assert_int_equal(
+	    pwr_vm_boavizta_load(path, "configs/hardware", "zen4", &b, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "b.json: uarchs[zen4].reference_cpus[0] = 'Nope 1' is no row"));
+	fs_put(dir, "b.json",
+	       "{\"tdp_ratio\": {\"load_pct\": [0, 50], \"ratio\": [0.1, 1]}, \"memory_w_per_gb\": "
+	       "{\"value\": 0.3}, \"uarchs\": []}");
+	assert_int_equal(
+	    pwr_vm_boavizta_load(path, "configs/hardware", "zen4", &b, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "b.json: tdp_ratio.load_pct[1] = 50"));
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* Energy of domain i over all its own samples, and their span in seconds. */
+static struct pwr_energy own_window(struct pwr_set *s, int i, double *dt)
+{
+	struct pwr_sample *v = NULL;
+	struct pwr_energy e;
+	size_t n = pwr_samples(s, i, &v);
+
+	assert_true(n >= 3);
+	assert_int_equal(pwr_energy_window(s, i, v[0].t_ns, v[n - 1].t_ns, &e), 0);
+	assert_true(e.valid);
+	*dt = (double)(v[n - 1].t_ns - v[0].t_ns) / 1e9;
+	free(v);
+	return e;
+}
+
+/* A Cascade Lake VM, idle then busy: vm:process-low and -high cover both coefficient sets and
+ * record them. Idle, Boavizta's floor (0.12 x 205/48 W per vCPU, 0.284 W/GB) is below CCF's low
+ * (0.64 W, 0.375 W/GB) and CCF's high above Boavizta's, so the bounds are exactly those. */
+static void range_covers_ccf_and_boavizta(void **state)
+{
+	char *root = make_root();
+	struct pwr_opts o = {.sysfs_root = root, .interval_ms = 50};
+	struct pwr_set *s;
+	double tick = 1.0 / (double)sysconf(_SC_CLK_TCK), mem_gb = 8000000.0 * 1024 / 1e9;
+	struct pwr_vm_coef k;
+	struct pwr_vm_boavizta b;
+	struct pwr_energy lo, hi, mid;
+	char err[320];
+	int il, ih, im;
+
+	(void)state;
+	fs_put(
+	    root, "proc/cpuinfo",
+	    "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n"
+	    "model name\t: Intel(R) Xeon(R) Processor\nstepping\t: 7\nflags\t\t: fpu avx2 avx512f "
+	    "avx512_vnni hypervisor\n");
+	s = fs_open_one(&pwr_backend_vm, &o);
+	assert_int_equal(pwr_vm_coef_load(COEF, "cascadelake", &k, err, sizeof err), 0);
+	assert_int_equal(
+	    pwr_vm_boavizta_load(BOA, "configs/hardware", "cascadelake", &b, err, sizeof err), 0);
+	im = fs_dom_index(s, "vm:process");
+	il = fs_dom_index(s, "vm:process-low");
+	ih = fs_dom_index(s, "vm:process-high");
+	assert_true(im >= 0 && il >= 0 && ih >= 0);
+	assert_string_equal(pwr_domain(s, im)->range_sets, "ccf-vcpu,boavizta-vcpu");
+	assert_string_equal(pwr_domain(s, il)->range_sets, "ccf-vcpu,boavizta-vcpu");
+	assert_string_equal(pwr_domain(s, ih)->range_sets, "ccf-vcpu,boavizta-vcpu");
+	assert_non_null(strstr(pwr_domain(s, il)->model, "lower of this and Boavizta/Teads"));
+	assert_int_equal(pwr_sampler_start(s, err, sizeof err), 0);
+	sleep_ms(300);
+	pwr_sampler_stop(s);
+	{
+		double dt, dt_hi, dt_mid, ccf_lo, ccf_hi, boa_lo, boa_hi;
+
+		/* each over its own samples (the domains are read one after another) */
+		lo = own_window(s, il, &dt);
+		hi = own_window(s, ih, &dt_hi);
+		mid = own_window(s, im, &dt_mid);
+		/* idle, so compare powers */
+		hi.energy_j *= dt / dt_hi;
+		mid.energy_j *= dt / dt_mid;
+		ccf_lo = pwr_vm_energy_j(&k, 1, 4, mem_gb, dt, 0);
+		ccf_hi = pwr_vm_energy_j(&k, 2, 4, mem_gb, dt, 0);
+		boa_lo = pwr_vm_boavizta_energy_j(&b, 0, 4, mem_gb, dt, 0);
+		boa_hi = pwr_vm_boavizta_energy_j(&b, 1, 4, mem_gb, dt, 0);
+		if (!(lo.energy_j <= fmin(ccf_lo, boa_lo) * 1.002 &&
+		      hi.energy_j >= fmax(ccf_hi, boa_hi) * 0.998))
+			fail_msg("range %.6f-%.6f J does not cover CCF %.6f-%.6f J and Boavizta "
+			         "%.6f-%.6f J",
+			         lo.energy_j, hi.energy_j, ccf_lo, ccf_hi, boa_lo, boa_hi);
+		/* where the sets differ, the bound is the wider one: Boavizta low, CCF high */
+		assert_true(boa_lo < ccf_lo && ccf_hi > boa_hi);
+		assert_true(fabs(lo.energy_j - boa_lo) <= 2e-3 * boa_lo);
+		assert_true(fabs(hi.energy_j - ccf_hi) <= 2e-3 * ccf_hi);
+		assert_true(lo.energy_j <= mid.energy_j && mid.energy_j <= hi.energy_j);
+	}
+	pwr_close(s);
+	/* busy: 30 ticks of this process; the bounds still cover CCF's low and high */
+	s = fs_open_one(&pwr_backend_vm, &o);
+	assert_int_equal(pwr_sampler_start(s, err, sizeof err), 0);
+	sleep_ms(150);
+	fake_proc(root, 130, 1060, 3060);
+	pwr_sample_now(s);
+	sleep_ms(100);
+	pwr_sampler_stop(s);
+	{
+		double dt, dt_hi;
+
+		lo = own_window(s, il, &dt);
+		hi = own_window(s, ih, &dt_hi);
+		if (!(lo.energy_j <= pwr_vm_energy_j(&k, 1, 4, mem_gb, dt, 30 * tick) * 1.002 &&
+		      hi.energy_j >= pwr_vm_energy_j(&k, 2, 4, mem_gb, dt_hi, 30 * tick) * 0.998))
+			fail_msg("busy: range %.6f-%.6f J does not cover CCF", lo.energy_j,
+			         hi.energy_j);
+		/* net of the idle floor (as the net figures subtract it): the low bound's part
+		 * above its floor (Boavizta's here) is at most CCF's (max - min) x busy, the high's
+		 * at least */
+		lo.energy_j -= pwr_vm_boavizta_energy_j(&b, 0, 4, mem_gb, dt, 0);
+		hi.energy_j -= pwr_vm_energy_j(&k, 2, 4, mem_gb, dt_hi, 0);
+		if (!(lo.energy_j <= (k.max_w[1] - k.min_w[1]) * 30 * tick * 1.002 + 1e-6 &&
+		      hi.energy_j >= (k.max_w[2] - k.min_w[2]) * 30 * tick * 0.998 - 1e-6))
+			fail_msg("busy, net: range %.6f-%.6f J does not cover CCF's %.6f-%.6f J",
+			         lo.energy_j, hi.energy_j, (k.max_w[1] - k.min_w[1]) * 30 * tick,
+			         (k.max_w[2] - k.min_w[2]) * 30 * tick);
+	}
+	pwr_close(s);
+	tu_rmtree(root);
+	free(root);
+}
+
+/* A broken Boavizta file is reported (vm:boavizta unavailable, with file and position), and the
+ * vm model still runs with CCF's range alone. */
+static void broken_boavizta_file_is_reported(void **state)
+{
+	char *root = make_root(), *data = tu_mkdtemp();
+	struct pwr_opts o = {0};
+	struct pwr_set *s;
+	const char *why;
+
+	(void)state;
+	fs_put(data, "configs/hardware/vm/boavizta-vcpu.json", "{\"tdp_ratio\": ");
+	setenv("JOULEBENCH_DATA", data, 1);
+	o.sysfs_root = root;
+	s = fs_open_one(&pwr_backend_vm, &o);
+	unsetenv("JOULEBENCH_DATA");
+	assert_int_equal(pwr_n_domains(s), 4);
+	why = fs_reason(s, "vm:boavizta");
+	assert_non_null(why);
+	assert_non_null(strstr(why, "boavizta-vcpu.json: invalid JSON at byte"));
+	assert_non_null(strstr(why, "spans CCF's coefficients only"));
+	assert_string_equal(pwr_domain(s, fs_dom_index(s, "vm:process-low"))->range_sets,
+	                    "ccf-vcpu");
+	pwr_close(s);
+	tu_rmtree(data);
+	free(data);
+	tu_rmtree(root);
+	free(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +520,9 @@ int main(void)
 	    cmocka_unit_test(full_registry_prefers_table_and_measurement),
 	    cmocka_unit_test(measurement_beats_the_estimate),
 	    cmocka_unit_test(missing_proc_stat_says_why),
+	    cmocka_unit_test(boavizta_set_hand_computed),
+	    cmocka_unit_test(range_covers_ccf_and_boavizta),
+	    cmocka_unit_test(broken_boavizta_file_is_reported),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
