@@ -14,9 +14,10 @@
  * so Q3_K and Q6_K need no offset term; the mins of Q2_K/Q4_K/Q5_K come from the Q8_K bsums.
  *
  * The sub-blocks' products are summed to one int32 per sub-block, multiplied by the integer scales
- * and added: the reference's sumi exactly (largest: Q6_K, 16 groups x 128 x 16 x 32 x 127 < 2^26
- * per super-block). The float work per super-block is the reference's expression, in
- * its order, one super-block after another, so the results are those of kernels_kquant_ref.c.
+ * and added: the reference's sumi exactly (largest: Q6_K, 16 groups x 128 x 16 x 32 x 127 < 2^27
+ * per super-block). The float work per super-block is the reference's expression, in its order,
+ * one super-block after another, so the results are those of kernels_kquant_ref.c (bit for bit
+ * when neither file's multiply-adds are contracted, as with -std=c11; the tests allow KQ_DOT_TOL).
  */
 #include "engine/kernels_impl.h"
 
