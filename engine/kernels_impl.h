@@ -139,6 +139,15 @@ size_t eng_kq_packed_bytes_vnni(const struct eng_act *a);
 void eng_kq_pack_act_vnni(struct eng_pool *p, struct eng_act *a, void *buf);
 #endif
 
+#if defined(JB_NEON_KERNELS)
+/* NEON row kernels of the K-quant types (kernels_kquant_neon.c). */
+void eng_mm_q2_k_neon(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+void eng_mm_q3_k_neon(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+void eng_mm_q4_k_neon(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+void eng_mm_q5_k_neon(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+void eng_mm_q6_k_neon(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+#endif
+
 /* The reference activation quantizer (shared by every set's tail handling). */
 void eng_quantize_act_ref(const float *x, int64_t n, int8_t *qs, float *d, float *c);
 

@@ -9,7 +9,8 @@
  * through vdotq_s32, otherwise through vmull_s8 + vpadalq_s16 (the fallback for Cortex-A72 / Pi 4
  * class cores). Q4_0 nibbles are unpacked to signed bytes (q - 8) first, so the offset term of the
  * activations is not needed here. Four rows' int32 partial sums are folded with pairwise adds
- * and scaled by the four f16 row scales in one vector.
+ * and scaled by the four f16 row scales in one vector. Q4_1, Q5_0 and Q5_1 use the same tiles;
+ * the K-quant row kernels are in kernels_kquant_neon.c.
  *
  * JB_KERNEL_SLOWDOWN: see kernels_avx2.c; here too every Q4_0/Q8_0 block dot is computed a second
  * time into a volatile sink.
@@ -44,13 +45,19 @@ static inline int32x4_t fold4(int32x4_t p0, int32x4_t p1, int32x4_t p2, int32x4_
 	return vpaddq_s32(vpaddq_s32(p0, p1), vpaddq_s32(p2, p3));
 }
 
-static inline float32x4_t scales4(const char *const *wr, int64_t b, size_t block_bytes)
+/* The f16 at byte `off` of block b of each of the four rows, as floats. */
+static inline float32x4_t halves4(const char *const *wr, int64_t b, size_t block_bytes, size_t off)
 {
 	uint16_t h[4];
 
 	for (int i = 0; i < 4; i++)
-		memcpy(&h[i], wr[i] + b * (int64_t)block_bytes, 2);
+		memcpy(&h[i], wr[i] + b * (int64_t)block_bytes + (int64_t)off, 2);
 	return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h)));
+}
+
+static inline float32x4_t scales4(const char *const *wr, int64_t b, size_t block_bytes)
+{
+	return halves4(wr, b, block_bytes, 0);
 }
 
 static inline void store4(float *y, float32x4_t v, int nr)
@@ -238,6 +245,125 @@ static void mm_q8_0_neon(const struct eng_mat *w, const struct eng_act *a, float
 		case 1: q8_0_tile(wr, a, t, 1, y, w->rows, r, nr); break;
 		}
 	}
+}
+
+/* ---- Q4_1 / Q5_0 / Q5_1 ---- */
+
+/*
+ * The same tiles as Q4_0, with the quants unpacked to signed bytes: Q4_1 q (0..15), Q5_1 q with
+ * its fifth bit (0..31), Q5_0 that minus 16. Per block and row the reference adds
+ * d_w d_x sumi (+ m_w c / 8 for Q4_1/Q5_1, c / 8 = d_x * sum of the activation quants, exact);
+ * here four rows at once, the same products in the same order.
+ */
+
+/* Bit j of the block's 32-bit qh as 0x10 in byte j: elements 0..15 in *lo, 16..31 in *hi. */
+static inline void fifth_bits(const uint8_t *qh, uint8x16_t *lo, uint8x16_t *hi)
+{
+	static const uint8_t bit[16] = { 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128 };
+	const uint8x16_t bits = vld1q_u8(bit), b4 = vdupq_n_u8(0x10);
+
+	*lo = vandq_u8(vtstq_u8(vcombine_u8(vdup_n_u8(qh[0]), vdup_n_u8(qh[1])), bits), b4);
+	*hi = vandq_u8(vtstq_u8(vcombine_u8(vdup_n_u8(qh[2]), vdup_n_u8(qh[3])), bits), b4);
+}
+
+static inline __attribute__((always_inline)) void unpack_legacy(const char *blk, const int type, int8x16_t *lo,
+								int8x16_t *hi)
+{
+	const uint8x16_t low4 = vdupq_n_u8(0x0f);
+	uint8x16_t raw, l, h;
+
+	if (type == ENG_TYPE_Q4_1) {
+		raw = vld1q_u8(((const struct eng_block_q4_1 *)blk)->qs);
+		*lo = vreinterpretq_s8_u8(vandq_u8(raw, low4));
+		*hi = vreinterpretq_s8_u8(vshrq_n_u8(raw, 4));
+		return;
+	}
+	if (type == ENG_TYPE_Q5_1) {
+		const struct eng_block_q5_1 *wb = (const struct eng_block_q5_1 *)blk;
+
+		raw = vld1q_u8(wb->qs);
+		fifth_bits(wb->qh, &l, &h);
+		*lo = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(raw, low4), l));
+		*hi = vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(raw, 4), h));
+		return;
+	}
+	{
+		const struct eng_block_q5_0 *wb = (const struct eng_block_q5_0 *)blk;
+		const int8x16_t sixteen = vdupq_n_s8(16);
+
+		raw = vld1q_u8(wb->qs);
+		fifth_bits(wb->qh, &l, &h);
+		*lo = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(vandq_u8(raw, low4), l)), sixteen);
+		*hi = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(raw, 4), h)), sixteen);
+	}
+}
+
+static inline __attribute__((always_inline)) void legacy_tile(const char *const *wr, const struct eng_act *a,
+							       int t0, const int nt, float *y, int64_t rows,
+							       int64_t r, int nr, const int type)
+{
+	const size_t bb = type == ENG_TYPE_Q4_1 ? sizeof(struct eng_block_q4_1)
+			  : type == ENG_TYPE_Q5_1 ? sizeof(struct eng_block_q5_1)
+						  : sizeof(struct eng_block_q5_0);
+	float32x4_t acc[4] = { vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0) };
+
+	for (int64_t b = 0; b < a->nb; b++) {
+		float32x4_t dw = halves4(wr, b, bb, 0);
+		float32x4_t mw = type == ENG_TYPE_Q5_0 ? vdupq_n_f32(0) : halves4(wr, b, bb, 2); /* m follows d */
+		int8x16_t l[4], h[4];
+
+		for (int i = 0; i < 4; i++)
+			unpack_legacy(wr[i] + b * (int64_t)bb, type, &l[i], &h[i]);
+		for (int t = 0; t < nt; t++) {
+			int64_t xb = (int64_t)(t0 + t) * a->nb + b;
+			const int8_t *xq = a->qs + (int64_t)(t0 + t) * a->cols + b * 32;
+			int8x16_t y0 = vld1q_s8(xq), y1 = vld1q_s8(xq + 16);
+			int32x4_t p[4];
+			float32x4_t v;
+
+			for (int i = 0; i < 4; i++)
+				p[i] = dot16(dot16(vdupq_n_s32(0), l[i], y0), h[i], y1);
+			v = vmulq_f32(vmulq_n_f32(dw, a->d[xb]), vcvtq_f32_s32(fold4(p[0], p[1], p[2], p[3])));
+			if (type != ENG_TYPE_Q5_0)
+				v = vaddq_f32(v, vmulq_n_f32(mw, a->c[xb] * 0.125f));
+			acc[t] = vaddq_f32(acc[t], v);
+		}
+	}
+	for (int t = 0; t < nt; t++)
+		store4(y + (int64_t)(t0 + t) * rows + r, acc[t], nr);
+}
+
+static inline __attribute__((always_inline)) void mm_legacy_neon(const struct eng_mat *w, const struct eng_act *a,
+								  float *y, int64_t r0, int64_t r1, const int type)
+{
+	for (int64_t r = r0; r < r1; r += 4) {
+		const char *wr[4];
+		int nr = tile_rows(w, r, r1, wr);
+		int t = 0;
+
+		for (; t + 4 <= a->n_tok; t += 4)
+			legacy_tile(wr, a, t, 4, y, w->rows, r, nr, type);
+		switch (a->n_tok - t) {
+		case 3: legacy_tile(wr, a, t, 3, y, w->rows, r, nr, type); break;
+		case 2: legacy_tile(wr, a, t, 2, y, w->rows, r, nr, type); break;
+		case 1: legacy_tile(wr, a, t, 1, y, w->rows, r, nr, type); break;
+		}
+	}
+}
+
+static void mm_q4_1_neon(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+{
+	mm_legacy_neon(w, a, y, r0, r1, ENG_TYPE_Q4_1);
+}
+
+static void mm_q5_0_neon(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+{
+	mm_legacy_neon(w, a, y, r0, r1, ENG_TYPE_Q5_0);
+}
+
+static void mm_q5_1_neon(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+{
+	mm_legacy_neon(w, a, y, r0, r1, ENG_TYPE_Q5_1);
 }
 
 /* ---- F16 / F32: 4 rows x up to 2 tokens, 4 floats per step ---- */
@@ -474,14 +600,14 @@ const struct eng_kernel_set eng_kset_neon = {
 		[ENG_TYPE_F16] = mm_f16_neon,
 		[ENG_TYPE_Q4_0] = mm_q4_0_neon,
 		[ENG_TYPE_Q8_0] = mm_q8_0_neon,
-		[ENG_TYPE_Q4_1] = eng_mm_q4_1_ref,
-		[ENG_TYPE_Q5_0] = eng_mm_q5_0_ref,
-		[ENG_TYPE_Q5_1] = eng_mm_q5_1_ref,
-		[ENG_TYPE_Q2_K] = eng_mm_q2_k_ref,
-		[ENG_TYPE_Q3_K] = eng_mm_q3_k_ref,
-		[ENG_TYPE_Q4_K] = eng_mm_q4_k_ref,
-		[ENG_TYPE_Q5_K] = eng_mm_q5_k_ref,
-		[ENG_TYPE_Q6_K] = eng_mm_q6_k_ref,
+		[ENG_TYPE_Q4_1] = mm_q4_1_neon,
+		[ENG_TYPE_Q5_0] = mm_q5_0_neon,
+		[ENG_TYPE_Q5_1] = mm_q5_1_neon,
+		[ENG_TYPE_Q2_K] = eng_mm_q2_k_neon,
+		[ENG_TYPE_Q3_K] = eng_mm_q3_k_neon,
+		[ENG_TYPE_Q4_K] = eng_mm_q4_k_neon,
+		[ENG_TYPE_Q5_K] = eng_mm_q5_k_neon,
+		[ENG_TYPE_Q6_K] = eng_mm_q6_k_neon,
 	},
 	.quantize_act = quantize_act_neon,
 	.quantize_act_k = eng_quantize_row_q8_k,

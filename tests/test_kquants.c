@@ -460,6 +460,157 @@ static void test_random_blocks_vs_ref(void **state)
 	}
 }
 
+/* Sets the f16 scales of every block (d, and m or dmin where the type has one) to 1. */
+static void set_unit_scales(int type, void *blocks, int64_t n_blocks)
+{
+	const eng_f16 one = 0x3c00;
+
+	for (int64_t b = 0; b < n_blocks; b++) {
+		switch (type) {
+		case ENG_TYPE_Q4_1: {
+			struct eng_block_q4_1 *p = (struct eng_block_q4_1 *)blocks + b;
+
+			p->d = p->m = one;
+			break;
+		}
+		case ENG_TYPE_Q5_0:
+			((struct eng_block_q5_0 *)blocks)[b].d = one;
+			break;
+		case ENG_TYPE_Q5_1: {
+			struct eng_block_q5_1 *p = (struct eng_block_q5_1 *)blocks + b;
+
+			p->d = p->m = one;
+			break;
+		}
+		case ENG_TYPE_Q2_K: {
+			struct eng_block_q2_k *p = (struct eng_block_q2_k *)blocks + b;
+
+			p->d = p->dmin = one;
+			break;
+		}
+		case ENG_TYPE_Q3_K:
+			((struct eng_block_q3_k *)blocks)[b].d = one;
+			break;
+		case ENG_TYPE_Q4_K: {
+			struct eng_block_q4_k *p = (struct eng_block_q4_k *)blocks + b;
+
+			p->d = p->dmin = one;
+			break;
+		}
+		case ENG_TYPE_Q5_K: {
+			struct eng_block_q5_k *p = (struct eng_block_q5_k *)blocks + b;
+
+			p->d = p->dmin = one;
+			break;
+		}
+		case ENG_TYPE_Q6_K:
+			((struct eng_block_q6_k *)blocks)[b].d = one;
+			break;
+		default:
+			fail();
+		}
+	}
+}
+
+/* 32 random bits (the generator frand draws from) */
+static uint32_t rbits(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state >> 32);
+}
+
+/*
+ * The integer parts of every set's row kernels, bit for bit: weight blocks of random bytes (every
+ * scale, min, high bit and quant value occurs) with all their f16 scales 1, activations whose
+ * scales are 1 and whose quants are in -7..7 (the same values as Q8_0 and as Q8_K). Each output is
+ * then an integer below 2^24 (Q6_K, the largest: 512 x 32 x 7 x 128 < 2^24), exact in float in any
+ * order of the additions, so a set must give the reference's bits exactly. 7 rows (a tile of 4 and
+ * one of 3) and 5 tokens (4 + 1), called directly on the row kernels.
+ */
+static void test_integer_parts_exact(void **state)
+{
+	enum { ROWS = 7, COLS = 512, NT = 5 };
+	const struct eng_kernel_set *ks[4];
+	int n_sets = sets(ks);
+	int8_t *qs = aligned_alloc(64, NT * COLS);
+	float d[NT * COLS / 32], c[NT * COLS / 32], y[NT * ROWS], yr[NT * ROWS];
+	struct eng_block_q8_k q8k[NT * COLS / 256];
+	struct eng_act a = { .qs = qs, .d = d, .c = c, .q8k = q8k, .cols = COLS, .nb = COLS / 32, .n_tok = NT };
+	char names[64] = "";
+
+	(void)state;
+	assert_non_null(qs);
+	for (int i = 0; i < NT * COLS; i++)
+		qs[i] = (int8_t)((int)(rbits() % 15) - 7);
+	for (int b = 0; b < NT * COLS / 32; b++) {
+		int sum = 0;
+
+		for (int j = 0; j < 32; j++)
+			sum += qs[32 * b + j];
+		d[b] = 1.0f;
+		c[b] = 8.0f * (float)sum;
+	}
+	for (int b = 0; b < NT * COLS / 256; b++) {
+		q8k[b].d = 1.0f;
+		memcpy(q8k[b].qs, qs + 256 * b, 256);
+		for (int g = 0; g < 16; g++) {
+			int sum = 0;
+
+			for (int j = 0; j < 16; j++)
+				sum += q8k[b].qs[16 * g + j];
+			q8k[b].bsums[g] = (int16_t)sum;
+		}
+	}
+	for (int ti = 0; ti < N_K_TYPES; ti++) {
+		int type = k_types[ti];
+		size_t rb = eng_row_bytes(type, COLS);
+		uint8_t *data = malloc(rb * ROWS);
+		struct eng_mat m = { .type = type, .rows = ROWS, .cols = COLS, .row_bytes = rb };
+
+		assert_true(rb > 0);
+		assert_non_null(data);
+		for (size_t i = 0; i < rb * ROWS; i++)
+			data[i] = (uint8_t)rbits();
+		set_unit_scales(type, data, ROWS * COLS / eng_type_block(type));
+		m.data = data;
+		a.wtype = type;
+		eng_kset_ref.mm[type](&m, &a, yr, 0, ROWS);
+		for (int s = 0; s < n_sets; s++) {
+			for (int i = 0; i < NT * ROWS; i++)
+				y[i] = NAN;
+			ks[s]->mm[type](&m, &a, y, 0, ROWS);
+			for (int i = 0; i < NT * ROWS; i++)
+				if (memcmp(&y[i], &yr[i], sizeof y[i]) || yr[i] != nearbyintf(yr[i])) {
+					fprintf(stderr, "%s %s: y[%d][%d] %.9g ref %.9g\n", ks[s]->name, eng_type_name(type),
+						i / ROWS, i % ROWS, y[i], yr[i]);
+					fail();
+				}
+		}
+		free(data);
+	}
+	for (int s = 0; s < n_sets; s++)
+		snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", s ? " " : "", ks[s]->name);
+	tu_note("kernel sets held to the reference's integers: %s", names);
+	free(qs);
+}
+
+#if defined(JB_NEON_KERNELS)
+/* On AArch64 every legacy and K-quant type has its own NEON kernel (none falls back to _ref). */
+static void test_neon_covers_types(void **state)
+{
+	const struct eng_kernel_set *neon = eng_kernels_by_name("neon");
+
+	(void)state;
+	assert_non_null(neon);
+	for (int ti = 0; ti < N_K_TYPES; ti++) {
+		assert_non_null(neon->mm[k_types[ti]]);
+		assert_true(neon->mm[k_types[ti]] != eng_kset_ref.mm[k_types[ti]]);
+	}
+}
+#endif
+
 /* The reference against a double dot product of the dequantized weights with the unquantized
  * activations: the difference is the activation quantization, |x| <= 1 -> per element at most
  * half a step of 1/127 of the block maximum. */
@@ -628,10 +779,14 @@ int main(void)
 		cmocka_unit_test(test_block_sizes),	 cmocka_unit_test(test_hand_decoded_blocks),
 		cmocka_unit_test(test_round_trip),	 cmocka_unit_test(test_q8_k),
 		cmocka_unit_test(test_matmul_vs_ref),	 cmocka_unit_test(test_batch_gemm_vs_ref),
-		cmocka_unit_test(test_random_blocks_vs_ref), cmocka_unit_test(test_ref_vs_double),
+		cmocka_unit_test(test_random_blocks_vs_ref), cmocka_unit_test(test_integer_parts_exact),
+		cmocka_unit_test(test_ref_vs_double),
 		cmocka_unit_test(test_threads_bitwise), cmocka_unit_test(test_synth_mix),
 #if defined(__x86_64__)
 		cmocka_unit_test(test_avx512_kernels),
+#endif
+#if defined(JB_NEON_KERNELS)
+		cmocka_unit_test(test_neon_covers_types),
 #endif
 	};
 
