@@ -132,7 +132,15 @@ $(BUILD)/tests/tools/llama-quantize: scripts/oracle/llama-quantize.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< -ldl $(EXTRA_LDFLAGS)
 
-$(BUILD)/tests/test_kquant_oracle: | $(TEST_TOOLS)
+# A fake libnvidia-ml (tests/fixtures/fake_nvml.c) that test_nvml and test_engine_http load
+# through $JOULEBENCH_NVML_LIB; built by the suite's compiler, so make test-arm's programs get an
+# arm64 one.
+TEST_TOOLS += $(BUILD)/tests/tools/libnvidia-ml-fake.so
+$(BUILD)/tests/tools/libnvidia-ml-fake.so: tests/fixtures/fake_nvml.c
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -O1 -o $@ $<
+
+$(BUILD)/tests/test_kquant_oracle $(BUILD)/tests/test_nvml $(BUILD)/tests/test_engine_http: | $(TEST_TOOLS)
 
 test-build: cmocka-check $(BIN) $(TEST_BINS) $(TEST_TOOLS)
 cmocka-check:

@@ -19,6 +19,7 @@
 #include "reports/reports.h"
 
 #include <cjson/cJSON.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1018,17 +1019,17 @@ static void test_failed_run_says_so(void **state)
 
 /* With an NVIDIA GPU (the fake libnvidia-ml of tests/fixtures/fake_nvml.c, power-only at a
  * constant 100 W) the level's energy covers the CPU package and the GPU, and says so. */
-/* Builds the fake libnvidia-ml (tests/fixtures/fake_nvml.c) in dir and points NVML at it: one GPU
- * drawing 100 W, power only. False when no C compiler could build it. */
-static bool fake_nvml_at_100w(const char *dir)
+/* Points NVML at the fake libnvidia-ml (tests/fixtures/fake_nvml.c, built beside the test
+ * programs by make test-build): one GPU drawing 100 W, power only. False when it cannot be
+ * loaded. */
+static bool fake_nvml_at_100w(void)
 {
-	char lib[PATH_MAX], cmd[PATH_MAX + 128];
+	const char *lib = tu_tool_path("libnvidia-ml-fake.so");
+	void *h;
 
-	snprintf(lib, sizeof lib, "%s/libnvidia-ml-fake.so", dir);
-	snprintf(cmd, sizeof cmd, "cc -shared -fPIC -O1 -o '%s' tests/fixtures/fake_nvml.c 2>&1",
-	         lib);
-	if (system(cmd) != 0)
+	if (!lib || !(h = dlopen(lib, RTLD_NOW | RTLD_LOCAL)))
 		return false;
+	dlclose(h);
 	setenv("JOULEBENCH_NVML_LIB", lib, 1);
 	setenv("FAKE_NVML_NO_ENERGY", "1", 1);
 	setenv("FAKE_NVML_WATTS", "100", 1);
@@ -1056,10 +1057,10 @@ static void test_gpu_covered(void **state)
 	cJSON *doc, *cov;
 
 	(void)state;
-	if (!fake_nvml_at_100w(tmp)) {
+	if (!fake_nvml_at_100w()) {
 		tu_rmtree(tmp);
 		free(tmp);
-		TU_SKIP("no C compiler to build the fake NVML library");
+		TU_SKIP("the fake NVML library (make test-build builds tools/libnvidia-ml-fake.so) cannot be loaded");
 	}
 	f = fl_start(&sc);
 	h = opts_for(f, BENCH_ENGINE_OPENAI, false);
@@ -1112,10 +1113,10 @@ static void test_stuck_primary_is_no_figure(void **state)
 	int gpu = -1;
 
 	(void)state;
-	if (!fake_nvml_at_100w(tmp)) {
+	if (!fake_nvml_at_100w()) {
 		tu_rmtree(tmp);
 		free(tmp);
-		TU_SKIP("no C compiler to build the fake NVML library");
+		TU_SKIP("the fake NVML library (make test-build builds tools/libnvidia-ml-fake.so) cannot be loaded");
 	}
 	f = fl_start(&sc);
 	h = opts_for(f, BENCH_ENGINE_OPENAI, false);

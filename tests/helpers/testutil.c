@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -126,6 +127,20 @@ char *tu_read_file(const char *path, size_t *len)
 	if (len)
 		*len = n;
 	return buf;
+}
+
+const char *tu_tool_path(const char *name)
+{
+	static char path[PATH_MAX];
+	char exe[PATH_MAX];
+	char *slash;
+
+	if (!realpath("/proc/self/exe", exe) || !(slash = strrchr(exe, '/')))
+		return NULL;
+	*slash = '\0';
+	if (snprintf(path, sizeof path, "%s/tools/%s", exe, name) >= (int)sizeof path || access(path, R_OK) != 0)
+		return NULL;
+	return path;
 }
 
 const char *tu_joulebench(void)

@@ -34,6 +34,11 @@ void tu_rmtree(const char *path);
 int tu_write_file(const char *path, const void *data, size_t len);
 char *tu_read_file(const char *path, size_t *len);
 
+/* Path of a test-side tool that make test-build builds beside the test programs, with the
+ * suite's compiler: $(BUILD)/tests/tools/NAME (found from /proc/self/exe, so make test-arm's
+ * cross-built programs find their own). Static buffer; NULL when it does not exist. */
+const char *tu_tool_path(const char *name);
+
 /* The joulebench binary under test: $JOULEBENCH_BIN or ./joulebench. */
 const char *tu_joulebench(void);
 
