@@ -313,6 +313,12 @@ struct eng_membw {
 	double samples_gbs[ENG_MEMBW_MAX_REPS]; /* every pass, in order */
 	double best_gbs;                        /* fastest pass: the bandwidth figure */
 	double median_gbs;
+	/* eng_membw_matvec only: a read pass over the same buffer right after each kernel pass (the
+	 * read bandwidth of that moment, on the same pages), and the median over passes of kernel /
+	 * read: what a shared machine's drifting bandwidth does not skew */
+	double paired_read_gbs[ENG_MEMBW_MAX_REPS];
+	double paired_read_best_gbs;
+	double paired_ratio_median;
 };
 /* Measures `reps` passes (1..ENG_MEMBW_MAX_REPS) over `bytes` (>= ENG_MEMBW_MIN_BYTES). Returns 0,
  * or -EINVAL / -ENOMEM with a message in err. */
@@ -350,7 +356,8 @@ double eng_membw_read_gbs(int n_threads, size_t bytes, char *err, size_t errlen)
 /*
  * The weight-read bandwidth the decode matrix-vector kernel reaches: y = W x (one token) for a
  * rows x cols matrix of `type`, over enough distinct copies of W that a pass streams at least
- * `bytes` from memory (as decode does). Samples are weight bytes / time per pass. 0 or -errno.
+ * `bytes` from memory (as decode does). Samples are weight bytes / time per pass; each kernel
+ * pass is followed by a plain read pass over the same copies (paired_*). 0 or -errno.
  */
 int eng_membw_matvec(int type, int64_t rows, int64_t cols, int n_threads, size_t bytes, int reps,
 		     struct eng_membw *out, char *err, size_t errlen);

@@ -726,7 +726,7 @@ const struct eng_kernel_set eng_kset_avx2 = {
 		[ENG_TYPE_Q6_K] = eng_mm_q6_k_x86,
 	},
 	.quantize_act = quantize_act_avx2,
-	.quantize_act_k = eng_quantize_row_q8_k,
+	.quantize_act_k = eng_quantize_row_q8_k_avx2,
 	.rmsnorm = rmsnorm_avx2,
 	.softmax = softmax_avx2,
 	.rope = rope_avx2,

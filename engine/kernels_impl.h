@@ -128,6 +128,9 @@ void eng_mm_q3_k_avx2(const struct eng_mat *w, const struct eng_act *a, float *y
 void eng_mm_q4_1_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 void eng_mm_q5_0_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 void eng_mm_q5_1_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+/* eng_quantize_row_q8_k, bit for bit, for the AVX2 and AVX-512 sets. */
+void eng_quantize_row_q8_k_avx2(const float *x, struct eng_block_q8_k *y, int64_t n);
+void eng_quantize_row_q8_k_avx512(const float *x, struct eng_block_q8_k *y, int64_t n);
 void eng_mm_q4_k_avx512(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 void eng_mm_q6_k_avx512(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 /* AVX-512 VNNI (kernels_kquant_vnni.c): a GEMM of batches of Q8_K activations packed by

@@ -570,4 +570,68 @@ void eng_mm_q6_k_x86(const struct eng_mat *w, const struct eng_act *a, float *y,
 		mm_q6_k_avx2(w, a, y, r0, r1);
 }
 
+/* ---- activations to Q8_K ---- */
+
+/*
+ * eng_quantize_row_q8_k, bit for bit (as the AVX-512 version in kernels_kquant_avx512.c): the
+ * first element of largest magnitude gives the scale, quants are round-to-nearest-even of is * x
+ * capped at 127, and a NaN product (INT_MIN, which the reference's int8 cast truncates to 0) is
+ * zeroed before the saturating packs. Sums of 16 from the stored bytes with vpsadbw.
+ */
+TGT void eng_quantize_row_q8_k_avx2(const float *x, struct eng_block_q8_k *y, int64_t n)
+{
+	const __m256 sign = _mm256_set1_ps(-0.0f);
+	const __m256i cap = _mm256_set1_epi32(127), nan_q = _mm256_set1_epi32(INT32_MIN);
+	const __m256i bias = _mm256_set1_epi8((char)0x80), order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+
+	for (int64_t b = 0; b < n / ENG_QK_K; b++, x += ENG_QK_K) {
+		__m256 m = _mm256_setzero_ps(), vam, vis;
+		__m128 m4;
+		float amax, max = 0, is;
+
+		for (int i = 0; i < 32; i++)
+			m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * i)), m);
+		m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+		m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+		m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+		amax = _mm_cvtss_f32(m4);
+		if (!(amax > 0)) {
+			memset(&y[b], 0, sizeof y[b]);
+			continue;
+		}
+		vam = _mm256_set1_ps(amax);
+		for (int i = 0; i < 32; i++) {
+			int k = _mm256_movemask_ps(
+				_mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * i)), vam, _CMP_EQ_OQ));
+
+			if (k) {
+				max = x[8 * i + __builtin_ctz((unsigned)k)];
+				break;
+			}
+		}
+		is = -127.0f / max;
+		vis = _mm256_set1_ps(is);
+		for (int j = 0; j < 8; j++) {
+			__m256i v[4], q, sad;
+
+			for (int i = 0; i < 4; i++) {
+				v[i] = _mm256_cvtps_epi32(_mm256_mul_ps(vis, _mm256_loadu_ps(x + 32 * j + 8 * i)));
+				v[i] = _mm256_min_epi32(v[i], cap);
+				v[i] = _mm256_andnot_si256(_mm256_cmpeq_epi32(v[i], nan_q), v[i]);
+			}
+			/* packs interleave 128-bit lanes: [0l 1l 0h 1h] then bytes [a0 a1 b0 b1 a2 a3 b2 b3]
+			 * in dwords of 4; the permute puts elements back in order */
+			q = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+			q = _mm256_permutevar8x32_epi32(q, order);
+			_mm256_storeu_si256((__m256i *)(y[b].qs + 32 * j), q);
+			/* qwords 0, 1: group 2j; 2, 3: group 2j + 1; each offset by 8 * 128 */
+			sad = _mm256_sad_epu8(_mm256_xor_si256(q, bias), _mm256_setzero_si256());
+			sad = _mm256_add_epi64(sad, _mm256_shuffle_epi32(sad, 0x4e));
+			y[b].bsums[2 * j] = (int16_t)(_mm256_extract_epi64(sad, 0) - 16 * 128);
+			y[b].bsums[2 * j + 1] = (int16_t)(_mm256_extract_epi64(sad, 2) - 16 * 128);
+		}
+		y[b].d = 1 / is;
+	}
+}
+
 #endif /* __x86_64__ */

@@ -250,4 +250,66 @@ TGT void eng_mm_q6_k_avx512(const struct eng_mat *w, const struct eng_act *a, fl
 	mm_k_avx512(w, a, y, r0, r1, q6k_rows);
 }
 
+/* ---- activations to Q8_K ---- */
+
+/*
+ * eng_quantize_row_q8_k, bit for bit: the scale comes from the first element of largest magnitude
+ * (max_ps(|x|, m) keeps m when |x| is NaN, as the reference's "fabsf(x) > amax" skips it), the
+ * quants are round-to-nearest-even of is * x capped at 127 and truncated to int8 as the
+ * reference's cast does (a NaN product: INT_MIN, truncated to 0), and each sum of 16 is taken
+ * from the stored bytes: vpsadbw of the bytes offset by 128 sums 8 at a time, exactly.
+ */
+TGT void eng_quantize_row_q8_k_avx512(const float *x, struct eng_block_q8_k *y, int64_t n)
+{
+	const __m512i cap = _mm512_set1_epi32(127), bias = _mm512_set1_epi8((char)0x80);
+	const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0), odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+
+	for (int64_t b = 0; b < n / ENG_QK_K; b++, x += ENG_QK_K) {
+		__m512 m = _mm512_setzero_ps(), vam, vis;
+		__m512i q[4], s[4];
+		float amax, max = 0, is;
+
+		for (int i = 0; i < 16; i++)
+			m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + 16 * i)), m);
+		amax = _mm512_reduce_max_ps(m);
+		if (!(amax > 0)) {
+			memset(&y[b], 0, sizeof y[b]);
+			continue;
+		}
+		vam = _mm512_set1_ps(amax);
+		for (int i = 0; i < 16; i++) {
+			__mmask16 k = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + 16 * i)), vam, _CMP_EQ_OQ);
+
+			if (k) {
+				max = x[16 * i + __builtin_ctz(k)];
+				break;
+			}
+		}
+		is = -127.0f / max;
+		vis = _mm512_set1_ps(is);
+		for (int j = 0; j < 4; j++) {
+			__m128i part[4];
+
+			for (int i = 0; i < 4; i++) {
+				__m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(vis, _mm512_loadu_ps(x + 64 * j + 16 * i)));
+
+				part[i] = _mm512_cvtepi32_epi8(_mm512_min_epi32(v, cap));
+			}
+			q[j] = _mm512_inserti64x4(
+				_mm512_castsi256_si512(_mm256_set_m128i(part[1], part[0])), _mm256_set_m128i(part[3], part[2]), 1);
+			_mm512_storeu_si512((void *)(y[b].qs + 64 * j), q[j]);
+			s[j] = _mm512_sad_epu8(_mm512_xor_si512(q[j], bias), _mm512_setzero_si512());
+		}
+		/* qword 2g, 2g + 1 of s[j]: the two halves of group 4j + g, each offset by 8 * 128 */
+		for (int h = 0; h < 2; h++) {
+			__m512i sum = _mm512_add_epi64(_mm512_permutex2var_epi64(s[2 * h], even, s[2 * h + 1]),
+						       _mm512_permutex2var_epi64(s[2 * h], odd, s[2 * h + 1]));
+
+			sum = _mm512_sub_epi64(sum, _mm512_set1_epi64(16 * 128));
+			_mm_storeu_si128((__m128i *)(y[b].bsums + 8 * h), _mm512_cvtepi64_epi16(sum));
+		}
+		y[b].d = 1 / is;
+	}
+}
+
 #endif /* __x86_64__ */

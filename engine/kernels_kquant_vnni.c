@@ -1,7 +1,7 @@
 /*
  * engine/kernels_kquant_vnni.c — AVX-512 VNNI kernels of Q4_K, Q5_K and Q6_K weights against Q8_K
  * activations: a batch GEMM (prefill, and batched decode of 8 or more sequences) for all three, and
- * for Q4_K/Q5_K the decode matrix-vector product (q4k_matvec_row, below). Q6_K decode keeps the
+ * for Q4_K/Q5_K the decode matrix-vector product (q4k_matvec_rows, below). Q6_K decode keeps the
  * row kernel of kernels_kquant_avx512.c.
  *
  * The layout follows the Q4_0 GEMM of kernels_avx512.c: vector lanes are 16 tokens. eng_matmul
@@ -47,6 +47,11 @@
 /* Batches of at least this many tokens use the GEMM. */
 #define KQ_GEMM_MIN_TOK 8
 
+/* How far ahead of the super-block it reads the decode kernel prefetches the row stream. */
+#ifndef KQ_MV_PF_BYTES
+#define KQ_MV_PF_BYTES 4096
+#endif
+
 /*
  * One token tile (16 tokens) of one super-block, as pack_act_k lays it out:
  *   q[s][l][k]:   quant 4s + k of token l (s < 64, k < 4), the signed operand of step s;
@@ -77,6 +82,28 @@ static int gemm_type(int type)
 	return type == ENG_TYPE_Q4_K || type == ENG_TYPE_Q5_K || type == ENG_TYPE_Q6_K;
 }
 
+/*
+ * Decode (and batches below KQ_GEMM_MIN_TOK) of Q4_K / Q5_K: after the permuted Q8_K blocks, per
+ * token and super-block, what the kernel's float part reads four super-blocks at a time: the
+ * token's scale twice (it multiplies the weights' d and dmin, which alternate) and its sums of 32
+ * (the mins term). The super-block count is rounded up to 4 with zeros.
+ */
+struct mv_side4 {
+	float d2[4][2];
+	int16_t bs32[4][8];
+};
+
+/* Groups of four super-blocks per token. */
+static int64_t mv_groups(const struct eng_act *a)
+{
+	return (a->cols / ENG_QK_K + 3) / 4;
+}
+
+static size_t mv_side_offset(const struct eng_act *a)
+{
+	return ((size_t)a->n_tok * (size_t)(a->cols / ENG_QK_K) * sizeof(struct eng_block_q8_k) + 63) & ~(size_t)63;
+}
+
 size_t eng_kq_packed_bytes_vnni(const struct eng_act *a)
 {
 	int64_t tiles = (a->n_tok + 15) / 16, nbk = a->cols / ENG_QK_K;
@@ -84,7 +111,8 @@ size_t eng_kq_packed_bytes_vnni(const struct eng_act *a)
 	if (!gemm_type(a->wtype))
 		return 0;
 	if (a->n_tok < KQ_GEMM_MIN_TOK)
-		return perm_type(a->wtype) ? (size_t)a->n_tok * (size_t)nbk * sizeof(struct eng_block_q8_k) : 0;
+		return perm_type(a->wtype) ? mv_side_offset(a) + (size_t)a->n_tok * (size_t)mv_groups(a) * sizeof(struct mv_side4)
+					   : 0;
 	return (size_t)tiles * (size_t)nbk * sizeof(struct pk_kblock);
 }
 
@@ -136,11 +164,24 @@ void eng_kq_pack_act_vnni(struct eng_pool *p, struct eng_act *a, void *buf)
 		int64_t n = (int64_t)a->n_tok * (a->cols / ENG_QK_K);
 		static const int from[8] = { 0, 2, 1, 3, 4, 6, 5, 7 };
 
+		struct mv_side4 *side = (struct mv_side4 *)((char *)buf + mv_side_offset(a));
+		int64_t nbk = a->cols / ENG_QK_K, ng = mv_groups(a);
+
 		for (int64_t i = 0; i < n; i++) {
 			dst[i] = a->q8k[i];
 			for (int c = 0; c < 8; c++)
 				memcpy(dst[i].qs + 32 * c, a->q8k[i].qs + 32 * from[c], 32);
 		}
+		memset(side, 0, (size_t)a->n_tok * (size_t)ng * sizeof *side);
+		for (int t = 0; t < a->n_tok; t++)
+			for (int64_t b = 0; b < nbk; b++) {
+				const struct eng_block_q8_k *x = a->q8k + t * nbk + b;
+				struct mv_side4 *g = side + t * ng + b / 4;
+
+				g->d2[b % 4][0] = g->d2[b % 4][1] = x->d;
+				for (int k = 0; k < 8; k++)
+					g->bs32[b % 4][k] = (int16_t)(x->bsums[2 * k] + x->bsums[2 * k + 1]);
+			}
 		a->packed = buf;
 		return;
 	}
@@ -277,21 +318,6 @@ TGT_INLINE void scales_mins(const uint8_t *q, uint8_t sc[8], uint8_t m[8])
 	v[3] = ((w2 >> 4) & 0x0f0f0f0fu) | (((w1 >> 6) & 0x03030303u) << 4);
 	memcpy(sc, v, 8);
 	memcpy(m, v + 2, 8);
-}
-
-/* scales_mins into two registers (sc in *sc64's bytes 0..7, m in *m64's): no round trip through
- * memory, whose two 4-byte stores read back as one 8-byte load would stall the decode loop. */
-TGT_INLINE void scales_mins64(const uint8_t *q, uint64_t *sc64, uint64_t *m64)
-{
-	uint32_t w0, w1, w2;
-
-	memcpy(&w0, q, 4);
-	memcpy(&w1, q + 4, 4);
-	memcpy(&w2, q + 8, 4);
-	*sc64 = (uint64_t)(w0 & 0x3f3f3f3fu) |
-		(uint64_t)((w2 & 0x0f0f0f0fu) | (((w0 >> 6) & 0x03030303u) << 4)) << 32;
-	*m64 = (uint64_t)(w1 & 0x3f3f3f3fu) |
-	       (uint64_t)(((w2 >> 4) & 0x0f0f0f0fu) | (((w1 >> 6) & 0x03030303u) << 4)) << 32;
 }
 
 /* Q4_K, or Q5_K when q5 (the same scales, mins and order, one more bit per quant). */
@@ -462,120 +488,226 @@ TGT_INLINE void q6k_tile(const struct eng_mat *w, const struct eng_act *a, float
 /* ---- Q4_K / Q5_K decode and small batches ---- */
 
 /*
- * One weight row against nt (1..4) tokens whose Q8_K quants are in the order [0 2 1 3 4 6 5 7] of
- * sub-blocks of 32 (eng_kq_pack_act_vnni): the low nibbles of qs[0..63] are sub-blocks 0 and 2,
- * the high ones 1 and 3, so each nibble vector meets its activations in one 64-byte load. Per
- * token and super-block: four vpdpbusd give sums of 4 products (at most 4 * 31 * 127, an int16),
- * two vpackssdw pack them and two vpdpwssd multiply them by their sub-blocks' scales and add them
- * up, exact, then the reference's float formula d_x * (d * sumi - dmin * summ).
+ * The head of four consecutive super-blocks (d, dmin and the 6-bit scales and mins), unpacked with
+ * vector operations: 128-bit lane j holds bytes 0..15 of block j, as dwords (d, dmin), w0, w1, w2,
+ * and the scales become sc[0..7] in dwords 0-1 and m[0..7] in dwords 2-3 (scales_mins, per lane):
+ *   sc[0..3] = w0 & 0x3f..      sc[4..7] = (w2 & 0x0f..) | ((w0 >> 2) & 0x30..)
+ *   m[0..3]  = w1 & 0x3f..      m[4..7]  = ((w2 >> 4) & 0x0f..) | ((w1 >> 2) & 0x30..)
+ * z[0] holds blocks 0 and 1 widened to int16 (block 0 in lanes 0-15: sc then m), z[1] blocks 2, 3;
+ * *mins the four blocks' m[0..7] side by side (int16), *dm their d, dmin, d, dmin, ... as floats.
+ * Blocks past n (1..4) are zeros.
  */
-TGT_INLINE void q4k_matvec_row(const char *row, int64_t nbk, const struct eng_block_q8_k *const *xq, const int nt,
-			       float *out, const int q5)
+TGT_INLINE void q4k_head4(const char *blk, const size_t bsz, const int n, __m512i z[2], __m512i *mins, __m256 *dm)
+{
+	const __m512i lo6 = _mm512_set4_epi32(0, 0x3f3f3f3f, 0, 0x3f3f3f3f);
+	const __m512i lo4 = _mm512_set4_epi32(0x0f0f0f0f, 0, 0x0f0f0f0f, 0);
+	const __m512i hi2 = _mm512_set4_epi32(0x30303030, 0, 0x30303030, 0);
+	const __m512i sh = _mm512_set4_epi32(4, 0, 0, 0);
+	const __m512i heads = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0);
+	const __m512i mlanes = _mm512_set_epi16(63, 62, 61, 60, 59, 58, 57, 56, 47, 46, 45, 44, 43, 42, 41, 40, 31, 30,
+						29, 28, 27, 26, 25, 24, 15, 14, 13, 12, 11, 10, 9, 8);
+	__m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)blk)), p, q, out;
+
+	if (n > 1)
+		v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(blk + bsz)), 1);
+	else
+		v = _mm512_zextsi128_si512(_mm512_castsi512_si128(v));
+	if (n > 2)
+		v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(blk + 2 * bsz)), 2);
+	if (n > 3)
+		v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(blk + 3 * bsz)), 3);
+	*dm = _mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi32(heads, v)));
+	p = _mm512_shuffle_epi32(v, _MM_PERM_CCBB); /* w0 w0 w1 w1 */
+	q = _mm512_srlv_epi32(_mm512_shuffle_epi32(v, _MM_PERM_DDDD), sh); /* w2 w2 w2 w2>>4 */
+	/* (p & lo6) | (q & lo4) | ((p >> 2) & hi2): the masks do not overlap */
+	out = _mm512_or_si512(_mm512_and_si512(p, lo6), _mm512_and_si512(q, lo4));
+	out = _mm512_ternarylogic_epi32(out, _mm512_srli_epi32(p, 2), hi2, 0xf8); /* a | (b & c) */
+	z[0] = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(out));
+	z[1] = _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(out, 1));
+	*mins = _mm512_permutex2var_epi16(z[0], mlanes, z[1]);
+}
+
+/*
+ * R weight rows (1 or 2) against nt (1..4) tokens whose Q8_K quants are in the order
+ * [0 2 1 3 4 6 5 7] of sub-blocks of 32 (eng_kq_pack_act_vnni): the low nibbles of qs[0..63] are
+ * sub-blocks 0 and 2, the high ones 1 and 3, so each nibble vector meets its activations in one
+ * 64-byte load. Per row, token and super-block: four vpdpbusd give sums of 4 products (at most
+ * 4 * 31 * 127, an int16), two vpackssdw pack them and two vpdpwssd multiply them by their
+ * sub-blocks' scales and add them up, exact; the float part is the reference's
+ * d_x * (d * sumi - dmin * summ), with d_x * d broadcast per super-block. Per four super-blocks
+ * (q4k_head4): the scales, and the mins term of all four at once, one vpmaddwd of the mins with the
+ * tokens' sums of 32 (struct mv_side4) scaled by d_x * dmin. Two rows share the activation loads
+ * and are two independent streams through memory (q4k_matvec pairs rows half a chunk apart), each
+ * prefetched KQ_MV_PF_BYTES ahead.
+ */
+TGT_INLINE void q4k_matvec_rows(const char *const *row, const int R, int64_t nbk, const struct eng_block_q8_k *const *xq,
+				const struct mv_side4 *const *side, const int nt, float (*out)[4], const int q5)
 {
 	const size_t bsz = q5 ? sizeof(struct eng_block_q5_k) : sizeof(struct eng_block_q4_k);
 	const __m512i m0f = _mm512_set1_epi8(0x0f);
 	/* int16 lane 8k + i of packs(p, p'): p's lanes 4k..4k+3 (i < 4) or p''s (i >= 4); p holds the
-	 * first sub-block of its pair in lanes 0-7 (k < 2), the second in 8-15 */
+	 * first sub-block of its pair in lanes 0-7 (k < 2), the second in 8-15. ia/ib pick those
+	 * sub-blocks' scales out of a block's lanes 0-7 of q4k_head4's z; a block in the upper half
+	 * of z: + 16. */
 	const __m512i ia = _mm512_set_epi16(3, 3, 3, 3, 2, 2, 2, 2, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1,
 					    1, 1, 0, 0, 0, 0);
 	const __m512i ib = _mm512_add_epi16(ia, _mm512_set1_epi16(4));
-	__m512 acc[4];
-	__m256 accm[4];
+	const __m512i up = _mm512_set1_epi16(16);
+	/* lanes 4j..4j+3 of the mins term are block j's: its d_x * dmin is lane 2j + 1 of the products */
+	const __m512i odd4 = _mm512_set_epi32(7, 7, 7, 7, 5, 5, 5, 5, 3, 3, 3, 3, 1, 1, 1, 1);
+	__m512 acc[2][4], accm[2][4];
 
-	for (int t = 0; t < 4; t++) {
-		acc[t] = _mm512_setzero_ps();
-		accm[t] = _mm256_setzero_ps();
-	}
-	for (int64_t b = 0; b < nbk; b++) {
-		const struct eng_block_q4_k *wb = (const struct eng_block_q4_k *)(row + b * (int64_t)bsz);
-		const uint8_t *qs = q5 ? ((const struct eng_block_q5_k *)wb)->qs : wb->qs;
-		uint64_t sc, m;
-		float d, dmin;
-		__m512i q0, q1, nib[4], s16, sa, sb;
-		__m256i mp;
-
-		for (int off = 0; off < (int)bsz; off += 64)
-			_mm_prefetch((const char *)wb + 2048 + off, _MM_HINT_T0);
-		f16x2(&wb->d, &d, &dmin);
-		scales_mins64(wb->scales, &sc, &m);
-		s16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
-		sa = _mm512_permutexvar_epi16(ia, s16);
-		sb = _mm512_permutexvar_epi16(ib, s16);
-		{
-			__m128i m8 = _mm_cvtsi64_si128((long long)m);
-
-			mp = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+	_Pragma("GCC unroll 2") for (int i = 0; i < R; i++)
+		_Pragma("GCC unroll 4") for (int t = 0; t < 4; t++) {
+			acc[i][t] = _mm512_setzero_ps();
+			accm[i][t] = _mm512_setzero_ps();
 		}
-		q0 = _mm512_loadu_si512((const void *)qs);
-		q1 = _mm512_loadu_si512((const void *)(qs + 64));
-		nib[0] = _mm512_and_si512(q0, m0f);
-		nib[1] = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m0f);
-		nib[2] = _mm512_and_si512(q1, m0f);
-		nib[3] = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m0f);
-		if (q5) {
-			/* the fifth bit of element 32s + l is bit s of qh[l]; nib[v] holds sub-blocks
-			 * (0, 2), (1, 3), (4, 6), (5, 7) */
-			const __m256i qh32 = _mm256_loadu_si256((const __m256i *)((const struct eng_block_q5_k *)wb)->qh);
-			const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh32), qh32, 1);
-			const __m512i m01 = _mm512_set1_epi8(0x01);
+	for (int64_t b4 = 0; b4 < nbk; b4 += 4) {
+		const int n4 = nbk - b4 < 4 ? (int)(nbk - b4) : 4;
+		__m512i z[2][2], mins[2];
+		__m256 dm[2];
+		__m512 f[2][4]; /* per row and token: d_x * d, d_x * dmin of the four blocks */
 
-			_Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) {
-				const int s0 = (v >> 1) * 4 + (v & 1);
-				__m512i sh = _mm512_set_epi64(s0 + 2, s0 + 2, s0 + 2, s0 + 2, s0, s0, s0, s0);
+		_Pragma("GCC unroll 2") for (int i = 0; i < R; i++) {
+			q4k_head4(row[i] + b4 * (int64_t)bsz, bsz, n4, z[i], &mins[i], &dm[i]);
+			_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
+				const struct mv_side4 *g = side[t] + b4 / 4;
+				__m512i mm = _mm512_madd_epi16(mins[i], _mm512_loadu_si512((const void *)g->bs32));
 
-				nib[v] = _mm512_or_si512(nib[v], _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(qh, sh), m01), 4));
+				f[i][t] = _mm512_castps256_ps512(_mm256_mul_ps(dm[i], _mm256_loadu_ps(g->d2[0])));
+				accm[i][t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(odd4, f[i][t]), _mm512_cvtepi32_ps(mm),
+							     accm[i][t]);
 			}
 		}
-		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
-			const struct eng_block_q8_k *x = xq[t] + b;
-			const __m512i z = _mm512_setzero_si512();
-			__m512i p0 = _mm512_dpbusd_epi32(z, nib[0], _mm512_loadu_si512((const void *)x->qs));
-			__m512i p1 = _mm512_dpbusd_epi32(z, nib[1], _mm512_loadu_si512((const void *)(x->qs + 64)));
-			__m512i p2 = _mm512_dpbusd_epi32(z, nib[2], _mm512_loadu_si512((const void *)(x->qs + 128)));
-			__m512i p3 = _mm512_dpbusd_epi32(z, nib[3], _mm512_loadu_si512((const void *)(x->qs + 192)));
-			__m512i s = _mm512_dpwssd_epi32(z, _mm512_packs_epi32(p0, p1), sa);
-			__m256i mm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x->bsums), mp);
+		_Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+			const int64_t b = b4 + j;
+			__m512i nib[2][4], sa[2], sb[2];
 
-			s = _mm512_dpwssd_epi32(s, _mm512_packs_epi32(p2, p3), sb);
-			acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(x->d * d), _mm512_cvtepi32_ps(s), acc[t]);
-			accm[t] = _mm256_fmadd_ps(_mm256_set1_ps(x->d * dmin), _mm256_cvtepi32_ps(mm), accm[t]);
+			if (j >= n4)
+				break;
+			_Pragma("GCC unroll 2") for (int i = 0; i < R; i++) {
+				const struct eng_block_q4_k *wb = (const struct eng_block_q4_k *)(row[i] + b * (int64_t)bsz);
+				const uint8_t *qs = q5 ? ((const struct eng_block_q5_k *)wb)->qs : wb->qs;
+				const __m512i zi = z[i][j >> 1];
+				__m512i q0, q1;
+
+				for (int off = 0; off < (int)bsz; off += 64)
+					_mm_prefetch((const char *)wb + KQ_MV_PF_BYTES + off, _MM_HINT_T0);
+				if (j & 1) {
+					sa[i] = _mm512_permutexvar_epi16(_mm512_add_epi16(ia, up), zi);
+					sb[i] = _mm512_permutexvar_epi16(_mm512_add_epi16(ib, up), zi);
+				} else {
+					sa[i] = _mm512_permutexvar_epi16(ia, zi);
+					sb[i] = _mm512_permutexvar_epi16(ib, zi);
+				}
+				q0 = _mm512_loadu_si512((const void *)qs);
+				q1 = _mm512_loadu_si512((const void *)(qs + 64));
+				nib[i][0] = _mm512_and_si512(q0, m0f);
+				nib[i][1] = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m0f);
+				nib[i][2] = _mm512_and_si512(q1, m0f);
+				nib[i][3] = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m0f);
+				if (q5) {
+					/* the fifth bit of element 32s + l is bit s of qh[l]; nib[v] holds
+					 * sub-blocks (0, 2), (1, 3), (4, 6), (5, 7) */
+					const __m256i qh32 =
+						_mm256_loadu_si256((const __m256i *)((const struct eng_block_q5_k *)wb)->qh);
+					const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh32), qh32, 1);
+					const __m512i m01 = _mm512_set1_epi8(0x01);
+
+					_Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) {
+						const int s0 = (v >> 1) * 4 + (v & 1);
+						__m512i sh = _mm512_set_epi64(s0 + 2, s0 + 2, s0 + 2, s0 + 2, s0, s0, s0, s0);
+
+						nib[i][v] = _mm512_or_si512(
+							nib[i][v], _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(qh, sh), m01), 4));
+					}
+				}
+			}
+			_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
+				const struct eng_block_q8_k *x = xq[t] + b;
+				const __m512i zero = _mm512_setzero_si512();
+				const __m512i x0 = _mm512_loadu_si512((const void *)x->qs);
+				const __m512i x1 = _mm512_loadu_si512((const void *)(x->qs + 64));
+				const __m512i x2 = _mm512_loadu_si512((const void *)(x->qs + 128));
+				const __m512i x3 = _mm512_loadu_si512((const void *)(x->qs + 192));
+
+				_Pragma("GCC unroll 2") for (int i = 0; i < R; i++) {
+					__m512i p0 = _mm512_dpbusd_epi32(zero, nib[i][0], x0);
+					__m512i p1 = _mm512_dpbusd_epi32(zero, nib[i][1], x1);
+					__m512i p2 = _mm512_dpbusd_epi32(zero, nib[i][2], x2);
+					__m512i p3 = _mm512_dpbusd_epi32(zero, nib[i][3], x3);
+					__m512i s = _mm512_dpwssd_epi32(zero, _mm512_packs_epi32(p0, p1), sa[i]);
+
+					s = _mm512_dpwssd_epi32(s, _mm512_packs_epi32(p2, p3), sb[i]);
+					acc[i][t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_set1_epi32(2 * j), f[i][t]),
+								    _mm512_cvtepi32_ps(s), acc[i][t]);
+				}
+			}
 		}
 	}
-	_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
-		__m128 s = _mm_add_ps(_mm256_castps256_ps128(accm[t]), _mm256_extractf128_ps(accm[t], 1));
-
-		s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-		s = _mm_add_ss(s, _mm_movehdup_ps(s));
-		out[t] = _mm512_reduce_add_ps(acc[t]) - _mm_cvtss_f32(s);
-	}
+	_Pragma("GCC unroll 2") for (int i = 0; i < R; i++)
+		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++)
+			out[i][t] = _mm512_reduce_add_ps(_mm512_sub_ps(acc[i][t], accm[i][t]));
 }
 
+/* Rows r0..r1 against every token. One token (decode): rows r0 + i and r0 + h + i in pairs (h =
+ * half the range), so each thread reads two streams; more tokens: a row at a time, four tokens
+ * per pass. */
 TGT_INLINE void q4k_matvec(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1,
 			   const int q5)
 {
 	const struct eng_block_q8_k *xp = a->packed;
-	int64_t nbk = a->cols / ENG_QK_K;
+	const struct mv_side4 *side = (const struct mv_side4 *)((const char *)a->packed + mv_side_offset(a));
+	const int64_t nbk = a->cols / ENG_QK_K, rb = (int64_t)w->row_bytes, ng = mv_groups(a);
+	const char *base = (const char *)w->data;
 
-	for (int64_t off = 0; off < 4096; off += 64)
-		_mm_prefetch((const char *)w->data + r0 * (int64_t)w->row_bytes + off, _MM_HINT_T0);
+	if (a->n_tok == 1) {
+		const int64_t h = (r1 - r0) / 2;
+
+		for (int64_t off = 0; off < KQ_MV_PF_BYTES; off += 64) {
+			_mm_prefetch(base + r0 * rb + off, _MM_HINT_T0);
+			_mm_prefetch(base + (r0 + h) * rb + off, _MM_HINT_T0);
+		}
+		for (int64_t i = 0; i < h; i++) {
+			const char *rows[2] = { base + (r0 + i) * rb, base + (r0 + h + i) * rb };
+			float out[2][4];
+
+			q4k_matvec_rows(rows, 2, nbk, &xp, &side, 1, out, q5);
+			y[r0 + i] = out[0][0];
+			y[r0 + h + i] = out[1][0];
+		}
+		if ((r1 - r0) & 1) {
+			const char *rows[1] = { base + (r1 - 1) * rb };
+			float out[2][4];
+
+			q4k_matvec_rows(rows, 1, nbk, &xp, &side, 1, out, q5);
+			y[r1 - 1] = out[0][0];
+		}
+		return;
+	}
+	for (int64_t off = 0; off < KQ_MV_PF_BYTES; off += 64)
+		_mm_prefetch(base + r0 * rb + off, _MM_HINT_T0);
 	for (int64_t r = r0; r < r1; r++) {
-		const char *row = (const char *)w->data + r * (int64_t)w->row_bytes;
+		const char *row = base + r * rb;
 
 		for (int t0 = 0; t0 < a->n_tok; t0 += 4) {
 			const struct eng_block_q8_k *xq[4];
-			float out[4];
+			const struct mv_side4 *sq[4];
+			float out[2][4];
 			int nt = a->n_tok - t0 < 4 ? a->n_tok - t0 : 4;
 
-			for (int t = 0; t < nt; t++)
+			for (int t = 0; t < nt; t++) {
 				xq[t] = xp + (int64_t)(t0 + t) * nbk;
+				sq[t] = side + (int64_t)(t0 + t) * ng;
+			}
 			switch (nt) {
-			case 4: q4k_matvec_row(row, nbk, xq, 4, out, q5); break;
-			case 3: q4k_matvec_row(row, nbk, xq, 3, out, q5); break;
-			case 2: q4k_matvec_row(row, nbk, xq, 2, out, q5); break;
-			default: q4k_matvec_row(row, nbk, xq, 1, out, q5); break;
+			case 4: q4k_matvec_rows(&row, 1, nbk, xq, sq, 4, out, q5); break;
+			case 3: q4k_matvec_rows(&row, 1, nbk, xq, sq, 3, out, q5); break;
+			case 2: q4k_matvec_rows(&row, 1, nbk, xq, sq, 2, out, q5); break;
+			default: q4k_matvec_rows(&row, 1, nbk, xq, sq, 1, out, q5); break;
 			}
 			for (int t = 0; t < nt; t++)
-				y[(int64_t)(t0 + t) * w->rows + r] = out[t];
+				y[(int64_t)(t0 + t) * w->rows + r] = out[0][t];
 		}
 	}
 }

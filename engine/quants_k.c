@@ -780,8 +780,12 @@ void eng_quantize_row_q8_k(const float *x, struct eng_block_q8_k *y, int64_t n)
 			continue;
 		}
 		is = -127.0f / max;
-		for (int j = 0; j < ENG_QK_K; j++)
-			y[b].qs[j] = (int8_t)imin(127, round_int(is * x[j]));
+		for (int j = 0; j < ENG_QK_K; j++) {
+			float v = is * x[j];
+
+			/* a NaN (a NaN input, or an infinite one times is = 0) quantizes to 0 */
+			y[b].qs[j] = v == v ? (int8_t)imin(127, round_int(v)) : 0;
+		}
 		for (int g = 0; g < 16; g++) {
 			int s = 0;
 

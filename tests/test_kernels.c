@@ -165,6 +165,66 @@ static void test_quantize_act_identical(void **state)
 	free(q1);
 }
 
+/* Q8_K activations (the K-quant matmuls' input) must be bit-identical across sets too: quants,
+ * block sums and scales, including the corner cases of the reference's scalar loop. */
+static void test_quantize_act_k_identical(void **state)
+{
+	enum { NB = 24, N = NB * ENG_QK_K };
+	const struct eng_kernel_set *sets[4];
+	int n_sets = simd_sets(sets);
+	float *x = malloc(N * sizeof *x);
+	struct eng_block_q8_k *y0 = malloc(NB * sizeof *y0), *y1 = malloc(NB * sizeof *y1);
+
+	(void)state;
+	assert_non_null(x);
+	assert_non_null(y0);
+	assert_non_null(y1);
+	for (int i = 0; i < N; i++)
+		x[i] = frand() * powf(10.0f, (float)((i / ENG_QK_K) % 9) - 4.0f);
+	for (int i = 0; i < ENG_QK_K; i++) /* block 1: all zero */
+		x[ENG_QK_K + i] = (i & 1) ? -0.0f : 0.0f;
+	/* block 2: the largest magnitude twice, the negative one first: it sets the sign */
+	x[2 * ENG_QK_K + 200] = 9.0f;
+	x[2 * ENG_QK_K + 37] = -9.0f;
+	/* block 3: NaNs are skipped by the maximum; their products quantize to 0 */
+	x[3 * ENG_QK_K + 5] = NAN;
+	x[3 * ENG_QK_K + 255] = NAN;
+	/* block 4: ties, x * is on k + 0.5 (amax 127 gives is = -1) */
+	for (int i = 0; i < ENG_QK_K; i++)
+		x[4 * ENG_QK_K + i] = (float)((i % 21) - 10) + 0.5f;
+	x[4 * ENG_QK_K + 99] = 127.0f;
+	/* block 5: every element at full scale, so every sum of 16 is at its bound */
+	for (int i = 0; i < ENG_QK_K; i++)
+		x[5 * ENG_QK_K + i] = (i & 16) ? -3.0f : 3.0f;
+	/* block 6: only NaNs and zeros: a zero block */
+	for (int i = 0; i < ENG_QK_K; i++)
+		x[6 * ENG_QK_K + i] = (i % 3) ? 0.0f : NAN;
+	/* block 7: subnormal inputs */
+	for (int i = 0; i < ENG_QK_K; i++)
+		x[7 * ENG_QK_K + i] = frand() * 1e-39f;
+	eng_quantize_row_q8_k(x, y0, N);
+	for (int s = 0; s < n_sets; s++) {
+		memset(y1, 0x5a, NB * sizeof *y1);
+		sets[s]->quantize_act_k(x, y1, N);
+		for (int b = 0; b < NB; b++) {
+			assert_memory_equal(y0[b].qs, y1[b].qs, sizeof y0[b].qs);
+			assert_memory_equal(y0[b].bsums, y1[b].bsums, sizeof y0[b].bsums);
+			assert_memory_equal(&y0[b].d, &y1[b].d, sizeof y0[b].d);
+		}
+	}
+	/* the reference itself on the corner cases */
+	assert_true(y0[1].d == 0.0f && y0[6].d == 0.0f);
+	assert_true(y0[2].qs[37] == -127 && y0[2].qs[200] == 127);
+	assert_int_equal(y0[3].qs[5], 0);
+	assert_int_equal(y0[4].qs[99], -127);
+	assert_int_equal(y0[4].qs[0], 10); /* -(-9.5) rounds to even */
+	assert_int_equal(y0[5].bsums[0], -16 * 127);
+	assert_int_equal(y0[5].bsums[1], 16 * 127);
+	free(x);
+	free(y0);
+	free(y1);
+}
+
 static const char *type_str(int type)
 {
 	return type == ENG_TYPE_F32 ? "f32" : type == ENG_TYPE_F16 ? "f16" : type == ENG_TYPE_Q8_0 ? "q8_0" : "q4_0";
@@ -725,6 +785,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_active_set),
 		cmocka_unit_test(test_quantize_act_identical),
+		cmocka_unit_test(test_quantize_act_k_identical),
 		cmocka_unit_test(test_matmul_vs_ref),
 		cmocka_unit_test(test_matmul_threads_bitwise),
 		cmocka_unit_test(test_matmul_avx512_bitwise),

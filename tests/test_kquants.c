@@ -272,7 +272,8 @@ static double row_abs_sum(const struct kmat *t, int64_t r, const float *x)
 static void test_matmul_vs_ref(void **state)
 {
 	static const int64_t rows_list[] = { 1, 5, 16, 37 };
-	static const int64_t cols_list[] = { 256, 512, 2048 };
+	/* 1, 2, 3, 5 and 8 super-blocks per row: the decode kernels take them four at a time */
+	static const int64_t cols_list[] = { 256, 512, 768, 1280, 2048 };
 	static const int toks[] = { 1, 2, 3, 4, 5, 9 };
 	const struct eng_kernel_set *ks[4];
 	int n_sets = sets(ks);
@@ -283,7 +284,7 @@ static void test_matmul_vs_ref(void **state)
 	for (int s = 0; s < n_sets; s++)
 		for (int ti = 0; ti < N_K_TYPES; ti++)
 			for (size_t ri = 0; ri < 4; ri++)
-				for (size_t ci = 0; ci < 3; ci++)
+				for (size_t ci = 0; ci < sizeof cols_list / sizeof cols_list[0]; ci++)
 					for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++) {
 						int64_t rows = rows_list[ri], cols = cols_list[ci];
 						int n_tok = toks[k];

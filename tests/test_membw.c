@@ -106,6 +106,35 @@ static void test_measure_small_buffers(void **state)
 	assert_int_equal(eng_membw_measure_cached(1, 1024, 1, &m, err, sizeof err), -EINVAL);
 }
 
+/* The matvec measurement pairs every kernel pass with a read pass over the same weights; the
+ * ratio is the median of the per-pass ratios, not a ratio of bests. */
+static void test_matvec_paired(void **state)
+{
+	enum { REPS = 5 };
+	struct eng_membw m;
+	double r[REPS], tmp;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(eng_membw_matvec(ENG_TYPE_Q4_K, 64, 512, 2, (size_t)4 << 20, REPS, &m, err, sizeof err), 0);
+	assert_int_equal(m.n_samples, REPS);
+	for (int i = 0; i < REPS; i++) {
+		assert_true(m.samples_gbs[i] > 0.0);
+		assert_true(m.paired_read_gbs[i] > 0.0);
+		assert_true(m.paired_read_gbs[i] <= m.paired_read_best_gbs);
+		r[i] = m.samples_gbs[i] / m.paired_read_gbs[i];
+	}
+	for (int i = 0; i < REPS; i++) /* sort the ratios */
+		for (int j = i + 1; j < REPS; j++)
+			if (r[j] < r[i]) {
+				tmp = r[i];
+				r[i] = r[j];
+				r[j] = tmp;
+			}
+	assert_true(m.paired_ratio_median == r[REPS / 2]);
+	assert_int_equal(eng_membw_matvec(ENG_TYPE_Q4_K, 64, 500, 1, (size_t)1 << 20, 1, &m, err, sizeof err), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -113,6 +142,7 @@ int main(void)
 		cmocka_unit_test(test_cache_info_sizes),
 		cmocka_unit_test(test_cache_info_missing),
 		cmocka_unit_test(test_measure_small_buffers),
+		cmocka_unit_test(test_matvec_paired),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
