@@ -179,8 +179,10 @@ fi
 # the decode matrix-vector kernel (one token) per weight type at the bench-1b matrix sizes
 # (ffn 5632x2048, attention 2048x2048, output 32000x2048), streaming distinct copies of the
 # weights so they come from memory as in decode. "% of bw" is the weight bytes per second the
-# kernel reached over the read bandwidth at the same thread count: the target is 85%. Every pass
-# is timed; best and median are shown (the machine may be shared: compare medians with care).
+# kernel reached over the read bandwidth at the same thread count: the target is 85% for Q4_K.
+# Every pass is timed; best and median are shown, and "% paired" is the median share of a read
+# pass over the same weights straight after each kernel pass (a shared machine's bandwidth drifts
+# between the two measurements; the paired figure does not).
 # BENCH_MEMBW_REPS sets the passes (default 10).
 if [[ $sections == *" kernels "* ]]; then
 	echo
