@@ -9,11 +9,13 @@
  * prefetches KQ_PF_BYTES ahead of the super-block it reads.
  *
  * Integer arithmetic per super-block is the reference's (kernels_kquant_ref.c):
- *   Q4_K/Q5_K: maddubs(quants 0..15/0..31, q8) (pairs <= 2 * 31 * 127) then madd with the
- *              sub-block's 6-bit scale gives int32 lanes; the mins term is madd(bsums, mins
- *              repeated per pair of 16) — exactly sum m_s * (bsums[2s] + bsums[2s+1]).
- *   Q6_K:      maddubs(quants 0..63, q8) (pairs <= 16002), madd with the int8 scales of each
- *              half of 16, minus 32 * sum sc_g * bsums_g for the offset of 32.
+ *   Q4_K/Q5_K: maddubs(quants 0..15/0..31, q8) (pairs <= 2 * 31 * 128), int16 lanes of one
+ *              sub-block summed (at most 16 products, |sum| <= 31744), then madd with the
+ *              6-bit scales gives int32 lanes; the mins term is madd(bsums, mins repeated per
+ *              pair of 16) — exactly sum m_s * (bsums[2s] + bsums[2s+1]).
+ *   Q6_K:      maddubs(quants 0..63, q8) (pairs <= 16128), two sub-blocks' pairs summed into
+ *              one int16 lane, madd with their int8 scales, minus 32 * sum sc_g * bsums_g for
+ *              the offset of 32.
  *   Q3_K:      the same with quants 0..7 (low bits | high bit << 2) and an offset of 4.
  *   Q2_K:      maddubs(quants 0..3, q8), madd with the 4-bit scales; mins as Q4_K, per 16.
  * Only the float accumulation across super-blocks differs in order from the reference.
@@ -58,6 +60,13 @@ int eng_kquant_isa(void)
 	return g_isa;
 }
 
+TGT_INLINE float hsum4(__m128 s)
+{
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
 TGT_INLINE float hsum8(__m256 v)
 {
 	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -84,46 +93,72 @@ TGT_INLINE float f16x1(eng_f16 h)
 	return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
 }
 
-/* The 8 scales and 8 mins of a Q4_K/Q5_K super-block (as eng_kq_scales_mins8). */
-TGT_INLINE void scales_mins(const uint8_t *q, uint8_t sc[8], uint8_t m[8])
+/*
+ * The 8 scales (bytes 0..7) and 8 mins (bytes 8..15) of a Q4_K/Q5_K super-block, as
+ * eng_kq_scales_mins8, from the 12 bytes at q (16 are read: the block goes on after them).
+ * 32-bit lanes w0, w1, w2 of the header: scales 0..3 = w0 & 0x3f.., mins 0..3 = w1 & 0x3f..;
+ * scales 4..7 = low nibbles of w2 | the top two bits of w0 above them, mins 4..7 the same with
+ * the high nibbles of w2 and w1.
+ */
+TGT_INLINE __m128i scales_mins(const uint8_t *q)
 {
-	uint32_t w0, w1, w2, v[4];
+	const __m128i w = _mm_loadu_si128((const __m128i *)q);
+	const __m128i low6 = _mm_and_si128(w, _mm_set1_epi8(0x3f)); /* lanes 0, 1: scales 0..3, mins 0..3 */
+	const __m128i nib = _mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi32(w, 0xaa), _mm_setr_epi32(0, 4, 0, 4)),
+					  _mm_set1_epi8(0x0f));
+	const __m128i top = _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(w, 6), _mm_set1_epi8(0x03)), 4);
 
-	memcpy(&w0, q, 4);
-	memcpy(&w1, q + 4, 4);
-	memcpy(&w2, q + 8, 4);
-	v[0] = w0 & 0x3f3f3f3fu;
-	v[1] = (w2 & 0x0f0f0f0fu) | (((w0 >> 6) & 0x03030303u) << 4);
-	v[2] = w1 & 0x3f3f3f3fu;
-	v[3] = ((w2 >> 4) & 0x0f0f0f0fu) | (((w1 >> 6) & 0x03030303u) << 4);
-	memcpy(sc, v, 8);
-	memcpy(m, v + 2, 8);
+	return _mm_unpacklo_epi32(low6, _mm_or_si128(nib, top));
 }
 
-/* mins as 16 int16 lanes, each repeated for the two groups of 16 of its sub-block of 32 */
-TGT_INLINE __m256i mins_pairs(const uint8_t m[8])
+/*
+ * Sums of int16 lanes across vectors without a multiply: in each 128-bit half, lane 2i of the
+ * result is a[i] + a[i + 4] and lane 2i + 1 is b[i] + b[i + 4] (sum16); sum32 does the same with
+ * pairs of lanes, sum64 with quadruples.
+ */
+TGT_INLINE __m256i sum16(__m256i a, __m256i b)
 {
-	__m128i m8 = _mm_loadl_epi64((const __m128i *)m);
+	return _mm256_add_epi16(_mm256_unpacklo_epi16(a, b), _mm256_unpackhi_epi16(a, b));
+}
 
-	return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+TGT_INLINE __m256i sum32(__m256i a, __m256i b)
+{
+	return _mm256_add_epi16(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));
+}
+
+TGT_INLINE __m256i sum64(__m256i a, __m256i b)
+{
+	return _mm256_add_epi16(_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b));
 }
 
 /* ---- Q4_K / Q5_K ---- */
 
-/* nt tokens (1..4) of one row: out[t] = row . x_t. With q5, the fifth bits come from qh. */
+/*
+ * nt tokens (1..4) of one row: out[t] = row . x_t. With q5, the fifth bits come from qh.
+ *
+ * p[s] = maddubs(quants of sub-block s, q8) holds 16 pair sums of sub-block s. Instead of one
+ * madd with the sub-block's scale per p[s] (eight multiplies, the bottleneck where vector
+ * multiplies have one port), the eight vectors are folded into one with unpacks and adds, each
+ * int16 lane a partial sum of a single sub-block, and one madd applies the scales. Q4_K folds
+ * eight lanes into one (16 products of 0..15 by |q8| <= 128: |lane| <= 30720); Q5_K (0..31) stops
+ * at four (31744), leaving two vectors [s0 s1 s2 s3 s0 s1 s2 s3] and [s4..s7 s4..s7] per half.
+ */
 TGT_INLINE void q45k_row(const char *row, int64_t nbk, const struct eng_block_q8_k *const *xq, const int nt,
 			 float *out, const int q5)
 {
 	const __m256i low4 = _mm256_set1_epi8(0x0f);
-	__m256 acc[4], accm[4];
+	__m128 acc[4];
+	__m256 accm[4];
 
-	for (int t = 0; t < 4; t++)
-		acc[t] = accm[t] = _mm256_setzero_ps();
+	for (int t = 0; t < 4; t++) {
+		acc[t] = _mm_setzero_ps();
+		accm[t] = _mm256_setzero_ps();
+	}
 	for (int64_t b = 0; b < nbk; b++) {
 		const uint8_t *hdr, *qs;
-		uint8_t sc[8], m[8];
 		float d, dmin;
-		__m256i lo[4], hi[4], mp, sc16, scv[8];
+		__m256i lo[4], hi[4], mp;
+		__m128i sm, sc, sa, sb;
 
 		if (q5) {
 			const struct eng_block_q5_k *wb = (const struct eng_block_q5_k *)row + b;
@@ -160,52 +195,66 @@ TGT_INLINE void q45k_row(const char *row, int64_t nbk, const struct eng_block_q8
 				hi[k] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
 			}
 		}
-		scales_mins(hdr, sc, m);
-		mp = mins_pairs(m);
-		sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
-		for (int k = 0; k < 8; k++) /* int16 lane k everywhere: bytes 2k, 2k+1 */
-			scv[k] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * k)));
+		sm = scales_mins(hdr);
+		sc = _mm_cvtepu8_epi16(sm);
+		sa = q5 ? _mm_unpacklo_epi64(sc, sc) : sc;
+		sb = _mm_unpackhi_epi64(sc, sc);
+		mp = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm)); /* m0 m0 m1 m1 .. m7 m7: a min per bsum */
 		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
 			const struct eng_block_q8_k *x = xq[t] + b;
-			__m256i sumi = _mm256_setzero_si256(), mm;
+			__m256i p[8], f0, f1, mm;
+			__m128i s4;
 
 			_Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
-				__m256i p0 = _mm256_maddubs_epi16(lo[k], _mm256_loadu_si256((const __m256i *)(x->qs + 64 * k)));
-				__m256i p1 = _mm256_maddubs_epi16(hi[k],
-								  _mm256_loadu_si256((const __m256i *)(x->qs + 64 * k + 32)));
-
-				p0 = _mm256_madd_epi16(p0, scv[2 * k]);
-				p1 = _mm256_madd_epi16(p1, scv[2 * k + 1]);
-				sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+				p[2 * k] = _mm256_maddubs_epi16(lo[k], _mm256_loadu_si256((const __m256i *)(x->qs + 64 * k)));
+				p[2 * k + 1] =
+					_mm256_maddubs_epi16(hi[k], _mm256_loadu_si256((const __m256i *)(x->qs + 64 * k + 32)));
+			}
+			f0 = sum32(sum16(p[0], p[1]), sum16(p[2], p[3]));
+			f1 = sum32(sum16(p[4], p[5]), sum16(p[6], p[7]));
+			if (q5) {
+				s4 = _mm_add_epi32(_mm_add_epi32(_mm_madd_epi16(_mm256_castsi256_si128(f0), sa),
+								 _mm_madd_epi16(_mm256_extracti128_si256(f0, 1), sa)),
+						   _mm_add_epi32(_mm_madd_epi16(_mm256_castsi256_si128(f1), sb),
+								 _mm_madd_epi16(_mm256_extracti128_si256(f1, 1), sb)));
+			} else {
+				f0 = sum64(f0, f1); /* [s0 .. s7] in each half */
+				s4 = _mm_add_epi32(_mm_madd_epi16(_mm256_castsi256_si128(f0), sa),
+						   _mm_madd_epi16(_mm256_extracti128_si256(f0, 1), sa));
 			}
 			mm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x->bsums), mp);
-			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(x->d * d), _mm256_cvtepi32_ps(sumi), acc[t]);
+			acc[t] = _mm_fmadd_ps(_mm_set1_ps(x->d * d), _mm_cvtepi32_ps(s4), acc[t]);
 			accm[t] = _mm256_fmadd_ps(_mm256_set1_ps(x->d * dmin), _mm256_cvtepi32_ps(mm), accm[t]);
 		}
 	}
 	_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++)
-		out[t] = hsum8(acc[t]) - hsum8(accm[t]);
+		out[t] = hsum4(acc[t]) - hsum8(accm[t]);
 }
 
 /* ---- Q6_K ---- */
 
 /*
- * From the 16 int16 scales of the sub-blocks of 16 (s16: scales 0..7 in the low 128 bits, 8..15
- * in the high), the multipliers of group c of 32 quants (sub-blocks 2c and 2c + 1) for
- * madd_epi16 after maddubs: [sc[2c] x8 | sc[2c+1] x8].
+ * The multipliers of f = sum16(p[c], p[c + 4]) (c = 0..3), whose 128-bit halves hold pair sums of
+ * sub-blocks of 16 alternately: 2c and 2c + 8 in the low half, 2c + 1 and 2c + 9 in the high.
+ * s8x2 is the 16 int8 scales in both halves; each int16 lane gets its scale in both bytes, and
+ * the arithmetic shift leaves it sign-extended.
  */
-TGT_INLINE __m256i pair_scales(__m256i s16, int c)
+TGT_INLINE __m256i fold_scales(__m256i s8x2, int c)
 {
-	__m256i both = c < 4 ? _mm256_permute4x64_epi64(s16, 0x44) : _mm256_permute4x64_epi64(s16, 0xee);
-	int j = 2 * (c & 3);
+	const char a = (char)(2 * c), b = (char)(2 * c + 8), a1 = (char)(a + 1), b1 = (char)(b + 1);
 
-	return _mm256_shuffle_epi8(both, _mm256_setr_epi8(2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j,
-							  2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1,
-							  2 * j, 2 * j + 1, 2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3,
-							  2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3,
-							  2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3));
+	return _mm256_srai_epi16(_mm256_shuffle_epi8(s8x2, _mm256_setr_epi8(a, a, b, b, a, a, b, b, a, a, b, b, a, a, b, b,
+									       a1, a1, b1, b1, a1, a1, b1, b1, a1, a1, b1, b1,
+									       a1, a1, b1, b1)),
+				 8);
 }
 
+/*
+ * v[c] = maddubs operand of quants 32c..32c+31 (0..63, the offset of 32 applied through bsums):
+ * sub-block 2c in its low half, 2c + 1 in the high. p[c] pairs are <= 2 * 63 * 128 = 16128, so
+ * p[c] and p[c + 4] fold into one vector (lanes <= 32256) before the madd with the scales: four
+ * multiplies instead of eight.
+ */
 TGT_INLINE void q6k_row(const char *row, int64_t nbk, const struct eng_block_q8_k *const *xq, const int nt,
 			float *out)
 {
@@ -216,7 +265,7 @@ TGT_INLINE void q6k_row(const char *row, int64_t nbk, const struct eng_block_q8_
 		acc[t] = _mm256_setzero_ps();
 	for (int64_t b = 0; b < nbk; b++) {
 		const struct eng_block_q6_k *wb = (const struct eng_block_q6_k *)row + b;
-		__m256i v[8], s16, scv[8];
+		__m256i v[8], s16, scv[4], s8x2;
 		float d = f16x1(wb->d);
 
 		_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
@@ -237,18 +286,18 @@ TGT_INLINE void q6k_row(const char *row, int64_t nbk, const struct eng_block_q8_
 			v[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
 						       _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8((char)0xc0)), 2));
 		}
-		s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wb->scales));
-		for (int c = 0; c < 8; c++)
-			scv[c] = pair_scales(s16, c);
+		s8x2 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)wb->scales));
+		s16 = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(s8x2));
+		for (int c = 0; c < 4; c++)
+			scv[c] = fold_scales(s8x2, c);
 		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
 			const struct eng_block_q8_k *x = xq[t] + b;
-			__m256i sumi = _mm256_setzero_si256(), off;
+			__m256i sumi = _mm256_setzero_si256(), off, p[8];
 
-			_Pragma("GCC unroll 8") for (int c = 0; c < 8; c++) {
-				__m256i p = _mm256_maddubs_epi16(v[c], _mm256_loadu_si256((const __m256i *)(x->qs + 32 * c)));
-
-				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scv[c]));
-			}
+			_Pragma("GCC unroll 8") for (int c = 0; c < 8; c++)
+				p[c] = _mm256_maddubs_epi16(v[c], _mm256_loadu_si256((const __m256i *)(x->qs + 32 * c)));
+			_Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)
+				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(sum16(p[c], p[c + 4]), scv[c]));
 			off = _mm256_madd_epi16(s16, _mm256_loadu_si256((const __m256i *)x->bsums));
 			sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(off, 5));
 			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(x->d * d), _mm256_cvtepi32_ps(sumi), acc[t]);
@@ -259,6 +308,23 @@ TGT_INLINE void q6k_row(const char *row, int64_t nbk, const struct eng_block_q8_
 }
 
 /* ---- Q2_K / Q3_K ---- */
+
+/*
+ * From the 16 int16 scales of the sub-blocks of 16 (s16: scales 0..7 in the low 128 bits, 8..15
+ * in the high), the multipliers of group c of 32 quants (sub-blocks 2c and 2c + 1) for
+ * madd_epi16 after maddubs: [sc[2c] x8 | sc[2c+1] x8].
+ */
+TGT_INLINE __m256i group_scales(__m256i s16, int c)
+{
+	__m256i both = c < 4 ? _mm256_permute4x64_epi64(s16, 0x44) : _mm256_permute4x64_epi64(s16, 0xee);
+	int j = 2 * (c & 3);
+
+	return _mm256_shuffle_epi8(both, _mm256_setr_epi8(2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j,
+							  2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1,
+							  2 * j, 2 * j + 1, 2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3,
+							  2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3,
+							  2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3, 2 * j + 2, 2 * j + 3));
+}
 
 /* The 16 signed scales of a Q3_K super-block (as eng_kq_q3_scales) as int16: low nibbles from
  * bytes 0..7, the high two bits from bytes 8..11 (scale j: bits 2 (j / 4) of byte 8 + j % 4). */
@@ -325,7 +391,7 @@ TGT_INLINE void q23k_row(const char *row, int64_t nbk, const struct eng_block_q8
 			sumi[t] = _mm256_setzero_si256();
 		_Pragma("GCC unroll 8") for (int c = 0; c < 8; c++) {
 			__m256i v = _mm256_and_si256(_mm256_srl_epi16(q[c / 4], _mm_cvtsi32_si128(2 * (c & 3))), m3);
-			__m256i sc = pair_scales(s16, c);
+			__m256i sc = group_scales(s16, c);
 
 			/* Q3_K: bit c of each hmask byte to bit 2 (a 16-bit shift by at most 5 brings no bit
 			 * of the other byte there) */

@@ -397,49 +397,98 @@ static void test_batch_gemm_vs_ref(void **state)
 	eng_pool_free(pool);
 }
 
+/* Sets the f16 scales of every block: d to one, and m or dmin to m where the type has one. */
+static void set_scales(int type, void *blocks, int64_t n_blocks, eng_f16 one, eng_f16 m)
+{
+	for (int64_t b = 0; b < n_blocks; b++) {
+		switch (type) {
+		case ENG_TYPE_Q4_1: {
+			struct eng_block_q4_1 *p = (struct eng_block_q4_1 *)blocks + b;
+
+			p->d = one;
+			p->m = m;
+			break;
+		}
+		case ENG_TYPE_Q5_0:
+			((struct eng_block_q5_0 *)blocks)[b].d = one;
+			break;
+		case ENG_TYPE_Q5_1: {
+			struct eng_block_q5_1 *p = (struct eng_block_q5_1 *)blocks + b;
+
+			p->d = one;
+			p->m = m;
+			break;
+		}
+		case ENG_TYPE_Q2_K: {
+			struct eng_block_q2_k *p = (struct eng_block_q2_k *)blocks + b;
+
+			p->d = one;
+			p->dmin = m;
+			break;
+		}
+		case ENG_TYPE_Q3_K:
+			((struct eng_block_q3_k *)blocks)[b].d = one;
+			break;
+		case ENG_TYPE_Q4_K: {
+			struct eng_block_q4_k *p = (struct eng_block_q4_k *)blocks + b;
+
+			p->d = one;
+			p->dmin = m;
+			break;
+		}
+		case ENG_TYPE_Q5_K: {
+			struct eng_block_q5_k *p = (struct eng_block_q5_k *)blocks + b;
+
+			p->d = one;
+			p->dmin = m;
+			break;
+		}
+		case ENG_TYPE_Q6_K:
+			((struct eng_block_q6_k *)blocks)[b].d = one;
+			break;
+		default:
+			fail();
+		}
+	}
+}
+
 /*
- * Q2_K and Q3_K blocks of random bytes (every byte pattern but the f16 scales is a valid block):
- * the extreme quants and scales a quantizer rarely writes (Q3_K scale -32, every quant 0 or 7,
- * Q2_K scale and min 15) against activations mostly at +-127, so a saturating or overflowing
- * integer step in a fast kernel shows; every set held to the reference.
+ * K-quant blocks of random bytes (every byte pattern but the f16 scales is a valid block): the
+ * extreme quants and scales a quantizer rarely writes (Q3_K scale -32, every quant 0 or 7, Q2_K
+ * scale and min 15) against activations mostly at +-127; then blocks of all-ones bytes (every
+ * quant and 6-bit scale at its top value) against activations all at -127, the largest sums a
+ * kernel's integer lanes can hold (Q5_K: 16 products of 31 x 127 would not fit in int16). So a
+ * saturating or overflowing integer step in a fast kernel shows; every set held to the reference.
  */
 static void test_random_blocks_vs_ref(void **state)
 {
-	static const int types[] = { ENG_TYPE_Q2_K, ENG_TYPE_Q3_K };
+	static const int types[] = { ENG_TYPE_Q2_K, ENG_TYPE_Q3_K, ENG_TYPE_Q4_K, ENG_TYPE_Q5_K, ENG_TYPE_Q6_K };
 	const struct eng_kernel_set *ks[4];
 	int n_sets = sets(ks);
 	enum { ROWS = 19, COLS = 1024, NTOK = 6 };
 
 	(void)state;
-	for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+	for (size_t fill = 0; fill < 2 * sizeof types / sizeof types[0]; fill++) {
+		const int type = types[fill / 2], top = fill % 2;
 		struct kmat t;
-		size_t rb = eng_row_bytes(types[ti], COLS), bb = rb / (COLS / ENG_QK_K);
+		size_t rb = eng_row_bytes(type, COLS), bb = rb / (COLS / ENG_QK_K);
 		unsigned char *data = malloc(rb * ROWS);
 		float *x = malloc(NTOK * COLS * sizeof *x), y[NTOK * ROWS], yr[NTOK * ROWS];
 
 		assert_non_null(data);
 		assert_non_null(x);
 		for (size_t i = 0; i < rb * ROWS; i++)
-			data[i] = (unsigned char)(frand() * 128.0f + 128.0f);
-		for (size_t blk = 0; blk < ROWS * (size_t)(COLS / ENG_QK_K); blk++) {
-			/* d (and Q2_K's dmin) are the block's last f16s */
-			unsigned char *b = data + blk * bb;
-			eng_f16 d = eng_f32_to_f16(0.01f + 0.005f * (float)(blk % 7)), dmin = eng_f32_to_f16(0.003f);
-
-			if (types[ti] == ENG_TYPE_Q2_K) {
-				memcpy(b + bb - 4, &d, 2);
-				memcpy(b + bb - 2, &dmin, 2);
-			} else {
-				memcpy(b + bb - 2, &d, 2);
-			}
-		}
-		t.m = (struct eng_mat){ .type = types[ti], .rows = ROWS, .cols = COLS, .row_bytes = rb, .data = data };
+			data[i] = top ? 0xff : (unsigned char)(frand() * 128.0f + 128.0f);
+		for (size_t blk = 0; blk < ROWS * (size_t)(COLS / ENG_QK_K); blk++)
+			set_scales(type, data + blk * bb, 1, eng_f32_to_f16(0.01f + 0.005f * (float)(blk % 7)),
+				   eng_f32_to_f16(0.003f));
+		t.m = (struct eng_mat){ .type = type, .rows = ROWS, .cols = COLS, .row_bytes = rb, .data = data };
 		t.deq = malloc((size_t)ROWS * COLS * sizeof *t.deq);
 		assert_non_null(t.deq);
 		for (int r = 0; r < ROWS; r++)
-			eng_dequantize_row(types[ti], data + r * rb, t.deq + r * COLS, COLS);
+			eng_dequantize_row(type, data + r * rb, t.deq + r * COLS, COLS);
 		for (int i = 0; i < NTOK * COLS; i++) /* most at +-max of their block, some smaller */
-			x[i] = i % 5 == 4 ? frand() : (frand() < 0.0f ? -1.0f : 1.0f);
+			x[i] = top ? 1.0f : i % 5 == 4 ? frand() : (frand() < 0.0f ? -1.0f : 1.0f);
 		eng_matmul_ref(&t.m, x, NTOK, yr);
 		for (int s = 0; s < n_sets; s++)
 			for (int n_tok = 1; n_tok <= NTOK; n_tok++) {
@@ -450,66 +499,15 @@ static void test_random_blocks_vs_ref(void **state)
 					double tol = KQ_DOT_TOL(COLS / 16, row_abs_sum(&t, i % ROWS, x + (i / ROWS) * COLS));
 
 					if (!(fabs((double)y[i] - yr[i]) <= tol)) {
-						fprintf(stderr, "%s %s random blocks n_tok %d: y[%d] %.9g ref %.9g tol %.3g\n",
-							ks[s]->name, eng_type_name(types[ti]), n_tok, i, y[i], yr[i], tol);
+						fprintf(stderr, "%s %s %s blocks n_tok %d: y[%d] %.9g ref %.9g tol %.3g\n",
+							ks[s]->name, eng_type_name(type), top ? "all-ones" : "random", n_tok,
+							i, y[i], yr[i], tol);
 						fail();
 					}
 				}
 			}
 		free_kmat(&t);
 		free(x);
-	}
-}
-
-/* Sets the f16 scales of every block (d, and m or dmin where the type has one) to 1. */
-static void set_unit_scales(int type, void *blocks, int64_t n_blocks)
-{
-	const eng_f16 one = 0x3c00;
-
-	for (int64_t b = 0; b < n_blocks; b++) {
-		switch (type) {
-		case ENG_TYPE_Q4_1: {
-			struct eng_block_q4_1 *p = (struct eng_block_q4_1 *)blocks + b;
-
-			p->d = p->m = one;
-			break;
-		}
-		case ENG_TYPE_Q5_0:
-			((struct eng_block_q5_0 *)blocks)[b].d = one;
-			break;
-		case ENG_TYPE_Q5_1: {
-			struct eng_block_q5_1 *p = (struct eng_block_q5_1 *)blocks + b;
-
-			p->d = p->m = one;
-			break;
-		}
-		case ENG_TYPE_Q2_K: {
-			struct eng_block_q2_k *p = (struct eng_block_q2_k *)blocks + b;
-
-			p->d = p->dmin = one;
-			break;
-		}
-		case ENG_TYPE_Q3_K:
-			((struct eng_block_q3_k *)blocks)[b].d = one;
-			break;
-		case ENG_TYPE_Q4_K: {
-			struct eng_block_q4_k *p = (struct eng_block_q4_k *)blocks + b;
-
-			p->d = p->dmin = one;
-			break;
-		}
-		case ENG_TYPE_Q5_K: {
-			struct eng_block_q5_k *p = (struct eng_block_q5_k *)blocks + b;
-
-			p->d = p->dmin = one;
-			break;
-		}
-		case ENG_TYPE_Q6_K:
-			((struct eng_block_q6_k *)blocks)[b].d = one;
-			break;
-		default:
-			fail();
-		}
 	}
 }
 
@@ -574,7 +572,7 @@ static void test_integer_parts_exact(void **state)
 		assert_non_null(data);
 		for (size_t i = 0; i < rb * ROWS; i++)
 			data[i] = (uint8_t)rbits();
-		set_unit_scales(type, data, ROWS * COLS / eng_type_block(type));
+		set_scales(type, data, ROWS * COLS / eng_type_block(type), 0x3c00, 0x3c00);
 		m.data = data;
 		a.wtype = type;
 		eng_kset_ref.mm[type](&m, &a, yr, 0, ROWS);
