@@ -397,54 +397,54 @@ static void test_batch_gemm_vs_ref(void **state)
 	eng_pool_free(pool);
 }
 
-/* Sets the f16 scales of every block: d to one, and m or dmin to m where the type has one. */
-static void set_scales(int type, void *blocks, int64_t n_blocks, eng_f16 one, eng_f16 m)
+/* Sets the f16 scales of every block: d, and m or dmin (to m) where the type has one. */
+static void set_scales(int type, void *blocks, int64_t n_blocks, eng_f16 d, eng_f16 m)
 {
 	for (int64_t b = 0; b < n_blocks; b++) {
 		switch (type) {
 		case ENG_TYPE_Q4_1: {
 			struct eng_block_q4_1 *p = (struct eng_block_q4_1 *)blocks + b;
 
-			p->d = one;
+			p->d = d;
 			p->m = m;
 			break;
 		}
 		case ENG_TYPE_Q5_0:
-			((struct eng_block_q5_0 *)blocks)[b].d = one;
+			((struct eng_block_q5_0 *)blocks)[b].d = d;
 			break;
 		case ENG_TYPE_Q5_1: {
 			struct eng_block_q5_1 *p = (struct eng_block_q5_1 *)blocks + b;
 
-			p->d = one;
+			p->d = d;
 			p->m = m;
 			break;
 		}
 		case ENG_TYPE_Q2_K: {
 			struct eng_block_q2_k *p = (struct eng_block_q2_k *)blocks + b;
 
-			p->d = one;
+			p->d = d;
 			p->dmin = m;
 			break;
 		}
 		case ENG_TYPE_Q3_K:
-			((struct eng_block_q3_k *)blocks)[b].d = one;
+			((struct eng_block_q3_k *)blocks)[b].d = d;
 			break;
 		case ENG_TYPE_Q4_K: {
 			struct eng_block_q4_k *p = (struct eng_block_q4_k *)blocks + b;
 
-			p->d = one;
+			p->d = d;
 			p->dmin = m;
 			break;
 		}
 		case ENG_TYPE_Q5_K: {
 			struct eng_block_q5_k *p = (struct eng_block_q5_k *)blocks + b;
 
-			p->d = one;
+			p->d = d;
 			p->dmin = m;
 			break;
 		}
 		case ENG_TYPE_Q6_K:
-			((struct eng_block_q6_k *)blocks)[b].d = one;
+			((struct eng_block_q6_k *)blocks)[b].d = d;
 			break;
 		default:
 			fail();
