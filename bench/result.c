@@ -672,11 +672,24 @@ static void print_estimate_note(const struct bench_run *r, int ci, const struct 
 		bench_config_summarize_source(r, ci, dl, &lo);
 		bench_config_summarize_source(r, ci, dh, &hi);
 	}
-	if (dl >= 0 && dh >= 0 && s->decode_jpt_net.n > 0 && lo.decode_jpt_net.n > 0 && hi.decode_jpt_net.n > 0)
-		fprintf(f, "  ESTIMATED J/token (net) %.4g, range %.4g-%.4g (low/high coefficients%s%s)\n",
-			s->decode_jpt_net.median, lo.decode_jpt_net.median, hi.decode_jpt_net.median,
-			r->domains[s->source].range_sets[0] ? ": " : "", r->domains[s->source].range_sets);
-	else if (s->decode_jpt_net.n > 0)
+	if (dl >= 0 && dh >= 0 && s->decode_jpt_net.n > 0 && lo.decode_jpt_net.n > 0 && hi.decode_jpt_net.n > 0) {
+		char a[32], b[32];
+
+		/* sets that differ only in terms the net figure subtracts (CCF's low and high for
+		 * first-generation EPYC differ in memory watts alone) give no spread: say so rather
+		 * than print a range of one number */
+		snprintf(a, sizeof a, "%.4g", lo.decode_jpt_net.median);
+		snprintf(b, sizeof b, "%.4g", hi.decode_jpt_net.median);
+		if (!strcmp(a, b))
+			fprintf(f, "  ESTIMATED J/token (net) %.4g, no spread: the low and high coefficients (%s) give "
+				   "the same net figure here\n",
+				s->decode_jpt_net.median,
+				r->domains[s->source].range_sets[0] ? r->domains[s->source].range_sets : "of the model");
+		else
+			fprintf(f, "  ESTIMATED J/token (net) %.4g, range %s-%s (low/high coefficients%s%s)\n",
+				s->decode_jpt_net.median, a, b, r->domains[s->source].range_sets[0] ? ": " : "",
+				r->domains[s->source].range_sets);
+	} else if (s->decode_jpt_net.n > 0)
 		fprintf(f, "  ESTIMATED J/token (net) %.4g (this model gives no range)\n", s->decode_jpt_net.median);
 	if (with_model)
 		fprintf(f, "  model: %s\n", r->domains[s->source].model);

@@ -38,6 +38,10 @@ struct pwr_dom {
 	 * over the time between them (not all into the last poll); windows count distinct
 	 * readings only. */
 	bool stale_repeats;
+	/* Set by a backend's read when its value belongs to an instant it chose (a model's domain and
+	 * its bounds computed from one shared sample, see pwr_shared_sample); 0: the sampler stamps
+	 * the reading with the middle of the read call. */
+	int64_t sample_t_ns;
 };
 
 /* What discover() works with: where to look, and where to put what it finds. */
@@ -108,6 +112,28 @@ char *pwr_path(char *buf, size_t len, const char *root, const char *rel);
  * closer together than one wrap period (see sampler.c).
  */
 uint64_t pwr_counter_delta(uint64_t prev, uint64_t cur, uint64_t range);
+
+/*
+ * One sample of (time, this process's CPU seconds) shared by an estimated domain and the bounds
+ * of its range. Read one by one, each would see the process's CPU time a few microseconds later;
+ * while the process keeps several CPUs busy the three figures then disagree by more than the
+ * bounds differ where the coefficient sets agree, and a range can come out inverted. Each domain
+ * keeps `seen`, the last sample it used: a domain that has used the current sample takes a new
+ * one, the others use the current one. So in every sampling round the first of them to be read
+ * takes the sample and the rest reuse it, whichever of them are open.
+ */
+struct pwr_shared_sample {
+	int refs; /* domains holding it; the last to close frees it */
+	uint64_t seq;
+	int64_t t_ns;
+	double cpu_s;
+	int rc; /* the sample's read error, or 0 */
+};
+
+/* Returns sh's sample for a domain that last used sample *seen, taking a new one with
+ * cpu(ctx, &seconds) when needed; sets *t_ns and *cpu_s, and returns 0 or the read's -errno. */
+int pwr_shared_sample(struct pwr_shared_sample *sh, uint64_t *seen, int (*cpu)(const void *ctx, double *s),
+		      const void *ctx, int64_t *t_ns, double *cpu_s);
 
 /* ---- hardware probe backends (perf_power.c, msr.c, papi_energy.c, nvml.c, battery.c, hwmon.c) */
 

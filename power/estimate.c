@@ -498,13 +498,15 @@ struct estimate_priv {
 	int which; /* -1 the model, 0 its low bound, 1 its high bound */
 	int64_t t0_ns, cpu0_ns;
 	uint64_t last;
+	struct pwr_shared_sample *sh; /* the (time, CPU time) sample the model and its bounds share */
+	uint64_t seen;                /* the last shared sample this domain used */
 };
 
 #define FRACTIONS_FILE "configs/hardware/ranges/tdp-fractions.json"
 
 /* Adds estimate:cpu (which -1) or its bound estimate:cpu-low / -high. */
 static int add_estimate_domain(struct pwr_discover *d, const struct pwr_estimate_model *m, int which,
-			       int64_t t0_ns, int64_t cpu0_ns)
+			       int64_t t0_ns, int64_t cpu0_ns, struct pwr_shared_sample *sh)
 {
 	struct estimate_priv *p = calloc(1, sizeof *p);
 	struct pwr_dom dom, *stored;
@@ -515,6 +517,7 @@ static int add_estimate_domain(struct pwr_discover *d, const struct pwr_estimate
 	p->which = which;
 	p->t0_ns = t0_ns;
 	p->cpu0_ns = cpu0_ns;
+	p->sh = sh;
 	memset(&dom, 0, sizeof dom);
 	pwr_strf(dom.desc.backend, sizeof dom.desc.backend, "estimate");
 	pwr_strf(dom.desc.domain, sizeof dom.desc.domain, "%s", which < 0 ? "cpu" : which == 0 ? "cpu-low" : "cpu-high");
@@ -536,12 +539,12 @@ static int add_estimate_domain(struct pwr_discover *d, const struct pwr_estimate
 			 m->range_text);
 	if (m->has_range)
 		pwr_strf(dom.desc.range_sets, sizeof dom.desc.range_sets, "%s", m->range_sets);
-	pwr_strf(dom.desc.unit, sizeof dom.desc.unit, "uJ (estimated)");
+	pwr_strf(dom.desc.unit, sizeof dom.desc.unit, "nJ (estimated)");
 	dom.desc.kind = PWR_ESTIMATED;
-	dom.desc.resolution_j = 1e-6;
+	dom.desc.resolution_j = 1e-9;
 	dom.value_kind = PWR_VALUE_COUNTER;
 	dom.range_raw = 0;
-	dom.joules_per_unit = 1e-6;
+	dom.joules_per_unit = 1e-9;
 	dom.backend = &pwr_backend_estimate;
 	dom.not_primary = which >= 0;
 	dom.priv = p;
@@ -550,6 +553,7 @@ static int add_estimate_domain(struct pwr_discover *d, const struct pwr_estimate
 		free(p);
 		return -ENOMEM;
 	}
+	sh->refs++;
 	return 0;
 }
 
@@ -573,6 +577,7 @@ static int estimate_discover(struct pwr_discover *d)
 	const struct pwr_opts *o = d->opts;
 	struct pwr_cpu_entry *rows = NULL;
 	struct pwr_estimate_model m;
+	struct pwr_shared_sample *sh;
 	int64_t t0, cpu0;
 	char name[160], alt[160], err[320], dir[PATH_MAX];
 	const char *user_db = d->hardware_db;
@@ -631,32 +636,53 @@ static int estimate_discover(struct pwr_discover *d)
 			d->unavailable(d, "estimate:range", "cannot use the published TDP fractions (%s): estimate:cpu has no range",
 				       m.range_text);
 	}
+	sh = calloc(1, sizeof *sh);
+	if (!sh)
+		return -ENOMEM;
 	t0 = pwr_now_ns();
 	cpu0 = process_cpu_ns();
-	if ((rc = add_estimate_domain(d, &m, -1, t0, cpu0)) < 0)
-		return rc;
-	if (m.has_range &&
-	    ((rc = add_estimate_domain(d, &m, 0, t0, cpu0)) < 0 || (rc = add_estimate_domain(d, &m, 1, t0, cpu0)) < 0))
-		return rc;
+	rc = add_estimate_domain(d, &m, -1, t0, cpu0, sh);
+	if (!rc && m.has_range)
+		rc = add_estimate_domain(d, &m, 0, t0, cpu0, sh);
+	if (!rc && m.has_range)
+		rc = add_estimate_domain(d, &m, 1, t0, cpu0, sh);
+	if (sh->refs == 0)
+		free(sh); /* no domain holds it */
+	return rc;
+}
+
+static int process_cpu_s(const void *ctx, double *s)
+{
+	int64_t ns = process_cpu_ns();
+
+	(void)ctx;
+	if (ns < 0)
+		return -ENOTSUP;
+	*s = (double)ns / 1e9;
 	return 0;
 }
 
 static int estimate_read(struct pwr_dom *dom, uint64_t *raw)
 {
 	struct estimate_priv *p = dom->priv;
-	int64_t cpu = process_cpu_ns();
-	double e_uj;
+	int64_t now;
+	double cpu, e_nj;
 	uint64_t v;
+	int rc;
 
-	if (cpu < 0 || p->cpu0_ns < 0)
+	if (p->cpu0_ns < 0)
 		return -ENOTSUP;
+	rc = pwr_shared_sample(p->sh, &p->seen, process_cpu_s, NULL, &now, &cpu);
+	if (rc < 0)
+		return rc;
+	dom->sample_t_ns = now;
 	{
-		double el = (double)(pwr_now_ns() - p->t0_ns) / 1e9, cs = (double)(cpu - p->cpu0_ns) / 1e9;
+		double el = (double)(now - p->t0_ns) / 1e9, cs = cpu - (double)p->cpu0_ns / 1e9;
 
-		e_uj = (p->which < 0 ? pwr_estimate_energy_j(&p->m, el, cs) : pwr_estimate_bound_j(&p->m, p->which, el, cs)) *
-		       1e6;
+		e_nj = (p->which < 0 ? pwr_estimate_energy_j(&p->m, el, cs) : pwr_estimate_bound_j(&p->m, p->which, el, cs)) *
+		       1e9;
 	}
-	v = e_uj > 0 ? (uint64_t)llround(e_uj) : 0;
+	v = e_nj > 0 ? (uint64_t)llround(e_nj) : 0;
 	if (v < p->last)
 		v = p->last; /* never run backwards on rounding */
 	p->last = v;
@@ -666,6 +692,10 @@ static int estimate_read(struct pwr_dom *dom, uint64_t *raw)
 
 static void estimate_close(struct pwr_dom *dom)
 {
+	struct estimate_priv *p = dom->priv;
+
+	if (p && p->sh && --p->sh->refs == 0)
+		free(p->sh);
 	free(dom->priv);
 	dom->priv = NULL;
 }

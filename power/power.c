@@ -76,6 +76,23 @@ uint64_t pwr_counter_delta(uint64_t prev, uint64_t cur, uint64_t range)
 	return range - prev + cur;
 }
 
+int pwr_shared_sample(struct pwr_shared_sample *sh, uint64_t *seen, int (*cpu)(const void *ctx, double *s),
+		      const void *ctx, int64_t *t_ns, double *cpu_s)
+{
+	if (sh->seq == 0 || *seen == sh->seq) {
+		int64_t a = pwr_now_ns(), b;
+
+		sh->rc = cpu(ctx, &sh->cpu_s);
+		b = pwr_now_ns();
+		sh->t_ns = a + (b - a) / 2;
+		sh->seq++;
+	}
+	*seen = sh->seq;
+	*t_ns = sh->t_ns;
+	*cpu_s = sh->cpu_s;
+	return sh->rc;
+}
+
 void pwr_strf(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;

@@ -145,10 +145,11 @@ static void take_reading(struct pwr_dom *d, struct pwr_series *ser)
 	/* The reading is stamped with the middle of the read call, so a read that took long (the
 	 * thread was preempted, the driver was slow) has an uncertain time: read again, up to
 	 * twice, and keep the tightest. */
+	d->sample_t_ns = 0;
 	a = pwr_now_ns();
 	rc = d->backend->read(d, &raw);
 	b = pwr_now_ns();
-	for (int attempt = 1; rc == 0 && b - a > SLOW_READ_NS && attempt < 3; attempt++) {
+	for (int attempt = 1; rc == 0 && !d->sample_t_ns && b - a > SLOW_READ_NS && attempt < 3; attempt++) {
 		uint64_t raw2 = 0;
 		int64_t a2 = pwr_now_ns();
 		int rc2 = d->backend->read(d, &raw2);
@@ -165,6 +166,12 @@ static void take_reading(struct pwr_dom *d, struct pwr_series *ser)
 		}
 	}
 	t = a + (b - a) / 2;
+	if (rc == 0 && d->sample_t_ns) {
+		/* the backend's own instant; kept in order with the samples before it */
+		t = d->sample_t_ns;
+		if (ser->n > 0 && t < ser->t_ns[ser->n - 1])
+			t = ser->t_ns[ser->n - 1];
+	}
 	if (rc < 0) {
 		char why[256];
 

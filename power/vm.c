@@ -3,13 +3,16 @@
  * nothing can be measured (see vm.h). Every domain is kind PWR_ESTIMATED with a `model` text that
  * names the coefficients, the micro-architecture and how it was chosen.
  *
- * Domains, each read as a counter of estimated microjoules since pwr_open:
+ * Domains, each read as a counter of estimated nanojoules since pwr_open:
  *   vm:process       this process's busy CPU time, default coefficients (the headline)
  *   vm:process-low   the same with every coefficient at its low value   } the range of
  *   vm:process-high  the same with every coefficient at its high value  } vm:process
  *   vm:machine       the whole VM's busy time from /proc/stat, default coefficients
  * On the real root, process CPU time comes from CLOCK_PROCESS_CPUTIME_ID (the same utime + stime
  * as /proc/self/stat, in ns rather than clock ticks); under a fake root from ROOT/proc/self/stat.
+ * The three vm:process domains compute each round's figures from one shared (time, CPU time)
+ * sample, so that the bounds of the range and the figure between them agree to the nanojoule
+ * wherever the coefficient sets do.
  */
 #include "power/backend.h"
 #include "power/estimate.h"
@@ -673,10 +676,14 @@ struct vm_priv {
 	unsigned long long busy_last; /* VM_MACHINE */
 	double e_j;                   /* VM_MACHINE and the VM_PROCESS bounds: accumulated */
 	uint64_t last;
+	struct pwr_shared_sample *sh; /* VM_PROCESS: the sample the three domains share */
+	uint64_t seen;                /* the last shared sample this domain used */
 };
 
-static int process_cpu_s(const struct vm_priv *p, double *s)
+static int process_cpu_s(const void *ctx, double *s)
 {
+	const struct vm_priv *p = ctx;
+
 	if (p->real_root) {
 		struct timespec ts;
 
@@ -712,6 +719,10 @@ static int add_domain(struct pwr_discover *d, const struct vm_priv *tmpl, enum v
 	*p = *tmpl;
 	p->what = what;
 	p->which = which;
+	if (what == VM_PROCESS)
+		p->sh->refs++;
+	else
+		p->sh = NULL;
 	memset(&dom, 0, sizeof dom);
 	pwr_strf(dom.desc.backend, sizeof dom.desc.backend, "vm");
 	pwr_strf(dom.desc.domain, sizeof dom.desc.domain, "%s", domain);
@@ -755,16 +766,18 @@ static int add_domain(struct pwr_discover *d, const struct vm_priv *tmpl, enum v
 	if (what == VM_PROCESS)
 		pwr_strf(dom.desc.range_sets, sizeof dom.desc.range_sets, "%s",
 		         p->boa.have ? "ccf-vcpu,boavizta-vcpu" : "ccf-vcpu");
-	pwr_strf(dom.desc.unit, sizeof dom.desc.unit, "uJ (estimated)");
+	pwr_strf(dom.desc.unit, sizeof dom.desc.unit, "nJ (estimated)");
 	dom.desc.kind = PWR_ESTIMATED;
-	dom.desc.resolution_j = 1e-6;
+	dom.desc.resolution_j = 1e-9;
 	dom.value_kind = PWR_VALUE_COUNTER;
-	dom.joules_per_unit = 1e-6;
+	dom.joules_per_unit = 1e-9;
 	dom.backend = &pwr_backend_vm;
 	dom.not_primary = what == VM_MACHINE || which != 0;
 	dom.priv = p;
 	stored = d->add(d, &dom);
 	if (!stored) {
+		if (p->sh)
+			p->sh->refs--;
 		free(p);
 		return -ENOMEM;
 	}
@@ -843,28 +856,37 @@ static int vm_discover(struct pwr_discover *d)
 		d->unavailable(d, "vm", "cannot read this process's CPU time (%s)", strerror(-rc));
 		return 0;
 	}
-	if ((rc = add_domain(d, &t, VM_PROCESS, 0, "process", how)) ||
-	    (rc = add_domain(d, &t, VM_PROCESS, 1, "process-low", how)) ||
-	    (rc = add_domain(d, &t, VM_PROCESS, 2, "process-high", how)) ||
-	    (rc = add_domain(d, &t, VM_MACHINE, 0, "machine", how)))
-		return rc;
-	return 0;
+	t.sh = calloc(1, sizeof *t.sh);
+	if (!t.sh)
+		return -ENOMEM;
+	rc = add_domain(d, &t, VM_PROCESS, 0, "process", how);
+	if (!rc)
+		rc = add_domain(d, &t, VM_PROCESS, 1, "process-low", how);
+	if (!rc)
+		rc = add_domain(d, &t, VM_PROCESS, 2, "process-high", how);
+	if (!rc)
+		rc = add_domain(d, &t, VM_MACHINE, 0, "machine", how);
+	if (t.sh->refs == 0)
+		free(t.sh); /* no domain holds it */
+	return rc;
 }
 
 static int vm_read(struct pwr_dom *dom, uint64_t *raw)
 {
 	struct vm_priv *p = dom->priv;
 	int64_t now = pwr_now_ns();
-	double e, el = (double)(now - p->t0_ns) / 1e9;
+	double e, el;
 	uint64_t v;
 	int rc;
 
 	if (p->what == VM_PROCESS) {
 		double cpu;
 
-		rc = process_cpu_s(p, &cpu);
+		rc = pwr_shared_sample(p->sh, &p->seen, process_cpu_s, p, &now, &cpu);
 		if (rc < 0)
 			return rc;
+		dom->sample_t_ns = now;
+		el = (double)(now - p->t0_ns) / 1e9;
 		if (p->which == 0 || !p->boa.have) {
 			e = pwr_vm_energy_j(&p->k, p->which, p->n_vcpu, p->mem_gb, el,
 			                    cpu - p->cpu0_s);
@@ -903,7 +925,7 @@ static int vm_read(struct pwr_dom *dom, uint64_t *raw)
 		p->t_last_ns = now;
 		e = p->e_j;
 	}
-	v = e > 0 ? (uint64_t)llround(e * 1e6) : 0;
+	v = e > 0 ? (uint64_t)llround(e * 1e9) : 0;
 	if (v < p->last)
 		v = p->last; /* never run backwards on rounding */
 	p->last = v;
@@ -913,6 +935,10 @@ static int vm_read(struct pwr_dom *dom, uint64_t *raw)
 
 static void vm_close(struct pwr_dom *dom)
 {
+	struct vm_priv *p = dom->priv;
+
+	if (p && p->sh && --p->sh->refs == 0)
+		free(p->sh);
 	free(dom->priv);
 	dom->priv = NULL;
 }

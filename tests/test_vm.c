@@ -481,6 +481,69 @@ static void range_covers_ccf_and_boavizta(void **state)
 	free(root);
 }
 
+/* A first-generation EPYC, whose CCF low and high sets differ only in memory watts: the three
+ * vm:process domains take each round's figures from one sample (the same timestamps), so net of
+ * each set's idle floor they agree to the nanojoule. Read one by one, each saw the process's CPU
+ * time at its own instant, and the printed range could exclude the figure or run backwards. */
+static void bounds_share_each_sample(void **state)
+{
+	char *root = make_root();
+	struct pwr_opts o = {.sysfs_root = root, .interval_ms = 20};
+	struct pwr_set *s;
+	struct pwr_sample *v[3] = {NULL, NULL, NULL};
+	struct pwr_vm_coef k;
+	double tick = 1.0 / (double)sysconf(_SC_CLK_TCK), mem_gb = 8000000.0 * 1024 / 1e9;
+	const char *ids[3] = {"vm:process", "vm:process-low", "vm:process-high"};
+	size_t n[3];
+	char err[320];
+
+	(void)state;
+	fs_put(root, "proc/cpuinfo",
+	       "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 23\nmodel\t\t: 1\n"
+	       "model name\t: AMD EPYC\nstepping\t: 2\nflags\t\t: fpu avx2 hypervisor\n");
+	assert_int_equal(pwr_vm_coef_load(COEF, "zen1", &k, err, sizeof err), 0);
+	/* the case in point: only the memory term tells the sets apart */
+	assert_true(k.min_w[1] == k.min_w[2] && k.max_w[1] == k.max_w[2]);
+	assert_true(k.mem_w_per_gb[1] < k.mem_w_per_gb[2]);
+	s = fs_open_one(&pwr_backend_vm, &o);
+	assert_string_equal(pwr_domain(s, fs_dom_index(s, "vm:process"))->unit, "nJ (estimated)");
+	assert_int_equal(pwr_sampler_start(s, err, sizeof err), 0);
+	for (int step = 1; step <= 6; step++) {
+		sleep_ms(30);
+		fake_proc(root, 100 + 7 * (unsigned long long)step, 1000 + 20 * (unsigned long long)step, 3000);
+	}
+	sleep_ms(30);
+	pwr_sampler_stop(s);
+	for (int d = 0; d < 3; d++) {
+		int i = fs_dom_index(s, ids[d]);
+
+		assert_true(i >= 0);
+		n[d] = pwr_samples(s, i, &v[d]);
+	}
+	assert_true(n[0] >= 8);
+	assert_true(n[1] == n[0] && n[2] == n[0]);
+	for (size_t j = 0; j < n[0]; j++) {
+		double el = (double)(v[0][j].t_ns - v[0][0].t_ns) / 1e9, net[3];
+
+		if (v[1][j].t_ns != v[0][j].t_ns || v[2][j].t_ns != v[0][j].t_ns)
+			fail_msg("sample %zu: read at %lld, %lld and %lld ns", j, (long long)v[0][j].t_ns,
+			         (long long)v[1][j].t_ns, (long long)v[2][j].t_ns);
+		for (int d = 0; d < 3; d++)
+			net[d] = v[d][j].energy_j - pwr_vm_energy_j(&k, d, 4, mem_gb, el, 0);
+		if (fabs(net[1] - net[0]) > 3e-9 || fabs(net[2] - net[0]) > 3e-9)
+			fail_msg("sample %zu: net %.9f J (default), %.9f (low), %.9f (high)", j, net[0],
+			         net[1], net[2]);
+		/* and that net is the process's busy time at the sample */
+		if (j == n[0] - 1 && fabs(net[0] - (k.max_w[0] - k.min_w[0]) * 42 * tick) > 3e-9)
+			fail_msg("net %.9f J, want %.9f J", net[0], (k.max_w[0] - k.min_w[0]) * 42 * tick);
+	}
+	for (int d = 0; d < 3; d++)
+		free(v[d]);
+	pwr_close(s);
+	tu_rmtree(root);
+	free(root);
+}
+
 /* A broken Boavizta file is reported (vm:boavizta unavailable, with file and position), and the
  * vm model still runs with CCF's range alone. */
 static void broken_boavizta_file_is_reported(void **state)
@@ -523,6 +586,7 @@ int main(void)
 	    cmocka_unit_test(boavizta_set_hand_computed),
 	    cmocka_unit_test(range_covers_ccf_and_boavizta),
 	    cmocka_unit_test(broken_boavizta_file_is_reported),
+	    cmocka_unit_test(bounds_share_each_sample),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
