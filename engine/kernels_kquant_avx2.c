@@ -135,6 +135,18 @@ TGT_INLINE __m256i sum64(__m256i a, __m256i b)
 /* ---- Q4_K / Q5_K ---- */
 
 /*
+ * Bit `bit` (0..7) of each byte of hb as 0x10 in that byte: one 16-bit shift brings it to bit 4
+ * and a mask keeps it. A left shift by 4 - bit fills bit 4 of a byte only from its own bit; a
+ * right shift by bit - 4 (at most 3) reads bit 4 + (bit - 4) <= 7 of the same byte.
+ */
+TGT_INLINE __m256i bit_to_16(__m256i hb, const int bit)
+{
+	const __m256i at4 = bit <= 4 ? _mm256_slli_epi16(hb, 4 - bit) : _mm256_srli_epi16(hb, bit - 4);
+
+	return _mm256_and_si256(at4, _mm256_set1_epi8(0x10));
+}
+
+/*
  * nt tokens (1..4) of one row: out[t] = row . x_t. With q5, the fifth bits come from qh.
  *
  * p[s] = maddubs(quants of sub-block s, q8) holds 16 pair sums of sub-block s. Instead of one
@@ -164,7 +176,6 @@ TGT_INLINE void q45k_row(const char *row, int64_t nbk, const struct eng_block_q8
 		if (q5) {
 			const struct eng_block_q5_k *wb = (const struct eng_block_q5_k *)row + b;
 			__m256i hb = _mm256_loadu_si256((const __m256i *)wb->qh);
-			const __m256i one = _mm256_set1_epi8(1);
 
 			_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
 			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
@@ -174,12 +185,9 @@ TGT_INLINE void q45k_row(const char *row, int64_t nbk, const struct eng_block_q8
 			f16x2(&wb->d, &d, &dmin);
 			_Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
 				__m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * k));
-				__m256i h0 = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * k)), one);
-				__m256i h1 = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * k + 1)), one);
-
-				lo[k] = _mm256_or_si256(_mm256_and_si256(q, low4), _mm256_slli_epi16(h0, 4));
+				lo[k] = _mm256_or_si256(_mm256_and_si256(q, low4), bit_to_16(hb, 2 * k));
 				hi[k] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4),
-							_mm256_slli_epi16(h1, 4));
+							bit_to_16(hb, 2 * k + 1));
 			}
 		} else {
 			const struct eng_block_q4_k *wb = (const struct eng_block_q4_k *)row + b;
