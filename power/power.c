@@ -79,7 +79,7 @@ uint64_t pwr_counter_delta(uint64_t prev, uint64_t cur, uint64_t range)
 int pwr_shared_sample(struct pwr_shared_sample *sh, uint64_t *seen, int (*cpu)(const void *ctx, double *s),
 		      const void *ctx, int64_t *t_ns, double *cpu_s)
 {
-	if (sh->seq == 0 || *seen == sh->seq) {
+	if (*seen == sh->seq) { /* this domain used the current sample (or none was taken yet) */
 		int64_t a = pwr_now_ns(), b;
 
 		sh->rc = cpu(ctx, &sh->cpu_s);

@@ -719,9 +719,7 @@ static int add_domain(struct pwr_discover *d, const struct vm_priv *tmpl, enum v
 	*p = *tmpl;
 	p->what = what;
 	p->which = which;
-	if (what == VM_PROCESS)
-		p->sh->refs++;
-	else
+	if (what != VM_PROCESS)
 		p->sh = NULL;
 	memset(&dom, 0, sizeof dom);
 	pwr_strf(dom.desc.backend, sizeof dom.desc.backend, "vm");
@@ -776,11 +774,11 @@ static int add_domain(struct pwr_discover *d, const struct vm_priv *tmpl, enum v
 	dom.priv = p;
 	stored = d->add(d, &dom);
 	if (!stored) {
-		if (p->sh)
-			p->sh->refs--;
 		free(p);
 		return -ENOMEM;
 	}
+	if (p->sh)
+		p->sh->refs++;
 	return 0;
 }
 
@@ -874,7 +872,7 @@ static int vm_discover(struct pwr_discover *d)
 static int vm_read(struct pwr_dom *dom, uint64_t *raw)
 {
 	struct vm_priv *p = dom->priv;
-	int64_t now = pwr_now_ns();
+	int64_t now;
 	double e, el;
 	uint64_t v;
 	int rc;
@@ -915,6 +913,7 @@ static int vm_read(struct pwr_dom *dom, uint64_t *raw)
 		unsigned long long busy, total;
 		int n;
 
+		now = pwr_now_ns();
 		rc = pwr_procstat_read(p->root, &n, &busy, &total);
 		if (rc < 0)
 			return rc;
