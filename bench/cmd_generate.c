@@ -339,6 +339,7 @@ static void print_json(const struct gen_opts *o, struct eng_model *m, const stru
 	cJSON_AddNumberToObject(root, "file_bytes", (double)d.file_bytes);
 	cJSON_AddNumberToObject(root, "weight_bytes", (double)d.weight_bytes);
 	cJSON_AddNumberToObject(root, "decode_bytes_per_token", (double)d.decode_bytes_per_token);
+	cJSON_AddNumberToObject(root, "relaid_bytes", (double)d.relaid_bytes);
 	cJSON_AddNumberToObject(root, "kv_cache_bytes", (double)r->kv_bytes);
 	cJSON_AddNumberToObject(root, "peak_rss_bytes", (double)peak_rss_bytes());
 	if (r->text)
@@ -494,6 +495,14 @@ int cmd_generate(int argc, char **argv)
 	fprintf(stderr, "peak RSS: %.1f MiB, KV cache %.1f MiB, %d thread%s, %s kernels (ISA path %s)\n",
 		peak_rss_bytes() / 1048576.0, r.kv_bytes / 1048576.0, (int)o.threads, o.threads == 1 ? "" : "s",
 		eng_simd_name(), eng_isa_name());
+	{
+		struct eng_model_desc md;
+
+		eng_model_describe(m, &md);
+		if (md.relaid_bytes)
+			fprintf(stderr, "weights: %.1f MiB reordered at load into the kernels' own layout (Q4_K)\n",
+				md.relaid_bytes / 1048576.0);
+	}
 	if (eng_isa_note())
 		fprintf(stderr, "warning: %s\n", eng_isa_note());
 	rc = 0;

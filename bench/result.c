@@ -118,6 +118,7 @@ static void add_model_facts(cJSON *m, const struct eng_model_desc *d, const char
 	cJSON_AddStringToObject(m, "type", eng_type_name(d->wtype) ? eng_type_name(d->wtype) : "?");
 	cJSON_AddNumberToObject(m, "weight_bytes", (double)d->weight_bytes);
 	cJSON_AddNumberToObject(m, "decode_bytes_per_token", (double)d->decode_bytes_per_token);
+	cJSON_AddNumberToObject(m, "relaid_bytes", (double)d->relaid_bytes);
 	add_str_or_null(m, "sha256", sha, sha_reason);
 }
 

@@ -132,6 +132,8 @@ struct eng_model_desc {
 	uint64_t file_bytes;    /* 0 for in-memory models */
 	uint64_t weight_bytes;  /* bytes of all weight tensors as stored */
 	uint64_t decode_bytes_per_token; /* weight bytes one decode step reads (bandwidth bound) */
+	uint64_t relaid_bytes;  /* weight bytes reordered at load into the kernels' own layout (the
+				 * same bytes, another order: engine/kquants.h), 0 if none */
 };
 void eng_model_describe(const struct eng_model *m, struct eng_model_desc *d);
 

@@ -534,6 +534,14 @@ int gguf_open(const char *path, struct gguf_file **out, char *err, size_t errlen
 	return 0;
 }
 
+int gguf_map_writable(struct gguf_file *f)
+{
+	if (!f->map)
+		return -EINVAL;
+	/* a private mapping: writes make the process's own copy of a page, the file is untouched */
+	return mprotect(f->map, f->map_len, PROT_READ | PROT_WRITE) ? -errno : 0;
+}
+
 void gguf_close(struct gguf_file *f)
 {
 	if (!f)

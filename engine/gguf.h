@@ -99,6 +99,9 @@ int gguf_open(const char *path, struct gguf_file **out, char *err, size_t errlen
 /* Parses a file already in memory (`buf` must outlive the result); `name` is used in messages. */
 int gguf_parse(const void *buf, size_t size, const char *name, struct gguf_file **out, char *err,
 	       size_t errlen);
+/* Makes the mapping of a file opened with gguf_open writable (MAP_PRIVATE: the changes stay in
+ * this process), for weights a kernel set reorders in place. 0 or -errno. */
+int gguf_map_writable(struct gguf_file *f);
 void gguf_close(struct gguf_file *f);
 
 /* Metadata lookups; NULL / -ENOENT when the key is absent, -EINVAL for a wrong type. */

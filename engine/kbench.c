@@ -291,6 +291,9 @@ int eng_kbench_prepare(const struct eng_kbench_case *c, int n_threads, uint64_t 
 		}
 		free(row);
 		k->w = (struct eng_mat){ .data = k->wdata, .type = c->type, .rows = c->rows, .cols = c->cols, .row_bytes = rb };
+		/* in the layout the model loader would give this type (the same bytes, reordered) */
+		if (eng_weight_layout(c->type) != ENG_LAYOUT_GGML)
+			(void)eng_mat_relayout(&k->w, eng_weight_layout(c->type), k->wdata);
 		k->n_x = (size_t)c->n_tok * (size_t)c->cols;
 		k->n_y = (size_t)c->n_tok * (size_t)c->rows;
 		break;

@@ -12,6 +12,7 @@
  */
 #include "engine/kernels_impl.h"
 
+#include <errno.h>
 #include <pthread.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -218,6 +219,44 @@ static void qact_worker(void *arg, int ith, int nth)
 }
 
 /* Runs the row kernels of n_w matrices that share the activations `a`, as one dispatch. */
+/* The set's kernel for w, or the reference one when w is in a layout the set does not read. */
+static eng_mm_fn mm_for(const struct eng_kernel_set *ks, const struct eng_mat *w)
+{
+	if (w->layout != ENG_LAYOUT_GGML && (!ks->weight_layout || ks->weight_layout(w->type) != w->layout))
+		return eng_kset_ref.mm[w->type];
+	return ks->mm[w->type];
+}
+
+int eng_weight_layout(int type)
+{
+	const struct eng_kernel_set *ks = eng_kernels_active();
+
+	return ks->weight_layout ? ks->weight_layout(type) : ENG_LAYOUT_GGML;
+}
+
+int eng_mat_relayout(struct eng_mat *w, int layout, void *dst)
+{
+	int64_t nb = w->cols / ENG_QK_K;
+
+	if (w->layout != ENG_LAYOUT_GGML || layout != ENG_LAYOUT_Q4K_T || w->type != ENG_TYPE_Q4_K ||
+	    w->cols % ENG_QK_K != 0)
+		return -EINVAL;
+	for (int64_t r = 0; r < w->rows; r++) {
+		const struct eng_block_q4_k *in =
+			(const struct eng_block_q4_k *)((const char *)w->data + r * (int64_t)w->row_bytes);
+		struct eng_block_q4_k *out = (struct eng_block_q4_k *)((char *)dst + r * (int64_t)w->row_bytes);
+
+		for (int64_t b = 0; b < nb; b++) {
+			struct eng_block_q4_k g = in[b]; /* dst may be w->data itself */
+
+			eng_q4k_to_t(&g, &out[b], 1);
+		}
+	}
+	w->data = dst;
+	w->layout = layout;
+	return 0;
+}
+
 static void run_rows(const struct eng_kernel_set *ks, struct eng_pool *p, const struct eng_mat *const *w,
 		     int n_w, const struct eng_act *a, float *const *y)
 {
@@ -237,7 +276,7 @@ static void run_rows(const struct eng_kernel_set *ks, struct eng_pool *p, const 
 
 		job.w[k] = w[k];
 		job.y[k] = y[k];
-		job.fn[k] = ks->mm[w[k]->type];
+		job.fn[k] = mm_for(ks, w[k]);
 		job.chunk_rows[k] = per < 16 ? 16 : (per + 15) / 16 * 16;
 		job.first_chunk[k + 1] = job.first_chunk[k] + (w[k]->rows + job.chunk_rows[k] - 1) / job.chunk_rows[k];
 	}
@@ -259,7 +298,7 @@ static __attribute__((noinline)) void matmul_one_token_oom(const struct eng_kern
 	_Alignas(64) int8_t qs[MAX_COLS];
 	float d[MAX_COLS / ENG_QK8_0], c[MAX_COLS / ENG_QK8_0];
 	struct eng_act a = { .x = x, .qs = qs, .d = d, .c = c, .cols = w->cols, .nb = w->cols / ENG_QK8_0,
-			     .n_tok = 1, .wtype = w->type };
+			     .n_tok = 1, .wtype = w->type, .wlayout = w->layout };
 
 	assert(w->cols <= MAX_COLS && "matmul: out of memory for the activations");
 	if (eng_type_is_k(w->type)) {
@@ -306,14 +345,15 @@ void eng_matmul_multi_with(const struct eng_kernel_set *ks, struct eng_pool *p, 
 			   int n_w, const float *x, int n_tok, float *const *y)
 {
 	const struct eng_mat *w0 = w[0];
-	struct eng_act a = { .x = x, .cols = w0->cols, .nb = w0->cols / ENG_QK8_0, .n_tok = n_tok, .wtype = w0->type };
+	struct eng_act a = { .x = x, .cols = w0->cols, .nb = w0->cols / ENG_QK8_0, .n_tok = n_tok, .wtype = w0->type,
+			     .wlayout = w0->layout };
 	size_t qs_bytes, need, pk_bytes;
 	char *buf, *owned = NULL;
 
 	assert(n_w >= 1 && n_w <= ENG_MATMUL_MAX_MULTI);
 	for (int k = 0; k < n_w; k++) {
 		assert(w[k]->type >= 0 && w[k]->type < ENG_KTYPE_SLOTS && ks->mm[w[k]->type]);
-		if (w[k]->type != w0->type || w[k]->cols != w0->cols) {
+		if (w[k]->type != w0->type || w[k]->cols != w0->cols || w[k]->layout != w0->layout) {
 			/* different activation formats: one matmul each */
 			for (int i = 0; i < n_w; i++)
 				eng_matmul_multi_with(ks, p, &w[i], 1, x, n_tok, &y[i]);

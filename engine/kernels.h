@@ -64,6 +64,18 @@ void eng_pool_run_dynamic(struct eng_pool *p, void (*fn)(void *arg, int ith, int
 void eng_matmul(struct eng_pool *p, const struct eng_mat *w, const float *x, int n_tok, float *y);
 void eng_matmul_ref(const struct eng_mat *w, const float *x, int n_tok, float *y);
 /*
+ * Weight layouts. Kernel sets may read some types fastest in their own order of the same blocks
+ * (kquants.h: ENG_LAYOUT_Q4K_T for Q4_K on AVX2); the model loader reorders those matrices once.
+ * eng_weight_layout: the layout the active set wants for `type` (0: as stored).
+ * eng_mat_relayout: writes w's rows into dst (w->rows * w->row_bytes bytes; dst may be w->data
+ * itself, when that memory is writable) in `layout`, then points w at dst; w must be in the ggml
+ * layout. Returns 0, or -EINVAL when the type has no such layout (w untouched).
+ */
+enum { ENG_LAYOUT_GGML = 0, ENG_LAYOUT_Q4K_T = 1 };
+int eng_weight_layout(int type);
+int eng_mat_relayout(struct eng_mat *w, int layout, void *dst);
+
+/*
  * Several matmuls of the same input in one dispatch (Q/K/V, or gate and up): y[k] = w[k] x for
  * k < n_w (n_w <= ENG_MATMUL_MAX_MULTI). The activations are quantized once and the row chunks of
  * all matrices are shared out together, so threads wait for each other once instead of n_w

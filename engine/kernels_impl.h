@@ -39,7 +39,8 @@ struct eng_act {
 	int64_t cols;
 	int64_t nb;
 	int n_tok;
-	int wtype; /* the weight type of the matmul (enum eng_type) */
+	int wtype;   /* the weight type of the matmul (enum eng_type) */
+	int wlayout; /* and its layout (struct eng_mat.layout) */
 	/* the set's own rearrangement of qs/d for batches (pack_act), or NULL: then the row kernels
 	 * read qs/d/c as above */
 	const void *packed;
@@ -55,6 +56,10 @@ typedef void (*eng_qact_fn)(const float *x, int64_t n, int8_t *qs, float *d, flo
 struct eng_kernel_set {
 	const char *name;
 	eng_mm_fn mm[ENG_KTYPE_SLOTS]; /* indexed by weight type; NULL = not a weight type */
+	/* Optional (NULL = ggml layout for every type): the weight layout the set's mm kernel of a type
+	 * is fastest with. Its mm kernels take that layout and the ggml one; a matrix in a layout the
+	 * set does not name runs on the reference kernels, which take every layout. */
+	int (*weight_layout)(int type);
 	/* Optional (NULL = none): bytes of the set's packed form of Q8_0 activations `a` (0 = do not
 	 * pack this batch), and the packing itself into buf (64-byte aligned), which sets a->packed.
 	 * eng_matmul calls them once per call, after quantizing, before the row kernels. */
@@ -128,6 +133,11 @@ void eng_mm_q3_k_avx2(const struct eng_mat *w, const struct eng_act *a, float *y
 void eng_mm_q4_1_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 void eng_mm_q5_0_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 void eng_mm_q5_1_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+/* The AVX2 set's weight layouts (ENG_LAYOUT_Q4K_T for Q4_K unless the AVX-512 kernels run) and
+ * its packing of Q8_K activations into the T order for T-layout Q4_K matmuls. */
+int eng_kq_weight_layout_avx2(int type);
+size_t eng_kq_packed_bytes_t(const struct eng_act *a);
+void eng_kq_pack_act_t(struct eng_pool *p, struct eng_act *a, void *buf);
 /* eng_quantize_row_q8_k, bit for bit, for the AVX2 and AVX-512 sets. */
 void eng_quantize_row_q8_k_avx2(const float *x, struct eng_block_q8_k *y, int64_t n);
 void eng_quantize_row_q8_k_avx512(const float *x, struct eng_block_q8_k *y, int64_t n);

@@ -240,6 +240,67 @@ TGT_INLINE void q45k_row(const char *row, int64_t nbk, const struct eng_block_q8
 		out[t] = hsum4(acc[t]) - hsum8(accm[t]);
 }
 
+/* ---- Q4_K in the T layout ---- */
+
+/*
+ * nt tokens (1..4) of one row in the T layout (kquants.h) against activations in the T order
+ * (eng_block_q8_kt). The eight vectors of a super-block are unpacked once per pass; for each
+ * token the eight maddubs products are summed with plain adds, since lanes 2s and 2s + 1 of every
+ * product belong to sub-block s (16 products of 0..15 by |q8| <= 128 per lane: |lane| <= 30720),
+ * and one madd with [sc0 sc0 sc1 sc1 .. sc7 sc7] gives the eight sub-block sums. The mins term is
+ * one 128-bit madd of the mins with the activations' sums of 32. Per super-block that is about a
+ * third fewer instructions than q45k_row, whose fold is fifteen unpacks and adds.
+ */
+TGT_INLINE void q4kt_row(const char *row, int64_t nbk, const struct eng_block_q8_kt *const *xt, const int nt,
+			 float *out)
+{
+	const __m256i low4 = _mm256_set1_epi8(0x0f);
+	__m128 acc[4], accm[4];
+
+	for (int t = 0; t < 4; t++)
+		acc[t] = accm[t] = _mm_setzero_ps();
+	for (int64_t b = 0; b < nbk; b++) {
+		const struct eng_block_q4_k *wb = (const struct eng_block_q4_k *)row + b;
+		__m256i v[8], sc2;
+		__m128i sm, mins;
+		__m128 dd;
+		uint32_t dbits;
+
+		_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
+		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
+		_Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
+			__m256i q = _mm256_loadu_si256((const __m256i *)(wb->qs + 32 * c));
+
+			v[2 * c] = _mm256_and_si256(q, low4);
+			v[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+		}
+		sm = scales_mins(wb->scales);
+		sc2 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sm, sm));
+		mins = _mm_unpackhi_epi8(sm, _mm_setzero_si128());
+		memcpy(&dbits, &wb->d, 4);
+		dd = _mm_cvtph_ps(_mm_cvtsi32_si128((int)dbits)); /* d, dmin */
+		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
+			const struct eng_block_q8_kt *x = xt[t] + b;
+			__m256i p[8], f, s8;
+			__m128i s4, m4;
+			__m128 ds;
+
+			_Pragma("GCC unroll 8") for (int m = 0; m < 8; m++)
+				p[m] = _mm256_maddubs_epi16(v[m], _mm256_loadu_si256((const __m256i *)(x->qs + 32 * m)));
+			f = _mm256_add_epi16(_mm256_add_epi16(_mm256_add_epi16(p[0], p[1]), _mm256_add_epi16(p[2], p[3])),
+					     _mm256_add_epi16(_mm256_add_epi16(p[4], p[5]), _mm256_add_epi16(p[6], p[7])));
+			s8 = _mm256_madd_epi16(f, sc2);
+			s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+			m4 = _mm_madd_epi16(mins, _mm_loadu_si128((const __m128i *)x->bsums32));
+			ds = _mm_mul_ps(dd, _mm_set1_ps(x->d));
+			acc[t] = _mm_fmadd_ps(_mm_cvtepi32_ps(s4), _mm_shuffle_ps(ds, ds, 0x00), acc[t]);
+			accm[t] = _mm_fmadd_ps(_mm_cvtepi32_ps(m4), _mm_shuffle_ps(ds, ds, 0x55), accm[t]);
+		}
+	}
+	_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++)
+		out[t] = hsum4(acc[t]) - hsum4(accm[t]);
+}
+
 /* ---- Q6_K ---- */
 
 /*
@@ -532,12 +593,16 @@ TGT void eng_mm_q5_1_avx2(const struct eng_mat *w, const struct eng_act *a, floa
 
 /* ---- row-range drivers ---- */
 
-enum { KQ2, KQ3, KQ4, KQ5, KQ6 };
+/* KQ4T: Q4_K in the T layout, against the activations in the T order (xt) */
+enum { KQ2, KQ3, KQ4, KQ5, KQ6, KQ4T };
 
-TGT_INLINE void row_kind(int kind, const char *row, int64_t nbk, const struct eng_block_q8_k *const *xq, const int nt,
-			 float *out)
+TGT_INLINE void row_kind(int kind, const char *row, int64_t nbk, const struct eng_block_q8_k *const *xq,
+			 const struct eng_block_q8_kt *const *xt, const int nt, float *out)
 {
 	switch (kind) {
+	case KQ4T:
+		q4kt_row(row, nbk, xt, nt, out);
+		break;
 	case KQ2:
 		q23k_row(row, nbk, xq, nt, out, 0);
 		break;
@@ -555,20 +620,20 @@ TGT_INLINE void row_kind(int kind, const char *row, int64_t nbk, const struct en
 
 /* nt as a constant in each call, so the token loops unroll */
 TGT_INLINE void row_dispatch(const int kind, const char *row, int64_t nbk, const struct eng_block_q8_k *const *xq,
-			     int nt, float *out)
+			     const struct eng_block_q8_kt *const *xt, int nt, float *out)
 {
 	switch (nt) {
 	case 4:
-		row_kind(kind, row, nbk, xq, 4, out);
+		row_kind(kind, row, nbk, xq, xt, 4, out);
 		break;
 	case 3:
-		row_kind(kind, row, nbk, xq, 3, out);
+		row_kind(kind, row, nbk, xq, xt, 3, out);
 		break;
 	case 2:
-		row_kind(kind, row, nbk, xq, 2, out);
+		row_kind(kind, row, nbk, xq, xt, 2, out);
 		break;
 	default:
-		row_kind(kind, row, nbk, xq, 1, out);
+		row_kind(kind, row, nbk, xq, xt, 1, out);
 		break;
 	}
 }
@@ -585,12 +650,16 @@ TGT_INLINE void mm_k_avx2(const struct eng_mat *w, const struct eng_act *a, floa
 
 		for (int t0 = 0; t0 < a->n_tok; t0 += 4) {
 			const struct eng_block_q8_k *xq[4];
+			const struct eng_block_q8_kt *xt[4] = { NULL };
 			float out[4];
 			int nt = a->n_tok - t0 < 4 ? a->n_tok - t0 : 4;
 
-			for (int t = 0; t < nt; t++)
+			for (int t = 0; t < nt; t++) {
 				xq[t] = a->q8k + (int64_t)(t0 + t) * nbk;
-			row_dispatch(kind, row, nbk, xq, nt, out);
+				if (kind == KQ4T)
+					xt[t] = (const struct eng_block_q8_kt *)a->packed + (int64_t)(t0 + t) * nbk;
+			}
+			row_dispatch(kind, row, nbk, xq, xt, nt, out);
 			for (int t = 0; t < nt; t++)
 				y[(int64_t)(t0 + t) * w->rows + r] = out[t];
 		}
@@ -612,6 +681,12 @@ TGT static void mm_q4_k_avx2(const struct eng_mat *w, const struct eng_act *a, f
 	mm_k_avx2(w, a, y, r0, r1, KQ4);
 }
 
+/* A T-layout matrix; a->packed holds the activations in the T order (eng_kq_pack_act_t). */
+TGT static void mm_q4_kt_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+{
+	mm_k_avx2(w, a, y, r0, r1, KQ4T);
+}
+
 TGT static void mm_q5_k_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
 	mm_k_avx2(w, a, y, r0, r1, KQ5);
@@ -622,10 +697,38 @@ TGT static void mm_q6_k_avx2(const struct eng_mat *w, const struct eng_act *a, f
 	mm_k_avx2(w, a, y, r0, r1, KQ6);
 }
 
+/* ---- the T layout: which types, and the activations in its order ---- */
+
+int eng_kq_weight_layout_avx2(int type)
+{
+	return type == ENG_TYPE_Q4_K && eng_kquant_isa() == 256 ? ENG_LAYOUT_Q4K_T : ENG_LAYOUT_GGML;
+}
+
+size_t eng_kq_packed_bytes_t(const struct eng_act *a)
+{
+	if (a->wtype != ENG_TYPE_Q4_K || a->wlayout != ENG_LAYOUT_Q4K_T)
+		return 0;
+	return (size_t)a->n_tok * (size_t)(a->cols / ENG_QK_K) * sizeof(struct eng_block_q8_kt);
+}
+
+void eng_kq_pack_act_t(struct eng_pool *p, struct eng_act *a, void *buf)
+{
+	(void)p;
+	eng_q8k_to_t(a->q8k, buf, (int64_t)a->n_tok * (a->cols / ENG_QK_K));
+	a->packed = buf;
+}
+
 /* ---- the entries of the AVX2 kernel table ---- */
 
 void eng_mm_q4_k_x86(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
+	if (w->layout == ENG_LAYOUT_Q4K_T) {
+		if (a->packed)
+			mm_q4_kt_avx2(w, a, y, r0, r1);
+		else /* no buffer for the T order (out of memory): the reference reads the layout */
+			eng_mm_q4_k_ref(w, a, y, r0, r1);
+		return;
+	}
 	if (eng_kquant_isa() == 512)
 		eng_mm_q4_k_avx512(w, a, y, r0, r1);
 	else

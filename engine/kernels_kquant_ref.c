@@ -251,9 +251,24 @@ void eng_mm_q3_k_ref(const struct eng_mat *w, const struct eng_act *a, float *y,
 	mm_k(w, a, y, r0, r1, dot_q3_k);
 }
 
+/* A row in the T layout (kquants.h): each super-block back in ggml order, then as above. */
+static float dot_q4_k_t(const void *row, const struct eng_block_q8_k *x, int64_t nb)
+{
+	const struct eng_block_q4_k *wb = row;
+	float s = 0.0f;
+
+	for (int64_t b = 0; b < nb; b++) {
+		struct eng_block_q4_k g;
+
+		eng_q4k_from_t(&wb[b], &g, 1);
+		s += dot_q4_k(&g, &x[b], 1);
+	}
+	return s;
+}
+
 void eng_mm_q4_k_ref(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
-	mm_k(w, a, y, r0, r1, dot_q4_k);
+	mm_k(w, a, y, r0, r1, w->layout == ENG_LAYOUT_Q4K_T ? dot_q4_k_t : dot_q4_k);
 }
 
 void eng_mm_q5_k_ref(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)

@@ -102,6 +102,33 @@ void eng_kq_scales_mins8(const uint8_t *scales, uint8_t sc[8], uint8_t m[8]);
 /* The 16 signed scales (-32..31) of a Q3_K super-block. */
 void eng_kq_q3_scales(const uint8_t *scales, int8_t out[16]);
 
+/*
+ * The T layout of Q4_K (ENG_LAYOUT_Q4K_T, struct eng_mat.layout): the same 144-byte super-blocks
+ * with d, dmin and the packed scales unchanged and the 256 nibbles of qs reordered. Vector m
+ * (0..7) of the reordered block is nibble m % 2 of the 32 bytes at qs + 32 * (m / 2); its byte j
+ * holds element 4m + j % 4 of sub-block j / 4. So every 32-byte vector carries four consecutive
+ * weights of each of the eight sub-blocks, each int16 lane of a maddubs product belongs to one
+ * sub-block (lanes 2s, 2s + 1 to sub-block s) whatever the vector, and a kernel sums the eight
+ * products with plain adds and applies the scales with one madd: no unpacks or shuffles.
+ * The activations are reordered the same way (struct eng_block_q8_kt), once per matmul.
+ */
+/* n Q4_K super-blocks from the ggml layout to the T layout, and back. in != out. */
+void eng_q4k_to_t(const struct eng_block_q4_k *in, struct eng_block_q4_k *out, int64_t n);
+void eng_q4k_from_t(const struct eng_block_q4_k *in, struct eng_block_q4_k *out, int64_t n);
+
+/* A Q8_K block with its quants in the T order (qs[32m + j] = element 32 (j / 4) + 4m + j % 4 of
+ * the block) and, instead of sums of 16, the sum of each sub-block of 32. 32-byte aligned. */
+struct eng_block_q8_kt {
+	int8_t qs[ENG_QK_K];
+	int16_t bsums32[8];
+	float d;
+	float pad[3];
+};
+static_assert(sizeof(struct eng_block_q8_kt) == 288, "q8_Kt block is 288 bytes");
+
+/* n Q8_K blocks to the T order. */
+void eng_q8k_to_t(const struct eng_block_q8_k *in, struct eng_block_q8_kt *out, int64_t n);
+
 /* n floats (n % 256 == 0) -> Q8_K blocks, as ggml's reference quantizer (d = max / -127 of the
  * element of largest magnitude, round to nearest even, bsums of each 16). */
 void eng_quantize_row_q8_k(const float *x, struct eng_block_q8_k *y, int64_t n);

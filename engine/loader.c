@@ -683,17 +683,73 @@ fail:
 	return rc;
 }
 
+/*
+ * The matrices the forward pass multiplies (every layer's, and the output unless it is
+ * token_embd, whose rows are also looked up) in a type the active kernel set reads in its own
+ * layout (eng_weight_layout) are reordered once, in place: synthetic weights are the model's own
+ * memory, a file's mapping is private and made writable (its pages become the process's copies;
+ * the file is untouched). If the mapping cannot be made writable the matrices stay as stored,
+ * which every kernel reads.
+ */
+static int relayout_mat(struct eng_model *m, struct eng_mat *mat, bool *writable, char *err, size_t errlen)
+{
+	int layout = eng_weight_layout(mat->type), rc;
+
+	if (layout == ENG_LAYOUT_GGML || mat->layout == layout)
+		return 0;
+	if (!*writable) {
+		if (gguf_map_writable(m->gguf))
+			return 1; /* stays as stored */
+		*writable = true;
+	}
+	if ((rc = eng_mat_relayout(mat, layout, (void *)(uintptr_t)mat->data))) {
+		snprintf(err, errlen, "%s: cannot reorder a %s matrix for the %s kernels", m->desc.path,
+			 eng_type_name(mat->type), eng_kernels_isa());
+		return rc;
+	}
+	m->desc.relaid_bytes += (uint64_t)mat->rows * (uint64_t)mat->row_bytes;
+	return 0;
+}
+
+static int relayout_weights(struct eng_model *m, char *err, size_t errlen)
+{
+	struct eng_weights *w = &m->w;
+	bool writable = m->gguf == NULL;
+	int rc = 0;
+
+	for (int l = 0; l < m->cfg.n_layers && rc == 0; l++) {
+		struct eng_layer *L = &w->layers[l];
+		struct eng_mat *mats[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down };
+
+		for (size_t i = 0; i < sizeof mats / sizeof mats[0] && rc == 0; i++)
+			rc = relayout_mat(m, mats[i], &writable, err, errlen);
+	}
+	if (rc == 0 && w->output.data != w->token_embd.data)
+		rc = relayout_mat(m, &w->output, &writable, err, errlen);
+	return rc > 0 ? 0 : rc;
+}
+
 int eng_model_open(const char *spec, const struct eng_open_opts *opts, struct eng_model **out,
 		   char *err, size_t errlen)
 {
+	int rc;
+
 	*out = NULL;
 	if (!spec || !*spec) {
 		snprintf(err, errlen, "no model given");
 		return -EINVAL;
 	}
 	if (!strncmp(spec, "synth:", 6))
-		return eng_synth_open(spec + 6, opts, out, err, errlen);
-	return open_gguf(spec, opts, out, err, errlen);
+		rc = eng_synth_open(spec + 6, opts, out, err, errlen);
+	else
+		rc = open_gguf(spec, opts, out, err, errlen);
+	if (rc || (opts && opts->vocab_only) || !(*out)->w.layers)
+		return rc;
+	if ((rc = relayout_weights(*out, err, errlen))) {
+		eng_model_close(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 void eng_model_close(struct eng_model *m)

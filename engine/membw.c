@@ -412,8 +412,15 @@ int eng_membw_matvec(int type, int64_t rows, int64_t cols, int n_threads, size_t
 	/* the pages the read bandwidth was measured on (measure) */
 	(void)madvise(data, mat_bytes * (size_t)n_copies, MADV_HUGEPAGE);
 #endif
-	for (int64_t k = 0; k < n_copies; k++)
+	for (int64_t k = 0; k < n_copies; k++) {
+		struct eng_mat w = { .data = data + (size_t)k * mat_bytes, .type = type, .rows = rows, .cols = cols,
+				     .row_bytes = row_bytes };
+
 		mv_fill_matrix(type, data + (size_t)k * mat_bytes, rows, row_bytes, cols, &f);
+		/* in the layout the model loader would give this type (the same bytes, reordered) */
+		if (eng_weight_layout(type) != ENG_LAYOUT_GGML)
+			(void)eng_mat_relayout(&w, eng_weight_layout(type), data + (size_t)k * mat_bytes);
+	}
 	for (int64_t c = 0; c < cols; c++)
 		x[c] = (float)(int32_t)(mv_next(&f) >> 32) * 0x1p-31f;
 	out->n_threads = n_threads;
@@ -426,7 +433,7 @@ int eng_membw_matvec(int type, int64_t rows, int64_t cols, int n_threads, size_t
 
 		for (int64_t k = 0; k < n_copies; k++) {
 			struct eng_mat w = { .data = data + (size_t)k * mat_bytes, .type = type, .rows = rows,
-					     .cols = cols, .row_bytes = row_bytes };
+					     .cols = cols, .row_bytes = row_bytes, .layout = eng_weight_layout(type) };
 
 			eng_matmul(pool, &w, x, 1, y);
 		}

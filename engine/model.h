@@ -16,6 +16,8 @@ struct eng_mat {
 	int64_t rows;     /* ggml ne[1] */
 	int64_t cols;     /* ggml ne[0] */
 	size_t row_bytes; /* bytes per row */
+	int layout;       /* ENG_LAYOUT_GGML (0): as stored in files; else a kernel set's own order of
+			   * the same blocks (kquants.h), see eng_mat_relayout */
 };
 
 struct eng_layer {

@@ -19,6 +19,7 @@
 #include "engine/kquants.h"
 
 #include <float.h>
+#include <stdbool.h>
 #include <math.h>
 #include <string.h>
 
@@ -826,5 +827,71 @@ void eng_kq_dequantize_row(int type, const void *src, float *y, int64_t n)
 	case ENG_TYPE_Q5_K: dequantize_q5_k(src, y, n); break;
 	case ENG_TYPE_Q6_K: dequantize_q6_k(src, y, n); break;
 	default: assert(!"eng_kq_dequantize_row: unsupported type");
+	}
+}
+
+/* ---- the T layout of Q4_K (kquants.h) ---- */
+
+/* Where element e of sub-block s of a ggml-layout Q4_K block lives in the T layout: byte
+ * *byte of qs, the high nibble when *hi. Vector m = e / 4 holds it at byte j = 4s + e % 4. */
+static void q4k_t_pos(int s, int e, int *byte, int *hi)
+{
+	int m = e / 4, j = 4 * s + e % 4;
+
+	*byte = 32 * (m / 2) + j;
+	*hi = m % 2;
+}
+
+/* Moves every nibble of n blocks from the ggml layout to the T layout (to_t) or back. */
+static void q4k_reorder(const struct eng_block_q4_k *in, struct eng_block_q4_k *out, int64_t n, bool to_t)
+{
+	for (int64_t b = 0; b < n; b++) {
+		const struct eng_block_q4_k *x = &in[b];
+		struct eng_block_q4_k *y = &out[b];
+
+		y->d = x->d;
+		y->dmin = x->dmin;
+		memcpy(y->scales, x->scales, sizeof y->scales);
+		memset(y->qs, 0, sizeof y->qs);
+		for (int s = 0; s < 8; s++)
+			for (int e = 0; e < 32; e++) {
+				int g_byte = 32 * (s / 2) + e, g_hi = s % 2, t_byte, t_hi;
+				int from_byte, from_hi, to_byte, to_hi;
+
+				q4k_t_pos(s, e, &t_byte, &t_hi);
+				from_byte = to_t ? g_byte : t_byte;
+				from_hi = to_t ? g_hi : t_hi;
+				to_byte = to_t ? t_byte : g_byte;
+				to_hi = to_t ? t_hi : g_hi;
+				y->qs[to_byte] |= (uint8_t)(((from_hi ? x->qs[from_byte] >> 4 : x->qs[from_byte]) & 0x0f)
+							    << (to_hi ? 4 : 0));
+			}
+	}
+}
+
+void eng_q4k_to_t(const struct eng_block_q4_k *in, struct eng_block_q4_k *out, int64_t n)
+{
+	q4k_reorder(in, out, n, true);
+}
+
+void eng_q4k_from_t(const struct eng_block_q4_k *in, struct eng_block_q4_k *out, int64_t n)
+{
+	q4k_reorder(in, out, n, false);
+}
+
+void eng_q8k_to_t(const struct eng_block_q8_k *in, struct eng_block_q8_kt *out, int64_t n)
+{
+	for (int64_t b = 0; b < n; b++) {
+		const struct eng_block_q8_k *x = &in[b];
+		struct eng_block_q8_kt *y = &out[b];
+
+		/* four bytes at a time: dword 8m + s of the T order is dword 8s + m of the block */
+		for (int m = 0; m < 8; m++)
+			for (int s = 0; s < 8; s++)
+				memcpy(y->qs + 32 * m + 4 * s, x->qs + 32 * s + 4 * m, 4);
+		for (int s = 0; s < 8; s++)
+			y->bsums32[s] = (int16_t)(x->bsums[2 * s] + x->bsums[2 * s + 1]);
+		y->d = x->d;
+		memset(y->pad, 0, sizeof y->pad);
 	}
 }

@@ -76,7 +76,7 @@ static void *keep(struct test_model *t, void *p)
 /* A rows x cols matrix of uniform values in [-scale, scale) stored as `type`. */
 static struct eng_mat make_mat(struct test_model *t, int type, int rows, int cols, double scale)
 {
-	struct eng_mat w = { NULL, type, rows, cols, eng_row_bytes(type, cols) };
+	struct eng_mat w = { NULL, type, rows, cols, eng_row_bytes(type, cols), ENG_LAYOUT_GGML };
 	float *row = malloc((size_t)cols * sizeof *row);
 	char *data = keep(t, malloc(w.row_bytes * (size_t)rows));
 

@@ -393,7 +393,7 @@ static void test_batch_gemm_vs_ref(void **state)
 					free(yr);
 				}
 	}
-	tu_note("%d of %d kernel sets pack K-quant batches", packing, n_sets);
+	tu_note("%d of %d kernel sets pack K-quant activations (for a batch GEMM or a weight layout of their own)", packing, n_sets);
 	eng_pool_free(pool);
 }
 
@@ -575,17 +575,43 @@ static void test_integer_parts_exact(void **state)
 		set_scales(type, data, ROWS * COLS / eng_type_block(type), 0x3c00, 0x3c00);
 		m.data = data;
 		a.wtype = type;
+		a.wlayout = ENG_LAYOUT_GGML;
+		a.packed = NULL;
 		eng_kset_ref.mm[type](&m, &a, yr, 0, ROWS);
 		for (int s = 0; s < n_sets; s++) {
-			for (int i = 0; i < NT * ROWS; i++)
-				y[i] = NAN;
-			ks[s]->mm[type](&m, &a, y, 0, ROWS);
-			for (int i = 0; i < NT * ROWS; i++)
-				if (memcmp(&y[i], &yr[i], sizeof y[i]) || yr[i] != nearbyintf(yr[i])) {
-					fprintf(stderr, "%s %s: y[%d][%d] %.9g ref %.9g\n", ks[s]->name, eng_type_name(type),
-						i / ROWS, i % ROWS, y[i], yr[i]);
-					fail();
+			int layout = ks[s]->weight_layout ? ks[s]->weight_layout(type) : ENG_LAYOUT_GGML;
+
+			for (int pass = 0; pass < (layout == ENG_LAYOUT_GGML ? 1 : 2); pass++) {
+				/* pass 1: the matrix in the set's own layout, the activations packed as the set
+				 * packs them for it, its kernel called directly (no fallback in between) */
+				struct eng_mat mt = m;
+				struct eng_act at = a;
+				void *tdata = NULL, *pk = NULL;
+
+				if (pass) {
+					tdata = malloc(rb * ROWS);
+					assert_non_null(tdata);
+					assert_int_equal(eng_mat_relayout(&mt, layout, tdata), 0);
+					at.wlayout = layout;
+					assert_non_null(ks[s]->packed_bytes_k);
+					assert_true(ks[s]->packed_bytes_k(&at) > 0);
+					pk = aligned_alloc(64, (ks[s]->packed_bytes_k(&at) + 63) & ~(size_t)63);
+					assert_non_null(pk);
+					ks[s]->pack_act_k(NULL, &at, pk);
 				}
+				for (int i = 0; i < NT * ROWS; i++)
+					y[i] = NAN;
+				ks[s]->mm[type](&mt, &at, y, 0, ROWS);
+				for (int i = 0; i < NT * ROWS; i++)
+					if (memcmp(&y[i], &yr[i], sizeof y[i]) || yr[i] != nearbyintf(yr[i])) {
+						fprintf(stderr, "%s %s%s: y[%d][%d] %.9g ref %.9g\n", ks[s]->name,
+							eng_type_name(type), pass ? " (set's layout)" : "", i / ROWS, i % ROWS,
+							y[i], yr[i]);
+						fail();
+					}
+				free(tdata);
+				free(pk);
+			}
 		}
 		free(data);
 	}
@@ -723,6 +749,145 @@ static void test_avx512_kernels(void **state)
 
 /* ---- llama.cpp's mixes ---- */
 
+/*
+ * The T layout of Q4_K (kquants.h): each element lands where the layout says, the reorder is
+ * undone exactly, the activations follow the same order, a matrix reordered in place equals one
+ * reordered into a copy, other types are refused, and every set's matmul of a T-layout matrix
+ * (its own kernel where it reads the layout, the reference's otherwise) matches the reference on
+ * the ggml-layout matrix, alone and in one call with a ggml-layout matrix of the same input.
+ */
+static void test_q4k_t_layout(void **state)
+{
+	static const int64_t rows_list[] = { 1, 16, 37 };
+	static const int64_t cols_list[] = { 256, 1280 };
+	static const int toks[] = { 1, 2, 3, 4, 5, 9 };
+	const struct eng_kernel_set *ks[4];
+	int n_sets = sets(ks);
+	struct eng_pool *pool = eng_pool_new(2);
+	struct eng_block_q4_k g, t, back;
+	struct eng_block_q8_k x8;
+	struct eng_block_q8_kt xt;
+
+	(void)state;
+	assert_non_null(pool);
+	for (size_t i = 0; i < sizeof g; i++)
+		((uint8_t *)&g)[i] = (uint8_t)rbits();
+	eng_q4k_to_t(&g, &t, 1);
+	assert_memory_equal(&t, &g, offsetof(struct eng_block_q4_k, qs)); /* d, dmin, scales */
+	for (int sb = 0; sb < 8; sb++)
+		for (int e = 0; e < 32; e++) {
+			int want = sb % 2 ? g.qs[32 * (sb / 2) + e] >> 4 : g.qs[32 * (sb / 2) + e] & 15;
+			int vec = e / 4, byte = 32 * (vec / 2) + 4 * sb + e % 4;
+			int got = vec % 2 ? t.qs[byte] >> 4 : t.qs[byte] & 15;
+
+			if (got != want) {
+				fprintf(stderr, "sub-block %d element %d: %d in the T layout, %d stored\n", sb, e, got, want);
+				fail();
+			}
+		}
+	eng_q4k_from_t(&t, &back, 1);
+	assert_memory_equal(&back, &g, sizeof g);
+	for (int i = 0; i < 256; i++)
+		x8.qs[i] = (int8_t)rbits();
+	for (int k = 0; k < 16; k++) {
+		int sum = 0;
+
+		for (int j = 0; j < 16; j++)
+			sum += x8.qs[16 * k + j];
+		x8.bsums[k] = (int16_t)sum;
+	}
+	x8.d = 0.25f;
+	eng_q8k_to_t(&x8, &xt, 1);
+	for (int v = 0; v < 8; v++)
+		for (int j = 0; j < 32; j++)
+			assert_int_equal(xt.qs[32 * v + j], x8.qs[32 * (j / 4) + 4 * v + j % 4]);
+	for (int sb = 0; sb < 8; sb++)
+		assert_int_equal(xt.bsums32[sb], x8.bsums[2 * sb] + x8.bsums[2 * sb + 1]);
+	assert_true(xt.d == 0.25f);
+
+	for (size_t ri = 0; ri < sizeof rows_list / sizeof rows_list[0]; ri++)
+		for (size_t ci = 0; ci < sizeof cols_list / sizeof cols_list[0]; ci++) {
+			int64_t rows = rows_list[ri], cols = cols_list[ci];
+			struct kmat k, q6;
+			struct eng_mat tm, inplace;
+			size_t bytes;
+			void *tdata;
+
+			make_kmat(&k, ENG_TYPE_Q4_K, rows, cols);
+			make_kmat(&q6, ENG_TYPE_Q6_K, rows, cols);
+			bytes = k.m.row_bytes * (size_t)rows;
+			tdata = malloc(bytes);
+			assert_non_null(tdata);
+			tm = k.m;
+			assert_int_equal(eng_mat_relayout(&tm, ENG_LAYOUT_Q4K_T, tdata), 0);
+			assert_ptr_equal(tm.data, tdata);
+			assert_int_equal(tm.layout, ENG_LAYOUT_Q4K_T);
+			assert_int_equal(eng_mat_relayout(&tm, ENG_LAYOUT_Q4K_T, tdata), -EINVAL); /* already */
+			inplace = k.m;
+			inplace.data = malloc(bytes);
+			assert_non_null(inplace.data);
+			memcpy((void *)inplace.data, k.m.data, bytes);
+			assert_int_equal(eng_mat_relayout(&inplace, ENG_LAYOUT_Q4K_T, (void *)inplace.data), 0);
+			assert_memory_equal(inplace.data, tdata, bytes);
+			{
+				struct eng_mat before = q6.m;
+
+				assert_int_equal(eng_mat_relayout(&q6.m, ENG_LAYOUT_Q4K_T, tdata), -EINVAL);
+				assert_memory_equal(&q6.m, &before, sizeof before);
+			}
+			for (size_t ki = 0; ki < sizeof toks / sizeof toks[0]; ki++) {
+				int n_tok = toks[ki];
+				float *x = malloc((size_t)(n_tok * cols) * sizeof *x);
+				float *y = malloc((size_t)(n_tok * rows) * sizeof *y);
+				float *y2 = malloc((size_t)(n_tok * rows) * sizeof *y2);
+				float *yr = malloc((size_t)(n_tok * rows) * sizeof *yr);
+
+				assert_non_null(x);
+				assert_non_null(y);
+				assert_non_null(y2);
+				assert_non_null(yr);
+				for (int64_t i = 0; i < n_tok * cols; i++)
+					x[i] = frand() * 2.0f;
+				eng_matmul_ref(&k.m, x, n_tok, yr);
+				for (int s = 0; s < n_sets; s++)
+					for (int multi = 0; multi < 2; multi++) {
+						const struct eng_mat *ws[2] = { &tm, &k.m };
+						float *ys[2] = { y, y2 };
+
+						for (int64_t i = 0; i < n_tok * rows; i++)
+							y[i] = y2[i] = NAN;
+						if (multi)
+							eng_matmul_multi_with(ks[s], pool, ws, 2, x, n_tok, ys);
+						else
+							eng_matmul_with(ks[s], (ki & 1) ? pool : NULL, &tm, x, n_tok, y);
+						for (int o = 0; o <= multi; o++)
+							for (int64_t i = 0; i < n_tok * rows; i++) {
+								double a = ys[o][i], b = yr[i];
+								double tol = KQ_DOT_TOL(cols / 16,
+											row_abs_sum(&k, i % rows, x + (i / rows) * cols));
+
+								if (!(fabs(a - b) <= tol)) {
+									fprintf(stderr, "%s Q4_K %s %lldx%lld n_tok %d%s: y[%lld] %.9g ref %.9g\n",
+										ks[s]->name, o ? "ggml layout" : "T layout",
+										(long long)rows, (long long)cols, n_tok,
+										multi ? " (two matrices)" : "", (long long)i, a, b);
+									fail();
+								}
+							}
+					}
+				free(x);
+				free(y);
+				free(y2);
+				free(yr);
+			}
+			free((void *)inplace.data);
+			free(tdata);
+			free_kmat(&k);
+			free_kmat(&q6);
+		}
+	eng_pool_free(pool);
+}
+
 static void test_synth_mix(void **state)
 {
 	static const char shape[] =
@@ -759,6 +924,28 @@ static void test_synth_mix(void **state)
 		assert_int_equal(m->w.layers[l].wo.type, ENG_TYPE_Q4_K);
 		assert_int_equal(m->w.layers[l].w_up.type, ENG_TYPE_Q4_K);
 	}
+	{
+		/* the loader gives every layer matrix of a type the active set reads in its own layout
+		 * that layout, and counts its bytes; the rest stay as stored */
+		uint64_t want = 0;
+
+		for (int l = 0; l < 12; l++) {
+			const struct eng_mat *mats[] = { &m->w.layers[l].wq, &m->w.layers[l].wk, &m->w.layers[l].wv,
+							 &m->w.layers[l].wo, &m->w.layers[l].w_gate, &m->w.layers[l].w_up,
+							 &m->w.layers[l].w_down };
+
+			for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
+				assert_int_equal(mats[i]->layout, eng_weight_layout(mats[i]->type));
+				if (mats[i]->layout != ENG_LAYOUT_GGML)
+					want += (uint64_t)mats[i]->rows * mats[i]->row_bytes;
+			}
+		}
+		assert_int_equal(m->w.token_embd.layout, ENG_LAYOUT_GGML);
+		assert_int_equal(m->desc.relaid_bytes, want);
+		tu_note("Q4_K layout of the %s kernels: %s (%llu bytes reordered at load)", eng_kernels_isa(),
+			eng_weight_layout(ENG_TYPE_Q4_K) == ENG_LAYOUT_Q4K_T ? "T" : "as stored",
+			(unsigned long long)want);
+	}
 	eng_model_close(m);
 	tu_rmtree(dir);
 	free(dir);
@@ -781,6 +968,7 @@ int main(void)
 		cmocka_unit_test(test_random_blocks_vs_ref), cmocka_unit_test(test_integer_parts_exact),
 		cmocka_unit_test(test_ref_vs_double),
 		cmocka_unit_test(test_threads_bitwise), cmocka_unit_test(test_synth_mix),
+		cmocka_unit_test(test_q4k_t_layout),
 #if defined(__x86_64__)
 		cmocka_unit_test(test_avx512_kernels),
 #endif
