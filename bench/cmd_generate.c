@@ -500,7 +500,7 @@ int cmd_generate(int argc, char **argv)
 
 		eng_model_describe(m, &md);
 		if (md.relaid_bytes)
-			fprintf(stderr, "weights: %.1f MiB reordered at load into the kernels' own layout (Q4_K)\n",
+			fprintf(stderr, "weights: %.1f MiB reordered at load into the kernels' own layout (Q4_K, Q5_K)\n",
 				md.relaid_bytes / 1048576.0);
 	}
 	if (eng_isa_note())

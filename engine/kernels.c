@@ -238,18 +238,26 @@ int eng_mat_relayout(struct eng_mat *w, int layout, void *dst)
 {
 	int64_t nb = w->cols / ENG_QK_K;
 
-	if (w->layout != ENG_LAYOUT_GGML || layout != ENG_LAYOUT_Q4K_T || w->type != ENG_TYPE_Q4_K ||
-	    w->cols % ENG_QK_K != 0)
+	if (w->layout != ENG_LAYOUT_GGML || layout != ENG_LAYOUT_KQ_T ||
+	    (w->type != ENG_TYPE_Q4_K && w->type != ENG_TYPE_Q5_K) || w->cols % ENG_QK_K != 0)
 		return -EINVAL;
 	for (int64_t r = 0; r < w->rows; r++) {
-		const struct eng_block_q4_k *in =
-			(const struct eng_block_q4_k *)((const char *)w->data + r * (int64_t)w->row_bytes);
-		struct eng_block_q4_k *out = (struct eng_block_q4_k *)((char *)dst + r * (int64_t)w->row_bytes);
+		const char *in = (const char *)w->data + r * (int64_t)w->row_bytes;
+		char *out = (char *)dst + r * (int64_t)w->row_bytes;
 
 		for (int64_t b = 0; b < nb; b++) {
-			struct eng_block_q4_k g = in[b]; /* dst may be w->data itself */
+			/* dst may be w->data itself: each block goes through a copy */
+			if (w->type == ENG_TYPE_Q4_K) {
+				struct eng_block_q4_k g;
 
-			eng_q4k_to_t(&g, &out[b], 1);
+				memcpy(&g, in + b * (int64_t)sizeof g, sizeof g);
+				eng_q4k_to_t(&g, (struct eng_block_q4_k *)out + b, 1);
+			} else {
+				struct eng_block_q5_k g;
+
+				memcpy(&g, in + b * (int64_t)sizeof g, sizeof g);
+				eng_q5k_to_t(&g, (struct eng_block_q5_k *)out + b, 1);
+			}
 		}
 	}
 	w->data = dst;

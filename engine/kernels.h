@@ -65,13 +65,13 @@ void eng_matmul(struct eng_pool *p, const struct eng_mat *w, const float *x, int
 void eng_matmul_ref(const struct eng_mat *w, const float *x, int n_tok, float *y);
 /*
  * Weight layouts. Kernel sets may read some types fastest in their own order of the same blocks
- * (kquants.h: ENG_LAYOUT_Q4K_T for Q4_K on AVX2); the model loader reorders those matrices once.
+ * (kquants.h: ENG_LAYOUT_KQ_T for Q4_K and Q5_K on AVX2); the model loader reorders those matrices once.
  * eng_weight_layout: the layout the active set wants for `type` (0: as stored).
  * eng_mat_relayout: writes w's rows into dst (w->rows * w->row_bytes bytes; dst may be w->data
  * itself, when that memory is writable) in `layout`, then points w at dst; w must be in the ggml
  * layout. Returns 0, or -EINVAL when the type has no such layout (w untouched).
  */
-enum { ENG_LAYOUT_GGML = 0, ENG_LAYOUT_Q4K_T = 1 };
+enum { ENG_LAYOUT_GGML = 0, ENG_LAYOUT_KQ_T = 1 };
 int eng_weight_layout(int type);
 int eng_mat_relayout(struct eng_mat *w, int layout, void *dst);
 

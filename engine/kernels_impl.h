@@ -133,8 +133,8 @@ void eng_mm_q3_k_avx2(const struct eng_mat *w, const struct eng_act *a, float *y
 void eng_mm_q4_1_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 void eng_mm_q5_0_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 void eng_mm_q5_1_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
-/* The AVX2 set's weight layouts (ENG_LAYOUT_Q4K_T for Q4_K unless the AVX-512 kernels run) and
- * its packing of Q8_K activations into the T order for T-layout Q4_K matmuls. */
+/* The AVX2 set's weight layouts (ENG_LAYOUT_KQ_T for Q4_K and Q5_K unless the AVX-512 kernels
+ * run) and its packing of Q8_K activations into the T order for T-layout matmuls. */
 int eng_kq_weight_layout_avx2(int type);
 size_t eng_kq_packed_bytes_t(const struct eng_act *a);
 void eng_kq_pack_act_t(struct eng_pool *p, struct eng_act *a, void *buf);

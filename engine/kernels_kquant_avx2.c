@@ -5,7 +5,8 @@
  * attributes, called only after CPUID checks.
  *
  * One row at a time, up to four tokens per pass over the row (a super-block is unpacked once per
- * pass). Rows of a chunk are contiguous, so the weights are one linear stream: the kernel
+ * pass). Q4_K and Q5_K matrices the model loader put in the T layout (kquants.h) run qkt_row,
+ * against activations packed in the same order once per matmul (eng_kq_pack_act_t). Rows of a chunk are contiguous, so the weights are one linear stream: the kernel
  * prefetches KQ_PF_BYTES ahead of the super-block it reads.
  *
  * Integer arithmetic per super-block is the reference's (kernels_kquant_ref.c):
@@ -31,6 +32,7 @@
 
 #include <immintrin.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -240,19 +242,21 @@ TGT_INLINE void q45k_row(const char *row, int64_t nbk, const struct eng_block_q8
 		out[t] = hsum4(acc[t]) - hsum8(accm[t]);
 }
 
-/* ---- Q4_K in the T layout ---- */
+/* ---- Q4_K and Q5_K in the T layout ---- */
 
 /*
  * nt tokens (1..4) of one row in the T layout (kquants.h) against activations in the T order
- * (eng_block_q8_kt). The eight vectors of a super-block are unpacked once per pass; for each
- * token the eight maddubs products are summed with plain adds, since lanes 2s and 2s + 1 of every
- * product belong to sub-block s (16 products of 0..15 by |q8| <= 128 per lane: |lane| <= 30720),
- * and one madd with [sc0 sc0 sc1 sc1 .. sc7 sc7] gives the eight sub-block sums. The mins term is
- * one 128-bit madd of the mins with the activations' sums of 32. Per super-block that is about a
- * third fewer instructions than q45k_row, whose fold is fifteen unpacks and adds.
+ * (eng_block_q8_kt); with q5, the fifth bits come from qh, bit m of each byte for vector m. The
+ * eight vectors of a super-block are unpacked once per pass; for each token the eight maddubs
+ * products are summed with plain adds, since lanes 2s and 2s + 1 of every product belong to
+ * sub-block s, and one madd with [sc0 sc0 sc1 sc1 .. sc7 sc7] gives the sub-block sums. Q4_K sums
+ * all eight products per lane (16 products of 0..15 by |q8| <= 128: |lane| <= 30720); Q5_K
+ * (0..31) two sums of four (31744), each with its madd. The mins term is one 128-bit madd of the
+ * mins with the activations' sums of 32. Per super-block that is about a third fewer
+ * instructions than q45k_row, whose fold is fifteen unpacks and adds.
  */
-TGT_INLINE void q4kt_row(const char *row, int64_t nbk, const struct eng_block_q8_kt *const *xt, const int nt,
-			 float *out)
+TGT_INLINE void qkt_row(const char *row, int64_t nbk, const struct eng_block_q8_kt *const *xt, const int nt,
+			float *out, const int q5)
 {
 	const __m256i low4 = _mm256_set1_epi8(0x0f);
 	__m128 acc[4], accm[4];
@@ -260,36 +264,50 @@ TGT_INLINE void q4kt_row(const char *row, int64_t nbk, const struct eng_block_q8
 	for (int t = 0; t < 4; t++)
 		acc[t] = accm[t] = _mm_setzero_ps();
 	for (int64_t b = 0; b < nbk; b++) {
-		const struct eng_block_q4_k *wb = (const struct eng_block_q4_k *)row + b;
+		const size_t bsz = q5 ? sizeof(struct eng_block_q5_k) : sizeof(struct eng_block_q4_k);
+		const uint8_t *blk = (const uint8_t *)row + b * (int64_t)bsz;
+		const uint8_t *qs = blk + (q5 ? offsetof(struct eng_block_q5_k, qs) : offsetof(struct eng_block_q4_k, qs));
 		__m256i v[8], sc2;
 		__m128i sm, mins;
 		__m128 dd;
 		uint32_t dbits;
 
-		_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
-		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
+		_mm_prefetch((const char *)blk + KQ_PF_BYTES, _MM_HINT_T0);
+		_mm_prefetch((const char *)blk + KQ_PF_BYTES + 64, _MM_HINT_T0);
+		if (q5)
+			_mm_prefetch((const char *)blk + KQ_PF_BYTES + 128, _MM_HINT_T0);
 		_Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
-			__m256i q = _mm256_loadu_si256((const __m256i *)(wb->qs + 32 * c));
+			__m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
 
 			v[2 * c] = _mm256_and_si256(q, low4);
 			v[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
 		}
-		sm = scales_mins(wb->scales);
+		if (q5) {
+			const __m256i hb = _mm256_loadu_si256((const __m256i *)((const struct eng_block_q5_k *)blk)->qh);
+
+			_Pragma("GCC unroll 8") for (int m = 0; m < 8; m++)
+				v[m] = _mm256_or_si256(v[m], bit_to_16(hb, m));
+		}
+		/* d, dmin and scales sit at the start of both block types */
+		sm = scales_mins(((const struct eng_block_q4_k *)blk)->scales);
 		sc2 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sm, sm));
 		mins = _mm_unpackhi_epi8(sm, _mm_setzero_si128());
-		memcpy(&dbits, &wb->d, 4);
+		memcpy(&dbits, blk, 4);
 		dd = _mm_cvtph_ps(_mm_cvtsi32_si128((int)dbits)); /* d, dmin */
 		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
 			const struct eng_block_q8_kt *x = xt[t] + b;
-			__m256i p[8], f, s8;
+			__m256i p[8], f0, f1, s8;
 			__m128i s4, m4;
 			__m128 ds;
 
 			_Pragma("GCC unroll 8") for (int m = 0; m < 8; m++)
 				p[m] = _mm256_maddubs_epi16(v[m], _mm256_loadu_si256((const __m256i *)(x->qs + 32 * m)));
-			f = _mm256_add_epi16(_mm256_add_epi16(_mm256_add_epi16(p[0], p[1]), _mm256_add_epi16(p[2], p[3])),
-					     _mm256_add_epi16(_mm256_add_epi16(p[4], p[5]), _mm256_add_epi16(p[6], p[7])));
-			s8 = _mm256_madd_epi16(f, sc2);
+			f0 = _mm256_add_epi16(_mm256_add_epi16(p[0], p[1]), _mm256_add_epi16(p[2], p[3]));
+			f1 = _mm256_add_epi16(_mm256_add_epi16(p[4], p[5]), _mm256_add_epi16(p[6], p[7]));
+			if (q5)
+				s8 = _mm256_add_epi32(_mm256_madd_epi16(f0, sc2), _mm256_madd_epi16(f1, sc2));
+			else
+				s8 = _mm256_madd_epi16(_mm256_add_epi16(f0, f1), sc2);
 			s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
 			m4 = _mm_madd_epi16(mins, _mm_loadu_si128((const __m128i *)x->bsums32));
 			ds = _mm_mul_ps(dd, _mm_set1_ps(x->d));
@@ -593,15 +611,18 @@ TGT void eng_mm_q5_1_avx2(const struct eng_mat *w, const struct eng_act *a, floa
 
 /* ---- row-range drivers ---- */
 
-/* KQ4T: Q4_K in the T layout, against the activations in the T order (xt) */
-enum { KQ2, KQ3, KQ4, KQ5, KQ6, KQ4T };
+/* KQ4T, KQ5T: Q4_K / Q5_K in the T layout, against the activations in the T order (xt) */
+enum { KQ2, KQ3, KQ4, KQ5, KQ6, KQ4T, KQ5T };
 
 TGT_INLINE void row_kind(int kind, const char *row, int64_t nbk, const struct eng_block_q8_k *const *xq,
 			 const struct eng_block_q8_kt *const *xt, const int nt, float *out)
 {
 	switch (kind) {
 	case KQ4T:
-		q4kt_row(row, nbk, xt, nt, out);
+		qkt_row(row, nbk, xt, nt, out, 0);
+		break;
+	case KQ5T:
+		qkt_row(row, nbk, xt, nt, out, 1);
 		break;
 	case KQ2:
 		q23k_row(row, nbk, xq, nt, out, 0);
@@ -656,7 +677,7 @@ TGT_INLINE void mm_k_avx2(const struct eng_mat *w, const struct eng_act *a, floa
 
 			for (int t = 0; t < nt; t++) {
 				xq[t] = a->q8k + (int64_t)(t0 + t) * nbk;
-				if (kind == KQ4T)
+				if (kind == KQ4T || kind == KQ5T)
 					xt[t] = (const struct eng_block_q8_kt *)a->packed + (int64_t)(t0 + t) * nbk;
 			}
 			row_dispatch(kind, row, nbk, xq, xt, nt, out);
@@ -681,10 +702,15 @@ TGT static void mm_q4_k_avx2(const struct eng_mat *w, const struct eng_act *a, f
 	mm_k_avx2(w, a, y, r0, r1, KQ4);
 }
 
-/* A T-layout matrix; a->packed holds the activations in the T order (eng_kq_pack_act_t). */
+/* T-layout matrices; a->packed holds the activations in the T order (eng_kq_pack_act_t). */
 TGT static void mm_q4_kt_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
 	mm_k_avx2(w, a, y, r0, r1, KQ4T);
+}
+
+TGT static void mm_q5_kt_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
+{
+	mm_k_avx2(w, a, y, r0, r1, KQ5T);
 }
 
 TGT static void mm_q5_k_avx2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
@@ -701,12 +727,13 @@ TGT static void mm_q6_k_avx2(const struct eng_mat *w, const struct eng_act *a, f
 
 int eng_kq_weight_layout_avx2(int type)
 {
-	return type == ENG_TYPE_Q4_K && eng_kquant_isa() == 256 ? ENG_LAYOUT_Q4K_T : ENG_LAYOUT_GGML;
+	return (type == ENG_TYPE_Q4_K || type == ENG_TYPE_Q5_K) && eng_kquant_isa() == 256 ? ENG_LAYOUT_KQ_T
+											    : ENG_LAYOUT_GGML;
 }
 
 size_t eng_kq_packed_bytes_t(const struct eng_act *a)
 {
-	if (a->wtype != ENG_TYPE_Q4_K || a->wlayout != ENG_LAYOUT_Q4K_T)
+	if ((a->wtype != ENG_TYPE_Q4_K && a->wtype != ENG_TYPE_Q5_K) || a->wlayout != ENG_LAYOUT_KQ_T)
 		return 0;
 	return (size_t)a->n_tok * (size_t)(a->cols / ENG_QK_K) * sizeof(struct eng_block_q8_kt);
 }
@@ -722,7 +749,7 @@ void eng_kq_pack_act_t(struct eng_pool *p, struct eng_act *a, void *buf)
 
 void eng_mm_q4_k_x86(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
-	if (w->layout == ENG_LAYOUT_Q4K_T) {
+	if (w->layout == ENG_LAYOUT_KQ_T) {
 		if (a->packed)
 			mm_q4_kt_avx2(w, a, y, r0, r1);
 		else /* no buffer for the T order (out of memory): the reference reads the layout */
@@ -737,6 +764,13 @@ void eng_mm_q4_k_x86(const struct eng_mat *w, const struct eng_act *a, float *y,
 
 void eng_mm_q5_k_x86(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
+	if (w->layout == ENG_LAYOUT_KQ_T) {
+		if (a->packed)
+			mm_q5_kt_avx2(w, a, y, r0, r1);
+		else
+			eng_mm_q5_k_ref(w, a, y, r0, r1);
+		return;
+	}
 	mm_q5_k_avx2(w, a, y, r0, r1);
 }
 

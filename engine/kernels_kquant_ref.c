@@ -268,12 +268,26 @@ static float dot_q4_k_t(const void *row, const struct eng_block_q8_k *x, int64_t
 
 void eng_mm_q4_k_ref(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
-	mm_k(w, a, y, r0, r1, w->layout == ENG_LAYOUT_Q4K_T ? dot_q4_k_t : dot_q4_k);
+	mm_k(w, a, y, r0, r1, w->layout == ENG_LAYOUT_KQ_T ? dot_q4_k_t : dot_q4_k);
+}
+
+static float dot_q5_k_t(const void *row, const struct eng_block_q8_k *x, int64_t nb)
+{
+	const struct eng_block_q5_k *wb = row;
+	float s = 0.0f;
+
+	for (int64_t b = 0; b < nb; b++) {
+		struct eng_block_q5_k g;
+
+		eng_q5k_from_t(&wb[b], &g, 1);
+		s += dot_q5_k(&g, &x[b], 1);
+	}
+	return s;
 }
 
 void eng_mm_q5_k_ref(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
-	mm_k(w, a, y, r0, r1, dot_q5_k);
+	mm_k(w, a, y, r0, r1, w->layout == ENG_LAYOUT_KQ_T ? dot_q5_k_t : dot_q5_k);
 }
 
 void eng_mm_q6_k_ref(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)

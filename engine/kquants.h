@@ -103,7 +103,7 @@ void eng_kq_scales_mins8(const uint8_t *scales, uint8_t sc[8], uint8_t m[8]);
 void eng_kq_q3_scales(const uint8_t *scales, int8_t out[16]);
 
 /*
- * The T layout of Q4_K (ENG_LAYOUT_Q4K_T, struct eng_mat.layout): the same 144-byte super-blocks
+ * The T layout of Q4_K (ENG_LAYOUT_KQ_T, struct eng_mat.layout): the same 144-byte super-blocks
  * with d, dmin and the packed scales unchanged and the 256 nibbles of qs reordered. Vector m
  * (0..7) of the reordered block is nibble m % 2 of the 32 bytes at qs + 32 * (m / 2); its byte j
  * holds element 4m + j % 4 of sub-block j / 4. So every 32-byte vector carries four consecutive
@@ -111,10 +111,14 @@ void eng_kq_q3_scales(const uint8_t *scales, int8_t out[16]);
  * sub-block (lanes 2s, 2s + 1 to sub-block s) whatever the vector, and a kernel sums the eight
  * products with plain adds and applies the scales with one madd: no unpacks or shuffles.
  * The activations are reordered the same way (struct eng_block_q8_kt), once per matmul.
+ * Q5_K's T layout reorders qs the same way and its fifth bits to match: bit m of qh[j] is the
+ * fifth bit of the weight at byte j of vector m.
  */
-/* n Q4_K super-blocks from the ggml layout to the T layout, and back. in != out. */
+/* n Q4_K / Q5_K super-blocks from the ggml layout to the T layout, and back. in != out. */
 void eng_q4k_to_t(const struct eng_block_q4_k *in, struct eng_block_q4_k *out, int64_t n);
 void eng_q4k_from_t(const struct eng_block_q4_k *in, struct eng_block_q4_k *out, int64_t n);
+void eng_q5k_to_t(const struct eng_block_q5_k *in, struct eng_block_q5_k *out, int64_t n);
+void eng_q5k_from_t(const struct eng_block_q5_k *in, struct eng_block_q5_k *out, int64_t n);
 
 /* A Q8_K block with its quants in the T order (qs[32m + j] = element 32 (j / 4) + 4m + j % 4 of
  * the block) and, instead of sums of 16, the sum of each sub-block of 32. 32-byte aligned. */

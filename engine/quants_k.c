@@ -830,7 +830,7 @@ void eng_kq_dequantize_row(int type, const void *src, float *y, int64_t n)
 	}
 }
 
-/* ---- the T layout of Q4_K (kquants.h) ---- */
+/* ---- the T layout of Q4_K and Q5_K (kquants.h) ---- */
 
 /* Where element e of sub-block s of a ggml-layout Q4_K block lives in the T layout: byte
  * *byte of qs, the high nibble when *hi. Vector m = e / 4 holds it at byte j = 4s + e % 4. */
@@ -842,30 +842,55 @@ static void q4k_t_pos(int s, int e, int *byte, int *hi)
 	*hi = m % 2;
 }
 
-/* Moves every nibble of n blocks from the ggml layout to the T layout (to_t) or back. */
+/*
+ * Moves the 256 quants of one block from the ggml layout to the T layout (to_t) or back: the
+ * nibbles of qs (144-byte Q4_K and 176-byte Q5_K blocks alike) and, when qh_in is set, the fifth
+ * bits of Q5_K. The caller copies the rest of the block.
+ */
+static void kq_reorder(const uint8_t *qs_in, const uint8_t *qh_in, uint8_t *qs_out, uint8_t *qh_out, bool to_t)
+{
+	memset(qs_out, 0, ENG_QK_K / 2);
+	if (qh_in)
+		memset(qh_out, 0, ENG_QK_K / 8);
+	for (int s = 0; s < 8; s++)
+		for (int e = 0; e < 32; e++) {
+			int g_byte = 32 * (s / 2) + e, g_hi = s % 2, t_byte, t_hi;
+			int from_byte, from_hi, to_byte, to_hi;
+			/* fifth bit: bit s of qh[e] in ggml order, bit m = e / 4 of qh[4s + e % 4] in T */
+			int g_qh = e, g_bit = s, t_qh = 4 * s + e % 4, t_bit = e / 4;
+
+			q4k_t_pos(s, e, &t_byte, &t_hi);
+			from_byte = to_t ? g_byte : t_byte;
+			from_hi = to_t ? g_hi : t_hi;
+			to_byte = to_t ? t_byte : g_byte;
+			to_hi = to_t ? t_hi : g_hi;
+			qs_out[to_byte] |= (uint8_t)(((from_hi ? qs_in[from_byte] >> 4 : qs_in[from_byte]) & 0x0f)
+						     << (to_hi ? 4 : 0));
+			if (qh_in) {
+				int bit = (qh_in[to_t ? g_qh : t_qh] >> (to_t ? g_bit : t_bit)) & 1;
+
+				qh_out[to_t ? t_qh : g_qh] |= (uint8_t)(bit << (to_t ? t_bit : g_bit));
+			}
+		}
+}
+
 static void q4k_reorder(const struct eng_block_q4_k *in, struct eng_block_q4_k *out, int64_t n, bool to_t)
 {
 	for (int64_t b = 0; b < n; b++) {
-		const struct eng_block_q4_k *x = &in[b];
-		struct eng_block_q4_k *y = &out[b];
+		out[b].d = in[b].d;
+		out[b].dmin = in[b].dmin;
+		memcpy(out[b].scales, in[b].scales, sizeof out[b].scales);
+		kq_reorder(in[b].qs, NULL, out[b].qs, NULL, to_t);
+	}
+}
 
-		y->d = x->d;
-		y->dmin = x->dmin;
-		memcpy(y->scales, x->scales, sizeof y->scales);
-		memset(y->qs, 0, sizeof y->qs);
-		for (int s = 0; s < 8; s++)
-			for (int e = 0; e < 32; e++) {
-				int g_byte = 32 * (s / 2) + e, g_hi = s % 2, t_byte, t_hi;
-				int from_byte, from_hi, to_byte, to_hi;
-
-				q4k_t_pos(s, e, &t_byte, &t_hi);
-				from_byte = to_t ? g_byte : t_byte;
-				from_hi = to_t ? g_hi : t_hi;
-				to_byte = to_t ? t_byte : g_byte;
-				to_hi = to_t ? t_hi : g_hi;
-				y->qs[to_byte] |= (uint8_t)(((from_hi ? x->qs[from_byte] >> 4 : x->qs[from_byte]) & 0x0f)
-							    << (to_hi ? 4 : 0));
-			}
+static void q5k_reorder(const struct eng_block_q5_k *in, struct eng_block_q5_k *out, int64_t n, bool to_t)
+{
+	for (int64_t b = 0; b < n; b++) {
+		out[b].d = in[b].d;
+		out[b].dmin = in[b].dmin;
+		memcpy(out[b].scales, in[b].scales, sizeof out[b].scales);
+		kq_reorder(in[b].qs, in[b].qh, out[b].qs, out[b].qh, to_t);
 	}
 }
 
@@ -877,6 +902,16 @@ void eng_q4k_to_t(const struct eng_block_q4_k *in, struct eng_block_q4_k *out, i
 void eng_q4k_from_t(const struct eng_block_q4_k *in, struct eng_block_q4_k *out, int64_t n)
 {
 	q4k_reorder(in, out, n, false);
+}
+
+void eng_q5k_to_t(const struct eng_block_q5_k *in, struct eng_block_q5_k *out, int64_t n)
+{
+	q5k_reorder(in, out, n, true);
+}
+
+void eng_q5k_from_t(const struct eng_block_q5_k *in, struct eng_block_q5_k *out, int64_t n)
+{
+	q5k_reorder(in, out, n, false);
 }
 
 void eng_q8k_to_t(const struct eng_block_q8_k *in, struct eng_block_q8_kt *out, int64_t n)

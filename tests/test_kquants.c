@@ -750,13 +750,13 @@ static void test_avx512_kernels(void **state)
 /* ---- llama.cpp's mixes ---- */
 
 /*
- * The T layout of Q4_K (kquants.h): each element lands where the layout says, the reorder is
+ * The T layout of Q4_K and Q5_K (kquants.h): each element lands where the layout says, the reorder is
  * undone exactly, the activations follow the same order, a matrix reordered in place equals one
  * reordered into a copy, other types are refused, and every set's matmul of a T-layout matrix
  * (its own kernel where it reads the layout, the reference's otherwise) matches the reference on
  * the ggml-layout matrix, alone and in one call with a ggml-layout matrix of the same input.
  */
-static void test_q4k_t_layout(void **state)
+static void test_kq_t_layout(void **state)
 {
 	static const int64_t rows_list[] = { 1, 16, 37 };
 	static const int64_t cols_list[] = { 256, 1280 };
@@ -787,6 +787,31 @@ static void test_q4k_t_layout(void **state)
 		}
 	eng_q4k_from_t(&t, &back, 1);
 	assert_memory_equal(&back, &g, sizeof g);
+	{
+		/* Q5_K: the nibbles as Q4_K's, the fifth bits to bit e / 4 of qh[4 sb + e % 4] */
+		struct eng_block_q5_k g5, t5, back5;
+
+		for (size_t i = 0; i < sizeof g5; i++)
+			((uint8_t *)&g5)[i] = (uint8_t)rbits();
+		eng_q5k_to_t(&g5, &t5, 1);
+		assert_memory_equal(&t5, &g5, offsetof(struct eng_block_q5_k, qh));
+		for (int sb = 0; sb < 8; sb++)
+			for (int e = 0; e < 32; e++) {
+				int lo = sb % 2 ? g5.qs[32 * (sb / 2) + e] >> 4 : g5.qs[32 * (sb / 2) + e] & 15;
+				int want = lo | ((g5.qh[e] >> sb) & 1) << 4;
+				int vec = e / 4, byte = 32 * (vec / 2) + 4 * sb + e % 4;
+				int got = (vec % 2 ? t5.qs[byte] >> 4 : t5.qs[byte] & 15) |
+					  ((t5.qh[4 * sb + e % 4] >> vec) & 1) << 4;
+
+				if (got != want) {
+					fprintf(stderr, "Q5_K sub-block %d element %d: %d in the T layout, %d stored\n", sb, e,
+						got, want);
+					fail();
+				}
+			}
+		eng_q5k_from_t(&t5, &back5, 1);
+		assert_memory_equal(&back5, &g5, sizeof g5);
+	}
 	for (int i = 0; i < 256; i++)
 		x8.qs[i] = (int8_t)rbits();
 	for (int k = 0; k < 16; k++) {
@@ -805,86 +830,88 @@ static void test_q4k_t_layout(void **state)
 		assert_int_equal(xt.bsums32[sb], x8.bsums[2 * sb] + x8.bsums[2 * sb + 1]);
 	assert_true(xt.d == 0.25f);
 
-	for (size_t ri = 0; ri < sizeof rows_list / sizeof rows_list[0]; ri++)
-		for (size_t ci = 0; ci < sizeof cols_list / sizeof cols_list[0]; ci++) {
-			int64_t rows = rows_list[ri], cols = cols_list[ci];
-			struct kmat k, q6;
-			struct eng_mat tm, inplace;
-			size_t bytes;
-			void *tdata;
+	for (int type = ENG_TYPE_Q4_K; type <= ENG_TYPE_Q5_K; type++) {
+		for (size_t ri = 0; ri < sizeof rows_list / sizeof rows_list[0]; ri++)
+			for (size_t ci = 0; ci < sizeof cols_list / sizeof cols_list[0]; ci++) {
+				int64_t rows = rows_list[ri], cols = cols_list[ci];
+				struct kmat k, q6;
+				struct eng_mat tm, inplace;
+				size_t bytes;
+				void *tdata;
 
-			make_kmat(&k, ENG_TYPE_Q4_K, rows, cols);
-			make_kmat(&q6, ENG_TYPE_Q6_K, rows, cols);
-			bytes = k.m.row_bytes * (size_t)rows;
-			tdata = malloc(bytes);
-			assert_non_null(tdata);
-			tm = k.m;
-			assert_int_equal(eng_mat_relayout(&tm, ENG_LAYOUT_Q4K_T, tdata), 0);
-			assert_ptr_equal(tm.data, tdata);
-			assert_int_equal(tm.layout, ENG_LAYOUT_Q4K_T);
-			assert_int_equal(eng_mat_relayout(&tm, ENG_LAYOUT_Q4K_T, tdata), -EINVAL); /* already */
-			inplace = k.m;
-			inplace.data = malloc(bytes);
-			assert_non_null(inplace.data);
-			memcpy((void *)inplace.data, k.m.data, bytes);
-			assert_int_equal(eng_mat_relayout(&inplace, ENG_LAYOUT_Q4K_T, (void *)inplace.data), 0);
-			assert_memory_equal(inplace.data, tdata, bytes);
-			{
-				struct eng_mat before = q6.m;
+				make_kmat(&k, type, rows, cols);
+				make_kmat(&q6, ENG_TYPE_Q6_K, rows, cols);
+				bytes = k.m.row_bytes * (size_t)rows;
+				tdata = malloc(bytes);
+				assert_non_null(tdata);
+				tm = k.m;
+				assert_int_equal(eng_mat_relayout(&tm, ENG_LAYOUT_KQ_T, tdata), 0);
+				assert_ptr_equal(tm.data, tdata);
+				assert_int_equal(tm.layout, ENG_LAYOUT_KQ_T);
+				assert_int_equal(eng_mat_relayout(&tm, ENG_LAYOUT_KQ_T, tdata), -EINVAL); /* already */
+				inplace = k.m;
+				inplace.data = malloc(bytes);
+				assert_non_null(inplace.data);
+				memcpy((void *)inplace.data, k.m.data, bytes);
+				assert_int_equal(eng_mat_relayout(&inplace, ENG_LAYOUT_KQ_T, (void *)inplace.data), 0);
+				assert_memory_equal(inplace.data, tdata, bytes);
+				{
+					struct eng_mat before = q6.m;
 
-				assert_int_equal(eng_mat_relayout(&q6.m, ENG_LAYOUT_Q4K_T, tdata), -EINVAL);
-				assert_memory_equal(&q6.m, &before, sizeof before);
-			}
-			for (size_t ki = 0; ki < sizeof toks / sizeof toks[0]; ki++) {
-				int n_tok = toks[ki];
-				float *x = malloc((size_t)(n_tok * cols) * sizeof *x);
-				float *y = malloc((size_t)(n_tok * rows) * sizeof *y);
-				float *y2 = malloc((size_t)(n_tok * rows) * sizeof *y2);
-				float *yr = malloc((size_t)(n_tok * rows) * sizeof *yr);
+					assert_int_equal(eng_mat_relayout(&q6.m, ENG_LAYOUT_KQ_T, tdata), -EINVAL);
+					assert_memory_equal(&q6.m, &before, sizeof before);
+				}
+				for (size_t ki = 0; ki < sizeof toks / sizeof toks[0]; ki++) {
+					int n_tok = toks[ki];
+					float *x = malloc((size_t)(n_tok * cols) * sizeof *x);
+					float *y = malloc((size_t)(n_tok * rows) * sizeof *y);
+					float *y2 = malloc((size_t)(n_tok * rows) * sizeof *y2);
+					float *yr = malloc((size_t)(n_tok * rows) * sizeof *yr);
 
-				assert_non_null(x);
-				assert_non_null(y);
-				assert_non_null(y2);
-				assert_non_null(yr);
-				for (int64_t i = 0; i < n_tok * cols; i++)
-					x[i] = frand() * 2.0f;
-				eng_matmul_ref(&k.m, x, n_tok, yr);
-				for (int s = 0; s < n_sets; s++)
-					for (int multi = 0; multi < 2; multi++) {
-						const struct eng_mat *ws[2] = { &tm, &k.m };
-						float *ys[2] = { y, y2 };
+					assert_non_null(x);
+					assert_non_null(y);
+					assert_non_null(y2);
+					assert_non_null(yr);
+					for (int64_t i = 0; i < n_tok * cols; i++)
+						x[i] = frand() * 2.0f;
+					eng_matmul_ref(&k.m, x, n_tok, yr);
+					for (int s = 0; s < n_sets; s++)
+						for (int multi = 0; multi < 2; multi++) {
+							const struct eng_mat *ws[2] = { &tm, &k.m };
+							float *ys[2] = { y, y2 };
 
-						for (int64_t i = 0; i < n_tok * rows; i++)
-							y[i] = y2[i] = NAN;
-						if (multi)
-							eng_matmul_multi_with(ks[s], pool, ws, 2, x, n_tok, ys);
-						else
-							eng_matmul_with(ks[s], (ki & 1) ? pool : NULL, &tm, x, n_tok, y);
-						for (int o = 0; o <= multi; o++)
-							for (int64_t i = 0; i < n_tok * rows; i++) {
-								double a = ys[o][i], b = yr[i];
-								double tol = KQ_DOT_TOL(cols / 16,
-											row_abs_sum(&k, i % rows, x + (i / rows) * cols));
+							for (int64_t i = 0; i < n_tok * rows; i++)
+								y[i] = y2[i] = NAN;
+							if (multi)
+								eng_matmul_multi_with(ks[s], pool, ws, 2, x, n_tok, ys);
+							else
+								eng_matmul_with(ks[s], (ki & 1) ? pool : NULL, &tm, x, n_tok, y);
+							for (int o = 0; o <= multi; o++)
+								for (int64_t i = 0; i < n_tok * rows; i++) {
+									double a = ys[o][i], b = yr[i];
+									double tol = KQ_DOT_TOL(cols / 16,
+												row_abs_sum(&k, i % rows, x + (i / rows) * cols));
 
-								if (!(fabs(a - b) <= tol)) {
-									fprintf(stderr, "%s Q4_K %s %lldx%lld n_tok %d%s: y[%lld] %.9g ref %.9g\n",
-										ks[s]->name, o ? "ggml layout" : "T layout",
-										(long long)rows, (long long)cols, n_tok,
-										multi ? " (two matrices)" : "", (long long)i, a, b);
-									fail();
+									if (!(fabs(a - b) <= tol)) {
+										fprintf(stderr, "%s %s %s %lldx%lld n_tok %d%s: y[%lld] %.9g ref %.9g\n",
+											ks[s]->name, eng_type_name(type), o ? "ggml layout" : "T layout",
+											(long long)rows, (long long)cols, n_tok,
+											multi ? " (two matrices)" : "", (long long)i, a, b);
+										fail();
+									}
 								}
-							}
-					}
-				free(x);
-				free(y);
-				free(y2);
-				free(yr);
+						}
+					free(x);
+					free(y);
+					free(y2);
+					free(yr);
+				}
+				free((void *)inplace.data);
+				free(tdata);
+				free_kmat(&k);
+				free_kmat(&q6);
 			}
-			free((void *)inplace.data);
-			free(tdata);
-			free_kmat(&k);
-			free_kmat(&q6);
-		}
+	}
 	eng_pool_free(pool);
 }
 
@@ -943,7 +970,7 @@ static void test_synth_mix(void **state)
 		assert_int_equal(m->w.token_embd.layout, ENG_LAYOUT_GGML);
 		assert_int_equal(m->desc.relaid_bytes, want);
 		tu_note("Q4_K layout of the %s kernels: %s (%llu bytes reordered at load)", eng_kernels_isa(),
-			eng_weight_layout(ENG_TYPE_Q4_K) == ENG_LAYOUT_Q4K_T ? "T" : "as stored",
+			eng_weight_layout(ENG_TYPE_Q4_K) == ENG_LAYOUT_KQ_T ? "T" : "as stored",
 			(unsigned long long)want);
 	}
 	eng_model_close(m);
@@ -968,7 +995,7 @@ int main(void)
 		cmocka_unit_test(test_random_blocks_vs_ref), cmocka_unit_test(test_integer_parts_exact),
 		cmocka_unit_test(test_ref_vs_double),
 		cmocka_unit_test(test_threads_bitwise), cmocka_unit_test(test_synth_mix),
-		cmocka_unit_test(test_q4k_t_layout),
+		cmocka_unit_test(test_kq_t_layout),
 #if defined(__x86_64__)
 		cmocka_unit_test(test_avx512_kernels),
 #endif
