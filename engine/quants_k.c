@@ -19,7 +19,6 @@
 #include "engine/kquants.h"
 
 #include <float.h>
-#include <stdbool.h>
 #include <math.h>
 #include <string.h>
 
@@ -832,86 +831,91 @@ void eng_kq_dequantize_row(int type, const void *src, float *y, int64_t n)
 
 /* ---- the T layout of Q4_K and Q5_K (kquants.h) ---- */
 
-/* Where element e of sub-block s of a ggml-layout Q4_K block lives in the T layout: byte
- * *byte of qs, the high nibble when *hi. Vector m = e / 4 holds it at byte j = 4s + e % 4. */
-static void q4k_t_pos(int s, int e, int *byte, int *hi)
+/*
+ * 256 bytes seen as 8 x 8 groups of 4, transposed: group 8m + s of out is group 8s + m of in. In
+ * the ggml order of a super-block, group 8s + m holds elements 4m..4m+3 of sub-block s; in the T
+ * order it is group 8m + s (vector m, bytes 4s..4s+3). The transpose is its own inverse.
+ */
+static void transpose_groups4(const uint8_t *in, uint8_t *out)
 {
-	int m = e / 4, j = 4 * s + e % 4;
-
-	*byte = 32 * (m / 2) + j;
-	*hi = m % 2;
+	for (int m = 0; m < 8; m++)
+		for (int s = 0; s < 8; s++)
+			memcpy(out + 32 * m + 4 * s, in + 32 * s + 4 * m, 4);
 }
 
 /*
- * Moves the 256 quants of one block from the ggml layout to the T layout (to_t) or back: the
+ * Moves the 256 quants of one block from the ggml layout to the T layout, or back (the same move): the
  * nibbles of qs (144-byte Q4_K and 176-byte Q5_K blocks alike) and, when qh_in is set, the fifth
- * bits of Q5_K. The caller copies the rest of the block.
+ * bits of Q5_K. Both layouts store 32-byte vector v (0..7) as nibble v % 2 of qs[32 (v / 2) + j]
+ * and its fifth bits as bit v of qh[j]; they differ only in which elements a vector holds (ggml:
+ * sub-block v, T: transpose_groups4). So the quants are unpacked to one byte each, transposed and
+ * packed again. The caller copies the rest of the block.
  */
-static void kq_reorder(const uint8_t *qs_in, const uint8_t *qh_in, uint8_t *qs_out, uint8_t *qh_out, bool to_t)
+static void kq_reorder(const uint8_t *qs_in, const uint8_t *qh_in, uint8_t *qs_out, uint8_t *qh_out)
 {
-	memset(qs_out, 0, ENG_QK_K / 2);
+	uint8_t v[ENG_QK_K], t[ENG_QK_K];
+
+	for (int c = 0; c < 4; c++)
+		for (int j = 0; j < 32; j++) {
+			v[64 * c + j] = qs_in[32 * c + j] & 0x0f;
+			v[64 * c + 32 + j] = qs_in[32 * c + j] >> 4;
+		}
 	if (qh_in)
-		memset(qh_out, 0, ENG_QK_K / 8);
-	for (int s = 0; s < 8; s++)
-		for (int e = 0; e < 32; e++) {
-			int g_byte = 32 * (s / 2) + e, g_hi = s % 2, t_byte, t_hi;
-			int from_byte, from_hi, to_byte, to_hi;
-			/* fifth bit: bit s of qh[e] in ggml order, bit m = e / 4 of qh[4s + e % 4] in T */
-			int g_qh = e, g_bit = s, t_qh = 4 * s + e % 4, t_bit = e / 4;
+		for (int k = 0; k < 8; k++)
+			for (int j = 0; j < 32; j++)
+				v[32 * k + j] |= (uint8_t)(((qh_in[j] >> k) & 1) << 4);
+	transpose_groups4(v, t);
+	for (int c = 0; c < 4; c++)
+		for (int j = 0; j < 32; j++)
+			qs_out[32 * c + j] = (uint8_t)((t[64 * c + j] & 0x0f) | (t[64 * c + 32 + j] & 0x0f) << 4);
+	if (qh_in)
+		for (int j = 0; j < 32; j++) {
+			uint8_t h = 0;
 
-			q4k_t_pos(s, e, &t_byte, &t_hi);
-			from_byte = to_t ? g_byte : t_byte;
-			from_hi = to_t ? g_hi : t_hi;
-			to_byte = to_t ? t_byte : g_byte;
-			to_hi = to_t ? t_hi : g_hi;
-			qs_out[to_byte] |= (uint8_t)(((from_hi ? qs_in[from_byte] >> 4 : qs_in[from_byte]) & 0x0f)
-						     << (to_hi ? 4 : 0));
-			if (qh_in) {
-				int bit = (qh_in[to_t ? g_qh : t_qh] >> (to_t ? g_bit : t_bit)) & 1;
-
-				qh_out[to_t ? t_qh : g_qh] |= (uint8_t)(bit << (to_t ? t_bit : g_bit));
-			}
+			for (int k = 0; k < 8; k++)
+				h |= (uint8_t)(((t[32 * k + j] >> 4) & 1) << k);
+			qh_out[j] = h;
 		}
 }
 
-static void q4k_reorder(const struct eng_block_q4_k *in, struct eng_block_q4_k *out, int64_t n, bool to_t)
+static void q4k_reorder(const struct eng_block_q4_k *in, struct eng_block_q4_k *out, int64_t n)
 {
 	for (int64_t b = 0; b < n; b++) {
 		out[b].d = in[b].d;
 		out[b].dmin = in[b].dmin;
 		memcpy(out[b].scales, in[b].scales, sizeof out[b].scales);
-		kq_reorder(in[b].qs, NULL, out[b].qs, NULL, to_t);
+		kq_reorder(in[b].qs, NULL, out[b].qs, NULL);
 	}
 }
 
-static void q5k_reorder(const struct eng_block_q5_k *in, struct eng_block_q5_k *out, int64_t n, bool to_t)
+static void q5k_reorder(const struct eng_block_q5_k *in, struct eng_block_q5_k *out, int64_t n)
 {
 	for (int64_t b = 0; b < n; b++) {
 		out[b].d = in[b].d;
 		out[b].dmin = in[b].dmin;
 		memcpy(out[b].scales, in[b].scales, sizeof out[b].scales);
-		kq_reorder(in[b].qs, in[b].qh, out[b].qs, out[b].qh, to_t);
+		kq_reorder(in[b].qs, in[b].qh, out[b].qs, out[b].qh);
 	}
 }
 
 void eng_q4k_to_t(const struct eng_block_q4_k *in, struct eng_block_q4_k *out, int64_t n)
 {
-	q4k_reorder(in, out, n, true);
+	q4k_reorder(in, out, n);
 }
 
 void eng_q4k_from_t(const struct eng_block_q4_k *in, struct eng_block_q4_k *out, int64_t n)
 {
-	q4k_reorder(in, out, n, false);
+	q4k_reorder(in, out, n);
 }
 
 void eng_q5k_to_t(const struct eng_block_q5_k *in, struct eng_block_q5_k *out, int64_t n)
 {
-	q5k_reorder(in, out, n, true);
+	q5k_reorder(in, out, n);
 }
 
 void eng_q5k_from_t(const struct eng_block_q5_k *in, struct eng_block_q5_k *out, int64_t n)
 {
-	q5k_reorder(in, out, n, false);
+	q5k_reorder(in, out, n);
 }
 
 void eng_q8k_to_t(const struct eng_block_q8_k *in, struct eng_block_q8_kt *out, int64_t n)
@@ -920,10 +924,7 @@ void eng_q8k_to_t(const struct eng_block_q8_k *in, struct eng_block_q8_kt *out, 
 		const struct eng_block_q8_k *x = &in[b];
 		struct eng_block_q8_kt *y = &out[b];
 
-		/* four bytes at a time: dword 8m + s of the T order is dword 8s + m of the block */
-		for (int m = 0; m < 8; m++)
-			for (int s = 0; s < 8; s++)
-				memcpy(y->qs + 32 * m + 4 * s, x->qs + 32 * s + 4 * m, 4);
+		transpose_groups4((const uint8_t *)x->qs, (uint8_t *)y->qs);
 		for (int s = 0; s < 8; s++)
 			y->bsums32[s] = (int16_t)(x->bsums[2 * s] + x->bsums[2 * s + 1]);
 		y->d = x->d;
