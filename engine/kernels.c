@@ -218,7 +218,6 @@ static void qact_worker(void *arg, int ith, int nth)
 		      j->d + (int64_t)t * j->a->nb, j->c + (int64_t)t * j->a->nb);
 }
 
-/* Runs the row kernels of n_w matrices that share the activations `a`, as one dispatch. */
 /* The set's kernel for w, or the reference one when w is in a layout the set does not read. */
 static eng_mm_fn mm_for(const struct eng_kernel_set *ks, const struct eng_mat *w)
 {
@@ -265,6 +264,7 @@ int eng_mat_relayout(struct eng_mat *w, int layout, void *dst)
 	return 0;
 }
 
+/* Runs the row kernels of n_w matrices that share the activations `a`, as one dispatch. */
 static void run_rows(const struct eng_kernel_set *ks, struct eng_pool *p, const struct eng_mat *const *w,
 		     int n_w, const struct eng_act *a, float *const *y)
 {
