@@ -83,6 +83,9 @@ extern const struct eng_kernel_set eng_kset_ref;
 #if defined(__x86_64__)
 extern const struct eng_kernel_set eng_kset_avx2;
 extern const struct eng_kernel_set eng_kset_avx512;
+/* The AVX2 set's F16/F32 kernels with their row prefetches into L2, which the AVX-512 set runs. */
+void eng_mm_f16_avx2_l2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+void eng_mm_f32_avx2_l2(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 #endif
 /* NEON kernels: AArch64 only (32-bit ARM runs the reference). */
 #if defined(__ARM_NEON) && defined(__aarch64__)

@@ -42,6 +42,12 @@
 #ifndef KQ_PF_BYTES
 #define KQ_PF_BYTES 2048
 #endif
+/* Into L1: the AVX-512 decode kernel prefetches into L2 (kernels_kquant_vnni.c), but this one,
+ * run on the Zen 4 EPYC with JOULEBENCH_ISA=avx2, lost 5-8 points of the paired read with T1
+ * (interleaved runs, 2 threads, from DRAM). -DKQ_PF_HINT=... for tuning on other machines. */
+#ifndef KQ_PF_HINT
+#define KQ_PF_HINT _MM_HINT_T0
+#endif
 
 /* ---- which instruction set: one place, so a process-wide override can replace it ---- */
 
@@ -98,20 +104,42 @@ TGT_INLINE float f16x1(eng_f16 h)
 
 /*
  * The 8 scales (bytes 0..7) and 8 mins (bytes 8..15) of a Q4_K/Q5_K super-block, as
- * eng_kq_scales_mins8, from the 12 bytes at q (16 are read: the block goes on after them).
- * 32-bit lanes w0, w1, w2 of the header: scales 0..3 = w0 & 0x3f.., mins 0..3 = w1 & 0x3f..;
- * scales 4..7 = low nibbles of w2 | the top two bits of w0 above them, mins 4..7 the same with
- * the high nibbles of w2 and w1.
+ * eng_kq_scales_mins8, from the 12 bytes at q. Bytes 0..3 of the header hold scales 0..3 and
+ * bytes 4..7 mins 0..3 in their low six bits; scales 4..7 are the low nibbles of bytes 8..11 with
+ * the top two bits of bytes 0..3 above them, mins 4..7 the high nibbles with the top bits of bytes
+ * 4..7. Done in general-purpose registers, whose ALUs the vector kernels leave idle: two moves
+ * and an unpack reach the vector unit instead of nine vector operations (one Q4_K row in L1:
+ * 13.0 -> 12.6 ns per super-block on Zen 1).
  */
 TGT_INLINE __m128i scales_mins(const uint8_t *q)
 {
-	const __m128i w = _mm_loadu_si128((const __m128i *)q);
-	const __m128i low6 = _mm_and_si128(w, _mm_set1_epi8(0x3f)); /* lanes 0, 1: scales 0..3, mins 0..3 */
-	const __m128i nib = _mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi32(w, 0xaa), _mm_setr_epi32(0, 4, 0, 4)),
-					  _mm_set1_epi8(0x0f));
-	const __m128i top = _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(w, 6), _mm_set1_epi8(0x03)), 4);
+	uint64_t a;
+	uint32_t h;
+	uint64_t low6, high;
 
-	return _mm_unpacklo_epi32(low6, _mm_or_si128(nib, top));
+	memcpy(&a, q, 8);
+	memcpy(&h, q + 8, 4);
+	low6 = a & 0x3f3f3f3f3f3f3f3full; /* scales 0..3, mins 0..3 */
+	high = ((uint64_t)h & 0x0f0f0f0full) | (((uint64_t)h << 28) & 0x0f0f0f0f00000000ull) |
+	       ((a >> 2) & 0x3030303030303030ull); /* scales 4..7, mins 4..7 */
+	return _mm_unpacklo_epi32(_mm_cvtsi64_si128((long long)low6), _mm_cvtsi64_si128((long long)high));
+}
+
+/*
+ * The sum of eight int16 vectors as a tree of pairs. GCC reassociates such a tree into a chain
+ * seven adds deep, which lengthens every super-block's critical path; the empty asm statements
+ * keep the pairs as written (one Q4_K row in L1: 12.6 -> 12.0 ns per super-block on Zen 1).
+ */
+TGT_INLINE __m256i add_tree8(const __m256i *p)
+{
+	__m256i a0 = _mm256_add_epi16(p[0], p[1]), a1 = _mm256_add_epi16(p[2], p[3]);
+	__m256i a2 = _mm256_add_epi16(p[4], p[5]), a3 = _mm256_add_epi16(p[6], p[7]);
+
+	__asm__("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3));
+	a0 = _mm256_add_epi16(a0, a1);
+	a2 = _mm256_add_epi16(a2, a3);
+	__asm__("" : "+x"(a0), "+x"(a2));
+	return _mm256_add_epi16(a0, a2);
 }
 
 /*
@@ -179,9 +207,9 @@ TGT_INLINE void q45k_row(const char *row, int64_t nbk, const struct eng_block_q8
 			const struct eng_block_q5_k *wb = (const struct eng_block_q5_k *)row + b;
 			__m256i hb = _mm256_loadu_si256((const __m256i *)wb->qh);
 
-			_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
-			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
-			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 128, _MM_HINT_T0);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES, KQ_PF_HINT);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, KQ_PF_HINT);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 128, KQ_PF_HINT);
 			hdr = wb->scales;
 			qs = wb->qs;
 			f16x2(&wb->d, &d, &dmin);
@@ -194,8 +222,8 @@ TGT_INLINE void q45k_row(const char *row, int64_t nbk, const struct eng_block_q8
 		} else {
 			const struct eng_block_q4_k *wb = (const struct eng_block_q4_k *)row + b;
 
-			_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
-			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES, KQ_PF_HINT);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, KQ_PF_HINT);
 			hdr = wb->scales;
 			qs = wb->qs;
 			f16x2(&wb->d, &d, &dmin);
@@ -272,10 +300,10 @@ TGT_INLINE void qkt_row(const char *row, int64_t nbk, const struct eng_block_q8_
 		__m128 dd;
 		uint32_t dbits;
 
-		_mm_prefetch((const char *)blk + KQ_PF_BYTES, _MM_HINT_T0);
-		_mm_prefetch((const char *)blk + KQ_PF_BYTES + 64, _MM_HINT_T0);
+		_mm_prefetch((const char *)blk + KQ_PF_BYTES, KQ_PF_HINT);
+		_mm_prefetch((const char *)blk + KQ_PF_BYTES + 64, KQ_PF_HINT);
 		if (q5)
-			_mm_prefetch((const char *)blk + KQ_PF_BYTES + 128, _MM_HINT_T0);
+			_mm_prefetch((const char *)blk + KQ_PF_BYTES + 128, KQ_PF_HINT);
 		_Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
 			__m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
 
@@ -302,12 +330,13 @@ TGT_INLINE void qkt_row(const char *row, int64_t nbk, const struct eng_block_q8_
 
 			_Pragma("GCC unroll 8") for (int m = 0; m < 8; m++)
 				p[m] = _mm256_maddubs_epi16(v[m], _mm256_loadu_si256((const __m256i *)(x->qs + 32 * m)));
-			f0 = _mm256_add_epi16(_mm256_add_epi16(p[0], p[1]), _mm256_add_epi16(p[2], p[3]));
-			f1 = _mm256_add_epi16(_mm256_add_epi16(p[4], p[5]), _mm256_add_epi16(p[6], p[7]));
-			if (q5)
+			if (q5) {
+				f0 = _mm256_add_epi16(_mm256_add_epi16(p[0], p[1]), _mm256_add_epi16(p[2], p[3]));
+				f1 = _mm256_add_epi16(_mm256_add_epi16(p[4], p[5]), _mm256_add_epi16(p[6], p[7]));
 				s8 = _mm256_add_epi32(_mm256_madd_epi16(f0, sc2), _mm256_madd_epi16(f1, sc2));
-			else
-				s8 = _mm256_madd_epi16(_mm256_add_epi16(f0, f1), sc2);
+			} else {
+				s8 = _mm256_madd_epi16(add_tree8(p), sc2);
+			}
 			s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
 			m4 = _mm_madd_epi16(mins, _mm_loadu_si128((const __m128i *)x->bsums32));
 			ds = _mm_mul_ps(dd, _mm_set1_ps(x->d));
@@ -356,10 +385,10 @@ TGT_INLINE void q6k_row(const char *row, int64_t nbk, const struct eng_block_q8_
 		__m256i v[8], s16, scv[4], s8x2;
 		float d = f16x1(wb->d);
 
-		_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
-		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
-		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 128, _MM_HINT_T0);
-		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 192, _MM_HINT_T0);
+		_mm_prefetch((const char *)wb + KQ_PF_BYTES, KQ_PF_HINT);
+		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, KQ_PF_HINT);
+		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 128, KQ_PF_HINT);
+		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 192, KQ_PF_HINT);
 		_Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
 			__m256i l0 = _mm256_loadu_si256((const __m256i *)(wb->ql + 64 * h));
 			__m256i l1 = _mm256_loadu_si256((const __m256i *)(wb->ql + 64 * h + 32));
@@ -456,8 +485,8 @@ TGT_INLINE void q23k_row(const char *row, int64_t nbk, const struct eng_block_q8
 		if (q3) {
 			const struct eng_block_q3_k *wb = (const struct eng_block_q3_k *)row + b;
 
-			_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
-			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES, KQ_PF_HINT);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, KQ_PF_HINT);
 			d = f16x1(wb->d);
 			s16 = q3_scales16(wb->scales);
 			hbits = _mm256_loadu_si256((const __m256i *)wb->hmask);
@@ -466,8 +495,8 @@ TGT_INLINE void q23k_row(const char *row, int64_t nbk, const struct eng_block_q8
 			const struct eng_block_q2_k *wb = (const struct eng_block_q2_k *)row + b;
 			__m128i raw = _mm_loadu_si128((const __m128i *)wb->scales);
 
-			_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
-			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES, KQ_PF_HINT);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, KQ_PF_HINT);
 			f16x2(&wb->d, &d, &dmin);
 			s16 = _mm256_cvtepu8_epi16(_mm_and_si128(raw, _mm_set1_epi8(0x0f)));
 			m16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f)));
