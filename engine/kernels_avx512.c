@@ -352,6 +352,19 @@ TGT_INLINE __m512i bcast_u64(const void *p)
 	return _mm512_set1_epi64((long long)v);
 }
 
+/*
+ * The decode kernels' prefetches (this tile of 4-8 tokens and the matvec below) go to L2 (T1),
+ * not L1: a prefetch into L1 holds one of the L1's few miss buffers for the whole trip to DRAM,
+ * and with four rows in flight they run out; L2 tracks many more misses, and the hop from L2 to
+ * L1 is short. Interleaved runs on the Zen 4
+ * EPYC (8192x2048 from DRAM): Q4_0 with 1 thread 10.0-11.0 -> 19.5-19.8 GB/s of weights, with 2
+ * 14-20 -> 25-26 GB/s (read bandwidth 30-35 GB/s); Q8_0 12.4-13.2 -> 17.8-25.4 with 1 thread and
+ * 22.6-23.1 -> 45.1-47.6 with 2 (read 60 GB/s). Measured on that CPU only: -DMV_PF_HINT=... to
+ * tune elsewhere.
+ */
+#ifndef MV_PF_HINT
+#define MV_PF_HINT _MM_HINT_T1
+#endif
 TGT_INLINE void gemm8_tile(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r, int nr, int64_t pfd,
 			   const int q4)
 {
@@ -375,10 +388,13 @@ TGT_INLINE void gemm8_tile(const struct eng_mat *w, const struct eng_act *a, flo
 			if (pfd < 4 * (int64_t)w->row_bytes && o >= (int64_t)w->row_bytes)
 				o += 3 * (int64_t)w->row_bytes;
 			/* one line per row every 64 bytes at most: each Q8_0 block (34 bytes), every
-			 * other Q4_0 block (18) */
+			 * other Q4_0 block (18); into L2 as the matvec's (MV_PF_HINT): 2 threads,
+			 * 8192x2048 from DRAM, interleaved builds, Q8_0 x 4 or 8 tokens faster in 14 of
+			 * 16 pairs, typically 19-22 -> 22-26 GB/s of weights; Q4_0, bound by its
+			 * arithmetic, 11.0-13.2 -> 13.0-14.2 in 5 of 6 */
 			if (!q4 || !(b & 1))
 				_Pragma("GCC unroll 4") for (int i = 0; i < 4; i++)
-					_mm_prefetch(wr[i] + o, _MM_HINT_T0);
+					_mm_prefetch(wr[i] + o, MV_PF_HINT);
 			_Pragma("GCC unroll 4") for (int i = 0; i < 4; i++)
 				isum[i] = init;
 		}
@@ -509,18 +525,6 @@ TGT_INLINE __m128 scale_add(__m128 acc, __m128i isum, const char *const *wr, int
 	return _mm_add_ps(acc, _mm_mul_ps(_mm_mul_ps(scales4(wr, k, bsz), _mm_set1_ps(dx)), _mm_cvtepi32_ps(isum)));
 }
 
-/*
- * The decode kernel's prefetches go to L2 (T1), not L1: a prefetch into L1 holds one of the
- * L1's few miss buffers for the whole trip to DRAM, and with four rows in flight they run out;
- * L2 tracks many more misses, and the hop from L2 to L1 is short. Interleaved runs on the Zen 4
- * EPYC (8192x2048 from DRAM): Q4_0 with 1 thread 10.0-11.0 -> 19.5-19.8 GB/s of weights, with 2
- * 14-20 -> 25-26 GB/s (read bandwidth 30-35 GB/s); Q8_0 12.4-13.2 -> 17.8-25.4 with 1 thread and
- * 22.6-23.1 -> 45.1-47.6 with 2 (read 60 GB/s). Measured on that CPU only: -DMV_PF_HINT=... to
- * tune elsewhere.
- */
-#ifndef MV_PF_HINT
-#define MV_PF_HINT _MM_HINT_T1
-#endif
 TGT_INLINE void matvec_rows(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1,
 			    const int q4)
 {
