@@ -356,11 +356,10 @@ TGT_INLINE __m512i bcast_u64(const void *p)
  * The decode kernels' prefetches (this tile of 4-8 tokens and the matvec below) go to L2 (T1),
  * not L1: a prefetch into L1 holds one of the L1's few miss buffers for the whole trip to DRAM,
  * and with four rows in flight they run out; L2 tracks many more misses, and the hop from L2 to
- * L1 is short. Interleaved runs on the Zen 4
- * EPYC (8192x2048 from DRAM): Q4_0 with 1 thread 10.0-11.0 -> 19.5-19.8 GB/s of weights, with 2
- * 14-20 -> 25-26 GB/s (read bandwidth 30-35 GB/s); Q8_0 12.4-13.2 -> 17.8-25.4 with 1 thread and
- * 22.6-23.1 -> 45.1-47.6 with 2 (read 60 GB/s). Measured on that CPU only: -DMV_PF_HINT=... to
- * tune elsewhere.
+ * L1 is short. Interleaved runs on the Zen 4 EPYC (8192x2048 from DRAM): Q4_0 with 1 thread
+ * 10.0-11.0 -> 19.5-19.8 GB/s of weights, with 2 14-20 -> 25-26 GB/s (read bandwidth 30-35
+ * GB/s); Q8_0 12.4-13.2 -> 17.8-25.4 with 1 thread and 22.6-23.1 -> 45.1-47.6 with 2 (read 60
+ * GB/s). Measured on that CPU only: -DMV_PF_HINT=... to tune elsewhere.
  */
 #ifndef MV_PF_HINT
 #define MV_PF_HINT _MM_HINT_T1

@@ -39,14 +39,11 @@
 #define TGT __attribute__((target("avx2,fma,f16c")))
 #define TGT_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
 
+/* Prefetches go to L1 (T0): run on the Zen 4 EPYC with JOULEBENCH_ISA=avx2, this single-stream
+ * kernel lost 5-8 points of the paired read with T1, which the multi-row AVX-512 decode kernels
+ * gain from (MV_PF_HINT in kernels_avx512.c). */
 #ifndef KQ_PF_BYTES
 #define KQ_PF_BYTES 2048
-#endif
-/* Into L1: the AVX-512 decode kernel prefetches into L2 (kernels_kquant_vnni.c), but this one,
- * run on the Zen 4 EPYC with JOULEBENCH_ISA=avx2, lost 5-8 points of the paired read with T1
- * (interleaved runs, 2 threads, from DRAM). -DKQ_PF_HINT=... for tuning on other machines. */
-#ifndef KQ_PF_HINT
-#define KQ_PF_HINT _MM_HINT_T0
 #endif
 
 /* ---- which instruction set: one place, so a process-wide override can replace it ---- */
@@ -207,9 +204,9 @@ TGT_INLINE void q45k_row(const char *row, int64_t nbk, const struct eng_block_q8
 			const struct eng_block_q5_k *wb = (const struct eng_block_q5_k *)row + b;
 			__m256i hb = _mm256_loadu_si256((const __m256i *)wb->qh);
 
-			_mm_prefetch((const char *)wb + KQ_PF_BYTES, KQ_PF_HINT);
-			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, KQ_PF_HINT);
-			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 128, KQ_PF_HINT);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 128, _MM_HINT_T0);
 			hdr = wb->scales;
 			qs = wb->qs;
 			f16x2(&wb->d, &d, &dmin);
@@ -222,8 +219,8 @@ TGT_INLINE void q45k_row(const char *row, int64_t nbk, const struct eng_block_q8
 		} else {
 			const struct eng_block_q4_k *wb = (const struct eng_block_q4_k *)row + b;
 
-			_mm_prefetch((const char *)wb + KQ_PF_BYTES, KQ_PF_HINT);
-			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, KQ_PF_HINT);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
 			hdr = wb->scales;
 			qs = wb->qs;
 			f16x2(&wb->d, &d, &dmin);
@@ -300,10 +297,10 @@ TGT_INLINE void qkt_row(const char *row, int64_t nbk, const struct eng_block_q8_
 		__m128 dd;
 		uint32_t dbits;
 
-		_mm_prefetch((const char *)blk + KQ_PF_BYTES, KQ_PF_HINT);
-		_mm_prefetch((const char *)blk + KQ_PF_BYTES + 64, KQ_PF_HINT);
+		_mm_prefetch((const char *)blk + KQ_PF_BYTES, _MM_HINT_T0);
+		_mm_prefetch((const char *)blk + KQ_PF_BYTES + 64, _MM_HINT_T0);
 		if (q5)
-			_mm_prefetch((const char *)blk + KQ_PF_BYTES + 128, KQ_PF_HINT);
+			_mm_prefetch((const char *)blk + KQ_PF_BYTES + 128, _MM_HINT_T0);
 		_Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
 			__m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
 
@@ -385,10 +382,10 @@ TGT_INLINE void q6k_row(const char *row, int64_t nbk, const struct eng_block_q8_
 		__m256i v[8], s16, scv[4], s8x2;
 		float d = f16x1(wb->d);
 
-		_mm_prefetch((const char *)wb + KQ_PF_BYTES, KQ_PF_HINT);
-		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, KQ_PF_HINT);
-		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 128, KQ_PF_HINT);
-		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 192, KQ_PF_HINT);
+		_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
+		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
+		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 128, _MM_HINT_T0);
+		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 192, _MM_HINT_T0);
 		_Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
 			__m256i l0 = _mm256_loadu_si256((const __m256i *)(wb->ql + 64 * h));
 			__m256i l1 = _mm256_loadu_si256((const __m256i *)(wb->ql + 64 * h + 32));
@@ -485,8 +482,8 @@ TGT_INLINE void q23k_row(const char *row, int64_t nbk, const struct eng_block_q8
 		if (q3) {
 			const struct eng_block_q3_k *wb = (const struct eng_block_q3_k *)row + b;
 
-			_mm_prefetch((const char *)wb + KQ_PF_BYTES, KQ_PF_HINT);
-			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, KQ_PF_HINT);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
 			d = f16x1(wb->d);
 			s16 = q3_scales16(wb->scales);
 			hbits = _mm256_loadu_si256((const __m256i *)wb->hmask);
@@ -495,8 +492,8 @@ TGT_INLINE void q23k_row(const char *row, int64_t nbk, const struct eng_block_q8
 			const struct eng_block_q2_k *wb = (const struct eng_block_q2_k *)row + b;
 			__m128i raw = _mm_loadu_si128((const __m128i *)wb->scales);
 
-			_mm_prefetch((const char *)wb + KQ_PF_BYTES, KQ_PF_HINT);
-			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, KQ_PF_HINT);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
+			_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
 			f16x2(&wb->d, &d, &dmin);
 			s16 = _mm256_cvtepu8_epi16(_mm_and_si128(raw, _mm_set1_epi8(0x0f)));
 			m16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f)));

@@ -23,15 +23,11 @@
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 #define TGT_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 
+/* Prefetches go to L1 (T0): one row at a time is a single stream, and with T1 Q6_K 8192x2048
+ * from DRAM fell from 18.6-19.8 to 12.1-12.5 GB/s with 1 thread and 27-28 to 20-23 with 2 on the
+ * Zen 4 EPYC (the multi-row decode kernels gain from T1: MV_PF_HINT in kernels_avx512.c). */
 #ifndef KQ_PF_BYTES
 #define KQ_PF_BYTES 2048
-#endif
-/* Into L1. These kernels read one row at a time, a single stream, and the L1 miss buffers are
- * not what limits them: on the Zen 4 EPYC, Q6_K 8192x2048 from DRAM fell from 18.6-19.8 to
- * 12.1-12.5 GB/s with 1 thread, and 27-28 to 20-23 with 2, with T1 (into L2), which the
- * multi-row decode kernels of kernels_avx512.c and kernels_kquant_vnni.c gain from. */
-#ifndef KQ_PF_HINT
-#define KQ_PF_HINT _MM_HINT_T0
 #endif
 
 /* Two 32-byte halves in one register: [lo | hi]. */
@@ -107,8 +103,8 @@ TGT_INLINE void q4k_row512(const char *row, int64_t nbk, const struct eng_block_
 		__m128i m8;
 		float d, dmin;
 
-		_mm_prefetch((const char *)wb + KQ_PF_BYTES, KQ_PF_HINT);
-		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, KQ_PF_HINT);
+		_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
+		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
 		f16x2(&wb->d, &d, &dmin);
 		scales_mins(wb->scales, sc, m);
 		m8 = _mm_loadl_epi64((const __m128i *)m);
@@ -161,10 +157,10 @@ TGT_INLINE void q6k_row512(const char *row, int64_t nbk, const struct eng_block_
 		__m256i s16y;
 		float d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(wb->d)));
 
-		_mm_prefetch((const char *)wb + KQ_PF_BYTES, KQ_PF_HINT);
-		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, KQ_PF_HINT);
-		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 128, KQ_PF_HINT);
-		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 192, KQ_PF_HINT);
+		_mm_prefetch((const char *)wb + KQ_PF_BYTES, _MM_HINT_T0);
+		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 64, _MM_HINT_T0);
+		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 128, _MM_HINT_T0);
+		_mm_prefetch((const char *)wb + KQ_PF_BYTES + 192, _MM_HINT_T0);
 		/* halves h = 0 | 1 side by side: ql[64h .. 64h+31], ql[64h+32 ..], qh[32h ..] */
 		A = join_u8(wb->ql, wb->ql + 64);
 		B = join_u8(wb->ql + 32, wb->ql + 96);

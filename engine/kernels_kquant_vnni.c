@@ -49,9 +49,8 @@
 
 /*
  * How far ahead of the super-block it reads the decode kernel prefetches the row stream, and
- * into which cache. Into L2 (T1) rather than L1: a prefetch into L1 holds one of the L1's few
- * miss buffers for the whole trip to DRAM, while L2 tracks many more misses and the hop from L2
- * to L1 is short. Interleaved runs of the two builds (2 threads, 8192x2048 Q4_K from DRAM, about
+ * into which cache: L2 (T1), as the Q4_0/Q8_0 decode kernels do (MV_PF_HINT in
+ * kernels_avx512.c, where the reason is). Interleaved runs of the two builds (2 threads, 8192x2048 Q4_K from DRAM, about
  * 140 pairs per build on the Zen 4 EPYC): when the host's read bandwidth was above 45 GB/s the
  * kernel reached 78-81% of the paired read with T1 against 65-75% with T0; at 30-35 GB/s, 91%
  * against 86-92%. T0 at 256 bytes on top, or T1 at 3, 6 or 8 KiB, did no better.
