@@ -720,6 +720,7 @@ const struct eng_kernel_set eng_kset_avx512 = {
 	},
 	.packed_bytes = packed_bytes_avx512,
 	.pack_act = pack_act_avx512,
+	.weight_layout = eng_kq_weight_layout_vnni,
 	.packed_bytes_k = eng_kq_packed_bytes_vnni,
 	.pack_act_k = eng_kq_pack_act_vnni,
 	.quantize_act = quantize_act_avx512,

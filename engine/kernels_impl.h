@@ -151,6 +151,7 @@ void eng_mm_q6_k_avx512(const struct eng_mat *w, const struct eng_act *a, float 
 void eng_mm_q4_k_vnni(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 void eng_mm_q5_k_vnni(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 void eng_mm_q6_k_vnni(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
+int eng_kq_weight_layout_vnni(int type);
 size_t eng_kq_packed_bytes_vnni(const struct eng_act *a);
 void eng_kq_pack_act_vnni(struct eng_pool *p, struct eng_act *a, void *buf);
 #endif

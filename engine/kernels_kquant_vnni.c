@@ -48,9 +48,10 @@
 #define KQ_GEMM_MIN_TOK 8
 
 /*
- * How far ahead of the super-block it reads the decode kernel prefetches the row stream, and
- * into which cache: L2 (T1), as the Q4_0/Q8_0 decode kernels do (MV_PF_HINT in
- * kernels_avx512.c, where the reason is). Interleaved runs of the two builds (2 threads, 8192x2048 Q4_K from DRAM, about
+ * How far ahead of the super-block it reads the decode kernel of ggml-layout matrices prefetches
+ * the row stream, and into which cache: L2 (T1), as the Q4_0/Q8_0 decode kernels do (MV_PF_HINT in
+ * kernels_avx512.c, where the reason is). The T-layout kernel (q4kt_matvec_rows) issues no
+ * prefetches: see there. Interleaved runs of the two builds (2 threads, 8192x2048 Q4_K from DRAM, about
  * 140 pairs per build on the Zen 4 EPYC): when the host's read bandwidth was above 45 GB/s the
  * kernel reached 78-81% of the paired read with T1 against 65-75% with T0; at 30-35 GB/s, 91%
  * against 86-92%. T0 at 256 bytes on top, or T1 at 3, 6 or 8 KiB, did no better.
@@ -114,6 +115,11 @@ static size_t mv_side_offset(const struct eng_act *a)
 	return ((size_t)a->n_tok * (size_t)(a->cols / ENG_QK_K) * sizeof(struct eng_block_q8_k) + 63) & ~(size_t)63;
 }
 
+int eng_kq_weight_layout_vnni(int type)
+{
+	return type == ENG_TYPE_Q4_K || type == ENG_TYPE_Q5_K ? ENG_LAYOUT_KQ_T : ENG_LAYOUT_GGML;
+}
+
 size_t eng_kq_packed_bytes_vnni(const struct eng_act *a)
 {
 	int64_t tiles = (a->n_tok + 15) / 16, nbk = a->cols / ENG_QK_K;
@@ -169,7 +175,9 @@ void eng_kq_pack_act_vnni(struct eng_pool *p, struct eng_act *a, void *buf)
 	struct kpack_job j = { .a = a, .out = buf, .tiles = (a->n_tok + 15) / 16 };
 
 	if (a->n_tok < KQ_GEMM_MIN_TOK) {
-		/* sub-blocks of 32 in the order [0 2 1 3 4 6 5 7] (see q4k_matvec) */
+		/* ggml layout: sub-blocks of 32 in the order [0 2 1 3 4 6 5 7] (see q4k_matvec); T layout:
+		 * the T vectors (kquants.h) in that order, vector m's 4-byte group s being elements
+		 * 4m..4m+3 of sub-block s (see q4kt_matvec_rows) */
 		struct eng_block_q8_k *dst = buf;
 		int64_t n = (int64_t)a->n_tok * (a->cols / ENG_QK_K);
 		static const int from[8] = { 0, 2, 1, 3, 4, 6, 5, 7 };
@@ -178,6 +186,14 @@ void eng_kq_pack_act_vnni(struct eng_pool *p, struct eng_act *a, void *buf)
 		int64_t nbk = a->cols / ENG_QK_K, ng = mv_groups(a);
 
 		for (int64_t i = 0; i < n; i++) {
+			if (a->wlayout == ENG_LAYOUT_KQ_T) {
+				int8_t *qt = (int8_t *)buf + ENG_QK_K * i; /* 64-byte aligned */
+
+				for (int c = 0; c < 8; c++)
+					for (int sb = 0; sb < 8; sb++)
+						memcpy(qt + 32 * c + 4 * sb, a->q8k[i].qs + 32 * sb + 4 * from[c], 4);
+				continue;
+			}
 			dst[i] = a->q8k[i];
 			for (int c = 0; c < 8; c++)
 				memcpy(dst[i].qs + 32 * c, a->q8k[i].qs + 32 * from[c], 32);
@@ -289,15 +305,24 @@ static inline int q4k_off(int g, int hi)
 	return 128 * (g >> 1) + 64 * hi + 32 * (g & 1);
 }
 
-/* One sub-block of 32 (number 2g + hi) of the unpacked rows q[i] into sup[i][j]. */
+/* A block in the T layout (kquants.h) unpacks the same way, its T vectors landing in the order
+ * [0 2 1 3 4 6 5 7]: the place of T vector m, whose 4-byte group s is elements 4m..4m+3 of
+ * sub-block s. */
+static inline int q4kt_off(int m)
+{
+	return 128 * (m >> 2) + 64 * (m & 1) + 32 * ((m >> 1) & 1);
+}
+
+/* One sub-block of 32 (number 2g + hi) of the unpacked rows q[i] into sup[i][j]; t: the rows are
+ * in the T layout. */
 TGT_INLINE void q4k_sub(const uint8_t (*q)[256], const struct pk_kblock *const *pk, const int R, const int TT,
-			const int g, const int hi, const uint8_t (*sc)[8], __m512i sup[4][4])
+			const int g, const int hi, const uint8_t (*sc)[8], __m512i sup[4][4], const int t)
 {
 	__m512i isum[4][4];
 
 	_Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
 		_Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {
-			__m512i wq = bcast_u32(q[i] + q4k_off(g, hi) + 4 * k);
+			__m512i wq = bcast_u32(q[i] + (t ? q4kt_off(k) + 4 * (2 * g + hi) : q4k_off(g, hi) + 4 * k));
 
 			_Pragma("GCC unroll 4") for (int j = 0; j < TT; j++) {
 				__m512i x = _mm512_load_si512(pk[j]->q[16 * g + 8 * hi + k]);
@@ -330,9 +355,10 @@ TGT_INLINE void scales_mins(const uint8_t *q, uint8_t sc[8], uint8_t m[8])
 	memcpy(m, v + 2, 8);
 }
 
-/* Q4_K, or Q5_K when q5 (the same scales, mins and order, one more bit per quant). */
+/* Q4_K, or Q5_K when q5 (the same scales, mins and order, one more bit per quant); t: the matrix is
+ * in the T layout. */
 TGT_INLINE void q4k_tile(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r, const int R, int nr,
-			 int64_t t0, const int TT, const int q5)
+			 int64_t t0, const int TT, const int q5, const int t)
 {
 	int64_t nbk = a->cols / ENG_QK_K;
 	const char *wr[4];
@@ -369,8 +395,8 @@ TGT_INLINE void q4k_tile(const struct eng_mat *w, const struct eng_act *a, float
 				sup[i][j] = _mm512_setzero_si512();
 		}
 		for (int g = 0; g < 4; g++) {
-			q4k_sub((const uint8_t(*)[256])q, pk, R, TT, g, 0, (const uint8_t(*)[8])sc, sup);
-			q4k_sub((const uint8_t(*)[256])q, pk, R, TT, g, 1, (const uint8_t(*)[8])sc, sup);
+			q4k_sub((const uint8_t(*)[256])q, pk, R, TT, g, 0, (const uint8_t(*)[8])sc, sup, t);
+			q4k_sub((const uint8_t(*)[256])q, pk, R, TT, g, 1, (const uint8_t(*)[8])sc, sup, t);
 		}
 		_Pragma("GCC unroll 4") for (int i = 0; i < R; i++) {
 			__m512 vd = _mm512_set1_ps(dw[i]), vdm = _mm512_set1_ps(dmw[i]);
@@ -538,6 +564,70 @@ TGT_INLINE void q4k_head4(const char *blk, const size_t bsz, const int n, __m512
 }
 
 /*
+ * The heads of four super-blocks of each of R rows (q4k_head4) and what depends on them alone:
+ * per token, f = d_x * (d, dmin) of the four blocks, and the mins term of all four added to accm.
+ */
+TGT_INLINE void mv_head4_rows(const char *const *row, const int R, int64_t b4, const size_t bsz, const int n4,
+			      const struct mv_side4 *const *side, const int nt, __m512i z[2][2], __m512 f[2][4],
+			      __m512 accm[2][4])
+{
+	/* lanes 4j..4j+3 of the mins term are block j's: its d_x * dmin is lane 2j + 1 of the products */
+	const __m512i odd4 = _mm512_set_epi32(7, 7, 7, 7, 5, 5, 5, 5, 3, 3, 3, 3, 1, 1, 1, 1);
+
+	_Pragma("GCC unroll 2") for (int i = 0; i < R; i++) {
+		__m512i mins;
+		__m256 dm;
+
+		q4k_head4(row[i] + b4 * (int64_t)bsz, bsz, n4, z[i], &mins, &dm);
+		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
+			const struct mv_side4 *g = side[t] + b4 / 4;
+			__m512i mm = _mm512_madd_epi16(mins, _mm512_loadu_si512((const void *)g->bs32));
+
+			f[i][t] = _mm512_castps256_ps512(_mm256_mul_ps(dm, _mm256_loadu_ps(g->d2[0])));
+			accm[i][t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(odd4, f[i][t]), _mm512_cvtepi32_ps(mm), accm[i][t]);
+		}
+	}
+}
+
+/*
+ * A block's quants as four vectors of bytes: the low and high nibbles of qs[0..63] and of
+ * qs[64..127], and for Q5_K (q5) their fifth bits, bit s of qh[l] for byte l of the s-th 32 bytes
+ * in that order ((0, 2), (1, 3), (4, 6), (5, 7)) - sub-blocks in the ggml layout, T vectors in the
+ * T layout.
+ */
+TGT_INLINE void mv_nibbles(const struct eng_block_q4_k *wb, const int q5, __m512i nib[4])
+{
+	const __m512i m0f = _mm512_set1_epi8(0x0f);
+	const uint8_t *qs = q5 ? ((const struct eng_block_q5_k *)wb)->qs : wb->qs;
+	__m512i q0 = _mm512_loadu_si512((const void *)qs), q1 = _mm512_loadu_si512((const void *)(qs + 64));
+
+	/* GCC would fold each load into both of its uses (the and, the shift): twice the loads, three
+	 * in four of them split across two cache lines, and the decode kernel is bound by its loads
+	 * (one Q4_K row of 2048 in L1, Zen 4: 3.52 -> 3.34 ns per super-block with them kept in
+	 * registers) */
+	__asm__("" : "+v"(q0), "+v"(q1));
+	nib[0] = _mm512_and_si512(q0, m0f);
+	nib[1] = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m0f);
+	nib[2] = _mm512_and_si512(q1, m0f);
+	nib[3] = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m0f);
+	if (q5) {
+		const __m256i qh32 = _mm256_loadu_si256((const __m256i *)((const struct eng_block_q5_k *)wb)->qh);
+		const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh32), qh32, 1);
+		const __m512i m10 = _mm512_set1_epi8(0x10);
+
+		/* bit s of each byte to bit 4 by rotating its 64-bit lane left by 4 - s (mod 64: the bits
+		 * that wrap around land in bits 6-7 of the top byte, outside the mask), then or-ed in
+		 * under the mask: two operations per vector */
+		_Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) {
+			const int s0 = (v >> 1) * 4 + (v & 1), r0 = (68 - s0) % 64, r1 = (66 - s0) % 64;
+			__m512i rot = _mm512_rolv_epi64(qh, _mm512_set_epi64(r1, r1, r1, r1, r0, r0, r0, r0));
+
+			nib[v] = _mm512_ternarylogic_epi64(nib[v], rot, m10, 0xf8); /* a | (b & c) */
+		}
+	}
+}
+
+/*
  * R weight rows (1 or 2) against nt (1..4) tokens whose Q8_K quants are in the order
  * [0 2 1 3 4 6 5 7] of sub-blocks of 32 (eng_kq_pack_act_vnni): the low nibbles of qs[0..63] are
  * sub-blocks 0 and 2, the high ones 1 and 3, so each nibble vector meets its activations in one
@@ -554,7 +644,6 @@ TGT_INLINE void q4k_matvec_rows(const char *const *row, const int R, int64_t nbk
 				const struct mv_side4 *const *side, const int nt, float (*out)[4], const int q5)
 {
 	const size_t bsz = q5 ? sizeof(struct eng_block_q5_k) : sizeof(struct eng_block_q4_k);
-	const __m512i m0f = _mm512_set1_epi8(0x0f);
 	/* int16 lane 8k + i of packs(p, p'): p's lanes 4k..4k+3 (i < 4) or p''s (i >= 4); p holds the
 	 * first sub-block of its pair in lanes 0-7 (k < 2), the second in 8-15. ia/ib pick those
 	 * sub-blocks' scales out of a block's lanes 0-7 of q4k_head4's z; a block in the upper half
@@ -563,8 +652,6 @@ TGT_INLINE void q4k_matvec_rows(const char *const *row, const int R, int64_t nbk
 					    1, 1, 0, 0, 0, 0);
 	const __m512i ib = _mm512_add_epi16(ia, _mm512_set1_epi16(4));
 	const __m512i up = _mm512_set1_epi16(16);
-	/* lanes 4j..4j+3 of the mins term are block j's: its d_x * dmin is lane 2j + 1 of the products */
-	const __m512i odd4 = _mm512_set_epi32(7, 7, 7, 7, 5, 5, 5, 5, 3, 3, 3, 3, 1, 1, 1, 1);
 	__m512 acc[2][4], accm[2][4];
 
 	_Pragma("GCC unroll 2") for (int i = 0; i < R; i++)
@@ -574,21 +661,10 @@ TGT_INLINE void q4k_matvec_rows(const char *const *row, const int R, int64_t nbk
 		}
 	for (int64_t b4 = 0; b4 < nbk; b4 += 4) {
 		const int n4 = nbk - b4 < 4 ? (int)(nbk - b4) : 4;
-		__m512i z[2][2], mins[2];
-		__m256 dm[2];
+		__m512i z[2][2];
 		__m512 f[2][4]; /* per row and token: d_x * d, d_x * dmin of the four blocks */
 
-		_Pragma("GCC unroll 2") for (int i = 0; i < R; i++) {
-			q4k_head4(row[i] + b4 * (int64_t)bsz, bsz, n4, z[i], &mins[i], &dm[i]);
-			_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
-				const struct mv_side4 *g = side[t] + b4 / 4;
-				__m512i mm = _mm512_madd_epi16(mins[i], _mm512_loadu_si512((const void *)g->bs32));
-
-				f[i][t] = _mm512_castps256_ps512(_mm256_mul_ps(dm[i], _mm256_loadu_ps(g->d2[0])));
-				accm[i][t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(odd4, f[i][t]), _mm512_cvtepi32_ps(mm),
-							     accm[i][t]);
-			}
-		}
+		mv_head4_rows(row, R, b4, bsz, n4, side, nt, z, f, accm);
 		_Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
 			const int64_t b = b4 + j;
 			__m512i nib[2][4], sa[2], sb[2];
@@ -597,9 +673,7 @@ TGT_INLINE void q4k_matvec_rows(const char *const *row, const int R, int64_t nbk
 				break;
 			_Pragma("GCC unroll 2") for (int i = 0; i < R; i++) {
 				const struct eng_block_q4_k *wb = (const struct eng_block_q4_k *)(row[i] + b * (int64_t)bsz);
-				const uint8_t *qs = q5 ? ((const struct eng_block_q5_k *)wb)->qs : wb->qs;
 				const __m512i zi = z[i][j >> 1];
-				__m512i q0, q1;
 
 				for (int off = 0; off < (int)bsz; off += 64)
 					_mm_prefetch((const char *)wb + KQ_MV_PF_BYTES + off, KQ_MV_PF_HINT);
@@ -610,28 +684,7 @@ TGT_INLINE void q4k_matvec_rows(const char *const *row, const int R, int64_t nbk
 					sa[i] = _mm512_permutexvar_epi16(ia, zi);
 					sb[i] = _mm512_permutexvar_epi16(ib, zi);
 				}
-				q0 = _mm512_loadu_si512((const void *)qs);
-				q1 = _mm512_loadu_si512((const void *)(qs + 64));
-				nib[i][0] = _mm512_and_si512(q0, m0f);
-				nib[i][1] = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m0f);
-				nib[i][2] = _mm512_and_si512(q1, m0f);
-				nib[i][3] = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m0f);
-				if (q5) {
-					/* the fifth bit of element 32s + l is bit s of qh[l]; nib[v] holds
-					 * sub-blocks (0, 2), (1, 3), (4, 6), (5, 7) */
-					const __m256i qh32 =
-						_mm256_loadu_si256((const __m256i *)((const struct eng_block_q5_k *)wb)->qh);
-					const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh32), qh32, 1);
-					const __m512i m01 = _mm512_set1_epi8(0x01);
-
-					_Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) {
-						const int s0 = (v >> 1) * 4 + (v & 1);
-						__m512i sh = _mm512_set_epi64(s0 + 2, s0 + 2, s0 + 2, s0 + 2, s0, s0, s0, s0);
-
-						nib[i][v] = _mm512_or_si512(
-							nib[i][v], _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(qh, sh), m01), 4));
-					}
-				}
+				mv_nibbles(wb, q5, nib[i]);
 			}
 			_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
 				const struct eng_block_q8_k *x = xq[t] + b;
@@ -660,13 +713,140 @@ TGT_INLINE void q4k_matvec_rows(const char *const *row, const int R, int64_t nbk
 			out[i][t] = _mm512_reduce_add_ps(_mm512_sub_ps(acc[i][t], accm[i][t]));
 }
 
-/* Rows r0..r1 against every token. One token (decode): rows r0 + i and r0 + h + i in pairs (h =
+/*
+ * As q4k_matvec_rows, for a matrix in the T layout (kquants.h) and tokens whose Q8_K quants are in
+ * the T order, its vectors paired [0 2 1 3 4 6 5 7] for 64-byte loads (eng_kq_pack_act_vnni). In
+ * the T layout dword k of every 32-byte vector belongs to sub-block k, so a super-block's four
+ * vpdpbusd accumulate into one register whose lanes k and k + 8 both hold sums of sub-block k:
+ * no vpackssdw of partial sums, and the scales apply to whole registers.
+ *   Q4_K: a lane is 16 products of at most 15 * 128, 30720, an int16, so two consecutive blocks
+ *         share one vpackssdw, one vpermw of their scales, one vpdpwssd and one float multiply-add
+ *         (each 128-bit lane of the product: two sums of block 2p, two of block 2p + 1).
+ *   Q5_K: 16 products reach 16 * 31 * 128: two chains of two vpdpbusd per block, each applied to
+ *         the scales as (sc, 0) int16 pairs by its own vpdpwssd.
+ * With the quants of each block loaded once and the activations 64-byte aligned, one Q4_K row of
+ * 2048 in L1 takes 3.3-3.4 ns per super-block against 4.4 for q4k_matvec_rows (Zen 4 EPYC).
+ * Prefetching: Q4_K's two streams per thread (q4k_matvec) are left to the hardware prefetchers.
+ * At this speed the T1 prefetches 4 KiB ahead cost more than they hid: 2 threads, 8192x2048 from
+ * DRAM, the two builds interleaved, 93.5% against 91.1% of the paired read over 39 rounds at the
+ * host's usual bandwidth (31 of them better) and 84% against 76% over 15 rounds when the host was
+ * quiet (read ~63 GB/s); one stream per thread instead of two fell to 70% there. Q5_K, slower per
+ * byte, keeps them: without, 87.0% against 90.8% over 20 rounds.
+ */
+TGT_INLINE void q4kt_matvec_rows(const char *const *row, const int R, int64_t nbk, const int8_t *const *xq,
+				 const struct mv_side4 *const *side, const int nt, float (*out)[4], const int q5)
+{
+	const size_t bsz = q5 ? sizeof(struct eng_block_q5_k) : sizeof(struct eng_block_q4_k);
+	/* Q4_K: int16 lane 8L + w of packs(P(2p), P(2p + 1)) is dword 4L + w of P(2p) (w < 4) or
+	 * 4L + w - 4 of P(2p + 1), i.e. sub-block 4 (L % 2) + w % 4; its scale is that lane of the
+	 * block's half of q4k_head4's z (+ 16 for the second block) */
+	const __m512i isc2 = _mm512_set_epi16(23, 22, 21, 20, 7, 6, 5, 4, 19, 18, 17, 16, 3, 2, 1, 0, 23, 22, 21, 20, 7,
+					      6, 5, 4, 19, 18, 17, 16, 3, 2, 1, 0);
+	/* and the float factor of dwords 0-1 / 2-3 of each 128-bit lane: d_x * d of block 2p / 2p + 1
+	 * (lanes 4p and 4p + 2 of f) */
+	const __m512i if2[2] = { _mm512_set4_epi32(2, 2, 0, 0), _mm512_set4_epi32(6, 6, 4, 4) };
+	/* Q5_K: int16 lane 2k of a block's scales is sc[k % 8] (+ 16 for a block in the upper half of
+	 * z), the odd lanes zeroed */
+	const __m512i isc = _mm512_set_epi16(0, 7, 0, 6, 0, 5, 0, 4, 0, 3, 0, 2, 0, 1, 0, 0, 0, 7, 0, 6, 0, 5, 0, 4, 0, 3,
+					     0, 2, 0, 1, 0, 0);
+	const __m512i up = _mm512_set1_epi16(16);
+	const __mmask32 even = 0x55555555u;
+	__m512 acc[2][4], accm[2][4];
+
+	_Pragma("GCC unroll 2") for (int i = 0; i < R; i++)
+		_Pragma("GCC unroll 4") for (int t = 0; t < 4; t++) {
+			acc[i][t] = _mm512_setzero_ps();
+			accm[i][t] = _mm512_setzero_ps();
+		}
+	for (int64_t b4 = 0; b4 < nbk; b4 += 4) {
+		const int n4 = nbk - b4 < 4 ? (int)(nbk - b4) : 4;
+		__m512i z[2][2];
+		__m512 f[2][4]; /* per row and token: d_x * d, d_x * dmin of the four blocks */
+		__m512i p[2][4][2]; /* Q4_K: per row and token, the sums of the pair's two blocks */
+
+		mv_head4_rows(row, R, b4, bsz, n4, side, nt, z, f, accm);
+		_Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+			const int64_t b = b4 + j;
+			const __m512i zero = _mm512_setzero_si512();
+			__m512i nib[2][4], sc[2];
+
+			if (j >= n4)
+				break;
+			_Pragma("GCC unroll 2") for (int i = 0; i < R; i++) {
+				const struct eng_block_q4_k *wb = (const struct eng_block_q4_k *)(row[i] + b * (int64_t)bsz);
+
+				if (q5)
+					for (int off = 0; off < (int)bsz; off += 64)
+						_mm_prefetch((const char *)wb + KQ_MV_PF_BYTES + off, KQ_MV_PF_HINT);
+				mv_nibbles(wb, q5, nib[i]);
+				if (q5)
+					sc[i] = _mm512_maskz_permutexvar_epi16(even, j & 1 ? _mm512_add_epi16(isc, up) : isc,
+									       z[i][j >> 1]);
+			}
+			_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
+				const int8_t *x = xq[t] + ENG_QK_K * b;
+				const __m512i x0 = _mm512_load_si512((const void *)x);
+				const __m512i x1 = _mm512_load_si512((const void *)(x + 64));
+				const __m512i x2 = _mm512_load_si512((const void *)(x + 128));
+				const __m512i x3 = _mm512_load_si512((const void *)(x + 192));
+
+				_Pragma("GCC unroll 2") for (int i = 0; i < R; i++) {
+					if (q5) {
+						__m512i pa = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, nib[i][0], x0), nib[i][1], x1);
+						__m512i pb = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, nib[i][2], x2), nib[i][3], x3);
+						__m512i s = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(zero, pa, sc[i]), pb, sc[i]);
+
+						acc[i][t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_set1_epi32(2 * j), f[i][t]),
+									    _mm512_cvtepi32_ps(s), acc[i][t]);
+					} else {
+						__m512i pj = _mm512_dpbusd_epi32(zero, nib[i][0], x0);
+
+						pj = _mm512_dpbusd_epi32(pj, nib[i][1], x1);
+						pj = _mm512_dpbusd_epi32(pj, nib[i][2], x2);
+						p[i][t][j & 1] = _mm512_dpbusd_epi32(pj, nib[i][3], x3);
+					}
+				}
+			}
+			if (q5 || ((j & 1) == 0 && j + 1 < n4))
+				continue;
+			/* the pair of blocks j - 1, j, or j alone when it is the last */
+			_Pragma("GCC unroll 2") for (int i = 0; i < R; i++) {
+				const __m512i sc2 = _mm512_permutexvar_epi16(isc2, z[i][j >> 1]);
+
+				_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
+					__m512i s = _mm512_dpwssd_epi32(zero, _mm512_packs_epi32(p[i][t][0], j & 1 ? p[i][t][1] : zero),
+									sc2);
+
+					acc[i][t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(if2[j >> 1], f[i][t]), _mm512_cvtepi32_ps(s),
+								    acc[i][t]);
+				}
+			}
+		}
+	}
+	_Pragma("GCC unroll 2") for (int i = 0; i < R; i++)
+		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++)
+			out[i][t] = _mm512_reduce_add_ps(_mm512_sub_ps(acc[i][t], accm[i][t]));
+}
+
+TGT_INLINE void mv_rows(const int tl, const char *const *row, const int R, int64_t nbk,
+			const void *const *xq, const struct mv_side4 *const *side, const int nt,
+			float (*out)[4], const int q5)
+{
+	if (tl)
+		q4kt_matvec_rows(row, R, nbk, (const int8_t *const *)xq, side, nt, out, q5);
+	else
+		q4k_matvec_rows(row, R, nbk, (const struct eng_block_q8_k *const *)xq, side, nt, out, q5);
+}
+
+/* Rows r0..r1 against every token (tl: the matrix is in the T layout). One token (decode): rows r0 + i and r0 + h + i in pairs (h =
  * half the range), so each thread reads two streams; more tokens: a row at a time, four tokens
  * per pass. */
 TGT_INLINE void q4k_matvec(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1,
-			   const int q5)
+			   const int q5, const int tl)
 {
-	const struct eng_block_q8_k *xp = a->packed;
+	/* per token: the T-order quants (256 bytes per block) or the permuted Q8_K blocks */
+	const void *xp = a->packed;
+	const size_t xstride = tl ? ENG_QK_K : sizeof(struct eng_block_q8_k);
 	const struct mv_side4 *side = (const struct mv_side4 *)((const char *)a->packed + mv_side_offset(a));
 	const int64_t nbk = a->cols / ENG_QK_K, rb = (int64_t)w->row_bytes, ng = mv_groups(a);
 	const char *base = (const char *)w->data;
@@ -682,7 +862,7 @@ TGT_INLINE void q4k_matvec(const struct eng_mat *w, const struct eng_act *a, flo
 			const char *rows[2] = { base + (r0 + i) * rb, base + (r0 + h + i) * rb };
 			float out[2][4];
 
-			q4k_matvec_rows(rows, 2, nbk, &xp, &side, 1, out, q5);
+			mv_rows(tl, rows, 2, nbk, &xp, &side, 1, out, q5);
 			y[r0 + i] = out[0][0];
 			y[r0 + h + i] = out[1][0];
 		}
@@ -690,7 +870,7 @@ TGT_INLINE void q4k_matvec(const struct eng_mat *w, const struct eng_act *a, flo
 			const char *rows[1] = { base + (r1 - 1) * rb };
 			float out[2][4];
 
-			q4k_matvec_rows(rows, 1, nbk, &xp, &side, 1, out, q5);
+			mv_rows(tl, rows, 1, nbk, &xp, &side, 1, out, q5);
 			y[r1 - 1] = out[0][0];
 		}
 		return;
@@ -701,20 +881,20 @@ TGT_INLINE void q4k_matvec(const struct eng_mat *w, const struct eng_act *a, flo
 		const char *row = base + r * rb;
 
 		for (int t0 = 0; t0 < a->n_tok; t0 += 4) {
-			const struct eng_block_q8_k *xq[4];
+			const void *xq[4];
 			const struct mv_side4 *sq[4];
 			float out[2][4];
 			int nt = a->n_tok - t0 < 4 ? a->n_tok - t0 : 4;
 
 			for (int t = 0; t < nt; t++) {
-				xq[t] = xp + (int64_t)(t0 + t) * nbk;
+				xq[t] = (const char *)xp + (size_t)(t0 + t) * (size_t)nbk * xstride;
 				sq[t] = side + (int64_t)(t0 + t) * ng;
 			}
 			switch (nt) {
-			case 4: q4k_matvec_rows(&row, 1, nbk, xq, sq, 4, out, q5); break;
-			case 3: q4k_matvec_rows(&row, 1, nbk, xq, sq, 3, out, q5); break;
-			case 2: q4k_matvec_rows(&row, 1, nbk, xq, sq, 2, out, q5); break;
-			default: q4k_matvec_rows(&row, 1, nbk, xq, sq, 1, out, q5); break;
+			case 4: mv_rows(tl, &row, 1, nbk, xq, sq, 4, out, q5); break;
+			case 3: mv_rows(tl, &row, 1, nbk, xq, sq, 3, out, q5); break;
+			case 2: mv_rows(tl, &row, 1, nbk, xq, sq, 2, out, q5); break;
+			default: mv_rows(tl, &row, 1, nbk, xq, sq, 1, out, q5); break;
 			}
 			for (int t = 0; t < nt; t++)
 				y[(int64_t)(t0 + t) * w->rows + r] = out[0][t];
@@ -724,19 +904,25 @@ TGT_INLINE void q4k_matvec(const struct eng_mat *w, const struct eng_act *a, flo
 
 TGT static void matvec_q4_k(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
-	q4k_matvec(w, a, y, r0, r1, 0);
+	if (w->layout == ENG_LAYOUT_KQ_T)
+		q4k_matvec(w, a, y, r0, r1, 0, 1);
+	else
+		q4k_matvec(w, a, y, r0, r1, 0, 0);
 }
 
 TGT static void matvec_q5_k(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
-	q4k_matvec(w, a, y, r0, r1, 1);
+	if (w->layout == ENG_LAYOUT_KQ_T)
+		q4k_matvec(w, a, y, r0, r1, 1, 1);
+	else
+		q4k_matvec(w, a, y, r0, r1, 1, 0);
 }
 
 /* ---- the row ranges ---- */
 
-/* kind: 4, 5 or 6 for Q4_K, Q5_K, Q6_K */
+/* kind: 4, 5 or 6 for Q4_K, Q5_K, Q6_K; tl: the matrix is in the T layout */
 TGT_INLINE void gemm_rows(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1,
-			  const int kind)
+			  const int kind, const int tl)
 {
 	int64_t tiles = (a->n_tok + 15) / 16;
 
@@ -745,7 +931,7 @@ TGT_INLINE void gemm_rows(const struct eng_mat *w, const struct eng_act *a, floa
 		if (kind == 6)                                               \
 			q6k_tile(w, a, y, r, R_, nr_, t_, TT_);              \
 		else                                                         \
-			q4k_tile(w, a, y, r, R_, nr_, t_, TT_, kind == 5);   \
+			q4k_tile(w, a, y, r, R_, nr_, t_, TT_, kind == 5, tl);\
 	} while (0)
 	for (int64_t r = r0; r < r1;) {
 		int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
@@ -775,17 +961,23 @@ TGT_INLINE void gemm_rows(const struct eng_mat *w, const struct eng_act *a, floa
 
 TGT static void gemm_q4_k(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
-	gemm_rows(w, a, y, r0, r1, 4);
+	if (w->layout == ENG_LAYOUT_KQ_T)
+		gemm_rows(w, a, y, r0, r1, 4, 1);
+	else
+		gemm_rows(w, a, y, r0, r1, 4, 0);
 }
 
 TGT static void gemm_q5_k(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
-	gemm_rows(w, a, y, r0, r1, 5);
+	if (w->layout == ENG_LAYOUT_KQ_T)
+		gemm_rows(w, a, y, r0, r1, 5, 1);
+	else
+		gemm_rows(w, a, y, r0, r1, 5, 0);
 }
 
 TGT static void gemm_q6_k(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
 {
-	gemm_rows(w, a, y, r0, r1, 6);
+	gemm_rows(w, a, y, r0, r1, 6, 0);
 }
 
 void eng_mm_q4_k_vnni(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
@@ -794,6 +986,8 @@ void eng_mm_q4_k_vnni(const struct eng_mat *w, const struct eng_act *a, float *y
 		gemm_q4_k(w, a, y, r0, r1);
 	else if (a->packed)
 		matvec_q4_k(w, a, y, r0, r1);
+	else if (w->layout == ENG_LAYOUT_KQ_T) /* no buffer for the activations (out of memory) */
+		eng_mm_q4_k_ref(w, a, y, r0, r1);
 	else
 		eng_mm_q4_k_avx512(w, a, y, r0, r1);
 }
@@ -805,7 +999,7 @@ void eng_mm_q5_k_vnni(const struct eng_mat *w, const struct eng_act *a, float *y
 	else if (a->packed)
 		matvec_q5_k(w, a, y, r0, r1);
 	else
-		eng_mm_q5_k_x86(w, a, y, r0, r1);
+		eng_mm_q5_k_x86(w, a, y, r0, r1); /* reads the T layout too */
 }
 
 void eng_mm_q6_k_vnni(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)

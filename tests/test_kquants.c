@@ -458,7 +458,8 @@ static void set_scales(int type, void *blocks, int64_t n_blocks, eng_f16 d, eng_
  * scale and min 15) against activations mostly at +-127; then blocks of all-ones bytes (every
  * quant and 6-bit scale at its top value) against activations all at -127, the largest sums a
  * kernel's integer lanes can hold (Q5_K: 16 products of 31 x 127 would not fit in int16). So a
- * saturating or overflowing integer step in a fast kernel shows; every set held to the reference.
+ * saturating or overflowing integer step in a fast kernel shows; every set held to the reference,
+ * on the matrix as stored and, where the set reads a type in its own layout, reordered to it.
  */
 static void test_random_blocks_vs_ref(void **state)
 {
@@ -490,22 +491,34 @@ static void test_random_blocks_vs_ref(void **state)
 		for (int i = 0; i < NTOK * COLS; i++) /* most at +-max of their block, some smaller */
 			x[i] = top ? 1.0f : i % 5 == 4 ? frand() : (frand() < 0.0f ? -1.0f : 1.0f);
 		eng_matmul_ref(&t.m, x, NTOK, yr);
-		for (int s = 0; s < n_sets; s++)
-			for (int n_tok = 1; n_tok <= NTOK; n_tok++) {
-				for (int i = 0; i < n_tok * ROWS; i++)
-					y[i] = NAN;
-				eng_matmul_with(ks[s], NULL, &t.m, x, n_tok, y);
-				for (int i = 0; i < n_tok * ROWS; i++) {
-					double tol = KQ_DOT_TOL(COLS / 16, row_abs_sum(&t, i % ROWS, x + (i / ROWS) * COLS));
+		for (int s = 0; s < n_sets; s++) {
+			int layout = ks[s]->weight_layout ? ks[s]->weight_layout(type) : ENG_LAYOUT_GGML;
+			struct eng_mat own = t.m;
+			void *odata = NULL;
 
-					if (!(fabs((double)y[i] - yr[i]) <= tol)) {
-						fprintf(stderr, "%s %s %s blocks n_tok %d: y[%d] %.9g ref %.9g tol %.3g\n",
-							ks[s]->name, eng_type_name(type), top ? "all-ones" : "random", n_tok,
-							i, y[i], yr[i], tol);
-						fail();
+			if (layout != ENG_LAYOUT_GGML) {
+				odata = malloc(rb * ROWS);
+				assert_non_null(odata);
+				assert_int_equal(eng_mat_relayout(&own, layout, odata), 0);
+			}
+			for (int pass = 0; pass < (odata ? 2 : 1); pass++)
+				for (int n_tok = 1; n_tok <= NTOK; n_tok++) {
+					for (int i = 0; i < n_tok * ROWS; i++)
+						y[i] = NAN;
+					eng_matmul_with(ks[s], NULL, pass ? &own : &t.m, x, n_tok, y);
+					for (int i = 0; i < n_tok * ROWS; i++) {
+						double tol = KQ_DOT_TOL(COLS / 16, row_abs_sum(&t, i % ROWS, x + (i / ROWS) * COLS));
+
+						if (!(fabs((double)y[i] - yr[i]) <= tol)) {
+							fprintf(stderr, "%s %s %s blocks%s n_tok %d: y[%d] %.9g ref %.9g tol %.3g\n",
+								ks[s]->name, eng_type_name(type), top ? "all-ones" : "random",
+								pass ? " (set's layout)" : "", n_tok, i, y[i], yr[i], tol);
+							fail();
+						}
 					}
 				}
-			}
+			free(odata);
+		}
 		free_kmat(&t);
 		free(x);
 	}
@@ -760,7 +773,7 @@ static void test_kq_t_layout(void **state)
 {
 	static const int64_t rows_list[] = { 1, 16, 37 };
 	static const int64_t cols_list[] = { 256, 1280 };
-	static const int toks[] = { 1, 2, 3, 4, 5, 9 };
+	static const int toks[] = { 1, 2, 3, 4, 5, 9, 33 };
 	const struct eng_kernel_set *ks[4];
 	int n_sets = sets(ks);
 	struct eng_pool *pool = eng_pool_new(2);
