@@ -728,10 +728,11 @@ TGT_INLINE void q4k_matvec_rows(const char *const *row, const int R, int64_t nbk
  * 2048 in L1 takes 3.3-3.4 ns per super-block against 4.4 for q4k_matvec_rows (Zen 4 EPYC).
  * Prefetching: Q4_K's two streams per thread (q4k_matvec) are left to the hardware prefetchers.
  * At this speed the T1 prefetches 4 KiB ahead cost more than they hid: 2 threads, 8192x2048 from
- * DRAM, the two builds interleaved, 93.5% against 91.1% of the paired read over 39 rounds at the
- * host's usual bandwidth (31 of them better) and 84% against 76% over 15 rounds when the host was
- * quiet (read ~63 GB/s); one stream per thread instead of two fell to 70% there. Q5_K, slower per
- * byte, keeps them: without, 87.0% against 90.8% over 20 rounds.
+ * DRAM, the two builds interleaved, 93.5% / 94.4% against 91.1% / 91.5% of the paired read over
+ * 39 / 36 rounds at the host's usual bandwidth (31 / 30 of them better) and 84% / 80% against
+ * 76% / 79% over 15 / 4 rounds when the host was quiet (read 60-63 GB/s); one stream per thread
+ * instead of two fell to 70% there. Q5_K, slower per byte, keeps them: without, 87.0% against
+ * 90.8% over 20 rounds.
  */
 TGT_INLINE void q4kt_matvec_rows(const char *const *row, const int R, int64_t nbk, const int8_t *const *xq,
 				 const struct mv_side4 *const *side, const int nt, float (*out)[4], const int q5)
