@@ -563,6 +563,21 @@ TGT_INLINE void q4k_head4(const char *blk, const size_t bsz, const int n, __m512
 	*mins = _mm512_permutex2var_epi16(z[0], mlanes, z[1]);
 }
 
+/* The decode kernels' accumulators: per row and token, the super-blocks' terms and the mins terms. */
+TGT_INLINE void mv_zero(__m512 acc[2][4], __m512 accm[2][4])
+{
+	_Pragma("GCC unroll 2") for (int i = 0; i < 2; i++)
+		_Pragma("GCC unroll 4") for (int t = 0; t < 4; t++)
+			acc[i][t] = accm[i][t] = _mm512_setzero_ps();
+}
+
+TGT_INLINE void mv_reduce(const int R, const int nt, __m512 acc[2][4], __m512 accm[2][4], float (*out)[4])
+{
+	_Pragma("GCC unroll 2") for (int i = 0; i < R; i++)
+		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++)
+			out[i][t] = _mm512_reduce_add_ps(_mm512_sub_ps(acc[i][t], accm[i][t]));
+}
+
 /*
  * The heads of four super-blocks of each of R rows (q4k_head4) and what depends on them alone:
  * per token, f = d_x * (d, dmin) of the four blocks, and the mins term of all four added to accm.
@@ -654,11 +669,7 @@ TGT_INLINE void q4k_matvec_rows(const char *const *row, const int R, int64_t nbk
 	const __m512i up = _mm512_set1_epi16(16);
 	__m512 acc[2][4], accm[2][4];
 
-	_Pragma("GCC unroll 2") for (int i = 0; i < R; i++)
-		_Pragma("GCC unroll 4") for (int t = 0; t < 4; t++) {
-			acc[i][t] = _mm512_setzero_ps();
-			accm[i][t] = _mm512_setzero_ps();
-		}
+	mv_zero(acc, accm);
 	for (int64_t b4 = 0; b4 < nbk; b4 += 4) {
 		const int n4 = nbk - b4 < 4 ? (int)(nbk - b4) : 4;
 		__m512i z[2][2];
@@ -708,9 +719,7 @@ TGT_INLINE void q4k_matvec_rows(const char *const *row, const int R, int64_t nbk
 			}
 		}
 	}
-	_Pragma("GCC unroll 2") for (int i = 0; i < R; i++)
-		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++)
-			out[i][t] = _mm512_reduce_add_ps(_mm512_sub_ps(acc[i][t], accm[i][t]));
+	mv_reduce(R, nt, acc, accm, out);
 }
 
 /*
@@ -754,11 +763,7 @@ TGT_INLINE void q4kt_matvec_rows(const char *const *row, const int R, int64_t nb
 	const __mmask32 even = 0x55555555u;
 	__m512 acc[2][4], accm[2][4];
 
-	_Pragma("GCC unroll 2") for (int i = 0; i < R; i++)
-		_Pragma("GCC unroll 4") for (int t = 0; t < 4; t++) {
-			acc[i][t] = _mm512_setzero_ps();
-			accm[i][t] = _mm512_setzero_ps();
-		}
+	mv_zero(acc, accm);
 	for (int64_t b4 = 0; b4 < nbk; b4 += 4) {
 		const int n4 = nbk - b4 < 4 ? (int)(nbk - b4) : 4;
 		__m512i z[2][2];
@@ -824,9 +829,7 @@ TGT_INLINE void q4kt_matvec_rows(const char *const *row, const int R, int64_t nb
 			}
 		}
 	}
-	_Pragma("GCC unroll 2") for (int i = 0; i < R; i++)
-		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++)
-			out[i][t] = _mm512_reduce_add_ps(_mm512_sub_ps(acc[i][t], accm[i][t]));
+	mv_reduce(R, nt, acc, accm, out);
 }
 
 TGT_INLINE void mv_rows(const int tl, const char *const *row, const int R, int64_t nbk,
