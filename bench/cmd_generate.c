@@ -340,6 +340,7 @@ static void print_json(const struct gen_opts *o, struct eng_model *m, const stru
 	cJSON_AddNumberToObject(root, "weight_bytes", (double)d.weight_bytes);
 	cJSON_AddNumberToObject(root, "decode_bytes_per_token", (double)d.decode_bytes_per_token);
 	cJSON_AddNumberToObject(root, "relaid_bytes", (double)d.relaid_bytes);
+	cJSON_AddNumberToObject(root, "hugepage_bytes", (double)d.hugepage_bytes);
 	cJSON_AddNumberToObject(root, "kv_cache_bytes", (double)r->kv_bytes);
 	cJSON_AddNumberToObject(root, "peak_rss_bytes", (double)peak_rss_bytes());
 	if (r->text)
@@ -502,6 +503,10 @@ int cmd_generate(int argc, char **argv)
 		if (md.relaid_bytes)
 			fprintf(stderr, "weights: %.1f MiB reordered at load into the kernels' own layout (Q4_K, Q5_K)\n",
 				md.relaid_bytes / 1048576.0);
+		if (md.hugepage_bytes)
+			fprintf(stderr, "weights: %.1f MiB copied at load into memory advised for 2 MiB pages "
+					"(JOULEBENCH_MMAP=1 keeps them in the file mapping)\n",
+				md.hugepage_bytes / 1048576.0);
 	}
 	if (eng_isa_note())
 		fprintf(stderr, "warning: %s\n", eng_isa_note());

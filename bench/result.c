@@ -119,6 +119,7 @@ static void add_model_facts(cJSON *m, const struct eng_model_desc *d, const char
 	cJSON_AddNumberToObject(m, "weight_bytes", (double)d->weight_bytes);
 	cJSON_AddNumberToObject(m, "decode_bytes_per_token", (double)d->decode_bytes_per_token);
 	cJSON_AddNumberToObject(m, "relaid_bytes", (double)d->relaid_bytes);
+	cJSON_AddNumberToObject(m, "hugepage_bytes", (double)d->hugepage_bytes);
 	add_str_or_null(m, "sha256", sha, sha_reason);
 }
 

@@ -134,6 +134,8 @@ struct eng_model_desc {
 	uint64_t decode_bytes_per_token; /* weight bytes one decode step reads (bandwidth bound) */
 	uint64_t relaid_bytes;  /* weight bytes reordered at load into the kernels' own layout (the
 				 * same bytes, another order: engine/kquants.h), 0 if none */
+	uint64_t hugepage_bytes; /* a file's weight bytes copied at load into memory advised for 2 MiB
+				  * pages (loader.c), 0 when they stay in the file mapping */
 };
 void eng_model_describe(const struct eng_model *m, struct eng_model_desc *d);
 

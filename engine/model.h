@@ -57,6 +57,8 @@ struct eng_model {
 	/* ownership */
 	struct gguf_file *gguf;    /* the mapped file, or NULL */
 	void *owned;               /* synthesised weights / converted norms, freed on close */
+	void *weights_map;         /* a file's matrices copied into huge pages (loader.c), or NULL */
+	size_t weights_map_len;
 	struct eng_vocab *owned_vocab;
 };
 

@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -868,6 +869,14 @@ int eng_synth_open(const char *shape_type, const struct eng_open_opts *opts, str
 	}
 	m = calloc(1, sizeof *m);
 	base = aligned_alloc(64, p.total);
+#if defined(MADV_HUGEPAGE)
+	/* 2 MiB pages where the kernel grants them: decode streams every matrix (loader.c, place_weights) */
+	if (base && p.total > ((size_t)4 << 20)) {
+		uintptr_t a = ((uintptr_t)base + 4095) & ~(uintptr_t)4095, e = ((uintptr_t)base + p.total) & ~(uintptr_t)4095;
+
+		(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+	}
+#endif
 	if (m)
 		m->w.layers = calloc((size_t)p.shape.cfg.n_layers, sizeof *m->w.layers);
 	if (!m || !base || !m->w.layers) {

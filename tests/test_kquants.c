@@ -999,6 +999,101 @@ static void test_synth_mix(void **state)
 	eng_model_close(m);
 }
 
+/* teacher-forced logits of the file at `path` opened as the loader places it (or, mmap, kept in the
+ * file mapping); returns the model's description */
+static void file_logits(const char *path, int mmap_env, const int32_t *toks, int n, float *out,
+			struct eng_model_desc *d)
+{
+	struct eng_ctx_opts o = { .n_threads = 2, .n_ctx = 32 };
+	struct eng_model *m = NULL;
+	struct eng_ctx *c;
+	char err[512];
+
+	if (mmap_env)
+		setenv("JOULEBENCH_MMAP", "1", 1);
+	else
+		unsetenv("JOULEBENCH_MMAP");
+	if (eng_model_open(path, NULL, &m, err, sizeof err))
+		fail_msg("%s", err);
+	unsetenv("JOULEBENCH_MMAP");
+	eng_model_describe(m, d);
+	if (!mmap_env && d->hugepage_bytes) {
+		/* every multiplied matrix (Q4_K reordered, Q6_K as stored, the output) was copied out of
+		 * the file into one region; token_embd, whose rows are looked up, stays in the mapping */
+		uint64_t want = 0;
+		const char *lo = m->weights_map, *hi = lo + m->weights_map_len;
+		const struct eng_mat *out_mat = &m->w.output;
+
+		for (int l = 0; l < m->cfg.n_layers; l++) {
+			const struct eng_layer *L = &m->w.layers[l];
+			const struct eng_mat *all[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down };
+
+			for (size_t i = 0; i < 7; i++) {
+				assert_true((const char *)all[i]->data >= lo && (const char *)all[i]->data < hi);
+				want += (all[i]->rows * all[i]->row_bytes + 63) & ~(uint64_t)63;
+			}
+		}
+		assert_true((const char *)out_mat->data >= lo && (const char *)out_mat->data < hi);
+		want += (out_mat->rows * out_mat->row_bytes + 63) & ~(uint64_t)63;
+		assert_int_equal(d->hugepage_bytes, want);
+		assert_true(d->relaid_bytes < want);
+		assert_false((const char *)m->w.token_embd.data >= lo && (const char *)m->w.token_embd.data < hi);
+	}
+	c = eng_ctx_new(m, &o, err, sizeof err);
+	if (!c)
+		fail_msg("%s", err);
+	assert_int_equal(eng_prefill(c, toks, n, NULL, out), 0);
+	eng_ctx_free(c);
+	eng_model_close(m);
+}
+
+static void test_file_weights_placement(void **state)
+{
+	static const char shape[] =
+		"{ \"name\": \"place2\", \"title\": \"placement test shape\", \"source\": \"joulebench tests\",\n"
+		"  \"dim\": 256, \"hidden_dim\": 512, \"n_layers\": 2, \"n_heads\": 4, \"n_kv_heads\": 2,\n"
+		"  \"vocab_size\": 256, \"seq_len\": 64, \"tied_embeddings\": false }\n";
+	const int32_t toks[5] = { 1, 17, 200, 3, 99 };
+	char err[512], shp[PATH_MAX], gguf[PATH_MAX], *dir;
+	struct eng_model_desc placed, mapped;
+	int type;
+	float *a = malloc(5 * 256 * sizeof *a), *b = malloc(5 * 256 * sizeof *b);
+	FILE *f;
+	char line[128] = "";
+
+	(void)state;
+	dir = tu_mkdtemp();
+	assert_non_null(dir);
+	assert_non_null(a);
+	assert_non_null(b);
+	snprintf(shp, sizeof shp, "%s/place2.json", dir);
+	snprintf(gguf, sizeof gguf, "%s/place2.gguf", dir);
+	assert_int_equal(tu_write_file(shp, shape, sizeof shape - 1), 0);
+	assert_int_equal(eng_synth_type_parse("q4_k_m", &type), 0);
+	if (eng_synth_write(shp, type, 7, NULL, gguf, err, sizeof err))
+		fail_msg("%s", err);
+	file_logits(gguf, 0, toks, 5, a, &placed);
+	file_logits(gguf, 1, toks, 5, b, &mapped);
+	/* the same kernels on the same bytes wherever they live */
+	assert_memory_equal(a, b, 5 * 256 * sizeof *a);
+	assert_int_equal(mapped.hugepage_bytes, 0);
+	assert_int_equal(placed.relaid_bytes, mapped.relaid_bytes);
+	f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	if (f) {
+		if (!fgets(line, sizeof line, f))
+			line[0] = '\0';
+		fclose(f);
+	}
+	if (line[0] && !strstr(line, "[never]"))
+		assert_true(placed.hugepage_bytes > 0);
+	else
+		tu_note("no transparent huge pages here: the weights stay in the file mapping");
+	free(a);
+	free(b);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1008,7 +1103,7 @@ int main(void)
 		cmocka_unit_test(test_random_blocks_vs_ref), cmocka_unit_test(test_integer_parts_exact),
 		cmocka_unit_test(test_ref_vs_double),
 		cmocka_unit_test(test_threads_bitwise), cmocka_unit_test(test_synth_mix),
-		cmocka_unit_test(test_kq_t_layout),
+		cmocka_unit_test(test_kq_t_layout),	 cmocka_unit_test(test_file_weights_placement),
 #if defined(__x86_64__)
 		cmocka_unit_test(test_avx512_kernels),
 #endif
