@@ -769,6 +769,16 @@ static void test_avx512_kernels(void **state)
  * (its own kernel where it reads the layout, the reference's otherwise) matches the reference on
  * the ggml-layout matrix, alone and in one call with a ggml-layout matrix of the same input.
  */
+/* The VNNI set's T-layout decode kernels with (1) or without (0) GFNI; -1: as the CPU has it. */
+static void set_gfni(int on)
+{
+#if defined(__x86_64__)
+	eng_kq_vnni_force_gfni(on);
+#else
+	(void)on;
+#endif
+}
+
 static void test_kq_t_layout(void **state)
 {
 	static const int64_t rows_list[] = { 1, 16, 37 };
@@ -780,6 +790,12 @@ static void test_kq_t_layout(void **state)
 	struct eng_block_q4_k g, t, back;
 	struct eng_block_q8_k x8;
 	struct eng_block_q8_kt xt;
+	/* both forms of mv_high_nibbles where the CPU runs both */
+#if defined(__x86_64__)
+	const int n_gf = __builtin_cpu_supports("gfni") ? 2 : 1;
+#else
+	const int n_gf = 1;
+#endif
 
 	(void)state;
 	assert_non_null(pool);
@@ -888,7 +904,10 @@ static void test_kq_t_layout(void **state)
 					for (int64_t i = 0; i < n_tok * cols; i++)
 						x[i] = frand() * 2.0f;
 					eng_matmul_ref(&k.m, x, n_tok, yr);
-					for (int s = 0; s < n_sets; s++)
+					for (int sg = 0; sg < n_sets * n_gf; sg++) {
+						const int s = sg % n_sets;
+
+						set_gfni(sg / n_sets);
 						for (int multi = 0; multi < 2; multi++) {
 							const struct eng_mat *ws[2] = { &tm, &k.m };
 							float *ys[2] = { y, y2 };
@@ -906,14 +925,15 @@ static void test_kq_t_layout(void **state)
 												row_abs_sum(&k, i % rows, x + (i / rows) * cols));
 
 									if (!(fabs(a - b) <= tol)) {
-										fprintf(stderr, "%s %s %s %lldx%lld n_tok %d%s: y[%lld] %.9g ref %.9g\n",
-											ks[s]->name, eng_type_name(type), o ? "ggml layout" : "T layout",
-											(long long)rows, (long long)cols, n_tok,
-											multi ? " (two matrices)" : "", (long long)i, a, b);
+										fprintf(stderr, "%s%s %s %s %lldx%lld n_tok %d%s: y[%lld] %.9g ref %.9g\n",
+											ks[s]->name, sg / n_sets ? " (GFNI)" : "", eng_type_name(type),
+											o ? "ggml layout" : "T layout", (long long)rows, (long long)cols,
+											n_tok, multi ? " (two matrices)" : "", (long long)i, a, b);
 										fail();
 									}
 								}
 						}
+					}
 					free(x);
 					free(y);
 					free(y2);
@@ -925,6 +945,7 @@ static void test_kq_t_layout(void **state)
 				free_kmat(&q6);
 			}
 	}
+	set_gfni(-1);
 	eng_pool_free(pool);
 }
 
