@@ -699,10 +699,11 @@ fail:
  * much. Q4_0, which needs no reordering, decoded at 66.2 against 65.5 tok/s (10 rounds): Linux
  * 6.18 here maps that file's page cache in 2 MiB folios already; older kernels do not. The copy
  * costs load time (0.2-0.7 s for 450 MB here). JOULEBENCH_MMAP=1 keeps the weights in the file
- * mapping, as does a machine without huge pages or without the memory for the region: there
- * the reordered matrices are reordered in place (the private mapping made writable; its pages
- * become the process's copies, the file is untouched), and if it cannot be made writable they
- * stay as stored, which every kernel reads. Synthetic weights are the model's own memory,
+ * mapping, as does a machine without huge pages, or with less than 10/9 of the region free
+ * (MemAvailable), or where the region cannot be mapped: there the reordered matrices are
+ * reordered in place (the private mapping made writable; its pages become the process's copies,
+ * the file is untouched), and if it cannot be made writable they stay as stored, which every
+ * kernel reads. Synthetic weights are the model's own memory,
  * advised for 2 MiB pages when they are allocated (synth.c).
  */
 static bool thp_enabled(void)
@@ -719,6 +720,29 @@ static bool thp_enabled(void)
 }
 
 #define HP_ALIGN ((size_t)2 << 20)
+
+static const char *g_meminfo_path;
+
+void eng_loader_meminfo_path(const char *path)
+{
+	g_meminfo_path = path;
+}
+
+/* MemAvailable of /proc/meminfo in bytes; 0 when it cannot be read. */
+static uint64_t mem_available(void)
+{
+	char line[128];
+	unsigned long long kb = 0;
+	FILE *f = fopen(g_meminfo_path ? g_meminfo_path : "/proc/meminfo", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb << 10;
+}
 
 /* The pages wholly inside [p, p + n) of a file mapping, unmapped from this process (read again
  * from the file if ever touched). */
@@ -813,6 +837,10 @@ static int place_weights(struct eng_model *m, char *err, size_t errlen)
 		mats[n++] = &w->output;
 	for (int i = 0; i < n; i++)
 		total += (mat_bytes(mats[i]) + 63) & ~(size_t)63;
+	/* a copy that could not stay resident would turn reclaimable file pages into anonymous ones:
+	 * a model near the size of the free memory stays in the file mapping */
+	if (copy && total > 0 && mem_available() && (uint64_t)total > mem_available() / 10 * 9)
+		copy = false;
 	if (copy && total > 0) {
 		void *map = mmap(NULL, total + HP_ALIGN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 

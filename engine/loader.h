@@ -27,4 +27,7 @@ void eng_llama3_freqs(const struct eng_config *c, float *out);
 /* llama.cpp's general.file_type for a model whose matrices are `type`. */
 uint32_t eng_file_type(int type);
 
+/* Tests: the file the loader reads MemAvailable from (NULL: /proc/meminfo). */
+void eng_loader_meminfo_path(const char *path);
+
 #endif

@@ -8,6 +8,7 @@
 #include "helpers/testutil.h"
 
 #include "engine/kernels_impl.h"
+#include "engine/loader.h"
 #include "engine/model.h"
 
 #include <errno.h>
@@ -1099,6 +1100,21 @@ static void test_file_weights_placement(void **state)
 	assert_memory_equal(a, b, 5 * 256 * sizeof *a);
 	assert_int_equal(mapped.hugepage_bytes, 0);
 	assert_int_equal(placed.relaid_bytes, mapped.relaid_bytes);
+	{
+		/* a machine with less memory free than 10/9 of the matrices keeps them in the mapping */
+		static const char low[] = "MemTotal:       16384 kB\nMemFree:          256 kB\nMemAvailable:     256 kB\n";
+		char meminfo[PATH_MAX];
+		struct eng_model_desc tight;
+
+		snprintf(meminfo, sizeof meminfo, "%s/meminfo", dir);
+		assert_int_equal(tu_write_file(meminfo, low, sizeof low - 1), 0);
+		eng_loader_meminfo_path(meminfo);
+		file_logits(gguf, 0, toks, 5, b, &tight);
+		eng_loader_meminfo_path(NULL);
+		assert_int_equal(tight.hugepage_bytes, 0);
+		assert_int_equal(tight.relaid_bytes, placed.relaid_bytes);
+		assert_memory_equal(a, b, 5 * 256 * sizeof *a);
+	}
 	f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
 	if (f) {
 		if (!fgets(line, sizeof line, f))
