@@ -943,9 +943,9 @@ void eng_kq_vnni_force_gfni(int on)
 
 static int use_gfni(void)
 {
+	/* libgcc fills in the CPU model in a constructor: after that a load and a test */
 	if (g_gfni_forced >= 0)
 		return g_gfni_forced;
-	__builtin_cpu_init();
 	return __builtin_cpu_supports("gfni");
 }
 

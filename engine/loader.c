@@ -754,9 +754,9 @@ static void drop_mapped(const void *p, size_t n)
 		(void)madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
-/* Rows [r0, r0 + nr) of mat into dst's same rows, reordered into `layout` or copied as they are;
- * then those rows' pages of the file mapping are dropped. */
-static int copy_rows(const struct eng_mat *mat, int layout, int64_t r0, int64_t nr, char *dst)
+/* Rows [r0, r0 + nr) of mat into dst's same rows, reordered into `layout` (reorder) or copied as
+ * they are; then those rows' pages of the file mapping are dropped. */
+static int copy_rows(const struct eng_mat *mat, bool reorder, int layout, int64_t r0, int64_t nr, char *dst)
 {
 	struct eng_mat part = *mat;
 	size_t off = (size_t)r0 * mat->row_bytes, n = (size_t)nr * mat->row_bytes;
@@ -764,10 +764,10 @@ static int copy_rows(const struct eng_mat *mat, int layout, int64_t r0, int64_t 
 
 	part.data = (const char *)mat->data + off;
 	part.rows = nr;
-	if (layout == ENG_LAYOUT_GGML || mat->layout == layout)
-		memcpy(dst + off, part.data, n);
-	else
+	if (reorder)
 		rc = eng_mat_relayout(&part, layout, dst + off);
+	else
+		memcpy(dst + off, part.data, n);
 	drop_mapped((const char *)mat->data + off, n);
 	return rc;
 }
@@ -784,7 +784,7 @@ static int relayout_mat(struct eng_model *m, struct eng_mat *mat, bool *writable
 
 	if (dst) {
 		for (int64_t r = 0; r < mat->rows && rc == 0; r += slice)
-			rc = copy_rows(mat, layout, r, mat->rows - r < slice ? mat->rows - r : slice, dst);
+			rc = copy_rows(mat, reorder, layout, r, mat->rows - r < slice ? mat->rows - r : slice, dst);
 		if (rc == 0) {
 			mat->data = dst;
 			if (reorder)
@@ -806,6 +806,12 @@ static int relayout_mat(struct eng_model *m, struct eng_mat *mat, bool *writable
 	if (reorder)
 		m->desc.relaid_bytes += mat_bytes(mat);
 	return 0;
+}
+
+/* A matrix's place in the huge-page region: its bytes rounded up to a cache line. */
+static size_t padded_bytes(const struct eng_mat *mat)
+{
+	return (mat_bytes(mat) + 63) & ~(size_t)63;
 }
 
 static int place_weights(struct eng_model *m, char *err, size_t errlen)
@@ -836,11 +842,14 @@ static int place_weights(struct eng_model *m, char *err, size_t errlen)
 	if (w->output.data != w->token_embd.data)
 		mats[n++] = &w->output;
 	for (int i = 0; i < n; i++)
-		total += (mat_bytes(mats[i]) + 63) & ~(size_t)63;
-	/* a copy that could not stay resident would turn reclaimable file pages into anonymous ones:
-	 * a model near the size of the free memory stays in the file mapping */
-	if (copy && total > 0 && mem_available() && (uint64_t)total > mem_available() / 10 * 9)
-		copy = false;
+		total += padded_bytes(mats[i]);
+	if (copy && total > 0) {
+		/* a copy that could not stay resident would turn reclaimable file pages into anonymous
+		 * ones: a model near the size of the free memory stays in the file mapping */
+		uint64_t avail = mem_available();
+
+		copy = !avail || (uint64_t)total <= avail / 10 * 9;
+	}
 	if (copy && total > 0) {
 		void *map = mmap(NULL, total + HP_ALIGN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
@@ -854,7 +863,7 @@ static int place_weights(struct eng_model *m, char *err, size_t errlen)
 	}
 	for (int i = 0; i < n && rc == 0; i++) {
 		rc = relayout_mat(m, mats[i], &writable, region ? region + off : NULL, err, errlen);
-		off += (mat_bytes(mats[i]) + 63) & ~(size_t)63;
+		off += padded_bytes(mats[i]);
 	}
 	free(mats);
 	return rc > 0 ? 0 : rc;
