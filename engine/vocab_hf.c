@@ -240,7 +240,7 @@ int eng_vocab_from_hf(const char *json_path, const char *pre, const char *out_pa
 	char **toks = NULL, **mstr = NULL, cfg_path[1100];
 	int32_t *types = NULL;
 	const char *bos_text = NULL, *eos_text = NULL, *arch;
-	int n = 0, n_merges = 0, add_bos = -1, add_eos = -1, rc = -EINVAL;
+	int n = 0, given, n_merges = 0, add_bos = -1, add_eos = -1, rc = -EINVAL;
 	int32_t bos, eos;
 
 	if (!(root = parse_json(json_path, false, err, errlen)))
@@ -311,6 +311,19 @@ int eng_vocab_from_hf(const char *json_path, const char *pre, const char *out_pa
 	}
 	if (n == 0) {
 		snprintf(err, errlen, "%s: model.vocab is empty", json_path);
+		goto out;
+	}
+	/*
+	 * Ids without a token are padded, which is right for the few a real tokenizer leaves
+	 * (reserved slots); an added token at id 16777215 in a 60 KB file would otherwise become
+	 * a 390 MB vocabulary of padding.
+	 */
+	given = cJSON_GetArraySize(vocab) + cJSON_GetArraySize(added);
+	if (n - given > given) {
+		snprintf(err, errlen,
+		         "%s: ids run to %d but model.vocab and added_tokens have %d entries; more "
+		         "ids would be [PADn] than tokens",
+		         json_path, n - 1, given);
 		goto out;
 	}
 	toks = calloc((size_t)n, sizeof *toks);

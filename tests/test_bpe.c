@@ -418,6 +418,10 @@ static void test_convert_errors(void **state)
 	                     "\"merges\": [\"a c\"]}, "
 	                     "\"pre_tokenizer\": {\"type\": \"ByteLevel\"}}",
 	                     NULL, "tokenizer.ggml.merges entry 0 'a c' names 'c'");
+	expect_convert_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, "
+	                     "\"merges\": []}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}, "
+	                     "\"added_tokens\": [{\"id\": 16777215, \"content\": \"<|x|>\"}]}",
+	                     NULL, "ids run to 16777215 but model.vocab and added_tokens have 3");
 	expect_convert_error("{\"model\": ", NULL, "invalid JSON");
 }
 
