@@ -50,8 +50,8 @@
 /*
  * How far ahead of the super-block it reads the decode kernel of ggml-layout matrices prefetches
  * the row stream, and into which cache: L2 (T1), as the Q4_0/Q8_0 decode kernels do (MV_PF_HINT in
- * kernels_avx512.c, where the reason is). The T-layout kernel (q4kt_matvec_rows) issues no
- * prefetches: see there. Interleaved runs of the two builds (2 threads, 8192x2048 Q4_K from DRAM, about
+ * kernels_avx512.c, where the reason is). The T-layout kernel (q4kt_matvec_rows) prefetches
+ * its Q4_K rows a short way ahead into L1 instead (KQT_PF_BYTES: see there). Interleaved runs of the two builds (2 threads, 8192x2048 Q4_K from DRAM, about
  * 140 pairs per build on the Zen 4 EPYC): when the host's read bandwidth was above 45 GB/s the
  * kernel reached 78-81% of the paired read with T1 against 65-75% with T0; at 30-35 GB/s, 91%
  * against 86-92%. T0 at 256 bytes on top, or T1 at 3, 6 or 8 KiB, did no better.
@@ -61,6 +61,11 @@
 #endif
 #ifndef KQ_MV_PF_HINT
 #define KQ_MV_PF_HINT _MM_HINT_T1
+#endif
+/* How far ahead of the super-block it reads the T-layout Q4_K decode kernel prefetches each line of
+ * the row stream into L1 (q4kt_matvec_rows) */
+#ifndef KQT_PF_BYTES
+#define KQT_PF_BYTES 256
 #endif
 
 /*
@@ -758,13 +763,17 @@ TGT_INLINE void q4k_matvec_rows(const char *const *row, const int R, int64_t nbk
  *         the scales as (sc, 0) int16 pairs by a vpmaddwd and a vpdpwssd (the first needs no zeroed accumulator).
  * With the quants of each block loaded once and the activations 64-byte aligned, one Q4_K row of
  * 2048 in L1 takes 3.3-3.4 ns per super-block against 4.4 for q4k_matvec_rows (Zen 4 EPYC).
- * Prefetching: Q4_K's two streams per thread (q4k_matvec) are left to the hardware prefetchers.
- * At this speed the T1 prefetches 4 KiB ahead cost more than they hid: 2 threads, 8192x2048 from
- * DRAM, the two builds interleaved, 93.5% / 94.4% against 91.1% / 91.5% of the paired read over
- * 39 / 36 rounds at the host's usual bandwidth (31 / 30 of them better) and 84% / 80% against
- * 76% / 79% over 15 / 4 rounds when the host was quiet (read 60-63 GB/s); one stream per thread
- * instead of two fell to 70% there. Q5_K, slower per byte, keeps them: without, 87.0% against
- * 90.8% over 20 rounds.
+ * Prefetching: from DRAM this kernel's time per super-block was about its time in L1 plus the
+ * time the block takes to arrive (2 threads, 8192x2048, host quiet: 8.3 ns per block and thread
+ * against 3.3 in L1 and 5.2 for the bytes at the paired read's rate), so its demand loads did
+ * not reach far enough ahead to overlap the two, while the same rows read with the arithmetic
+ * left out reached 90% of the paired read (2 streams per thread) or 92% (1). Each line of the
+ * Q4_K super-block KQT_PF_BYTES ahead is prefetched into L1: two to four blocks ahead is what
+ * helps (Zen 4 EPYC, 2 threads, the builds interleaved, ~100 rounds each; host quiet / busy):
+ * none 65-70% / 86-88% of the paired read, 256-512 bytes 74-78% / 90-94%, 768-1024 bytes
+ * 68-71% / 87%, 2-8 KiB into L1 58-68% / 76-86%, 4 KiB into L2 56% / 78%; with 1 thread 79% ->
+ * 89%; no cost in L2. Q5_K keeps its T1 prefetches 4 KiB ahead (without: 87.0% against 90.8%
+ * over 20 rounds).
  */
 TGT_INLINE void q4kt_matvec_rows(const char *const *row, const int R, int64_t nbk, const int8_t *const *xq,
 				 const struct mv_side4 *const *side, const int nt, float (*out)[4], const int q5,
@@ -805,9 +814,11 @@ TGT_INLINE void q4kt_matvec_rows(const char *const *row, const int R, int64_t nb
 			_Pragma("GCC unroll 2") for (int i = 0; i < R; i++) {
 				const struct eng_block_q4_k *wb = (const struct eng_block_q4_k *)(row[i] + b * (int64_t)bsz);
 
-				if (q5)
-					for (int off = 0; off < (int)bsz; off += 64)
+				for (int off = 0; off < (int)bsz; off += 64)
+					if (q5)
 						_mm_prefetch((const char *)wb + KQ_MV_PF_BYTES + off, KQ_MV_PF_HINT);
+					else
+						_mm_prefetch((const char *)wb + KQT_PF_BYTES + off, _MM_HINT_T0);
 				mv_nibbles(wb, q5, nib[i], gf);
 				if (q5)
 					sc[i] = _mm512_maskz_permutexvar_epi16(even, j & 1 ? _mm512_add_epi16(isc, up) : isc,
