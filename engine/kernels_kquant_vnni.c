@@ -50,9 +50,9 @@
 /*
  * How far ahead of the super-block it reads the decode kernel of ggml-layout matrices prefetches
  * the row stream, and into which cache: L2 (T1), as the Q4_0/Q8_0 decode kernels do (MV_PF_HINT in
- * kernels_avx512.c, where the reason is). The T-layout kernel (q4kt_matvec_rows) prefetches
- * its Q4_K rows a short way ahead into L1 instead (KQT_PF_BYTES: see there). Interleaved runs of the two builds (2 threads, 8192x2048 Q4_K from DRAM, about
- * 140 pairs per build on the Zen 4 EPYC): when the host's read bandwidth was above 45 GB/s the
+ * kernels_avx512.c, where the reason is); the T-layout kernel (q4kt_matvec_rows) prefetches its
+ * Q4_K rows a short way ahead into L1 instead (KQT_PF_BYTES: see there). Interleaved runs of the
+ * two builds (2 threads, 8192x2048 Q4_K from DRAM, about 140 pairs per build on the Zen 4 EPYC): when the host's read bandwidth was above 45 GB/s the
  * kernel reached 78-81% of the paired read with T1 against 65-75% with T0; at 30-35 GB/s, 91%
  * against 86-92%. T0 at 256 bytes on top, or T1 at 3, 6 or 8 KiB, did no better.
  */
@@ -871,10 +871,8 @@ TGT_INLINE void mv_rows(const int tl, const char *const *row, const int R, int64
 			const void *const *xq, const struct mv_side4 *const *side, const int nt,
 			float (*out)[4], const int q5)
 {
-	if (tl == 2)
-		q4kt_matvec_rows(row, R, nbk, (const int8_t *const *)xq, side, nt, out, q5, 1);
-	else if (tl)
-		q4kt_matvec_rows(row, R, nbk, (const int8_t *const *)xq, side, nt, out, q5, 0);
+	if (tl)
+		q4kt_matvec_rows(row, R, nbk, (const int8_t *const *)xq, side, nt, out, q5, tl == 2);
 	else
 		q4k_matvec_rows(row, R, nbk, (const struct eng_block_q8_k *const *)xq, side, nt, out, q5);
 }
