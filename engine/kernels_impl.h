@@ -152,7 +152,7 @@ void eng_mm_q4_k_vnni(const struct eng_mat *w, const struct eng_act *a, float *y
 void eng_mm_q5_k_vnni(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 void eng_mm_q6_k_vnni(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1);
 int eng_kq_weight_layout_vnni(int type);
-/* Tests: the VNNI set's T-layout decode kernels with (1) or without (0) GFNI whatever the CPU has;
+/* Tests: the VNNI set's T-layout decode kernels with (1) or without (0) GFNI and VBMI whatever the CPU has;
  * -1 goes back to asking the CPU. */
 void eng_kq_vnni_force_gfni(int on);
 size_t eng_kq_packed_bytes_vnni(const struct eng_act *a);

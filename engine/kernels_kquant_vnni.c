@@ -529,6 +529,20 @@ TGT_INLINE void q6k_tile(const struct eng_mat *w, const struct eng_act *a, float
 /* ---- Q4_K / Q5_K decode and small batches ---- */
 
 /*
+ * Bytes of tab picked and widened at once: int16 lane n of the result is byte idx[n] (0..63) of tab,
+ * zero-extended. One VPERMB (VBMI) with its odd bytes zeroed by the mask, written as asm for the
+ * same reason as mv_high_nibbles; the decode kernels take this form only where the CPU has both
+ * (use_gfni).
+ */
+TGT_INLINE __m512i widen_bytes(const __m512i idx, const __m512i tab)
+{
+	__m512i r;
+
+	__asm__("vpermb %1, %2, %0%{%3%}%{z%}" : "=v"(r) : "v"(tab), "v"(idx), "Yk"((__mmask64)0x5555555555555555ull));
+	return r;
+}
+
+/*
  * The head of four consecutive super-blocks (d, dmin and the 6-bit scales and mins), unpacked with
  * vector operations: 128-bit lane j holds bytes 0..15 of block j, as dwords (d, dmin), w0, w1, w2,
  * and the scales become sc[0..7] in dwords 0-1 and m[0..7] in dwords 2-3 (scales_mins, per lane):
@@ -536,9 +550,12 @@ TGT_INLINE void q6k_tile(const struct eng_mat *w, const struct eng_act *a, float
  *   m[0..3]  = w1 & 0x3f..      m[4..7]  = ((w2 >> 4) & 0x0f..) | ((w1 >> 2) & 0x30..)
  * z[0] holds blocks 0 and 1 widened to int16 (block 0 in lanes 0-15: sc then m), z[1] blocks 2, 3;
  * *mins the four blocks' m[0..7] side by side (int16), *dm their d, dmin, d, dmin, ... as floats.
- * Blocks past n (1..4) are zeros.
+ * Blocks past n (1..4) are zeros. vb (the CPU has VBMI): z[p] holds instead the scales of blocks
+ * 2p and 2p + 1 in the order q4kt_matvec_rows applies them, three VPERMB in place of two
+ * widenings, a two-source permute and a permute per pair of blocks.
  */
-TGT_INLINE void q4k_head4(const char *blk, const size_t bsz, const int n, __m512i z[2], __m512i *mins, __m256 *dm)
+TGT_INLINE void q4k_head4(const char *blk, const size_t bsz, const int n, __m512i z[2], __m512i *mins, __m256 *dm,
+			  const int vb)
 {
 	const __m512i lo6 = _mm512_set4_epi32(0, 0x3f3f3f3f, 0, 0x3f3f3f3f);
 	const __m512i lo4 = _mm512_set4_epi32(0x0f0f0f0f, 0, 0x0f0f0f0f, 0);
@@ -563,6 +580,18 @@ TGT_INLINE void q4k_head4(const char *blk, const size_t bsz, const int n, __m512
 	/* (p & lo6) | (q & lo4) | ((p >> 2) & hi2): the masks do not overlap */
 	out = _mm512_or_si512(_mm512_and_si512(p, lo6), _mm512_and_si512(q, lo4));
 	out = _mm512_ternarylogic_epi32(out, _mm512_srli_epi32(p, 2), hi2, 0xf8); /* a | (b & c) */
+	if (vb) {
+		/* int16 lane n of z[p] is the scale of lane n of a pair's product in q4kt_matvec_rows
+		 * (its isc2 picks them out of the widened scales of blocks 2p, 2p + 1, i.e. bytes
+		 * 32p + isc2[n] of out) */
+		const __m512i isc2 = _mm512_set_epi16(23, 22, 21, 20, 7, 6, 5, 4, 19, 18, 17, 16, 3, 2, 1, 0, 23, 22, 21, 20,
+						      7, 6, 5, 4, 19, 18, 17, 16, 3, 2, 1, 0);
+
+		z[0] = widen_bytes(isc2, out);
+		z[1] = widen_bytes(_mm512_add_epi16(isc2, _mm512_set1_epi16(32)), out);
+		*mins = widen_bytes(mlanes, out);
+		return;
+	}
 	z[0] = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(out));
 	z[1] = _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(out, 1));
 	*mins = _mm512_permutex2var_epi16(z[0], mlanes, z[1]);
@@ -589,7 +618,7 @@ TGT_INLINE void mv_reduce(const int R, const int nt, __m512 acc[2][4], __m512 ac
  */
 TGT_INLINE void mv_head4_rows(const char *const *row, const int R, int64_t b4, const size_t bsz, const int n4,
 			      const struct mv_side4 *const *side, const int nt, __m512i z[2][2], __m512 f[2][4],
-			      __m512 accm[2][4])
+			      __m512 accm[2][4], const int vb)
 {
 	/* lanes 4j..4j+3 of the mins term are block j's: its d_x * dmin is lane 2j + 1 of the products */
 	const __m512i odd4 = _mm512_set_epi32(7, 7, 7, 7, 5, 5, 5, 5, 3, 3, 3, 3, 1, 1, 1, 1);
@@ -598,7 +627,7 @@ TGT_INLINE void mv_head4_rows(const char *const *row, const int R, int64_t b4, c
 		__m512i mins;
 		__m256 dm;
 
-		q4k_head4(row[i] + b4 * (int64_t)bsz, bsz, n4, z[i], &mins, &dm);
+		q4k_head4(row[i] + b4 * (int64_t)bsz, bsz, n4, z[i], &mins, &dm, vb);
 		_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
 			const struct mv_side4 *g = side[t] + b4 / 4;
 			__m512i mm = _mm512_madd_epi16(mins, _mm512_loadu_si512((const void *)g->bs32));
@@ -703,7 +732,7 @@ TGT_INLINE void q4k_matvec_rows(const char *const *row, const int R, int64_t nbk
 		__m512i z[2][2];
 		__m512 f[2][4]; /* per row and token: d_x * d, d_x * dmin of the four blocks */
 
-		mv_head4_rows(row, R, b4, bsz, n4, side, nt, z, f, accm);
+		mv_head4_rows(row, R, b4, bsz, n4, side, nt, z, f, accm, 0);
 		_Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
 			const int64_t b = b4 + j;
 			__m512i nib[2][4], sa[2], sb[2];
@@ -757,8 +786,9 @@ TGT_INLINE void q4k_matvec_rows(const char *const *row, const int R, int64_t nbk
  * vpdpbusd accumulate into one register whose lanes k and k + 8 both hold sums of sub-block k:
  * no vpackssdw of partial sums, and the scales apply to whole registers.
  *   Q4_K: a lane is 16 products of at most 15 * 128, 30720, an int16, so two consecutive blocks
- *         share one vpackssdw, one vpermw of their scales, one vpmaddwd and one float multiply-add
- *         (each 128-bit lane of the product: two sums of block 2p, two of block 2p + 1).
+ *         share one vpackssdw, one vpmaddwd and one float multiply-add (each 128-bit lane of the
+ *         product: two sums of block 2p, two of block 2p + 1); their scales come out of the head
+ *         in that order with VBMI (q4k_head4), else one vpermw spreads them.
  *   Q5_K: 16 products reach 16 * 31 * 128: two chains of two vpdpbusd per block, each applied to
  *         the scales as (sc, 0) int16 pairs by a vpmaddwd and a vpdpwssd (the first needs no zeroed accumulator).
  * With the quants of each block loaded once and the activations 64-byte aligned, one Q4_K row of
@@ -774,6 +804,16 @@ TGT_INLINE void q4k_matvec_rows(const char *const *row, const int R, int64_t nbk
  * 68-71% / 87%, 2-8 KiB into L1 58-68% / 76-86%, 4 KiB into L2 56% / 78%; with 1 thread 79% ->
  * 89%; no cost in L2. Q5_K keeps its T1 prefetches 4 KiB ahead (without: 87.0% against 90.8%
  * over 20 rounds).
+ * The order of the work matters as much (Zen 4 EPYC, 2 threads, 8192x2048 from DRAM, builds
+ * alternated and compared round by round): the two rows advance a block at a time, each row's
+ * nibbles used as soon as they are made (with both rows' made first GCC spilled three of them
+ * per block; 248 -> 213 instructions per four blocks of the two rows, in cache 8-10% faster,
+ * from DRAM +3 points of the paired read when the host was quiet, better in 15 of 25 rounds,
+ * even when busy). The n4 test between blocks stays: with the count of a whole group a
+ * constant GCC hoisted all nine prefetches of a row's group to its start, 15 points worse
+ * (quiet) and 6 (busy). A row's whole group before the other's (576-byte turns instead of 144)
+ * lost 8 points busy and 33 quiet, and pairing consecutive rows instead of rows half a chunk
+ * apart halved the rate (45% against 94%, busy).
  */
 TGT_INLINE void q4kt_matvec_rows(const char *const *row, const int R, int64_t nbk, const int8_t *const *xq,
 				 const struct mv_side4 *const *side, const int nt, float (*out)[4], const int q5,
@@ -782,7 +822,7 @@ TGT_INLINE void q4kt_matvec_rows(const char *const *row, const int R, int64_t nb
 	const size_t bsz = q5 ? sizeof(struct eng_block_q5_k) : sizeof(struct eng_block_q4_k);
 	/* Q4_K: int16 lane 8L + w of packs(P(2p), P(2p + 1)) is dword 4L + w of P(2p) (w < 4) or
 	 * 4L + w - 4 of P(2p + 1), i.e. sub-block 4 (L % 2) + w % 4; its scale is that lane of the
-	 * block's half of q4k_head4's z (+ 16 for the second block) */
+	 * block's half of q4k_head4's z (+ 16 for the second block), or z[p] as it is with gf (VBMI) */
 	const __m512i isc2 = _mm512_set_epi16(23, 22, 21, 20, 7, 6, 5, 4, 19, 18, 17, 16, 3, 2, 1, 0, 23, 22, 21, 20, 7,
 					      6, 5, 4, 19, 18, 17, 16, 3, 2, 1, 0);
 	/* and the float factor of dwords 0-1 / 2-3 of each 128-bit lane: d_x * d of block 2p / 2p + 1
@@ -803,48 +843,52 @@ TGT_INLINE void q4kt_matvec_rows(const char *const *row, const int R, int64_t nb
 		__m512 f[2][4]; /* per row and token: d_x * d, d_x * dmin of the four blocks */
 		__m512i p[2][4][2]; /* Q4_K: per row and token, the sums of the pair's two blocks */
 
-		mv_head4_rows(row, R, b4, bsz, n4, side, nt, z, f, accm);
+		mv_head4_rows(row, R, b4, bsz, n4, side, nt, z, f, accm, gf && !q5);
 		_Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
 			const int64_t b = b4 + j;
 			const __m512i zero = _mm512_setzero_si512();
-			__m512i nib[2][4], sc[2];
 
 			if (j >= n4)
 				break;
+			/* a row at a time, its nibbles used as soon as they are made: with both rows'
+			 * nibbles made first GCC spilled three of them per block (the activations are
+			 * operands of the vpdpbusd either way) */
 			_Pragma("GCC unroll 2") for (int i = 0; i < R; i++) {
-				const struct eng_block_q4_k *wb = (const struct eng_block_q4_k *)(row[i] + b * (int64_t)bsz);
+				const char *wb = row[i] + b * (int64_t)bsz;
+				__m512i nib[4], sc;
 
-				for (int off = 0; off < (int)bsz; off += 64)
-					if (q5)
-						_mm_prefetch((const char *)wb + KQ_MV_PF_BYTES + off, KQ_MV_PF_HINT);
-					else
-						_mm_prefetch((const char *)wb + KQT_PF_BYTES + off, _MM_HINT_T0);
-				mv_nibbles(wb, q5, nib[i], gf);
+				if (q5) {
+					for (int off = 0; off < (int)bsz; off += 64)
+						_mm_prefetch(wb + KQ_MV_PF_BYTES + off, KQ_MV_PF_HINT);
+				} else {
+					/* four blocks are nine lines: three at the first block, two at each other */
+					const char *g = row[i] + b4 * (int64_t)bsz + KQT_PF_BYTES;
+
+					if (j == 0)
+						_mm_prefetch(g, _MM_HINT_T0);
+					_mm_prefetch(g + 128 * j + 64, _MM_HINT_T0);
+					_mm_prefetch(g + 128 * j + 128, _MM_HINT_T0);
+				}
+				mv_nibbles((const struct eng_block_q4_k *)wb, q5, nib, gf);
 				if (q5)
-					sc[i] = _mm512_maskz_permutexvar_epi16(even, j & 1 ? _mm512_add_epi16(isc, up) : isc,
-									       z[i][j >> 1]);
-			}
-			_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
-				const int8_t *x = xq[t] + ENG_QK_K * b;
-				const __m512i x0 = _mm512_load_si512((const void *)x);
-				const __m512i x1 = _mm512_load_si512((const void *)(x + 64));
-				const __m512i x2 = _mm512_load_si512((const void *)(x + 128));
-				const __m512i x3 = _mm512_load_si512((const void *)(x + 192));
+					sc = _mm512_maskz_permutexvar_epi16(even, j & 1 ? _mm512_add_epi16(isc, up) : isc,
+									    z[i][j >> 1]);
+				_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
+					const __m512i *x = (const __m512i *)(xq[t] + ENG_QK_K * b);
 
-				_Pragma("GCC unroll 2") for (int i = 0; i < R; i++) {
 					if (q5) {
-						__m512i pa = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, nib[i][0], x0), nib[i][1], x1);
-						__m512i pb = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, nib[i][2], x2), nib[i][3], x3);
-						__m512i s = _mm512_dpwssd_epi32(_mm512_madd_epi16(pa, sc[i]), pb, sc[i]);
+						__m512i pa = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, nib[0], x[0]), nib[1], x[1]);
+						__m512i pb = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, nib[2], x[2]), nib[3], x[3]);
+						__m512i s = _mm512_dpwssd_epi32(_mm512_madd_epi16(pa, sc), pb, sc);
 
 						acc[i][t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_set1_epi32(2 * j), f[i][t]),
 									    _mm512_cvtepi32_ps(s), acc[i][t]);
 					} else {
-						__m512i pj = _mm512_dpbusd_epi32(zero, nib[i][0], x0);
+						__m512i pj = _mm512_dpbusd_epi32(zero, nib[0], x[0]);
 
-						pj = _mm512_dpbusd_epi32(pj, nib[i][1], x1);
-						pj = _mm512_dpbusd_epi32(pj, nib[i][2], x2);
-						p[i][t][j & 1] = _mm512_dpbusd_epi32(pj, nib[i][3], x3);
+						pj = _mm512_dpbusd_epi32(pj, nib[1], x[1]);
+						pj = _mm512_dpbusd_epi32(pj, nib[2], x[2]);
+						p[i][t][j & 1] = _mm512_dpbusd_epi32(pj, nib[3], x[3]);
 					}
 				}
 			}
@@ -852,7 +896,7 @@ TGT_INLINE void q4kt_matvec_rows(const char *const *row, const int R, int64_t nb
 				continue;
 			/* the pair of blocks j - 1, j, or j alone when it is the last */
 			_Pragma("GCC unroll 2") for (int i = 0; i < R; i++) {
-				const __m512i sc2 = _mm512_permutexvar_epi16(isc2, z[i][j >> 1]);
+				const __m512i sc2 = gf ? z[i][j >> 1] : _mm512_permutexvar_epi16(isc2, z[i][j >> 1]);
 
 				_Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
 					__m512i s = _mm512_madd_epi16(_mm512_packs_epi32(p[i][t][0], j & 1 ? p[i][t][1] : zero),
@@ -941,8 +985,9 @@ TGT_INLINE void q4k_matvec(const struct eng_mat *w, const struct eng_act *a, flo
 	}
 }
 
-/* Whether the T-layout decode kernels use GFNI (mv_high_nibbles): the CPU's answer, unless a test
- * forced one (eng_kq_vnni_force_gfni). */
+/* Whether the T-layout decode kernels use GFNI (mv_high_nibbles) and VBMI (widen_bytes): the CPU's
+ * answer (every CPU with GFNI and AVX-512 so far has VBMI too), unless a test forced one
+ * (eng_kq_vnni_force_gfni). */
 static int g_gfni_forced = -1;
 
 void eng_kq_vnni_force_gfni(int on)
@@ -955,7 +1000,7 @@ static int use_gfni(void)
 	/* libgcc fills in the CPU model in a constructor: after that a load and a test */
 	if (g_gfni_forced >= 0)
 		return g_gfni_forced;
-	return __builtin_cpu_supports("gfni");
+	return __builtin_cpu_supports("gfni") && __builtin_cpu_supports("avx512vbmi");
 }
 
 TGT static void matvec_q4_k(const struct eng_mat *w, const struct eng_act *a, float *y, int64_t r0, int64_t r1)
