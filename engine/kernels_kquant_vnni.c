@@ -67,6 +67,10 @@
 #ifndef KQT_PF_BYTES
 #define KQT_PF_BYTES 256
 #endif
+/* and how far ahead it prefetches one line in every four super-blocks into L2 (see there) */
+#ifndef KQT_FAR_BYTES
+#define KQT_FAR_BYTES 2304
+#endif
 
 /*
  * One token tile (16 tokens) of one super-block, as pack_act_k lays it out:
@@ -804,6 +808,15 @@ TGT_INLINE void q4k_matvec_rows(const char *const *row, const int R, int64_t nbk
  * 68-71% / 87%, 2-8 KiB into L1 58-68% / 76-86%, 4 KiB into L2 56% / 78%; with 1 thread 79% ->
  * 89%; no cost in L2. Q5_K keeps its T1 prefetches 4 KiB ahead (without: 87.0% against 90.8%
  * over 20 rounds).
+ * Those short prefetches move lines the hardware has already brought into L2; what sets the rate
+ * when the host is quiet is how far ahead that happens. One line in every four super-blocks
+ * (576 bytes) prefetched KQT_FAR_BYTES ahead into L2 (T1) on top raised it, where a line every 64
+ * bytes had lowered it (above) - perhaps the sparse prefetch moves the hardware's stream ahead
+ * without holding many miss buffers. Builds alternated and compared round by round, the
+ * change in points of the paired read (quiet: the read above 45 GB/s): 2304 bytes +4 to +7 in
+ * four batches (better in 27 of 39 rounds; medians 75-82% -> 80-89%), busy +1 to +1.5 (better in
+ * 232 of 428); 1536 or 1728 bytes +0 to +4; 3456 or 4608 -1 to +2; T2 instead of T1 -1; a second
+ * line per group +3.5; one T0 line 1152 bytes ahead instead, -17 quiet and -10 busy.
  * The order of the work matters as much (Zen 4 EPYC, 2 threads, 8192x2048 from DRAM, builds
  * alternated and compared round by round): the two rows advance a block at a time, each row's
  * nibbles used as soon as they are made (with both rows' made first GCC spilled three of them
@@ -861,11 +874,14 @@ TGT_INLINE void q4kt_matvec_rows(const char *const *row, const int R, int64_t nb
 					for (int off = 0; off < (int)bsz; off += 64)
 						_mm_prefetch(wb + KQ_MV_PF_BYTES + off, KQ_MV_PF_HINT);
 				} else {
-					/* four blocks are nine lines: three at the first block, two at each other */
+					/* four blocks are nine lines: three at the first block, two at each other;
+					 * and one line per four blocks KQT_FAR_BYTES ahead into L2 */
 					const char *g = row[i] + b4 * (int64_t)bsz + KQT_PF_BYTES;
 
-					if (j == 0)
+					if (j == 0) {
 						_mm_prefetch(g, _MM_HINT_T0);
+						_mm_prefetch(g - KQT_PF_BYTES + KQT_FAR_BYTES, _MM_HINT_T1);
+					}
 					_mm_prefetch(g + 128 * j + 64, _MM_HINT_T0);
 					_mm_prefetch(g + 128 * j + 128, _MM_HINT_T0);
 				}
