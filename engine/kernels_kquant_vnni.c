@@ -547,6 +547,18 @@ TGT_INLINE __m512i widen_bytes(const __m512i idx, const __m512i tab)
 }
 
 /*
+ * Q4_K in the T layout (q4kt_matvec_rows): int16 lane 8L + w of packs(P(2p), P(2p + 1)) is dword
+ * 4L + w of P(2p) (w < 4) or 4L + w - 4 of P(2p + 1), i.e. sub-block 4 (L % 2) + w % 4; lane n of
+ * this vector is where its scale sits among the two blocks' widened scales (block 2p in lanes
+ * 0-15, 2p + 1 in 16-31, as z[0] of q4k_head4 holds blocks 0 and 1).
+ */
+TGT_INLINE __m512i q4kt_pair_lanes(void)
+{
+	return _mm512_set_epi16(23, 22, 21, 20, 7, 6, 5, 4, 19, 18, 17, 16, 3, 2, 1, 0, 23, 22, 21, 20, 7, 6, 5, 4, 19,
+				18, 17, 16, 3, 2, 1, 0);
+}
+
+/*
  * The head of four consecutive super-blocks (d, dmin and the 6-bit scales and mins), unpacked with
  * vector operations: 128-bit lane j holds bytes 0..15 of block j, as dwords (d, dmin), w0, w1, w2,
  * and the scales become sc[0..7] in dwords 0-1 and m[0..7] in dwords 2-3 (scales_mins, per lane):
@@ -585,11 +597,8 @@ TGT_INLINE void q4k_head4(const char *blk, const size_t bsz, const int n, __m512
 	out = _mm512_or_si512(_mm512_and_si512(p, lo6), _mm512_and_si512(q, lo4));
 	out = _mm512_ternarylogic_epi32(out, _mm512_srli_epi32(p, 2), hi2, 0xf8); /* a | (b & c) */
 	if (vb) {
-		/* int16 lane n of z[p] is the scale of lane n of a pair's product in q4kt_matvec_rows
-		 * (its isc2 picks them out of the widened scales of blocks 2p, 2p + 1, i.e. bytes
-		 * 32p + isc2[n] of out) */
-		const __m512i isc2 = _mm512_set_epi16(23, 22, 21, 20, 7, 6, 5, 4, 19, 18, 17, 16, 3, 2, 1, 0, 23, 22, 21, 20,
-						      7, 6, 5, 4, 19, 18, 17, 16, 3, 2, 1, 0);
+		/* blocks 2p, 2p + 1 are bytes 32p.. of out */
+		const __m512i isc2 = q4kt_pair_lanes();
 
 		z[0] = widen_bytes(isc2, out);
 		z[1] = widen_bytes(_mm512_add_epi16(isc2, _mm512_set1_epi16(32)), out);
@@ -833,11 +842,8 @@ TGT_INLINE void q4kt_matvec_rows(const char *const *row, const int R, int64_t nb
 				 const int gf)
 {
 	const size_t bsz = q5 ? sizeof(struct eng_block_q5_k) : sizeof(struct eng_block_q4_k);
-	/* Q4_K: int16 lane 8L + w of packs(P(2p), P(2p + 1)) is dword 4L + w of P(2p) (w < 4) or
-	 * 4L + w - 4 of P(2p + 1), i.e. sub-block 4 (L % 2) + w % 4; its scale is that lane of the
-	 * block's half of q4k_head4's z (+ 16 for the second block), or z[p] as it is with gf (VBMI) */
-	const __m512i isc2 = _mm512_set_epi16(23, 22, 21, 20, 7, 6, 5, 4, 19, 18, 17, 16, 3, 2, 1, 0, 23, 22, 21, 20, 7,
-					      6, 5, 4, 19, 18, 17, 16, 3, 2, 1, 0);
+	/* Q4_K: the scales of a pair's product, out of q4k_head4's z[p], or z[p] as it is with gf (VBMI) */
+	const __m512i isc2 = q4kt_pair_lanes();
 	/* and the float factor of dwords 0-1 / 2-3 of each 128-bit lane: d_x * d of block 2p / 2p + 1
 	 * (lanes 4p and 4p + 2 of f) */
 	const __m512i if2[2] = { _mm512_set4_epi32(2, 2, 0, 0), _mm512_set4_epi32(6, 6, 4, 4) };
